@@ -1,0 +1,331 @@
+// transfer_engine_bench: upstream-compatible Transfer Engine benchmark.
+//   target:    transfer_engine_bench --mode=target --local_server_name=127.0.0.1:12345
+//   initiator: transfer_engine_bench --mode=initiator --segment_id=127.0.0.1:12345 \
+//                  --operation=read --block_size=1048576 --duration=5
+// The initiator verifies data on a sample of blocks and ends with a RESULT line.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "bench_pattern.h"
+#include "common/logging.h"
+#include "mooncake/common/size.h"
+#include "mooncake/transfer/transfer_engine.h"
+
+namespace mooncake::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kTargetSeed = 0x7a7a;     // what a target's buffer holds
+constexpr uint64_t kInitiatorSeed = 0x1717;  // what an initiator writes
+
+struct Flags {
+  std::string mode = "initiator";
+  std::string operation = "read";
+  std::string protocol = "tcp";
+  std::string metadata_server = "P2PHANDSHAKE";
+  std::string local_server_name;
+  std::string segment_id;
+  std::string device_name;
+  std::string buffer_size = "1GiB";
+  uint64_t block_size = 65536;
+  size_t batch_size = 128;
+  int threads = 1;
+  double duration = 5;
+  int io_threads = 2;
+  int connections = 4;
+  std::string slice_size = "1MiB";
+  std::string log_level = "warn";
+};
+
+struct ThreadResult {
+  uint64_t bytes = 0;
+  uint64_t batches = 0;
+  Clock::time_point first_submit{};
+  Clock::time_point last_done{};
+  std::vector<double> batch_us;
+  std::string error;
+};
+
+// Polls a batch until every task finished. Backs off to short sleeps so that on a small
+// machine the poller does not take CPU from the engine's I/O threads.
+Status WaitBatch(TransferEngine& engine, BatchId batch, size_t n, std::chrono::seconds limit) {
+  const auto deadline = Clock::now() + limit;
+  int spins = 0;
+  for (size_t i = 0; i < n;) {
+    MC_ASSIGN_OR_RETURN(TransferStatus st, engine.GetTransferStatus(batch, i));
+    if (st.state == TransferState::kFailed) return st.error;
+    if (st.state == TransferState::kCompleted) {
+      ++i;
+      continue;
+    }
+    if (Clock::now() > deadline) return Status(StatusCode::kRpcTimeout, "batch did not finish");
+    if (++spins < 64) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  }
+  return Status::Ok();
+}
+
+int RunTarget(const Flags& flags, TransferEngine& engine, uint64_t buffer_size) {
+  auto t0 = Clock::now();
+  auto buffer = engine.AllocateBuffer(buffer_size);
+  if (!buffer.ok()) {
+    fmt::print(stderr, "AllocateBuffer failed: {}\n", buffer.status().ToString());
+    return 1;
+  }
+  double alloc_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  FillPattern(static_cast<char*>(*buffer), buffer_size, kTargetSeed);
+  fmt::print("READY segment={} buffer=0x{:x} size={} allocate_buffer_s={:.3f}\n",
+             engine.local_server_name(), reinterpret_cast<uintptr_t>(*buffer), buffer_size,
+             alloc_s);
+  std::fflush(stdout);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  fmt::print("target stopping on signal {}\n", sig);
+  return 0;
+}
+
+Result<SegmentHandle> OpenWithRetry(TransferEngine& engine, const std::string& name) {
+  // The target may still be starting: retry for a few seconds.
+  Status last;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto handle = engine.OpenSegment(name);
+    if (handle.ok()) return handle;
+    last = handle.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return last;
+}
+
+void RunThread(TransferEngine& engine, const Flags& flags, int index, char* local,
+               uint64_t region, SegmentHandle target, uint64_t remote_base,
+               Clock::time_point stop_at, ThreadResult* out) {
+  const uint64_t region_offset = index * region;
+  const uint64_t blocks = region / flags.block_size;
+  const TransferOpcode op =
+      flags.operation == "write" ? TransferOpcode::kWrite : TransferOpcode::kRead;
+  std::vector<TransferRequest> requests(flags.batch_size);
+  uint64_t next_block = 0;
+  out->first_submit = Clock::now();
+  while (Clock::now() < stop_at) {
+    for (auto& r : requests) {
+      uint64_t offset = region_offset + (next_block++ % blocks) * flags.block_size;
+      r = TransferRequest{op, local + offset, target, remote_base + offset, flags.block_size};
+    }
+    auto start = Clock::now();
+    auto batch = engine.AllocateBatchId(requests.size());
+    if (!batch.ok()) {
+      out->error = batch.status().ToString();
+      return;
+    }
+    Status s = engine.SubmitTransfer(*batch, requests);
+    if (s.ok()) s = WaitBatch(engine, *batch, requests.size(), std::chrono::seconds(60));
+    if (!s.ok()) {
+      out->error = s.ToString();
+      return;
+    }
+    engine.FreeBatchId(*batch).IgnoreError();
+    auto end = Clock::now();
+    out->batch_us.push_back(std::chrono::duration<double, std::micro>(end - start).count());
+    out->bytes += requests.size() * flags.block_size;
+    out->batches++;
+    out->last_done = end;
+  }
+}
+
+// Reads back `samples` blocks spread over what was touched and checks their contents.
+Status Verify(TransferEngine& engine, const Flags& flags, char* local, uint64_t touched,
+              SegmentHandle target, uint64_t remote_base) {
+  const uint64_t blocks = std::max<uint64_t>(1, touched / flags.block_size);
+  const uint64_t samples = std::min<uint64_t>(16, blocks);
+  MC_ASSIGN_OR_RETURN(void* scratch_raw, engine.AllocateBuffer(flags.block_size));
+  char* scratch = static_cast<char*>(scratch_raw);
+  Status result;
+  for (uint64_t i = 0; i < samples && result.ok(); ++i) {
+    uint64_t offset = (i * blocks / samples) * flags.block_size;
+    const char* data = local + offset;
+    uint64_t seed = kTargetSeed;
+    if (flags.operation == "write") {
+      // What we wrote must now be in the target: read it back.
+      TransferRequest r{TransferOpcode::kRead, scratch, target, remote_base + offset,
+                        flags.block_size};
+      MC_ASSIGN_OR_RETURN(BatchId batch, engine.AllocateBatchId(1));
+      MC_RETURN_IF_ERROR(engine.SubmitTransfer(batch, {&r, 1}));
+      MC_RETURN_IF_ERROR(WaitBatch(engine, batch, 1, std::chrono::seconds(30)));
+      engine.FreeBatchId(batch).IgnoreError();
+      data = scratch;
+      seed = kInitiatorSeed;
+    }
+    int64_t bad = FirstMismatch(data, flags.block_size, seed, offset);
+    if (bad >= 0) {
+      result = Status(StatusCode::kInvalidRead,
+                      fmt::format("data mismatch at offset {}", offset + bad));
+    }
+  }
+  engine.FreeBuffer(scratch).IgnoreError();
+  return result;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+int RunInitiator(const Flags& flags, TransferEngine& engine, uint64_t buffer_size) {
+  if (flags.segment_id.empty()) {
+    fmt::print(stderr, "--segment_id=<target host:port> is required for an initiator\n");
+    return 2;
+  }
+  auto t0 = Clock::now();
+  auto buffer = engine.AllocateBuffer(buffer_size);
+  if (!buffer.ok()) {
+    fmt::print(stderr, "AllocateBuffer failed: {}\n", buffer.status().ToString());
+    return 1;
+  }
+  double alloc_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  char* local = static_cast<char*>(*buffer);
+  if (flags.operation == "write") FillPattern(local, buffer_size, kInitiatorSeed);
+
+  auto target = OpenWithRetry(engine, flags.segment_id);
+  if (!target.ok()) {
+    fmt::print(stderr, "cannot open segment {}: {}\n", flags.segment_id, target.status().ToString());
+    return 1;
+  }
+  auto descriptor = engine.GetSegmentDescriptor(*target);
+  if (!descriptor.ok() || descriptor->buffers.empty()) {
+    fmt::print(stderr, "segment {} has no registered buffer\n", flags.segment_id);
+    return 1;
+  }
+  const uint64_t remote_base = descriptor->buffers[0].address;
+  const uint64_t usable = std::min<uint64_t>(buffer_size, descriptor->buffers[0].length);
+  const uint64_t region = usable / flags.threads;
+  if (region < flags.block_size * flags.batch_size) {
+    fmt::print(stderr, "buffer too small: each of {} threads needs batch_size*block_size = {} bytes\n",
+               flags.threads, flags.batch_size * flags.block_size);
+    return 2;
+  }
+
+  std::vector<ThreadResult> results(flags.threads);
+  std::vector<std::thread> workers;
+  auto stop_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(flags.duration));
+  for (int t = 0; t < flags.threads; ++t) {
+    workers.emplace_back(RunThread, std::ref(engine), std::cref(flags), t, local, region, *target,
+                         remote_base, stop_at, &results[t]);
+  }
+  for (auto& w : workers) w.join();
+
+  uint64_t bytes = 0, batches = 0;
+  Clock::time_point first = Clock::time_point::max(), last{};
+  std::vector<double> latencies;
+  for (auto& r : results) {
+    if (!r.error.empty()) {
+      fmt::print(stderr, "transfer failed: {}\n", r.error);
+      return 1;
+    }
+    bytes += r.bytes;
+    batches += r.batches;
+    first = std::min(first, r.first_submit);
+    last = std::max(last, r.last_done);
+    latencies.insert(latencies.end(), r.batch_us.begin(), r.batch_us.end());
+  }
+  const uint64_t touched = std::min<uint64_t>(region, (batches / flags.threads + 1) *
+                                                          flags.batch_size * flags.block_size);
+  Status verified = Verify(engine, flags, local, touched, *target, remote_base);
+  if (!verified.ok()) {
+    fmt::print(stderr, "VERIFY FAILED: {}\n", verified.ToString());
+    return 1;
+  }
+  double seconds = std::chrono::duration<double>(last - first).count();
+  double gbps = seconds > 0 ? bytes / seconds / 1e9 : 0;
+  fmt::print("Test completed: duration {:.2f}, batch count {}, throughput {:.3f} GB/s\n", seconds,
+             batches, gbps);
+  fmt::print("RESULT protocol={} operation={} block_size={} batch_size={} threads={} "
+             "throughput_GBps={:.3f} p50_batch_us={:.1f} p99_batch_us={:.1f} "
+             "allocate_buffer_s={:.3f} verified=yes\n",
+             flags.protocol, flags.operation, flags.block_size, flags.batch_size, flags.threads, gbps,
+             Percentile(latencies, 0.5), Percentile(latencies, 0.99), alloc_s);
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{"Transfer Engine benchmark (upstream-compatible flags)"};
+  app.add_option("--mode", flags.mode, "target | initiator")
+      ->check(CLI::IsMember({"target", "initiator"}));
+  app.add_option("--operation", flags.operation, "read | write")
+      ->check(CLI::IsMember({"read", "write"}));
+  app.add_option("--protocol", flags.protocol, "tcp (shm, ucx/rdma later)");
+  app.add_option("--metadata_server", flags.metadata_server, "P2PHANDSHAKE | etcd://host:port");
+  app.add_option("--local_server_name", flags.local_server_name, "host:port of this engine");
+  app.add_option("--segment_id", flags.segment_id, "target segment name (host:port)");
+  app.add_option("--device_name", flags.device_name, "RDMA device (ignored for tcp)");
+  app.add_option("--buffer_size", flags.buffer_size, "bytes or size string, e.g. 1GiB");
+  app.add_option("--block_size", flags.block_size, "bytes per request")->check(CLI::Range(1ull, 1ull << 30));
+  app.add_option("--batch_size", flags.batch_size, "requests per batch")->check(CLI::Range(1, 65536));
+  app.add_option("--threads", flags.threads, "submitting threads")->check(CLI::Range(1, 64));
+  app.add_option("--duration", flags.duration, "seconds")->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--io_threads", flags.io_threads, "engine event-loop threads")->check(CLI::Range(1, 64));
+  app.add_option("--connections", flags.connections, "TCP connections per peer")->check(CLI::Range(1, 64));
+  app.add_option("--slice_size", flags.slice_size, "slice size, e.g. 1MiB");
+  app.add_option("--log_level", flags.log_level, "trace|debug|info|warn|error|off");
+  CLI11_PARSE(app, argc, argv);
+
+  LogLevel level;
+  if (!ParseLogLevel(flags.log_level, &level)) {
+    fmt::print(stderr, "invalid --log_level '{}'\n", flags.log_level);
+    return 2;
+  }
+  SetLogLevel(level);
+  auto buffer_size = ParseSize(flags.buffer_size);
+  auto slice_size = ParseSize(flags.slice_size);
+  if (!buffer_size.ok() || !slice_size.ok()) {
+    fmt::print(stderr, "{}\n", (!buffer_size.ok() ? buffer_size.status() : slice_size.status()).ToString());
+    return 2;
+  }
+  std::string protocol = flags.protocol == "rdma" ? "ucx" : flags.protocol;
+
+  // Block termination signals in every thread; the target waits for them with sigwait.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  TransferEngineOptions options;
+  options.metadata_server = flags.metadata_server;
+  options.local_server_name = flags.local_server_name;
+  options.protocol = protocol;
+  options.io_threads = flags.io_threads;
+  options.connections_per_peer = flags.connections;
+  options.slice_size = *slice_size;
+  auto engine = TransferEngine::Create(options);
+  if (!engine.ok()) {
+    fmt::print(stderr, "cannot start transfer engine: {}\n", engine.status().ToString());
+    return 1;
+  }
+  if (flags.mode == "target") return RunTarget(flags, **engine, *buffer_size);
+  return RunInitiator(flags, **engine, *buffer_size);
+}
+
+}  // namespace
+}  // namespace mooncake::bench
+
+int main(int argc, char** argv) { return mooncake::bench::Main(argc, argv); }

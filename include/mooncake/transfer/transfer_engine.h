@@ -1,0 +1,93 @@
+#pragma once
+
+// Transfer Engine: moves bytes between registered memory of this process and the registered
+// buffers of named segments (other processes), in batches, over TCP (later shm/UCX too).
+//
+// Usage:
+//   auto engine = TransferEngine::Create(options).value();
+//   void* buf = engine->AllocateBuffer(1 << 30).value();
+//   SegmentHandle seg = engine->OpenSegment("10.0.0.2:12345").value();
+//   BatchId batch = engine->AllocateBatchId(n).value();
+//   engine->SubmitTransfer(batch, requests);
+//   ... poll engine->GetTransferStatus(batch, i) until COMPLETED/FAILED ...
+//   engine->FreeBatchId(batch);
+//
+// Thread safety: every method may be called from any thread concurrently.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "mooncake/common/status.h"
+#include "mooncake/transfer/transfer_types.h"
+
+namespace mooncake {
+
+struct TransferEngineOptions {
+  // Metadata connection string. "P2PHANDSHAKE" (default): no server, descriptors are fetched
+  // from the peer itself on first contact.
+  std::string metadata_server = "P2PHANDSHAKE";
+  // This segment's name "host:port". The engine listens on exactly that port; port 0 (or
+  // "host" alone) picks a free port, and the name then carries the real port.
+  // Empty: "127.0.0.1:0".
+  std::string local_server_name;
+  // "tcp" (default). Later: "shm", "ucx" (alias "rdma").
+  std::string protocol = "tcp";
+  // Number of event-loop threads serving all connections (default 2).
+  int io_threads = 2;
+  // TCP connections opened to each peer (default 4). Slices are spread over them.
+  int connections_per_peer = 4;
+  // Requests longer than this are cut into slices sent in parallel (default 1 MiB).
+  uint64_t slice_size = 1 << 20;
+  // Deadline for any single slice and for connecting/handshaking (default 10 s).
+  std::chrono::milliseconds transfer_timeout{10000};
+  // Deadline for TCP connect + handshake to a peer (default 3 s).
+  std::chrono::milliseconds connect_timeout{3000};
+  // AllocateBuffer touches every page up front, using transparent huge pages (default on).
+  bool prefault_buffers = true;
+
+  Status Validate() const;
+};
+
+class TransferEngine {
+ public:
+  // Starts the listener and I/O threads and publishes this segment's descriptor.
+  static Result<std::unique_ptr<TransferEngine>> Create(TransferEngineOptions options);
+  virtual ~TransferEngine() = default;
+
+  // "host:port" under which peers reach this engine's segment.
+  virtual std::string local_server_name() const = 0;
+
+  // Registers [address, address + length) so it can be a local source/destination and is
+  // published to peers. The caller keeps ownership; it must stay valid until unregistered.
+  virtual Status RegisterLocalMemory(void* address, size_t length,
+                                     const MemoryLocation& location = {}) = 0;
+  // Unregisters a region previously registered at exactly `address`.
+  virtual Status UnregisterLocalMemory(void* address) = 0;
+
+  // Allocates `length` bytes owned by the engine, registered and (by default) prefaulted with
+  // huge pages. Freed by FreeBuffer or when the engine is destroyed.
+  virtual Result<void*> AllocateBuffer(size_t length) = 0;
+  virtual Status FreeBuffer(void* address) = 0;
+
+  // Resolves a segment name ("host:port") through the metadata store and connects to it.
+  // Opening the same name twice returns the same handle.
+  virtual Result<SegmentHandle> OpenSegment(const std::string& name) = 0;
+  virtual Status CloseSegment(SegmentHandle handle) = 0;
+  // Descriptor of an opened segment as last fetched (buffers, endpoints).
+  virtual Result<SegmentDescriptor> GetSegmentDescriptor(SegmentHandle handle) = 0;
+
+  // Reserves a batch able to hold `batch_size` requests over its lifetime.
+  virtual Result<BatchId> AllocateBatchId(size_t batch_size) = 0;
+  // Starts the requests; their task ids continue from the batch's previously submitted tasks
+  // (the first submission's tasks are 0..n-1). Validation errors reject the whole call.
+  virtual Status SubmitTransfer(BatchId batch, std::span<const TransferRequest> requests) = 0;
+  virtual Result<TransferStatus> GetTransferStatus(BatchId batch, size_t task_id) = 0;
+  // Frees a batch whose tasks are all finished; a batch with tasks in flight is refused.
+  virtual Status FreeBatchId(BatchId batch) = 0;
+};
+
+}  // namespace mooncake

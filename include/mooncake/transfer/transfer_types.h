@@ -1,0 +1,74 @@
+#pragma once
+
+// Value types of the Transfer Engine API.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mooncake/common/status.h"
+
+namespace mooncake {
+
+// Handle of a segment opened with TransferEngine::OpenSegment.
+using SegmentHandle = uint64_t;
+// Handle of a batch from TransferEngine::AllocateBatchId. 0 is never a valid id.
+using BatchId = uint64_t;
+
+enum class TransferOpcode : uint8_t { kRead = 0, kWrite = 1 };
+
+// One transfer between local registered memory and a target segment.
+struct TransferRequest {
+  TransferOpcode opcode = TransferOpcode::kRead;
+  // Local address inside memory registered with this engine.
+  void* source = nullptr;
+  SegmentHandle target_id = 0;
+  // Address in the target's registered buffers, as published in its segment descriptor
+  // (upstream semantics: the remote virtual address, e.g. buffers[0].addr + offset).
+  uint64_t target_offset = 0;
+  uint64_t length = 0;
+};
+
+enum class TransferState : uint8_t { kPending = 0, kWaiting = 1, kCompleted = 2, kFailed = 3 };
+
+struct TransferStatus {
+  TransferState state = TransferState::kPending;
+  uint64_t transferred_bytes = 0;
+  // Why the task failed (names peer, segment and cause); OK otherwise.
+  Status error;
+};
+
+// Where registered memory lives; "cpu:0", "cuda:1", ... as upstream; informational for now.
+struct MemoryLocation {
+  std::string name = "cpu";
+};
+
+// A buffer a segment offers to peers.
+struct BufferDescriptor {
+  uint64_t address = 0;
+  uint64_t length = 0;
+  std::string location = "cpu";
+};
+
+// A network endpoint of a segment (one per NIC).
+struct EndpointDescriptor {
+  std::string host;
+  uint16_t port = 0;
+};
+
+// What a peer needs to reach a segment: published through the MetadataStore.
+struct SegmentDescriptor {
+  std::string name;          // "host:port" as given by --local_server_name
+  uint32_t protocol_version = 0;
+  uint64_t incarnation = 0;  // changes on every process start; detects restarted peers
+  std::string host_id;       // boot id + network-namespace inode: equal means same host
+  std::vector<EndpointDescriptor> endpoints;
+  std::vector<BufferDescriptor> buffers;
+
+  // Index of the buffer containing [address, address + length), or -1.
+  int FindBuffer(uint64_t address, uint64_t length) const;
+};
+
+}  // namespace mooncake

@@ -1,0 +1,11 @@
+#pragma once
+
+#include <string>
+
+namespace mooncake {
+
+// "<boot id>/<network namespace inode>": two processes share memory cheaply only when both
+// parts match, so network namespaces emulate separate hosts faithfully.
+std::string LocalHostIdentity();
+
+}  // namespace mooncake

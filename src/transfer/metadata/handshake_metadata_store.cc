@@ -1,0 +1,27 @@
+#include "transfer/metadata/handshake_metadata_store.h"
+
+#include <fmt/format.h>
+
+#include "common/host_port.h"
+#include "transfer/transport/tcp/handshake.h"
+
+namespace mooncake {
+
+Result<SegmentDescriptor> HandshakeMetadataStore::Lookup(const std::string& segment_name) {
+  auto address = ParseHostPort(segment_name);
+  if (!address.ok()) {
+    return Status(StatusCode::kSegmentNotFound,
+                  fmt::format("segment '{}' is not a host:port name, which P2PHANDSHAKE needs",
+                              segment_name));
+  }
+  auto result = tcp::ConnectAndHandshake(*address, options_.local_name,
+                                         std::chrono::steady_clock::now() + options_.timeout);
+  if (!result.ok()) {
+    return Status(StatusCode::kSegmentNotFound,
+                  fmt::format("segment '{}' not reachable: {}", segment_name,
+                              result.status().message()));
+  }
+  return std::move(result->descriptor);
+}
+
+}  // namespace mooncake

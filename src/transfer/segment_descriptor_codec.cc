@@ -1,0 +1,58 @@
+#include "transfer/segment_descriptor_codec.h"
+
+#include <nlohmann/json.hpp>
+
+namespace mooncake {
+
+int SegmentDescriptor::FindBuffer(uint64_t address, uint64_t length) const {
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const BufferDescriptor& b = buffers[i];
+    // Written to avoid overflow: address + length may wrap for hostile input.
+    if (address >= b.address && length <= b.length && address - b.address <= b.length - length) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+std::string EncodeSegmentDescriptor(const SegmentDescriptor& d) {
+  nlohmann::json j;
+  j["name"] = d.name;
+  j["protocol_version"] = d.protocol_version;
+  j["incarnation"] = d.incarnation;
+  j["host_id"] = d.host_id;
+  j["endpoints"] = nlohmann::json::array();
+  for (const auto& e : d.endpoints) j["endpoints"].push_back({{"host", e.host}, {"port", e.port}});
+  j["buffers"] = nlohmann::json::array();
+  for (const auto& b : d.buffers) {
+    j["buffers"].push_back({{"addr", b.address}, {"length", b.length}, {"location", b.location}});
+  }
+  return j.dump();
+}
+
+Result<SegmentDescriptor> DecodeSegmentDescriptor(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return InvalidParams("segment descriptor is not a JSON object");
+  }
+  // nlohmann throws on type mismatches; keep exceptions inside this function.
+  try {
+    SegmentDescriptor d;
+    d.name = j.at("name").get<std::string>();
+    d.protocol_version = j.at("protocol_version").get<uint32_t>();
+    d.incarnation = j.at("incarnation").get<uint64_t>();
+    d.host_id = j.value("host_id", std::string());
+    for (const auto& e : j.at("endpoints")) {
+      d.endpoints.push_back({e.at("host").get<std::string>(), e.at("port").get<uint16_t>()});
+    }
+    for (const auto& b : j.at("buffers")) {
+      d.buffers.push_back({b.at("addr").get<uint64_t>(), b.at("length").get<uint64_t>(),
+                           b.value("location", std::string("cpu"))});
+    }
+    return d;
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidParams(std::string("malformed segment descriptor: ") + e.what());
+  }
+}
+
+}  // namespace mooncake

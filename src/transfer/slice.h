@@ -1,0 +1,31 @@
+#pragma once
+
+// A slice is the unit a transport moves: a contiguous piece of one request.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mooncake/transfer/transfer_types.h"
+#include "transfer/batch_table.h"
+
+namespace mooncake {
+
+struct Slice {
+  TransferOpcode opcode = TransferOpcode::kRead;
+  char* local = nullptr;
+  uint64_t remote_address = 0;
+  uint64_t length = 0;
+  // Keeps the batch (and so `task`) alive while the slice is in flight.
+  std::shared_ptr<Batch> batch;
+  TaskState* task = nullptr;
+  // A slice whose connection is lost is retried once on another connection.
+  uint8_t retries_left = 1;
+};
+
+// Cuts `request` into slices of at most `slice_size` bytes, appended to `out`; returns how
+// many were appended. A zero-length request yields no slice.
+size_t SliceRequest(const TransferRequest& request, uint64_t slice_size,
+                    const std::shared_ptr<Batch>& batch, TaskState* task, std::vector<Slice>* out);
+
+}  // namespace mooncake

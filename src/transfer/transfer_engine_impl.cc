@@ -1,0 +1,262 @@
+#include "transfer/transfer_engine_impl.h"
+
+#include <unistd.h>
+
+#include <random>
+
+#include <fmt/format.h>
+
+#include "common/host_port.h"
+#include "common/logging.h"
+#include "transfer/buffer_allocator.h"
+#include "transfer/host_identity.h"
+#include "transfer/segment_descriptor_codec.h"
+#include "transfer/slice.h"
+#include "transfer/transport/tcp/wire_format.h"
+
+namespace mooncake {
+
+Status TransferEngineOptions::Validate() const {
+  if (protocol != "tcp") {
+    return NotSupported(fmt::format("protocol '{}' is not available yet (supported: tcp)", protocol));
+  }
+  if (io_threads < 1 || io_threads > 64) {
+    return InvalidParams(fmt::format("io_threads must be in 1..64, got {}", io_threads));
+  }
+  if (connections_per_peer < 1 || connections_per_peer > 64) {
+    return InvalidParams(
+        fmt::format("connections_per_peer must be in 1..64, got {}", connections_per_peer));
+  }
+  if (slice_size < 4096 || slice_size > tcp::kMaxDataPayload) {
+    return InvalidParams(fmt::format("slice_size must be in 4 KiB..1 GiB, got {}", slice_size));
+  }
+  if (transfer_timeout.count() <= 0 || connect_timeout.count() <= 0) {
+    return InvalidParams("transfer_timeout and connect_timeout must be positive");
+  }
+  if (!local_server_name.empty()) {
+    MC_RETURN_IF_ERROR(ParseHostPort(local_server_name, PortRequirement::kOptional).status()
+                           .WithContext("local_server_name"));
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<TransferEngine>> TransferEngine::Create(TransferEngineOptions options) {
+  return TransferEngineImpl::Create(std::move(options));
+}
+
+TransferEngineImpl::TransferEngineImpl(TransferEngineOptions options)
+    : options_(std::move(options)) {}
+
+Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngineOptions options) {
+  MC_RETURN_IF_ERROR(options.Validate());
+  std::string name = options.local_server_name.empty() ? "127.0.0.1:0" : options.local_server_name;
+  MC_ASSIGN_OR_RETURN(HostPort listen, ParseHostPort(name, PortRequirement::kOptional));
+
+  std::unique_ptr<TransferEngineImpl> engine(new TransferEngineImpl(std::move(options)));
+  const TransferEngineOptions& opts = engine->options_;
+  engine->incarnation_ = std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^
+                         static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  engine->host_id_ = LocalHostIdentity();
+
+  tcp::TcpTransportOptions tcp_options;
+  tcp_options.listen = listen;
+  tcp_options.io_threads = opts.io_threads;
+  tcp_options.connections_per_peer = opts.connections_per_peer;
+  tcp_options.connect_timeout = opts.connect_timeout;
+  tcp_options.transfer_timeout = opts.transfer_timeout;
+  TransferEngineImpl* raw = engine.get();
+  auto transport = tcp::TcpTransport::Create(
+      tcp_options, &engine->registry_,
+      [raw] { return EncodeSegmentDescriptor(raw->LocalDescriptor()); },
+      [raw](const SegmentDescriptor& d) { raw->OnPeerDescriptor(d); });
+  if (!transport.ok()) return transport.status().WithContext("starting the TCP transport");
+  engine->transport_ = std::move(*transport);
+  listen.port = engine->transport_->port();
+  engine->local_host_ = listen.host;
+  engine->local_name_ = listen.ToString();
+  engine->transport_->set_local_name(engine->local_name_);
+
+  MetadataStoreOptions metadata_options;
+  metadata_options.connection_string = opts.metadata_server;
+  metadata_options.local_name = engine->local_name_;
+  metadata_options.timeout = opts.connect_timeout;
+  MC_ASSIGN_OR_RETURN(engine->metadata_, CreateMetadataStore(metadata_options));
+  MC_RETURN_IF_ERROR(engine->metadata_->Publish(engine->LocalDescriptor()));
+  MC_LOG_INFO("transfer engine {} ready (protocol {}, {} I/O threads)", engine->local_name_,
+              opts.protocol, opts.io_threads);
+  return std::unique_ptr<TransferEngine>(std::move(engine));
+}
+
+TransferEngineImpl::~TransferEngineImpl() {
+  if (metadata_) metadata_->Unpublish(local_name_).IgnoreError();
+  transport_.reset();  // stops I/O before the memory it may touch goes away
+  for (auto& [address, length] : owned_buffers_) FreeHugePageBuffer(address, length);
+}
+
+SegmentDescriptor TransferEngineImpl::LocalDescriptor() const {
+  SegmentDescriptor d;
+  d.name = local_name_;
+  d.protocol_version = tcp::kProtocolVersion;
+  d.incarnation = incarnation_;
+  d.host_id = host_id_;
+  d.endpoints = {EndpointDescriptor{local_host_, transport_->port()}};
+  d.buffers = registry_.Snapshot();
+  return d;
+}
+
+Status TransferEngineImpl::RegisterLocalMemory(void* address, size_t length,
+                                               const MemoryLocation& location) {
+  if (address == nullptr) return InvalidParams("cannot register a null address");
+  return registry_.Register(reinterpret_cast<uint64_t>(address), length, location.name);
+}
+
+Status TransferEngineImpl::UnregisterLocalMemory(void* address) {
+  return registry_.Unregister(reinterpret_cast<uint64_t>(address));
+}
+
+Result<void*> TransferEngineImpl::AllocateBuffer(size_t length) {
+  MC_ASSIGN_OR_RETURN(void* buffer,
+                      AllocateHugePageBuffer(length, options_.prefault_buffers ? Prefault::kYes
+                                                                                : Prefault::kNo));
+  Status registered = RegisterLocalMemory(buffer, length, MemoryLocation{});
+  if (!registered.ok()) {
+    FreeHugePageBuffer(buffer, length);
+    return registered;
+  }
+  std::lock_guard lock(buffers_mutex_);
+  owned_buffers_[buffer] = length;
+  return buffer;
+}
+
+Status TransferEngineImpl::FreeBuffer(void* address) {
+  size_t length;
+  {
+    std::lock_guard lock(buffers_mutex_);
+    auto it = owned_buffers_.find(address);
+    if (it == owned_buffers_.end()) {
+      return InvalidParams(fmt::format("{} was not allocated by AllocateBuffer", address));
+    }
+    length = it->second;
+    owned_buffers_.erase(it);
+  }
+  MC_RETURN_IF_ERROR(UnregisterLocalMemory(address));
+  FreeHugePageBuffer(address, length);
+  return Status::Ok();
+}
+
+Result<SegmentHandle> TransferEngineImpl::OpenSegment(const std::string& name) {
+  {
+    std::lock_guard lock(segments_mutex_);
+    auto it = segment_by_name_.find(name);
+    if (it != segment_by_name_.end()) return it->second;
+  }
+  MC_ASSIGN_OR_RETURN(SegmentDescriptor descriptor, metadata_->Lookup(name));
+  MC_RETURN_IF_ERROR(transport_->Connect(descriptor));
+  std::lock_guard lock(segments_mutex_);
+  auto [it, inserted] = segment_by_name_.emplace(name, next_segment_);
+  if (inserted) segments_.emplace(next_segment_++, std::move(descriptor));
+  return it->second;
+}
+
+Status TransferEngineImpl::CloseSegment(SegmentHandle handle) {
+  std::string name;
+  {
+    std::lock_guard lock(segments_mutex_);
+    auto it = segments_.find(handle);
+    if (it == segments_.end()) return InvalidParams(fmt::format("unknown segment handle {}", handle));
+    name = it->second.name;
+    segment_by_name_.erase(name);
+    segments_.erase(it);
+  }
+  transport_->Disconnect(name);
+  return Status::Ok();
+}
+
+Result<SegmentDescriptor> TransferEngineImpl::GetSegmentDescriptor(SegmentHandle handle) {
+  std::lock_guard lock(segments_mutex_);
+  auto it = segments_.find(handle);
+  if (it == segments_.end()) return InvalidParams(fmt::format("unknown segment handle {}", handle));
+  return it->second;
+}
+
+void TransferEngineImpl::OnPeerDescriptor(const SegmentDescriptor& descriptor) {
+  std::lock_guard lock(segments_mutex_);
+  auto it = segment_by_name_.find(descriptor.name);
+  if (it != segment_by_name_.end()) segments_[it->second] = descriptor;
+}
+
+Result<SegmentDescriptor> TransferEngineImpl::DescriptorCovering(SegmentHandle handle,
+                                                                 uint64_t address,
+                                                                 uint64_t length) {
+  MC_ASSIGN_OR_RETURN(SegmentDescriptor cached, GetSegmentDescriptor(handle));
+  if (cached.FindBuffer(address, length) >= 0) return cached;
+  auto fresh = metadata_->Lookup(cached.name);
+  if (fresh.ok()) {
+    OnPeerDescriptor(*fresh);
+    if (fresh->FindBuffer(address, length) >= 0) return *fresh;
+  }
+  return InvalidParams(fmt::format("target range 0x{:x}+{} is outside the registered buffers of "
+                                   "segment {}",
+                                   address, length, cached.name));
+}
+
+Result<BatchId> TransferEngineImpl::AllocateBatchId(size_t batch_size) {
+  return batches_.Allocate(batch_size);
+}
+
+Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
+                                          std::span<const TransferRequest> requests) {
+  MC_ASSIGN_OR_RETURN(std::shared_ptr<Batch> batch, batches_.Get(batch_id));
+  // Validate everything first: a bad request rejects the whole call and starts nothing.
+  std::unordered_map<SegmentHandle, SegmentDescriptor> targets;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const TransferRequest& r = requests[i];
+    if (r.length == 0) continue;
+    if (!registry_.Contains(reinterpret_cast<uint64_t>(r.source), r.length)) {
+      return InvalidParams(fmt::format("request {}: local range {}+{} is not registered memory", i,
+                                       r.source, r.length));
+    }
+    auto cached = targets.find(r.target_id);
+    if (cached != targets.end() && cached->second.FindBuffer(r.target_offset, r.length) >= 0) {
+      continue;
+    }
+    auto descriptor = DescriptorCovering(r.target_id, r.target_offset, r.length);
+    if (!descriptor.ok()) return descriptor.status().WithContext(fmt::format("request {}", i));
+    targets[r.target_id] = std::move(*descriptor);
+  }
+  MC_ASSIGN_OR_RETURN(size_t first_task, batch->ReserveTasks(requests.size()));
+
+  std::unordered_map<SegmentHandle, std::vector<Slice>> per_target;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    TaskState* task = &batch->task(first_task + i);
+    const TransferRequest& r = requests[i];
+    std::vector<Slice>& slices = per_target[r.target_id];
+    // Count the slices before any can complete: Start must precede the first completion.
+    uint64_t count = r.length == 0 ? 0 : (r.length + options_.slice_size - 1) / options_.slice_size;
+    task->Start(static_cast<uint32_t>(count));
+    SliceRequest(r, options_.slice_size, batch, task, &slices);
+  }
+  Status result;
+  for (auto& [handle, slices] : per_target) {
+    if (slices.empty()) continue;
+    Status s = transport_->Submit(targets.at(handle), slices);
+    if (!s.ok()) {
+      for (Slice& slice : slices) slice.task->SliceFailed(s);
+      if (result.ok()) result = s;
+    }
+  }
+  return result;
+}
+
+Result<TransferStatus> TransferEngineImpl::GetTransferStatus(BatchId batch_id, size_t task_id) {
+  MC_ASSIGN_OR_RETURN(std::shared_ptr<Batch> batch, batches_.Get(batch_id));
+  if (task_id >= batch->submitted()) {
+    return InvalidParams(fmt::format("batch {} has no task {} ({} submitted)", batch_id, task_id,
+                                     batch->submitted()));
+  }
+  return batch->task(task_id).Snapshot();
+}
+
+Status TransferEngineImpl::FreeBatchId(BatchId batch_id) { return batches_.Free(batch_id); }
+
+}  // namespace mooncake

@@ -1,0 +1,127 @@
+#include "transfer/transport/tcp/tcp_transport.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "transfer/transport/tcp/target_session.h"
+
+namespace mooncake::tcp {
+
+// Accepts connections and hands each to a loop as a TargetSession.
+class TcpTransport::Listener : public EventHandler {
+ public:
+  Listener(UniqueFd fd, TcpTransport* owner, const MemoryRegistry* registry,
+           DescriptorProvider descriptor)
+      : fd_(std::move(fd)), owner_(owner), registry_(registry), descriptor_(std::move(descriptor)) {}
+
+  int fd() const override { return fd_.get(); }
+
+  void OnEvents(uint32_t) override {
+    for (int i = 0; i < 64; ++i) {  // bounded per wake-up; level-triggered epoll calls again
+      sockaddr_storage addr{};
+      socklen_t len = sizeof(addr);
+      int fd = accept4(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len,
+                       SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          MC_LOG_WARN("accept failed: {}", std::strerror(errno));
+        }
+        return;
+      }
+      TuneSocket(fd);
+      auto session = std::make_shared<TargetSession>(UniqueFd(fd), owner_->NextLoop(),
+                                                     "incoming connection", registry_, descriptor_);
+      Status attached = session->Attach();
+      if (!attached.ok()) MC_LOG_WARN("cannot serve connection: {}", attached.ToString());
+    }
+  }
+
+ private:
+  UniqueFd fd_;
+  TcpTransport* owner_;
+  const MemoryRegistry* registry_;
+  DescriptorProvider descriptor_;
+};
+
+TcpTransport::TcpTransport(TcpTransportOptions options, DescriptorListener on_peer_restart)
+    : options_(std::move(options)), on_peer_restart_(std::move(on_peer_restart)) {}
+
+Result<std::unique_ptr<TcpTransport>> TcpTransport::Create(TcpTransportOptions options,
+                                                           const MemoryRegistry* registry,
+                                                           DescriptorProvider descriptor,
+                                                           DescriptorListener on_peer_restart) {
+  MC_ASSIGN_OR_RETURN(UniqueFd listen_fd, Listen(options.listen));
+  MC_ASSIGN_OR_RETURN(uint16_t port, LocalPort(listen_fd.get()));
+  std::unique_ptr<TcpTransport> transport(
+      new TcpTransport(std::move(options), std::move(on_peer_restart)));
+  transport->port_ = port;
+  for (int i = 0; i < transport->options_.io_threads; ++i) {
+    MC_ASSIGN_OR_RETURN(auto loop, EventLoop::Create(std::chrono::milliseconds(100)));
+    transport->loops_.push_back(std::move(loop));
+  }
+  auto listener = std::make_shared<Listener>(std::move(listen_fd), transport.get(), registry,
+                                             std::move(descriptor));
+  MC_RETURN_IF_ERROR(transport->loops_[0]->Add(listener, EPOLLIN));
+  return transport;
+}
+
+TcpTransport::~TcpTransport() {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [name, peer] : peers_) peer->Shutdown();
+    peers_.clear();
+  }
+  // Stopping a loop closes its remaining connections, failing their slices.
+  for (auto& loop : loops_) loop->Stop();
+  loops_.clear();
+}
+
+EventLoop* TcpTransport::NextLoop() {
+  return loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()].get();
+}
+
+std::vector<EndpointDescriptor> TcpTransport::endpoints() const {
+  return {EndpointDescriptor{options_.listen.host, port_}};
+}
+
+std::shared_ptr<TcpPeer> TcpTransport::GetOrCreatePeer(const SegmentDescriptor& target) {
+  std::lock_guard lock(mutex_);
+  auto it = peers_.find(target.name);
+  if (it != peers_.end()) return it->second;
+  TcpPeerOptions peer_options;
+  peer_options.local_name = local_name_;
+  peer_options.connections = options_.connections_per_peer;
+  peer_options.connect_timeout = options_.connect_timeout;
+  peer_options.transfer_timeout = options_.transfer_timeout;
+  auto peer = std::make_shared<TcpPeer>(
+      target, peer_options, [this] { return NextLoop(); }, on_peer_restart_);
+  peers_.emplace(target.name, peer);
+  return peer;
+}
+
+Status TcpTransport::Connect(const SegmentDescriptor& target) {
+  return GetOrCreatePeer(target)->EnsureConnected();
+}
+
+Status TcpTransport::Submit(const SegmentDescriptor& target, std::vector<Slice>& slices) {
+  return GetOrCreatePeer(target)->Submit(slices);
+}
+
+void TcpTransport::Disconnect(const std::string& segment_name) {
+  std::shared_ptr<TcpPeer> peer;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = peers_.find(segment_name);
+    if (it == peers_.end()) return;
+    peer = std::move(it->second);
+    peers_.erase(it);
+  }
+  peer->Shutdown();
+}
+
+}  // namespace mooncake::tcp

@@ -1,0 +1,68 @@
+#pragma once
+
+// The TCP transport: a listener serving this engine's segment, a small fixed set of epoll
+// threads shared by all connections, and one TcpPeer per target segment.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/host_port.h"
+#include "transfer/memory_registry.h"
+#include "transfer/transport/tcp/event_loop.h"
+#include "transfer/transport/tcp/tcp_peer.h"
+#include "transfer/transport/transport.h"
+
+namespace mooncake::tcp {
+
+struct TcpTransportOptions {
+  HostPort listen;  // port 0: any free port
+  int io_threads = 2;
+  int connections_per_peer = 4;
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds transfer_timeout{10000};
+};
+
+class TcpTransport : public Transport {
+ public:
+  using DescriptorProvider = std::function<std::string()>;
+  using DescriptorListener = std::function<void(const SegmentDescriptor&)>;
+
+  // Listens at once, so the actual port is known before the segment is published.
+  static Result<std::unique_ptr<TcpTransport>> Create(TcpTransportOptions options,
+                                                      const MemoryRegistry* registry,
+                                                      DescriptorProvider descriptor,
+                                                      DescriptorListener on_peer_restart);
+  ~TcpTransport() override;
+
+  // The name peers use in HELLO; set once the engine knows its own name.
+  void set_local_name(std::string name) { local_name_ = std::move(name); }
+  uint16_t port() const { return port_; }
+
+  std::vector<EndpointDescriptor> endpoints() const override;
+  Status Connect(const SegmentDescriptor& target) override;
+  Status Submit(const SegmentDescriptor& target, std::vector<Slice>& slices) override;
+  void Disconnect(const std::string& segment_name) override;
+
+ private:
+  class Listener;
+  TcpTransport(TcpTransportOptions options, DescriptorListener on_peer_restart);
+  std::shared_ptr<TcpPeer> GetOrCreatePeer(const SegmentDescriptor& target);
+  EventLoop* NextLoop();
+
+  const TcpTransportOptions options_;
+  DescriptorListener on_peer_restart_;
+  std::string local_name_;
+  uint16_t port_ = 0;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::atomic<size_t> next_loop_{0};
+
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<TcpPeer>> peers_;
+};
+
+}  // namespace mooncake::tcp
