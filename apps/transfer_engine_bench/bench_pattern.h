@@ -18,5 +18,10 @@ inline uint64_t PatternWord(uint64_t seed, uint64_t offset) {
 void FillPattern(char* base, size_t length, uint64_t seed, uint64_t base_offset = 0);
 // Offset of the first mismatching byte within [data, data + length), or -1.
 int64_t FirstMismatch(const char* data, size_t length, uint64_t seed, uint64_t base_offset);
+// Like FirstMismatch, but each aligned 8-byte word may hold either seed's pattern: a target
+// keeps serving after an initiator wrote its own pattern into parts of it, and both patterns
+// depend on the offset, so data from a wrong offset or garbage still fails.
+int64_t FirstMismatchEither(const char* data, size_t length, uint64_t seed_a, uint64_t seed_b,
+                            uint64_t base_offset);
 
 }  // namespace mooncake::bench

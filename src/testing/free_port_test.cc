@@ -36,8 +36,10 @@ TEST(FreePortTest, ReturnedPortCanBeListenedOn) {
 }
 
 TEST(FreePortTest, NeverReturnsTheSamePortTwice) {
+  // The kernel picks among ~14k ports at random, so 1000 raw picks would repeat some (birthday
+  // bound: ~35 repeats expected); only the remembered set keeps them unique.
   std::set<uint16_t> seen;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 1000; ++i) {
     Result<uint16_t> port = PickFreeTcpPort();
     ASSERT_TRUE(port.ok()) << port.status().ToString();
     EXPECT_TRUE(seen.insert(*port).second) << "port " << *port << " returned twice";

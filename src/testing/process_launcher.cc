@@ -183,7 +183,7 @@ bool ChildProcess::WaitUntil(steady_clock::time_point deadline) {
 
 void ChildProcess::Kill(int signal) {
   ::kill(-pid_, signal);
-  if (false) WaitUntil(steady_clock::now() + kReapTimeout);
+  if (signal == SIGKILL) WaitUntil(steady_clock::now() + kReapTimeout);
 }
 
 Result<int> ChildProcess::Wait(milliseconds timeout) {

@@ -18,6 +18,7 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -168,13 +169,17 @@ TEST(ChildProcessTest, ExtraEnvironmentOverridesTheParents) {
   ::setenv("MC_LAUNCHER_TEST_KEEP", "kept", 1);
   ::setenv("MC_LAUNCHER_TEST_OVERRIDE", "old", 1);
   ProcessOptions options;
+  // env(1) prints the raw environment, so a duplicated variable would show up twice.
+  options.binary = "/usr/bin/env";
   options.extra_env = {{"MC_LAUNCHER_TEST_OVERRIDE", "new"}, {"MC_LAUNCHER_TEST_ADDED", "added"}};
-  auto child = StartShell(
-      "echo \"$MC_LAUNCHER_TEST_KEEP $MC_LAUNCHER_TEST_OVERRIDE $MC_LAUNCHER_TEST_ADDED\"",
-      std::move(options));
-  ASSERT_NE(child, nullptr);
-  ASSERT_TRUE(child->Wait(seconds(10)).ok());
-  EXPECT_EQ(child->ReadLog(), "kept new added\n");
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(std::move(options));
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  ASSERT_TRUE((*child)->Wait(seconds(10)).ok());
+  const std::string env = (*child)->ReadLog();
+  EXPECT_THAT(env, HasSubstr("MC_LAUNCHER_TEST_KEEP=kept\n"));
+  EXPECT_THAT(env, HasSubstr("MC_LAUNCHER_TEST_OVERRIDE=new\n"));
+  EXPECT_THAT(env, HasSubstr("MC_LAUNCHER_TEST_ADDED=added\n"));
+  EXPECT_THAT(env, Not(HasSubstr("MC_LAUNCHER_TEST_OVERRIDE=old")));
 }
 
 TEST(ChildProcessTest, StdoutAndStderrGoToTheGivenLogPath) {
