@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -55,10 +56,15 @@ TEST(FakeClockTest, ConcurrentAdvancesAreNotLost) {
   FakeClock clock;
   const auto t0 = clock.Now();
   constexpr int kThreads = 4;
-  constexpr int kSteps = 10000;
+  constexpr int kSteps = 100000;
+  std::atomic<int> ready{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
+      // Start together so that the Advance() calls really overlap.
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) {
+      }
       for (int j = 0; j < kSteps; ++j) clock.Advance(milliseconds(1));
     });
   }

@@ -29,7 +29,7 @@ TempDir::TempDir(TempDir&& other) noexcept : path_(std::exchange(other.path_, st
 TempDir& TempDir::operator=(TempDir&& other) noexcept {
   if (this != &other) {
     Remove();
-    path_ = other.path_;
+    path_ = std::exchange(other.path_, std::string());
   }
   return *this;
 }

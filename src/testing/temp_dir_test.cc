@@ -57,6 +57,19 @@ TEST(TempDirTest, MoveTransfersOwnership) {
   EXPECT_FALSE(fs::exists(path));
 }
 
+TEST(TempDirTest, MoveAssignmentRemovesTheOldDirectory) {
+  Result<TempDir> a = TempDir::Create();
+  Result<TempDir> b = TempDir::Create();
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::string old_path = a->path();
+  const std::string new_path = b->path();
+  *a = std::move(*b);
+  EXPECT_FALSE(fs::exists(old_path));
+  EXPECT_EQ(a->path(), new_path);
+  EXPECT_TRUE(b->path().empty());  // NOLINT(bugprone-use-after-move): documented state.
+  EXPECT_TRUE(fs::exists(new_path));
+}
+
 TEST(TempDirTest, HonoursTmpdir) {
   Result<TempDir> parent = TempDir::Create();
   ASSERT_TRUE(parent.ok());
