@@ -56,7 +56,7 @@ TEST(FakeClockTest, ConcurrentAdvancesAreNotLost) {
   FakeClock clock;
   const auto t0 = clock.Now();
   constexpr int kThreads = 4;
-  constexpr int kSteps = 100000;
+  constexpr int kSteps = 1000000;
   std::atomic<int> ready{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {

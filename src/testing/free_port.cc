@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <unordered_set>
@@ -16,6 +17,9 @@ namespace {
 
 // The kernel picks ephemeral ports at random, so a repeat is rare; a few retries suffice.
 constexpr int kMaxAttempts = 64;
+// How many recent ports stay reserved. Bounded so that a long test binary (or --gtest_repeat)
+// cannot exhaust the ephemeral range; far more than any single test starts servers.
+constexpr size_t kRemembered = 1024;
 
 Result<uint16_t> BindEphemeralPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -42,11 +46,18 @@ Result<uint16_t> BindEphemeralPort() {
 
 Result<uint16_t> PickFreeTcpPort() {
   static std::mutex mu;
-  static auto* handed_out = new std::unordered_set<uint16_t>();
+  static auto* recent = new std::unordered_set<uint16_t>();
+  static auto* order = new std::deque<uint16_t>();  // Oldest first; same ports as `recent`.
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     MC_ASSIGN_OR_RETURN(uint16_t port, BindEphemeralPort());
     std::lock_guard<std::mutex> lock(mu);
-    if (handed_out->insert(port).second) return port;
+    if (!recent->insert(port).second) continue;
+    order->push_back(port);
+    if (order->size() > kRemembered) {
+      recent->erase(order->front());
+      order->pop_front();
+    }
+    return port;
   }
   return InternalError("no fresh free TCP port after " + std::to_string(kMaxAttempts) +
                        " attempts");

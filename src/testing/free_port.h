@@ -10,7 +10,7 @@ namespace mooncake {
 
 // Asks the kernel for an unused port on 127.0.0.1 and releases it again, so the caller can hand
 // the number to a server. Racy by nature (another process may take it in between), but never
-// returns the same port twice within this process, so parallel servers in one test do not
+// returns any of this process's last 1024 ports again, so servers started by one test do not
 // collide. Thread-safe.
 Result<uint16_t> PickFreeTcpPort();
 

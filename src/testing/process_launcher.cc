@@ -59,8 +59,8 @@ std::vector<std::string> BuildEnvironment(
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
     std::string_view key = entry.substr(0, entry.find('='));
-    bool overridden = std::any_of(extra.begin(), extra.end(),
-                                  [&](const auto& kv) { return kv.first == key; });
+    bool overridden =
+        std::any_of(extra.begin(), extra.end(), [&](const auto& kv) { return kv.first == key; });
     if (!overridden) env.emplace_back(entry);
   }
   for (const auto& [key, value] : extra) env.push_back(key + "=" + value);
@@ -113,8 +113,8 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(ProcessOptions options
   std::vector<char*> argv = CPointers(argv_strings);
   std::vector<char*> envp = CPointers(env_strings);
 
-  Fd log_fd(::open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-                   0644));
+  Fd log_fd(
+      ::open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
   if (log_fd.get() < 0) return InternalError(ErrnoText("cannot open log " + options.log_path));
   Fd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (null_fd.get() < 0) return InternalError(ErrnoText("cannot open /dev/null"));

@@ -66,8 +66,7 @@ class ChildProcess {
   std::string ReadLog() const;
 
  private:
-  ChildProcess(pid_t pid, std::string binary, std::string log_path,
-               std::optional<TempDir> log_dir);
+  ChildProcess(pid_t pid, std::string binary, std::string log_path, std::optional<TempDir> log_dir);
 
   // Polls for exit until `deadline`; true if the child has exited. Never reaps, so the pid (and
   // with it the process group id) stays reserved until the destructor.

@@ -16,14 +16,13 @@
 namespace mooncake {
 namespace {
 
+using std::chrono::milliseconds;
+using std::chrono::seconds;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
 
-std::unique_ptr<ChildProcess> StartShell(const std::string& script,
-                                         ProcessOptions options = {}) {
+std::unique_ptr<ChildProcess> StartShell(const std::string& script, ProcessOptions options = {}) {
   options.binary = "/bin/sh";
   options.args = {"-c", script};
   Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(std::move(options));
