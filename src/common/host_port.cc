@@ -26,6 +26,7 @@ Result<HostPort> ParseHostPort(std::string_view text, PortRequirement requiremen
     if (!rest.empty()) {
       if (rest.front() != ':') return bad("expected ':' after ']'");
       port_text = rest.substr(1);
+      if (port_text.empty()) return bad("empty port");
     }
   } else {
     size_t colon = text.rfind(':');

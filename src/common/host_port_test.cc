@@ -62,8 +62,8 @@ TEST(HostPortTest, EmptyPortAfterColonIsRefusedEvenWhenOptional) {
 }
 
 TEST(HostPortTest, BadPortsAreRefused) {
-  for (const char* text : {"h:70000", "h:65536", "h:-1", "h:x", "h:80x", "h:+80", "h: 80",
-                           "h:99999999999999999999"}) {
+  for (const char* text :
+       {"h:70000", "h:65536", "h:-1", "h:x", "h:80x", "h:+80", "h: 80", "h:99999999999999999999"}) {
     auto hp = ParseHostPort(text);
     ASSERT_FALSE(hp.ok()) << text;
     EXPECT_EQ(hp.status().code(), StatusCode::kInvalidParams) << text;

@@ -27,7 +27,8 @@ std::string EncodeSegmentDescriptor(const SegmentDescriptor& d) {
   for (const auto& b : d.buffers) {
     j["buffers"].push_back({{"addr", b.address}, {"length", b.length}, {"location", b.location}});
   }
-  return j.dump();
+  // Names and locations come from users: replace invalid UTF-8 rather than throw.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<SegmentDescriptor> DecodeSegmentDescriptor(const std::string& text) {

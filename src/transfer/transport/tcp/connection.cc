@@ -104,8 +104,14 @@ void Connection::FlushLocked() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      // Cannot close here (wrong thread, lock held): hand it to the loop.
-      Close(TransferFail(fmt::format("send to {} failed: {}", peer_label_, std::strerror(errno))));
+      // Cannot close here: write_mutex_ is held, and CloseNow takes it. Always hand the close
+      // to the loop, even on the loop thread itself (Close() would run CloseNow inline there
+      // and self-deadlock: an EPOLLOUT flush, a reply, or a retry onto a sibling channel).
+      loop_->Post([self = shared_from_this(),
+                   reason = TransferFail(fmt::format("send to {} failed: {}", peer_label_,
+                                                     std::strerror(errno)))] {
+        self->CloseNow(reason);
+      });
       return;
     }
     size_t left = static_cast<size_t>(n);
@@ -128,7 +134,7 @@ void Connection::FlushLocked() {
 void Connection::UpdateInterestLocked() {
   if (closed()) return;
   if (reading_paused_ && queued_bytes_ < kMaxQueuedBytes / 2) reading_paused_ = false;
-  uint32_t want = (reading_paused_ ? 0 : EPOLLIN) | (queue_.empty() ? 0 : EPOLLOUT);
+  uint32_t want = (reading_paused_ ? 0u : uint32_t{EPOLLIN}) | (queue_.empty() ? 0u : uint32_t{EPOLLOUT});
   if (want != interest_) {
     interest_ = want;
     loop_->Modify(this, want).IgnoreError();  // fails only once the fd is gone

@@ -103,7 +103,7 @@ void EventLoop::RunPosted() {
 }
 
 void EventLoop::Run() {
-  thread_id_ = std::this_thread::get_id();
+  thread_id_.store(std::this_thread::get_id());
   constexpr int kMaxEvents = 64;
   epoll_event events[kMaxEvents];
   auto next_tick = std::chrono::steady_clock::now() + tick_;

@@ -44,7 +44,7 @@ class EventLoop {
   void Remove(EventHandler* handler);
   // Runs `fn` on the loop thread soon.
   void Post(std::function<void()> fn);
-  bool InLoopThread() const { return std::this_thread::get_id() == thread_id_; }
+  bool InLoopThread() const { return std::this_thread::get_id() == thread_id_.load(); }
   void Stop();
 
  private:
@@ -57,7 +57,7 @@ class EventLoop {
   const std::chrono::milliseconds tick_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
-  std::thread::id thread_id_;
+  std::atomic<std::thread::id> thread_id_{};
 
   std::mutex mutex_;  // guards handlers_ and posted_
   std::unordered_map<EventHandler*, std::shared_ptr<EventHandler>> handlers_;

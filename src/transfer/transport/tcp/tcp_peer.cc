@@ -32,7 +32,9 @@ Status TcpPeer::EnsureConnected() {
     std::lock_guard lock(mutex_);
     if (shut_down_) return TransferFail(fmt::format("segment {} was closed", name_));
     std::erase_if(channels_, [](const auto& c) { return c->closed(); });
-    missing = static_cast<size_t>(options_.connections) - channels_.size();
+    // Concurrent callers may together open more than `connections`: never let it wrap.
+    const size_t wanted = static_cast<size_t>(options_.connections);
+    missing = channels_.size() >= wanted ? 0 : wanted - channels_.size();
   }
   if (missing == 0) return Status::Ok();
 

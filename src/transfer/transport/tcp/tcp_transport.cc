@@ -28,11 +28,22 @@ class TcpTransport::Listener : public EventHandler {
       int fd = accept4(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len,
                        SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          // The connection stays queued and level-triggered epoll reports it again at once:
+          // stop watching until the next tick instead of spinning (and logging) at full speed.
+          if (!starved_) MC_LOG_WARN("accept failed, pausing until resources free up: {}",
+                                     std::strerror(errno));
+          starved_ = true;
+          owner_->loops_[0]->Modify(this, 0).IgnoreError();
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          starved_ = false;  // the queue drained (the waiting peers gave up)
+        } else if (errno != EINTR) {
           MC_LOG_WARN("accept failed: {}", std::strerror(errno));
         }
         return;
       }
+      if (starved_) MC_LOG_INFO("accepting connections again");
+      starved_ = false;
       TuneSocket(fd);
       auto session = std::make_shared<TargetSession>(UniqueFd(fd), owner_->NextLoop(),
                                                      "incoming connection", registry_, descriptor_);
@@ -41,11 +52,16 @@ class TcpTransport::Listener : public EventHandler {
     }
   }
 
+  void OnTick(std::chrono::steady_clock::time_point) override {
+    if (starved_) owner_->loops_[0]->Modify(this, EPOLLIN).IgnoreError();  // try again
+  }
+
  private:
   UniqueFd fd_;
   TcpTransport* owner_;
   const MemoryRegistry* registry_;
   DescriptorProvider descriptor_;
+  bool starved_ = false;  // out of descriptors: not watched until the next tick (loop thread)
 };
 
 TcpTransport::TcpTransport(TcpTransportOptions options, DescriptorListener on_peer_restart)
