@@ -1,6 +1,5 @@
 // transfer_engine_bench: upstream-compatible Transfer Engine benchmark.
 //   target:    transfer_engine_bench --mode=target --local_server_name=127.0.0.1:12345
-//   target:    transfer_engine_bench --mode=target --local_server_name=127.0.0.1:12345
 //   initiator: transfer_engine_bench --mode=initiator --segment_id=127.0.0.1:12345
 //              --operation=read --block_size=1048576 --duration=5
 
