@@ -107,11 +107,21 @@ SegmentDescriptor TransferEngineImpl::LocalDescriptor() const {
 Status TransferEngineImpl::RegisterLocalMemory(void* address, size_t length,
                                                const MemoryLocation& location) {
   if (address == nullptr) return InvalidParams("cannot register a null address");
-  return registry_.Register(reinterpret_cast<uint64_t>(address), length, location.name);
+  MC_RETURN_IF_ERROR(
+      registry_.Register(reinterpret_cast<uint64_t>(address), length, location.name));
+  return RepublishDescriptor();
 }
 
 Status TransferEngineImpl::UnregisterLocalMemory(void* address) {
-  return registry_.Unregister(reinterpret_cast<uint64_t>(address));
+  MC_RETURN_IF_ERROR(registry_.Unregister(reinterpret_cast<uint64_t>(address)));
+  return RepublishDescriptor();
+}
+
+Status TransferEngineImpl::RepublishDescriptor() {
+  // Peers that look this segment up must see the buffers it serves now. (With P2PHANDSHAKE
+  // the descriptor is built per HELLO and this is a no-op.)
+  if (!metadata_) return Status::Ok();
+  return metadata_->Publish(LocalDescriptor()).WithContext("publishing segment descriptor");
 }
 
 Result<void*> TransferEngineImpl::AllocateBuffer(size_t length) {
