@@ -109,19 +109,23 @@ Status TransferEngineImpl::RegisterLocalMemory(void* address, size_t length,
   if (address == nullptr) return InvalidParams("cannot register a null address");
   MC_RETURN_IF_ERROR(
       registry_.Register(reinterpret_cast<uint64_t>(address), length, location.name));
-  return RepublishDescriptor();
+  RepublishDescriptor();
+  return Status::Ok();
 }
 
 Status TransferEngineImpl::UnregisterLocalMemory(void* address) {
   MC_RETURN_IF_ERROR(registry_.Unregister(reinterpret_cast<uint64_t>(address)));
-  return RepublishDescriptor();
+  RepublishDescriptor();
+  return Status::Ok();
 }
 
-Status TransferEngineImpl::RepublishDescriptor() {
+void TransferEngineImpl::RepublishDescriptor() {
   // Peers that look this segment up must see the buffers it serves now. (With P2PHANDSHAKE
-  // the descriptor is built per HELLO and this is a no-op.)
-  if (!metadata_) return Status::Ok();
-  return metadata_->Publish(LocalDescriptor()).WithContext("publishing segment descriptor");
+  // the descriptor is built per HELLO and this is a no-op.) A failure is not the caller's:
+  // the metadata store keeps the latest descriptor and retries in the background.
+  if (!metadata_) return;
+  Status s = metadata_->Publish(LocalDescriptor());
+  if (!s.ok()) MC_LOG_WARN("publishing segment descriptor failed (will retry): {}", s.ToString());
 }
 
 Result<void*> TransferEngineImpl::AllocateBuffer(size_t length) {

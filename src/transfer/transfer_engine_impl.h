@@ -35,7 +35,7 @@ class TransferEngineImpl : public TransferEngine {
  private:
   explicit TransferEngineImpl(TransferEngineOptions options);
   SegmentDescriptor LocalDescriptor() const;
-  Status RepublishDescriptor();
+  void RepublishDescriptor();
   void OnPeerDescriptor(const SegmentDescriptor& descriptor);
   // The cached descriptor of `handle`, refreshed from metadata when it does not cover
   // [address, address + length) (the target may have registered more memory, or restarted).
