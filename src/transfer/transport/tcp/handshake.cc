@@ -8,9 +8,9 @@
 namespace mooncake::tcp {
 
 Result<HandshakeResult> ConnectAndHandshake(const HostPort& address, const std::string& local_name,
-                                            Deadline deadline) {
+                                            Deadline deadline, const std::string& bind_host) {
   const std::string where = address.ToString();
-  MC_ASSIGN_OR_RETURN(UniqueFd fd, ConnectWithDeadline(address, deadline));
+  MC_ASSIGN_OR_RETURN(UniqueFd fd, ConnectWithDeadline(address, deadline, bind_host));
 
   FrameHeader hello;
   hello.type = FrameType::kHello;

@@ -18,7 +18,8 @@ struct HandshakeResult {
 };
 
 // Errors name the address and the cause (refused, timeout, version mismatch).
+// `bind_host` (optional) is the local NIC address to connect from.
 Result<HandshakeResult> ConnectAndHandshake(const HostPort& address, const std::string& local_name,
-                                            Deadline deadline);
+                                            Deadline deadline, const std::string& bind_host = "");
 
 }  // namespace mooncake::tcp

@@ -90,13 +90,22 @@ void TuneSocket(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-Result<UniqueFd> ConnectWithDeadline(const HostPort& address, Deadline deadline) {
+Result<UniqueFd> ConnectWithDeadline(const HostPort& address, Deadline deadline,
+                                     const std::string& bind_host) {
   MC_ASSIGN_OR_RETURN(auto info, Resolve(address, false));
+  std::unique_ptr<addrinfo, AddrInfoDeleter> local;
+  if (!bind_host.empty()) {
+    MC_ASSIGN_OR_RETURN(local, Resolve(HostPort{bind_host, 0}, true));
+  }
   std::string last_error = "no address";
   for (addrinfo* ai = info.get(); ai != nullptr; ai = ai->ai_next) {
     UniqueFd fd(socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd.valid()) {
       last_error = std::strerror(errno);
+      continue;
+    }
+    if (local && bind(fd.get(), local->ai_addr, local->ai_addrlen) != 0) {
+      last_error = fmt::format("bind to {}: {}", bind_host, std::strerror(errno));
       continue;
     }
     int rc = connect(fd.get(), ai->ai_addr, ai->ai_addrlen);
@@ -125,7 +134,8 @@ Result<UniqueFd> ConnectWithDeadline(const HostPort& address, Deadline deadline)
     return fd;
   }
   return Status(StatusCode::kTransferFail,
-                fmt::format("cannot connect to {}: {}", address.ToString(), last_error));
+                fmt::format("cannot connect to {}{}: {}", address.ToString(),
+                            bind_host.empty() ? "" : " from " + bind_host, last_error));
 }
 
 Status SendAll(int fd, const void* data, size_t length, Deadline deadline) {

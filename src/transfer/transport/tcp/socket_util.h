@@ -40,8 +40,10 @@ Result<UniqueFd> Listen(const HostPort& address);
 // The port a bound socket actually has.
 Result<uint16_t> LocalPort(int fd);
 // Non-blocking connect bounded by `deadline`; returns a connected blocking socket with
-// TCP_NODELAY set. Errors name the address and the cause.
-Result<UniqueFd> ConnectWithDeadline(const HostPort& address, Deadline deadline);
+// TCP_NODELAY set. A non-empty `bind_host` pins the local address, and so the NIC, the
+// connection leaves from. Errors name the address and the cause.
+Result<UniqueFd> ConnectWithDeadline(const HostPort& address, Deadline deadline,
+                                     const std::string& bind_host = "");
 // Blocking full send/receive bounded by `deadline` (poll-based).
 Status SendAll(int fd, const void* data, size_t length, Deadline deadline);
 Status RecvAll(int fd, void* data, size_t length, Deadline deadline);

@@ -1,0 +1,202 @@
+#include "transfer_test_support.h"
+
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "testing/binary_path.h"
+#include "testing/free_port.h"
+
+namespace mooncake::integration {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Prefaulting and filling a few hundred MiB takes well under a second; a loaded 2-core CI
+// machine gets generous slack.
+constexpr milliseconds kReadyTimeout{20000};
+constexpr int kPortAttempts = 3;
+
+// Parses "READY segment=<name> buffer=0x<hex> size=<n> ..." into `target`.
+Status ParseReadyLine(const std::string& log, TargetProcess* target) {
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("READY ", 0) != 0) continue;
+    std::istringstream words(line.substr(6));
+    std::string word, segment, buffer, size;
+    while (words >> word) {
+      auto eq = word.find('=');
+      if (eq == std::string::npos) continue;
+      std::string key = word.substr(0, eq), value = word.substr(eq + 1);
+      if (key == "segment") segment = value;
+      if (key == "buffer") buffer = value;
+      if (key == "size") size = value;
+    }
+    if (segment.empty() || buffer.rfind("0x", 0) != 0 || size.empty()) break;
+    target->name = segment;
+    target->buffer = std::stoull(buffer.substr(2), nullptr, 16);
+    target->size = std::stoull(size);
+    return Status::Ok();
+  }
+  return InternalError("no well-formed READY line in the target's log:\n" + log);
+}
+
+Result<TargetProcess> StartTargetOnce(uint64_t buffer_size, uint16_t port,
+                                      const std::vector<std::string>& launcher) {
+  ProcessOptions options;
+  options.binary = BinaryPath("transfer_engine_bench");
+  options.args = {"--mode=target", "--local_server_name=127.0.0.1:" + std::to_string(port),
+                  "--buffer_size=" + std::to_string(buffer_size)};
+  if (!launcher.empty()) {
+    options.args.insert(options.args.begin(), options.binary);
+    options.args.insert(options.args.begin(), launcher.begin() + 1, launcher.end());
+    options.binary = launcher[0];
+  }
+  TargetProcess target;
+  MC_ASSIGN_OR_RETURN(target.process, ChildProcess::Start(std::move(options)));
+  MC_RETURN_IF_ERROR(target.process->WaitForLine("READY", kReadyTimeout));
+  MC_RETURN_IF_ERROR(ParseReadyLine(target.process->ReadLog(), &target));
+  target.port = port;
+  const std::string expected = "127.0.0.1:" + std::to_string(port);
+  if (target.name != expected || target.size != buffer_size || target.buffer == 0) {
+    return InternalError("target announced segment=" + target.name +
+                         " size=" + std::to_string(target.size) + ", expected " + expected +
+                         " size=" + std::to_string(buffer_size));
+  }
+  return target;
+}
+
+}  // namespace
+
+Result<TargetProcess> StartTarget(uint64_t buffer_size, uint16_t port,
+                                  const std::vector<std::string>& launcher) {
+  if (port != 0) return StartTargetOnce(buffer_size, port, launcher);
+  Status last;
+  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
+    MC_ASSIGN_OR_RETURN(uint16_t free_port, PickFreeTcpPort());
+    auto target = StartTargetOnce(buffer_size, free_port, launcher);
+    if (target.ok()) return target;
+    last = target.status();
+    // Only a lost port race is worth another try.
+    if (last.message().find("cannot listen") == std::string::npos) break;
+  }
+  return last;
+}
+
+Result<std::unique_ptr<TransferEngine>> StartInitiator(TransferEngineOptions options) {
+  options.local_server_name = "127.0.0.1:0";
+  options.prefault_buffers = false;
+  return TransferEngine::Create(std::move(options));
+}
+
+std::vector<TransferStatus> WaitForTasks(TransferEngine& engine, BatchId batch, size_t n,
+                                         milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::vector<TransferStatus> statuses(n);
+  std::vector<bool> done(n, false);
+  size_t finished = 0;
+  while (finished < n) {
+    for (size_t i = 0; i < n; ++i) {
+      if (done[i]) continue;
+      auto status = engine.GetTransferStatus(batch, i);
+      if (!status.ok()) {
+        statuses[i].state = TransferState::kFailed;
+        statuses[i].error = status.status().WithContext("GetTransferStatus");
+      } else {
+        statuses[i] = *status;
+      }
+      if (statuses[i].state == TransferState::kCompleted ||
+          statuses[i].state == TransferState::kFailed) {
+        done[i] = true;
+        ++finished;
+      }
+    }
+    if (finished == n || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return statuses;
+}
+
+bool AllFinished(const std::vector<TransferStatus>& statuses) {
+  for (const auto& s : statuses) {
+    if (s.state != TransferState::kCompleted && s.state != TransferState::kFailed) return false;
+  }
+  return true;
+}
+
+Status RunBatch(TransferEngine& engine, std::span<const TransferRequest> requests,
+                milliseconds timeout) {
+  MC_ASSIGN_OR_RETURN(BatchId batch, engine.AllocateBatchId(requests.size()));
+  Status submitted = engine.SubmitTransfer(batch, requests);
+  // Even a failed submit may have started tasks (transport errors fail them); wait for them.
+  auto statuses = WaitForTasks(engine, batch, submitted.ok() ? requests.size() : 0, timeout);
+  Status result = submitted;
+  for (size_t i = 0; i < statuses.size() && result.ok(); ++i) {
+    if (statuses[i].state == TransferState::kFailed) {
+      result = statuses[i].error.WithContext("task " + std::to_string(i));
+    } else if (statuses[i].state != TransferState::kCompleted) {
+      result = Status(StatusCode::kRpcTimeout, "task " + std::to_string(i) + " still " +
+                                                   StateName(statuses[i].state) + " after " +
+                                                   std::to_string(timeout.count()) + " ms");
+    } else if (statuses[i].transferred_bytes != requests[i].length) {
+      result = InternalError("task " + std::to_string(i) + " COMPLETED with " +
+                             std::to_string(statuses[i].transferred_bytes) + " of " +
+                             std::to_string(requests[i].length) + " bytes");
+    }
+  }
+  if (AllFinished(statuses)) {
+    Status freed = engine.FreeBatchId(batch);
+    if (result.ok()) result = freed;
+  }
+  return result;
+}
+
+void DestroyWithin(std::unique_ptr<TransferEngine> engine, std::chrono::seconds limit) {
+  if (!engine) return;
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> finished = done->get_future();
+  std::thread([engine = std::move(engine), done]() mutable {
+    engine.reset();
+    done->set_value();
+  }).detach();
+  if (finished.wait_for(limit) == std::future_status::ready) return;
+  std::fprintf(stderr,
+               "FATAL: TransferEngine destructor did not return within %lld s (deadlocked I/O "
+               "thread?); ending the test process\n",
+               static_cast<long long>(limit.count()));
+  std::fflush(stderr);
+  std::_Exit(3);  // child targets die with us (PR_SET_PDEATHSIG)
+}
+
+std::vector<char> RandomBytes(size_t length, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<char> out(length);
+  size_t i = 0;
+  for (; i + 8 <= length; i += 8) {
+    uint64_t word = rng();
+    std::memcpy(out.data() + i, &word, 8);
+  }
+  for (; i < length; ++i) out[i] = static_cast<char>(rng());
+  return out;
+}
+
+const char* StateName(TransferState state) {
+  switch (state) {
+    case TransferState::kPending:
+      return "PENDING";
+    case TransferState::kWaiting:
+      return "WAITING";
+    case TransferState::kCompleted:
+      return "COMPLETED";
+    case TransferState::kFailed:
+      return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+}  // namespace mooncake::integration
