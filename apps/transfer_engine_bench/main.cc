@@ -32,6 +32,7 @@ struct Flags {
   std::string operation = "read";
   std::string protocol = "tcp";
   std::string metadata_server = "P2PHANDSHAKE";
+  int metadata_lease_ttl = 10;  // seconds
   std::string local_server_name;
   std::string segment_id;
   std::string device_name;
@@ -44,6 +45,8 @@ struct Flags {
   int connections = 4;
   std::string slice_size = "1MiB";
   std::string log_level = "warn";
+  std::string nics;  // comma-separated local NIC addresses
+  int transfer_timeout_ms = 10000;
 };
 
 struct ThreadResult {
@@ -277,6 +280,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"read", "write"}));
   app.add_option("--protocol", flags.protocol, "tcp (shm, ucx/rdma later)");
   app.add_option("--metadata_server", flags.metadata_server, "P2PHANDSHAKE | etcd://host:port");
+  app.add_option("--metadata_lease_ttl", flags.metadata_lease_ttl,
+                 "etcd lease TTL of this engine's descriptor, seconds")->check(CLI::Range(1, 3600));
   app.add_option("--local_server_name", flags.local_server_name, "host:port of this engine");
   app.add_option("--segment_id", flags.segment_id, "target segment name (host:port)");
   app.add_option("--device_name", flags.device_name, "RDMA device (ignored for tcp)");
@@ -289,6 +294,10 @@ int Main(int argc, char** argv) {
   app.add_option("--connections", flags.connections, "TCP connections per peer")->check(CLI::Range(1, 64));
   app.add_option("--slice_size", flags.slice_size, "slice size, e.g. 1MiB");
   app.add_option("--log_level", flags.log_level, "trace|debug|info|warn|error|off");
+  app.add_option("--nics", flags.nics, "local NIC addresses to use, e.g. 10.0.0.1,10.0.1.1");
+  app.add_option("--transfer_timeout_ms", flags.transfer_timeout_ms,
+                 "a connection with no progress for this long is dropped and its slices retried")
+      ->check(CLI::Range(1, 3600000));
   CLI11_PARSE(app, argc, argv);
 
   LogLevel level;
@@ -314,11 +323,19 @@ int Main(int argc, char** argv) {
 
   TransferEngineOptions options;
   options.metadata_server = flags.metadata_server;
+  options.metadata_lease_ttl = std::chrono::seconds(flags.metadata_lease_ttl);
   options.local_server_name = flags.local_server_name;
   options.protocol = protocol;
   options.io_threads = flags.io_threads;
   options.connections_per_peer = flags.connections;
   options.slice_size = *slice_size;
+  options.transfer_timeout = std::chrono::milliseconds(flags.transfer_timeout_ms);
+  for (size_t start = 0; start < flags.nics.size();) {
+    size_t comma = flags.nics.find(',', start);
+    if (comma == std::string::npos) comma = flags.nics.size();
+    if (comma > start) options.nics.push_back(flags.nics.substr(start, comma - start));
+    start = comma + 1;
+  }
   auto engine = TransferEngine::Create(options);
   if (!engine.ok()) {
     fmt::print(stderr, "cannot start transfer engine: {}\n", engine.status().ToString());

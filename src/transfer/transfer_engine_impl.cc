@@ -33,6 +33,12 @@ Status TransferEngineOptions::Validate() const {
   if (transfer_timeout.count() <= 0 || connect_timeout.count() <= 0) {
     return InvalidParams("transfer_timeout and connect_timeout must be positive");
   }
+  for (const std::string& nic : nics) {
+    auto parsed = ParseHostPort(nic, PortRequirement::kOptional);
+    if (!parsed.ok() || parsed->port != 0) {
+      return InvalidParams(fmt::format("nics: '{}' is not a NIC address (no port)", nic));
+    }
+  }
   if (!local_server_name.empty()) {
     MC_RETURN_IF_ERROR(ParseHostPort(local_server_name, PortRequirement::kOptional).status()
                            .WithContext("local_server_name"));
@@ -60,6 +66,7 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
 
   tcp::TcpTransportOptions tcp_options;
   tcp_options.listen = listen;
+  tcp_options.nics = opts.nics;
   tcp_options.io_threads = opts.io_threads;
   tcp_options.connections_per_peer = opts.connections_per_peer;
   tcp_options.connect_timeout = opts.connect_timeout;
@@ -72,7 +79,6 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   if (!transport.ok()) return transport.status().WithContext("starting the TCP transport");
   engine->transport_ = std::move(*transport);
   listen.port = engine->transport_->port();
-  engine->local_host_ = listen.host;
   engine->local_name_ = listen.ToString();
   engine->transport_->set_local_name(engine->local_name_);
 
@@ -80,6 +86,7 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   metadata_options.connection_string = opts.metadata_server;
   metadata_options.local_name = engine->local_name_;
   metadata_options.timeout = opts.connect_timeout;
+  metadata_options.lease_ttl = opts.metadata_lease_ttl;
   MC_ASSIGN_OR_RETURN(engine->metadata_, CreateMetadataStore(metadata_options));
   MC_RETURN_IF_ERROR(engine->metadata_->Publish(engine->LocalDescriptor()));
   MC_LOG_INFO("transfer engine {} ready (protocol {}, {} I/O threads)", engine->local_name_,
@@ -99,7 +106,7 @@ SegmentDescriptor TransferEngineImpl::LocalDescriptor() const {
   d.protocol_version = tcp::kProtocolVersion;
   d.incarnation = incarnation_;
   d.host_id = host_id_;
-  d.endpoints = {EndpointDescriptor{local_host_, transport_->port()}};
+  d.endpoints = transport_->endpoints();
   d.buffers = registry_.Snapshot();
   return d;
 }

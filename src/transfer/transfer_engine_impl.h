@@ -44,7 +44,6 @@ class TransferEngineImpl : public TransferEngine {
 
   const TransferEngineOptions options_;
   std::string local_name_;
-  std::string local_host_;
   uint64_t incarnation_ = 0;
   std::string host_id_;
   MemoryRegistry registry_;

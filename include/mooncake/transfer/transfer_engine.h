@@ -20,6 +20,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
@@ -34,6 +35,10 @@ struct TransferEngineOptions {
   // "host" alone) picks a free port, and the name then carries the real port.
   // Empty: "127.0.0.1:0".
   std::string local_server_name;
+  // Local NIC addresses (IP literals or names) to use, e.g. {"10.0.0.1", "10.0.1.1"}. The
+  // engine listens on each (same port as the name) and publishes them as endpoints; slices to
+  // a peer are spread over every (local NIC, peer NIC) path. Empty (default): the name's host.
+  std::vector<std::string> nics;
   // "tcp" (default). Later: "shm", "ucx" (alias "rdma").
   std::string protocol = "tcp";
   // Number of event-loop threads serving all connections (default 2).
@@ -48,6 +53,9 @@ struct TransferEngineOptions {
   std::chrono::milliseconds connect_timeout{3000};
   // AllocateBuffer touches every page up front, using transparent huge pages (default on).
   bool prefault_buffers = true;
+  // etcd metadata only: TTL of the lease this engine's descriptor is attached to; a dead
+  // engine's descriptor disappears from etcd within about this long (default 10 s, >= 1 s).
+  std::chrono::seconds metadata_lease_ttl{10};
 
   Status Validate() const;
 };

@@ -1,7 +1,7 @@
 #pragma once
 
 // Where segment descriptors are published and looked up. P2PHANDSHAKE asks the peer itself;
-// etcd (next) stores them in a cluster. Chosen by connection string.
+// etcd stores them in a cluster (etcd_metadata_store.h). Chosen by connection string.
 
 #include <chrono>
 #include <memory>
@@ -27,10 +27,16 @@ struct MetadataStoreOptions {
   std::string connection_string = "P2PHANDSHAKE";
   std::string local_name;  // announced to peers when asking them for their descriptor
   std::chrono::milliseconds timeout{3000};  // bound on one lookup
+  // etcd only: TTL of the lease the published descriptor is attached to (default 10 s, at
+  // least 1 s; etcd may raise it to its minimum). A dead process's descriptor disappears
+  // within about this long; keep-alives are sent every third of it.
+  std::chrono::seconds lease_ttl{10};
 };
 
-// "P2PHANDSHAKE" → handshake store. etcd:// and http:// are recognised and refused with
-// kNotSupported until their backends exist; anything else is kInvalidParams.
+// "P2PHANDSHAKE" → handshake store; "etcd://host:port[,host:port...]" or a bare
+// "host:port[,host:port...]" → etcd store (nothing is contacted until the first Publish or
+// Lookup); "http://..." is recognised and refused with kNotSupported until its backend exists;
+// anything else is kInvalidParams.
 Result<std::unique_ptr<MetadataStore>> CreateMetadataStore(const MetadataStoreOptions& options);
 
 }  // namespace mooncake

@@ -8,6 +8,7 @@
 
 #include "mooncake/transfer/transfer_engine.h"
 #include "testing/free_port.h"
+#include "transfer/metadata/etcd_metadata_store.h"
 #include "transfer/metadata/handshake_metadata_store.h"
 #include "transfer/metadata/metadata_store.h"
 #include "transfer/transport/tcp/wire_format.h"
@@ -35,12 +36,35 @@ TEST(MetadataStoreFactoryTest, DefaultOptionsGiveAHandshakeStore) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
 }
 
-TEST(MetadataStoreFactoryTest, EtcdIsNotSupportedYet) {
-  auto store = CreateMetadataStore(WithConnectionString("etcd://127.0.0.1:2379"));
+TEST(MetadataStoreFactoryTest, EtcdUrlGivesAnEtcdStoreWithoutContactingEtcd) {
+  // Nothing listens there: creating the store must not need etcd yet.
+  const std::string url = "etcd://127.0.0.1:" + std::to_string(PickFreeTcpPort().value());
+  auto store = CreateMetadataStore(WithConnectionString(url));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_NE(dynamic_cast<EtcdMetadataStore*>(store->get()), nullptr);
+
+  auto several = CreateMetadataStore(WithConnectionString("etcd://10.0.0.1:2379,10.0.0.2:2379/"));
+  ASSERT_TRUE(several.ok()) << several.status().ToString();
+  EXPECT_NE(dynamic_cast<EtcdMetadataStore*>(several->get()), nullptr);
+}
+
+TEST(MetadataStoreFactoryTest, MalformedEtcdUrlIsInvalidParams) {
+  for (const char* s : {"etcd://", "etcd://host-without-port", "etcd://10.0.0.1:2379,,10.0.0.2:1",
+                        "etcd://10.0.0.1:notaport"}) {
+    auto store = CreateMetadataStore(WithConnectionString(s));
+    ASSERT_FALSE(store.ok()) << s;
+    EXPECT_EQ(store.status().code(), StatusCode::kInvalidParams) << s;
+    EXPECT_THAT(store.status().message(), HasSubstr(s));
+  }
+}
+
+TEST(MetadataStoreFactoryTest, EtcdLeaseTtlBelowOneSecondIsInvalidParams) {
+  MetadataStoreOptions options = WithConnectionString("etcd://127.0.0.1:2379");
+  options.lease_ttl = std::chrono::seconds(0);
+  auto store = CreateMetadataStore(options);
   ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), StatusCode::kNotSupported);
-  EXPECT_THAT(store.status().message(), HasSubstr("etcd://127.0.0.1:2379"));
-  EXPECT_THAT(store.status().message(), HasSubstr("P2PHANDSHAKE"));
+  EXPECT_EQ(store.status().code(), StatusCode::kInvalidParams);
+  EXPECT_THAT(store.status().message(), HasSubstr("lease_ttl"));
 }
 
 TEST(MetadataStoreFactoryTest, HttpIsNotSupportedYet) {
@@ -50,10 +74,12 @@ TEST(MetadataStoreFactoryTest, HttpIsNotSupportedYet) {
   EXPECT_THAT(store.status().message(), HasSubstr("http://x/metadata"));
 }
 
-TEST(MetadataStoreFactoryTest, BareHostPortIsTakenAsEtcdAndNotSupported) {
-  auto store = CreateMetadataStore(WithConnectionString("10.0.0.1:2379"));
-  ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), StatusCode::kNotSupported);
+TEST(MetadataStoreFactoryTest, BareHostPortListIsTakenAsEtcd) {
+  for (const char* s : {"10.0.0.1:2379", "10.0.0.1:2379,10.0.0.2:2379"}) {
+    auto store = CreateMetadataStore(WithConnectionString(s));
+    ASSERT_TRUE(store.ok()) << s << ": " << store.status().ToString();
+    EXPECT_NE(dynamic_cast<EtcdMetadataStore*>(store->get()), nullptr) << s;
+  }
 }
 
 TEST(MetadataStoreFactoryTest, GarbageIsInvalidParams) {

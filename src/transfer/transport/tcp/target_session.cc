@@ -5,10 +5,12 @@
 namespace mooncake::tcp {
 
 TargetSession::TargetSession(UniqueFd fd, EventLoop* loop, std::string peer_label,
-                             const MemoryRegistry* registry, DescriptorProvider descriptor)
+                             const MemoryRegistry* registry, DescriptorProvider descriptor,
+                             std::chrono::milliseconds hello_timeout)
     : Connection(std::move(fd), loop, std::move(peer_label)),
       registry_(registry),
-      descriptor_(std::move(descriptor)) {}
+      descriptor_(std::move(descriptor)),
+      hello_timeout_(hello_timeout) {}
 
 Result<Connection::PayloadSink> TargetSession::OnHeader(const FrameHeader& header) {
   if (!hello_done_ && header.type != FrameType::kHello) {
@@ -82,6 +84,13 @@ void TargetSession::OnReadBatchDone() {
   if (replies_.empty()) return;
   Send(std::move(replies_));
   replies_.clear();
+}
+
+void TargetSession::OnTick(std::chrono::steady_clock::time_point now) {
+  if (!hello_done_ && now - accepted_at_ > hello_timeout_) {
+    Close(Status(StatusCode::kRpcTimeout, fmt::format("{} sent no HELLO within {} ms",
+                                                      peer_label(), hello_timeout_.count())));
+  }
 }
 
 void TargetSession::OnBadStream(const Status& why) {

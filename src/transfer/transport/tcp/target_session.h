@@ -18,7 +18,8 @@ class TargetSession : public Connection {
  public:
   using DescriptorProvider = std::function<std::string()>;
   TargetSession(UniqueFd fd, EventLoop* loop, std::string peer_label,
-                const MemoryRegistry* registry, DescriptorProvider descriptor);
+                const MemoryRegistry* registry, DescriptorProvider descriptor,
+                std::chrono::milliseconds hello_timeout);
 
  protected:
   Result<PayloadSink> OnHeader(const FrameHeader& header) override;
@@ -26,13 +27,18 @@ class TargetSession : public Connection {
   void OnReadBatchDone() override;
   void OnBadStream(const Status& why) override;
   void OnClose(const Status& reason) override {}
+  // Drops a connection that has not said HELLO within hello_timeout: idle strangers must not
+  // pin file descriptors forever.
+  void OnTick(std::chrono::steady_clock::time_point now) override;
 
  private:
   void Reply(FrameType type, const FrameHeader& request);
 
   const MemoryRegistry* registry_;
   DescriptorProvider descriptor_;
+  const std::chrono::milliseconds hello_timeout_;
   bool hello_done_ = false;
+  const std::chrono::steady_clock::time_point accepted_at_ = std::chrono::steady_clock::now();
   bool current_valid_ = false;
   std::vector<OutFrame> replies_;  // flushed once per read batch: one writev for many replies
 };

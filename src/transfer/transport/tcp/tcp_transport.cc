@@ -46,7 +46,8 @@ class TcpTransport::Listener : public EventHandler {
       starved_ = false;
       TuneSocket(fd);
       auto session = std::make_shared<TargetSession>(UniqueFd(fd), owner_->NextLoop(),
-                                                     "incoming connection", registry_, descriptor_);
+                                                     "incoming connection", registry_, descriptor_,
+                                                     owner_->options_.hello_timeout);
       Status attached = session->Attach();
       if (!attached.ok()) MC_LOG_WARN("cannot serve connection: {}", attached.ToString());
     }
@@ -81,8 +82,17 @@ Result<std::unique_ptr<TcpTransport>> TcpTransport::Create(TcpTransportOptions o
     transport->loops_.push_back(std::move(loop));
   }
   auto listener = std::make_shared<Listener>(std::move(listen_fd), transport.get(), registry,
-                                             std::move(descriptor));
+                                             descriptor);
   MC_RETURN_IF_ERROR(transport->loops_[0]->Add(listener, EPOLLIN));
+  // Every NIC serves on the same port, so an endpoint list is just addresses plus one port.
+  for (const std::string& nic : transport->options_.nics) {
+    if (nic == transport->options_.listen.host) continue;
+    auto nic_fd = Listen(HostPort{nic, port});
+    if (!nic_fd.ok()) return nic_fd.status().WithContext(fmt::format("NIC {}", nic));
+    auto nic_listener = std::make_shared<Listener>(std::move(*nic_fd), transport.get(), registry,
+                                                   descriptor);
+    MC_RETURN_IF_ERROR(transport->loops_[0]->Add(nic_listener, EPOLLIN));
+  }
   return transport;
 }
 
@@ -102,7 +112,10 @@ EventLoop* TcpTransport::NextLoop() {
 }
 
 std::vector<EndpointDescriptor> TcpTransport::endpoints() const {
-  return {EndpointDescriptor{options_.listen.host, port_}};
+  if (options_.nics.empty()) return {EndpointDescriptor{options_.listen.host, port_}};
+  std::vector<EndpointDescriptor> out;
+  for (const std::string& nic : options_.nics) out.push_back({nic, port_});
+  return out;
 }
 
 std::shared_ptr<TcpPeer> TcpTransport::GetOrCreatePeer(const SegmentDescriptor& target) {
@@ -111,6 +124,7 @@ std::shared_ptr<TcpPeer> TcpTransport::GetOrCreatePeer(const SegmentDescriptor& 
   if (it != peers_.end()) return it->second;
   TcpPeerOptions peer_options;
   peer_options.local_name = local_name_;
+  peer_options.local_nics = options_.nics;
   peer_options.connections = options_.connections_per_peer;
   peer_options.connect_timeout = options_.connect_timeout;
   peer_options.transfer_timeout = options_.transfer_timeout;

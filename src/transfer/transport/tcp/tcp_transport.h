@@ -20,11 +20,16 @@
 namespace mooncake::tcp {
 
 struct TcpTransportOptions {
-  HostPort listen;  // port 0: any free port
+  HostPort listen;  // the segment's name address; port 0: any free port
+  // NIC addresses: each also listens on the same port and is published as an endpoint, and
+  // outgoing connections are spread over them. Empty: the `listen` host only.
+  std::vector<std::string> nics;
   int io_threads = 2;
   int connections_per_peer = 4;
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds transfer_timeout{10000};
+  // An accepted connection that sends no HELLO for this long is dropped (default 10 s).
+  std::chrono::milliseconds hello_timeout{10000};
 };
 
 class TcpTransport : public Transport {
