@@ -21,6 +21,8 @@ struct Slice {
   TaskState* task = nullptr;
   // A slice whose connection is lost is retried once on another connection.
   uint8_t retries_left = 1;
+  // IncarnationTag of the target descriptor the request was validated against.
+  uint32_t target_tag = 0;
 };
 
 // Cuts `request` into slices of at most `slice_size` bytes, appended to `out`; returns how

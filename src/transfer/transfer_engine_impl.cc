@@ -66,6 +66,7 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
 
   tcp::TcpTransportOptions tcp_options;
   tcp_options.listen = listen;
+  tcp_options.incarnation_tag = tcp::IncarnationTag(engine->incarnation_);
   tcp_options.nics = opts.nics;
   tcp_options.io_threads = opts.io_threads;
   tcp_options.connections_per_peer = opts.connections_per_peer;
@@ -255,7 +256,12 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
     // Count the slices before any can complete: Start must precede the first completion.
     uint64_t count = r.length == 0 ? 0 : (r.length + options_.slice_size - 1) / options_.slice_size;
     task->Start(static_cast<uint32_t>(count));
+    const size_t first_slice = slices.size();
     SliceRequest(r, options_.slice_size, batch, task, &slices);
+    if (first_slice < slices.size()) {
+      const uint32_t tag = tcp::IncarnationTag(targets.at(r.target_id).incarnation);
+      for (size_t k = first_slice; k < slices.size(); ++k) slices[k].target_tag = tag;
+    }
   }
   Status result;
   for (auto& [handle, slices] : per_target) {

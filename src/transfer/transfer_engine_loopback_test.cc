@@ -381,3 +381,67 @@ TEST_F(TransferEngineLoopbackTest, FreeBufferRefusesForeignAddresses) {
 
 }  // namespace
 }  // namespace mooncake
+
+namespace mooncake {
+namespace {
+
+// A target restarted on the same port may register memory at the very addresses its
+// predecessor published (here: the same user buffer). Requests validated against the old
+// descriptor must be refused, not land in the new process's memory.
+TEST(TransferEngineRestartTest, RequestsForAnEarlierIncarnationNeverLandInTheSuccessor) {
+  std::vector<char> target_memory(1 << 20, 'o');  // outlives both targets
+  std::vector<char> local(1 << 20, 'n');
+  auto a = TransferEngine::Create(LoopbackOptions()).value();
+  ASSERT_TRUE(a->RegisterLocalMemory(local.data(), local.size()).ok());
+
+  auto b1 = TransferEngine::Create(LoopbackOptions()).value();
+  const std::string name = b1->local_server_name();
+  ASSERT_TRUE(b1->RegisterLocalMemory(target_memory.data(), target_memory.size()).ok());
+  SegmentHandle segment = a->OpenSegment(name).value();
+
+  TransferRequest write{TransferOpcode::kWrite, local.data(), segment,
+                        reinterpret_cast<uint64_t>(target_memory.data()), 4096};
+  auto run = [&]() -> TransferStatus {
+    BatchId batch = a->AllocateBatchId(1).value();
+    Status s = a->SubmitTransfer(batch, {&write, 1});
+    TransferStatus st;
+    st.state = TransferState::kFailed;
+    st.error = s;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (s.ok() && std::chrono::steady_clock::now() < deadline) {
+      st = a->GetTransferStatus(batch, 0).value();
+      if (st.state == TransferState::kCompleted || st.state == TransferState::kFailed) break;
+      std::this_thread::yield();
+    }
+    a->FreeBatchId(batch).IgnoreError();
+    return st;
+  };
+  ASSERT_EQ(run().state, TransferState::kCompleted);
+  ASSERT_EQ(target_memory[0], 'n');
+  std::fill(target_memory.begin(), target_memory.end(), 'o');
+
+  // Restart: same name, same port, same buffer address, new incarnation.
+  b1.reset();
+  TransferEngineOptions same_port = LoopbackOptions();
+  same_port.local_server_name = name;
+  auto b2 = TransferEngine::Create(same_port);
+  ASSERT_TRUE(b2.ok()) << b2.status().ToString();
+  ASSERT_TRUE((*b2)->RegisterLocalMemory(target_memory.data(), target_memory.size()).ok());
+
+  // Depending on when A notices its connections to B1 closing, an attempt fails on the dead
+  // connection, or is refused by B2 for its stale tag (tcp_transport_test checks that refusal
+  // on the wire), or, once A has re-read B2's descriptor, succeeds. Nothing may land before.
+  std::string failures;
+  TransferStatus st;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    st = run();
+    if (st.state == TransferState::kCompleted) break;
+    failures += st.error.ToString() + "\n";
+    EXPECT_EQ(target_memory[0], 'o') << "a stale write landed in the restarted target";
+  }
+  EXPECT_EQ(st.state, TransferState::kCompleted) << failures;
+  EXPECT_EQ(target_memory[0], 'n');
+}
+
+}  // namespace
+}  // namespace mooncake

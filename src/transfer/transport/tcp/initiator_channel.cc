@@ -30,6 +30,7 @@ bool InitiatorChannel::Submit(std::vector<Slice>& slices) {
       h.request_id = next_id_++;
       h.address = s.remote_address;
       h.length = s.length;
+      h.target_tag = s.target_tag;
       if (s.opcode == TransferOpcode::kRead) {
         h.type = FrameType::kReadRequest;
         frames.push_back(MakeFrame(h));

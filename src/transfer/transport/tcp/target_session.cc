@@ -6,11 +6,12 @@ namespace mooncake::tcp {
 
 TargetSession::TargetSession(UniqueFd fd, EventLoop* loop, std::string peer_label,
                              const MemoryRegistry* registry, DescriptorProvider descriptor,
-                             std::chrono::milliseconds hello_timeout)
+                             std::chrono::milliseconds hello_timeout, uint32_t own_tag)
     : Connection(std::move(fd), loop, std::move(peer_label)),
       registry_(registry),
       descriptor_(std::move(descriptor)),
-      hello_timeout_(hello_timeout) {}
+      hello_timeout_(hello_timeout),
+      own_tag_(own_tag) {}
 
 Result<Connection::PayloadSink> TargetSession::OnHeader(const FrameHeader& header) {
   if (!hello_done_ && header.type != FrameType::kHello) {
@@ -21,10 +22,12 @@ Result<Connection::PayloadSink> TargetSession::OnHeader(const FrameHeader& heade
     case FrameType::kHello:
       return PayloadSink{PayloadSink::Kind::kControl};
     case FrameType::kReadRequest:
-      current_valid_ = registry_->Contains(header.address, header.length);
+      current_stale_ = header.target_tag != 0 && header.target_tag != own_tag_;
+      current_valid_ = !current_stale_ && registry_->Contains(header.address, header.length);
       return PayloadSink{};
     case FrameType::kWriteRequest:
-      current_valid_ = registry_->Contains(header.address, header.length);
+      current_stale_ = header.target_tag != 0 && header.target_tag != own_tag_;
+      current_valid_ = !current_stale_ && registry_->Contains(header.address, header.length);
       if (!current_valid_) return PayloadSink{PayloadSink::Kind::kDiscard};
       return PayloadSink{PayloadSink::Kind::kMemory,
                          reinterpret_cast<char*>(static_cast<uintptr_t>(header.address))};
@@ -76,8 +79,11 @@ void TargetSession::Reply(FrameType type, const FrameHeader& request) {
   }
   resp.status = static_cast<int32_t>(StatusCode::kInvalidParams);
   replies_.push_back(MakeControlFrame(
-      resp, fmt::format("range 0x{:x}+{} is outside the registered buffers", request.address,
-                        request.length)));
+      resp, current_stale_
+                ? std::string("request addressed an earlier incarnation of this segment (it "
+                              "restarted): re-read its descriptor")
+                : fmt::format("range 0x{:x}+{} is outside the registered buffers",
+                              request.address, request.length)));
 }
 
 void TargetSession::OnReadBatchDone() {

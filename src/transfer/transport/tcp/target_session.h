@@ -19,7 +19,7 @@ class TargetSession : public Connection {
   using DescriptorProvider = std::function<std::string()>;
   TargetSession(UniqueFd fd, EventLoop* loop, std::string peer_label,
                 const MemoryRegistry* registry, DescriptorProvider descriptor,
-                std::chrono::milliseconds hello_timeout);
+                std::chrono::milliseconds hello_timeout, uint32_t own_tag);
 
  protected:
   Result<PayloadSink> OnHeader(const FrameHeader& header) override;
@@ -40,6 +40,8 @@ class TargetSession : public Connection {
   bool hello_done_ = false;
   const std::chrono::steady_clock::time_point accepted_at_ = std::chrono::steady_clock::now();
   bool current_valid_ = false;
+  bool current_stale_ = false;  // tagged for another incarnation of this segment
+  const uint32_t own_tag_;
   std::vector<OutFrame> replies_;  // flushed once per read batch: one writev for many replies
 };
 

@@ -47,7 +47,8 @@ class TcpTransport::Listener : public EventHandler {
       TuneSocket(fd);
       auto session = std::make_shared<TargetSession>(UniqueFd(fd), owner_->NextLoop(),
                                                      "incoming connection", registry_, descriptor_,
-                                                     owner_->options_.hello_timeout);
+                                                     owner_->options_.hello_timeout,
+                                                     owner_->options_.incarnation_tag);
       Status attached = session->Attach();
       if (!attached.ok()) MC_LOG_WARN("cannot serve connection: {}", attached.ToString());
     }

@@ -30,6 +30,8 @@ struct TcpTransportOptions {
   std::chrono::milliseconds transfer_timeout{10000};
   // An accepted connection that sends no HELLO for this long is dropped (default 10 s).
   std::chrono::milliseconds hello_timeout{10000};
+  // IncarnationTag of this engine's incarnation: requests tagged otherwise are refused.
+  uint32_t incarnation_tag = 0;
 };
 
 class TcpTransport : public Transport {

@@ -78,3 +78,64 @@ TEST(TcpTransportTest, EveryNicIsPublishedWithTheSamePort) {
 
 }  // namespace
 }  // namespace mooncake::tcp
+
+namespace mooncake::tcp {
+namespace {
+
+// Sends one frame (header + payload) and reads one reply header + payload, bounded.
+Result<std::pair<FrameHeader, std::string>> Exchange(int fd, const FrameHeader& h,
+                                                     const std::string& payload) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  EncodedHeader raw = EncodeHeader(h);
+  MC_RETURN_IF_ERROR(SendAll(fd, raw.data(), raw.size(), deadline));
+  MC_RETURN_IF_ERROR(SendAll(fd, payload.data(), payload.size(), deadline));
+  MC_RETURN_IF_ERROR(RecvAll(fd, raw.data(), raw.size(), deadline));
+  MC_ASSIGN_OR_RETURN(FrameHeader reply, DecodeHeader(raw.data()));
+  std::string body(reply.length, '\0');
+  MC_RETURN_IF_ERROR(RecvAll(fd, body.data(), body.size(), deadline));
+  return std::make_pair(reply, body);
+}
+
+TEST(TcpTransportTest, RequestsTaggedForAnotherIncarnationAreRefused) {
+  std::vector<char> memory(4096, 'm');
+  MemoryRegistry registry;
+  ASSERT_TRUE(registry.Register(reinterpret_cast<uint64_t>(memory.data()), memory.size(), "cpu").ok());
+  TcpTransportOptions options;
+  options.listen = HostPort{"127.0.0.1", 0};
+  options.io_threads = 1;
+  options.incarnation_tag = IncarnationTag(1234);
+  auto server = TcpTransport::Create(options, &registry, [] { return std::string("{}"); },
+                                     [](const SegmentDescriptor&) {})
+                    .value();
+  auto fd = ConnectWithDeadline(HostPort{"127.0.0.1", server->port()},
+                                std::chrono::steady_clock::now() + std::chrono::seconds(2));
+  ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+  FrameHeader hello;
+  hello.type = FrameType::kHello;
+  hello.length = 4;
+  ASSERT_TRUE(Exchange(fd->get(), hello, "test").ok());
+
+  FrameHeader read;
+  read.type = FrameType::kReadRequest;
+  read.address = reinterpret_cast<uint64_t>(memory.data());
+  read.length = 16;
+  read.target_tag = IncarnationTag(999);  // an earlier process on this port
+  auto stale = Exchange(fd->get(), read, "");
+  ASSERT_TRUE(stale.ok()) << stale.status().ToString();
+  EXPECT_EQ(stale->first.status, static_cast<int32_t>(StatusCode::kInvalidParams));
+  EXPECT_NE(stale->second.find("earlier incarnation"), std::string::npos) << stale->second;
+
+  read.target_tag = IncarnationTag(1234);
+  auto fresh = Exchange(fd->get(), read, "");
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_EQ(fresh->first.status, 0);
+  EXPECT_EQ(fresh->second, std::string(16, 'm'));
+
+  read.target_tag = 0;  // untagged requests (raw tools) are not checked
+  auto untagged = Exchange(fd->get(), read, "");
+  ASSERT_TRUE(untagged.ok()) << untagged.status().ToString();
+  EXPECT_EQ(untagged->first.status, 0);
+}
+
+}  // namespace
+}  // namespace mooncake::tcp

@@ -36,7 +36,7 @@ void EncodeHeader(const FrameHeader& header, uint8_t* out) {
   Put<uint8_t>(out, 6, static_cast<uint8_t>(header.type));
   Put<uint8_t>(out, 7, 0);
   Put<int32_t>(out, 8, header.status);
-  Put<uint32_t>(out, 12, 0);
+  Put<uint32_t>(out, 12, header.target_tag);
   Put<uint64_t>(out, 16, header.request_id);
   Put<uint64_t>(out, 24, header.address);
   Put<uint64_t>(out, 32, header.length);
@@ -63,6 +63,7 @@ Result<FrameHeader> DecodeHeader(const uint8_t* data) {
   header.request_id = Get<uint64_t>(data, 16);
   header.address = Get<uint64_t>(data, 24);
   header.length = Get<uint64_t>(data, 32);
+  header.target_tag = Get<uint32_t>(data, 12);
 
   bool is_data = header.status == 0 && (header.type == FrameType::kReadResponse ||
                                         header.type == FrameType::kWriteRequest);

@@ -9,7 +9,8 @@
 //   6      1    frame type
 //   7      1    flags (0)
 //   8      4    status (StatusCode, 0 = OK) — responses only
-//   12     4    reserved (0)
+//   12     4    target tag: READ/WRITE requests carry IncarnationTag() of the target
+//                incarnation they were validated against; 0 = unchecked
 //   16     8    request id (echoed by the response)
 //   24     8    address in the target's registered memory
 //   32     8    length: bytes requested (READ_REQUEST) or payload bytes (all other types)
@@ -51,10 +52,18 @@ struct FrameHeader {
   uint64_t request_id = 0;
   uint64_t address = 0;
   uint64_t length = 0;
+  uint32_t target_tag = 0;
 
   // Bytes of payload that follow this header on the wire.
   uint64_t PayloadBytes() const { return type == FrameType::kReadRequest ? 0 : length; }
 };
+
+// A non-zero 32-bit digest of a segment incarnation. A target refuses requests tagged for
+// another incarnation: addresses computed from a dead process's descriptor must never land in
+// the memory of its successor on the same port.
+inline uint32_t IncarnationTag(uint64_t incarnation) {
+  return static_cast<uint32_t>(incarnation ^ (incarnation >> 32)) | 1u;
+}
 
 using EncodedHeader = std::array<uint8_t, kFrameHeaderSize>;
 
