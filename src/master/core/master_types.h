@@ -1,0 +1,57 @@
+#pragma once
+
+// Small value types shared by the pieces of the master's pure core (segment pool, object table,
+// placement). Plain data, no behaviour beyond naming.
+
+#include <cstdint>
+#include <string>
+
+namespace mooncake {
+
+// Where a segment's bytes live.
+enum class Medium : uint8_t { kDram, kVram, kSsd };
+
+// "DRAM", "VRAM", "SSD"; "UNKNOWN" for a value outside the enum.
+inline const char* MediumName(Medium medium) {
+  switch (medium) {
+    case Medium::kDram:
+      return "DRAM";
+    case Medium::kVram:
+      return "VRAM";
+    case Medium::kSsd:
+      return "SSD";
+  }
+  return "UNKNOWN";
+}
+
+// A storage node's (or client's) stable identity, unchanged across restarts.
+using NodeId = std::string;
+// Incarnation of a node: changes, increasing, on every start of the node's process, so the
+// master can tell a restarted node's mounts from its previous life's.
+using Epoch = uint64_t;
+
+// One segment as its owner announces it in a mount.
+struct SegmentSpec {
+  // Unique across the cluster.
+  std::string name;
+  NodeId node_id;
+  Epoch epoch = 0;
+  Medium medium = Medium::kDram;
+  // The address peers use: the segment's registered buffer address in its owner. An
+  // allocation at offset o within the segment is the remote address base + o.
+  uint64_t base = 0;
+  // Bytes; > 0, and base + size must not overflow.
+  uint64_t size = 0;
+};
+
+// A byte range handed out in one segment. `address` is absolute (segment base + offset), the
+// form peers read and write; `length` is the size that was asked for (padding excluded).
+struct Allocation {
+  std::string segment;
+  uint64_t address = 0;
+  uint64_t length = 0;
+
+  friend bool operator==(const Allocation&, const Allocation&) = default;
+};
+
+}  // namespace mooncake
