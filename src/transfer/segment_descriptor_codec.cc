@@ -40,11 +40,25 @@ Result<SegmentDescriptor> DecodeSegmentDescriptor(const std::string& text) {
   try {
     SegmentDescriptor d;
     d.name = j.at("name").get<std::string>();
-    d.protocol_version = j.at("protocol_version").get<uint32_t>();
+    // nlohmann converts out-of-range numbers silently (70000 → uint16 4464): read wide, check.
+    auto bounded = [](const nlohmann::json& v, const char* field, uint64_t max) -> uint64_t {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() > max) {
+        throw nlohmann::json::type_error::create(
+            302, std::string(field) + " must be an unsigned integer <= " + std::to_string(max),
+            nullptr);
+      }
+      return v.get<uint64_t>();
+    };
+    d.protocol_version =
+        static_cast<uint32_t>(bounded(j.at("protocol_version"), "protocol_version", UINT32_MAX));
     d.incarnation = j.at("incarnation").get<uint64_t>();
     d.host_id = j.value("host_id", std::string());
+    if (!j.at("endpoints").is_array() || !j.at("buffers").is_array()) {
+      return InvalidParams("malformed segment descriptor: endpoints and buffers must be arrays");
+    }
     for (const auto& e : j.at("endpoints")) {
-      d.endpoints.push_back({e.at("host").get<std::string>(), e.at("port").get<uint16_t>()});
+      d.endpoints.push_back({e.at("host").get<std::string>(),
+                             static_cast<uint16_t>(bounded(e.at("port"), "port", 65535))});
     }
     for (const auto& b : j.at("buffers")) {
       d.buffers.push_back({b.at("addr").get<uint64_t>(), b.at("length").get<uint64_t>(),

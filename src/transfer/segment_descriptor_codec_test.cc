@@ -164,3 +164,30 @@ TEST(SegmentDescriptorFindBufferTest, OverflowingRangesAreNotFound) {
 
 }  // namespace
 }  // namespace mooncake
+
+namespace mooncake {
+namespace {
+
+TEST(SegmentDescriptorCodecRangeTest, OutOfRangeNumbersAreRefusedNotTruncated) {
+  SegmentDescriptor d;
+  d.name = "n:1";
+  d.protocol_version = 1;
+  d.endpoints = {{"h", 80}};
+  std::string good = EncodeSegmentDescriptor(d);
+  ASSERT_TRUE(DecodeSegmentDescriptor(good).ok());
+  std::string bad_port = good;
+  bad_port.replace(bad_port.find("\"port\":80"), 9, "\"port\":70000");
+  auto r = DecodeSegmentDescriptor(bad_port);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidParams);
+  EXPECT_NE(r.status().message().find("port"), std::string::npos) << r.status().ToString();
+  std::string negative = good;
+  negative.replace(negative.find("\"protocol_version\":1"), 20, "\"protocol_version\":-1");
+  EXPECT_FALSE(DecodeSegmentDescriptor(negative).ok());
+  std::string null_list = good;
+  null_list.replace(null_list.find("\"endpoints\":["), 13, "\"endpoints\":null,\"x\":[");
+  EXPECT_FALSE(DecodeSegmentDescriptor(null_list).ok());
+}
+
+}  // namespace
+}  // namespace mooncake
