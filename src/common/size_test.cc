@@ -1,4 +1,5 @@
 #include "mooncake/common/size.h"
+#include "mooncake/common/units.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,10 +13,6 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kMiB = uint64_t{1} << 20;
-constexpr uint64_t kGiB = uint64_t{1} << 30;
-constexpr uint64_t kTiB = uint64_t{1} << 40;
 
 uint64_t ParseOk(std::string_view text) {
   Result<uint64_t> r = ParseSize(text);

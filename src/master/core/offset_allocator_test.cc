@@ -1,4 +1,5 @@
 #include "master/core/offset_allocator.h"
+#include "mooncake/common/units.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -17,10 +18,6 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kMiB = uint64_t{1} << 20;
-constexpr uint64_t kGiB = uint64_t{1} << 30;
-constexpr uint64_t kTiB = uint64_t{1} << 40;
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
 OffsetAllocator MakeAllocator(uint64_t capacity, uint64_t alignment = 64) {
