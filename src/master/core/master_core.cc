@@ -13,6 +13,8 @@
 #endif
 #include <utility>
 
+#include "master/core/lru_eviction_policy.h"
+
 namespace mooncake {
 
 namespace {
@@ -38,6 +40,14 @@ Status MasterCoreOptions::Validate() const {
   if (put_timeout.count() <= 0) return InvalidParams("put_timeout must be > 0");
   if (max_key_length == 0) return InvalidParams("max_key_length must be > 0");
   if (max_object_size == 0) return InvalidParams("max_object_size must be > 0");
+  // Written so that NaN fails every check.
+  if (!(eviction_ratio > 0)) return InvalidParams("eviction_ratio must be > 0");
+  if (!(eviction_ratio < eviction_high_watermark)) {
+    return InvalidParams("eviction_ratio must be < eviction_high_watermark");
+  }
+  if (!(eviction_high_watermark <= 1)) {
+    return InvalidParams("eviction_high_watermark must be <= 1");
+  }
   return Status::Ok();
 }
 
@@ -48,7 +58,9 @@ Result<std::unique_ptr<MasterCore>> MasterCore::Create(MasterCoreOptions options
 }
 
 MasterCore::MasterCore(MasterCoreOptions options, const Clock& clock)
-    : options_(std::move(options)), clock_(clock) {}
+    : options_(std::move(options)),
+      clock_(clock),
+      eviction_policy_(std::make_unique<LruEvictionPolicy>()) {}
 
 // ---- Segments ----------------------------------------------------------------------------
 
@@ -123,6 +135,8 @@ Result<PendingPut> MasterCore::Allocate(uint64_t size, const ReplicateConfig& co
   pending.size = size;
   pending.replica_num = config.replica_num;
   pending.started = clock_.Now();
+  pending.pin.hard = config.with_hard_pin;
+  if (config.soft_pin_ttl) pending.pin.soft_until = pending.started + *config.soft_pin_ttl;
   std::set<NodeId> used_nodes;
   Status last_error;
   for (int i = 0; i < config.replica_num; ++i) {
@@ -160,7 +174,7 @@ Result<PutStartResult> MasterCore::PutStart(std::string_view key, uint64_t size,
   if (objects_.find(key) != objects_.end()) {
     return Status(StatusCode::kObjectAlreadyExists, "object '" + std::string(key) + "' exists");
   }
-  MC_ASSIGN_OR_RETURN(PendingPut pending, Allocate(size, config));
+  MC_ASSIGN_OR_RETURN(PendingPut pending, AllocateOrEvict(size, config, key));
   PutStartResult result = ResultOf(pending);
   ObjectEntry entry;
   entry.replica_num = config.replica_num;
@@ -178,7 +192,7 @@ Result<PutStartResult> MasterCore::UpsertStart(std::string_view key, uint64_t si
     return Status(StatusCode::kReplicaIsNotReady,
                   "a put of '" + std::string(key) + "' is still in flight");
   }
-  MC_ASSIGN_OR_RETURN(PendingPut pending, Allocate(size, config));
+  MC_ASSIGN_OR_RETURN(PendingPut pending, AllocateOrEvict(size, config, key));
   PutStartResult result = ResultOf(pending);
   it->second.pending = std::move(pending);
   return result;
@@ -209,6 +223,7 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
   entry.version = pending.version;
   entry.checksum = checksum;
   entry.replica_num = pending.replica_num;
+  entry.pin = pending.pin;
   // The old version's readers are protected by the deferred free; the new one starts unleased.
   entry.lease_until = TimePoint{};
   entry.lease_streak_start = TimePoint{};
@@ -355,6 +370,14 @@ void MasterCore::Tick() {
     FreeReplicas(d.replicas);
     return true;
   });
+  for (Medium medium : {Medium::kDram, Medium::kVram, Medium::kSsd}) {
+    const SegmentPool::MediumUsage usage = pool_.Usage(medium);
+    if (usage.capacity == 0) continue;
+    if (static_cast<double>(usage.used) >
+        options_.eviction_high_watermark * static_cast<double>(usage.capacity)) {
+      EvictOn(medium, LowWatermarkBytes(usage.capacity), {});
+    }
+  }
 }
 
 // ---- Queries -----------------------------------------------------------------------------

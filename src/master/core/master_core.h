@@ -15,17 +15,28 @@
 //   So however often an object is read, its lease lapses at the latest max_lease_ttl after
 //   the streak began; at that instant Remove (and, later, eviction) succeeds, and only a read
 //   after it may start a new streak. ExistKey and GetSize take no lease at all.
+//
+// Eviction (per medium; order from the EvictionPolicy, LRU by default):
+//   When used / capacity > eviction_high_watermark (checked by Tick), or a PutStart/UpsertStart
+//   finds no room, whole visible objects with a replica on that medium are evicted until
+//   used / capacity <= high - eviction_ratio (for a put: also until the put's bytes would
+//   fit). Never evicted: objects with a live read lease, hard-pinned objects, objects with a
+//   put/upsert in flight. Soft-pinned objects go only after every unpinned candidate. Only
+//   GetReplicaList and PutEnd refresh an object's place in the LRU order; ExistKey and
+//   GetSize are probes, so polling keys can neither keep them resident nor starve puts.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "master/core/eviction_policy.h"
 #include "master/core/master_types.h"
 #include "master/core/object_entry.h"
 #include "master/core/segment_pool.h"
@@ -47,6 +58,11 @@ struct MasterCoreOptions {
   size_t max_key_length = 4096;
   // Largest accepted object, in bytes; larger sizes are kInvalidParams. Default 1 TiB; > 0.
   uint64_t max_object_size = uint64_t{1} << 40;
+  // Eviction starts on a medium once used / capacity exceeds this. Default 0.95; <= 1.
+  double eviction_high_watermark = 0.95;
+  // Eviction frees down to used / capacity <= eviction_high_watermark - eviction_ratio.
+  // Default 0.05; 0 < eviction_ratio < eviction_high_watermark.
+  double eviction_ratio = 0.05;
 
   // kInvalidParams naming the first field out of range.
   Status Validate() const;
@@ -60,6 +76,27 @@ struct ReplicateConfig {
   std::vector<std::string> preferred_segments;
   // Every replica goes to a segment of this medium.
   Medium medium = Medium::kDram;
+  // Never evict the object (Remove still may).
+  bool with_hard_pin = false;
+  // Evict the object only after every unpinned one, for this long after PutStart; then it is
+  // ordinary. Unset: no soft pin. An upsert's PutEnd replaces the object's pins with these.
+  std::optional<std::chrono::milliseconds> soft_pin_ttl;
+};
+
+// What eviction has done since the core was created. Every candidate a run looks at is
+// either evicted or counted in exactly one skipped_* field.
+struct EvictionStats {
+  // Eviction runs that found a medium over its watermark, or a put that did not fit.
+  uint64_t runs = 0;
+  uint64_t evicted_objects = 0;
+  // Object bytes freed (size x replicas; allocation padding excluded).
+  uint64_t evicted_bytes = 0;
+  // Passed over because a read lease was live.
+  uint64_t skipped_leased = 0;
+  // Passed over because hard-pinned.
+  uint64_t skipped_pinned = 0;
+  // Passed over because a put or upsert of the key was in flight.
+  uint64_t skipped_in_flight = 0;
 };
 
 enum class RemoveMode : uint8_t {
@@ -96,7 +133,8 @@ class MasterCore {
   // few distinct nodes have room, as long as one fits. Errors, changing nothing:
   //  kInvalidKey (empty or too long key), kInvalidParams (size 0 or > max_object_size,
   //  replica_num outside 1..16), kObjectAlreadyExists (the key exists, visible or not),
-  //  kNoAvailableHandle (no replica fits anywhere).
+  //  kNoAvailableHandle (no replica fits anywhere, even after evicting synchronously on the
+  //  medium once; see Eviction in the file comment).
   Result<PutStartResult> PutStart(std::string_view key, uint64_t size,
                                   const ReplicateConfig& config);
   // Like PutStart, but an existing visible key is allowed: the new version's replicas are
@@ -139,7 +177,10 @@ class MasterCore {
   // ---- Time -----------------------------------------------------------------------------
   // Reclaims puts/upserts in flight for >= put_timeout and frees old upsert replicas whose
   // protecting lease has lapsed. Call periodically (the service's timer).
+  // Then evicts on every medium above eviction_high_watermark.
   void Tick();
+  // Counters of every eviction run so far.
+  const EvictionStats& eviction_stats() const { return eviction_stats_; }
 
   // ---- Queries --------------------------------------------------------------------------
   // Visible objects with fewer COMPLETE replicas than their replica_num (for re-replication).
@@ -165,6 +206,15 @@ class MasterCore {
   // Allocates up to config.replica_num replicas on distinct nodes; kNoAvailableHandle (with
   // nothing held) when none fits.
   Result<PendingPut> Allocate(uint64_t size, const ReplicateConfig& config);
+  // Allocate, and when nothing fits, evict on config.medium (never `protected_key`) to make
+  // room for replica_num x size bytes and try once more.
+  Result<PendingPut> AllocateOrEvict(uint64_t size, const ReplicateConfig& config,
+                                     std::string_view protected_key);
+  // Evicts on `medium` until its used bytes are <= target_used (or no candidate is left);
+  // never `protected_key`. One eviction run in the stats.
+  void EvictOn(Medium medium, uint64_t target_used, std::string_view protected_key);
+  // used / capacity <= high - ratio, in bytes.
+  uint64_t LowWatermarkBytes(uint64_t capacity) const;
   static PutStartResult ResultOf(const PendingPut& pending);
   void FreeReplicas(const std::vector<Replica>& replicas);
   bool LeaseLive(const ObjectEntry& entry) const { return clock_.Now() < entry.lease_until; }
@@ -182,6 +232,8 @@ class MasterCore {
   ObjectMap objects_;
   std::vector<Deferred> deferred_;
   uint64_t next_version_ = 1;
+  std::unique_ptr<EvictionPolicy> eviction_policy_;
+  EvictionStats eviction_stats_;
 };
 
 }  // namespace mooncake

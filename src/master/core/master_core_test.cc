@@ -8,6 +8,8 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "testing/fake_clock.h"
 
@@ -19,6 +21,14 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kKiB = uint64_t{1} << 10;
 constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+// A DRAM placement of `replica_num` copies, trying `preferred` first.
+ReplicateConfig Replicas(int replica_num, std::vector<std::string> preferred = {}) {
+  ReplicateConfig config;
+  config.replica_num = replica_num;
+  config.preferred_segments = std::move(preferred);
+  return config;
+}
 
 class MasterCoreTest : public ::testing::Test {
  protected:
@@ -204,7 +214,7 @@ TEST_F(MasterCoreTest, NoSpaceIsNoAvailableHandleAndFreesPartial) {
   EXPECT_EQ(Used(), 0u);
   // Partial: the big node fits, the small one does not -> best effort, one replica.
   MountNode("b", 4 * kMiB);
-  auto put = core_->PutStart("k", kMiB, ReplicateConfig{2, {}, Medium::kDram});
+  auto put = core_->PutStart("k", kMiB, Replicas(2));
   ASSERT_TRUE(put.ok());
   EXPECT_EQ(put->replicas.size(), 1u);
   EXPECT_EQ(put->replicas[0].node, "b");
@@ -257,7 +267,7 @@ TEST_F(MasterCoreTest, UnmountNodeKeepsObjectsWithAnotherReplica) {
   MountNode("a");
   MountNode("b");
   PutOk("two", kKiB, 2);
-  ASSERT_TRUE(core_->PutStart("only-a", kKiB, ReplicateConfig{1, {"seg-a"}, Medium::kDram}).ok());
+  ASSERT_TRUE(core_->PutStart("only-a", kKiB, Replicas(1, {"seg-a"})).ok());
   ASSERT_TRUE(core_->PutEnd("only-a", 0).ok());
   EXPECT_EQ(core_->ObjectsBelowReplicaTarget(), 0u);
   EXPECT_EQ(core_->UnmountNode("a"), 1u);
@@ -315,10 +325,8 @@ TEST_F(MasterCoreTest, BadKeysAndSizesHaveDefinedCodes) {
   EXPECT_EQ(core_->PutStart("k", 0, {}).status().code(), StatusCode::kInvalidParams);
   EXPECT_EQ(core_->PutStart("k", uint64_t{1} << 63, {}).status().code(),
             StatusCode::kInvalidParams);
-  EXPECT_EQ(core_->PutStart("k", kKiB, ReplicateConfig{0, {}, Medium::kDram}).status().code(),
-            StatusCode::kInvalidParams);
-  EXPECT_EQ(core_->PutStart("k", kKiB, ReplicateConfig{17, {}, Medium::kDram}).status().code(),
-            StatusCode::kInvalidParams);
+  EXPECT_EQ(core_->PutStart("k", kKiB, Replicas(0)).status().code(), StatusCode::kInvalidParams);
+  EXPECT_EQ(core_->PutStart("k", kKiB, Replicas(17)).status().code(), StatusCode::kInvalidParams);
 }
 
 TEST_F(MasterCoreTest, UpsertSwapsAtomicallyAndFreesOldAtOnceWhenUnleased) {

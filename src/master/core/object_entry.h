@@ -32,11 +32,21 @@ struct Replica {
 // private bookkeeping later without leaking it).
 using ReplicaView = Replica;
 
+// How an object is protected from eviction (see MasterCore's eviction rules).
+struct PinState {
+  // Never evicted.
+  bool hard = false;
+  // Evicted only after every unpinned object while now < soft_until; ordinary after.
+  TimePoint soft_until{};
+};
+
 // A put in flight: the replicas being written, and when it began (for the put timeout).
 struct PendingPut {
   uint64_t size = 0;
   uint64_t version = 0;
   int replica_num = 1;
+  // Pins the object takes at PutEnd (soft_until counted from PutStart).
+  PinState pin;
   std::vector<Replica> replicas;  // all kProcessing
   TimePoint started;
 };
@@ -58,7 +68,9 @@ struct ObjectEntry {
   // streak of back-to-back leases began (see MasterCore::GetReplicaList for the cap rule).
   TimePoint lease_until{};
   TimePoint lease_streak_start{};
+  // Last GetReplicaList or PutEnd: the eviction order (ExistKey/GetSize are probes).
   TimePoint last_access{};
+  PinState pin;
 };
 
 // A readable object as GetReplicaList returns it: only COMPLETE replicas.
