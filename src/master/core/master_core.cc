@@ -38,6 +38,7 @@ Status MasterCoreOptions::Validate() const {
     return InvalidParams("max_lease_ttl must be >= default_lease_ttl");
   }
   if (put_timeout.count() <= 0) return InvalidParams("put_timeout must be > 0");
+  if (client_ttl.count() <= 0) return InvalidParams("client_ttl must be > 0");
   if (max_key_length == 0) return InvalidParams("max_key_length must be > 0");
   if (max_object_size == 0) return InvalidParams("max_object_size must be > 0");
   // Written so that NaN fails every check.
@@ -67,6 +68,7 @@ MasterCore::MasterCore(MasterCoreOptions options, const Clock& clock)
 Status MasterCore::Mount(const SegmentSpec& spec) {
   MC_ASSIGN_OR_RETURN(std::vector<std::string> dropped, pool_.Mount(spec));
   DropSegments(dropped);
+  last_seen_[spec.node_id] = clock_.Now();  // A mount is a heartbeat.
   return Status::Ok();
 }
 
@@ -78,6 +80,7 @@ Status MasterCore::Unmount(std::string_view name, const NodeId& node, Epoch epoc
 
 size_t MasterCore::UnmountNode(const NodeId& node) {
   std::vector<std::string> dropped = pool_.UnmountNode(node);
+  last_seen_.erase(node);
   DropSegments(dropped);
   return dropped.size();
 }
@@ -352,6 +355,7 @@ void MasterCore::FreeReplicas(const std::vector<Replica>& replicas) {
 // ---- Time --------------------------------------------------------------------------------
 
 void MasterCore::Tick() {
+  ExpireDeadNodes();
   const TimePoint now = clock_.Now();
   for (auto it = objects_.begin(); it != objects_.end();) {
     ObjectEntry& entry = it->second;

@@ -63,6 +63,9 @@ struct MasterCoreOptions {
   // Eviction frees down to used / capacity <= eviction_high_watermark - eviction_ratio.
   // Default 0.05; 0 < eviction_ratio < eviction_high_watermark.
   double eviction_ratio = 0.05;
+  // A node whose last Mount or Heartbeat is this long ago is declared dead by Tick(): all its
+  // segments are unmounted and their replicas dropped. Default 10 s; > 0.
+  std::chrono::milliseconds client_ttl{10000};
 
   // kInvalidParams naming the first field out of range.
   Status Validate() const;
@@ -99,6 +102,32 @@ struct EvictionStats {
   uint64_t skipped_in_flight = 0;
 };
 
+// One object a storage node already holds, as its manifest announces it when it (re)mounts a
+// segment: how a restarted master regains its index from the nodes (see MountWithManifest).
+struct ManifestEntry {
+  std::string key;
+  // The replica's absolute address (segment base + offset) and the bytes it occupies there.
+  uint64_t address = 0;
+  uint64_t length = 0;
+  // The object's size (<= length), version and checksum as sealed by its PutEnd.
+  uint64_t size = 0;
+  uint64_t version = 0;
+  uint32_t checksum = 0;
+};
+
+// What MountWithManifest did with each manifest entry: every entry is counted exactly once.
+struct MountReport {
+  // Adopted as a COMPLETE replica (of a new object, or of one already known).
+  size_t adopted = 0;
+  // Lost to another claim on the key: an older version than the one kept, a different
+  // size/checksum at the same version, a put of the key in flight, or a second replica on a
+  // node that already holds one.
+  size_t skipped_conflict = 0;
+  // Malformed: bad key, size 0 or above max_object_size, length < size, version 0, or a range
+  // outside the segment or overlapping one already taken.
+  size_t skipped_invalid = 0;
+};
+
 enum class RemoveMode : uint8_t {
   // Refuse (kObjectHasLease) while a read lease is live.
   kNormal,
@@ -126,6 +155,25 @@ class MasterCore {
   // Unmounts every segment of `node` (e.g. missed liveness) and drops their replicas; returns
   // how many segments went.
   size_t UnmountNode(const NodeId& node);
+  // Mount, then adopts each entry of the node's manifest as a COMPLETE replica on that
+  // segment, reserving its range so no allocation can overlap it. A key the index lacks is
+  // created with the entry's size, version and checksum; a key known at the same version,
+  // size and checksum gains the replica; of two versions the higher is kept (a lower known
+  // version is dropped, like an upsert's old one). Bad or conflicting entries are skipped and
+  // counted in the report, never failing the mount; only the Mount itself can fail. Versions
+  // handed to later puts are above every adopted one.
+  Result<MountReport> MountWithManifest(const SegmentSpec& spec,
+                                        const std::vector<ManifestEntry>& manifest);
+
+  // ---- Liveness (master_core_liveness.cc) -----------------------------------------------
+  // A node's Mount or MountWithManifest counts as its first heartbeat. Heartbeat records that
+  // `node` is alive now. Errors: kClientNotFound (the node has no mounted segment, e.g. it
+  // already expired, or `epoch` is newer than its mounted incarnation: it must mount again),
+  // kInvalidVersion (`epoch` is older than the node's current incarnation).
+  Status Heartbeat(const NodeId& node, Epoch epoch);
+  // Nodes Tick() declared dead (no heartbeat for client_ttl) since the last call, in the order
+  // they expired; clears the list.
+  std::vector<NodeId> TakeExpiredNodes();
 
   // ---- Puts -----------------------------------------------------------------------------
   // Allocates config.replica_num replicas of `size` bytes on distinct nodes; the object stays
@@ -177,6 +225,7 @@ class MasterCore {
   // ---- Time -----------------------------------------------------------------------------
   // Reclaims puts/upserts in flight for >= put_timeout and frees old upsert replicas whose
   // protecting lease has lapsed. Call periodically (the service's timer).
+  // First unmounts every node whose last heartbeat is >= client_ttl ago (as UnmountNode).
   // Then evicts on every medium above eviction_high_watermark.
   void Tick();
   // Counters of every eviction run so far.
@@ -225,6 +274,10 @@ class MasterCore {
   // freed there); objects left with no COMPLETE replica are removed, puts left with no
   // replica are cancelled.
   void DropSegments(const std::vector<std::string>& segments);
+  // Unmounts the nodes past client_ttl (the liveness part of Tick).
+  void ExpireDeadNodes();
+  // Adopts one manifest entry on the just-mounted segment `spec` (MountWithManifest).
+  void Adopt(const SegmentSpec& spec, const ManifestEntry& entry, MountReport& report);
 
   MasterCoreOptions options_;
   const Clock& clock_;
@@ -232,6 +285,9 @@ class MasterCore {
   ObjectMap objects_;
   std::vector<Deferred> deferred_;
   uint64_t next_version_ = 1;
+  // Last Mount/Heartbeat of every node with mounted segments.
+  std::map<NodeId, TimePoint, std::less<>> last_seen_;
+  std::vector<NodeId> expired_nodes_;
   std::unique_ptr<EvictionPolicy> eviction_policy_;
   EvictionStats eviction_stats_;
 };

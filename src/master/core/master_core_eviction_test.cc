@@ -28,7 +28,10 @@ constexpr uint64_t kPoolBytes = 100 * kKiB;
 class MasterCoreEvictionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto core = MasterCore::Create(MasterCoreOptions{}, clock_);
+    MasterCoreOptions options;
+    // Nodes never heartbeat here (liveness is tested apart): a TTL beyond any advance.
+    options.client_ttl = std::chrono::hours(24);
+    auto core = MasterCore::Create(options, clock_);
     ASSERT_TRUE(core.ok()) << core.status().ToString();
     core_ = std::move(core).value();
     ASSERT_TRUE(

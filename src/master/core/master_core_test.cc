@@ -34,7 +34,10 @@ class MasterCoreTest : public ::testing::Test {
  protected:
   void SetUp() override { core_ = MakeCore(MasterCoreOptions{}); }
 
-  std::unique_ptr<MasterCore> MakeCore(const MasterCoreOptions& options) {
+  // Nodes never heartbeat here: liveness is master_core_liveness_test's subject, so the TTL
+  // is set beyond any time these tests advance.
+  std::unique_ptr<MasterCore> MakeCore(MasterCoreOptions options) {
+    options.client_ttl = std::chrono::hours(24);
     auto core = MasterCore::Create(options, clock_);
     EXPECT_TRUE(core.ok()) << core.status().ToString();
     return std::move(core).value();

@@ -1,5 +1,4 @@
 #include "master/core/offset_allocator.h"
-#include "mooncake/common/units.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,6 +10,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include "mooncake/common/units.h"
 
 namespace mooncake {
 namespace {
