@@ -80,17 +80,26 @@ Status WaitBatch(TransferEngine& engine, BatchId batch, size_t n, std::chrono::s
   return Status::Ok();
 }
 
-int RunTarget(const Flags& flags, TransferEngine& engine, uint64_t buffer_size) {
+// AllocateBuffer, timed (reported as allocate_buffer_s); prints the error and returns
+// nullptr on failure.
+char* AllocateTimed(TransferEngine& engine, uint64_t size, double* seconds) {
   auto t0 = Clock::now();
-  auto buffer = engine.AllocateBuffer(buffer_size);
+  auto buffer = engine.AllocateBuffer(size);
   if (!buffer.ok()) {
     fmt::print(stderr, "AllocateBuffer failed: {}\n", buffer.status().ToString());
-    return 1;
+    return nullptr;
   }
-  double alloc_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  FillPattern(static_cast<char*>(*buffer), buffer_size, kTargetSeed);
+  *seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return static_cast<char*>(*buffer);
+}
+
+int RunTarget(const Flags& flags, TransferEngine& engine, uint64_t buffer_size) {
+  double alloc_s = 0;
+  char* buffer = AllocateTimed(engine, buffer_size, &alloc_s);
+  if (buffer == nullptr) return 1;
+  FillPattern(buffer, buffer_size, kTargetSeed);
   fmt::print("READY segment={} buffer=0x{:x} size={} allocate_buffer_s={:.3f}\n",
-             engine.local_server_name(), reinterpret_cast<uintptr_t>(*buffer), buffer_size,
+             engine.local_server_name(), reinterpret_cast<uintptr_t>(buffer), buffer_size,
              alloc_s);
   std::fflush(stdout);
   sigset_t set;
@@ -199,14 +208,9 @@ int RunInitiator(const Flags& flags, TransferEngine& engine, uint64_t buffer_siz
     fmt::print(stderr, "--segment_id=<target host:port> is required for an initiator\n");
     return 2;
   }
-  auto t0 = Clock::now();
-  auto buffer = engine.AllocateBuffer(buffer_size);
-  if (!buffer.ok()) {
-    fmt::print(stderr, "AllocateBuffer failed: {}\n", buffer.status().ToString());
-    return 1;
-  }
-  double alloc_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  char* local = static_cast<char*>(*buffer);
+  double alloc_s = 0;
+  char* local = AllocateTimed(engine, buffer_size, &alloc_s);
+  if (local == nullptr) return 1;
   if (flags.operation == "write") FillPattern(local, buffer_size, kInitiatorSeed);
 
   auto target = OpenWithRetry(engine, flags.segment_id);
