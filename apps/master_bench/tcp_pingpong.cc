@@ -1,0 +1,147 @@
+#include "tcp_pingpong.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+
+namespace mooncake::bench {
+namespace {
+
+constexpr size_t kWarmup = 200;
+
+Status Errno(const std::string& what) {
+  return Status(StatusCode::kInternalError, "ping-pong: " + what + ": " + std::strerror(errno));
+}
+
+bool WriteAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
+    if (w <= 0) {
+      if (w < 0 && errno == EINTR) continue;
+      return false;
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool ReadAll(int fd, char* data, size_t n) {
+  while (n > 0) {
+    const ssize_t r = ::recv(fd, data, n, 0);
+    if (r <= 0) {
+      if (r < 0 && errno == EINTR) continue;
+      return false;
+    }
+    data += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// Pins the calling thread to `cpu` when the machine has it; best effort.
+void PinTo(unsigned cpu) {
+  if (cpu >= std::thread::hardware_concurrency()) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+void NoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+double Quantile(std::vector<double>& samples, double q) {
+  if (samples.empty()) return 0;
+  const size_t index = std::min(samples.size() - 1, static_cast<size_t>(q * samples.size()));
+  std::nth_element(samples.begin(), samples.begin() + index, samples.end());
+  return samples[index];
+}
+
+Result<PingPongResult> RunTcpPingPong(size_t round_trips, size_t message_bytes) {
+  Fd listener{::socket(AF_INET, SOCK_STREAM, 0)};
+  if (listener.fd < 0) return Errno("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (::bind(listener.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(listener.fd, 1) != 0 ||
+      ::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return Errno("listen on loopback");
+  }
+  const size_t total = kWarmup + round_trips;
+  std::thread echo([&] {
+    PinTo(1);
+    Fd conn{::accept(listener.fd, nullptr, nullptr)};
+    if (conn.fd < 0) return;
+    NoDelay(conn.fd);
+    std::string buf(message_bytes, '\0');
+    for (size_t i = 0; i < total; ++i) {
+      if (!ReadAll(conn.fd, buf.data(), buf.size()) || !WriteAll(conn.fd, buf.data(), buf.size()))
+        return;
+    }
+  });
+  PinTo(0);
+  Fd client{::socket(AF_INET, SOCK_STREAM, 0)};
+  Status status;
+  std::vector<double> samples;
+  if (client.fd < 0 ||
+      ::connect(client.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    status = Errno("connect");
+  } else {
+    NoDelay(client.fd);
+    std::string buf(message_bytes, 'p');
+    samples.reserve(round_trips);
+    for (size_t i = 0; i < total && status.ok(); ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      if (!WriteAll(client.fd, buf.data(), buf.size()) ||
+          !ReadAll(client.fd, buf.data(), buf.size())) {
+        status = Errno("round trip");
+        break;
+      }
+      const double us =
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+              .count();
+      if (i >= kWarmup) samples.push_back(us);
+    }
+  }
+  // Wakes the echo thread wherever it waits: in recv, or in accept if connect failed.
+  ::shutdown(client.fd, SHUT_RDWR);
+  ::shutdown(listener.fd, SHUT_RDWR);
+  echo.join();
+  // Unpin the caller again so the benchmark proper may use every CPU.
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c) CPU_SET(c, &all);
+  pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+  if (!status.ok()) return status;
+  PingPongResult result;
+  result.p50_us = Quantile(samples, 0.50);
+  result.p99_us = Quantile(samples, 0.99);
+  return result;
+}
+
+}  // namespace mooncake::bench

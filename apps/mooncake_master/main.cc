@@ -1,0 +1,130 @@
+// mooncake_master: the object index and allocator of a Mooncake Store cluster.
+//   mooncake_master --port=50051 --metrics_port=9003
+//   mooncake_master --config=master.toml      (same keys as the flags, "key = value" lines)
+// Prints "READY port=P metrics_port=M" once it serves; SIGTERM/SIGINT shut it down cleanly.
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "common/logging.h"
+#include "master/service/master_server.h"
+
+namespace mooncake {
+namespace {
+
+struct Flags {
+  std::string host = "0.0.0.0";
+  int port = 50051;
+  int metrics_port = 9003;
+  int64_t default_kv_lease_ttl_ms = 5000;
+  int64_t max_kv_lease_ttl_ms = 30000;
+  double eviction_ratio = 0.05;
+  double eviction_high_watermark_ratio = 0.95;
+  double client_ttl_s = 10;
+  double put_timeout_s = 30;
+  int64_t tick_interval_ms = 100;
+  std::string log_level = "info";
+};
+
+std::chrono::milliseconds Seconds(double s) {
+  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+}
+
+MasterServerOptions ToOptions(const Flags& f) {
+  MasterServerOptions o;
+  o.host = f.host;
+  o.port = static_cast<uint16_t>(f.port);
+  o.metrics_port = f.metrics_port;
+  o.tick_interval = std::chrono::milliseconds(f.tick_interval_ms);
+  o.core.default_lease_ttl = std::chrono::milliseconds(f.default_kv_lease_ttl_ms);
+  o.core.max_lease_ttl = std::chrono::milliseconds(f.max_kv_lease_ttl_ms);
+  o.core.eviction_ratio = f.eviction_ratio;
+  o.core.eviction_high_watermark = f.eviction_high_watermark_ratio;
+  o.core.client_ttl = Seconds(f.client_ttl_s);
+  o.core.put_timeout = Seconds(f.put_timeout_s);
+  return o;
+}
+
+int Run(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"Mooncake Store master: object index, allocation, leases, eviction"};
+  app.set_config("--config", "", "Read flags from a file of 'key = value' lines (TOML/INI)");
+  app.allow_config_extras(false);
+  app.add_option("--host", f.host, "Address to listen on")->capture_default_str();
+  app.add_option("--port", f.port, "gRPC port (0 = any free port)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--metrics_port", f.metrics_port,
+                 "HTTP port for /metrics, /health and / (0 = any free port, -1 = off)")
+      ->check(CLI::Range(-1, 65535))
+      ->capture_default_str();
+  app.add_option("--default_kv_lease_ttl", f.default_kv_lease_ttl_ms,
+                 "Read lease granted by a Get, in ms")
+      ->capture_default_str();
+  app.add_option("--max_kv_lease_ttl", f.max_kv_lease_ttl_ms,
+                 "Longest a streak of back-to-back read leases may hold an object, in ms")
+      ->capture_default_str();
+  app.add_option("--eviction_ratio", f.eviction_ratio,
+                 "Eviction frees down to high watermark minus this fraction")
+      ->capture_default_str();
+  app.add_option("--eviction_high_watermark_ratio", f.eviction_high_watermark_ratio,
+                 "Eviction starts when a medium is fuller than this fraction")
+      ->capture_default_str();
+  app.add_option("--client_ttl", f.client_ttl_s,
+                 "A node silent this long (s) is declared dead and its segments unmounted")
+      ->capture_default_str();
+  app.add_option("--put_timeout", f.put_timeout_s,
+                 "A put not ended or revoked within this long (s) is reclaimed")
+      ->capture_default_str();
+  app.add_option("--tick_interval", f.tick_interval_ms, "Period of the master's timers, in ms")
+      ->capture_default_str();
+  app.add_option("--log_level", f.log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  LogLevel level;
+  if (!ParseLogLevel(f.log_level, &level)) {
+    std::fprintf(stderr,
+                 "mooncake_master: --log_level '%s' is not one of "
+                 "trace|debug|info|warn|error|off\n",
+                 f.log_level.c_str());
+    return 2;
+  }
+  SetLogLevel(level);
+
+  // Block the shutdown signals before any thread starts, so every thread inherits the mask
+  // and sigwait below is their only receiver.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = MasterServer::Create(ToOptions(f));
+  if (!server.ok()) {
+    std::fprintf(stderr, "mooncake_master: %s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("READY port=%u metrics_port=%u\n", (*server)->port(), (*server)->metrics_port());
+  std::fflush(stdout);
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  MC_LOG_INFO("master got signal {}, shutting down", signal);
+  (*server)->Shutdown();
+  std::printf("STOPPED\n");
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+}  // namespace mooncake
+
+int main(int argc, char** argv) { return mooncake::Run(argc, argv); }

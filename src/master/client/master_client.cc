@@ -1,0 +1,354 @@
+#include "master/client/master_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "master/service/master_protocol.h"
+#include "master/service/proto_convert.h"
+#include "mooncake/proto/master.grpc.pb.h"
+
+namespace mooncake {
+namespace {
+
+ReplicaLocation FromProto(const pb::Replica& replica) {
+  ReplicaLocation out;
+  out.medium = mooncake::FromProto(replica.medium()).value_or(Medium::kDram);
+  out.node_id = replica.node_id();
+  out.complete = replica.status() == pb::REPLICA_COMPLETE;
+  out.slices.reserve(replica.slices_size());
+  for (const pb::Slice& slice : replica.slices()) {
+    out.slices.push_back({slice.segment(), slice.address(), slice.length()});
+  }
+  return out;
+}
+
+template <typename Items, typename Convert>
+auto ConvertEach(const Items& items, Convert&& convert) {
+  std::vector<decltype(convert(items[0]))> out;
+  out.reserve(items.size());
+  for (const auto& item : items) out.push_back(convert(item));
+  return out;
+}
+
+// The single result of a one-item batch.
+template <typename T>
+Result<T> Single(Result<std::vector<Result<T>>> batch) {
+  if (!batch.ok()) return batch.status();
+  if (batch->size() != 1) {
+    return Status(StatusCode::kRpcFail, "master answered a one-key batch with " +
+                                            std::to_string(batch->size()) + " results");
+  }
+  return std::move((*batch)[0]);
+}
+
+Status SingleStatus(Result<std::vector<Status>> batch) {
+  if (!batch.ok()) return batch.status();
+  if (batch->size() != 1) {
+    return Status(StatusCode::kRpcFail, "master answered a one-key batch with " +
+                                            std::to_string(batch->size()) + " results");
+  }
+  return (*batch)[0];
+}
+
+}  // namespace
+
+Status MasterClientOptions::Validate() const {
+  if (master_address.empty()) {
+    return Status(StatusCode::kInvalidParams, "master address is empty");
+  }
+  if (rpc_timeout.count() <= 0) {
+    return Status(StatusCode::kInvalidParams, "rpc_timeout must be > 0");
+  }
+  return Status::Ok();
+}
+
+struct MasterClient::Impl {
+  MasterClientOptions options;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::MasterService::Stub> stub;
+
+  void Prepare(grpc::ClientContext& ctx, pb::RequestHeader* header) const {
+    ctx.set_deadline(std::chrono::system_clock::now() + options.rpc_timeout);
+    header->set_protocol_version(kMasterProtocolVersion);
+    header->set_client_id(options.client_id);
+  }
+
+  // Runs one unary RPC; the request-level status of the reply, or the transport failure.
+  template <typename Request, typename Response, typename Method>
+  Status Call(const char* name, Method method, Request& request, Response& response) const {
+    grpc::ClientContext ctx;
+    Prepare(ctx, request.mutable_header());
+    const grpc::Status rpc = (stub.get()->*method)(&ctx, request, &response);
+    if (!rpc.ok()) {
+      const StatusCode code = rpc.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+                                  ? StatusCode::kRpcTimeout
+                                  : StatusCode::kRpcFail;
+      return Status(code, std::string(name) + " to master " + options.master_address +
+                              " failed: " + rpc.error_message() + " (gRPC code " +
+                              std::to_string(static_cast<int>(rpc.error_code())) + ")");
+    }
+    Status status = mooncake::FromProto(response.status());
+    if (!status.ok()) return status.WithContext(std::string(name) + " refused by master");
+    return Status::Ok();
+  }
+
+  // A batch reply must carry one result per item.
+  static Status CheckCount(const char* name, int got, size_t want) {
+    if (static_cast<size_t>(got) == want) return Status::Ok();
+    return Status(StatusCode::kRpcFail, std::string(name) + ": master answered " +
+                                            std::to_string(got) + " results for " +
+                                            std::to_string(want) + " items");
+  }
+};
+
+MasterClient::MasterClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MasterClient::~MasterClient() = default;
+
+Result<std::unique_ptr<MasterClient>> MasterClient::Create(MasterClientOptions options) {
+  MC_RETURN_IF_ERROR(options.Validate());
+  auto impl = std::make_unique<Impl>();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMasterMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMasterMessageBytes);
+  impl->channel =
+      grpc::CreateCustomChannel(options.master_address, grpc::InsecureChannelCredentials(), args);
+  if (!impl->channel) {
+    return Status(StatusCode::kInvalidParams,
+                  "cannot create a channel to master " + options.master_address);
+  }
+  impl->stub = pb::MasterService::NewStub(impl->channel);
+  impl->options = std::move(options);
+  return std::unique_ptr<MasterClient>(new MasterClient(std::move(impl)));
+}
+
+const std::string& MasterClient::master_address() const { return impl_->options.master_address; }
+
+Result<PingReply> MasterClient::Ping() {
+  pb::PingRequest req;
+  pb::PingResponse resp;
+  MC_RETURN_IF_ERROR(impl_->Call("Ping", &pb::MasterService::Stub::Ping, req, resp));
+  return PingReply{resp.protocol_version(), resp.master_incarnation()};
+}
+
+Result<MountReport> MasterClient::MountSegment(const SegmentSpec& spec,
+                                               const std::vector<ManifestEntry>& manifest) {
+  pb::MountSegmentRequest req;
+  ToProto(spec, req.mutable_segment());
+  req.mutable_manifest()->Reserve(static_cast<int>(manifest.size()));
+  for (const ManifestEntry& entry : manifest) ToProto(entry, req.add_manifest());
+  pb::MountSegmentResponse resp;
+  MC_RETURN_IF_ERROR(
+      impl_->Call("MountSegment", &pb::MasterService::Stub::MountSegment, req, resp));
+  MountReport report;
+  report.adopted = resp.adopted();
+  report.skipped_conflict = resp.skipped_conflict();
+  report.skipped_invalid = resp.skipped_invalid();
+  return report;
+}
+
+Status MasterClient::UnmountSegment(const std::string& name, const NodeId& node, Epoch epoch) {
+  pb::UnmountSegmentRequest req;
+  req.set_name(name);
+  req.set_node_id(node);
+  req.set_epoch(epoch);
+  pb::UnmountSegmentResponse resp;
+  return impl_->Call("UnmountSegment", &pb::MasterService::Stub::UnmountSegment, req, resp);
+}
+
+Status MasterClient::Heartbeat(const NodeId& node, Epoch epoch) {
+  pb::HeartbeatRequest req;
+  req.set_node_id(node);
+  req.set_epoch(epoch);
+  pb::HeartbeatResponse resp;
+  return impl_->Call("Heartbeat", &pb::MasterService::Stub::Heartbeat, req, resp);
+}
+
+Result<std::vector<Result<PutStartReply>>> MasterClient::BatchPutStart(
+    const std::vector<PutStartItem>& items, const ReplicateConfig& config, PutMode mode) {
+  pb::BatchPutStartRequest req;
+  ToProto(config, req.mutable_config());
+  req.set_upsert(mode == PutMode::kUpsert);
+  req.mutable_items()->Reserve(static_cast<int>(items.size()));
+  for (const PutStartItem& item : items) {
+    pb::PutStartItem* out = req.add_items();
+    out->set_key(item.key);
+    out->set_size(item.size);
+  }
+  pb::BatchPutStartResponse resp;
+  MC_RETURN_IF_ERROR(
+      impl_->Call("BatchPutStart", &pb::MasterService::Stub::BatchPutStart, req, resp));
+  MC_RETURN_IF_ERROR(Impl::CheckCount("BatchPutStart", resp.results_size(), items.size()));
+  return ConvertEach(resp.results(), [](const pb::PutStartResult& r) -> Result<PutStartReply> {
+    Status status = mooncake::FromProto(r.status());
+    if (!status.ok()) return status;
+    PutStartReply reply;
+    for (const pb::Replica& replica : r.replicas()) reply.replicas.push_back(FromProto(replica));
+    reply.replicas_short = r.replicas_short();
+    reply.version = r.version();
+    return reply;
+  });
+}
+
+Result<std::vector<Status>> MasterClient::BatchPutEnd(const std::vector<PutEndItem>& items) {
+  pb::BatchPutEndRequest req;
+  req.mutable_items()->Reserve(static_cast<int>(items.size()));
+  for (const PutEndItem& item : items) {
+    pb::PutEndItem* out = req.add_items();
+    out->set_key(item.key);
+    out->set_checksum(item.checksum);
+  }
+  pb::BatchStatusResponse resp;
+  MC_RETURN_IF_ERROR(impl_->Call("BatchPutEnd", &pb::MasterService::Stub::BatchPutEnd, req, resp));
+  MC_RETURN_IF_ERROR(Impl::CheckCount("BatchPutEnd", resp.results_size(), items.size()));
+  return ConvertEach(resp.results(), [](const pb::Status& s) { return mooncake::FromProto(s); });
+}
+
+namespace {
+template <typename Request>
+void FillKeys(Request& req, const std::vector<std::string>& keys) {
+  req.mutable_keys()->Reserve(static_cast<int>(keys.size()));
+  for (const std::string& key : keys) req.add_keys(key);
+}
+}  // namespace
+
+Result<std::vector<Status>> MasterClient::BatchPutRevoke(const std::vector<std::string>& keys) {
+  pb::BatchKeysRequest req;
+  FillKeys(req, keys);
+  pb::BatchStatusResponse resp;
+  MC_RETURN_IF_ERROR(
+      impl_->Call("BatchPutRevoke", &pb::MasterService::Stub::BatchPutRevoke, req, resp));
+  MC_RETURN_IF_ERROR(Impl::CheckCount("BatchPutRevoke", resp.results_size(), keys.size()));
+  return ConvertEach(resp.results(), [](const pb::Status& s) { return mooncake::FromProto(s); });
+}
+
+Result<std::vector<Result<ReplicaListReply>>> MasterClient::BatchGetReplicaList(
+    const std::vector<std::string>& keys) {
+  pb::BatchKeysRequest req;
+  FillKeys(req, keys);
+  pb::BatchGetReplicaListResponse resp;
+  MC_RETURN_IF_ERROR(
+      impl_->Call("BatchGetReplicaList", &pb::MasterService::Stub::BatchGetReplicaList, req, resp));
+  MC_RETURN_IF_ERROR(Impl::CheckCount("BatchGetReplicaList", resp.results_size(), keys.size()));
+  return ConvertEach(resp.results(),
+                     [](const pb::GetReplicaListResult& r) -> Result<ReplicaListReply> {
+                       Status status = mooncake::FromProto(r.status());
+                       if (!status.ok()) return status;
+                       ReplicaListReply reply;
+                       reply.size = r.size();
+                       reply.version = r.version();
+                       reply.checksum = r.checksum();
+                       for (const pb::Replica& replica : r.replicas()) {
+                         reply.replicas.push_back(FromProto(replica));
+                       }
+                       reply.lease_ttl = std::chrono::milliseconds(r.lease_ttl_ms());
+                       return reply;
+                     });
+}
+
+Result<std::vector<Result<bool>>> MasterClient::BatchExistKey(
+    const std::vector<std::string>& keys) {
+  pb::BatchKeysRequest req;
+  FillKeys(req, keys);
+  pb::BatchExistKeyResponse resp;
+  MC_RETURN_IF_ERROR(
+      impl_->Call("BatchExistKey", &pb::MasterService::Stub::BatchExistKey, req, resp));
+  MC_RETURN_IF_ERROR(Impl::CheckCount("BatchExistKey", resp.results_size(), keys.size()));
+  return ConvertEach(resp.results(), [](const pb::ExistResult& r) -> Result<bool> {
+    Status status = mooncake::FromProto(r.status());
+    if (!status.ok()) return status;
+    return r.exists();
+  });
+}
+
+Result<std::vector<Result<uint64_t>>> MasterClient::BatchGetSize(
+    const std::vector<std::string>& keys) {
+  pb::BatchKeysRequest req;
+  FillKeys(req, keys);
+  pb::BatchGetSizeResponse resp;
+  MC_RETURN_IF_ERROR(
+      impl_->Call("BatchGetSize", &pb::MasterService::Stub::BatchGetSize, req, resp));
+  MC_RETURN_IF_ERROR(Impl::CheckCount("BatchGetSize", resp.results_size(), keys.size()));
+  return ConvertEach(resp.results(), [](const pb::SizeResult& r) -> Result<uint64_t> {
+    Status status = mooncake::FromProto(r.status());
+    if (!status.ok()) return status;
+    return r.size();
+  });
+}
+
+Result<std::vector<Status>> MasterClient::BatchRemove(const std::vector<std::string>& keys,
+                                                      RemoveMode mode) {
+  pb::BatchRemoveRequest req;
+  FillKeys(req, keys);
+  req.set_force(mode == RemoveMode::kForce);
+  pb::BatchStatusResponse resp;
+  MC_RETURN_IF_ERROR(impl_->Call("BatchRemove", &pb::MasterService::Stub::BatchRemove, req, resp));
+  MC_RETURN_IF_ERROR(Impl::CheckCount("BatchRemove", resp.results_size(), keys.size()));
+  return ConvertEach(resp.results(), [](const pb::Status& s) { return mooncake::FromProto(s); });
+}
+
+Result<uint64_t> MasterClient::RemoveByRegex(const std::string& pattern, RemoveMode mode) {
+  pb::RemoveByRegexRequest req;
+  req.set_pattern(pattern);
+  req.set_force(mode == RemoveMode::kForce);
+  pb::RemoveCountResponse resp;
+  MC_RETURN_IF_ERROR(
+      impl_->Call("RemoveByRegex", &pb::MasterService::Stub::RemoveByRegex, req, resp));
+  return resp.removed();
+}
+
+Result<uint64_t> MasterClient::RemoveAll(RemoveMode mode) {
+  pb::RemoveAllRequest req;
+  req.set_force(mode == RemoveMode::kForce);
+  pb::RemoveCountResponse resp;
+  MC_RETURN_IF_ERROR(impl_->Call("RemoveAll", &pb::MasterService::Stub::RemoveAll, req, resp));
+  return resp.removed();
+}
+
+Result<ClusterInfo> MasterClient::GetClusterInfo() {
+  pb::GetClusterInfoRequest req;
+  pb::GetClusterInfoResponse resp;
+  MC_RETURN_IF_ERROR(
+      impl_->Call("GetClusterInfo", &pb::MasterService::Stub::GetClusterInfo, req, resp));
+  ClusterInfo info;
+  for (const pb::SegmentInfo& s : resp.segments()) {
+    SegmentInfo segment;
+    segment.name = s.name();
+    segment.node_id = s.node_id();
+    segment.epoch = s.epoch();
+    segment.medium = mooncake::FromProto(s.medium()).value_or(Medium::kDram);
+    segment.capacity = s.capacity();
+    segment.used = s.used();
+    info.segments.push_back(std::move(segment));
+  }
+  info.objects = resp.objects();
+  info.objects_below_replica_target = resp.objects_below_replica_target();
+  return info;
+}
+
+Result<PutStartReply> MasterClient::PutStart(const std::string& key, uint64_t size,
+                                             const ReplicateConfig& config, PutMode mode) {
+  return Single(BatchPutStart({{key, size}}, config, mode));
+}
+
+Status MasterClient::PutEnd(const std::string& key, uint32_t checksum) {
+  return SingleStatus(BatchPutEnd({{key, checksum}}));
+}
+
+Status MasterClient::PutRevoke(const std::string& key) {
+  return SingleStatus(BatchPutRevoke({key}));
+}
+
+Result<ReplicaListReply> MasterClient::GetReplicaList(const std::string& key) {
+  return Single(BatchGetReplicaList({key}));
+}
+
+Result<bool> MasterClient::ExistKey(const std::string& key) { return Single(BatchExistKey({key})); }
+
+Result<uint64_t> MasterClient::GetSize(const std::string& key) {
+  return Single(BatchGetSize({key}));
+}
+
+Status MasterClient::Remove(const std::string& key, RemoveMode mode) {
+  return SingleStatus(BatchRemove({key}, mode));
+}
+
+}  // namespace mooncake

@@ -1,0 +1,134 @@
+#pragma once
+
+// Typed client for the master's gRPC service (proto/master.proto). Used by the store client,
+// storage nodes, tools and master_bench. Every call carries the protocol version and a
+// deadline; transport failures come back as kRpcFail / kRpcTimeout naming the master.
+//
+// Batch calls return the request-level outcome as the outer Result and one result per item,
+// in request order, inside it.
+//
+// Thread safety: every method may be called from any thread concurrently (one gRPC channel,
+// multiplexed).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "master/core/master_core.h"
+#include "master/core/master_types.h"
+#include "mooncake/common/status.h"
+
+namespace mooncake {
+
+struct MasterClientOptions {
+  // "host:port" of the master. Required.
+  std::string master_address;
+  // Deadline of every RPC. Default 5 s; > 0.
+  std::chrono::milliseconds rpc_timeout{5000};
+  // Shown to the master in request headers (logs/metrics). Default "".
+  std::string client_id;
+
+  Status Validate() const;
+};
+
+// A replica as clients see it: where its bytes are.
+struct ReplicaLocation {
+  Medium medium = Medium::kDram;
+  NodeId node_id;
+  bool complete = false;
+  // The object's bytes in order (one slice unless striped).
+  std::vector<Allocation> slices;
+};
+
+struct PutStartReply {
+  std::vector<ReplicaLocation> replicas;
+  int replicas_short = 0;
+  uint64_t version = 0;
+};
+
+struct ReplicaListReply {
+  uint64_t size = 0;
+  uint64_t version = 0;
+  uint32_t checksum = 0;
+  std::vector<ReplicaLocation> replicas;
+  // The read lease granted with this reply, counted from when the master answered.
+  std::chrono::milliseconds lease_ttl{0};
+};
+
+struct PingReply {
+  uint32_t protocol_version = 0;
+  uint64_t master_incarnation = 0;
+};
+
+struct ClusterInfo {
+  std::vector<SegmentInfo> segments;  // capacity/used/epoch/medium filled; base etc. not
+  uint64_t objects = 0;
+  uint64_t objects_below_replica_target = 0;
+};
+
+struct PutStartItem {
+  std::string key;
+  uint64_t size = 0;
+};
+
+struct PutEndItem {
+  std::string key;
+  uint32_t checksum = 0;
+};
+
+enum class PutMode : uint8_t { kCreate, kUpsert };
+
+class MasterClient {
+ public:
+  // Creates the channel; does not contact the master (see Ping).
+  static Result<std::unique_ptr<MasterClient>> Create(MasterClientOptions options);
+  ~MasterClient();
+
+  MasterClient(const MasterClient&) = delete;
+  MasterClient& operator=(const MasterClient&) = delete;
+
+  const std::string& master_address() const;
+
+  Result<PingReply> Ping();
+  Result<MountReport> MountSegment(const SegmentSpec& spec,
+                                   const std::vector<ManifestEntry>& manifest = {});
+  Status UnmountSegment(const std::string& name, const NodeId& node, Epoch epoch);
+  Status Heartbeat(const NodeId& node, Epoch epoch);
+
+  Result<std::vector<Result<PutStartReply>>> BatchPutStart(const std::vector<PutStartItem>& items,
+                                                           const ReplicateConfig& config,
+                                                           PutMode mode = PutMode::kCreate);
+  Result<std::vector<Status>> BatchPutEnd(const std::vector<PutEndItem>& items);
+  Result<std::vector<Status>> BatchPutRevoke(const std::vector<std::string>& keys);
+
+  Result<std::vector<Result<ReplicaListReply>>> BatchGetReplicaList(
+      const std::vector<std::string>& keys);
+  Result<std::vector<Result<bool>>> BatchExistKey(const std::vector<std::string>& keys);
+  Result<std::vector<Result<uint64_t>>> BatchGetSize(const std::vector<std::string>& keys);
+
+  Result<std::vector<Status>> BatchRemove(const std::vector<std::string>& keys, RemoveMode mode);
+  Result<uint64_t> RemoveByRegex(const std::string& pattern, RemoveMode mode);
+  Result<uint64_t> RemoveAll(RemoveMode mode);
+
+  Result<ClusterInfo> GetClusterInfo();
+
+  // Single-key conveniences over the batch calls.
+  Result<PutStartReply> PutStart(const std::string& key, uint64_t size,
+                                 const ReplicateConfig& config, PutMode mode = PutMode::kCreate);
+  Status PutEnd(const std::string& key, uint32_t checksum);
+  Status PutRevoke(const std::string& key);
+  Result<ReplicaListReply> GetReplicaList(const std::string& key);
+  Result<bool> ExistKey(const std::string& key);
+  Result<uint64_t> GetSize(const std::string& key);
+  Status Remove(const std::string& key, RemoveMode mode);
+
+ private:
+  struct Impl;
+  explicit MasterClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mooncake

@@ -1,0 +1,183 @@
+#include "master/service/master_http.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "common/http/http_server.h"
+#include "master/service/status_page.h"
+
+namespace mooncake {
+namespace {
+
+// Everything the gauges and the status page need, copied under the service lock in one go.
+struct CoreSnapshot {
+  std::vector<SegmentInfo> segments;
+  size_t objects = 0;
+  size_t below_target = 0;
+  size_t deferred_frees = 0;
+  EvictionStats eviction;
+};
+
+CoreSnapshot TakeSnapshot(MasterServiceImpl& service) {
+  return service.WithCore([](MasterCore& core) {
+    CoreSnapshot s;
+    s.segments = core.segment_pool().List();
+    s.objects = core.ObjectCount();
+    s.below_target = core.ObjectsBelowReplicaTarget();
+    s.deferred_frees = core.DeferredFreeCount();
+    s.eviction = core.eviction_stats();
+    return s;
+  });
+}
+
+std::vector<std::pair<std::string, uint64_t>> EvictionCounters(const EvictionStats& e) {
+  return {{"runs", e.runs},
+          {"evicted_objects", e.evicted_objects},
+          {"evicted_bytes", e.evicted_bytes},
+          {"skipped_leased", e.skipped_leased},
+          {"skipped_pinned", e.skipped_pinned},
+          {"skipped_in_flight", e.skipped_in_flight}};
+}
+
+void EmitCoreGauges(const CoreSnapshot& s, GaugeEmitter& out) {
+  out.Emit({{"what", "objects"}}, static_cast<double>(s.objects));
+  out.Emit({{"what", "objects_below_replica_target"}}, static_cast<double>(s.below_target));
+  out.Emit({{"what", "deferred_frees"}}, static_cast<double>(s.deferred_frees));
+  out.Emit({{"what", "segments"}}, static_cast<double>(s.segments.size()));
+}
+
+void EmitSegmentGauges(const CoreSnapshot& s, GaugeEmitter& out) {
+  for (const SegmentInfo& seg : s.segments) {
+    const Labels base = {
+        {"segment", seg.name}, {"node", seg.node_id}, {"medium", MediumName(seg.medium)}};
+    Labels used = base;
+    used.emplace_back("kind", "used");
+    Labels capacity = base;
+    capacity.emplace_back("kind", "capacity");
+    out.Emit(std::move(used), static_cast<double>(seg.used));
+    out.Emit(std::move(capacity), static_cast<double>(seg.capacity));
+  }
+}
+
+void EmitMediumGauges(const CoreSnapshot& s, GaugeEmitter& out) {
+  for (Medium medium : {Medium::kDram, Medium::kVram, Medium::kSsd}) {
+    uint64_t used = 0;
+    uint64_t capacity = 0;
+    for (const SegmentInfo& seg : s.segments) {
+      if (seg.medium != medium) continue;
+      used += seg.used;
+      capacity += seg.capacity;
+    }
+    out.Emit({{"medium", MediumName(medium)}, {"kind", "used"}}, static_cast<double>(used));
+    out.Emit({{"medium", MediumName(medium)}, {"kind", "capacity"}}, static_cast<double>(capacity));
+  }
+}
+
+// Resident set size of this process from /proc/self/statm; 0 when unreadable.
+double ResidentBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size_pages = 0;
+  unsigned long long resident_pages = 0;
+  const int n = std::fscanf(f, "%llu %llu", &size_pages, &resident_pages);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return static_cast<double>(resident_pages) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+std::string FormatTime(std::chrono::system_clock::time_point when) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(when);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+MasterStatusSnapshot BuildStatusSnapshot(const CoreSnapshot& core, const MasterMetrics& metrics,
+                                         std::chrono::steady_clock::time_point started) {
+  MasterStatusSnapshot page;
+  page.uptime_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+          .count();
+  page.objects = core.objects;
+  for (const SegmentInfo& seg : core.segments) {
+    page.segments.push_back(
+        {seg.name, seg.node_id, MediumName(seg.medium), seg.capacity, seg.used});
+  }
+  for (const auto& [name, value] : EvictionCounters(core.eviction)) {
+    page.eviction_counters[name] = value;
+  }
+  for (const MasterErrorRecord& e : metrics.RecentErrors()) {
+    page.recent_errors.push_back({FormatTime(e.when), MasterRpcName(e.rpc),
+                                  StatusCodeName(e.status.code()), e.status.message()});
+  }
+  return page;
+}
+
+}  // namespace
+
+MasterHttp::~MasterHttp() { Stop(); }
+
+uint16_t MasterHttp::port() const { return server_->port(); }
+
+void MasterHttp::Stop() {
+  if (server_) server_->Stop();
+}
+
+Result<std::unique_ptr<MasterHttp>> MasterHttp::Start(const std::string& host, uint16_t port,
+                                                      MasterServiceImpl& service,
+                                                      MetricsRegistry& registry,
+                                                      MasterMetrics& metrics) {
+  registry.AddGaugeCallback(
+      "mooncake_master_state", "Object index state, by what is counted.",
+      [&service](GaugeEmitter& out) { EmitCoreGauges(TakeSnapshot(service), out); });
+  registry.AddGaugeCallback(
+      "mooncake_master_segment_bytes", "Bytes used and capacity per mounted segment.",
+      [&service](GaugeEmitter& out) { EmitSegmentGauges(TakeSnapshot(service), out); });
+  registry.AddGaugeCallback(
+      "mooncake_master_medium_bytes", "Bytes used and capacity summed per medium.",
+      [&service](GaugeEmitter& out) { EmitMediumGauges(TakeSnapshot(service), out); });
+  registry.AddGaugeCallback(
+      "mooncake_master_eviction", "Eviction counters since start, by reason/outcome.",
+      [&service](GaugeEmitter& out) {
+        const EvictionStats stats =
+            service.WithCore([](MasterCore& core) { return core.eviction_stats(); });
+        for (const auto& [name, value] : EvictionCounters(stats)) {
+          out.Emit({{"counter", name}}, static_cast<double>(value));
+        }
+      });
+
+  registry.AddGaugeCallback("process_resident_memory_bytes", "Resident memory of the master.",
+                            [](GaugeEmitter& out) { out.Emit({}, ResidentBytes()); });
+
+  HttpServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.name = "master metrics";
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server, HttpServer::Create(options));
+  server->Handle("/metrics", [&registry](const HttpRequest&) {
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                        registry.RenderPrometheus()};
+  });
+  server->Handle("/health", [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+  });
+  const auto started = std::chrono::steady_clock::now();
+  server->Handle("/", [&service, &metrics, started](const HttpRequest&) {
+    return HttpResponse{
+        200, "text/html; charset=utf-8",
+        RenderStatusPage(BuildStatusSnapshot(TakeSnapshot(service), metrics, started))};
+  });
+  MC_RETURN_IF_ERROR(server->Start());
+  auto http = std::unique_ptr<MasterHttp>(new MasterHttp());
+  http->server_ = std::move(server);
+  return http;
+}
+
+}  // namespace mooncake

@@ -1,0 +1,31 @@
+#pragma once
+
+// The master's RPCs as an enum, for metrics and logs.
+
+#include <cstddef>
+
+namespace mooncake {
+
+enum class MasterRpc : int {
+  kPing,
+  kMountSegment,
+  kUnmountSegment,
+  kHeartbeat,
+  kPutStart,
+  kPutEnd,
+  kPutRevoke,
+  kGetReplicaList,
+  kExistKey,
+  kGetSize,
+  kRemove,
+  kRemoveByRegex,
+  kRemoveAll,
+  kGetClusterInfo,
+};
+
+inline constexpr size_t kMasterRpcCount = static_cast<size_t>(MasterRpc::kGetClusterInfo) + 1;
+
+// Snake-case name used as the `rpc` label, e.g. "get_replica_list".
+const char* MasterRpcName(MasterRpc rpc);
+
+}  // namespace mooncake

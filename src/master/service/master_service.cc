@@ -1,0 +1,326 @@
+#include "master/service/master_service.h"
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "master/service/master_protocol.h"
+#include "master/service/proto_convert.h"
+
+namespace mooncake {
+namespace {
+
+// Longest soft pin a request may ask for; more is almost certainly a unit mistake.
+constexpr uint64_t kMaxSoftPinTtlMs = uint64_t{365} * 24 * 3600 * 1000;
+
+Status CheckHeader(const pb::RequestHeader& header) {
+  if (header.protocol_version() != kMasterProtocolVersion) {
+    return Status(StatusCode::kInvalidVersion,
+                  "master protocol version " + std::to_string(header.protocol_version()) +
+                      " from client '" + header.client_id() + "' is not supported (master speaks " +
+                      std::to_string(kMasterProtocolVersion) + ")");
+  }
+  return Status::Ok();
+}
+
+// The request's deadline has passed: the caller has given up, so doing the work would only
+// change state nobody will learn about (e.g. a PutStart whose allocation nobody writes).
+Status CheckDeadline(const grpc::ServerContext& ctx) {
+  if (ctx.deadline() < std::chrono::system_clock::now()) {
+    return Status(StatusCode::kRpcTimeout, "request deadline passed before the master ran it");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+MasterServiceImpl::MasterServiceImpl(MasterCore& core, const Clock& clock, MasterMetrics& metrics,
+                                     uint64_t incarnation)
+    : core_(core), clock_(clock), metrics_(metrics), incarnation_(incarnation) {}
+
+Status MasterServiceImpl::CheckBatchSize(int items) {
+  if (static_cast<size_t>(items) > kMaxBatchItems) {
+    return Status(StatusCode::kInvalidParams, "batch of " + std::to_string(items) +
+                                                  " items exceeds the limit of " +
+                                                  std::to_string(kMaxBatchItems));
+  }
+  return Status::Ok();
+}
+
+template <typename Request, typename Response, typename Body>
+grpc::Status MasterServiceImpl::Serve(MasterRpc rpc, grpc::ServerContext* ctx, const Request& req,
+                                      Response* resp, Body&& body) {
+  const auto start = std::chrono::steady_clock::now();
+  Status status = CheckHeader(req.header());
+  if (status.ok()) status = CheckDeadline(*ctx);
+  if (status.ok()) status = body();
+  ToProto(status, resp->mutable_status());
+  metrics_.RecordRpc(rpc, std::chrono::steady_clock::now() - start, status);
+  return grpc::Status::OK;
+}
+
+grpc::Status MasterServiceImpl::Ping(grpc::ServerContext* ctx, const pb::PingRequest* req,
+                                     pb::PingResponse* resp) {
+  // Ping answers even a wrong protocol version with the master's own, so a client can say
+  // which versions disagree.
+  resp->set_protocol_version(kMasterProtocolVersion);
+  resp->set_master_incarnation(incarnation_);
+  return Serve(MasterRpc::kPing, ctx, *req, resp, [] { return Status::Ok(); });
+}
+
+grpc::Status MasterServiceImpl::MountSegment(grpc::ServerContext* ctx,
+                                             const pb::MountSegmentRequest* req,
+                                             pb::MountSegmentResponse* resp) {
+  return Serve(MasterRpc::kMountSegment, ctx, *req, resp, [&]() -> Status {
+    MC_ASSIGN_OR_RETURN(SegmentSpec spec, FromProto(req->segment()));
+    std::vector<ManifestEntry> manifest;
+    manifest.reserve(req->manifest_size());
+    for (const pb::ManifestEntry& entry : req->manifest()) manifest.push_back(FromProto(entry));
+    MC_ASSIGN_OR_RETURN(MountReport report, WithCore([&](MasterCore& core) {
+                          return core.MountWithManifest(spec, manifest);
+                        }));
+    resp->set_adopted(report.adopted);
+    resp->set_skipped_conflict(report.skipped_conflict);
+    resp->set_skipped_invalid(report.skipped_invalid);
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::UnmountSegment(grpc::ServerContext* ctx,
+                                               const pb::UnmountSegmentRequest* req,
+                                               pb::UnmountSegmentResponse* resp) {
+  return Serve(MasterRpc::kUnmountSegment, ctx, *req, resp, [&] {
+    return WithCore(
+        [&](MasterCore& core) { return core.Unmount(req->name(), req->node_id(), req->epoch()); });
+  });
+}
+
+grpc::Status MasterServiceImpl::Heartbeat(grpc::ServerContext* ctx, const pb::HeartbeatRequest* req,
+                                          pb::HeartbeatResponse* resp) {
+  return Serve(MasterRpc::kHeartbeat, ctx, *req, resp, [&] {
+    return WithCore([&](MasterCore& core) { return core.Heartbeat(req->node_id(), req->epoch()); });
+  });
+}
+
+grpc::Status MasterServiceImpl::BatchPutStart(grpc::ServerContext* ctx,
+                                              const pb::BatchPutStartRequest* req,
+                                              pb::BatchPutStartResponse* resp) {
+  return Serve(MasterRpc::kPutStart, ctx, *req, resp, [&]() -> Status {
+    MC_RETURN_IF_ERROR(CheckBatchSize(req->items_size()));
+    MC_ASSIGN_OR_RETURN(ReplicateConfig config, FromProto(req->config()));
+    if (req->config().soft_pin_ttl_ms() > kMaxSoftPinTtlMs) {
+      return Status(StatusCode::kInvalidParams,
+                    "soft_pin_ttl_ms " + std::to_string(req->config().soft_pin_ttl_ms()) +
+                        " exceeds one year");
+    }
+    std::vector<Result<PutStartResult>> results;
+    results.reserve(req->items_size());
+    WithCore([&](MasterCore& core) {
+      for (const pb::PutStartItem& item : req->items()) {
+        results.push_back(req->upsert() ? core.UpsertStart(item.key(), item.size(), config)
+                                        : core.PutStart(item.key(), item.size(), config));
+      }
+    });
+    for (const Result<PutStartResult>& result : results) {
+      pb::PutStartResult* out = resp->add_results();
+      ToProto(result.status(), out->mutable_status());
+      if (!result.ok()) {
+        metrics_.RecordItemError(MasterRpc::kPutStart, result.status());
+        continue;
+      }
+      for (const ReplicaView& replica : result->replicas) ToProto(replica, out->add_replicas());
+      out->set_replicas_short(result->replicas_short);
+      out->set_version(result->version);
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::BatchPutEnd(grpc::ServerContext* ctx,
+                                            const pb::BatchPutEndRequest* req,
+                                            pb::BatchStatusResponse* resp) {
+  return Serve(MasterRpc::kPutEnd, ctx, *req, resp, [&]() -> Status {
+    MC_RETURN_IF_ERROR(CheckBatchSize(req->items_size()));
+    std::vector<Status> results;
+    results.reserve(req->items_size());
+    WithCore([&](MasterCore& core) {
+      for (const pb::PutEndItem& item : req->items()) {
+        results.push_back(core.PutEnd(item.key(), item.checksum()));
+      }
+    });
+    for (const Status& result : results) {
+      ToProto(result, resp->add_results());
+      if (!result.ok()) metrics_.RecordItemError(MasterRpc::kPutEnd, result);
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::BatchPutRevoke(grpc::ServerContext* ctx,
+                                               const pb::BatchKeysRequest* req,
+                                               pb::BatchStatusResponse* resp) {
+  return Serve(MasterRpc::kPutRevoke, ctx, *req, resp, [&]() -> Status {
+    MC_RETURN_IF_ERROR(CheckBatchSize(req->keys_size()));
+    std::vector<Status> results;
+    results.reserve(req->keys_size());
+    WithCore([&](MasterCore& core) {
+      for (const std::string& key : req->keys()) results.push_back(core.PutRevoke(key));
+    });
+    for (const Status& result : results) {
+      ToProto(result, resp->add_results());
+      if (!result.ok()) metrics_.RecordItemError(MasterRpc::kPutRevoke, result);
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::BatchGetReplicaList(grpc::ServerContext* ctx,
+                                                    const pb::BatchKeysRequest* req,
+                                                    pb::BatchGetReplicaListResponse* resp) {
+  return Serve(MasterRpc::kGetReplicaList, ctx, *req, resp, [&]() -> Status {
+    MC_RETURN_IF_ERROR(CheckBatchSize(req->keys_size()));
+    std::vector<Result<ObjectView>> results;
+    results.reserve(req->keys_size());
+    TimePoint now;
+    WithCore([&](MasterCore& core) {
+      now = clock_.Now();
+      for (const std::string& key : req->keys()) results.push_back(core.GetReplicaList(key));
+    });
+    for (const Result<ObjectView>& result : results) {
+      pb::GetReplicaListResult* out = resp->add_results();
+      ToProto(result.status(), out->mutable_status());
+      metrics_.RecordLookup(result.ok());
+      if (!result.ok()) {
+        if (result.status().code() != StatusCode::kObjectNotFound) {
+          metrics_.RecordItemError(MasterRpc::kGetReplicaList, result.status());
+        }
+        continue;
+      }
+      out->set_size(result->size);
+      out->set_version(result->version);
+      out->set_checksum(result->checksum);
+      for (const ReplicaView& replica : result->replicas) ToProto(replica, out->add_replicas());
+      const auto ttl =
+          std::chrono::duration_cast<std::chrono::milliseconds>(result->lease_until - now);
+      out->set_lease_ttl_ms(ttl.count() > 0 ? static_cast<uint64_t>(ttl.count()) : 0);
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::BatchExistKey(grpc::ServerContext* ctx,
+                                              const pb::BatchKeysRequest* req,
+                                              pb::BatchExistKeyResponse* resp) {
+  return Serve(MasterRpc::kExistKey, ctx, *req, resp, [&]() -> Status {
+    MC_RETURN_IF_ERROR(CheckBatchSize(req->keys_size()));
+    std::vector<Result<bool>> results;
+    results.reserve(req->keys_size());
+    WithCore([&](MasterCore& core) {
+      for (const std::string& key : req->keys()) results.push_back(core.ExistKey(key));
+    });
+    for (const Result<bool>& result : results) {
+      pb::ExistResult* out = resp->add_results();
+      ToProto(result.status(), out->mutable_status());
+      if (result.ok()) {
+        out->set_exists(*result);
+      } else {
+        metrics_.RecordItemError(MasterRpc::kExistKey, result.status());
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::BatchGetSize(grpc::ServerContext* ctx,
+                                             const pb::BatchKeysRequest* req,
+                                             pb::BatchGetSizeResponse* resp) {
+  return Serve(MasterRpc::kGetSize, ctx, *req, resp, [&]() -> Status {
+    MC_RETURN_IF_ERROR(CheckBatchSize(req->keys_size()));
+    std::vector<Result<uint64_t>> results;
+    results.reserve(req->keys_size());
+    WithCore([&](MasterCore& core) {
+      for (const std::string& key : req->keys()) results.push_back(core.GetSize(key));
+    });
+    for (const Result<uint64_t>& result : results) {
+      pb::SizeResult* out = resp->add_results();
+      ToProto(result.status(), out->mutable_status());
+      if (result.ok()) {
+        out->set_size(*result);
+      } else if (result.status().code() != StatusCode::kObjectNotFound) {
+        metrics_.RecordItemError(MasterRpc::kGetSize, result.status());
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::BatchRemove(grpc::ServerContext* ctx,
+                                            const pb::BatchRemoveRequest* req,
+                                            pb::BatchStatusResponse* resp) {
+  return Serve(MasterRpc::kRemove, ctx, *req, resp, [&]() -> Status {
+    MC_RETURN_IF_ERROR(CheckBatchSize(req->keys_size()));
+    const RemoveMode mode = req->force() ? RemoveMode::kForce : RemoveMode::kNormal;
+    std::vector<Status> results;
+    results.reserve(req->keys_size());
+    WithCore([&](MasterCore& core) {
+      for (const std::string& key : req->keys()) results.push_back(core.Remove(key, mode));
+    });
+    for (const Status& result : results) {
+      ToProto(result, resp->add_results());
+      if (!result.ok()) metrics_.RecordItemError(MasterRpc::kRemove, result);
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::RemoveByRegex(grpc::ServerContext* ctx,
+                                              const pb::RemoveByRegexRequest* req,
+                                              pb::RemoveCountResponse* resp) {
+  return Serve(MasterRpc::kRemoveByRegex, ctx, *req, resp, [&]() -> Status {
+    const RemoveMode mode = req->force() ? RemoveMode::kForce : RemoveMode::kNormal;
+    MC_ASSIGN_OR_RETURN(size_t removed, WithCore([&](MasterCore& core) {
+                          return core.RemoveByRegex(req->pattern(), mode);
+                        }));
+    resp->set_removed(removed);
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::RemoveAll(grpc::ServerContext* ctx, const pb::RemoveAllRequest* req,
+                                          pb::RemoveCountResponse* resp) {
+  return Serve(MasterRpc::kRemoveAll, ctx, *req, resp, [&]() -> Status {
+    const RemoveMode mode = req->force() ? RemoveMode::kForce : RemoveMode::kNormal;
+    resp->set_removed(WithCore([&](MasterCore& core) { return core.RemoveAll(mode); }));
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
+                                               const pb::GetClusterInfoRequest* req,
+                                               pb::GetClusterInfoResponse* resp) {
+  return Serve(MasterRpc::kGetClusterInfo, ctx, *req, resp, [&]() -> Status {
+    std::vector<SegmentInfo> segments;
+    size_t objects = 0;
+    size_t below_target = 0;
+    WithCore([&](MasterCore& core) {
+      segments = core.segment_pool().List();
+      objects = core.ObjectCount();
+      below_target = core.ObjectsBelowReplicaTarget();
+    });
+    for (const SegmentInfo& segment : segments) {
+      pb::SegmentInfo* out = resp->add_segments();
+      out->set_name(segment.name);
+      out->set_node_id(segment.node_id);
+      out->set_epoch(segment.epoch);
+      out->set_medium(ToProto(segment.medium));
+      out->set_capacity(segment.capacity);
+      out->set_used(segment.used);
+    }
+    resp->set_objects(objects);
+    resp->set_objects_below_replica_target(below_target);
+    return Status::Ok();
+  });
+}
+
+}  // namespace mooncake

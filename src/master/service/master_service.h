@@ -1,0 +1,97 @@
+#pragma once
+
+// The gRPC face of the master: decodes requests, runs them against the MasterCore under one
+// lock, encodes per-item results, and records metrics. All policy lives in the core; this
+// layer only validates envelopes (protocol version, batch size, deadline) and converts.
+//
+// Concurrency: gRPC calls handlers from its own thread pool. The core is single-threaded, so
+// every handler takes `core_mutex_` once per request (a batch of N keys costs one lock
+// acquisition), and builds protobuf replies outside the lock from views copied under it.
+// The lock is held for microseconds per key (measured in master_bench and the closing note),
+// so one mutex scales to the 2-16 cores a master runs on before gRPC's own cost dominates.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "master/core/master_core.h"
+#include "master/service/master_metrics.h"
+#include "mooncake/proto/master.grpc.pb.h"
+
+namespace mooncake {
+
+class MasterServiceImpl final : public master::v1::MasterService::Service {
+ public:
+  // `core`, `clock` and `metrics` must outlive the service. `core` must only be used through
+  // WithCore() once the service is serving.
+  MasterServiceImpl(MasterCore& core, const Clock& clock, MasterMetrics& metrics,
+                    uint64_t incarnation);
+
+  // Runs `fn(core)` under the service's lock (the tick thread and status page use this).
+  // The wait for and the hold of the lock are recorded, so contention shows in /metrics.
+  template <typename Fn>
+  auto WithCore(Fn&& fn) {
+    const auto asked = std::chrono::steady_clock::now();
+    std::lock_guard lock(core_mutex_);
+    const auto got = std::chrono::steady_clock::now();
+    struct HoldRecorder {
+      MasterMetrics& metrics;
+      std::chrono::steady_clock::time_point got;
+      ~HoldRecorder() { metrics.RecordLockHold(std::chrono::steady_clock::now() - got); }
+    } hold{metrics_, got};
+    metrics_.RecordLockWait(got - asked);
+    return fn(core_);
+  }
+
+  grpc::Status Ping(grpc::ServerContext* ctx, const master::v1::PingRequest* req,
+                    master::v1::PingResponse* resp) override;
+  grpc::Status MountSegment(grpc::ServerContext* ctx, const master::v1::MountSegmentRequest* req,
+                            master::v1::MountSegmentResponse* resp) override;
+  grpc::Status UnmountSegment(grpc::ServerContext* ctx,
+                              const master::v1::UnmountSegmentRequest* req,
+                              master::v1::UnmountSegmentResponse* resp) override;
+  grpc::Status Heartbeat(grpc::ServerContext* ctx, const master::v1::HeartbeatRequest* req,
+                         master::v1::HeartbeatResponse* resp) override;
+  grpc::Status BatchPutStart(grpc::ServerContext* ctx, const master::v1::BatchPutStartRequest* req,
+                             master::v1::BatchPutStartResponse* resp) override;
+  grpc::Status BatchPutEnd(grpc::ServerContext* ctx, const master::v1::BatchPutEndRequest* req,
+                           master::v1::BatchStatusResponse* resp) override;
+  grpc::Status BatchPutRevoke(grpc::ServerContext* ctx, const master::v1::BatchKeysRequest* req,
+                              master::v1::BatchStatusResponse* resp) override;
+  grpc::Status BatchGetReplicaList(grpc::ServerContext* ctx,
+                                   const master::v1::BatchKeysRequest* req,
+                                   master::v1::BatchGetReplicaListResponse* resp) override;
+  grpc::Status BatchExistKey(grpc::ServerContext* ctx, const master::v1::BatchKeysRequest* req,
+                             master::v1::BatchExistKeyResponse* resp) override;
+  grpc::Status BatchGetSize(grpc::ServerContext* ctx, const master::v1::BatchKeysRequest* req,
+                            master::v1::BatchGetSizeResponse* resp) override;
+  grpc::Status BatchRemove(grpc::ServerContext* ctx, const master::v1::BatchRemoveRequest* req,
+                           master::v1::BatchStatusResponse* resp) override;
+  grpc::Status RemoveByRegex(grpc::ServerContext* ctx, const master::v1::RemoveByRegexRequest* req,
+                             master::v1::RemoveCountResponse* resp) override;
+  grpc::Status RemoveAll(grpc::ServerContext* ctx, const master::v1::RemoveAllRequest* req,
+                         master::v1::RemoveCountResponse* resp) override;
+  grpc::Status GetClusterInfo(grpc::ServerContext* ctx,
+                              const master::v1::GetClusterInfoRequest* req,
+                              master::v1::GetClusterInfoResponse* resp) override;
+
+ private:
+  // Runs one RPC: checks the envelope, calls `body` (which fills `resp` and returns the
+  // request-level status), stores that status in `resp`, records metrics. Always answers
+  // with gRPC OK: failures travel as the project's StatusCode in the reply.
+  template <typename Request, typename Response, typename Body>
+  grpc::Status Serve(MasterRpc rpc, grpc::ServerContext* ctx, const Request& req, Response* resp,
+                     Body&& body);
+  // kInvalidParams when a batch carries more than kMaxBatchItems items.
+  static Status CheckBatchSize(int items);
+
+  MasterCore& core_;
+  const Clock& clock_;
+  MasterMetrics& metrics_;
+  const uint64_t incarnation_;
+  std::mutex core_mutex_;
+};
+
+}  // namespace mooncake

@@ -1,0 +1,462 @@
+// The master's gRPC service end to end over loopback: a MasterServer in this process, real
+// gRPC channels, MasterClient calls and raw stubs for envelopes a well-behaved client never
+// sends (wrong protocol version, unknown enum values, garbage bytes).
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "master/client/master_client.h"
+#include "master/service/master_protocol.h"
+#include "master/service/master_server.h"
+#include "mooncake/proto/master.grpc.pb.h"
+#include "testing/free_port.h"
+
+namespace mooncake {
+namespace {
+
+using ::testing::HasSubstr;
+namespace pb = ::mooncake::master::v1;
+
+constexpr uint64_t kSegmentBase = 0x7f0000000000;
+constexpr uint64_t kSegmentSize = uint64_t{64} << 20;
+
+class MasterServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MasterServerOptions options;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.metrics_port = 0;
+    options.core.client_ttl = std::chrono::hours(1);
+    auto server = MasterServer::Create(options);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+    client_ = NewClient();
+  }
+
+  std::unique_ptr<MasterClient> NewClient(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+    MasterClientOptions options;
+    options.master_address = server_->address();
+    options.rpc_timeout = timeout;
+    options.client_id = "test";
+    return std::move(MasterClient::Create(options).value());
+  }
+
+  std::unique_ptr<pb::MasterService::Stub> RawStub() {
+    return pb::MasterService::NewStub(
+        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  static SegmentSpec Segment(const std::string& name, const std::string& node, Epoch epoch = 1) {
+    return SegmentSpec{name, node, epoch, Medium::kDram, kSegmentBase, kSegmentSize};
+  }
+
+  void Mount(const std::string& name, const std::string& node, Epoch epoch = 1) {
+    auto report = client_->MountSegment(Segment(name, node, epoch));
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+  }
+
+  // Puts and seals one object; returns where its replica is.
+  ReplicaLocation Put(const std::string& key, uint64_t size) {
+    auto start = client_->PutStart(key, size, ReplicateConfig{});
+    EXPECT_TRUE(start.ok()) << start.status().ToString();
+    if (!start.ok()) return {};
+    EXPECT_TRUE(client_->PutEnd(key, 0xabcd).ok());
+    return start->replicas.at(0);
+  }
+
+  std::unique_ptr<MasterServer> server_;
+  std::unique_ptr<MasterClient> client_;
+};
+
+TEST_F(MasterServiceTest, PingReportsVersionAndIncarnation) {
+  auto ping = client_->Ping();
+  ASSERT_TRUE(ping.ok()) << ping.status().ToString();
+  EXPECT_EQ(ping->protocol_version, kMasterProtocolVersion);
+  EXPECT_NE(ping->master_incarnation, 0u);
+}
+
+TEST_F(MasterServiceTest, TwoPhasePutThenGet) {
+  Mount("seg-a", "node-a");
+  auto start = client_->PutStart("k1", 4096, ReplicateConfig{});
+  ASSERT_TRUE(start.ok()) << start.status().ToString();
+  ASSERT_EQ(start->replicas.size(), 1u);
+  const ReplicaLocation& replica = start->replicas[0];
+  EXPECT_FALSE(replica.complete);
+  EXPECT_EQ(replica.node_id, "node-a");
+  ASSERT_EQ(replica.slices.size(), 1u);
+  EXPECT_EQ(replica.slices[0].segment, "seg-a");
+  EXPECT_GE(replica.slices[0].address, kSegmentBase);
+  EXPECT_LE(replica.slices[0].address + 4096, kSegmentBase + kSegmentSize);
+
+  // Invisible until PutEnd.
+  EXPECT_EQ(client_->GetReplicaList("k1").status().code(), StatusCode::kObjectNotFound);
+  EXPECT_FALSE(client_->ExistKey("k1").value());
+
+  ASSERT_TRUE(client_->PutEnd("k1", 0x1234).ok());
+  auto got = client_->GetReplicaList("k1");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->size, 4096u);
+  EXPECT_EQ(got->checksum, 0x1234u);
+  EXPECT_EQ(got->version, start->version);
+  ASSERT_EQ(got->replicas.size(), 1u);
+  EXPECT_TRUE(got->replicas[0].complete);
+  EXPECT_EQ(got->replicas[0].slices, replica.slices);
+  EXPECT_GT(got->lease_ttl.count(), 0);
+  EXPECT_LE(got->lease_ttl.count(), 5000);
+  EXPECT_TRUE(client_->ExistKey("k1").value());
+  EXPECT_EQ(client_->GetSize("k1").value(), 4096u);
+}
+
+TEST_F(MasterServiceTest, BatchesReportOneResultPerKeyInOrder) {
+  Mount("seg-a", "node-a");
+  Put("exists", 100);
+  auto starts = client_->BatchPutStart(
+      {{"new-1", 100}, {"exists", 100}, {"", 100}, {"zero", 0}, {"new-2", 200}}, ReplicateConfig{});
+  ASSERT_TRUE(starts.ok()) << starts.status().ToString();
+  ASSERT_EQ(starts->size(), 5u);
+  EXPECT_TRUE((*starts)[0].ok());
+  EXPECT_EQ((*starts)[1].status().code(), StatusCode::kObjectAlreadyExists);
+  EXPECT_EQ((*starts)[2].status().code(), StatusCode::kInvalidKey);
+  EXPECT_EQ((*starts)[3].status().code(), StatusCode::kInvalidParams);
+  EXPECT_TRUE((*starts)[4].ok());
+
+  auto ends = client_->BatchPutEnd({{"new-1", 1}, {"missing", 1}, {"new-2", 2}});
+  ASSERT_TRUE(ends.ok());
+  ASSERT_EQ(ends->size(), 3u);
+  EXPECT_TRUE((*ends)[0].ok());
+  EXPECT_EQ((*ends)[1].code(), StatusCode::kObjectNotFound);
+  EXPECT_TRUE((*ends)[2].ok());
+
+  auto gets = client_->BatchGetReplicaList({"new-2", "missing", "new-1"});
+  ASSERT_TRUE(gets.ok());
+  ASSERT_EQ(gets->size(), 3u);
+  EXPECT_EQ((*gets)[0]->size, 200u);
+  EXPECT_EQ((*gets)[1].status().code(), StatusCode::kObjectNotFound);
+  EXPECT_EQ((*gets)[2]->size, 100u);
+
+  auto sizes = client_->BatchGetSize({"new-1", "missing"});
+  ASSERT_TRUE(sizes.ok());
+  EXPECT_EQ(*(*sizes)[0], 100u);
+  EXPECT_EQ((*sizes)[1].status().code(), StatusCode::kObjectNotFound);
+}
+
+TEST_F(MasterServiceTest, UpsertReplacesAndPutDoesNot) {
+  Mount("seg-a", "node-a");
+  Put("k", 100);
+  EXPECT_EQ(client_->PutStart("k", 300, ReplicateConfig{}).status().code(),
+            StatusCode::kObjectAlreadyExists);
+  auto upsert = client_->PutStart("k", 300, ReplicateConfig{}, PutMode::kUpsert);
+  ASSERT_TRUE(upsert.ok()) << upsert.status().ToString();
+  EXPECT_EQ(client_->GetSize("k").value(), 100u);  // old version until PutEnd
+  ASSERT_TRUE(client_->PutEnd("k", 7).ok());
+  EXPECT_EQ(client_->GetSize("k").value(), 300u);
+}
+
+TEST_F(MasterServiceTest, BadInputGetsDefinedStatuses) {
+  Mount("seg-a", "node-a");
+  const std::string huge_key(1 << 20, 'k');
+  EXPECT_EQ(client_->PutStart(huge_key, 10, ReplicateConfig{}).status().code(),
+            StatusCode::kInvalidKey);
+  EXPECT_EQ(client_->GetReplicaList(huge_key).status().code(), StatusCode::kInvalidKey);
+  EXPECT_EQ(client_->PutStart("", 10, ReplicateConfig{}).status().code(), StatusCode::kInvalidKey);
+  EXPECT_EQ(client_->PutStart("big", uint64_t{1} << 63, ReplicateConfig{}).status().code(),
+            StatusCode::kInvalidParams);
+  ReplicateConfig too_many;
+  too_many.replica_num = 17;
+  EXPECT_EQ(client_->PutStart("k", 10, too_many).status().code(), StatusCode::kInvalidParams);
+  ReplicateConfig preferred;
+  preferred.preferred_segments = {"no-such-segment"};
+  EXPECT_TRUE(client_->PutStart("pref", 10, preferred).ok());  // a preference, not a demand
+
+  // Double PutEnd, PutEnd after revoke.
+  Put("sealed", 10);
+  EXPECT_EQ(client_->PutEnd("sealed", 1).code(), StatusCode::kInvalidParams);
+  ASSERT_TRUE(client_->PutStart("revoked", 10, ReplicateConfig{}).ok());
+  ASSERT_TRUE(client_->PutRevoke("revoked").ok());
+  EXPECT_EQ(client_->PutEnd("revoked", 1).code(), StatusCode::kObjectNotFound);
+  EXPECT_EQ(client_->PutRevoke("revoked").code(), StatusCode::kObjectNotFound);
+
+  // Segments: unknown, stale epoch, wrong owner, a duplicate name.
+  EXPECT_EQ(client_->UnmountSegment("nope", "node-a", 1).code(), StatusCode::kSegmentNotFound);
+  Mount("seg-b", "node-b", 5);
+  EXPECT_EQ(client_->MountSegment(Segment("seg-b2", "node-b", 4)).status().code(),
+            StatusCode::kInvalidVersion);
+  EXPECT_EQ(client_->UnmountSegment("seg-b", "node-x", 5).code(), StatusCode::kInvalidParams);
+  EXPECT_EQ(client_->MountSegment(Segment("seg-a", "node-c")).status().code(),
+            StatusCode::kSegmentAlreadyExists);
+  EXPECT_EQ(
+      client_->MountSegment(SegmentSpec{"zero", "node-z", 1, Medium::kDram, 0, 0}).status().code(),
+      StatusCode::kInvalidParams);
+
+  // Liveness: unknown node, stale epoch.
+  EXPECT_EQ(client_->Heartbeat("node-unknown", 1).code(), StatusCode::kClientNotFound);
+  EXPECT_EQ(client_->Heartbeat("node-b", 4).code(), StatusCode::kInvalidVersion);
+  EXPECT_TRUE(client_->Heartbeat("node-b", 5).ok());
+
+  EXPECT_EQ(client_->RemoveByRegex("([", RemoveMode::kNormal).status().code(),
+            StatusCode::kInvalidParams);
+}
+
+TEST_F(MasterServiceTest, LeasesGuardRemovalUnlessForced) {
+  Mount("seg-a", "node-a");
+  Put("leased", 10);
+  ASSERT_TRUE(client_->GetReplicaList("leased").ok());
+  EXPECT_EQ(client_->Remove("leased", RemoveMode::kNormal).code(), StatusCode::kObjectHasLease);
+  EXPECT_TRUE(client_->ExistKey("leased").value());
+  EXPECT_TRUE(client_->Remove("leased", RemoveMode::kForce).ok());
+  EXPECT_FALSE(client_->ExistKey("leased").value());
+
+  Put("a-1", 10);
+  Put("a-2", 10);
+  Put("b-1", 10);
+  EXPECT_EQ(client_->RemoveByRegex("^a-", RemoveMode::kNormal).value(), 2u);
+  EXPECT_EQ(client_->RemoveAll(RemoveMode::kNormal).value(), 1u);
+  EXPECT_EQ(client_->GetClusterInfo().value().objects, 0u);
+}
+
+TEST_F(MasterServiceTest, UnmountWithLeasedObjectsDropsThem) {
+  Mount("seg-a", "node-a");
+  Put("k", 10);
+  ASSERT_TRUE(client_->GetReplicaList("k").ok());  // leased
+  // The segment's memory is going away whatever readers hold: unmount wins, the object goes.
+  EXPECT_TRUE(client_->UnmountSegment("seg-a", "node-a", 1).ok());
+  EXPECT_EQ(client_->GetReplicaList("k").status().code(), StatusCode::kObjectNotFound);
+}
+
+TEST_F(MasterServiceTest, ReplicasLandOnDistinctNodes) {
+  Mount("seg-a", "node-a");
+  Mount("seg-b", "node-b");
+  ReplicateConfig two;
+  two.replica_num = 2;
+  auto start = client_->PutStart("k", 1000, two);
+  ASSERT_TRUE(start.ok());
+  ASSERT_EQ(start->replicas.size(), 2u);
+  EXPECT_NE(start->replicas[0].node_id, start->replicas[1].node_id);
+  ReplicateConfig three;
+  three.replica_num = 3;
+  auto short_put = client_->PutStart("k3", 1000, three);
+  ASSERT_TRUE(short_put.ok());
+  EXPECT_EQ(short_put->replicas.size(), 2u);
+  EXPECT_EQ(short_put->replicas_short, 1);
+}
+
+TEST_F(MasterServiceTest, WrongProtocolVersionIsRefusedAndNothingHappens) {
+  Mount("seg-a", "node-a");
+  auto stub = RawStub();
+  pb::BatchPutStartRequest req;
+  req.mutable_header()->set_protocol_version(kMasterProtocolVersion + 1);
+  req.mutable_header()->set_client_id("future-client");
+  pb::PutStartItem* item = req.add_items();
+  item->set_key("k");
+  item->set_size(10);
+  pb::BatchPutStartResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->BatchPutStart(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.status().code(), static_cast<int>(StatusCode::kInvalidVersion));
+  EXPECT_THAT(resp.status().message(), HasSubstr("future-client"));
+  EXPECT_EQ(resp.results_size(), 0);
+  EXPECT_FALSE(client_->ExistKey("k").value());
+
+  pb::PingRequest ping;  // version 0: still answers with the master's version
+  pb::PingResponse pong;
+  grpc::ClientContext ping_ctx;
+  ASSERT_TRUE(stub->Ping(&ping_ctx, ping, &pong).ok());
+  EXPECT_EQ(pong.status().code(), static_cast<int>(StatusCode::kInvalidVersion));
+  EXPECT_EQ(pong.protocol_version(), kMasterProtocolVersion);
+}
+
+TEST_F(MasterServiceTest, UnknownEnumValuesAreInvalidParams) {
+  auto stub = RawStub();
+  pb::MountSegmentRequest req;
+  req.mutable_header()->set_protocol_version(kMasterProtocolVersion);
+  pb::SegmentSpec* spec = req.mutable_segment();
+  spec->set_name("s");
+  spec->set_node_id("n");
+  spec->set_epoch(1);
+  spec->set_size(1 << 20);
+  spec->set_medium(static_cast<pb::Medium>(42));
+  pb::MountSegmentResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->MountSegment(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.status().code(), static_cast<int>(StatusCode::kInvalidParams));
+  EXPECT_THAT(resp.status().message(), HasSubstr("medium 42"));
+}
+
+TEST_F(MasterServiceTest, OversizedBatchIsRefusedAsAWhole) {
+  Mount("seg-a", "node-a");
+  std::vector<PutStartItem> items;
+  for (size_t i = 0; i <= kMaxBatchItems; ++i) items.push_back({"k" + std::to_string(i), 64});
+  auto starts = client_->BatchPutStart(items, ReplicateConfig{});
+  EXPECT_EQ(starts.status().code(), StatusCode::kInvalidParams);
+  EXPECT_THAT(starts.status().message(), HasSubstr("exceeds the limit"));
+  EXPECT_EQ(client_->GetClusterInfo().value().objects, 0u);
+}
+
+TEST_F(MasterServiceTest, GarbageBytesDoNotHurtTheMaster) {
+  // A well-formed gRPC call whose payload is not a valid protobuf message.
+  auto channel = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  const std::string garbage = "\xff\xff\xff\xff\x0f garbage that is not protobuf";
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  generic.UnaryCall(&ctx, "/mooncake.master.v1.MasterService/BatchPutStart", {}, &request,
+                    &response, [&](grpc::Status s) {
+                      std::lock_guard lock(mu);
+                      status = s;
+                      done = true;
+                      cv.notify_all();
+                    });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return done; }));
+  }
+  EXPECT_FALSE(status.ok());
+
+  // Raw bytes on the port (not even HTTP/2).
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_GT(write(fd, garbage.data(), garbage.size()), 0);
+  close(fd);
+
+  EXPECT_TRUE(client_->Ping().ok());
+}
+
+TEST_F(MasterServiceTest, DeadMasterIsAClearBoundedError) {
+  auto port = PickFreeTcpPort();
+  ASSERT_TRUE(port.ok());
+  MasterClientOptions options;
+  options.master_address = "127.0.0.1:" + std::to_string(*port);
+  options.rpc_timeout = std::chrono::milliseconds(500);
+  auto client = MasterClient::Create(options).value();
+  const auto start = std::chrono::steady_clock::now();
+  auto ping = client->Ping();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  ASSERT_FALSE(ping.ok());
+  EXPECT_TRUE(ping.status().code() == StatusCode::kRpcFail ||
+              ping.status().code() == StatusCode::kRpcTimeout)
+      << ping.status().ToString();
+  EXPECT_THAT(ping.status().message(), HasSubstr(options.master_address));
+}
+
+TEST_F(MasterServiceTest, ConcurrentClientsAllSucceed) {
+  Mount("seg-a", "node-a");
+  Mount("seg-b", "node-b");
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 200;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto client = NewClient();
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
+        if (!client->PutStart(key, 4096, ReplicateConfig{}).ok() ||
+            !client->PutEnd(key, static_cast<uint32_t>(i)).ok() ||
+            client->GetReplicaList(key).value().checksum != static_cast<uint32_t>(i)) {
+          failures.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(client_->GetClusterInfo().value().objects, uint64_t{kThreads * kPerThread});
+}
+
+TEST_F(MasterServiceTest, MetricsHealthAndStatusPage) {
+  Mount("seg-metrics", "node-a");
+  Put("k", 4096);
+  ASSERT_TRUE(client_->GetReplicaList("k").ok());
+  ASSERT_FALSE(client_->GetReplicaList("missing").ok());
+  ASSERT_FALSE(client_->PutStart("", 1, ReplicateConfig{}).ok());
+
+  httplib::Client http("127.0.0.1", server_->metrics_port());
+  auto health = http.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  const std::string& text = metrics->body;
+  EXPECT_THAT(text, HasSubstr("mooncake_master_rpc_requests_total{rpc=\"put_start\"} 2"));
+  EXPECT_THAT(text, HasSubstr("mooncake_master_lookups_total{result=\"hit\"} 1"));
+  EXPECT_THAT(text, HasSubstr("mooncake_master_lookups_total{result=\"miss\"} 1"));
+  EXPECT_THAT(text, HasSubstr("code=\"INVALID_KEY\""));
+  EXPECT_THAT(text, HasSubstr("mooncake_master_segment_bytes{kind=\"used\",medium=\"DRAM\","
+                              "node=\"node-a\",segment=\"seg-metrics\"} 4096"));
+  EXPECT_THAT(text, HasSubstr("mooncake_master_state{what=\"objects\"} 1"));
+  EXPECT_THAT(text, HasSubstr("mooncake_master_rpc_latency_seconds_bucket"));
+  EXPECT_THAT(text, HasSubstr("mooncake_master_lock_hold_seconds_count"));
+  EXPECT_THAT(text, HasSubstr("process_resident_memory_bytes "));
+
+  auto page = http.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->body, HasSubstr("seg-metrics"));
+  EXPECT_THAT(page->body, HasSubstr("INVALID_KEY"));
+}
+
+TEST(MasterServerTest, BusyPortsAreErrorsNotSecondMasters) {
+  MasterServerOptions options;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  options.metrics_port = -1;
+  auto first = MasterServer::Create(options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+
+  options.port = (*first)->port();
+  auto second = MasterServer::Create(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kInvalidParams);
+  EXPECT_THAT(second.status().message(), HasSubstr(std::to_string(options.port)));
+
+  // A busy metrics port fails the start too, naming it.
+  MasterServerOptions metrics_clash;
+  metrics_clash.host = "127.0.0.1";
+  metrics_clash.port = 0;
+  metrics_clash.metrics_port = (*first)->port();  // taken by the first master's gRPC
+  auto third = MasterServer::Create(metrics_clash);
+  ASSERT_FALSE(third.ok());
+  EXPECT_THAT(third.status().message(), HasSubstr("metrics port"));
+}
+
+TEST(MasterServerTest, InvalidOptionsAreRejected) {
+  MasterServerOptions options;
+  options.port = 0;
+  options.metrics_port = -1;
+  options.core.eviction_ratio = 2;
+  auto server = MasterServer::Create(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), StatusCode::kInvalidParams);
+  EXPECT_THAT(server.status().message(), HasSubstr("eviction_ratio"));
+}
+
+}  // namespace
+}  // namespace mooncake

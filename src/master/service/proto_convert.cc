@@ -1,0 +1,132 @@
+#include "master/service/proto_convert.h"
+
+#include <chrono>
+
+namespace mooncake {
+
+void ToProto(const Status& status, pb::Status* out) {
+  out->set_code(status.raw_code());
+  if (!status.ok()) out->set_message(status.message());
+}
+
+Status FromProto(const pb::Status& status) {
+  if (status.code() == 0) return Status::Ok();
+  return Status(static_cast<StatusCode>(status.code()), status.message());
+}
+
+pb::Medium ToProto(Medium medium) {
+  switch (medium) {
+    case Medium::kDram:
+      return pb::MEDIUM_DRAM;
+    case Medium::kVram:
+      return pb::MEDIUM_VRAM;
+    case Medium::kSsd:
+      return pb::MEDIUM_SSD;
+  }
+  return pb::MEDIUM_DRAM;
+}
+
+std::optional<Medium> FromProto(pb::Medium medium) {
+  switch (medium) {
+    case pb::MEDIUM_DRAM:
+      return Medium::kDram;
+    case pb::MEDIUM_VRAM:
+      return Medium::kVram;
+    case pb::MEDIUM_SSD:
+      return Medium::kSsd;
+    default:
+      return std::nullopt;
+  }
+}
+
+void ToProto(const SegmentSpec& spec, pb::SegmentSpec* out) {
+  out->set_name(spec.name);
+  out->set_node_id(spec.node_id);
+  out->set_epoch(spec.epoch);
+  out->set_medium(ToProto(spec.medium));
+  out->set_base(spec.base);
+  out->set_size(spec.size);
+}
+
+Result<SegmentSpec> FromProto(const pb::SegmentSpec& spec) {
+  const std::optional<Medium> medium = FromProto(spec.medium());
+  if (!medium) {
+    return Status(StatusCode::kInvalidParams, "segment '" + spec.name() + "': unknown medium " +
+                                                  std::to_string(static_cast<int>(spec.medium())));
+  }
+  SegmentSpec out;
+  out.name = spec.name();
+  out.node_id = spec.node_id();
+  out.epoch = spec.epoch();
+  out.medium = *medium;
+  out.base = spec.base();
+  out.size = spec.size();
+  return out;
+}
+
+void ToProto(const ReplicaView& replica, pb::Replica* out) {
+  out->set_medium(ToProto(replica.medium));
+  out->set_node_id(replica.node);
+  out->set_status(replica.status == ReplicaStatus::kComplete ? pb::REPLICA_COMPLETE
+                                                             : pb::REPLICA_PROCESSING);
+  pb::Slice* slice = out->add_slices();
+  slice->set_segment(replica.allocation.segment);
+  slice->set_address(replica.allocation.address);
+  slice->set_length(replica.allocation.length);
+}
+
+void ToProto(const ManifestEntry& entry, pb::ManifestEntry* out) {
+  out->set_key(entry.key);
+  out->set_address(entry.address);
+  out->set_length(entry.length);
+  out->set_size(entry.size);
+  out->set_version(entry.version);
+  out->set_checksum(entry.checksum);
+}
+
+ManifestEntry FromProto(const pb::ManifestEntry& entry) {
+  ManifestEntry out;
+  out.key = entry.key();
+  out.address = entry.address();
+  out.length = entry.length();
+  out.size = entry.size();
+  out.version = entry.version();
+  out.checksum = entry.checksum();
+  return out;
+}
+
+void ToProto(const ReplicateConfig& config, pb::ReplicateConfig* out) {
+  out->set_replica_num(config.replica_num);
+  for (const std::string& segment : config.preferred_segments) {
+    out->add_preferred_segments(segment);
+  }
+  out->set_medium(ToProto(config.medium));
+  out->set_with_hard_pin(config.with_hard_pin);
+  if (config.soft_pin_ttl) out->set_soft_pin_ttl_ms(config.soft_pin_ttl->count());
+}
+
+Result<ReplicateConfig> FromProto(const pb::ReplicateConfig& config) {
+  const std::optional<Medium> medium = FromProto(config.medium());
+  if (!medium) {
+    return Status(
+        StatusCode::kInvalidParams,
+        "replicate config: unknown medium " + std::to_string(static_cast<int>(config.medium())));
+  }
+  if (config.replica_num() < 0) {
+    return Status(
+        StatusCode::kInvalidParams,
+        "replicate config: replica_num " + std::to_string(config.replica_num()) + " is negative");
+  }
+  ReplicateConfig out;
+  out.replica_num = config.replica_num() == 0 ? 1 : config.replica_num();
+  out.preferred_segments.assign(config.preferred_segments().begin(),
+                                config.preferred_segments().end());
+  out.medium = *medium;
+  out.with_hard_pin = config.with_hard_pin();
+  if (config.soft_pin_ttl_ms() > 0) {
+    out.soft_pin_ttl = std::chrono::milliseconds(config.soft_pin_ttl_ms());
+  }
+  return out;
+}
+
+}  // namespace mooncake

@@ -1,0 +1,47 @@
+#pragma once
+
+// The master's human-readable status page (served on "/" of the metrics port): one
+// self-contained HTML document, no scripts or external assets, so it works from a jump host
+// with nothing but curl or a text browser.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mooncake {
+
+// Everything the page shows, copied out of the master at request time. Plain data.
+struct MasterStatusSnapshot {
+  struct Segment {
+    std::string name;
+    std::string node;
+    std::string medium;     // "DRAM", "VRAM", "SSD".
+    uint64_t capacity = 0;  // Bytes.
+    uint64_t used = 0;      // Bytes.
+  };
+  struct RecentError {
+    std::string timestamp;  // Already formatted, e.g. "2025-01-31 12:00:00 UTC".
+    std::string rpc;
+    std::string code;  // StatusCodeName, e.g. "NO_AVAILABLE_HANDLE".
+    std::string message;
+  };
+
+  int64_t uptime_seconds = 0;
+  uint64_t objects = 0;
+  // In display order. Per-medium totals are summed from these by the page.
+  std::vector<Segment> segments;
+  // Counter name -> value, e.g. "evicted_objects" -> 12.
+  std::map<std::string, uint64_t> eviction_counters;
+  // Oldest first; the page shows them newest first.
+  std::vector<RecentError> recent_errors;
+};
+
+// Renders `snapshot` as a complete HTML page titled "Mooncake master". Every string from the
+// snapshot is HTML-escaped (segment names come from the network).
+std::string RenderStatusPage(const MasterStatusSnapshot& snapshot);
+
+// "&", "<", ">", '"' and "'" as character references; exposed for tests.
+std::string HtmlEscape(const std::string& text);
+
+}  // namespace mooncake
