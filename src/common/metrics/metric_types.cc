@@ -6,9 +6,9 @@
 namespace mooncake {
 
 const std::vector<double>& DefaultLatencyBuckets() {
-  static const std::vector<double>* const kBuckets = new std::vector<double>{
-      5e-6,   10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3,
-      5e-3,   10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0};
+  static const std::vector<double>* const kBuckets =
+      new std::vector<double>{5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3,
+                              5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0};
   return *kBuckets;
 }
 

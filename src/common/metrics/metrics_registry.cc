@@ -99,8 +99,8 @@ void GaugeEmitter::Emit(Labels labels, double value) {
 MetricsRegistry::MetricsRegistry() = default;
 MetricsRegistry::~MetricsRegistry() = default;
 
-MetricsRegistry::Family& MetricsRegistry::FamilyLocked(std::string_view name,
-                                                       std::string_view help, Kind kind) {
+MetricsRegistry::Family& MetricsRegistry::FamilyLocked(std::string_view name, std::string_view help,
+                                                       Kind kind) {
   static constexpr const char* kKindNames[] = {"counter", "gauge", "histogram", "gauge callback"};
   if (!IsValidMetricName(name)) {
     DieOnProgrammerError("invalid metric name '" + std::string(name) + "'");
@@ -119,8 +119,7 @@ MetricsRegistry::Family& MetricsRegistry::FamilyLocked(std::string_view name,
   return *it->second;
 }
 
-Counter& MetricsRegistry::AddCounter(std::string_view name, std::string_view help,
-                                     Labels labels) {
+Counter& MetricsRegistry::AddCounter(std::string_view name, std::string_view help, Labels labels) {
   std::string error = CanonicalizeLabels(&labels, /*reserve_le=*/false);
   if (!error.empty()) DieOnProgrammerError("metric '" + std::string(name) + "': " + error);
   std::lock_guard<std::mutex> lock(mu_);

@@ -158,9 +158,8 @@ TEST(MetricsRegistryTest, GaugeCallbackIsEvaluatedAtEveryScrape) {
   const std::string header =
       "# HELP mc_segment_used_bytes Bytes used per segment.\n"
       "# TYPE mc_segment_used_bytes gauge\n";
-  EXPECT_EQ(registry.RenderPrometheus(),
-            header + "mc_segment_used_bytes{segment=\"seg-a\"} 1\n" +
-                "mc_segment_used_bytes{segment=\"seg-b\"} 10\n");
+  EXPECT_EQ(registry.RenderPrometheus(), header + "mc_segment_used_bytes{segment=\"seg-a\"} 1\n" +
+                                             "mc_segment_used_bytes{segment=\"seg-b\"} 10\n");
   used = 20;
   EXPECT_THAT(registry.RenderPrometheus(), HasSubstr("{segment=\"seg-b\"} 20\n"));
 }

@@ -1,0 +1,137 @@
+#pragma once
+
+// The Mooncake Store client: put and get whole objects by key in the pooled memory of the
+// cluster. The master says where an object's replicas are (or where to write them); the bytes
+// move directly between this process and the storage nodes through the Transfer Engine.
+//
+// Usage:
+//   auto client = mooncake::store::Client::Create({.master_address = "10.0.0.1:50051"}).value();
+//   client->Put("block-17", bytes);
+//   auto value = client->Get("block-17");            // std::vector<uint8_t>
+//   // Zero-copy: register a buffer once, then move bytes straight into / out of it.
+//   client->RegisterBuffer(buf, len);
+//   client->GetInto("block-17", buf, len);
+//
+// A Put is PutStart -> a Transfer Engine WRITE of every replica in parallel -> PutEnd; on any
+// failure PutRevoke, so an object is never half-visible. A Get reads the first healthy COMPLETE
+// replica and tries the next one when a transfer fails.
+//
+// Thread safety: every method may be called from any thread concurrently.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mooncake/common/status.h"
+
+namespace mooncake::store {
+
+struct ClientOptions {
+  // "host:port" of mooncake_master. Required.
+  std::string master_address;
+  // This client's Transfer Engine name "host:port"; port 0 (or none) picks a free port.
+  // Default "127.0.0.1:0".
+  std::string local_hostname = "127.0.0.1:0";
+  // Transfer Engine metadata: "P2PHANDSHAKE" (default) or "etcd://host:port".
+  std::string metadata_server = "P2PHANDSHAKE";
+  // Transfer Engine protocol. Default "tcp".
+  std::string protocol = "tcp";
+  // Registered staging memory used by Put/Get of plain (unregistered) byte buffers. Values
+  // larger than this are moved through it in pieces. Default 64 MiB; > 0.
+  uint64_t local_buffer_size = uint64_t{64} << 20;
+  // Deadline of every master RPC. Default 5 s.
+  std::chrono::milliseconds rpc_timeout{5000};
+  // Deadline of every transfer. Default 10 s.
+  std::chrono::milliseconds transfer_timeout{10000};
+  // Verify the CRC32C of every Get against the checksum stored at put time. Default off.
+  bool verify_checksum = false;
+
+  Status Validate() const;
+};
+
+// How a Put places its replicas.
+struct ReplicateConfig {
+  // Copies on distinct nodes; 1..16. Fewer are placed (best effort) when fewer nodes have room.
+  int replica_num = 1;
+  // Segments to try first, in order.
+  std::vector<std::string> preferred_segments;
+  // Never evicted (Remove still may).
+  bool with_hard_pin = false;
+  // Evicted only after unpinned objects, for this long after the put.
+  std::optional<std::chrono::milliseconds> soft_pin_ttl;
+};
+
+enum class PutMode : uint8_t {
+  // A key that exists is OBJECT_ALREADY_EXISTS; the stored object is unchanged.
+  kCreate,
+  // A key that exists is replaced atomically (readers see the old or the new object).
+  kUpsert,
+};
+
+// One range of GetIntoRanges: `length` bytes of `key` from `source_offset` into
+// `destination` (inside a registered buffer).
+struct GetRange {
+  std::string key;
+  uint64_t source_offset = 0;
+  void* destination = nullptr;
+  uint64_t length = 0;
+};
+
+class Client {
+ public:
+  // Starts the Transfer Engine and connects to the master (a Ping, so a wrong address fails
+  // here, naming it).
+  static Result<std::unique_ptr<Client>> Create(ClientOptions options);
+  virtual ~Client() = default;
+
+  // ---- Plain bytes (staged through local_buffer_size of registered memory) -------------
+  virtual Status Put(const std::string& key, std::span<const uint8_t> value,
+                     const ReplicateConfig& config = {}, PutMode mode = PutMode::kCreate) = 0;
+  virtual Result<std::vector<uint8_t>> Get(const std::string& key) = 0;
+  // One result per key, in order; one master round trip for the batch.
+  virtual std::vector<Status> BatchPut(const std::vector<std::string>& keys,
+                                       const std::vector<std::span<const uint8_t>>& values,
+                                       const ReplicateConfig& config = {},
+                                       PutMode mode = PutMode::kCreate) = 0;
+  virtual std::vector<Result<std::vector<uint8_t>>> BatchGet(
+      const std::vector<std::string>& keys) = 0;
+
+  // ---- Zero-copy (bytes move straight from/into registered memory) -------------------------
+  // Registers [address, address + length) for PutFrom/GetInto; the caller keeps ownership.
+  virtual Status RegisterBuffer(void* address, size_t length) = 0;
+  virtual Status UnregisterBuffer(void* address) = 0;
+  virtual Status PutFrom(const std::string& key, const void* address, size_t length,
+                         const ReplicateConfig& config = {}, PutMode mode = PutMode::kCreate) = 0;
+  // Reads the whole object into [address, address + capacity); returns its size.
+  // BUFFER_OVERFLOW when the object is larger than `capacity`.
+  virtual Result<uint64_t> GetInto(const std::string& key, void* address, size_t capacity) = 0;
+  virtual std::vector<Status> BatchPutFrom(const std::vector<std::string>& keys,
+                                           const std::vector<const void*>& addresses,
+                                           const std::vector<size_t>& lengths,
+                                           const ReplicateConfig& config = {},
+                                           PutMode mode = PutMode::kCreate) = 0;
+  virtual std::vector<Result<uint64_t>> BatchGetInto(const std::vector<std::string>& keys,
+                                                     const std::vector<void*>& addresses,
+                                                     const std::vector<size_t>& capacities) = 0;
+  // Several (key, source offset, destination, length) ranges in one call; one result per range.
+  virtual std::vector<Status> GetIntoRanges(const std::vector<GetRange>& ranges) = 0;
+
+  // ---- Index ---------------------------------------------------------------------------
+  // OBJECT_HAS_LEASE while a reader holds a lease, unless `force`.
+  virtual Status Remove(const std::string& key, bool force = false) = 0;
+  virtual Result<bool> IsExist(const std::string& key) = 0;
+  virtual Result<uint64_t> GetSize(const std::string& key) = 0;
+  virtual std::vector<Result<bool>> BatchIsExist(const std::vector<std::string>& keys) = 0;
+  // Removes every object whose key matches `pattern` (ECMAScript regex); returns how many.
+  virtual Result<uint64_t> RemoveByRegex(const std::string& pattern, bool force = false) = 0;
+
+  // This client's Transfer Engine name ("host:port").
+  virtual std::string local_hostname() const = 0;
+};
+
+}  // namespace mooncake::store

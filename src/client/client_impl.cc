@@ -1,0 +1,489 @@
+#include "client/client_impl.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "client/replica_ranges.h"
+#include "common/logging.h"
+#include "mooncake/common/crc32c.h"
+
+namespace mooncake::store {
+namespace {
+
+::mooncake::ReplicateConfig ToMaster(const ReplicateConfig& config) {
+  ::mooncake::ReplicateConfig out;
+  out.replica_num = config.replica_num;
+  out.preferred_segments = config.preferred_segments;
+  out.with_hard_pin = config.with_hard_pin;
+  out.soft_pin_ttl = config.soft_pin_ttl;
+  return out;
+}
+
+::mooncake::PutMode ToMaster(PutMode mode) {
+  return mode == PutMode::kUpsert ? ::mooncake::PutMode::kUpsert : ::mooncake::PutMode::kCreate;
+}
+
+// Copies the request-level failure of a batch RPC into every item.
+template <typename T>
+std::vector<Status> Broadcast(const Result<T>& failed, size_t n) {
+  return std::vector<Status>(n, failed.status());
+}
+
+}  // namespace
+
+Status ClientOptions::Validate() const {
+  if (master_address.empty()) {
+    return Status(StatusCode::kInvalidParams, "client: master_address is empty");
+  }
+  if (local_buffer_size == 0) {
+    return Status(StatusCode::kInvalidParams, "client: local_buffer_size must be > 0");
+  }
+  if (rpc_timeout.count() <= 0 || transfer_timeout.count() <= 0) {
+    return Status(StatusCode::kInvalidParams, "client: timeouts must be > 0");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
+  return ClientImpl::Create(std::move(options));
+}
+
+Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
+  MC_RETURN_IF_ERROR(options.Validate());
+  MasterClientOptions master_options;
+  master_options.master_address = options.master_address;
+  master_options.rpc_timeout = options.rpc_timeout;
+  master_options.client_id = options.local_hostname;
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<MasterClient> master, MasterClient::Create(master_options));
+  MC_RETURN_IF_ERROR(master->Ping().status());
+
+  TransferEngineOptions engine_options;
+  engine_options.local_server_name = options.local_hostname;
+  engine_options.metadata_server = options.metadata_server;
+  engine_options.protocol = options.protocol;
+  engine_options.transfer_timeout = options.transfer_timeout;
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<TransferEngine> engine,
+                      TransferEngine::Create(engine_options));
+  std::unique_ptr<ClientImpl> client(
+      new ClientImpl(std::move(options), std::move(master), std::move(engine)));
+  MC_ASSIGN_OR_RETURN(client->staging_,
+                      StagingBuffer::Create(*client->engine_, client->options_.local_buffer_size));
+  return std::unique_ptr<Client>(std::move(client));
+}
+
+ClientImpl::ClientImpl(ClientOptions options, std::unique_ptr<MasterClient> master,
+                       std::unique_ptr<TransferEngine> engine)
+    : options_(std::move(options)),
+      master_(std::move(master)),
+      engine_(std::move(engine)),
+      runner_(std::make_unique<TransferRunner>(*engine_, options_.transfer_timeout)) {}
+
+ClientImpl::~ClientImpl() {
+  // The staging buffer belongs to the engine: release it before the engine goes.
+  staging_.reset();
+  runner_.reset();
+  engine_.reset();
+}
+
+std::string ClientImpl::local_hostname() const { return engine_->local_server_name(); }
+
+// ---- Transfers ------------------------------------------------------------------------------
+
+Status ClientImpl::AppendRequests(const ReplicaLocation& replica, uint64_t offset, uint64_t length,
+                                  uint8_t* local, TransferOpcode opcode,
+                                  std::vector<TransferRequest>& requests) {
+  MC_ASSIGN_OR_RETURN(std::vector<RemotePiece> pieces, MapObjectRange(replica, offset, length));
+  for (const RemotePiece& piece : pieces) {
+    MC_ASSIGN_OR_RETURN(SegmentHandle segment, runner_->Segment(piece.segment));
+    requests.push_back(
+        {opcode, local + piece.range_offset, segment, piece.remote_address, piece.length});
+  }
+  return Status::Ok();
+}
+
+std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& items,
+                                                const ReplicateConfig& config, PutMode mode) {
+  std::vector<PutStartItem> starts;
+  starts.reserve(items.size());
+  for (const WriteItem& item : items) starts.push_back({item.key, item.length});
+  auto started = master_->BatchPutStart(starts, ToMaster(config), ToMaster(mode));
+  if (!started.ok()) return Broadcast(started, items.size());
+
+  std::vector<Status> results(items.size());
+  std::vector<TransferRequest> requests;
+  std::vector<size_t> owner;  // item index of each request
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!(*started)[i].ok()) {
+      results[i] = (*started)[i].status();
+      continue;
+    }
+    for (const ReplicaLocation& replica : (*started)[i]->replicas) {
+      const size_t before = requests.size();
+      Status built =
+          AppendRequests(replica, 0, items[i].length, const_cast<uint8_t*>(items[i].data),
+                         TransferOpcode::kWrite, requests);
+      owner.resize(requests.size(), i);
+      if (!built.ok()) {
+        results[i] = built;
+        requests.resize(before);
+        owner.resize(before);
+      }
+    }
+  }
+  const std::vector<Status> transferred = runner_->Run(requests);
+  for (size_t r = 0; r < transferred.size(); ++r) {
+    if (!transferred[r].ok() && results[owner[r]].ok()) {
+      results[owner[r]] = transferred[r].WithContext("writing '" + items[owner[r]].key + "'");
+    }
+  }
+
+  std::vector<PutEndItem> ends;
+  std::vector<size_t> end_index;
+  std::vector<std::string> revokes;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!(*started)[i].ok()) continue;  // nothing to end or revoke
+    if (results[i].ok()) {
+      ends.push_back({items[i].key, Crc32c(items[i].data, items[i].length)});
+      end_index.push_back(i);
+    } else {
+      revokes.push_back(items[i].key);
+    }
+  }
+  if (!revokes.empty()) {
+    // Best effort: a revoke that fails (master unreachable) is reclaimed by the put timeout.
+    auto revoked = master_->BatchPutRevoke(revokes);
+    if (!revoked.ok()) MC_LOG_WARN("PutRevoke failed: {}", revoked.status().ToString());
+  }
+  if (!ends.empty()) {
+    auto ended = master_->BatchPutEnd(ends);
+    for (size_t e = 0; e < end_index.size(); ++e) {
+      results[end_index[e]] = ended.ok() ? (*ended)[e] : ended.status();
+    }
+  }
+  return results;
+}
+
+std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& items) {
+  std::vector<Status> results(items.size(), Status(StatusCode::kObjectNotFound, "no replica"));
+  std::vector<size_t> pending;  // items still to read
+  for (size_t i = 0; i < items.size(); ++i) pending.push_back(i);
+  const uint64_t rotation = read_rotation_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t attempt = 0; !pending.empty(); ++attempt) {
+    std::vector<TransferRequest> requests;
+    std::vector<size_t> owner;
+    std::vector<size_t> tried;
+    for (size_t i : pending) {
+      const auto& replicas = items[i].object->replicas;
+      if (attempt >= replicas.size()) continue;  // out of replicas: keep the last error
+      const ReplicaLocation& replica = replicas[(rotation + attempt) % replicas.size()];
+      const size_t before = requests.size();
+      Status built = AppendRequests(replica, items[i].offset, items[i].length, items[i].destination,
+                                    TransferOpcode::kRead, requests);
+      owner.resize(requests.size(), i);
+      if (!built.ok()) {
+        results[i] = built;
+        requests.resize(before);
+        owner.resize(before);
+        tried.push_back(i);  // counts as a failed attempt on this replica
+        continue;
+      }
+      results[i] = Status::Ok();
+      tried.push_back(i);
+    }
+    if (tried.empty()) break;
+    const std::vector<Status> transferred = runner_->Run(requests);
+    for (size_t r = 0; r < transferred.size(); ++r) {
+      if (!transferred[r].ok() && results[owner[r]].ok()) results[owner[r]] = transferred[r];
+    }
+    pending.clear();
+    for (size_t i : tried) {
+      if (results[i].ok() && items[i].verify) {
+        const uint32_t crc = Crc32c(items[i].destination, items[i].length);
+        if (crc != items[i].object->checksum) {
+          results[i] = Status(StatusCode::kChecksumMismatch,
+                              "CRC32C of the bytes read does not match the stored checksum");
+        }
+      }
+      if (!results[i].ok()) pending.push_back(i);
+    }
+  }
+  return results;
+}
+
+std::vector<Result<ReplicaListReply>> ClientImpl::Lookup(const std::vector<std::string>& keys) {
+  auto replies = master_->BatchGetReplicaList(keys);
+  if (!replies.ok()) {
+    return std::vector<Result<ReplicaListReply>>(keys.size(), replies.status());
+  }
+  return std::move(*replies);
+}
+
+// ---- Zero-copy -------------------------------------------------------------------------------
+
+Status ClientImpl::RegisterBuffer(void* address, size_t length) {
+  return engine_->RegisterLocalMemory(address, length);
+}
+
+Status ClientImpl::UnregisterBuffer(void* address) {
+  return engine_->UnregisterLocalMemory(address);
+}
+
+Status ClientImpl::PutFrom(const std::string& key, const void* address, size_t length,
+                           const ReplicateConfig& config, PutMode mode) {
+  return BatchPutFrom({key}, {address}, {length}, config, mode)[0];
+}
+
+std::vector<Status> ClientImpl::BatchPutFrom(const std::vector<std::string>& keys,
+                                             const std::vector<const void*>& addresses,
+                                             const std::vector<size_t>& lengths,
+                                             const ReplicateConfig& config, PutMode mode) {
+  if (addresses.size() != keys.size() || lengths.size() != keys.size()) {
+    return std::vector<Status>(keys.size(), Status(StatusCode::kInvalidParams,
+                                                   "keys, addresses and lengths differ in size"));
+  }
+  std::vector<WriteItem> items;
+  items.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    items.push_back({keys[i], static_cast<const uint8_t*>(addresses[i]), lengths[i]});
+  }
+  return WriteRegistered(items, config, mode);
+}
+
+Result<uint64_t> ClientImpl::GetInto(const std::string& key, void* address, size_t capacity) {
+  return std::move(BatchGetInto({key}, {address}, {capacity})[0]);
+}
+
+std::vector<Result<uint64_t>> ClientImpl::BatchGetInto(const std::vector<std::string>& keys,
+                                                       const std::vector<void*>& addresses,
+                                                       const std::vector<size_t>& capacities) {
+  std::vector<Result<uint64_t>> results;
+  if (addresses.size() != keys.size() || capacities.size() != keys.size()) {
+    results.assign(keys.size(), Status(StatusCode::kInvalidParams,
+                                       "keys, addresses and capacities differ in size"));
+    return results;
+  }
+  std::vector<Result<ReplicaListReply>> objects = Lookup(keys);
+  std::vector<ReadItem> items;
+  std::vector<size_t> item_key;
+  results.assign(keys.size(), Status::Ok());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!objects[i].ok()) {
+      results[i] = objects[i].status();
+      continue;
+    }
+    if (objects[i]->size > capacities[i]) {
+      results[i] = Status(StatusCode::kBufferOverflow,
+                          "object '" + keys[i] + "' has " + std::to_string(objects[i]->size) +
+                              " bytes, buffer holds " + std::to_string(capacities[i]));
+      continue;
+    }
+    items.push_back({&*objects[i], 0, objects[i]->size, static_cast<uint8_t*>(addresses[i]),
+                     options_.verify_checksum});
+    item_key.push_back(i);
+  }
+  const std::vector<Status> read = ReadRegistered(items);
+  for (size_t n = 0; n < items.size(); ++n) {
+    const size_t i = item_key[n];
+    results[i] = read[n].ok() ? Result<uint64_t>(objects[i]->size)
+                              : Result<uint64_t>(read[n].WithContext("reading '" + keys[i] + "'"));
+  }
+  return results;
+}
+
+std::vector<Status> ClientImpl::GetIntoRanges(const std::vector<GetRange>& ranges) {
+  std::vector<std::string> keys;
+  std::map<std::string, size_t> key_index;
+  for (const GetRange& range : ranges) {
+    if (key_index.emplace(range.key, keys.size()).second) keys.push_back(range.key);
+  }
+  std::vector<Result<ReplicaListReply>> objects = Lookup(keys);
+  std::vector<Status> results(ranges.size());
+  std::vector<ReadItem> items;
+  std::vector<size_t> item_range;
+  for (size_t r = 0; r < ranges.size(); ++r) {
+    const GetRange& range = ranges[r];
+    const Result<ReplicaListReply>& object = objects[key_index[range.key]];
+    if (!object.ok()) {
+      results[r] = object.status();
+      continue;
+    }
+    if (range.source_offset > object->size || range.length > object->size - range.source_offset) {
+      results[r] = Status(StatusCode::kInvalidParams,
+                          "range [" + std::to_string(range.source_offset) + ", +" +
+                              std::to_string(range.length) + ") is outside object '" + range.key +
+                              "' of " + std::to_string(object->size) + " bytes");
+      continue;
+    }
+    items.push_back({&*object, range.source_offset, range.length,
+                     static_cast<uint8_t*>(range.destination), false});
+    item_range.push_back(r);
+  }
+  const std::vector<Status> read = ReadRegistered(items);
+  for (size_t n = 0; n < items.size(); ++n) results[item_range[n]] = read[n];
+  return results;
+}
+
+// ---- Plain bytes -----------------------------------------------------------------------------
+
+Status ClientImpl::Put(const std::string& key, std::span<const uint8_t> value,
+                       const ReplicateConfig& config, PutMode mode) {
+  return BatchPut({key}, {value}, config, mode)[0];
+}
+
+std::vector<Status> ClientImpl::BatchPut(const std::vector<std::string>& keys,
+                                         const std::vector<std::span<const uint8_t>>& values,
+                                         const ReplicateConfig& config, PutMode mode) {
+  if (values.size() != keys.size()) {
+    return std::vector<Status>(
+        keys.size(), Status(StatusCode::kInvalidParams, "keys and values differ in size"));
+  }
+  uint64_t total = 0;
+  for (const auto& value : values) total += value.size();
+  if (total == 0 || total > staging_->size()) {
+    // Too big to stage at once (or nothing to stage): one key at a time, in pieces.
+    std::vector<Status> results;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      results.push_back(values[i].size() <= staging_->size() && values[i].size() > 0
+                            ? BatchPut({keys[i]}, {values[i]}, config, mode)[0]
+                            : PutChunked(keys[i], values[i], config, mode));
+    }
+    return results;
+  }
+  auto piece = staging_->Acquire(total, options_.transfer_timeout);
+  if (!piece.ok()) return std::vector<Status>(keys.size(), piece.status());
+  std::vector<WriteItem> items;
+  uint64_t offset = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::memcpy(piece->data() + offset, values[i].data(), values[i].size());
+    items.push_back({keys[i], piece->data() + offset, values[i].size()});
+    offset += values[i].size();
+  }
+  return WriteRegistered(items, config, mode);
+}
+
+Status ClientImpl::PutChunked(const std::string& key, std::span<const uint8_t> value,
+                              const ReplicateConfig& config, PutMode mode) {
+  MC_ASSIGN_OR_RETURN(PutStartReply start,
+                      master_->PutStart(key, value.size(), ToMaster(config), ToMaster(mode)));
+  auto fail = [&](const Status& status) {
+    master_->PutRevoke(key).IgnoreError();  // else reclaimed by the put timeout
+    return status.WithContext("writing '" + key + "'");
+  };
+  const uint64_t chunk = staging_->size();
+  for (uint64_t offset = 0; offset < value.size(); offset += chunk) {
+    const uint64_t length = std::min<uint64_t>(chunk, value.size() - offset);
+    auto piece = staging_->Acquire(length, options_.transfer_timeout);
+    if (!piece.ok()) return fail(piece.status());
+    std::memcpy(piece->data(), value.data() + offset, length);
+    std::vector<TransferRequest> requests;
+    for (const ReplicaLocation& replica : start.replicas) {
+      if (Status s = AppendRequests(replica, offset, length, piece->data(), TransferOpcode::kWrite,
+                                    requests);
+          !s.ok()) {
+        return fail(s);
+      }
+    }
+    for (const Status& s : runner_->Run(requests)) {
+      if (!s.ok()) return fail(s);
+    }
+  }
+  return master_->PutEnd(key, Crc32c(value.data(), value.size()));
+}
+
+Result<std::vector<uint8_t>> ClientImpl::Get(const std::string& key) {
+  return std::move(BatchGet({key})[0]);
+}
+
+std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
+    const std::vector<std::string>& keys) {
+  std::vector<Result<ReplicaListReply>> objects = Lookup(keys);
+  std::vector<Result<std::vector<uint8_t>>> results;
+  results.reserve(keys.size());
+  uint64_t total = 0;
+  for (const auto& object : objects) total += object.ok() ? object->size : 0;
+  if (total > 0 && total <= staging_->size()) {
+    // Everything fits in staging at once: one transfer batch for all keys.
+    auto piece = staging_->Acquire(total, options_.transfer_timeout);
+    if (piece.ok()) {
+      std::vector<ReadItem> items;
+      std::vector<size_t> item_key;
+      uint64_t offset = 0;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (!objects[i].ok()) continue;
+        items.push_back(
+            {&*objects[i], 0, objects[i]->size, piece->data() + offset, options_.verify_checksum});
+        item_key.push_back(i);
+        offset += objects[i]->size;
+      }
+      const std::vector<Status> read = ReadRegistered(items);
+      for (size_t i = 0; i < keys.size(); ++i) results.push_back(objects[i].status());
+      for (size_t n = 0; n < items.size(); ++n) {
+        const size_t i = item_key[n];
+        if (!read[n].ok()) {
+          results[i] = read[n].WithContext("reading '" + keys[i] + "'");
+          continue;
+        }
+        results[i] =
+            std::vector<uint8_t>(items[n].destination, items[n].destination + items[n].length);
+      }
+      return results;
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!objects[i].ok()) {
+      results.push_back(objects[i].status());
+      continue;
+    }
+    // One key at a time through staging, in pieces of at most the staging size; the
+    // checksum is verified on the assembled value.
+    const ReplicaListReply& object = *objects[i];
+    std::vector<uint8_t> value(object.size);
+    Status status;
+    const uint64_t chunk = staging_->size();
+    for (uint64_t offset = 0; offset < object.size && status.ok(); offset += chunk) {
+      const uint64_t length = std::min<uint64_t>(chunk, object.size - offset);
+      auto piece = staging_->Acquire(length, options_.transfer_timeout);
+      if (!piece.ok()) {
+        status = piece.status();
+        break;
+      }
+      status = ReadRegistered({{&object, offset, length, piece->data(), false}})[0];
+      if (status.ok()) std::memcpy(value.data() + offset, piece->data(), length);
+    }
+    if (status.ok() && options_.verify_checksum &&
+        Crc32c(value.data(), value.size()) != object.checksum) {
+      status = Status(StatusCode::kChecksumMismatch,
+                      "CRC32C of the bytes read does not match the stored checksum");
+    }
+    if (status.ok()) {
+      results.push_back(std::move(value));
+    } else {
+      results.push_back(status.WithContext("reading '" + keys[i] + "'"));
+    }
+  }
+  return results;
+}
+
+// ---- Index ---------------------------------------------------------------------------------
+
+Status ClientImpl::Remove(const std::string& key, bool force) {
+  return master_->Remove(key, force ? RemoveMode::kForce : RemoveMode::kNormal);
+}
+
+Result<bool> ClientImpl::IsExist(const std::string& key) { return master_->ExistKey(key); }
+
+Result<uint64_t> ClientImpl::GetSize(const std::string& key) { return master_->GetSize(key); }
+
+std::vector<Result<bool>> ClientImpl::BatchIsExist(const std::vector<std::string>& keys) {
+  auto exists = master_->BatchExistKey(keys);
+  if (!exists.ok()) return std::vector<Result<bool>>(keys.size(), exists.status());
+  return std::move(*exists);
+}
+
+Result<uint64_t> ClientImpl::RemoveByRegex(const std::string& pattern, bool force) {
+  return master_->RemoveByRegex(pattern, force ? RemoveMode::kForce : RemoveMode::kNormal);
+}
+
+}  // namespace mooncake::store

@@ -1,0 +1,102 @@
+#pragma once
+
+// The Client behind include/mooncake/store/client.h: a MasterClient for the index, a
+// Transfer Engine for the bytes, a staging buffer for unregistered memory.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/staging_buffer.h"
+#include "client/transfer_runner.h"
+#include "master/client/master_client.h"
+#include "mooncake/store/client.h"
+#include "mooncake/transfer/transfer_engine.h"
+
+namespace mooncake::store {
+
+class ClientImpl final : public Client {
+ public:
+  static Result<std::unique_ptr<Client>> Create(ClientOptions options);
+  ~ClientImpl() override;
+
+  Status Put(const std::string& key, std::span<const uint8_t> value, const ReplicateConfig& config,
+             PutMode mode) override;
+  Result<std::vector<uint8_t>> Get(const std::string& key) override;
+  std::vector<Status> BatchPut(const std::vector<std::string>& keys,
+                               const std::vector<std::span<const uint8_t>>& values,
+                               const ReplicateConfig& config, PutMode mode) override;
+  std::vector<Result<std::vector<uint8_t>>> BatchGet(const std::vector<std::string>& keys) override;
+
+  Status RegisterBuffer(void* address, size_t length) override;
+  Status UnregisterBuffer(void* address) override;
+  Status PutFrom(const std::string& key, const void* address, size_t length,
+                 const ReplicateConfig& config, PutMode mode) override;
+  Result<uint64_t> GetInto(const std::string& key, void* address, size_t capacity) override;
+  std::vector<Status> BatchPutFrom(const std::vector<std::string>& keys,
+                                   const std::vector<const void*>& addresses,
+                                   const std::vector<size_t>& lengths,
+                                   const ReplicateConfig& config, PutMode mode) override;
+  std::vector<Result<uint64_t>> BatchGetInto(const std::vector<std::string>& keys,
+                                             const std::vector<void*>& addresses,
+                                             const std::vector<size_t>& capacities) override;
+  std::vector<Status> GetIntoRanges(const std::vector<GetRange>& ranges) override;
+
+  Status Remove(const std::string& key, bool force) override;
+  Result<bool> IsExist(const std::string& key) override;
+  Result<uint64_t> GetSize(const std::string& key) override;
+  std::vector<Result<bool>> BatchIsExist(const std::vector<std::string>& keys) override;
+  Result<uint64_t> RemoveByRegex(const std::string& pattern, bool force) override;
+
+  std::string local_hostname() const override;
+
+ private:
+  // An object to write from registered memory.
+  struct WriteItem {
+    std::string key;
+    const uint8_t* data = nullptr;
+    uint64_t length = 0;
+  };
+  // A range of an object to read into registered memory.
+  struct ReadItem {
+    const ReplicaListReply* object = nullptr;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    uint8_t* destination = nullptr;
+    // Verify the checksum after reading (whole-object reads with verify_checksum only).
+    bool verify = false;
+  };
+
+  ClientImpl(ClientOptions options, std::unique_ptr<MasterClient> master,
+             std::unique_ptr<TransferEngine> engine);
+
+  // PutStart for every item in one RPC, the writes of every replica in one transfer batch,
+  // then PutEnd / PutRevoke in one RPC each. One status per item.
+  std::vector<Status> WriteRegistered(const std::vector<WriteItem>& items,
+                                      const ReplicateConfig& config, PutMode mode);
+  // A plain value larger than the staging buffer: PutStart, then the value in staging-sized
+  // pieces, then PutEnd (PutRevoke on failure).
+  Status PutChunked(const std::string& key, std::span<const uint8_t> value,
+                    const ReplicateConfig& config, PutMode mode);
+  // Reads every item, all first attempts in one transfer batch; an item whose transfer
+  // failed is retried on the object's next replica. One status per item.
+  std::vector<Status> ReadRegistered(const std::vector<ReadItem>& items);
+  // Appends the requests moving object bytes [offset, offset + length) of `replica` to/from
+  // `local`.
+  Status AppendRequests(const ReplicaLocation& replica, uint64_t offset, uint64_t length,
+                        uint8_t* local, TransferOpcode opcode,
+                        std::vector<TransferRequest>& requests);
+  // Looks keys up in one master RPC; the per-key replies.
+  std::vector<Result<ReplicaListReply>> Lookup(const std::vector<std::string>& keys);
+
+  const ClientOptions options_;
+  std::unique_ptr<MasterClient> master_;
+  std::unique_ptr<TransferEngine> engine_;
+  std::unique_ptr<TransferRunner> runner_;
+  std::unique_ptr<StagingBuffer> staging_;
+  // Rotates the first replica tried, spreading readers of one object over its replicas.
+  std::atomic<uint64_t> read_rotation_{0};
+};
+
+}  // namespace mooncake::store

@@ -1,0 +1,35 @@
+#include "client/replica_ranges.h"
+
+#include <algorithm>
+
+namespace mooncake::store {
+
+Result<std::vector<RemotePiece>> MapObjectRange(const ReplicaLocation& replica, uint64_t offset,
+                                                uint64_t length) {
+  std::vector<RemotePiece> pieces;
+  if (length == 0) return pieces;
+  const uint64_t end = offset + length;
+  if (end < offset) {
+    return Status(StatusCode::kInvalidParams, "object range overflows 64 bits");
+  }
+  uint64_t slice_start = 0;  // object offset of the current slice
+  for (const Allocation& slice : replica.slices) {
+    const uint64_t slice_end = slice_start + slice.length;
+    const uint64_t from = std::max(offset, slice_start);
+    const uint64_t to = std::min(end, slice_end);
+    if (from < to) {
+      pieces.push_back(
+          {slice.segment, slice.address + (from - slice_start), from - offset, to - from});
+    }
+    slice_start = slice_end;
+    if (slice_start >= end) break;
+  }
+  if (slice_start < end) {
+    return Status(StatusCode::kInvalidReplica, "replica on node '" + replica.node_id + "' holds " +
+                                                   std::to_string(slice_start) +
+                                                   " bytes, range ends at " + std::to_string(end));
+  }
+  return pieces;
+}
+
+}  // namespace mooncake::store

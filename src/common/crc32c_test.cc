@@ -1,0 +1,197 @@
+#include "mooncake/common/crc32c.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <ostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/crc32c_internal.h"
+
+namespace mooncake {
+namespace {
+
+using ExtendFn = uint32_t (*)(uint32_t, const void*, size_t);
+
+// Each implementation runs the same tests; the hardware one is skipped where the CPU lacks it,
+// so on an SSE4.2 machine both paths are checked, not only the one Crc32c dispatches to.
+struct Implementation {
+  const char* name;
+  ExtendFn extend;
+  bool needs_hardware;
+};
+
+// Names the implementation in failure messages instead of dumping its bytes.
+void PrintTo(const Implementation& impl, std::ostream* os) { *os << impl.name; }
+
+const Implementation kImplementations[] = {
+    {"Dispatch", &Crc32cExtend, false},
+    {"Software", &crc32c_internal::ExtendSoftware, false},
+    {"Hardware", &crc32c_internal::ExtendHardware, true},
+};
+
+// Bit at a time, straight from the definition: slow, but shares no table or trick with the
+// code under test.
+uint32_t ReferenceCrc32c(const uint8_t* p, size_t n) {
+  uint32_t r = ~uint32_t{0};
+  for (size_t i = 0; i < n; ++i) {
+    r ^= p[i];
+    for (int bit = 0; bit < 8; ++bit) r = (r >> 1) ^ ((r & 1) != 0 ? 0x82F63B78u : 0u);
+  }
+  return ~r;
+}
+
+std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint8_t> bytes(n);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  return bytes;
+}
+
+class Crc32cTest : public ::testing::TestWithParam<Implementation> {
+ protected:
+  void SetUp() override {
+    if (GetParam().needs_hardware && !Crc32cIsHardwareAccelerated()) {
+      GTEST_SKIP() << "CPU has no SSE4.2 crc32 instruction";
+    }
+  }
+
+  uint32_t Crc(const void* data, size_t n) const { return GetParam().extend(0, data, n); }
+  uint32_t Crc(const std::vector<uint8_t>& bytes) const { return Crc(bytes.data(), bytes.size()); }
+};
+
+TEST_P(Crc32cTest, EmptyInputIsZero) {
+  EXPECT_EQ(Crc(nullptr, 0), 0u);
+  EXPECT_EQ(GetParam().extend(0x12345678, nullptr, 0), 0x12345678u);
+}
+
+TEST_P(Crc32cTest, CheckValue) {
+  const std::string check = "123456789";
+  EXPECT_EQ(Crc(check.data(), check.size()), 0xE3069283u);
+}
+
+TEST_P(Crc32cTest, AllZerosAndAllOnes) {
+  EXPECT_EQ(Crc(std::vector<uint8_t>(32, 0x00)), 0x8A9136AAu);
+  EXPECT_EQ(Crc(std::vector<uint8_t>(32, 0xFF)), 0x62A8AB43u);
+}
+
+// RFC 3720 (iSCSI), appendix B.4.
+TEST_P(Crc32cTest, Rfc3720Vectors) {
+  std::vector<uint8_t> ascending(32);
+  std::vector<uint8_t> descending(32);
+  for (size_t i = 0; i < 32; ++i) {
+    ascending[i] = static_cast<uint8_t>(i);
+    descending[i] = static_cast<uint8_t>(31 - i);
+  }
+  EXPECT_EQ(Crc(ascending), 0x46DD794Eu);
+  EXPECT_EQ(Crc(descending), 0x113FDB5Cu);
+
+  const std::vector<uint8_t> read_command_pdu = {
+      0x01, 0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00,
+      0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x18, 0x28, 0x00, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  };
+  EXPECT_EQ(Crc(read_command_pdu), 0xD9963A56u);
+}
+
+TEST_P(Crc32cTest, MatchesBitwiseReferenceAtEveryLengthAndAlignment) {
+  const std::vector<uint8_t> bytes = RandomBytes(1024 + 8, 1);
+  for (size_t offset = 0; offset < 8; ++offset) {
+    for (size_t n = 0; n <= 1024; ++n) {
+      ASSERT_EQ(Crc(bytes.data() + offset, n), ReferenceCrc32c(bytes.data() + offset, n))
+          << "offset " << offset << " length " << n;
+    }
+  }
+}
+
+// Lengths on each side of the hardware path's interleaving thresholds (groups of 3 x 80,
+// 3 x 1360 and 3 x 21840 bytes), one that runs every tier and leaves a ragged tail, and large
+// odd ones.
+TEST_P(Crc32cTest, MatchesBitwiseReferenceOnLargeBuffers) {
+  const size_t kMiB = size_t{1} << 20;
+  const std::vector<uint8_t> bytes = RandomBytes(kMiB + 4096 + 8, 2);
+  for (size_t n : {size_t{239}, size_t{240}, size_t{241}, size_t{4079}, size_t{4080}, size_t{4081},
+                   size_t{65519}, size_t{65520}, size_t{65521}, size_t{2 * 65520 + 4080 + 240 + 13},
+                   kMiB + 1, kMiB + 4093}) {
+    for (size_t offset : {0, 3}) {
+      ASSERT_EQ(Crc(bytes.data() + offset, n), ReferenceCrc32c(bytes.data() + offset, n))
+          << "offset " << offset << " length " << n;
+    }
+  }
+}
+
+TEST_P(Crc32cTest, ExtendComposesAtEverySplit) {
+  const std::vector<uint8_t> bytes = RandomBytes(2000, 3);
+  const uint32_t whole = Crc(bytes);
+  for (size_t split = 0; split <= bytes.size(); ++split) {
+    const uint32_t head = Crc(bytes.data(), split);
+    ASSERT_EQ(GetParam().extend(head, bytes.data() + split, bytes.size() - split), whole)
+        << "split " << split;
+  }
+}
+
+TEST_P(Crc32cTest, ExtendComposesAcrossManyPieces) {
+  const std::vector<uint8_t> bytes = RandomBytes(200000, 4);
+  std::mt19937_64 rng(5);
+  uint32_t crc = 0;
+  for (size_t pos = 0; pos < bytes.size();) {
+    const size_t piece = std::min<size_t>(rng() % 30000, bytes.size() - pos);
+    crc = GetParam().extend(crc, bytes.data() + pos, piece);
+    pos += piece;
+  }
+  EXPECT_EQ(crc, Crc(bytes));
+}
+
+TEST_P(Crc32cTest, DetectsASingleFlippedBit) {
+  std::vector<uint8_t> bytes = RandomBytes(4096, 6);
+  const uint32_t before = Crc(bytes);
+  bytes[1234] ^= 0x10;
+  EXPECT_NE(Crc(bytes), before);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllPaths, Crc32cTest, ::testing::ValuesIn(kImplementations),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// The fast paths are compared with each other over far more inputs than the bitwise reference
+// could check in reasonable time.
+TEST(Crc32cPathsTest, HardwareAndSoftwareAgreeAtEveryLengthUpTo4KiBAndEveryAlignment) {
+  if (!Crc32cIsHardwareAccelerated()) GTEST_SKIP() << "CPU has no SSE4.2 crc32 instruction";
+  const std::vector<uint8_t> bytes = RandomBytes(4096 + 8, 7);
+  for (size_t offset = 0; offset < 8; ++offset) {
+    for (size_t n = 0; n <= 4096; ++n) {
+      const uint8_t* p = bytes.data() + offset;
+      ASSERT_EQ(crc32c_internal::ExtendHardware(0, p, n), crc32c_internal::ExtendSoftware(0, p, n))
+          << "offset " << offset << " length " << n;
+    }
+  }
+}
+
+TEST(Crc32cPathsTest, HardwareAndSoftwareAgreeOnLargeBuffersFromAnyStartingCrc) {
+  if (!Crc32cIsHardwareAccelerated()) GTEST_SKIP() << "CPU has no SSE4.2 crc32 instruction";
+  const size_t kMiB = size_t{1} << 20;
+  const std::vector<uint8_t> bytes = RandomBytes(4 * kMiB + 64 + 8, 8);
+  std::mt19937_64 rng(9);
+  for (size_t n : {kMiB + 1, kMiB + 777, 2 * kMiB + 3, 4 * kMiB + 63}) {
+    const size_t offset = rng() % 8;
+    const uint32_t start = static_cast<uint32_t>(rng());
+    const uint8_t* p = bytes.data() + offset;
+    ASSERT_EQ(crc32c_internal::ExtendHardware(start, p, n),
+              crc32c_internal::ExtendSoftware(start, p, n))
+        << "offset " << offset << " length " << n;
+  }
+}
+
+TEST(Crc32cPathsTest, AcceleratedExactlyWhenTheCpuHasSse42) {
+#if defined(__x86_64__)
+  EXPECT_EQ(Crc32cIsHardwareAccelerated(), __builtin_cpu_supports("sse4.2") != 0);
+#else
+  EXPECT_FALSE(Crc32cIsHardwareAccelerated());
+#endif
+}
+
+}  // namespace
+}  // namespace mooncake
