@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "master/core/object_entry.h"
+#include "master/core/object_view.h"
 
 namespace mooncake {
 

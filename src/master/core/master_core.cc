@@ -1,6 +1,8 @@
 #include "master/core/master_core.h"
 
 #include <algorithm>
+#include <functional>
+#include <limits>
 // GCC 12 under -fsanitize=address reports a false -Wmaybe-uninitialized inside libstdc++'s
 // <regex> (std::function in the NFA states); silence it for that header only.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -17,21 +19,6 @@
 
 namespace mooncake {
 
-namespace {
-
-bool HasVanished(const Replica& replica, const std::set<std::string, std::less<>>& gone) {
-  return gone.count(replica.allocation.segment) > 0;
-}
-
-// Removes the replicas on vanished segments; returns how many are left.
-size_t DropVanished(std::vector<Replica>& replicas,
-                    const std::set<std::string, std::less<>>& gone) {
-  std::erase_if(replicas, [&](const Replica& r) { return HasVanished(r, gone); });
-  return replicas.size();
-}
-
-}  // namespace
-
 Status MasterCoreOptions::Validate() const {
   if (default_lease_ttl.count() <= 0) return InvalidParams("default_lease_ttl must be > 0");
   if (max_lease_ttl < default_lease_ttl) {
@@ -40,6 +27,12 @@ Status MasterCoreOptions::Validate() const {
   if (put_timeout.count() <= 0) return InvalidParams("put_timeout must be > 0");
   if (client_ttl.count() <= 0) return InvalidParams("client_ttl must be > 0");
   if (max_key_length == 0) return InvalidParams("max_key_length must be > 0");
+  if (max_key_length > std::numeric_limits<uint32_t>::max()) {
+    return InvalidParams("max_key_length must be < 2^32");
+  }
+  if (expected_objects > (size_t{1} << 32)) {
+    return InvalidParams("expected_objects must be <= 2^32");
+  }
   if (max_object_size == 0) return InvalidParams("max_object_size must be > 0");
   // Written so that NaN fails every check.
   if (!(eviction_ratio > 0)) return InvalidParams("eviction_ratio must be > 0");
@@ -61,13 +54,17 @@ Result<std::unique_ptr<MasterCore>> MasterCore::Create(MasterCoreOptions options
 MasterCore::MasterCore(MasterCoreOptions options, const Clock& clock)
     : options_(std::move(options)),
       clock_(clock),
-      eviction_policy_(std::make_unique<LruEvictionPolicy>()) {}
+      eviction_policy_(std::make_unique<LruEvictionPolicy>()) {
+  objects_.Reserve(options_.expected_objects);
+}
 
 // ---- Segments ----------------------------------------------------------------------------
 
 Status MasterCore::Mount(const SegmentSpec& spec) {
   MC_ASSIGN_OR_RETURN(std::vector<std::string> dropped, pool_.Mount(spec));
+  // Dropped first: the new mount may reuse the name of a segment of the node's old epoch.
   DropSegments(dropped);
+  segments_.Add(spec);
   last_seen_[spec.node_id] = clock_.Now();  // A mount is a heartbeat.
   return Status::Ok();
 }
@@ -83,27 +80,6 @@ size_t MasterCore::UnmountNode(const NodeId& node) {
   last_seen_.erase(node);
   DropSegments(dropped);
   return dropped.size();
-}
-
-void MasterCore::DropSegments(const std::vector<std::string>& segments) {
-  if (segments.empty()) return;
-  const std::set<std::string, std::less<>> gone(segments.begin(), segments.end());
-  for (auto it = objects_.begin(); it != objects_.end();) {
-    ObjectEntry& entry = it->second;
-    if (entry.pending && DropVanished(entry.pending->replicas, gone) == 0) {
-      // The writer's PutEnd/PutRevoke now finds nothing in flight (or no object).
-      entry.pending.reset();
-    }
-    DropVanished(entry.replicas, gone);
-    if (entry.visible ? entry.replicas.empty() : !entry.pending) {
-      // Visible with no COMPLETE replica left, or invisible with no put left: gone.
-      Erase(it++);
-    } else {
-      ++it;
-    }
-  }
-  for (Deferred& d : deferred_) DropVanished(d.replicas, gone);
-  std::erase_if(deferred_, [](const Deferred& d) { return d.replicas.empty(); });
 }
 
 // ---- Puts --------------------------------------------------------------------------------
@@ -133,13 +109,15 @@ Status MasterCore::ValidatePut(std::string_view key, uint64_t size,
   return Status::Ok();
 }
 
-Result<PendingPut> MasterCore::Allocate(uint64_t size, const ReplicateConfig& config) {
-  PendingPut pending;
-  pending.size = size;
-  pending.replica_num = config.replica_num;
-  pending.started = clock_.Now();
-  pending.pin.hard = config.with_hard_pin;
-  if (config.soft_pin_ttl) pending.pin.soft_until = pending.started + *config.soft_pin_ttl;
+Result<std::unique_ptr<PendingPut>> MasterCore::Allocate(uint64_t size,
+                                                         const ReplicateConfig& config) {
+  auto pending = std::make_unique<PendingPut>();
+  pending->size = size;
+  pending->replica_num = config.replica_num;
+  pending->started = clock_.Now();
+  pending->deadline = pending->started + options_.put_timeout;
+  pending->pin.hard = config.with_hard_pin;
+  if (config.soft_pin_ttl) pending->pin.soft_until = pending->started + *config.soft_pin_ttl;
   std::set<NodeId> used_nodes;
   Status last_error;
   for (int i = 0; i < config.replica_num; ++i) {
@@ -149,23 +127,36 @@ Result<PendingPut> MasterCore::Allocate(uint64_t size, const ReplicateConfig& co
       last_error = allocation.status();
       break;  // No further distinct node has room: best effort with what we have.
     }
-    std::optional<SegmentInfo> info = pool_.Find(allocation->segment);
-    NodeId node = info ? info->node_id : NodeId();
-    used_nodes.insert(node);
-    pending.replicas.push_back(
-        Replica{config.medium, std::move(node), ReplicaStatus::kProcessing, *allocation});
+    const std::optional<SegmentId> id = segments_.Find(allocation->segment);
+    if (!id) {
+      // The index mirrors the pool's mounts, so this is a bug here; give the bytes back.
+      pool_.Free(*allocation).IgnoreError();
+      last_error = InternalError("segment '" + allocation->segment + "' is not indexed");
+      break;
+    }
+    used_nodes.insert(segments_.Get(*id).node);
+    pending->replicas.push_back(ReplicaRecord{allocation->address, allocation->length, *id, 0});
   }
-  if (pending.replicas.empty()) {
+  if (pending->replicas.empty()) {
     if (last_error.code() == StatusCode::kNoAvailableHandle) return last_error;
     return Status(StatusCode::kNoAvailableHandle, "no replica fits: " + last_error.ToString());
   }
-  pending.version = next_version_++;
+  pending->version = next_version_++;
   return pending;
 }
 
-PutStartResult MasterCore::ResultOf(const PendingPut& pending) {
+ReplicaView MasterCore::ViewOf(const ReplicaRecord& replica, ReplicaStatus status) const {
+  const SegmentIndex::Segment& segment = segments_.Get(replica.segment);
+  return ReplicaView{segment.medium, segment.node, status,
+                     Allocation{segment.name, replica.address, replica.length}};
+}
+
+PutStartResult MasterCore::ResultOf(const PendingPut& pending) const {
   PutStartResult result;
-  result.replicas = pending.replicas;
+  result.replicas.reserve(pending.replicas.size());
+  for (const ReplicaRecord& r : pending.replicas) {
+    result.replicas.push_back(ViewOf(r, ReplicaStatus::kProcessing));
+  }
   result.replicas_short = pending.replica_num - static_cast<int>(pending.replicas.size());
   result.version = pending.version;
   return result;
@@ -174,78 +165,85 @@ PutStartResult MasterCore::ResultOf(const PendingPut& pending) {
 Result<PutStartResult> MasterCore::PutStart(std::string_view key, uint64_t size,
                                             const ReplicateConfig& config) {
   MC_RETURN_IF_ERROR(ValidatePut(key, size, config));
-  if (objects_.find(key) != objects_.end()) {
+  ReclaimExpiredPuts(clock_.Now());  // an expired put of this key no longer holds it
+  if (objects_.Find(key) != nullptr) {
     return Status(StatusCode::kObjectAlreadyExists, "object '" + std::string(key) + "' exists");
   }
-  MC_ASSIGN_OR_RETURN(PendingPut pending, AllocateOrEvict(size, config, key));
-  PutStartResult result = ResultOf(pending);
-  ObjectEntry entry;
-  entry.replica_num = config.replica_num;
-  entry.pending = std::move(pending);
-  objects_.emplace(std::string(key), std::move(entry));
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<PendingPut> pending, AllocateOrEvict(size, config, key));
+  PutStartResult result = ResultOf(*pending);
+  CreateWithPending(key, std::move(pending));
   return result;
 }
 
 Result<PutStartResult> MasterCore::UpsertStart(std::string_view key, uint64_t size,
                                                const ReplicateConfig& config) {
   MC_RETURN_IF_ERROR(ValidatePut(key, size, config));
-  auto it = objects_.find(key);
-  if (it == objects_.end()) return PutStart(key, size, config);
-  if (it->second.pending) {
+  ReclaimExpiredPuts(clock_.Now());
+  ObjectRecord* record = objects_.Find(key);
+  if (record == nullptr) return PutStart(key, size, config);
+  if (record->pending) {
     return Status(StatusCode::kReplicaIsNotReady,
                   "a put of '" + std::string(key) + "' is still in flight");
   }
-  MC_ASSIGN_OR_RETURN(PendingPut pending, AllocateOrEvict(size, config, key));
-  PutStartResult result = ResultOf(pending);
-  it->second.pending = std::move(pending);
+  // `record` survives: eviction never takes the protected key, and it has no put to reclaim.
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<PendingPut> pending, AllocateOrEvict(size, config, key));
+  PutStartResult result = ResultOf(*pending);
+  StartPending(record, std::move(pending));
   return result;
 }
 
+namespace {
+
+Status TimedOut(std::string_view key, std::chrono::milliseconds put_timeout) {
+  return {StatusCode::kObjectNotFound,
+          "put of '" + std::string(key) + "' timed out: not ended within put_timeout (" +
+              std::to_string(put_timeout.count()) + " ms) of its start; its space was reclaimed"};
+}
+
+}  // namespace
+
 Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
-  auto it = objects_.find(key);
-  if (it == objects_.end()) {
+  ObjectRecord* record = objects_.Find(key);
+  if (record == nullptr) {
     return {StatusCode::kObjectNotFound, "no put of '" + std::string(key) + "' in flight"};
   }
-  ObjectEntry& entry = it->second;
-  if (!entry.pending) {
+  if (!record->pending) {
     return InvalidParams("object '" + std::string(key) + "' is already complete");
   }
-  PendingPut pending = std::move(*entry.pending);
-  entry.pending.reset();
-  if (entry.visible && !entry.replicas.empty()) {
-    if (LeaseLive(entry)) {
-      deferred_.push_back(Deferred{entry.lease_until, std::move(entry.replicas)});
-    } else {
-      FreeReplicas(entry.replicas);
-    }
-  }
-  for (Replica& r : pending.replicas) r.status = ReplicaStatus::kComplete;
-  entry.replicas = std::move(pending.replicas);
-  entry.visible = true;
-  entry.size = pending.size;
-  entry.version = pending.version;
-  entry.checksum = checksum;
-  entry.replica_num = pending.replica_num;
-  entry.pin = pending.pin;
+  if (ReclaimIfExpired(record)) return TimedOut(key, options_.put_timeout);
+  const bool was_below = BelowTarget(*record);
+  // The old version goes while the new one is still reachable through the record (the
+  // SegmentIndex may move the new replicas' entries while unlinking the old ones).
+  if (record->visible) RetireReplicas(record);
+  std::unique_ptr<PendingPut> pending = std::move(record->pending);
+  deadlines_.erase({pending->deadline, pending->version});
+  // Same replicas, same member entries: only their list changes.
+  record->SetReplicas(pending->replicas);
+  record->visible = true;
+  record->size = pending->size;
+  record->version = pending->version;
+  record->checksum = checksum;
+  record->replica_num = static_cast<uint8_t>(pending->replica_num);
+  record->hard_pin = pending->pin.hard;
+  record->soft_until = pending->pin.soft_until;
   // The old version's readers are protected by the deferred free; the new one starts unleased.
-  entry.lease_until = TimePoint{};
-  entry.lease_streak_start = TimePoint{};
-  entry.last_access = clock_.Now();
+  record->lease_until = TimePoint{};
+  record->lease_streak_start = TimePoint{};
+  record->last_access = clock_.Now();
+  UpdateBelowTarget(was_below, *record);
   return Status::Ok();
 }
 
 Status MasterCore::PutRevoke(std::string_view key) {
-  auto it = objects_.find(key);
-  if (it == objects_.end()) {
+  ObjectRecord* record = objects_.Find(key);
+  if (record == nullptr) {
     return {StatusCode::kObjectNotFound, "no put of '" + std::string(key) + "' in flight"};
   }
-  ObjectEntry& entry = it->second;
-  if (!entry.pending) {
+  if (!record->pending) {
     return InvalidParams("object '" + std::string(key) + "' is complete; nothing to revoke");
   }
-  FreeReplicas(entry.pending->replicas);
-  entry.pending.reset();
-  if (!entry.visible) objects_.erase(it);
+  if (ReclaimIfExpired(record)) return TimedOut(key, options_.put_timeout);
+  DropPending(record);
   return Status::Ok();
 }
 
@@ -253,56 +251,65 @@ Status MasterCore::PutRevoke(std::string_view key) {
 
 Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
   MC_RETURN_IF_ERROR(ValidateKey(key));
-  auto it = objects_.find(key);
-  if (it == objects_.end() || !it->second.visible) {
+  ObjectRecord* record = objects_.Find(key);
+  if (record == nullptr || !record->visible) {
     return Status(StatusCode::kObjectNotFound, "object '" + std::string(key) + "' not found");
   }
-  ObjectEntry& entry = it->second;
   const TimePoint now = clock_.Now();
-  if (now >= entry.lease_until) entry.lease_streak_start = now;  // A new streak begins.
-  entry.lease_until =
-      std::min(now + options_.default_lease_ttl, entry.lease_streak_start + options_.max_lease_ttl);
-  entry.last_access = now;
-  return ObjectView{entry.size, entry.version, entry.checksum, entry.replicas, entry.lease_until};
+  if (now >= record->lease_until) record->lease_streak_start = now;  // A new streak begins.
+  record->lease_until = std::min(now + options_.default_lease_ttl,
+                                 record->lease_streak_start + options_.max_lease_ttl);
+  record->last_access = now;
+  ObjectView view{record->size, record->version, record->checksum, {}, record->lease_until};
+  view.replicas.reserve(record->replicas().size());
+  for (const ReplicaRecord& r : record->replicas()) {
+    view.replicas.push_back(ViewOf(r, ReplicaStatus::kComplete));
+  }
+  return view;
 }
 
 Result<bool> MasterCore::ExistKey(std::string_view key) const {
   MC_RETURN_IF_ERROR(ValidateKey(key));
-  auto it = objects_.find(key);
-  return it != objects_.end() && it->second.visible;
+  const ObjectRecord* record = objects_.Find(key);
+  return record != nullptr && record->visible;
 }
 
 Result<uint64_t> MasterCore::GetSize(std::string_view key) const {
   MC_RETURN_IF_ERROR(ValidateKey(key));
-  auto it = objects_.find(key);
-  if (it == objects_.end() || !it->second.visible) {
+  const ObjectRecord* record = objects_.Find(key);
+  if (record == nullptr || !record->visible) {
     return Status(StatusCode::kObjectNotFound, "object '" + std::string(key) + "' not found");
   }
-  return it->second.size;
+  return record->size;
 }
 
 // ---- Removal -----------------------------------------------------------------------------
 
-Status MasterCore::RemovableStatus(std::string_view key, const ObjectEntry& entry,
-                                   RemoveMode mode) const {
-  if (entry.pending) {
+Status MasterCore::RemovableStatus(const ObjectRecord& record, RemoveMode mode) const {
+  if (record.pending) {
     return {StatusCode::kReplicaIsNotReady,
-            "a put of '" + std::string(key) + "' is in flight; revoke or end it first"};
+            "a put of '" + std::string(record.key()) + "' is in flight; revoke or end it first"};
   }
-  if (mode == RemoveMode::kNormal && LeaseLive(entry)) {
-    return {StatusCode::kObjectHasLease, "object '" + std::string(key) + "' has a live lease"};
+  if (mode == RemoveMode::kNormal && LeaseLive(record)) {
+    return {StatusCode::kObjectHasLease,
+            "object '" + std::string(record.key()) + "' has a live lease"};
   }
   return Status::Ok();
 }
 
+bool MasterCore::Removable(const ObjectRecord& record, RemoveMode mode) const {
+  return record.visible && !record.pending && (mode == RemoveMode::kForce || !LeaseLive(record));
+}
+
 Status MasterCore::Remove(std::string_view key, RemoveMode mode) {
   MC_RETURN_IF_ERROR(ValidateKey(key));
-  auto it = objects_.find(key);
-  if (it == objects_.end() || !it->second.visible) {
+  ReclaimExpiredPuts(clock_.Now());
+  ObjectRecord* record = objects_.Find(key);
+  if (record == nullptr || !record->visible) {
     return {StatusCode::kObjectNotFound, "object '" + std::string(key) + "' not found"};
   }
-  MC_RETURN_IF_ERROR(RemovableStatus(key, it->second, mode));
-  Erase(it);
+  MC_RETURN_IF_ERROR(RemovableStatus(*record, mode));
+  EraseObject(record);
   return Status::Ok();
 }
 
@@ -314,42 +321,26 @@ Result<size_t> MasterCore::RemoveByRegex(std::string_view pattern, RemoveMode mo
   } catch (const std::regex_error& e) {
     return InvalidParams("invalid regex '" + std::string(pattern) + "': " + e.what());
   }
-  size_t removed = 0;
-  for (auto it = objects_.begin(); it != objects_.end();) {
-    if (it->second.visible && RemovableStatus(it->first, it->second, mode).ok() &&
-        std::regex_search(it->first, re)) {
-      Erase(it++);
-      ++removed;
-    } else {
-      ++it;
+  ReclaimExpiredPuts(clock_.Now());
+  std::vector<ObjectRecord*> victims;
+  objects_.ForEach([&](ObjectRecord* record) {
+    const std::string_view key = record->key();
+    if (Removable(*record, mode) && std::regex_search(key.begin(), key.end(), re)) {
+      victims.push_back(record);
     }
-  }
-  return removed;
+  });
+  for (ObjectRecord* record : victims) EraseObject(record);
+  return victims.size();
 }
 
 size_t MasterCore::RemoveAll(RemoveMode mode) {
-  size_t removed = 0;
-  for (auto it = objects_.begin(); it != objects_.end();) {
-    if (it->second.visible && RemovableStatus(it->first, it->second, mode).ok()) {
-      Erase(it++);
-      ++removed;
-    } else {
-      ++it;
-    }
-  }
-  return removed;
-}
-
-void MasterCore::Erase(ObjectMap::iterator it) {
-  FreeReplicas(it->second.replicas);
-  if (it->second.pending) FreeReplicas(it->second.pending->replicas);
-  objects_.erase(it);
-}
-
-void MasterCore::FreeReplicas(const std::vector<Replica>& replicas) {
-  // Every replica's allocation is held in the pool (invariant), so Free cannot fail; a
-  // failure would be a bug in this class, and the bytes would merely stay allocated.
-  for (const Replica& r : replicas) pool_.Free(r.allocation).IgnoreError();
+  ReclaimExpiredPuts(clock_.Now());
+  std::vector<ObjectRecord*> victims;
+  objects_.ForEach([&](ObjectRecord* record) {
+    if (Removable(*record, mode)) victims.push_back(record);
+  });
+  for (ObjectRecord* record : victims) EraseObject(record);
+  return victims.size();
 }
 
 // ---- Time --------------------------------------------------------------------------------
@@ -357,23 +348,11 @@ void MasterCore::FreeReplicas(const std::vector<Replica>& replicas) {
 void MasterCore::Tick() {
   ExpireDeadNodes();
   const TimePoint now = clock_.Now();
-  for (auto it = objects_.begin(); it != objects_.end();) {
-    ObjectEntry& entry = it->second;
-    if (entry.pending && now - entry.pending->started >= options_.put_timeout) {
-      FreeReplicas(entry.pending->replicas);
-      entry.pending.reset();
-      if (!entry.visible) {
-        it = objects_.erase(it);
-        continue;
-      }
-    }
-    ++it;
+  ReclaimExpiredPuts(now);
+  while (!deferred_.empty() && deferred_.begin()->first <= now) {
+    for (const ReplicaRecord& r : deferred_.begin()->second) FreeInPool(r);
+    deferred_.erase(deferred_.begin());
   }
-  std::erase_if(deferred_, [&](const Deferred& d) {
-    if (now < d.until) return false;
-    FreeReplicas(d.replicas);
-    return true;
-  });
   for (Medium medium : {Medium::kDram, Medium::kVram, Medium::kSsd}) {
     const SegmentPool::MediumUsage usage = pool_.Usage(medium);
     if (usage.capacity == 0) continue;
@@ -382,15 +361,6 @@ void MasterCore::Tick() {
       EvictOn(medium, LowWatermarkBytes(usage.capacity), {});
     }
   }
-}
-
-// ---- Queries -----------------------------------------------------------------------------
-
-size_t MasterCore::ObjectsBelowReplicaTarget() const {
-  return static_cast<size_t>(std::count_if(objects_.begin(), objects_.end(), [](const auto& kv) {
-    const ObjectEntry& e = kv.second;
-    return e.visible && static_cast<int>(e.replicas.size()) < e.replica_num;
-  }));
 }
 
 }  // namespace mooncake

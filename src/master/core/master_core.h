@@ -24,6 +24,34 @@
 //   put/upsert in flight. Soft-pinned objects go only after every unpinned candidate. Only
 //   GetReplicaList and PutEnd refresh an object's place in the LRU order; ExistKey and
 //   GetSize are probes, so polling keys can neither keep them resident nor starve puts.
+//
+// Put deadline: a put or upsert not ended or revoked within put_timeout of its PutStart counts
+// as reclaimed from that instant, whether or not Tick has run: PutEnd/PutRevoke of its key
+// reclaim it and fail (kObjectNotFound, "timed out"), so a writer can never believe a put
+// landed in space the master may already have handed to another; PutStart, UpsertStart,
+// Remove, RemoveByRegex, RemoveAll and MountWithManifest first reclaim every put past its
+// deadline (O(expired), via the deadline index), as Tick does.
+//
+// Invariants (CheckInvariants verifies them all):
+//  - an object is invisible until its first PutEnd (or adoption); while invisible it has no
+//    replica and a put in flight; once visible it has 1..16 replicas, all COMPLETE, and a put
+//    in flight (if any) is an upsert of a new version;
+//  - every replica (visible, in flight, or awaiting a deferred free) holds its allocation in
+//    the SegmentPool, and the pool holds no other allocation;
+//  - every visible or in-flight replica is linked once in its segment's SegmentIndex members;
+//  - every put in flight has one entry in the deadline index, and nothing else does;
+//  - ObjectsBelowReplicaTarget's counter equals the number of visible objects with fewer
+//    replicas than their replica_num.
+//
+// Cost (n objects): Tick is O(expired puts + lapsed deferred frees + nodes + media) plus
+// eviction when a medium is over its watermark (which scans the candidates: O(n log n)).
+// Losing a segment is O(replicas on it + deferred frees). Puts, ends, reads and removes are
+// O(key length + replicas) expected; RemoveByRegex and RemoveAll scan.
+//
+// Memory: an object is one ObjectRecord block (fixed fields, the key, its first replica; see
+// object_record.h) plus a slot in the ObjectTable, a member entry per replica in the
+// SegmentIndex and an allocation in its segment's OffsetAllocator: ~205 B of RSS per object
+// of 4 KiB with a 40-byte key at 1M objects (bench/micro/master_core_memory_bench).
 
 #include <chrono>
 #include <cstddef>
@@ -34,106 +62,21 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "master/core/eviction_policy.h"
+#include "master/core/master_core_types.h"
 #include "master/core/master_types.h"
-#include "master/core/object_entry.h"
+#include "master/core/object_record.h"
+#include "master/core/object_table.h"
+#include "master/core/object_view.h"
+#include "master/core/segment_index.h"
 #include "master/core/segment_pool.h"
 #include "mooncake/common/clock.h"
 #include "mooncake/common/status.h"
 
 namespace mooncake {
-
-struct MasterCoreOptions {
-  // Read lease granted by GetReplicaList. Default 5 s; > 0 and <= max_lease_ttl.
-  std::chrono::milliseconds default_lease_ttl{5000};
-  // How long one streak of back-to-back leases may last in total (see the lease-cap rule in
-  // the file comment). Default 30 s; >= default_lease_ttl.
-  std::chrono::milliseconds max_lease_ttl{30000};
-  // A PutStart/UpsertStart not ended or revoked within this long is reclaimed by Tick().
-  // Default 30 s; > 0.
-  std::chrono::milliseconds put_timeout{30000};
-  // Longest accepted key, in bytes; empty and longer keys are kInvalidKey. Default 4096; > 0.
-  size_t max_key_length = 4096;
-  // Largest accepted object, in bytes; larger sizes are kInvalidParams. Default 1 TiB; > 0.
-  uint64_t max_object_size = uint64_t{1} << 40;
-  // Eviction starts on a medium once used / capacity exceeds this. Default 0.95; <= 1.
-  double eviction_high_watermark = 0.95;
-  // Eviction frees down to used / capacity <= eviction_high_watermark - eviction_ratio.
-  // Default 0.05; 0 < eviction_ratio < eviction_high_watermark.
-  double eviction_ratio = 0.05;
-  // A node whose last Mount or Heartbeat is this long ago is declared dead by Tick(): all its
-  // segments are unmounted and their replicas dropped. Default 10 s; > 0.
-  std::chrono::milliseconds client_ttl{10000};
-
-  // kInvalidParams naming the first field out of range.
-  Status Validate() const;
-};
-
-// How PutStart/UpsertStart place an object.
-struct ReplicateConfig {
-  // Copies wanted, each on a distinct node; 1..16.
-  int replica_num = 1;
-  // Segments to try first, in order (see SegmentPool::AllocateOnMedium).
-  std::vector<std::string> preferred_segments;
-  // Every replica goes to a segment of this medium.
-  Medium medium = Medium::kDram;
-  // Never evict the object (Remove still may).
-  bool with_hard_pin = false;
-  // Evict the object only after every unpinned one, for this long after PutStart; then it is
-  // ordinary. Unset: no soft pin. An upsert's PutEnd replaces the object's pins with these.
-  std::optional<std::chrono::milliseconds> soft_pin_ttl;
-};
-
-// What eviction has done since the core was created. Every candidate a run looks at is
-// either evicted or counted in exactly one skipped_* field.
-struct EvictionStats {
-  // Eviction runs that found a medium over its watermark, or a put that did not fit.
-  uint64_t runs = 0;
-  uint64_t evicted_objects = 0;
-  // Object bytes freed (size x replicas; allocation padding excluded).
-  uint64_t evicted_bytes = 0;
-  // Passed over because a read lease was live.
-  uint64_t skipped_leased = 0;
-  // Passed over because hard-pinned.
-  uint64_t skipped_pinned = 0;
-  // Passed over because a put or upsert of the key was in flight.
-  uint64_t skipped_in_flight = 0;
-};
-
-// One object a storage node already holds, as its manifest announces it when it (re)mounts a
-// segment: how a restarted master regains its index from the nodes (see MountWithManifest).
-struct ManifestEntry {
-  std::string key;
-  // The replica's absolute address (segment base + offset) and the bytes it occupies there.
-  uint64_t address = 0;
-  uint64_t length = 0;
-  // The object's size (<= length), version and checksum as sealed by its PutEnd.
-  uint64_t size = 0;
-  uint64_t version = 0;
-  uint32_t checksum = 0;
-};
-
-// What MountWithManifest did with each manifest entry: every entry is counted exactly once.
-struct MountReport {
-  // Adopted as a COMPLETE replica (of a new object, or of one already known).
-  size_t adopted = 0;
-  // Lost to another claim on the key: an older version than the one kept, a different
-  // size/checksum at the same version, a put of the key in flight, or a second replica on a
-  // node that already holds one.
-  size_t skipped_conflict = 0;
-  // Malformed: bad key, size 0 or above max_object_size, length < size, version 0, or a range
-  // outside the segment or overlapping one already taken.
-  size_t skipped_invalid = 0;
-};
-
-enum class RemoveMode : uint8_t {
-  // Refuse (kObjectHasLease) while a read lease is live.
-  kNormal,
-  // Remove even while leased: the caller accepts that readers may see their bytes vanish.
-  kForce,
-};
 
 class MasterCore {
  public:
@@ -193,11 +136,14 @@ class MasterCore {
   // Seals the put (or upsert) in flight for `key`: its replicas become COMPLETE and visible
   // with `checksum`. For an upsert the old version's replicas are freed now if no read lease
   // is live, else when the lease lapses (Tick), and the new version starts unleased.
-  // Errors: kObjectNotFound (unknown key, or the put was revoked or reclaimed),
-  // kInvalidParams (no put in flight: the object is already complete).
+  // Errors: kObjectNotFound (unknown key, or the put was revoked or reclaimed — including a
+  // put past its put_timeout deadline that Tick has not reclaimed yet: this call reclaims it,
+  // and the message says the put timed out), kInvalidParams (no put in flight: the object is
+  // already complete).
   Status PutEnd(std::string_view key, uint32_t checksum);
   // Abandons the put (or upsert) in flight for `key`, freeing its allocations; an upserted
-  // object keeps its old version. Errors: kObjectNotFound, kInvalidParams (nothing in flight).
+  // object keeps its old version. Errors: kObjectNotFound (as PutEnd: a put past its deadline
+  // is reclaimed and reported as timed out), kInvalidParams (nothing in flight).
   Status PutRevoke(std::string_view key);
 
   // ---- Reads ----------------------------------------------------------------------------
@@ -233,20 +179,26 @@ class MasterCore {
 
   // ---- Queries --------------------------------------------------------------------------
   // Visible objects with fewer COMPLETE replicas than their replica_num (for re-replication).
-  size_t ObjectsBelowReplicaTarget() const;
+  // O(1): a counter kept as replicas come and go.
+  size_t ObjectsBelowReplicaTarget() const { return below_target_; }
   // Keys in the index, visible or not.
   size_t ObjectCount() const { return objects_.size(); }
   // Old upsert replicas waiting for a lease to lapse.
   size_t DeferredFreeCount() const { return deferred_.size(); }
   const SegmentPool& segment_pool() const { return pool_; }
+  // Puts and upserts in flight (not yet ended, revoked or reclaimed).
+  size_t PendingPutCount() const { return deadlines_.size(); }
+
+  // Verifies every invariant in the file comment, the object table's and the pool's own;
+  // kInternalError naming the first broken one. O(n); for tests and debug checks.
+  Status CheckInvariants() const;
 
  private:
-  // Old replicas kept alive for readers until `until`.
-  struct Deferred {
-    TimePoint until;
-    std::vector<Replica> replicas;
-  };
-  using ObjectMap = std::map<std::string, ObjectEntry, std::less<>>;
+  // Puts in flight by deadline; the put's version (unique) breaks ties.
+  using DeadlineIndex = std::map<std::pair<TimePoint, uint64_t>, ObjectRecord*>;
+  // Old upsert replicas kept alive for readers until their key's time (unlinked from the
+  // SegmentIndex, still held in the pool).
+  using DeferredFrees = std::multimap<TimePoint, std::vector<ReplicaRecord>>;
 
   MasterCore(MasterCoreOptions options, const Clock& clock);
 
@@ -254,26 +206,54 @@ class MasterCore {
   Status ValidatePut(std::string_view key, uint64_t size, const ReplicateConfig& config) const;
   // Allocates up to config.replica_num replicas on distinct nodes; kNoAvailableHandle (with
   // nothing held) when none fits.
-  Result<PendingPut> Allocate(uint64_t size, const ReplicateConfig& config);
-  // Allocate, and when nothing fits, evict on config.medium (never `protected_key`) to make
-  // room for replica_num x size bytes and try once more.
-  Result<PendingPut> AllocateOrEvict(uint64_t size, const ReplicateConfig& config,
-                                     std::string_view protected_key);
+  Result<std::unique_ptr<PendingPut>> Allocate(uint64_t size, const ReplicateConfig& config);
+  // Allocate, and when nothing fits, reclaim expired puts and evict on config.medium (never
+  // `protected_key`) to make room for replica_num x size bytes, and try once more.
+  Result<std::unique_ptr<PendingPut>> AllocateOrEvict(uint64_t size, const ReplicateConfig& config,
+                                                      std::string_view protected_key);
   // Evicts on `medium` until its used bytes are <= target_used (or no candidate is left);
   // never `protected_key`. One eviction run in the stats.
   void EvictOn(Medium medium, uint64_t target_used, std::string_view protected_key);
   // used / capacity <= high - ratio, in bytes.
   uint64_t LowWatermarkBytes(uint64_t capacity) const;
-  static PutStartResult ResultOf(const PendingPut& pending);
-  void FreeReplicas(const std::vector<Replica>& replicas);
-  bool LeaseLive(const ObjectEntry& entry) const { return clock_.Now() < entry.lease_until; }
-  // Why Remove would refuse `entry` (OK when it would not).
-  Status RemovableStatus(std::string_view key, const ObjectEntry& entry, RemoveMode mode) const;
-  void Erase(ObjectMap::iterator it);
+  PutStartResult ResultOf(const PendingPut& pending) const;
+  ReplicaView ViewOf(const ReplicaRecord& replica, ReplicaStatus status) const;
+  bool LeaseLive(const ObjectRecord& record) const { return clock_.Now() < record.lease_until; }
+  // Why Remove would refuse a visible `record` (OK when it would not).
+  Status RemovableStatus(const ObjectRecord& record, RemoveMode mode) const;
+  // Whether RemoveByRegex/RemoveAll take `record` (visible and RemovableStatus OK).
+  bool Removable(const ObjectRecord& record, RemoveMode mode) const;
+
+  // ---- Index upkeep (master_core_index.cc): every change to replicas goes through these,
+  // so the SegmentIndex, deadline index, deferred frees and below-target counter stay exact.
+  // Creates `key`'s record (not yet in the table) with `pending` in flight.
+  ObjectRecord* CreateWithPending(std::string_view key, std::unique_ptr<PendingPut> pending);
+  // Makes `pending` the record's put in flight (it has none): links and indexes it.
+  void StartPending(ObjectRecord* record, std::unique_ptr<PendingPut> pending);
+  // If the record's put in flight is past its deadline, reclaims it (as Tick would) and
+  // returns true; `record` is set to nullptr when the object went with it.
+  bool ReclaimIfExpired(ObjectRecord*& record);
+  // Frees the record's put in flight; erases the record too when it is not visible.
+  void DropPending(ObjectRecord* record);
+  // Unlinks the visible replicas and frees them now, or at lease_until while a read lease
+  // is live (an upsert's PutEnd or a newer adopted version superseding them).
+  void RetireReplicas(ObjectRecord* record);
+  // Frees every replica (visible and in flight) and destroys the record.
+  void EraseObject(ObjectRecord* record);
+  // Releases a replica's allocation in the pool (not for gone segments).
+  void FreeInPool(const ReplicaRecord& replica);
+  static bool BelowTarget(const ObjectRecord& record) {
+    return record.visible && record.replicas().size() < record.replica_num;
+  }
+  // Re-counts `record` in below_target_ after a change; `was` is BelowTarget before it.
+  void UpdateBelowTarget(bool was, const ObjectRecord& record);
   // Forgets every replica on the named segments (already gone from the pool, so nothing is
   // freed there); objects left with no COMPLETE replica are removed, puts left with no
-  // replica are cancelled.
+  // replica are cancelled. O(replicas on them + deferred frees).
   void DropSegments(const std::vector<std::string>& segments);
+  void DropSegmentMembers(SegmentId id);
+  // Reclaims the puts whose deadline is <= now; O(expired x log n).
+  void ReclaimExpiredPuts(TimePoint now);
   // Unmounts the nodes past client_ttl (the liveness part of Tick).
   void ExpireDeadNodes();
   // Adopts one manifest entry on the just-mounted segment `spec` (MountWithManifest).
@@ -282,8 +262,11 @@ class MasterCore {
   MasterCoreOptions options_;
   const Clock& clock_;
   SegmentPool pool_;
-  ObjectMap objects_;
-  std::vector<Deferred> deferred_;
+  SegmentIndex segments_;
+  ObjectTable objects_;
+  DeadlineIndex deadlines_;
+  DeferredFrees deferred_;
+  size_t below_target_ = 0;
   uint64_t next_version_ = 1;
   // Last Mount/Heartbeat of every node with mounted segments.
   std::map<NodeId, TimePoint, std::less<>> last_seen_;

@@ -11,14 +11,16 @@ namespace mooncake {
 
 namespace {
 
-bool HasReplicaOn(const ObjectEntry& entry, Medium medium) {
-  return std::any_of(entry.replicas.begin(), entry.replicas.end(),
-                     [&](const Replica& r) { return r.medium == medium; });
+bool HasReplicaOn(const SegmentIndex& segments, const ObjectRecord& record, Medium medium) {
+  const auto replicas = record.replicas();
+  return std::any_of(replicas.begin(), replicas.end(), [&](const ReplicaRecord& r) {
+    return segments.Get(r.segment).medium == medium;
+  });
 }
 
-uint64_t ObjectBytes(const ObjectEntry& entry) {
+uint64_t ObjectBytes(const ObjectRecord& record) {
   uint64_t bytes = 0;
-  for (const Replica& r : entry.replicas) bytes += r.allocation.length;
+  for (const ReplicaRecord& r : record.replicas()) bytes += r.length;
   return bytes;
 }
 
@@ -38,9 +40,10 @@ uint64_t MasterCore::LowWatermarkBytes(uint64_t capacity) const {
   return static_cast<uint64_t>(std::llround(fraction * static_cast<double>(capacity)));
 }
 
-Result<PendingPut> MasterCore::AllocateOrEvict(uint64_t size, const ReplicateConfig& config,
-                                               std::string_view protected_key) {
-  Result<PendingPut> pending = Allocate(size, config);
+Result<std::unique_ptr<PendingPut>> MasterCore::AllocateOrEvict(uint64_t size,
+                                                                const ReplicateConfig& config,
+                                                                std::string_view protected_key) {
+  Result<std::unique_ptr<PendingPut>> pending = Allocate(size, config);
   if (pending.ok() || pending.status().code() != StatusCode::kNoAvailableHandle) {
     return pending;
   }
@@ -59,26 +62,33 @@ Result<PendingPut> MasterCore::AllocateOrEvict(uint64_t size, const ReplicateCon
 void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view protected_key) {
   ++eviction_stats_.runs;
   const TimePoint now = clock_.Now();
+  // A scan of every object: eviction runs only above the high watermark (or for a put that
+  // does not fit) and then frees eviction_ratio of the medium, so the scan is amortised over
+  // many puts. The EvictionPolicy seam orders whatever candidates it is given.
   std::vector<EvictionCandidate> candidates;
-  for (const auto& [key, entry] : objects_) {
-    if (!entry.visible || key == protected_key || !HasReplicaOn(entry, medium)) continue;
-    if (entry.pending) {
+  objects_.ForEach([&](const ObjectRecord* record) {
+    const std::string_view key = record->key();
+    if (!record->visible || key == protected_key || !HasReplicaOn(segments_, *record, medium)) {
+      return;
+    }
+    if (record->pending) {
       ++eviction_stats_.skipped_in_flight;
-    } else if (entry.pin.hard) {
+    } else if (record->hard_pin) {
       ++eviction_stats_.skipped_pinned;
-    } else if (LeaseLive(entry)) {
+    } else if (LeaseLive(*record)) {
       ++eviction_stats_.skipped_leased;
     } else {
-      candidates.push_back(EvictionCandidate{key, entry.last_access, now < entry.pin.soft_until});
+      candidates.push_back(EvictionCandidate{key, record->last_access, now < record->soft_until});
     }
-  }
+  });
   eviction_policy_->Order(candidates);
   for (const EvictionCandidate& candidate : candidates) {
     if (pool_.Usage(medium).used <= target_used) break;
-    auto it = objects_.find(candidate.key);
+    // Each candidate's key lives in its own record, erased only on its own turn.
+    ObjectRecord* record = objects_.Find(candidate.key);
     ++eviction_stats_.evicted_objects;
-    eviction_stats_.evicted_bytes += ObjectBytes(it->second);
-    Erase(it);
+    eviction_stats_.evicted_bytes += ObjectBytes(*record);
+    EraseObject(record);
   }
 }
 

@@ -38,11 +38,18 @@ class MasterCoreEvictionTest : public ::testing::Test {
         core_->Mount(SegmentSpec{"seg-a", "a", 1, Medium::kDram, 0x100000, kPoolBytes}).ok());
   }
 
+  void TearDown() override {
+    if (core_ == nullptr) return;
+    Status s = core_->CheckInvariants();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+
   // Puts a one-KiB object, then moves time on by 1 ms so LRU order follows put order.
   void Put(const std::string& key, const ReplicateConfig& config = {}) {
     auto started = core_->PutStart(key, kKiB, config);
     ASSERT_TRUE(started.ok()) << key << ": " << started.status().ToString();
     ASSERT_TRUE(core_->PutEnd(key, 1).ok());
+    ASSERT_TRUE(core_->CheckInvariants().ok()) << core_->CheckInvariants().ToString();
     clock_.Advance(milliseconds(1));
   }
   void PutMany(const std::string& prefix, int n, const ReplicateConfig& config = {}) {

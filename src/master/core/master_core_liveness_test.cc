@@ -28,6 +28,12 @@ class MasterCoreLivenessTest : public ::testing::Test {
     core_ = std::move(core).value();
   }
 
+  void TearDown() override {
+    if (core_ == nullptr) return;
+    Status s = core_->CheckInvariants();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+
   void MountNode(const std::string& node, Epoch epoch = 1) {
     ASSERT_TRUE(
         core_->Mount(SegmentSpec{"seg-" + node, node, epoch, Medium::kDram, 0x100000, kMiB}).ok());

@@ -13,6 +13,7 @@ namespace mooncake {
 Result<MountReport> MasterCore::MountWithManifest(const SegmentSpec& spec,
                                                   const std::vector<ManifestEntry>& manifest) {
   MC_RETURN_IF_ERROR(Mount(spec));
+  ReclaimExpiredPuts(clock_.Now());  // a put past its deadline no longer owns its key
   MountReport report;
   for (const ManifestEntry& entry : manifest) Adopt(spec, entry, report);
   return report;
@@ -24,20 +25,21 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     ++report.skipped_invalid;
     return;
   }
-  auto it = objects_.find(m.key);
-  if (it != objects_.end()) {
-    const ObjectEntry& known = it->second;
+  ObjectRecord* known = objects_.Find(m.key);
+  if (known != nullptr) {
     // A put in flight owns the key until it ends; a higher known version wins outright.
-    if (known.pending || !known.visible || known.version > m.version) {
+    if (known->pending || !known->visible || known->version > m.version) {
       ++report.skipped_conflict;
       return;
     }
-    if (known.version == m.version) {
-      const bool same_object = known.size == m.size && known.checksum == m.checksum;
-      const bool node_has_one =
-          std::any_of(known.replicas.begin(), known.replicas.end(),
-                      [&](const Replica& r) { return r.node == spec.node_id; });
-      if (!same_object || node_has_one) {
+    if (known->version == m.version) {
+      const bool same_object = known->size == m.size && known->checksum == m.checksum;
+      const auto replicas = known->replicas();
+      const bool node_has_one = std::any_of(
+          replicas.begin(), replicas.end(),
+          [&](const ReplicaRecord& r) { return segments_.Get(r.segment).node == spec.node_id; });
+      // One replica per node, and at most kMaxReplicas in all (one per put's replica_num).
+      if (!same_object || node_has_one || replicas.size() >= ObjectRecord::kMaxReplicas) {
         ++report.skipped_conflict;
         return;
       }
@@ -48,39 +50,41 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     ++report.skipped_invalid;
     return;
   }
-  Replica replica{spec.medium, spec.node_id, ReplicaStatus::kComplete,
-                  Allocation{spec.name, m.address, m.length}};
+  // Mount just registered the segment.
+  const ReplicaRecord replica{m.address, m.length, *segments_.Find(spec.name), 0};
   next_version_ = std::max(next_version_, m.version + 1);
   ++report.adopted;
-  if (it != objects_.end() && it->second.version == m.version) {
-    ObjectEntry& known = it->second;
-    known.replicas.push_back(std::move(replica));
-    known.replica_num = std::max(known.replica_num, static_cast<int>(known.replicas.size()));
+  if (known != nullptr && known->version == m.version) {
+    const bool was_below = BelowTarget(*known);
+    known->AddReplica(replica);
+    segments_.Link(known, known->replicas().back());
+    known->replica_num =
+        static_cast<uint8_t>(std::max<size_t>(known->replica_num, known->replicas().size()));
+    UpdateBelowTarget(was_below, *known);
     return;
   }
-  if (it != objects_.end()) {
+  bool was_below = false;
+  if (known != nullptr) {
     // A newer version supersedes the known one: free its replicas as an upsert's PutEnd
     // would, deferred while a read lease is live.
-    ObjectEntry& known = it->second;
-    if (LeaseLive(known)) {
-      deferred_.push_back(Deferred{known.lease_until, std::move(known.replicas)});
-    } else {
-      FreeReplicas(known.replicas);
-    }
-    known.replicas.clear();
+    was_below = BelowTarget(*known);
+    RetireReplicas(known);
   } else {
-    it = objects_.emplace(m.key, ObjectEntry{}).first;
+    known = objects_.Insert(m.key);
   }
-  ObjectEntry& entry = it->second;
-  entry.visible = true;
-  entry.size = m.size;
-  entry.version = m.version;
-  entry.checksum = m.checksum;
-  entry.replicas.push_back(std::move(replica));
-  entry.pin = PinState{};
-  entry.lease_until = TimePoint{};
-  entry.lease_streak_start = TimePoint{};
-  entry.last_access = clock_.Now();
+  ObjectRecord& record = *known;
+  record.visible = true;
+  record.size = m.size;
+  record.version = m.version;
+  record.checksum = m.checksum;
+  record.AddReplica(replica);
+  segments_.Link(&record, record.replicas().back());
+  record.hard_pin = false;
+  record.soft_until = TimePoint{};
+  record.lease_until = TimePoint{};
+  record.lease_streak_start = TimePoint{};
+  record.last_access = clock_.Now();
+  UpdateBelowTarget(was_below, record);
 }
 
 }  // namespace mooncake

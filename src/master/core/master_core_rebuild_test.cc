@@ -34,10 +34,16 @@ class MasterCoreRebuildTest : public ::testing::Test {
     core_ = std::move(core).value();
   }
 
+  void TearDown() override {
+    if (core_ == nullptr) return;
+    Status s = core_->CheckInvariants();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+
   MountReport MountOk(const SegmentSpec& spec, const std::vector<ManifestEntry>& manifest) {
     auto report = core_->MountWithManifest(spec, manifest);
     EXPECT_TRUE(report.ok()) << report.status().ToString();
-    EXPECT_TRUE(core_->segment_pool().CheckConsistency().ok());
+    EXPECT_TRUE(core_->CheckInvariants().ok()) << core_->CheckInvariants().ToString();
     return report.ok() ? *report : MountReport{};
   }
 

@@ -33,6 +33,14 @@ ReplicateConfig Replicas(int replica_num, std::vector<std::string> preferred = {
 class MasterCoreTest : public ::testing::Test {
  protected:
   void SetUp() override { core_ = MakeCore(MasterCoreOptions{}); }
+  // Every test ends with the indexes consistent (CheckInvariants cross-checks them all).
+  void TearDown() override { ExpectConsistent(); }
+
+  void ExpectConsistent() const {
+    if (core_ == nullptr) return;
+    Status s = core_->CheckInvariants();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
 
   // Nodes never heartbeat here: liveness is master_core_liveness_test's subject, so the TTL
   // is set beyond any time these tests advance.
@@ -55,6 +63,7 @@ class MasterCoreTest : public ::testing::Test {
     auto started = core_->PutStart(key, size, config);
     EXPECT_TRUE(started.ok()) << started.status().ToString();
     EXPECT_TRUE(core_->PutEnd(key, 0xabcd).ok());
+    ExpectConsistent();
     return started.ok() ? *started : PutStartResult{};
   }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "mooncake/common/size.h"
@@ -87,17 +88,17 @@ Result<uint64_t> OffsetAllocator::Allocate(uint64_t size) {
 }
 
 Status OffsetAllocator::Free(uint64_t offset) {
-  auto alloc = allocations_.find(offset);
-  if (alloc == allocations_.end()) {
+  const std::optional<uint64_t> held = allocations_.Find(offset);
+  if (!held) {
     return InvalidParams(
         fmt::format("offset allocator: no allocation starts at offset {} (never allocated "
                     "or already freed)",
                     offset));
   }
   uint64_t start = offset;
-  uint64_t end = offset + alloc->second;
-  used_ -= alloc->second;
-  allocations_.erase(alloc);
+  uint64_t end = offset + *held;
+  used_ -= *held;
+  allocations_.Erase(offset);
 
   // Coalesce with the free blocks that touch either side, so free blocks stay maximal.
   auto right = free_by_offset_.lower_bound(offset);
@@ -140,12 +141,12 @@ Status OffsetAllocator::Reserve(uint64_t offset, uint64_t size) {
 }
 
 Result<uint64_t> OffsetAllocator::AllocationSize(uint64_t offset) const {
-  auto alloc = allocations_.find(offset);
-  if (alloc == allocations_.end()) {
+  const std::optional<uint64_t> held = allocations_.Find(offset);
+  if (!held) {
     return InvalidParams(
         fmt::format("offset allocator: no allocation starts at offset {}", offset));
   }
-  return alloc->second;
+  return *held;
 }
 
 OffsetAllocator::Stats OffsetAllocator::stats() const {
@@ -179,7 +180,7 @@ void OffsetAllocator::Carve(FreeByOffset::iterator it, uint64_t start, uint64_t 
   // The pieces left over cannot touch another free block: the original block was maximal.
   if (start > block_start) InsertFree(block_start, start - block_start);
   if (start + size < block_end) InsertFree(start + size, block_end - (start + size));
-  allocations_.emplace(start, size);
+  allocations_.Insert(start, size);
   used_ += size;
 }
 
@@ -191,7 +192,9 @@ Status OffsetAllocator::CheckConsistency() const {
     return broken(fmt::format("{} blocks by size, {} by offset", free_by_size_.size(),
                               free_by_offset_.size()));
   }
-  std::vector<std::pair<uint64_t, uint64_t>> allocs(allocations_.begin(), allocations_.end());
+  std::vector<std::pair<uint64_t, uint64_t>> allocs;
+  allocs.reserve(allocations_.size());
+  allocations_.ForEach([&](uint64_t offset, uint64_t size) { allocs.emplace_back(offset, size); });
   std::sort(allocs.begin(), allocs.end());
   uint64_t cursor = 0;
   uint64_t used = 0;

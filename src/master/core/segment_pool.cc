@@ -110,29 +110,45 @@ Result<Allocation> SegmentPool::Allocate(std::string_view segment, uint64_t size
 }
 
 Status SegmentPool::Free(const Allocation& allocation) {
-  auto it = segments_.find(allocation.segment);
-  if (it == segments_.end()) {
-    return SegmentNotFound(fmt::format("free: segment '{}' is not mounted", allocation.segment));
-  }
-  Segment& segment = it->second;
+  return Free(allocation.segment, allocation.address, allocation.length);
+}
+
+Result<uint64_t> SegmentPool::HeldOffset(std::string_view name, const Segment& segment,
+                                         uint64_t address, uint64_t length) {
   const uint64_t base = segment.spec.base;
   auto invalid = [&](std::string_view why) {
-    return InvalidParams(fmt::format("free of {} bytes at {:#x} in segment '{}': {}",
-                                     allocation.length, allocation.address, allocation.segment,
-                                     why));
+    return InvalidParams(
+        fmt::format("free of {} bytes at {:#x} in segment '{}': {}", length, address, name, why));
   };
-  if (allocation.length == 0) return invalid("length 0");
-  if (allocation.address < base || allocation.address - base >= segment.spec.size) {
+  if (length == 0) return invalid("length 0");
+  if (address < base || address - base >= segment.spec.size) {
     return invalid(fmt::format("outside the segment [{:#x}, +{})", base, segment.spec.size));
   }
-  const uint64_t offset = allocation.address - base;
+  const uint64_t offset = address - base;
   auto held = segment.allocator.AllocationSize(offset);
   if (!held.ok()) return invalid("no allocation starts there");
   // An allocation holds its length plus less than one alignment unit of tail padding.
-  if (allocation.length > *held || *held - allocation.length >= segment.allocator.alignment()) {
+  if (length > *held || *held - length >= segment.allocator.alignment()) {
     return invalid(fmt::format("the allocation there holds {} bytes", *held));
   }
-  return segment.allocator.Free(offset);
+  return offset;
+}
+
+Status SegmentPool::Free(std::string_view segment, uint64_t address, uint64_t length) {
+  auto it = segments_.find(segment);
+  if (it == segments_.end()) {
+    return SegmentNotFound(fmt::format("free: segment '{}' is not mounted", segment));
+  }
+  MC_ASSIGN_OR_RETURN(uint64_t offset, HeldOffset(segment, it->second, address, length));
+  return it->second.allocator.Free(offset);
+}
+
+Status SegmentPool::CheckHeld(std::string_view segment, uint64_t address, uint64_t length) const {
+  auto it = segments_.find(segment);
+  if (it == segments_.end()) {
+    return SegmentNotFound(fmt::format("segment '{}' is not mounted", segment));
+  }
+  return HeldOffset(segment, it->second, address, length).status();
 }
 
 Status SegmentPool::Reserve(std::string_view segment, uint64_t address, uint64_t length) {

@@ -86,6 +86,12 @@ class SegmentPool {
   // rounded up for alignment), so a length that differs by less than the alignment (64 B) from
   // the true one is not caught.
   Status Free(const Allocation& allocation);
+  // The same, for callers that keep the segment's name apart from the range (no copy of it).
+  Status Free(std::string_view segment, uint64_t address, uint64_t length);
+
+  // OK when an allocation of `length` bytes at absolute `address` is held in `segment`
+  // exactly as Free would accept it; otherwise the error Free would return. Changes nothing.
+  Status CheckHeld(std::string_view segment, uint64_t address, uint64_t length) const;
 
   // Marks [address, address + length) of `segment` as allocated, `address` absolute
   // (base + offset) — how a node's manifest of what it already holds is adopted. Release it
@@ -133,6 +139,9 @@ class SegmentPool {
   static SegmentInfo InfoOf(const Segment& segment);
   // Allocates in one segment; `size` > 0.
   static Result<Allocation> AllocateIn(Segment& segment, uint64_t size);
+  // The offset of the allocation Free(name, address, length) would release, or its error.
+  static Result<uint64_t> HeldOffset(std::string_view name, const Segment& segment,
+                                     uint64_t address, uint64_t length);
   // Removes segment `it` from both maps.
   void Erase(SegmentMap::iterator it);
 

@@ -307,17 +307,24 @@ TEST(SegmentPoolTest, FreeOfUnknownAllocationIsRefusedWithoutDamage) {
       {{"seg", base + 512 * kKiB, 64}, StatusCode::kInvalidParams},  // free space
   };
   for (const auto& [allocation, code] : bad) {
+    // CheckHeld judges exactly as Free does, without freeing.
+    EXPECT_EQ(pool.CheckHeld(allocation.segment, allocation.address, allocation.length).code(),
+              code);
     Status s = pool.Free(allocation);
     EXPECT_EQ(s.code(), code) << allocation.segment << " " << allocation.address << " "
                               << allocation.length << ": " << s.ToString();
   }
+  EXPECT_TRUE(pool.CheckHeld("seg", a.address, a.length).ok());
+  EXPECT_TRUE(pool.CheckHeld("seg", b.address, b.length).ok());
   EXPECT_EQ(Used(pool, "seg"), used);
   EXPECT_EQ(pool.Find("seg")->allocations, 2u);
   ExpectConsistent(pool);
 
   ASSERT_TRUE(pool.Free(a).ok());
   EXPECT_EQ(pool.Free(a).code(), StatusCode::kInvalidParams);  // double free
-  ASSERT_TRUE(pool.Free(b).ok());
+  EXPECT_EQ(pool.CheckHeld("seg", a.address, a.length).code(), StatusCode::kInvalidParams);
+  // The overload that takes the segment's name apart from the range.
+  ASSERT_TRUE(pool.Free(std::string_view("seg"), b.address, b.length).ok());
   EXPECT_EQ(Used(pool, "seg"), 0u);
   ExpectConsistent(pool);
 }

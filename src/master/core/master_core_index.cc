@@ -1,0 +1,155 @@
+// MasterCore's index upkeep: the only code that adds, moves or frees replicas, so that the
+// object table, the SegmentIndex members, the deadline index of puts in flight, the deferred
+// frees and the below-target counter change together (see the invariants in master_core.h).
+//
+// One rule makes SegmentIndex::Unlink correct: a replica is unlinked while it and every other
+// linked replica of its record are still reachable through the record (replicas() or
+// pending->replicas), because Unlink may move a sibling's entry and must find that sibling to
+// update its member_slot. Hence "unlink all, then take/clear", never the other way round.
+#include <algorithm>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "master/core/master_core.h"
+
+namespace mooncake {
+
+ObjectRecord* MasterCore::CreateWithPending(std::string_view key,
+                                            std::unique_ptr<PendingPut> pending) {
+  ObjectRecord* record = objects_.Insert(key);
+  record->replica_num = static_cast<uint8_t>(pending->replica_num);
+  StartPending(record, std::move(pending));
+  return record;
+}
+
+void MasterCore::StartPending(ObjectRecord* record, std::unique_ptr<PendingPut> pending) {
+  record->pending = std::move(pending);
+  PendingPut& put = *record->pending;
+  for (ReplicaRecord& r : put.replicas) segments_.Link(record, r);
+  deadlines_.emplace(std::make_pair(put.deadline, put.version), record);
+}
+
+bool MasterCore::ReclaimIfExpired(ObjectRecord*& record) {
+  if (!record->pending || clock_.Now() < record->pending->deadline) return false;
+  const bool visible = record->visible;
+  DropPending(record);
+  if (!visible) record = nullptr;
+  return true;
+}
+
+void MasterCore::ReclaimExpiredPuts(TimePoint now) {
+  // DropPending erases the entry, so each pass removes the front.
+  while (!deadlines_.empty() && deadlines_.begin()->first.first <= now) {
+    DropPending(deadlines_.begin()->second);
+  }
+}
+
+void MasterCore::DropPending(ObjectRecord* record) {
+  PendingPut& pending = *record->pending;
+  deadlines_.erase({pending.deadline, pending.version});
+  for (ReplicaRecord& r : pending.replicas) {
+    segments_.Unlink(r);
+    FreeInPool(r);
+  }
+  record->pending.reset();
+  // An invisible object is nothing but its first put: the writer's PutEnd/PutRevoke now find
+  // no object. A visible one keeps its old version.
+  if (!record->visible) EraseObject(record);
+}
+
+void MasterCore::RetireReplicas(ObjectRecord* record) {
+  for (ReplicaRecord& r : record->replicas()) segments_.Unlink(r);
+  std::vector<ReplicaRecord> old = record->TakeReplicas();
+  if (old.empty()) return;
+  if (LeaseLive(*record)) {
+    deferred_.emplace(record->lease_until, std::move(old));
+  } else {
+    for (const ReplicaRecord& r : old) FreeInPool(r);
+  }
+}
+
+void MasterCore::EraseObject(ObjectRecord* record) {
+  if (BelowTarget(*record)) --below_target_;
+  for (ReplicaRecord& r : record->replicas()) {
+    segments_.Unlink(r);
+    FreeInPool(r);
+  }
+  if (record->pending) {
+    PendingPut& pending = *record->pending;
+    deadlines_.erase({pending.deadline, pending.version});
+    for (ReplicaRecord& r : pending.replicas) {
+      segments_.Unlink(r);
+      FreeInPool(r);
+    }
+  }
+  objects_.Erase(record);
+}
+
+void MasterCore::FreeInPool(const ReplicaRecord& replica) {
+  const SegmentIndex::Segment& segment = segments_.Get(replica.segment);
+  // A gone segment's allocations went with it (and its name may be mounted anew).
+  if (segment.gone) return;
+  // Every replica's allocation is held in the pool (invariant), so Free cannot fail; a
+  // failure would be a bug in this class, and the bytes would merely stay allocated.
+  pool_.Free(segment.name, replica.address, replica.length).IgnoreError();
+}
+
+void MasterCore::UpdateBelowTarget(bool was, const ObjectRecord& record) {
+  const bool is = BelowTarget(record);
+  if (is && !was) ++below_target_;
+  if (was && !is) --below_target_;
+}
+
+// ---- Losing segments ---------------------------------------------------------------------
+
+void MasterCore::DropSegments(const std::vector<std::string>& segments) {
+  std::vector<SegmentId> ids;
+  for (const std::string& name : segments) {
+    if (std::optional<SegmentId> id = segments_.Find(name)) ids.push_back(*id);
+  }
+  if (ids.empty()) return;
+  // All are gone before any is processed: an object erased while dropping the first must not
+  // free its replicas on the others in the pool either.
+  for (SegmentId id : ids) segments_.MarkGone(id);
+  for (SegmentId id : ids) DropSegmentMembers(id);
+  // Deferred frees are few (upserts of leased objects, for at most a lease) and not indexed
+  // by segment: a scan.
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    std::erase_if(it->second,
+                  [&](const ReplicaRecord& r) { return segments_.Get(r.segment).gone; });
+    it = it->second.empty() ? deferred_.erase(it) : std::next(it);
+  }
+  for (SegmentId id : ids) segments_.Remove(id);
+}
+
+void MasterCore::DropSegmentMembers(SegmentId id) {
+  // An object with several replicas here (say a visible one and an upsert's) is listed once
+  // per replica; visit it once.
+  std::vector<ObjectRecord*> members = segments_.TakeMembers(id);
+  std::sort(members.begin(), members.end(), std::less<ObjectRecord*>());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  for (ObjectRecord* record : members) {
+    const bool was_below = BelowTarget(*record);
+    // Their member entries went with TakeMembers: remove without unlinking.
+    for (size_t i = record->replicas().size(); i-- > 0;) {
+      if (record->replicas()[i].segment == id) record->EraseReplicaAt(i);
+    }
+    if (record->pending) {
+      PendingPut& pending = *record->pending;
+      std::erase_if(pending.replicas, [id](const ReplicaRecord& r) { return r.segment == id; });
+      if (pending.replicas.empty()) {
+        // The writer's PutEnd/PutRevoke now finds nothing in flight (or no object).
+        deadlines_.erase({pending.deadline, pending.version});
+        record->pending.reset();
+      }
+    }
+    UpdateBelowTarget(was_below, *record);
+    // Visible with no COMPLETE replica left, or invisible with no put left: gone.
+    if (record->visible ? record->replicas().empty() : !record->pending) EraseObject(record);
+  }
+}
+
+}  // namespace mooncake

@@ -1,0 +1,249 @@
+// MasterCore's indexes (object table, per-segment members, deadline index, deferred frees,
+// below-target counter) under every operation: targeted cases for the segment -> objects
+// index, then random operation sequences checked with CheckInvariants after every step.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "master/core/master_core.h"
+#include "testing/fake_clock.h"
+
+namespace mooncake {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr uint64_t kKiB = uint64_t{1} << 10;
+constexpr uint64_t kBase = 0x100000;
+
+SegmentSpec Spec(const std::string& name, const std::string& node, Epoch epoch, uint64_t size) {
+  return SegmentSpec{name, node, epoch, Medium::kDram, kBase, size};
+}
+
+#define EXPECT_CONSISTENT(core)                              \
+  do {                                                       \
+    Status invariants_ = (core).CheckInvariants();           \
+    EXPECT_TRUE(invariants_.ok()) << invariants_.ToString(); \
+  } while (0)
+
+class MasterCoreSegmentIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MasterCoreOptions options;
+    options.client_ttl = std::chrono::hours(24);
+    core_ = MasterCore::Create(options, clock_).value();
+    for (const char* node : {"a", "b", "c"}) {
+      ASSERT_TRUE(core_->Mount(Spec(std::string("seg-") + node, node, 1, 64 * kKiB)).ok());
+    }
+  }
+  void TearDown() override { EXPECT_CONSISTENT(*core_); }
+
+  void Put(const std::string& key, std::vector<std::string> preferred, int replica_num = 1) {
+    ReplicateConfig config;
+    config.replica_num = replica_num;
+    config.preferred_segments = std::move(preferred);
+    ASSERT_TRUE(core_->PutStart(key, kKiB, config).ok()) << key;
+    ASSERT_TRUE(core_->PutEnd(key, 1).ok()) << key;
+    EXPECT_CONSISTENT(*core_);
+  }
+  size_t Allocations(const std::string& segment) const {
+    return core_->segment_pool().Find(segment)->allocations;
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<MasterCore> core_;
+};
+
+TEST_F(MasterCoreSegmentIndexTest, UnmountDropsOnlyTheObjectsOnThatSegment) {
+  for (int i = 0; i < 20; ++i) Put("a" + std::to_string(i), {"seg-a"});
+  for (int i = 0; i < 20; ++i) Put("b" + std::to_string(i), {"seg-b"});
+  for (int i = 0; i < 10; ++i) Put("ab" + std::to_string(i), {"seg-a", "seg-b"}, 2);
+  ASSERT_TRUE(core_->Unmount("seg-a", "a", 1).ok());
+  EXPECT_CONSISTENT(*core_);
+  EXPECT_EQ(core_->ObjectCount(), 30u);
+  for (int i = 0; i < 20; ++i) EXPECT_FALSE(*core_->ExistKey("a" + std::to_string(i)));
+  for (int i = 0; i < 10; ++i) {
+    auto view = core_->GetReplicaList("ab" + std::to_string(i));
+    ASSERT_TRUE(view.ok());
+    ASSERT_EQ(view->replicas.size(), 1u);
+    EXPECT_EQ(view->replicas[0].allocation.segment, "seg-b");
+  }
+  // seg-b's members survived the shuffle: dropping it now takes exactly the rest.
+  EXPECT_EQ(Allocations("seg-b"), 30u);
+  ASSERT_TRUE(core_->Unmount("seg-b", "b", 1).ok());
+  EXPECT_EQ(core_->ObjectCount(), 0u);
+}
+
+TEST_F(MasterCoreSegmentIndexTest, UpsertOnTheSameSegmentIsIndexedTwiceAndDroppedOnce) {
+  Put("k", {"seg-a"});
+  ReplicateConfig same;
+  same.preferred_segments = {"seg-a"};
+  ASSERT_TRUE(core_->UpsertStart("k", 2 * kKiB, same).ok());
+  EXPECT_CONSISTENT(*core_);
+  EXPECT_EQ(Allocations("seg-a"), 2u);
+  ASSERT_TRUE(core_->Unmount("seg-a", "a", 1).ok());
+  EXPECT_EQ(core_->ObjectCount(), 0u);
+  EXPECT_EQ(core_->PendingPutCount(), 0u);
+}
+
+TEST_F(MasterCoreSegmentIndexTest, DeferredFreesOnALostSegmentAreForgotten) {
+  Put("k", {"seg-a"});
+  ASSERT_TRUE(core_->GetReplicaList("k").ok());  // leased: the old version's free is deferred
+  ReplicateConfig on_b;
+  on_b.preferred_segments = {"seg-b"};
+  ASSERT_TRUE(core_->UpsertStart("k", kKiB, on_b).ok());
+  ASSERT_TRUE(core_->PutEnd("k", 2).ok());
+  EXPECT_EQ(core_->DeferredFreeCount(), 1u);
+  EXPECT_CONSISTENT(*core_);
+  ASSERT_TRUE(core_->Unmount("seg-a", "a", 1).ok());
+  EXPECT_EQ(core_->DeferredFreeCount(), 0u);
+  EXPECT_TRUE(*core_->ExistKey("k"));
+  // The node comes back with the same segment name: the old deferred range must not be freed
+  // in the new segment when the lease lapses.
+  ASSERT_TRUE(core_->Mount(Spec("seg-a", "a", 2, 64 * kKiB)).ok());
+  Put("fresh", {"seg-a"});
+  clock_.Advance(seconds(10));
+  core_->Tick();
+  EXPECT_EQ(Allocations("seg-a"), 1u);
+}
+
+TEST_F(MasterCoreSegmentIndexTest, NewEpochReusingTheNameStartsWithAnEmptyIndex) {
+  Put("old", {"seg-a"});
+  ASSERT_TRUE(core_->Mount(Spec("seg-a2", "a", 1, 64 * kKiB)).ok());
+  Put("old2", {"seg-a2"});
+  // The restarted node mounts "seg-a" again: both old segments go, the new one is empty.
+  ASSERT_TRUE(core_->Mount(Spec("seg-a", "a", 2, 64 * kKiB)).ok());
+  EXPECT_CONSISTENT(*core_);
+  EXPECT_EQ(core_->ObjectCount(), 0u);
+  EXPECT_EQ(Allocations("seg-a"), 0u);
+  Put("new", {"seg-a"});
+  EXPECT_EQ(core_->GetReplicaList("new")->replicas[0].node, "a");
+}
+
+// ---- Random operation sequences ------------------------------------------------------------
+
+class RandomOps {
+ public:
+  RandomOps(FakeClock& clock, MasterCore& core, uint32_t seed)
+      : clock_(clock), core_(core), rng_(seed) {}
+
+  void Step() {
+    const std::string key = "key-" + std::to_string(Uniform(0, 59));
+    const uint64_t op = Uniform(0, 63);
+    if (op < 12) {
+      core_.PutStart(key, Size(), Config()).status().IgnoreError();
+    } else if (op < 18) {
+      core_.UpsertStart(key, Size(), Config()).status().IgnoreError();
+    } else if (op < 30) {
+      core_.PutEnd(key, static_cast<uint32_t>(Uniform(0, 1000))).IgnoreError();
+    } else if (op < 32) {
+      core_.PutRevoke(key).IgnoreError();
+    } else if (op < 40) {
+      core_.GetReplicaList(key).status().IgnoreError();
+    } else if (op < 43) {
+      core_.Remove(key, Uniform(0, 1) ? RemoveMode::kForce : RemoveMode::kNormal).IgnoreError();
+    } else if (op < 44) {
+      core_.RemoveByRegex("key-1", RemoveMode::kNormal).status().IgnoreError();
+    } else if (op < 52) {
+      clock_.Advance(milliseconds(Uniform(0, 4000)));
+      core_.Tick();
+    } else if (op < 56) {
+      for (int n = 0; n < kNodes; ++n) core_.Heartbeat(Node(n), epochs_[n]).IgnoreError();
+    } else if (op < 58) {
+      // A node restarts (new epoch), with or without a manifest of what it holds.
+      Remount(static_cast<int>(Uniform(0, kNodes - 1)));
+    } else if (op < 59) {
+      Unmount(static_cast<int>(Uniform(0, kNodes - 1)));
+    } else if (op < 60) {
+      core_.UnmountNode(Node(static_cast<int>(Uniform(0, kNodes - 1))));
+    } else {
+      MountAll();  // bring missing segments back
+    }
+  }
+
+  void MountAll() {
+    for (int n = 0; n < kNodes; ++n) Mount(n);
+  }
+
+ private:
+  static constexpr int kNodes = 4;
+
+  uint64_t Uniform(uint64_t lo, uint64_t hi) {
+    return std::uniform_int_distribution<uint64_t>(lo, hi)(rng_);
+  }
+  uint64_t Size() { return Uniform(1, 6) * kKiB - Uniform(0, 100); }
+  ReplicateConfig Config() {
+    ReplicateConfig config;
+    config.replica_num = static_cast<int>(Uniform(1, 3));
+    if (Uniform(0, 3) == 0) config.preferred_segments = {Segment(static_cast<int>(Uniform(0, 3)))};
+    if (Uniform(0, 7) == 0) config.with_hard_pin = true;
+    if (Uniform(0, 7) == 0) config.soft_pin_ttl = seconds(Uniform(1, 20));
+    return config;
+  }
+  static std::string Node(int n) { return "node-" + std::to_string(n); }
+  static std::string Segment(int n) { return "seg-" + std::to_string(n); }
+  SegmentSpec SpecOf(int n) const {
+    // Small segments, so that puts fail and eviction runs.
+    return SegmentSpec{Segment(n), Node(n), epochs_[n], Medium::kDram, kBase, 24 * kKiB};
+  }
+  void Mount(int n) {
+    if (!core_.segment_pool().Find(Segment(n))) core_.Mount(SpecOf(n)).IgnoreError();
+  }
+  void Unmount(int n) { core_.Unmount(Segment(n), Node(n), epochs_[n]).IgnoreError(); }
+  void Remount(int n) {
+    ++epochs_[n];
+    std::vector<ManifestEntry> manifest;
+    const int entries = static_cast<int>(Uniform(0, 4));
+    for (int i = 0; i < entries; ++i) {
+      const uint64_t size = Uniform(1, 3) * kKiB;
+      manifest.push_back(ManifestEntry{"key-" + std::to_string(Uniform(0, 59)),
+                                       kBase + Uniform(0, 20) * kKiB, size, size, Uniform(1, 400),
+                                       static_cast<uint32_t>(Uniform(0, 2))});
+    }
+    core_.MountWithManifest(SpecOf(n), manifest).status().IgnoreError();
+  }
+
+  FakeClock& clock_;
+  MasterCore& core_;
+  std::mt19937 rng_;
+  Epoch epochs_[kNodes] = {1, 1, 1, 1};
+};
+
+TEST(MasterCoreRandomOpsTest, InvariantsHoldAfterEveryOperation) {
+  for (uint32_t seed = 1; seed <= 12; ++seed) {
+    FakeClock clock;
+    MasterCoreOptions options;
+    options.client_ttl = seconds(20);  // heartbeats are random: nodes expire now and then
+    auto core = MasterCore::Create(options, clock).value();
+    RandomOps ops(clock, *core, seed);
+    ops.MountAll();
+    for (int step = 0; step < 3000; ++step) {
+      ops.Step();
+      Status s = core->CheckInvariants();
+      ASSERT_TRUE(s.ok()) << "seed " << seed << " step " << step << ": " << s.ToString();
+    }
+    // Everything can be given back: nothing leaked in the pool.
+    clock.Advance(std::chrono::hours(1));
+    core->Tick();
+    core->RemoveAll(RemoveMode::kForce);
+    EXPECT_EQ(core->ObjectCount(), 0u) << "seed " << seed;
+    EXPECT_EQ(core->PendingPutCount(), 0u);
+    EXPECT_EQ(core->DeferredFreeCount(), 0u);
+    EXPECT_EQ(core->ObjectsBelowReplicaTarget(), 0u);
+    for (const SegmentInfo& segment : core->segment_pool().List()) {
+      EXPECT_EQ(segment.allocations, 0u) << "seed " << seed << " " << segment.name;
+    }
+    EXPECT_CONSISTENT(*core);
+  }
+}
+
+}  // namespace
+}  // namespace mooncake

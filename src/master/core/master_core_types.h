@@ -1,0 +1,113 @@
+#pragma once
+
+// The plain value types of MasterCore's API (master_core.h): its options, how a put is
+// placed, eviction counters, manifest entries and what adopting them did, removal modes.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "master/core/master_types.h"
+#include "mooncake/common/status.h"
+
+namespace mooncake {
+
+struct MasterCoreOptions {
+  // Read lease granted by GetReplicaList. Default 5 s; > 0 and <= max_lease_ttl.
+  std::chrono::milliseconds default_lease_ttl{5000};
+  // How long one streak of back-to-back leases may last in total (see the lease-cap rule in
+  // the file comment). Default 30 s; >= default_lease_ttl.
+  std::chrono::milliseconds max_lease_ttl{30000};
+  // A PutStart/UpsertStart not ended or revoked within this long is reclaimed (by Tick(), or
+  // by the next call that touches its key; see "Put deadline"). Default 30 s; > 0.
+  std::chrono::milliseconds put_timeout{30000};
+  // Longest accepted key, in bytes; empty and longer keys are kInvalidKey. Default 4096;
+  // 1..2^32-1.
+  size_t max_key_length = 4096;
+  // Largest accepted object, in bytes; larger sizes are kInvalidParams. Default 1 TiB; > 0.
+  uint64_t max_object_size = uint64_t{1} << 40;
+  // Eviction starts on a medium once used / capacity exceeds this. Default 0.95; <= 1.
+  double eviction_high_watermark = 0.95;
+  // Eviction frees down to used / capacity <= eviction_high_watermark - eviction_ratio.
+  // Default 0.05; 0 < eviction_ratio < eviction_high_watermark.
+  double eviction_ratio = 0.05;
+  // A node whose last Mount or Heartbeat is this long ago is declared dead by Tick(): all its
+  // segments are unmounted and their replicas dropped. Default 10 s; > 0.
+  std::chrono::milliseconds client_ttl{10000};
+  // Objects to size the index for at creation. The index grows by doubling, rehashing every
+  // key once per doubling (tens of ms at millions of objects); sizing it up front avoids
+  // that. Default 0 (grow as needed).
+  size_t expected_objects = 0;
+
+  // kInvalidParams naming the first field out of range.
+  Status Validate() const;
+};
+
+// How PutStart/UpsertStart place an object.
+struct ReplicateConfig {
+  // Copies wanted, each on a distinct node; 1..16.
+  int replica_num = 1;
+  // Segments to try first, in order (see SegmentPool::AllocateOnMedium).
+  std::vector<std::string> preferred_segments;
+  // Every replica goes to a segment of this medium.
+  Medium medium = Medium::kDram;
+  // Never evict the object (Remove still may).
+  bool with_hard_pin = false;
+  // Evict the object only after every unpinned one, for this long after PutStart; then it is
+  // ordinary. Unset: no soft pin. An upsert's PutEnd replaces the object's pins with these.
+  std::optional<std::chrono::milliseconds> soft_pin_ttl;
+};
+
+// What eviction has done since the core was created. Every candidate a run looks at is
+// either evicted or counted in exactly one skipped_* field.
+struct EvictionStats {
+  // Eviction runs that found a medium over its watermark, or a put that did not fit.
+  uint64_t runs = 0;
+  uint64_t evicted_objects = 0;
+  // Object bytes freed (size x replicas; allocation padding excluded).
+  uint64_t evicted_bytes = 0;
+  // Passed over because a read lease was live.
+  uint64_t skipped_leased = 0;
+  // Passed over because hard-pinned.
+  uint64_t skipped_pinned = 0;
+  // Passed over because a put or upsert of the key was in flight.
+  uint64_t skipped_in_flight = 0;
+};
+
+// One object a storage node already holds, as its manifest announces it when it (re)mounts a
+// segment: how a restarted master regains its index from the nodes (see MountWithManifest).
+struct ManifestEntry {
+  std::string key;
+  // The replica's absolute address (segment base + offset) and the bytes it occupies there.
+  uint64_t address = 0;
+  uint64_t length = 0;
+  // The object's size (<= length), version and checksum as sealed by its PutEnd.
+  uint64_t size = 0;
+  uint64_t version = 0;
+  uint32_t checksum = 0;
+};
+
+// What MountWithManifest did with each manifest entry: every entry is counted exactly once.
+struct MountReport {
+  // Adopted as a COMPLETE replica (of a new object, or of one already known).
+  size_t adopted = 0;
+  // Lost to another claim on the key: an older version than the one kept, a different
+  // size/checksum at the same version, a put of the key in flight, or a second replica on a
+  // node that already holds one.
+  size_t skipped_conflict = 0;
+  // Malformed: bad key, size 0 or above max_object_size, length < size, version 0, or a range
+  // outside the segment or overlapping one already taken.
+  size_t skipped_invalid = 0;
+};
+
+enum class RemoveMode : uint8_t {
+  // Refuse (kObjectHasLease) while a read lease is live.
+  kNormal,
+  // Remove even while leased: the caller accepts that readers may see their bytes vanish.
+  kForce,
+};
+
+}  // namespace mooncake
