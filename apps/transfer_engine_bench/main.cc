@@ -2,6 +2,8 @@
 //   target:    transfer_engine_bench --mode=target --local_server_name=127.0.0.1:12345
 //   initiator: transfer_engine_bench --mode=initiator --segment_id=127.0.0.1:12345
 //              --operation=read --block_size=1048576 --duration=5
+//              [--protocol=auto|tcp|shm]   (auto: shared memory when the target is on this host)
+//   anchor:    transfer_engine_bench --mode=memcpy --block_size=1048576 --buffer_size=1GiB
 
 #include <signal.h>
 
@@ -9,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -30,7 +33,8 @@ constexpr uint64_t kInitiatorSeed = 0x1717;  // what an initiator writes
 struct Flags {
   std::string mode = "initiator";
   std::string operation = "read";
-  std::string protocol = "tcp";
+  std::string protocol = "auto";
+  bool shareable_buffers = true;
   std::string metadata_server = "P2PHANDSHAKE";
   int metadata_lease_ttl = 10;  // seconds
   std::string local_server_name;
@@ -119,6 +123,7 @@ Result<SegmentHandle> OpenWithRetry(TransferEngine& engine, const std::string& n
     auto handle = engine.OpenSegment(name);
     if (handle.ok()) return handle;
     last = handle.status();
+    if (last.code() == StatusCode::kNotSupported) break;  // e.g. --protocol=shm, remote peer
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return last;
@@ -275,14 +280,52 @@ int RunInitiator(const Flags& flags, TransferEngine& engine, uint64_t buffer_siz
   return 0;
 }
 
+// The anchor of bench/te_shm_vs_memcpy.sh: one thread memcpy'ing `block_size` blocks between
+// two prefaulted DRAM buffers of `buffer_size` bytes, walking them in the order an initiator
+// thread walks its region (so cache behaviour matches), for `duration` seconds.
+int RunMemcpy(const Flags& flags, uint64_t buffer_size) {
+  const uint64_t blocks = buffer_size / flags.block_size;
+  if (blocks == 0) {
+    fmt::print(stderr, "--buffer_size must hold at least one block\n");
+    return 2;
+  }
+  std::vector<char> src(buffer_size), dst(buffer_size);  // value-initialised: prefaulted
+  FillPattern(src.data(), buffer_size, kInitiatorSeed);
+  uint64_t bytes = 0, next_block = 0;
+  const auto start = Clock::now();
+  const auto stop_at = start + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(flags.duration));
+  while (Clock::now() < stop_at) {
+    for (size_t i = 0; i < flags.batch_size; ++i) {
+      const uint64_t offset = (next_block++ % blocks) * flags.block_size;
+      std::memcpy(dst.data() + offset, src.data() + offset, flags.block_size);
+    }
+    bytes += flags.batch_size * flags.block_size;
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (FirstMismatch(dst.data(), flags.block_size, kInitiatorSeed, 0) != -1) {
+    fmt::print(stderr, "VERIFY FAILED: memcpy destination differs\n");
+    return 1;
+  }
+  fmt::print("RESULT mode=memcpy block_size={} batch_size={} threads=1 throughput_GBps={:.3f} "
+             "verified=yes\n",
+             flags.block_size, flags.batch_size, bytes / seconds / 1e9);
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"Transfer Engine benchmark (upstream-compatible flags)"};
-  app.add_option("--mode", flags.mode, "target | initiator")
-      ->check(CLI::IsMember({"target", "initiator"}));
+  app.add_option("--mode", flags.mode,
+                 "target | initiator | memcpy (single-thread memcpy anchor, no engine)")
+      ->check(CLI::IsMember({"target", "initiator", "memcpy"}));
   app.add_option("--operation", flags.operation, "read | write")
       ->check(CLI::IsMember({"read", "write"}));
-  app.add_option("--protocol", flags.protocol, "tcp (shm, ucx/rdma later)");
+  app.add_option("--protocol", flags.protocol,
+                 "auto (shm for same-host peers, else tcp) | tcp | shm (ucx/rdma later)");
+  app.add_option("--shareable_buffers", flags.shareable_buffers,
+                 "AllocateBuffer in shared memory (false: private THP memory, which same-host "
+                 "peers reach with process_vm_readv/writev)");
   app.add_option("--metadata_server", flags.metadata_server, "P2PHANDSHAKE | etcd://host:port");
   app.add_option("--metadata_lease_ttl", flags.metadata_lease_ttl,
                  "etcd lease TTL of this engine's descriptor, seconds")->check(CLI::Range(1, 3600));
@@ -317,6 +360,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   std::string protocol = flags.protocol == "rdma" ? "ucx" : flags.protocol;
+  if (flags.mode == "memcpy") return RunMemcpy(flags, *buffer_size);
 
   // Block termination signals in every thread; the target waits for them with sigwait.
   sigset_t set;
@@ -330,6 +374,7 @@ int Main(int argc, char** argv) {
   options.metadata_lease_ttl = std::chrono::seconds(flags.metadata_lease_ttl);
   options.local_server_name = flags.local_server_name;
   options.protocol = protocol;
+  options.shareable_buffers = flags.shareable_buffers;
   options.io_threads = flags.io_threads;
   options.connections_per_peer = flags.connections;
   options.slice_size = *slice_size;

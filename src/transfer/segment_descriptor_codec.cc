@@ -27,6 +27,7 @@ std::string EncodeSegmentDescriptor(const SegmentDescriptor& d) {
   for (const auto& b : d.buffers) {
     j["buffers"].push_back({{"addr", b.address}, {"length", b.length}, {"location", b.location}});
   }
+  if (!d.shm_endpoint.empty()) j["shm_endpoint"] = d.shm_endpoint;
   // Names and locations come from users: replace invalid UTF-8 rather than throw.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -63,6 +64,12 @@ Result<SegmentDescriptor> DecodeSegmentDescriptor(const std::string& text) {
     for (const auto& b : j.at("buffers")) {
       d.buffers.push_back({b.at("addr").get<uint64_t>(), b.at("length").get<uint64_t>(),
                            b.value("location", std::string("cpu"))});
+    }
+    d.shm_endpoint = j.value("shm_endpoint", std::string());
+    // An abstract Unix socket name: '@' then at most 99 bytes (sun_path's limit).
+    if (!d.shm_endpoint.empty() && (d.shm_endpoint[0] != '@' || d.shm_endpoint.size() > 100)) {
+      return InvalidParams("malformed segment descriptor: shm_endpoint must be '@' and at most "
+                           "99 more characters");
     }
     return d;
   } catch (const nlohmann::json::exception& e) {

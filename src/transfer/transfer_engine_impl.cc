@@ -17,8 +17,9 @@
 namespace mooncake {
 
 Status TransferEngineOptions::Validate() const {
-  if (protocol != "tcp") {
-    return NotSupported(fmt::format("protocol '{}' is not available yet (supported: tcp)", protocol));
+  if (protocol != "auto" && protocol != "tcp" && protocol != "shm") {
+    return NotSupported(
+        fmt::format("protocol '{}' is not available (supported: auto, tcp, shm)", protocol));
   }
   if (io_threads < 1 || io_threads > 64) {
     return InvalidParams(fmt::format("io_threads must be in 1..64, got {}", io_threads));
@@ -83,6 +84,22 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   engine->local_name_ = listen.ToString();
   engine->transport_->set_local_name(engine->local_name_);
 
+  if (opts.protocol != "tcp") {
+    shm::ShmExporterOptions exporter_options;
+    exporter_options.segment_name = engine->local_name_;
+    exporter_options.incarnation = engine->incarnation_;
+    auto exporter = shm::ShmExporter::Create(exporter_options);
+    if (!exporter.ok()) return exporter.status().WithContext("starting the shm exporter");
+    engine->exporter_ = std::move(*exporter);
+    shm::ShmTransportOptions shm_options;
+    shm_options.local_name = engine->local_name_;
+    auto shm_transport = shm::ShmTransport::Create(shm_options);
+    if (!shm_transport.ok()) {
+      return shm_transport.status().WithContext("starting the shm transport");
+    }
+    engine->shm_ = std::move(*shm_transport);
+  }
+
   MetadataStoreOptions metadata_options;
   metadata_options.connection_string = opts.metadata_server;
   metadata_options.local_name = engine->local_name_;
@@ -97,8 +114,24 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
 
 TransferEngineImpl::~TransferEngineImpl() {
   if (metadata_) metadata_->Unpublish(local_name_).IgnoreError();
+  shm_.reset();       // drops our mappings of peers' memory
+  exporter_.reset();  // peers see their watch connections hang up
   transport_.reset();  // stops I/O before the memory it may touch goes away
-  for (auto& [address, length] : owned_buffers_) FreeHugePageBuffer(address, length);
+  for (auto& [address, buffer] : owned_buffers_) {
+    FreeOwned(reinterpret_cast<void*>(address), buffer);
+  }
+}
+
+void TransferEngineImpl::FreeOwned(void* address, const OwnedBuffer& buffer) {
+  if (buffer.fd >= 0) {
+    FreeSharedBuffer(SharedBuffer{address, buffer.mapped_length, buffer.fd});
+  } else {
+    FreeHugePageBuffer(address, buffer.length);
+  }
+}
+
+shm::ShmStats TransferEngineImpl::shm_stats() const {
+  return shm_ ? shm_->stats() : shm::ShmStats{};
 }
 
 SegmentDescriptor TransferEngineImpl::LocalDescriptor() const {
@@ -109,19 +142,41 @@ SegmentDescriptor TransferEngineImpl::LocalDescriptor() const {
   d.host_id = host_id_;
   d.endpoints = transport_->endpoints();
   d.buffers = registry_.Snapshot();
+  if (exporter_) d.shm_endpoint = exporter_->endpoint();
   return d;
 }
 
 Status TransferEngineImpl::RegisterLocalMemory(void* address, size_t length,
                                                const MemoryLocation& location) {
   if (address == nullptr) return InvalidParams("cannot register a null address");
-  MC_RETURN_IF_ERROR(
-      registry_.Register(reinterpret_cast<uint64_t>(address), length, location.name));
+  const uint64_t start = reinterpret_cast<uint64_t>(address);
+  MC_RETURN_IF_ERROR(registry_.Register(start, length, location.name));
+  if (exporter_) {
+    // Shared memory when the range lies inside an engine-allocated memfd; else private
+    // memory, which peers reach with process_vm_readv/writev. The lock keeps the fd open
+    // until the exporter has its own copy (FreeBuffer closes it only after erasing).
+    std::lock_guard lock(buffers_mutex_);
+    int fd = -1;
+    uint64_t fd_offset = 0;
+    auto it = owned_buffers_.upper_bound(start);
+    if (it != owned_buffers_.begin()) {
+      --it;
+      const OwnedBuffer& owned = it->second;
+      if (owned.fd >= 0 && start - it->first < owned.mapped_length &&
+          length <= owned.mapped_length - (start - it->first)) {
+        fd = owned.fd;
+        fd_offset = start - it->first;
+      }
+    }
+    exporter_->Export(start, length, fd, fd_offset);
+  }
   RepublishDescriptor();
   return Status::Ok();
 }
 
 Status TransferEngineImpl::UnregisterLocalMemory(void* address) {
+  // Unexport first: from here on no same-host peer starts a copy into the range.
+  if (exporter_) exporter_->Unexport(reinterpret_cast<uint64_t>(address));
   MC_RETURN_IF_ERROR(registry_.Unregister(reinterpret_cast<uint64_t>(address)));
   RepublishDescriptor();
   return Status::Ok();
@@ -137,32 +192,49 @@ void TransferEngineImpl::RepublishDescriptor() {
 }
 
 Result<void*> TransferEngineImpl::AllocateBuffer(size_t length) {
-  MC_ASSIGN_OR_RETURN(void* buffer,
-                      AllocateHugePageBuffer(length, options_.prefault_buffers ? Prefault::kYes
-                                                                                : Prefault::kNo));
+  const Prefault prefault = options_.prefault_buffers ? Prefault::kYes : Prefault::kNo;
+  void* buffer = nullptr;
+  OwnedBuffer owned;
+  owned.length = length;
+  if (exporter_ && options_.shareable_buffers) {
+    MC_ASSIGN_OR_RETURN(SharedBuffer shared, AllocateSharedBuffer(length, prefault));
+    buffer = shared.address;
+    owned.mapped_length = shared.length;
+    owned.fd = shared.fd;
+  } else {
+    MC_ASSIGN_OR_RETURN(buffer, AllocateHugePageBuffer(length, prefault));
+  }
+  const uintptr_t key = reinterpret_cast<uintptr_t>(buffer);
+  {  // Known before it is registered, so that registration exports it as shared memory.
+    std::lock_guard lock(buffers_mutex_);
+    owned_buffers_[key] = owned;
+  }
   Status registered = RegisterLocalMemory(buffer, length, MemoryLocation{});
   if (!registered.ok()) {
-    FreeHugePageBuffer(buffer, length);
+    {
+      std::lock_guard lock(buffers_mutex_);
+      owned_buffers_.erase(key);
+    }
+    FreeOwned(buffer, owned);
     return registered;
   }
-  std::lock_guard lock(buffers_mutex_);
-  owned_buffers_[buffer] = length;
   return buffer;
 }
 
 Status TransferEngineImpl::FreeBuffer(void* address) {
-  size_t length;
+  OwnedBuffer owned;
   {
     std::lock_guard lock(buffers_mutex_);
-    auto it = owned_buffers_.find(address);
+    auto it = owned_buffers_.find(reinterpret_cast<uintptr_t>(address));
     if (it == owned_buffers_.end()) {
       return InvalidParams(fmt::format("{} was not allocated by AllocateBuffer", address));
     }
-    length = it->second;
+    owned = it->second;
     owned_buffers_.erase(it);
   }
   MC_RETURN_IF_ERROR(UnregisterLocalMemory(address));
-  FreeHugePageBuffer(address, length);
+  // Peers that mapped it keep valid (orphaned) memory until they notice; nothing of ours.
+  FreeOwned(address, owned);
   return Status::Ok();
 }
 
@@ -173,7 +245,20 @@ Result<SegmentHandle> TransferEngineImpl::OpenSegment(const std::string& name) {
     if (it != segment_by_name_.end()) return it->second;
   }
   MC_ASSIGN_OR_RETURN(SegmentDescriptor descriptor, metadata_->Lookup(name));
-  MC_RETURN_IF_ERROR(transport_->Connect(descriptor));
+  MC_ASSIGN_OR_RETURN(Route route, RouteFor(descriptor));
+  Status connected = Status::Ok();
+  if (route == Route::kShm) {
+    connected = shm_->Connect(descriptor);
+    if (!connected.ok() && options_.protocol != "shm") {
+      // Same host, but its shared memory is not for us (another user, an exited owner...):
+      // TCP serves it, as it would a remote peer.
+      MC_LOG_INFO("segment {}: shm unavailable ({}); using TCP", name, connected.ToString());
+      connected = transport_->Connect(descriptor);
+    }
+  } else {
+    connected = transport_->Connect(descriptor);
+  }
+  MC_RETURN_IF_ERROR(connected);
   std::lock_guard lock(segments_mutex_);
   auto [it, inserted] = segment_by_name_.emplace(name, next_segment_);
   if (inserted) segments_.emplace(next_segment_++, std::move(descriptor));
@@ -191,6 +276,7 @@ Status TransferEngineImpl::CloseSegment(SegmentHandle handle) {
     segments_.erase(it);
   }
   transport_->Disconnect(name);
+  if (shm_) shm_->Disconnect(name);
   return Status::Ok();
 }
 
@@ -222,6 +308,34 @@ Result<SegmentDescriptor> TransferEngineImpl::DescriptorCovering(SegmentHandle h
                                    address, length, cached.name));
 }
 
+Result<TransferEngineImpl::Route> TransferEngineImpl::RouteFor(
+    const SegmentDescriptor& target) const {
+  if (!shm_) return Route::kTcp;
+  const bool same_host = shm::ShmTransport::Reachable(target, host_id_);
+  if (options_.protocol == "shm" && !same_host) {
+    return NotSupported(fmt::format(
+        "protocol shm cannot reach segment {}: {}", target.name,
+        target.shm_endpoint.empty()
+            ? std::string("it serves no shared memory (protocol tcp?)")
+            : fmt::format("it runs on another host (host id {}, this host {})", target.host_id,
+                          host_id_)));
+  }
+  return same_host ? Route::kShm : Route::kTcp;
+}
+
+void TransferEngineImpl::RefreshDescriptor(const std::string& name) {
+  auto fresh = metadata_->Lookup(name);
+  if (fresh.ok()) OnPeerDescriptor(*fresh);
+}
+
+Status TransferEngineImpl::SubmitTcp(const SegmentDescriptor& target, std::vector<Slice>& slices) {
+  Status s = transport_->Submit(target, slices);
+  if (!s.ok()) {
+    for (Slice& slice : slices) slice.task->SliceFailed(s);
+  }
+  return s;
+}
+
 Result<BatchId> TransferEngineImpl::AllocateBatchId(size_t batch_size) {
   return batches_.Allocate(batch_size);
 }
@@ -246,6 +360,10 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
     if (!descriptor.ok()) return descriptor.status().WithContext(fmt::format("request {}", i));
     targets[r.target_id] = std::move(*descriptor);
   }
+  std::unordered_map<SegmentHandle, Route> routes;
+  for (const auto& [handle, descriptor] : targets) {
+    MC_ASSIGN_OR_RETURN(routes[handle], RouteFor(descriptor));
+  }
   MC_ASSIGN_OR_RETURN(size_t first_task, batch->ReserveTasks(requests.size()));
 
   std::unordered_map<SegmentHandle, std::vector<Slice>> per_target;
@@ -266,11 +384,25 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
   Status result;
   for (auto& [handle, slices] : per_target) {
     if (slices.empty()) continue;
-    Status s = transport_->Submit(targets.at(handle), slices);
-    if (!s.ok()) {
-      for (Slice& slice : slices) slice.task->SliceFailed(s);
+    const SegmentDescriptor& target = targets.at(handle);
+    if (routes.at(handle) == Route::kTcp) {
+      Status s = SubmitTcp(target, slices);
       if (result.ok()) result = s;
+      continue;
     }
+    // Same host: copied here and now; what shared memory cannot move goes to TCP ("auto")
+    // or fails ("shm").
+    std::vector<Slice> fallback;
+    shm::MoveOutcome outcome = shm_->Submit(target, slices, &fallback);
+    if (outcome.refresh_descriptor) RefreshDescriptor(target.name);
+    if (fallback.empty()) continue;
+    if (options_.protocol == "shm") {
+      const Status why = outcome.fallback_reason.WithContext("protocol shm");
+      for (Slice& slice : fallback) slice.task->SliceFailed(why);
+      continue;
+    }
+    Status s = SubmitTcp(target, fallback);
+    if (result.ok()) result = s;
   }
   return result;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -10,6 +11,8 @@
 #include "transfer/batch_table.h"
 #include "transfer/memory_registry.h"
 #include "transfer/metadata/metadata_store.h"
+#include "transfer/transport/shm/shm_exporter.h"
+#include "transfer/transport/shm/shm_transport.h"
 #include "transfer/transport/tcp/tcp_transport.h"
 
 namespace mooncake {
@@ -32,7 +35,17 @@ class TransferEngineImpl : public TransferEngine {
   Result<TransferStatus> GetTransferStatus(BatchId batch, size_t task_id) override;
   Status FreeBatchId(BatchId batch) override;
 
+  // Counters of the shm transport (zero when it is off); for tests and benchmarks.
+  shm::ShmStats shm_stats() const;
+
  private:
+  enum class Route { kTcp, kShm };
+  // An engine-allocated buffer: private THP memory (fd -1) or a shared memfd.
+  struct OwnedBuffer {
+    size_t length = 0;         // as requested (registered length)
+    size_t mapped_length = 0;  // shared: the memfd's length
+    int fd = -1;
+  };
   explicit TransferEngineImpl(TransferEngineOptions options);
   SegmentDescriptor LocalDescriptor() const;
   void RepublishDescriptor();
@@ -41,6 +54,13 @@ class TransferEngineImpl : public TransferEngine {
   // [address, address + length) (the target may have registered more memory, or restarted).
   Result<SegmentDescriptor> DescriptorCovering(SegmentHandle handle, uint64_t address,
                                                uint64_t length);
+  // Which transport serves `target`; kNotSupported when protocol "shm" cannot reach it.
+  Result<Route> RouteFor(const SegmentDescriptor& target) const;
+  // Re-reads a segment's descriptor (best effort) after shm found it stale.
+  void RefreshDescriptor(const std::string& name);
+  // Hands slices to TCP; slices it could not start are failed with its error.
+  Status SubmitTcp(const SegmentDescriptor& target, std::vector<Slice>& slices);
+  void FreeOwned(void* address, const OwnedBuffer& buffer);
 
   const TransferEngineOptions options_;
   std::string local_name_;
@@ -50,9 +70,12 @@ class TransferEngineImpl : public TransferEngine {
   BatchTable batches_;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<tcp::TcpTransport> transport_;
+  // Both null with protocol "tcp".
+  std::unique_ptr<shm::ShmExporter> exporter_;  // serves our buffers to same-host peers
+  std::unique_ptr<shm::ShmTransport> shm_;      // reaches same-host peers
 
-  std::mutex buffers_mutex_;
-  std::unordered_map<void*, size_t> owned_buffers_;  // AllocateBuffer'd: address → length
+  std::mutex buffers_mutex_;  // taken before the exporter's lock, never after
+  std::map<uintptr_t, OwnedBuffer> owned_buffers_;  // AllocateBuffer'd, by address
 
   std::mutex segments_mutex_;
   SegmentHandle next_segment_ = 1;

@@ -31,13 +31,18 @@ TEST(TransferEngineOptionsTest, HostWithoutPortAndBracketedIpv6AreValid) {
   }
 }
 
-TEST(TransferEngineOptionsTest, ProtocolOtherThanTcpIsNotSupported) {
+TEST(TransferEngineOptionsTest, AutoTcpAndShmAreTheSupportedProtocols) {
   TransferEngineOptions options;
-  for (const char* protocol : {"rdma", "ucx", "shm", "TCP", ""}) {
+  EXPECT_EQ(options.protocol, "auto");
+  for (const char* protocol : {"auto", "tcp", "shm"}) {
+    options.protocol = protocol;
+    EXPECT_TRUE(options.Validate().ok()) << protocol << ": " << options.Validate().ToString();
+  }
+  for (const char* protocol : {"rdma", "ucx", "TCP", "SHM", ""}) {
     options.protocol = protocol;
     Status s = options.Validate();
     EXPECT_EQ(s.code(), StatusCode::kNotSupported) << protocol;
-    EXPECT_THAT(s.message(), HasSubstr("tcp"));
+    EXPECT_THAT(s.message(), HasSubstr("auto, tcp, shm"));
   }
 }
 

@@ -2,6 +2,10 @@
 // middle of a batch, segments and engines closed with transfers in flight, and an initiator
 // process killed mid-batch. Every wait is bounded; a hang is a failure. Hostile bytes on the
 // wire are in transfer_engine_wire_test.cc.
+//
+// The initiator's protocol is the parameter: "tcp", or "shm" (same-host shared memory, copies
+// done synchronously inside SubmitTransfer, so "mid-batch" means during that call). Tests that
+// only make sense for one of them use the TcpFaultTest / ShmFaultTest fixtures.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -57,12 +61,13 @@ void Freeze(ChildProcess& process) {
   ADD_FAILURE() << "process " << process.pid() << " did not stop within 5 s";
 }
 
-class TransferEngineFaultTest : public ::testing::Test {
+class TransferEngineFaultTest : public ::testing::TestWithParam<std::string> {
  protected:
   void TearDown() override { DestroyWithin(std::move(engine_), seconds(15)); }
 
   void StartEngine(milliseconds transfer_timeout) {
     TransferEngineOptions options;
+    options.protocol = GetParam();
     options.transfer_timeout = transfer_timeout;
     auto engine = StartInitiator(options);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
@@ -71,6 +76,8 @@ class TransferEngineFaultTest : public ::testing::Test {
 
   std::unique_ptr<TransferEngine> engine_;
 };
+class TcpFaultTest : public TransferEngineFaultTest {};
+class ShmFaultTest : public TransferEngineFaultTest {};
 
 struct BatchOutcome {
   size_t completed = 0;
@@ -98,7 +105,13 @@ BatchOutcome Summarize(const std::vector<TransferStatus>& statuses) {
 // submit returns. All tasks must finish (COMPLETED or FAILED) within the transfer timeout plus
 // slack; failures must name the segment; completed READs must carry the right bytes. Retries
 // with bigger batches while the kill loses the race against the whole batch completing.
-void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds transfer_timeout) {
+// With shm the copies run inside SubmitTransfer: the target is killed from another thread
+// while that call runs (after a warm-up transfer mapped its buffer), at growing delays. The
+// copies that race with the death land in memory that outlives the process (never a crash);
+// every slice settled after the death is FAILED.
+void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds transfer_timeout,
+                        const std::string& protocol) {
+  const bool shm = protocol == "shm";
   constexpr uint64_t kTargetSize = 256 * kMiB;
   constexpr uint64_t kRequest = 4 * kMiB;
   constexpr uint64_t kDistinct = kTargetSize / kRequest;  // 64
@@ -108,8 +121,10 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
   if (op == TransferOpcode::kWrite) bench::FillPattern(local, kTargetSize, 0x1717);
 
   bool saw_failure = false;
-  for (int attempt = 0; attempt < 3 && !saw_failure; ++attempt) {
-    const size_t count = kDistinct << attempt;  // 64, 128, 256 requests
+  const int attempts = shm ? 5 : 3;
+  for (int attempt = 0; attempt < attempts && !saw_failure; ++attempt) {
+    // tcp: 64, 128, 256 requests; shm: 256 requests, killed 8, 4, 2, 1, 0 ms into the call.
+    const size_t count = shm ? kDistinct << 2 : kDistinct << attempt;
     SCOPED_TRACE("attempt " + std::to_string(attempt) + " with " + std::to_string(count) +
                  " requests");
     auto target = StartTarget(kTargetSize);
@@ -125,9 +140,23 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
     }
     auto batch = engine.AllocateBatchId(count);
     MC_ASSERT_OK(batch);
-    MC_ASSERT_OK(engine.SubmitTransfer(*batch, requests));
-    target->process->Kill(SIGKILL);
-    const auto killed_at = Clock::now();
+    Clock::time_point killed_at;
+    if (shm) {
+      TransferRequest warm_up{TransferOpcode::kRead, local, *handle, target->buffer, 4096};
+      MC_ASSERT_OK(RunBatch(engine, {&warm_up, 1}));
+      std::thread killer([&] {
+        std::this_thread::sleep_for(milliseconds(8 >> attempt));
+        target->process->Kill(SIGKILL);
+        killed_at = Clock::now();
+      });
+      Status submitted = engine.SubmitTransfer(*batch, requests);
+      killer.join();
+      MC_ASSERT_OK(submitted);
+    } else {
+      MC_ASSERT_OK(engine.SubmitTransfer(*batch, requests));
+      target->process->Kill(SIGKILL);
+      killed_at = Clock::now();
+    }
 
     auto statuses = WaitForTasks(engine, *batch, count, seconds(10));
     const double took = SecondsSince(killed_at);
@@ -146,7 +175,7 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
       EXPECT_FALSE(e.ok());
       EXPECT_THAT(e.message(), HasSubstr(target->name)) << e.ToString();
     }
-    if (op == TransferOpcode::kRead && attempt == 0) {
+    if (op == TransferOpcode::kRead && (attempt == 0 || shm)) {
       // Each task had its own destination: a COMPLETED READ holds exactly the target's bytes.
       for (size_t i = 0; i < count; ++i) {
         if (statuses[i].state != TransferState::kCompleted) continue;
@@ -171,19 +200,19 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
   EXPECT_TRUE(saw_failure) << "every batch completed before its target died, even the largest";
 }
 
-TEST_F(TransferEngineFaultTest, TargetKilledMidReadBatchFailsTasksNamingTheSegment) {
+TEST_P(TransferEngineFaultTest, TargetKilledMidReadBatchFailsTasksNamingTheSegment) {
   StartEngine(seconds(2));
   ASSERT_NE(engine_, nullptr);
-  KillTargetMidBatch(*engine_, TransferOpcode::kRead, seconds(2));
+  KillTargetMidBatch(*engine_, TransferOpcode::kRead, seconds(2), GetParam());
 }
 
-TEST_F(TransferEngineFaultTest, TargetKilledMidWriteBatchFailsTasksNamingTheSegment) {
+TEST_P(TransferEngineFaultTest, TargetKilledMidWriteBatchFailsTasksNamingTheSegment) {
   StartEngine(seconds(2));
   ASSERT_NE(engine_, nullptr);
-  KillTargetMidBatch(*engine_, TransferOpcode::kWrite, seconds(2));
+  KillTargetMidBatch(*engine_, TransferOpcode::kWrite, seconds(2), GetParam());
 }
 
-TEST_F(TransferEngineFaultTest, FrozenTargetTimesOutAndIsServedAgainAfterResume) {
+TEST_P(TcpFaultTest, FrozenTargetTimesOutAndIsServedAgainAfterResume) {
   const milliseconds timeout(1500);
   StartEngine(timeout);
   ASSERT_NE(engine_, nullptr);
@@ -244,7 +273,41 @@ TEST_F(TransferEngineFaultTest, FrozenTargetTimesOutAndIsServedAgainAfterResume)
       bench::FirstMismatch(local + 8 * kMiB, 2 * kMiB, kLocalSeed, 0) == -1 ? "WAS" : "was not");
 }
 
-TEST_F(TransferEngineFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
+TEST_P(ShmFaultTest, FrozenTargetDoesNotDelayTransfersToItsMappedMemory) {
+  // Shared memory needs nothing from the owner once mapped: a stopped process is served.
+  StartEngine(milliseconds(1500));
+  ASSERT_NE(engine_, nullptr);
+  auto target = StartTarget(32 * kMiB);
+  MC_ASSERT_OK(target);
+  auto handle = engine_->OpenSegment(target->name);
+  MC_ASSERT_OK(handle);
+  auto local_or = engine_->AllocateBuffer(32 * kMiB);
+  MC_ASSERT_OK(local_or);
+  char* local = static_cast<char*>(*local_or);
+  TransferRequest warm_up{TransferOpcode::kRead, local, *handle, target->buffer, 4096};
+  MC_ASSERT_OK(RunBatch(*engine_, {&warm_up, 1}));
+
+  Freeze(*target->process);
+  constexpr uint64_t kLocalSeed = 0x5151;
+  bench::FillPattern(local, 16 * kMiB, kLocalSeed);
+  std::vector<TransferRequest> requests;
+  for (uint64_t off = 0; off < 32 * kMiB; off += 2 * kMiB) {
+    requests.push_back({off < 16 * kMiB ? TransferOpcode::kWrite : TransferOpcode::kRead,
+                        local + off, *handle, target->buffer + off, 2 * kMiB});
+  }
+  const auto start = Clock::now();
+  MC_ASSERT_OK(RunBatch(*engine_, requests, seconds(10)));
+  EXPECT_LT(SecondsSince(start), 1.0);
+  EXPECT_EQ(bench::FirstMismatch(local + 16 * kMiB, 16 * kMiB, kTargetSeed, 16 * kMiB), -1);
+  target->process->Kill(SIGCONT);
+  // The WRITEs are in the target's memory: read them back.
+  TransferRequest back{TransferOpcode::kRead, local + 16 * kMiB, *handle, target->buffer,
+                       16 * kMiB};
+  MC_ASSERT_OK(RunBatch(*engine_, {&back, 1}, seconds(10)));
+  EXPECT_EQ(bench::FirstMismatch(local + 16 * kMiB, 16 * kMiB, kLocalSeed, 0), -1);
+}
+
+TEST_P(TcpFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
   StartEngine(seconds(30));  // far beyond the test: only the close may end these transfers
   ASSERT_NE(engine_, nullptr);
   auto target = StartTarget(8 * kMiB);
@@ -256,6 +319,7 @@ TEST_F(TransferEngineFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromp
   char* local = static_cast<char*>(*local_or);
   // A second engine, to be destroyed with its transfers in flight.
   TransferEngineOptions options;
+  options.protocol = GetParam();
   options.transfer_timeout = seconds(30);
   auto doomed = StartInitiator(options);
   MC_ASSERT_OK(doomed);
@@ -310,7 +374,7 @@ TEST_F(TransferEngineFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromp
   EXPECT_EQ(bench::FirstMismatch(local, 2 * kMiB, kTargetSeed, 77), -1);
 }
 
-TEST_F(TransferEngineFaultTest, InitiatorKilledMidBatchLeavesTargetServing) {
+TEST_P(TransferEngineFaultTest, InitiatorKilledMidBatchLeavesTargetServing) {
   StartEngine(seconds(3));
   ASSERT_NE(engine_, nullptr);
   auto target = StartTarget(64 * kMiB);
@@ -325,7 +389,7 @@ TEST_F(TransferEngineFaultTest, InitiatorKilledMidBatchLeavesTargetServing) {
                     "--operation=read",    "--block_size=4194304",
                     "--batch_size=8",      "--threads=2",
                     "--buffer_size=64MiB", "--duration=30",
-                    "--connections=4"};
+                    "--connections=4",     "--protocol=" + GetParam()};
     auto initiator = ChildProcess::Start(std::move(options));
     MC_ASSERT_OK(initiator);
     std::this_thread::sleep_for(milliseconds(600));  // let it reach full speed
@@ -353,6 +417,11 @@ TEST_F(TransferEngineFaultTest, InitiatorKilledMidBatchLeavesTargetServing) {
   EXPECT_LT(SecondsSince(start), 5.0);
   EXPECT_TRUE(target->process->Running());
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, TransferEngineFaultTest, ::testing::Values("tcp", "shm"),
+                         TransportName);
+INSTANTIATE_TEST_SUITE_P(Tcp, TcpFaultTest, ::testing::Values("tcp"), TransportName);
+INSTANTIATE_TEST_SUITE_P(Shm, ShmFaultTest, ::testing::Values("shm"), TransportName);
 
 }  // namespace
 }  // namespace mooncake::integration

@@ -1,5 +1,6 @@
-// Transfer Engine against real `transfer_engine_bench --mode=target` processes over loopback
-// TCP: data integrity of READ/WRITE from 1 B to 64 MiB, concurrent batches, API errors with
+// Transfer Engine against real `transfer_engine_bench --mode=target` processes, once over
+// loopback TCP and once over shared memory (the initiator's protocol is the test parameter):
+// data integrity of READ/WRITE from 1 B to 64 MiB, concurrent batches, API errors with
 // real peers, and a target restarted on the same port. Fault injection (killed/frozen peers,
 // malformed frames) lives in transfer_engine_fault_test.cc.
 
@@ -27,10 +28,14 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kMiB = 1 << 20;
 
-class TransferEngineIntegrationTest : public ::testing::Test {
+// Parameter: the initiator's protocol, "tcp" or "shm" (shm never falls back to TCP, so a
+// passing shm run moved every byte through shared memory).
+class TransferEngineIntegrationTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto engine = StartInitiator();
+    TransferEngineOptions options;
+    options.protocol = GetParam();
+    auto engine = StartInitiator(options);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     engine_ = std::move(*engine);
   }
@@ -65,7 +70,7 @@ int64_t FirstDifference(const char* a, const char* b, size_t length) {
   return -1;
 }
 
-TEST_F(TransferEngineIntegrationTest, ReadAndWriteFromOneByteTo64MiBKeepDataIntact) {
+TEST_P(TransferEngineIntegrationTest, ReadAndWriteFromOneByteTo64MiBKeepDataIntact) {
   constexpr uint64_t kTargetSize = 96 * kMiB;
   auto target_or = StartTarget(kTargetSize);
   MC_ASSERT_OK(target_or);
@@ -138,7 +143,7 @@ TEST_F(TransferEngineIntegrationTest, ReadAndWriteFromOneByteTo64MiBKeepDataInta
   EXPECT_EQ(bad, -1) << "target buffer differs from the model at offset " << bad;
 }
 
-TEST_F(TransferEngineIntegrationTest, ConcurrentBatchesFromTwoThreadsStayApart) {
+TEST_P(TransferEngineIntegrationTest, ConcurrentBatchesFromTwoThreadsStayApart) {
   constexpr uint64_t kRegion = 16 * kMiB;  // per thread, on the target and locally (x2)
   auto target_or = StartTarget(2 * kRegion);
   MC_ASSERT_OK(target_or);
@@ -203,7 +208,7 @@ TEST_F(TransferEngineIntegrationTest, ConcurrentBatchesFromTwoThreadsStayApart) 
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
 }
 
-TEST_F(TransferEngineIntegrationTest, TwentyThousandTinyRequestsInOneBatchKeepFramesInSync) {
+TEST_P(TransferEngineIntegrationTest, TwentyThousandTinyRequestsInOneBatchKeepFramesInSync) {
   // Many frames per socket read, headers and payloads split across reads and staging-buffer
   // wrap-arounds, on both the target (requests) and the initiator (responses).
   constexpr uint64_t kHalf = 2 * kMiB;
@@ -243,7 +248,7 @@ TEST_F(TransferEngineIntegrationTest, TwentyThousandTinyRequestsInOneBatchKeepFr
                      << " READs)";
 }
 
-TEST_F(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
+TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
   auto target_or = StartTarget(16 * kMiB);
   MC_ASSERT_OK(target_or);
   TargetProcess& target = *target_or;
@@ -360,7 +365,7 @@ TEST_F(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
   EXPECT_TRUE(target.process->Running());
 }
 
-TEST_F(TransferEngineIntegrationTest, TargetRestartedOnSamePortIsServedThroughSameHandle) {
+TEST_P(TransferEngineIntegrationTest, TargetRestartedOnSamePortIsServedThroughSameHandle) {
   constexpr uint64_t kSize = 8 * kMiB;
   constexpr uint64_t kOffset = 3 * kMiB + 1;
   constexpr uint64_t kLength = kMiB + 17;
@@ -430,6 +435,9 @@ TEST_F(TransferEngineIntegrationTest, TargetRestartedOnSamePortIsServedThroughSa
   MC_ASSERT_OK(RunBatch(*engine_, {&read2, 1}));
   EXPECT_EQ(FirstDifference(local + kLength, data.data(), kLength), -1);
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, TransferEngineIntegrationTest,
+                         ::testing::Values("tcp", "shm"), TransportName);
 
 }  // namespace
 }  // namespace mooncake::integration

@@ -72,6 +72,11 @@ std::vector<char> RandomBytes(size_t length, uint64_t seed);
 
 const char* StateName(TransferState state);
 
+// Test-name suffix of a transport-parametrised test: the protocol itself ("tcp", "shm").
+inline std::string TransportName(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
+
 }  // namespace mooncake::integration
 
 // Fails the current test (and returns) when `expr`, a Status or Result, is not OK.

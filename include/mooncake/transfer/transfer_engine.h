@@ -1,7 +1,8 @@
 #pragma once
 
 // Transfer Engine: moves bytes between registered memory of this process and the registered
-// buffers of named segments (other processes), in batches, over TCP (later shm/UCX too).
+// buffers of named segments (other processes), in batches, over TCP or, for processes on the
+// same host, shared memory (later UCX too).
 //
 // Usage:
 //   auto engine = TransferEngine::Create(options).value();
@@ -39,8 +40,14 @@ struct TransferEngineOptions {
   // engine listens on each (same port as the name) and publishes them as endpoints; slices to
   // a peer are spread over every (local NIC, peer NIC) path. Empty (default): the name's host.
   std::vector<std::string> nics;
-  // "tcp" (default). Later: "shm", "ucx" (alias "rdma").
-  std::string protocol = "tcp";
+  // How this engine reaches other segments:
+  //  "auto" (default): shared memory for peers on this host (same boot id and network
+  //         namespace) whose buffers allow it, TCP otherwise;
+  //  "tcp":  TCP only, even on this host; the engine then also serves TCP only;
+  //  "shm":  same-host peers only (shared memory, else process_vm_readv/writev); a peer on
+  //         another host is refused with kNotSupported.
+  // Later: "ucx" (alias "rdma").
+  std::string protocol = "auto";
   // Number of event-loop threads serving all connections (default 2).
   int io_threads = 2;
   // TCP connections opened to each peer (default 4). Slices are spread over them.
@@ -53,6 +60,11 @@ struct TransferEngineOptions {
   std::chrono::milliseconds connect_timeout{3000};
   // AllocateBuffer touches every page up front, using transparent huge pages (default on).
   bool prefault_buffers = true;
+  // AllocateBuffer returns shared memory (a memfd) that same-host peers map, so that their
+  // transfers are one memcpy (default on). Ignored with protocol "tcp", which allocates
+  // private memory with transparent huge pages (faster to prefault where shmem THP is off).
+  // Memory registered with RegisterLocalMemory is never shared this way.
+  bool shareable_buffers = true;
   // etcd metadata only: TTL of the lease this engine's descriptor is attached to; a dead
   // engine's descriptor disappears from etcd within about this long (default 10 s, >= 1 s).
   std::chrono::seconds metadata_lease_ttl{10};
@@ -76,8 +88,9 @@ class TransferEngine {
   // Unregisters a region previously registered at exactly `address`.
   virtual Status UnregisterLocalMemory(void* address) = 0;
 
-  // Allocates `length` bytes owned by the engine, registered and (by default) prefaulted with
-  // huge pages. Freed by FreeBuffer or when the engine is destroyed.
+  // Allocates `length` bytes owned by the engine, registered and (by default) prefaulted; in
+  // shared memory when `shareable_buffers` allows (see the option). Freed by FreeBuffer or
+  // when the engine is destroyed.
   virtual Result<void*> AllocateBuffer(size_t length) = 0;
   virtual Status FreeBuffer(void* address) = 0;
 

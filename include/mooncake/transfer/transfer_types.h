@@ -66,6 +66,9 @@ struct SegmentDescriptor {
   std::string host_id;       // boot id + network-namespace inode: equal means same host
   std::vector<EndpointDescriptor> endpoints;
   std::vector<BufferDescriptor> buffers;
+  // Where same-host peers attach to this segment's shared memory ("@..." = abstract Unix
+  // socket name); empty when the segment serves TCP only.
+  std::string shm_endpoint;
 
   // Index of the buffer containing [address, address + length), or -1.
   int FindBuffer(uint64_t address, uint64_t length) const;

@@ -1,0 +1,79 @@
+#pragma once
+
+// The shm transport, initiator side: one ShmPeer per same-host segment (per incarnation), and
+// a watcher thread that reads the owners' RELEASED notices and notices owners that exit, so
+// that mappings of freed or dead memory are dropped even while no transfer runs. Copies run
+// in the submitting thread (ShmPeer::Move). The target side is ShmExporter.
+//
+// Thread safety: every method may be called from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "mooncake/common/status.h"
+#include "mooncake/transfer/transfer_types.h"
+#include "transfer/slice.h"
+#include "transfer/transport/shm/shm_peer.h"
+
+namespace mooncake::shm {
+
+struct ShmTransportOptions {
+  std::string local_name;  // announced to owners (logs only)
+  // Bound on each control-socket exchange (HELLO, FETCH); default 1 s.
+  std::chrono::milliseconds io_timeout{1000};
+};
+
+// A snapshot of ShmCounters.
+struct ShmStats {
+  uint64_t memcpy_bytes = 0;
+  uint64_t process_vm_bytes = 0;
+  uint64_t fallback_slices = 0;
+  uint64_t fetches = 0;
+  uint64_t mappings = 0;  // buffers of peers mapped right now
+};
+
+class ShmTransport {
+ public:
+  static Result<std::unique_ptr<ShmTransport>> Create(ShmTransportOptions options);
+  ~ShmTransport();
+
+  // True when `target` publishes an shm endpoint and runs on this host (`local_host_id`).
+  static bool Reachable(const SegmentDescriptor& target, const std::string& local_host_id);
+
+  // Attaches to `target` (its incarnation) unless already attached. kSegmentNotFound when it
+  // exited; other codes when it refuses us (then TCP is the way).
+  Status Connect(const SegmentDescriptor& target);
+  // Moves the slices (validated against `target`): each is completed or failed, or appended
+  // to `fallback` (see MoveOutcome::fallback_reason) for another transport; `slices` is left
+  // empty. Slices validated against another incarnation than the one attached fail like
+  // TCP's incarnation check, and ask for a descriptor refresh.
+  MoveOutcome Submit(const SegmentDescriptor& target, std::vector<Slice>& slices,
+                     std::vector<Slice>* fallback);
+  // Detaches from a segment; its mappings go (once copies using them end).
+  void Disconnect(const std::string& segment_name);
+
+  ShmStats stats() const;
+
+ private:
+  explicit ShmTransport(ShmTransportOptions options) : options_(std::move(options)) {}
+  Result<std::shared_ptr<ShmPeer>> PeerFor(const SegmentDescriptor& target);
+  void Watch();
+  void Wake();
+
+  const ShmTransportOptions options_;
+  ShmCounters counters_;
+  UniqueFd wake_fd_;
+  std::atomic<bool> stopping_{false};
+  std::thread watcher_;
+
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<ShmPeer>> peers_;  // by segment name
+};
+
+}  // namespace mooncake::shm
