@@ -27,8 +27,9 @@ struct StorageNodeOptions {
   std::string node_id;
   // Transfer Engine metadata: "P2PHANDSHAKE" (default) or "etcd://host:port".
   std::string metadata_server = "P2PHANDSHAKE";
-  // Transfer Engine protocol. Default "tcp".
-  std::string protocol = "tcp";
+  // Transfer Engine protocol: "auto" (default: the segment lives in shared memory, so clients
+  // on this host read and write it with one memcpy; others use TCP), "tcp", "shm".
+  std::string protocol = "auto";
   // Bytes of DRAM contributed. Required, > 0.
   uint64_t segment_size = 0;
   // Period of heartbeats; must stay well below the master's client_ttl. Default 500 ms.

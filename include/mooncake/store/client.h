@@ -39,8 +39,9 @@ struct ClientOptions {
   std::string local_hostname = "127.0.0.1:0";
   // Transfer Engine metadata: "P2PHANDSHAKE" (default) or "etcd://host:port".
   std::string metadata_server = "P2PHANDSHAKE";
-  // Transfer Engine protocol. Default "tcp".
-  std::string protocol = "tcp";
+  // Transfer Engine protocol: "auto" (default: shared memory to nodes on this host, TCP to
+  // the others), "tcp", or "shm" (same-host nodes only).
+  std::string protocol = "auto";
   // Registered staging memory used by Put/Get of plain (unregistered) byte buffers. Values
   // larger than this are moved through it in pieces. Default 64 MiB; > 0.
   uint64_t local_buffer_size = uint64_t{64} << 20;
