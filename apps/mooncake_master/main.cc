@@ -3,14 +3,13 @@
 //   mooncake_master --config=master.toml      (same keys as the flags, "key = value" lines)
 // Prints "READY port=P metrics_port=M" once it serves; SIGTERM/SIGINT shut it down cleanly.
 
-#include <signal.h>
-
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <string>
 
 #include "common/logging.h"
+#include "common/shutdown_signals.h"
 #include "master/service/master_server.h"
 
 namespace mooncake {
@@ -99,13 +98,7 @@ int Run(int argc, char** argv) {
   }
   SetLogLevel(level);
 
-  // Block the shutdown signals before any thread starts, so every thread inherits the mask
-  // and sigwait below is their only receiver.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  BlockShutdownSignals();
 
   auto server = MasterServer::Create(ToOptions(f));
   if (!server.ok()) {
@@ -115,8 +108,7 @@ int Run(int argc, char** argv) {
   std::printf("READY port=%u metrics_port=%u\n", (*server)->port(), (*server)->metrics_port());
   std::fflush(stdout);
 
-  int signal = 0;
-  sigwait(&signals, &signal);
+  const int signal = WaitForShutdownSignal();
   MC_LOG_INFO("master got signal {}, shutting down", signal);
   (*server)->Shutdown();
   std::printf("STOPPED\n");

@@ -2,13 +2,12 @@
 //   mooncake_node --master=127.0.0.1:50051 --listen=127.0.0.1:13001 --segment_size=4GiB
 // Prints "READY node=… segment=… size=… epoch=…" once mounted; SIGTERM/SIGINT unmount and exit.
 
-#include <signal.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
 
 #include "common/logging.h"
+#include "common/shutdown_signals.h"
 #include "mooncake/common/size.h"
 #include "node/storage_node.h"
 
@@ -55,11 +54,7 @@ int Run(int argc, char** argv) {
   options.segment_size = *size;
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  BlockShutdownSignals();
 
   auto node = StorageNode::Create(options);
   if (!node.ok()) {
@@ -71,8 +66,8 @@ int Run(int argc, char** argv) {
               static_cast<unsigned long long>(options.segment_size),
               static_cast<unsigned long long>((*node)->epoch()));
   std::fflush(stdout);
-  int signal = 0;
-  sigwait(&signals, &signal);
+  const int signal = WaitForShutdownSignal();
+  MC_LOG_INFO("node got signal {}, unmounting", signal);
   (*node)->Stop();
   std::printf("STOPPED\n");
   std::fflush(stdout);
