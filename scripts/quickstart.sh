@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# First README command: installs every dependency, builds the Release tree in build/, and
-# runs the demo (a Transfer Engine target and initiator on loopback; verified data; throughput).
+# First README command: installs every dependency, builds the Release tree in build/, runs the
+# Transfer Engine demo (scripts/demo.sh, 1 s per direction), then the store demo
+# (scripts/cluster_demo.sh: master + 2 nodes on loopback, store_bench, a CLI round trip, the
+# status page's URL). `--keep` leaves the cluster running.
+# Usage: scripts/quickstart.sh [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
-scripts/demo.sh
+MC_DEMO_DURATION=1 scripts/demo.sh
+scripts/cluster_demo.sh "$@"

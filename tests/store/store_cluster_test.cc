@@ -16,19 +16,14 @@
 
 #include "master/client/master_client.h"
 #include "mooncake/store/client.h"
-#include "testing/binary_path.h"
+#include "store_test_cluster.h"
 #include "testing/free_port.h"
-#include "testing/process_launcher.h"
 
 namespace mooncake::store {
 namespace {
 
 using std::chrono::milliseconds;
-using std::chrono::seconds;
 using ::testing::HasSubstr;
-
-constexpr seconds kStartTimeout{30};
-constexpr const char* kSegmentSize = "96MiB";
 
 std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
   std::vector<uint8_t> v(n);
@@ -43,31 +38,17 @@ std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
 class StoreClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    master_port_ = PickFreeTcpPort().value();
-    ProcessOptions master;
-    master.binary = BinaryPath("mooncake_master");
-    master.args = {"--host=127.0.0.1", "--port=" + std::to_string(master_port_),
-                   "--metrics_port=-1", "--client_ttl=1", "--log_level=warn"};
-    master_ = ChildProcess::Start(master).value();
-    ASSERT_TRUE(master_->WaitForLine("READY", kStartTimeout).ok()) << master_->ReadLog();
-    for (int i = 0; i < 2; ++i) {
-      node_ports_[i] = PickFreeTcpPort().value();
-      StartNode(i);
-    }
+    auto cluster = StoreTestCluster::Start();
+    ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+    cluster_ = std::move(*cluster);
     client_ = NewClient();
   }
 
-  std::string MasterAddress() const { return "127.0.0.1:" + std::to_string(master_port_); }
-  std::string NodeName(int i) const { return "127.0.0.1:" + std::to_string(node_ports_[i]); }
-
+  std::string MasterAddress() const { return cluster_->master_address(); }
+  std::string NodeName(int i) const { return cluster_->node_name(i); }
   void StartNode(int i) {
-    ProcessOptions node;
-    node.binary = BinaryPath("mooncake_node");
-    node.args = {"--master=" + MasterAddress(), "--listen=" + NodeName(i),
-                 std::string("--segment_size=") + kSegmentSize, "--heartbeat_interval_ms=200",
-                 "--log_level=warn"};
-    nodes_[i] = ChildProcess::Start(node).value();
-    ASSERT_TRUE(nodes_[i]->WaitForLine("READY", kStartTimeout).ok()) << nodes_[i]->ReadLog();
+    Status started = cluster_->StartNode(i);
+    ASSERT_TRUE(started.ok()) << started.ToString();
   }
 
   std::unique_ptr<Client> NewClient(uint64_t staging = uint64_t{64} << 20) {
@@ -87,10 +68,7 @@ class StoreClusterTest : public ::testing::Test {
     return std::move(MasterClient::Create(options).value());
   }
 
-  uint16_t master_port_ = 0;
-  uint16_t node_ports_[2] = {};
-  std::unique_ptr<ChildProcess> master_;
-  std::unique_ptr<ChildProcess> nodes_[2];
+  std::unique_ptr<StoreTestCluster> cluster_;
   std::unique_ptr<Client> client_;
 };
 
@@ -199,7 +177,7 @@ TEST_F(StoreClusterTest, ReplicasSurviveANodeKilledWithSigkill) {
   const auto value = Pattern(1 << 20, 9);
   ASSERT_TRUE(client_->Put("replicated", value, two).ok());
   ASSERT_TRUE(client_->Put("single", value).ok());
-  nodes_[0]->Kill(SIGKILL);
+  cluster_->node(0).Kill(SIGKILL);
   // Before the master notices, a read of the dead replica fails and the next one serves it.
   for (int i = 0; i < 4; ++i) {
     auto got = client_->Get("replicated");
@@ -227,7 +205,7 @@ TEST_F(StoreClusterTest, ANodeRestartedOnItsPortNeverServesStaleBytes) {
   on_node0.preferred_segments = {NodeName(0)};
   const auto value = Pattern(256 << 10, 11);
   ASSERT_TRUE(client_->Put("on-0", value, on_node0).ok());
-  nodes_[0]->Kill(SIGKILL);
+  cluster_->node(0).Kill(SIGKILL);
   StartNode(0);  // a new process, a new epoch, fresh (zeroed) memory on the same port
   auto got = client_->Get("on-0");
   EXPECT_EQ(got.status().code(), StatusCode::kObjectNotFound) << got.status().ToString();

@@ -321,7 +321,24 @@ Result<ClusterInfo> MasterClient::GetClusterInfo() {
   }
   info.objects = resp.objects();
   info.objects_below_replica_target = resp.objects_below_replica_target();
+  info.lookups_hit = resp.lookups_hit();
+  info.lookups_miss = resp.lookups_miss();
   return info;
+}
+
+Result<KeyPage> MasterClient::ListKeys(const std::string& prefix, uint32_t limit,
+                                       const std::string& start_after) {
+  pb::ListKeysRequest req;
+  req.set_prefix(prefix);
+  req.set_start_after(start_after);
+  req.set_limit(limit);
+  pb::ListKeysResponse resp;
+  MC_RETURN_IF_ERROR(impl_->Call("ListKeys", &pb::MasterService::Stub::ListKeys, req, resp));
+  KeyPage page;
+  page.keys.reserve(resp.keys_size());
+  for (std::string& key : *resp.mutable_keys()) page.keys.push_back(std::move(key));
+  page.truncated = resp.truncated();
+  return page;
 }
 
 Result<PutStartReply> MasterClient::PutStart(const std::string& key, uint64_t size,

@@ -67,6 +67,9 @@ struct ClusterInfo {
   std::vector<SegmentInfo> segments;  // capacity/used/epoch/medium filled; base etc. not
   uint64_t objects = 0;
   uint64_t objects_below_replica_target = 0;
+  // GetReplicaList keys found / not found since the master started.
+  uint64_t lookups_hit = 0;
+  uint64_t lookups_miss = 0;
 };
 
 struct PutStartItem {
@@ -114,6 +117,11 @@ class MasterClient {
   Result<uint64_t> RemoveAll(RemoveMode mode);
 
   Result<ClusterInfo> GetClusterInfo();
+  // Up to `limit` visible keys with `prefix` sorting after `start_after` ("" = from the
+  // first), bytewise ascending; `truncated` when more follow. limit 0 = the master's maximum
+  // per reply (16384); more is kInvalidParams. Scans the master's whole index: admin use only.
+  Result<KeyPage> ListKeys(const std::string& prefix, uint32_t limit,
+                           const std::string& start_after = "");
 
   // Single-key conveniences over the batch calls.
   Result<PutStartReply> PutStart(const std::string& key, uint64_t size,

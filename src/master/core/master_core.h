@@ -46,7 +46,7 @@
 // Cost (n objects): Tick is O(expired puts + lapsed deferred frees + nodes + media) plus
 // eviction when a medium is over its watermark (which scans the candidates: O(n log n)).
 // Losing a segment is O(replicas on it + deferred frees). Puts, ends, reads and removes are
-// O(key length + replicas) expected; RemoveByRegex and RemoveAll scan.
+// O(key length + replicas) expected; RemoveByRegex, RemoveAll and ListKeys scan.
 //
 // Memory: an object is one ObjectRecord block (fixed fields, the key, its first replica; see
 // object_record.h) plus a slot in the ObjectTable, a member entry per replica in the
@@ -183,6 +183,12 @@ class MasterCore {
   size_t ObjectsBelowReplicaTarget() const { return below_target_; }
   // Keys in the index, visible or not.
   size_t ObjectCount() const { return objects_.size(); }
+  // Up to `limit` visible keys starting with `prefix` and sorting after `start_after` (empty:
+  // from the first), in bytewise order; `truncated` when more match. An admin call: it scans
+  // the whole index: O(n log limit) time, O(limit) memory (master_core_list.cc).
+  // kInvalidParams when limit is 0.
+  Result<KeyPage> ListKeys(std::string_view prefix, std::string_view start_after,
+                           size_t limit) const;
   // Old upsert replicas waiting for a lease to lapse.
   size_t DeferredFreeCount() const { return deferred_.size(); }
   const SegmentPool& segment_pool() const { return pool_; }

@@ -103,6 +103,14 @@ struct MountReport {
   size_t skipped_invalid = 0;
 };
 
+// One page of MasterCore::ListKeys.
+struct KeyPage {
+  // Visible keys, sorted bytewise ascending.
+  std::vector<std::string> keys;
+  // More matching keys follow keys.back(): ask again with start_after = keys.back().
+  bool truncated = false;
+};
+
 enum class RemoveMode : uint8_t {
   // Refuse (kObjectHasLease) while a read lease is live.
   kNormal,

@@ -32,6 +32,8 @@ const char* MasterRpcName(MasterRpc rpc) {
       return "remove_all";
     case MasterRpc::kGetClusterInfo:
       return "get_cluster_info";
+    case MasterRpc::kListKeys:
+      return "list_keys";
   }
   return "unknown";
 }

@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -43,6 +44,9 @@ class MasterMetrics {
   void RecordItemError(MasterRpc rpc, const Status& status);
   // A GetReplicaList item found (hit) or did not find (miss) a readable object.
   void RecordLookup(bool hit);
+  // Lookups recorded so far, by outcome.
+  uint64_t lookups_hit() const { return hits_->Value(); }
+  uint64_t lookups_miss() const { return misses_->Value(); }
 
   // Time spent waiting for, and then holding, the core's lock (one per request or tick).
   void RecordLockWait(std::chrono::nanoseconds wait) { lock_wait_->ObserveDuration(wait); }

@@ -21,9 +21,10 @@ enum class MasterRpc : int {
   kRemoveByRegex,
   kRemoveAll,
   kGetClusterInfo,
+  kListKeys,
 };
 
-inline constexpr size_t kMasterRpcCount = static_cast<size_t>(MasterRpc::kGetClusterInfo) + 1;
+inline constexpr size_t kMasterRpcCount = static_cast<size_t>(MasterRpc::kListKeys) + 1;
 
 // Snake-case name used as the `rpc` label, e.g. "get_replica_list".
 const char* MasterRpcName(MasterRpc rpc);

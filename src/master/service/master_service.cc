@@ -319,6 +319,27 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
     }
     resp->set_objects(objects);
     resp->set_objects_below_replica_target(below_target);
+    resp->set_lookups_hit(metrics_.lookups_hit());
+    resp->set_lookups_miss(metrics_.lookups_miss());
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::ListKeys(grpc::ServerContext* ctx, const pb::ListKeysRequest* req,
+                                         pb::ListKeysResponse* resp) {
+  return Serve(MasterRpc::kListKeys, ctx, *req, resp, [&]() -> Status {
+    // The cap keeps a reply within the message limit: 16384 keys of at most 4096 bytes.
+    const size_t limit = req->limit() == 0 ? kMaxBatchItems : req->limit();
+    if (limit > kMaxBatchItems) {
+      return Status(StatusCode::kInvalidParams, "ListKeys limit " + std::to_string(limit) +
+                                                    " exceeds " + std::to_string(kMaxBatchItems));
+    }
+    MC_ASSIGN_OR_RETURN(KeyPage page, WithCore([&](MasterCore& core) {
+                          return core.ListKeys(req->prefix(), req->start_after(), limit);
+                        }));
+    resp->mutable_keys()->Reserve(static_cast<int>(page.keys.size()));
+    for (std::string& key : page.keys) resp->add_keys(std::move(key));
+    resp->set_truncated(page.truncated);
     return Status::Ok();
   });
 }

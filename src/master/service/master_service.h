@@ -76,6 +76,8 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   grpc::Status GetClusterInfo(grpc::ServerContext* ctx,
                               const master::v1::GetClusterInfoRequest* req,
                               master::v1::GetClusterInfoResponse* resp) override;
+  grpc::Status ListKeys(grpc::ServerContext* ctx, const master::v1::ListKeysRequest* req,
+                        master::v1::ListKeysResponse* resp) override;
 
  private:
   // Runs one RPC: checks the envelope, calls `body` (which fills `resp` and returns the

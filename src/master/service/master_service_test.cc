@@ -389,6 +389,30 @@ TEST_F(MasterServiceTest, ConcurrentClientsAllSucceed) {
   EXPECT_EQ(client_->GetClusterInfo().value().objects, uint64_t{kThreads * kPerThread});
 }
 
+TEST_F(MasterServiceTest, ListKeysPagesVisibleKeysAndClusterInfoCountsLookups) {
+  Mount("seg-a", "node-a");
+  for (const char* key : {"job/3", "job/1", "other", "job/2"}) Put(key, 64);
+  ASSERT_TRUE(client_->PutStart("job/pending", 64, ReplicateConfig{}).ok());  // invisible
+
+  auto page = client_->ListKeys("job/", 2);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->keys, (std::vector<std::string>{"job/1", "job/2"}));
+  EXPECT_TRUE(page->truncated);
+  auto rest = client_->ListKeys("job/", 0, page->keys.back());
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->keys, (std::vector<std::string>{"job/3"}));
+  EXPECT_FALSE(rest->truncated);
+  EXPECT_EQ(client_->ListKeys("", 0)->keys.size(), 4u);
+  EXPECT_EQ(client_->ListKeys("", kMaxBatchItems + 1).status().code(), StatusCode::kInvalidParams);
+
+  ASSERT_TRUE(client_->GetReplicaList("job/1").ok());
+  ASSERT_FALSE(client_->GetReplicaList("job/missing").ok());
+  auto info = client_->GetClusterInfo();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->lookups_hit, 1u);
+  EXPECT_EQ(info->lookups_miss, 1u);
+}
+
 TEST_F(MasterServiceTest, MetricsHealthAndStatusPage) {
   Mount("seg-metrics", "node-a");
   Put("k", 4096);

@@ -1,0 +1,135 @@
+// rm, exists, ls, stat: master RPCs only (no Transfer Engine is started for them).
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "commands.h"
+#include "master/client/master_client.h"
+#include "mooncake/common/size.h"
+
+namespace mooncake::cli {
+namespace {
+
+Result<std::unique_ptr<MasterClient>> Connect(const CliOptions& options) {
+  MasterClientOptions master;
+  master.master_address = options.master;
+  master.rpc_timeout = options.rpc_timeout;
+  master.client_id = "mooncake-cli";
+  return MasterClient::Create(master);
+}
+
+std::string Percent(uint64_t part, uint64_t whole) {
+  if (whole == 0) return "-";
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f%%", 100.0 * static_cast<double>(part) / whole);
+  return text;
+}
+
+// Capacity and use of a group of segments (a node's on one medium, or a medium's).
+struct Usage {
+  size_t segments = 0;
+  uint64_t used = 0;
+  uint64_t capacity = 0;
+
+  void Add(const SegmentInfo& s) {
+    ++segments;
+    used += s.used;
+    capacity += s.capacity;
+  }
+};
+
+void PrintUsageRow(const std::string& who, const std::string& medium, const Usage& u) {
+  std::printf("  %-24s %-6s %8zu %12s %12s %7s\n", who.c_str(), medium.c_str(), u.segments,
+              FormatSize(u.used).c_str(), FormatSize(u.capacity).c_str(),
+              Percent(u.used, u.capacity).c_str());
+}
+
+}  // namespace
+
+Outcome RunRemove(const CliOptions& options, const RemoveArgs& args) {
+  auto master = Connect(options);
+  if (!master.ok()) return FromStatus(master.status(), args.key, options.master);
+  const Status removed =
+      (*master)->Remove(args.key, args.force ? RemoveMode::kForce : RemoveMode::kNormal);
+  return FromStatus(removed, args.key, options.master);
+}
+
+Outcome RunExists(const CliOptions& options, const std::string& key) {
+  auto master = Connect(options);
+  if (!master.ok()) return FromStatus(master.status(), key, options.master);
+  auto exists = (*master)->ExistKey(key);
+  if (!exists.ok()) return FromStatus(exists.status(), key, options.master);
+  return *exists ? Outcome::Ok() : Outcome{ExitCode::kNotFound, ""};
+}
+
+Outcome RunList(const CliOptions& options, const ListArgs& args) {
+  auto master = Connect(options);
+  if (!master.ok()) return FromStatus(master.status(), "", options.master);
+  // Pages of at most the master's per-reply maximum, each starting after the last key seen.
+  constexpr uint64_t kPage = 16384;
+  uint64_t printed = 0;
+  std::string after;
+  for (;;) {
+    const uint64_t want = args.limit == 0 ? kPage : std::min(kPage, args.limit - printed);
+    auto page = (*master)->ListKeys(args.prefix, static_cast<uint32_t>(want), after);
+    if (!page.ok()) return FromStatus(page.status(), "", options.master);
+    for (const std::string& key : page->keys) std::printf("%s\n", key.c_str());
+    printed += page->keys.size();
+    if (!page->truncated || page->keys.empty()) break;
+    if (args.limit != 0 && printed >= args.limit) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "mooncake: listed the first %llu keys; more match (--limit 0: all)\n",
+                   static_cast<unsigned long long>(printed));
+      break;
+    }
+    after = page->keys.back();
+  }
+  return Outcome::Ok();
+}
+
+Outcome RunStat(const CliOptions& options) {
+  auto master = Connect(options);
+  if (!master.ok()) return FromStatus(master.status(), "", options.master);
+  auto info = (*master)->GetClusterInfo();
+  if (!info.ok()) return FromStatus(info.status(), "", options.master);
+
+  std::map<std::pair<std::string, Medium>, Usage> per_node;
+  std::map<Medium, Usage> per_medium;
+  for (const SegmentInfo& s : info->segments) {
+    per_node[{s.node_id, s.medium}].Add(s);
+    per_medium[s.medium].Add(s);
+  }
+  std::set<std::string> nodes;
+  for (const SegmentInfo& s : info->segments) nodes.insert(s.node_id);
+  const uint64_t lookups = info->lookups_hit + info->lookups_miss;
+  std::printf("master %s\n", options.master.c_str());
+  std::printf("nodes: %zu  segments: %zu  objects: %llu  below replica target: %llu\n",
+              nodes.size(), info->segments.size(), static_cast<unsigned long long>(info->objects),
+              static_cast<unsigned long long>(info->objects_below_replica_target));
+  std::printf("lookups: %llu hit, %llu miss, hit rate %s\n",
+              static_cast<unsigned long long>(info->lookups_hit),
+              static_cast<unsigned long long>(info->lookups_miss),
+              Percent(info->lookups_hit, lookups).c_str());
+
+  std::printf("\nper node and medium:\n  %-24s %-6s %8s %12s %12s %7s\n", "node", "medium",
+              "segments", "used", "capacity", "use");
+  for (const auto& [key, usage] : per_node) PrintUsageRow(key.first, MediumName(key.second), usage);
+  for (const auto& [medium, usage] : per_medium)
+    PrintUsageRow("(all nodes)", MediumName(medium), usage);
+
+  std::printf("\nsegments:\n  %-24s %-24s %-6s %12s %12s %7s\n", "segment", "node", "medium",
+              "used", "capacity", "use");
+  for (const SegmentInfo& s : info->segments) {
+    std::printf("  %-24s %-24s %-6s %12s %12s %7s\n", s.name.c_str(), s.node_id.c_str(),
+                MediumName(s.medium), FormatSize(s.used).c_str(), FormatSize(s.capacity).c_str(),
+                Percent(s.used, s.capacity).c_str());
+  }
+  return Outcome::Ok();
+}
+
+}  // namespace mooncake::cli

@@ -1,0 +1,234 @@
+// The `mooncake` CLI as a user runs it: the real binary against a real cluster (master + two
+// nodes on loopback), files in a temp dir, stdin/stdout through a shell redirection, and the
+// exit codes and messages a script would branch on.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "store_test_cluster.h"
+#include "testing/binary_path.h"
+#include "testing/free_port.h"
+#include "testing/temp_dir.h"
+
+namespace mooncake {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr std::chrono::seconds kCliTimeout{60};
+
+struct CliRun {
+  int exit_code = -1;
+  // stdout and stderr together, unless stdout went to a file.
+  std::string output;
+};
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  std::mt19937 rng(seed);
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// Runs `mooncake ARGS` through /bin/sh, so stdin can come from `stdin_path` and stdout go to
+// `stdout_path` (each "" = not redirected: stdin /dev/null, stdout into the captured output).
+CliRun RunCli(const std::vector<std::string>& args, const std::string& stdin_path = "",
+              const std::string& stdout_path = "") {
+  ProcessOptions process;
+  process.binary = "/bin/sh";
+  std::string script = "exec \"$0\" \"$@\"";
+  if (!stdin_path.empty()) {
+    script += " <\"$MC_STDIN\"";
+    process.extra_env.emplace_back("MC_STDIN", stdin_path);
+  }
+  if (!stdout_path.empty()) {
+    script += " >\"$MC_STDOUT\"";
+    process.extra_env.emplace_back("MC_STDOUT", stdout_path);
+  }
+  process.args = {"-c", script, BinaryPath("mooncake")};
+  process.args.insert(process.args.end(), args.begin(), args.end());
+  CliRun run;
+  auto child = ChildProcess::Start(process);
+  if (!child.ok()) {
+    run.output = child.status().ToString();
+    return run;
+  }
+  auto code = (*child)->Wait(kCliTimeout);
+  run.exit_code = code.ok() ? *code : -1;
+  run.output = (*child)->ReadLog();
+  return run;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    StoreTestClusterOptions options;
+    options.segment_size = "32MiB";  // small, so a 40 MiB file finds the pool full
+    auto cluster = StoreTestCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+    cluster_ = std::move(*cluster).release();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr);
+    dir_ = std::make_unique<TempDir>(TempDir::Create("cli_test").value());
+  }
+
+  // `mooncake --master=<the cluster> ARGS`.
+  static CliRun Cli(std::vector<std::string> args, const std::string& stdin_path = "",
+                    const std::string& stdout_path = "") {
+    args.insert(args.begin(), "--master=" + cluster_->master_address());
+    return RunCli(args, stdin_path, stdout_path);
+  }
+
+  std::string File(const std::string& name) const { return dir_->File(name); }
+
+  static StoreTestCluster* cluster_;
+  std::unique_ptr<TempDir> dir_;
+};
+
+StoreTestCluster* CliTest::cluster_ = nullptr;
+
+TEST_F(CliTest, PutThenGetOfA3MiBFileIsByteExact) {
+  const std::string value = RandomBytes(3 << 20, 1);
+  WriteFile(File("in.bin"), value);
+  CliRun put = Cli({"put", "file-3m", File("in.bin")});
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  CliRun get = Cli({"get", "file-3m", File("out.bin")});
+  ASSERT_EQ(get.exit_code, 0) << get.output;
+  EXPECT_TRUE(ReadFile(File("out.bin")) == value);
+}
+
+TEST_F(CliTest, StdinAndStdout) {
+  const std::string value = RandomBytes(100000, 2);
+  WriteFile(File("in.bin"), value);
+  CliRun put = Cli({"put", "piped", "-"}, File("in.bin"));
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  CliRun get = Cli({"get", "piped"}, "", File("out.bin"));  // no FILE: stdout
+  ASSERT_EQ(get.exit_code, 0) << get.output;
+  EXPECT_TRUE(ReadFile(File("out.bin")) == value);
+  CliRun dash = Cli({"get", "piped", "-"}, "", File("dash.bin"));
+  ASSERT_EQ(dash.exit_code, 0) << dash.output;
+  EXPECT_TRUE(ReadFile(File("dash.bin")) == value);
+}
+
+TEST_F(CliTest, ExistsAnswersWithItsExitCode) {
+  WriteFile(File("v"), "hello");
+  ASSERT_EQ(Cli({"put", "present", File("v")}).exit_code, 0);
+  EXPECT_EQ(Cli({"exists", "present"}).exit_code, 0);
+  EXPECT_EQ(Cli({"exists", "absent"}).exit_code, 1);
+}
+
+TEST_F(CliTest, RmRemovesAndASecondRmSaysKeyNotFound) {
+  WriteFile(File("v"), "bye");
+  ASSERT_EQ(Cli({"put", "doomed", File("v")}).exit_code, 0);
+  CliRun rm = Cli({"rm", "doomed"});
+  EXPECT_EQ(rm.exit_code, 0) << rm.output;
+  EXPECT_EQ(Cli({"exists", "doomed"}).exit_code, 1);
+  CliRun again = Cli({"rm", "doomed", "--force"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.output, HasSubstr("key not found: doomed"));
+}
+
+TEST_F(CliTest, LsListsSortedKeysWithThePrefix) {
+  WriteFile(File("v"), "x");
+  for (const char* key : {"ls/b", "ls/a", "ls/c", "other/ls"}) {
+    ASSERT_EQ(Cli({"put", key, File("v")}).exit_code, 0) << key;
+  }
+  CliRun ls = Cli({"ls", "ls/"}, "", File("ls.txt"));
+  ASSERT_EQ(ls.exit_code, 0) << ls.output;
+  EXPECT_EQ(ReadFile(File("ls.txt")), "ls/a\nls/b\nls/c\n");
+  CliRun limited = Cli({"ls", "ls/", "--limit", "2"}, "", File("limited.txt"));
+  ASSERT_EQ(limited.exit_code, 0);
+  EXPECT_EQ(ReadFile(File("limited.txt")), "ls/a\nls/b\n");
+  EXPECT_THAT(limited.output, HasSubstr("more match"));
+  CliRun all = Cli({"ls", "--limit", "0"});
+  EXPECT_THAT(all.output, HasSubstr("other/ls"));
+}
+
+TEST_F(CliTest, StatShowsNodesSegmentsObjectsAndHitRate) {
+  WriteFile(File("v"), "stat");
+  ASSERT_EQ(Cli({"put", "stat-key", File("v")}).exit_code, 0);
+  ASSERT_EQ(Cli({"get", "stat-key", File("out")}).exit_code, 0);
+  CliRun stat = Cli({"stat"});
+  ASSERT_EQ(stat.exit_code, 0) << stat.output;
+  EXPECT_THAT(stat.output, HasSubstr(cluster_->node_name(0)));
+  EXPECT_THAT(stat.output, HasSubstr(cluster_->node_name(1)));
+  EXPECT_THAT(stat.output, HasSubstr("nodes: 2  segments: 2"));
+  EXPECT_THAT(stat.output, HasSubstr("DRAM"));
+  EXPECT_THAT(stat.output, HasSubstr("hit rate"));
+  EXPECT_THAT(stat.output, Not(HasSubstr("hit rate -")));  // the get above was a lookup
+}
+
+TEST_F(CliTest, GetOfAMissingKeySaysKeyNotFound) {
+  CliRun get = Cli({"get", "never-put", File("out")});
+  EXPECT_EQ(get.exit_code, 1);
+  EXPECT_THAT(get.output, HasSubstr("key not found: never-put"));
+}
+
+TEST_F(CliTest, PutOfAnExistingKeyNeedsUpsert) {
+  WriteFile(File("one"), "first");
+  WriteFile(File("two"), "second");
+  ASSERT_EQ(Cli({"put", "twice", File("one")}).exit_code, 0);
+  CliRun again = Cli({"put", "twice", File("two")});
+  EXPECT_EQ(again.exit_code, 5);
+  EXPECT_THAT(again.output, HasSubstr("key exists: twice (use --upsert)"));
+  ASSERT_EQ(Cli({"put", "twice", File("two"), "--upsert"}).exit_code, 0);
+  ASSERT_EQ(Cli({"get", "twice", File("out")}).exit_code, 0);
+  EXPECT_EQ(ReadFile(File("out")), "second");
+}
+
+TEST_F(CliTest, AValueLargerThanAnyNodeFindsThePoolFull) {
+  WriteFile(File("big"), std::string(size_t{40} << 20, 'b'));
+  CliRun put = Cli({"put", "too-big", File("big")});
+  EXPECT_EQ(put.exit_code, 4) << put.output;
+  EXPECT_THAT(put.output, HasSubstr("pool full: "));
+}
+
+TEST_F(CliTest, MissingInputFileIsALocalError) {
+  CliRun put = Cli({"put", "k", File("does-not-exist")});
+  EXPECT_EQ(put.exit_code, 6);
+  EXPECT_THAT(put.output, HasSubstr("cannot open"));
+}
+
+TEST(CliNoClusterTest, UnreachableMasterIsNamed) {
+  const std::string master = "127.0.0.1:" + std::to_string(PickFreeTcpPort().value());
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"stat"}, {"exists", "k"}, {"get", "k"}}) {
+    std::vector<std::string> args = {"--master=" + master, "--timeout_ms=2000"};
+    args.insert(args.end(), command.begin(), command.end());
+    CliRun run = RunCli(args);
+    EXPECT_EQ(run.exit_code, 3) << command[0] << ": " << run.output;
+    EXPECT_THAT(run.output, HasSubstr("master unreachable at " + master + ": ")) << command[0];
+  }
+}
+
+TEST(CliNoClusterTest, BadUsageIsExitCode2) {
+  EXPECT_EQ(RunCli({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(RunCli({"put", "only-a-key"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace mooncake

@@ -1,0 +1,62 @@
+#pragma once
+
+// A throwaway store cluster of real processes for tests: one mooncake_master and N
+// mooncake_node on loopback, on free ports. Every process is killed when the cluster object is
+// destroyed (ChildProcess), and nodes can be killed and restarted on their port.
+//
+// Not thread-safe: use from the test's thread.
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mooncake/common/status.h"
+#include "testing/process_launcher.h"
+
+namespace mooncake {
+
+struct StoreTestClusterOptions {
+  // Storage nodes to start. Default 2.
+  int nodes = 2;
+  // DRAM each node contributes (mooncake_node --segment_size). Default "96MiB".
+  std::string segment_size = "96MiB";
+  // Master --client_ttl, seconds: how soon a killed node is declared dead. Default 1.
+  int client_ttl_s = 1;
+  // Start the master's HTTP server (metrics, status page) on a free port. Default off.
+  bool metrics = false;
+};
+
+class StoreTestCluster {
+ public:
+  // Starts the master, then every node, each waited for until READY. Fails with the log of the
+  // process that did not come up.
+  static Result<std::unique_ptr<StoreTestCluster>> Start(StoreTestClusterOptions options = {});
+
+  StoreTestCluster(const StoreTestCluster&) = delete;
+  StoreTestCluster& operator=(const StoreTestCluster&) = delete;
+
+  // "127.0.0.1:<port>" of the master's gRPC service.
+  std::string master_address() const;
+  // The master's HTTP port; 0 when metrics are off.
+  int metrics_port() const { return metrics_port_; }
+  // Node i's Transfer Engine name (its segment name and node id): "127.0.0.1:<port>".
+  std::string node_name(int i) const;
+
+  ChildProcess& master() { return *master_; }
+  ChildProcess& node(int i) { return *nodes_[i]; }
+  // (Re)starts node i on its port, a new process and epoch, and waits for READY.
+  Status StartNode(int i);
+
+ private:
+  explicit StoreTestCluster(StoreTestClusterOptions options) : options_(std::move(options)) {}
+
+  StoreTestClusterOptions options_;
+  uint16_t master_port_ = 0;
+  int metrics_port_ = 0;
+  std::vector<uint16_t> node_ports_;
+  std::unique_ptr<ChildProcess> master_;
+  std::vector<std::unique_ptr<ChildProcess>> nodes_;
+};
+
+}  // namespace mooncake
