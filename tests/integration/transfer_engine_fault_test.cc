@@ -176,12 +176,14 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
       EXPECT_THAT(e.message(), HasSubstr(target->name)) << e.ToString();
     }
     if (op == TransferOpcode::kRead && (attempt == 0 || shm)) {
-      // Each task had its own destination: a COMPLETED READ holds exactly the target's bytes.
+      // Task i reads target range (i % kDistinct) into the same local range; tasks sharing a
+      // range read the same bytes, so a COMPLETED READ's range holds exactly the target's bytes
+      // (a failed sharer can only have copied those same bytes, or nothing).
       for (size_t i = 0; i < count; ++i) {
         if (statuses[i].state != TransferState::kCompleted) continue;
         EXPECT_EQ(statuses[i].transferred_bytes, kRequest);
-        EXPECT_EQ(bench::FirstMismatch(local + i * kRequest, kRequest, kTargetSeed, i * kRequest),
-                  -1)
+        const uint64_t off = (i % kDistinct) * kRequest;
+        EXPECT_EQ(bench::FirstMismatch(local + off, kRequest, kTargetSeed, off), -1)
             << "COMPLETED task " << i << " has wrong data";
       }
     }
