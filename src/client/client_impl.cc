@@ -56,6 +56,8 @@ Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
   master_options.master_address = options.master_address;
   master_options.rpc_timeout = options.rpc_timeout;
   master_options.client_id = options.local_hostname;
+  // Ride out a master restart: calls wait for it (up to rpc_timeout) instead of failing.
+  master_options.wait_for_master = true;
   MC_ASSIGN_OR_RETURN(std::unique_ptr<MasterClient> master, MasterClient::Create(master_options));
   MC_RETURN_IF_ERROR(master->Ping().status());
 
@@ -94,6 +96,7 @@ std::string ClientImpl::local_hostname() const { return engine_->local_server_na
 Status ClientImpl::AppendRequests(const ReplicaLocation& replica, uint64_t offset, uint64_t length,
                                   uint8_t* local, TransferOpcode opcode,
                                   std::vector<TransferRequest>& requests) {
+  if (length == 0) return Status::Ok();  // an empty object (or range) moves no bytes
   MC_ASSIGN_OR_RETURN(std::vector<RemotePiece> pieces, MapObjectRange(replica, offset, length));
   for (const RemotePiece& piece : pieces) {
     MC_ASSIGN_OR_RETURN(SegmentHandle segment, runner_->Segment(piece.segment));

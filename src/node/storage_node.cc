@@ -1,9 +1,13 @@
 #include "node/storage_node.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "common/logging.h"
 #include "master/client/master_client.h"
@@ -33,34 +37,112 @@ struct StorageNode::State {
   std::thread heartbeat;
   std::once_flag stop_once;
 
-  Status Mount() {
-    // The manifest (objects this node already holds) is empty: a DRAM segment starts empty
-    // and the node does not yet track what clients wrote into it.
-    auto report = master->MountSegment(spec);
-    return report.status();
+  // The objects in the segment, as the master journaled them (heartbeat thread only, except
+  // under manifest_mutex for readers).
+  std::mutex manifest_mutex;
+  std::unordered_map<std::string, ManifestEntry> manifest;
+  uint64_t acked_seq = 0;
+
+  bool Stopping() {
+    std::lock_guard lock(mutex);
+    return stopping;
   }
 
+  // Mounts the segment announcing every object the manifest holds (none at first start; all
+  // of them after a master restart), and forgets the entries the master did not adopt.
+  Status Mount() {
+    std::vector<ManifestEntry> entries;
+    {
+      std::lock_guard lock(manifest_mutex);
+      entries.reserve(manifest.size());
+      for (const auto& [key, entry] : manifest) entries.push_back(entry);
+    }
+    MC_ASSIGN_OR_RETURN(MountReport report, master->MountSegment(spec, entries));
+    std::lock_guard lock(manifest_mutex);
+    for (const std::string& key : report.rejected_keys) manifest.erase(key);
+    acked_seq = 0;  // the master journals anew for every mount
+    if (!entries.empty()) {
+      MC_LOG_INFO("segment '{}' re-announced {} objects: {} adopted, {} rejected", spec.name,
+                  entries.size(), report.adopted, report.rejected_keys.size());
+    }
+    return Status::Ok();
+  }
+
+  void Apply(const ManifestBatch& batch) {
+    std::lock_guard lock(manifest_mutex);
+    if (batch.first_seq > acked_seq + 1) {
+      // Cannot happen with a correct master: it keeps every change until acknowledged.
+      MC_LOG_ERROR("segment '{}': manifest changes {}..{} were never delivered", spec.name,
+                   acked_seq + 1, batch.first_seq - 1);
+    }
+    // A change already applied (its acknowledgement was lost) is skipped.
+    for (size_t i = 0; i < batch.changes.size(); ++i) {
+      const uint64_t seq = batch.first_seq + i;
+      if (seq <= acked_seq) continue;
+      const ManifestChange& change = batch.changes[i];
+      if (change.removed) {
+        auto it = manifest.find(change.entry.key);
+        if (it != manifest.end() && it->second.address == change.entry.address) {
+          manifest.erase(it);
+        }
+      } else {
+        manifest[change.entry.key] = change.entry;
+      }
+      acked_seq = seq;
+    }
+  }
+
+  // Heartbeats double as the manifest feed: each is a long poll that returns as soon as the
+  // master journals a change for this segment, or after heartbeat_interval.
   void HeartbeatLoop() {
-    std::unique_lock lock(mutex);
-    while (!wake.wait_for(lock, options.heartbeat_interval, [&] { return stopping; })) {
-      lock.unlock();
-      Status beat = master->Heartbeat(spec.node_id, spec.epoch);
-      if (beat.code() == StatusCode::kClientNotFound) {
+    const auto interval = options.heartbeat_interval;
+    const auto retry_pause = std::min<std::chrono::milliseconds>(interval, kRetryPause);
+    while (!Stopping()) {
+      uint64_t acked;
+      {
+        std::lock_guard lock(manifest_mutex);
+        acked = acked_seq;
+      }
+      const auto sent = std::chrono::steady_clock::now();
+      auto deltas = master->Heartbeat(spec.node_id, spec.epoch, {{spec.name, acked}}, interval);
+      if (deltas.ok()) {
+        for (const ManifestDelta& delta : *deltas) {
+          if (delta.segment == spec.name) Apply(delta.batch);
+        }
+        // A master that did not wait (nothing to say at once) must not make this spin.
+        if (deltas->empty() && std::chrono::steady_clock::now() - sent < interval / 2) {
+          Pause(interval);
+        }
+        continue;
+      }
+      const StatusCode code = deltas.status().code();
+      if (code == StatusCode::kClientNotFound || code == StatusCode::kSegmentNotFound) {
+        if (Stopping()) break;  // Stop unmounted the segment
         MC_LOG_WARN(
             "master does not know node '{}' (restarted, or declared it dead): mounting "
             "segment '{}' again",
             spec.node_id, spec.name);
         if (Status mounted = Mount(); mounted.ok()) {
           remounts.fetch_add(1);
+          continue;
         } else {
           MC_LOG_WARN("re-mount failed: {}", mounted.ToString());
         }
-      } else if (!beat.ok()) {
-        MC_LOG_WARN("heartbeat failed: {}", beat.ToString());
+      } else {
+        MC_LOG_WARN("heartbeat failed: {}", deltas.status().ToString());
       }
-      lock.lock();
+      Pause(retry_pause);
     }
   }
+
+  // Sleeps up to `how_long`, returning early when Stop is called.
+  void Pause(std::chrono::milliseconds how_long) {
+    std::unique_lock lock(mutex);
+    wake.wait_for(lock, how_long, [&] { return stopping; });
+  }
+
+  // Pause between retries while the master is unreachable.
+  static constexpr std::chrono::milliseconds kRetryPause{100};
 };
 
 StorageNode::StorageNode(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -74,16 +156,23 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   master_options.master_address = options.master_address;
   master_options.rpc_timeout = options.rpc_timeout;
   master_options.client_id = options.listen;
+  // Calls wait for a restarting master (up to rpc_timeout) instead of failing at once: a
+  // channel whose calls fail fast may keep failing from gRPC's cached connection error for
+  // seconds after a new master listens.
+  master_options.wait_for_master = true;
   MC_ASSIGN_OR_RETURN(state->master, MasterClient::Create(master_options));
 
-  TransferEngineOptions engine_options;
-  engine_options.local_server_name = options.listen;
-  engine_options.metadata_server = options.metadata_server;
-  engine_options.protocol = options.protocol;
-  MC_ASSIGN_OR_RETURN(state->engine, TransferEngine::Create(engine_options));
-  MC_ASSIGN_OR_RETURN(void* base, state->engine->AllocateBuffer(options.segment_size));
+  if (options.engine == nullptr) {
+    TransferEngineOptions engine_options;
+    engine_options.local_server_name = options.listen;
+    engine_options.metadata_server = options.metadata_server;
+    engine_options.protocol = options.protocol;
+    MC_ASSIGN_OR_RETURN(state->engine, TransferEngine::Create(engine_options));
+  }
+  TransferEngine& engine = options.engine != nullptr ? *options.engine : *state->engine;
+  MC_ASSIGN_OR_RETURN(void* base, engine.AllocateBuffer(options.segment_size));
 
-  const std::string name = state->engine->local_server_name();
+  const std::string name = engine.local_server_name();
   state->spec.name = name;
   state->spec.node_id = options.node_id.empty() ? name : options.node_id;
   // Wall-clock nanoseconds: grows across restarts of the process, which is all an epoch needs.
@@ -93,6 +182,7 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   state->spec.medium = Medium::kDram;
   state->spec.base = reinterpret_cast<uint64_t>(base);
   state->spec.size = options.segment_size;
+  state->spec.track_manifest = true;
   state->options = std::move(options);
   MC_RETURN_IF_ERROR(state->Mount().WithContext("mounting segment '" + name + "'"));
   state->heartbeat = std::thread([s = state.get()] { s->HeartbeatLoop(); });
@@ -106,6 +196,11 @@ const std::string& StorageNode::segment_name() const { return state_->spec.name;
 uint64_t StorageNode::epoch() const { return state_->spec.epoch; }
 uint64_t StorageNode::remounts() const { return state_->remounts.load(); }
 
+size_t StorageNode::manifest_size() const {
+  std::lock_guard lock(state_->manifest_mutex);
+  return state_->manifest.size();
+}
+
 void StorageNode::Stop() {
   State& s = *state_;
   std::call_once(s.stop_once, [&] {
@@ -114,10 +209,21 @@ void StorageNode::Stop() {
       s.stopping = true;
     }
     s.wake.notify_all();
+    // Unmounting first also ends a heartbeat waiting on the master for changes; the loop
+    // sees `stopping` and does not mount again. A re-mount that raced with it (begun just
+    // before `stopping` was set) is undone after the join.
+    const uint64_t remounts_before = s.remounts.load();
+    Status unmounted = s.master->UnmountSegment(s.spec.name, s.spec.node_id, s.spec.epoch);
     if (s.heartbeat.joinable()) s.heartbeat.join();
-    if (Status unmounted = s.master->UnmountSegment(s.spec.name, s.spec.node_id, s.spec.epoch);
-        !unmounted.ok()) {
+    if (!unmounted.ok() || s.remounts.load() != remounts_before) {
+      unmounted = s.master->UnmountSegment(s.spec.name, s.spec.node_id, s.spec.epoch);
+    }
+    if (!unmounted.ok()) {
       MC_LOG_WARN("unmount of '{}' failed: {}", s.spec.name, unmounted.ToString());
+    }
+    if (s.options.engine != nullptr) {
+      // A borrowed engine lives on: give the segment's memory back to it.
+      s.options.engine->FreeBuffer(reinterpret_cast<void*>(s.spec.base)).IgnoreError();
     }
     s.engine.reset();
   });

@@ -4,11 +4,20 @@
 // registered Transfer Engine memory (clients read and write it directly), mounts it in the
 // master under a fresh epoch, and keeps the mount alive with heartbeats. When the master
 // says it does not know the node (the master restarted, or declared the node dead), the node
-// mounts again.
+// mounts again, announcing every object it holds.
+//
+// Nodes are the truth: the node keeps a manifest of the objects in its segment, fed by the
+// master's journal of changes through its heartbeats (a long poll that answers as soon as a
+// put ends, so the manifest trails the master by about one round trip). When the master
+// restarts, the node re-mounts with its manifest under the same epoch and the new master
+// rebuilds its index from the nodes. Objects whose put ended in the last round trip before a
+// master crash may be missing from the manifest; they are then lost (reported as not found),
+// never served wrong.
 //
 // Thread safety: Stop() and the accessors may be called from any thread.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +25,8 @@
 #include "mooncake/common/status.h"
 
 namespace mooncake {
+
+class TransferEngine;
 
 struct StorageNodeOptions {
   // "host:port" of mooncake_master. Required.
@@ -36,6 +47,10 @@ struct StorageNodeOptions {
   std::chrono::milliseconds heartbeat_interval{500};
   // Deadline of every master RPC. Default 2 s.
   std::chrono::milliseconds rpc_timeout{2000};
+  // An engine to allocate and serve the segment from (not owned; it must outlive the node),
+  // e.g. a store client's, so that the segment's name is the client's. Then `listen`,
+  // `metadata_server` and `protocol` are the engine's own. Default null: the node creates one.
+  TransferEngine* engine = nullptr;
 
   Status Validate() const;
 };
@@ -56,6 +71,8 @@ class StorageNode {
   uint64_t epoch() const;
   // Times the node mounted again after the master forgot it.
   uint64_t remounts() const;
+  // Objects in the segment as far as the node has learnt (its manifest).
+  size_t manifest_size() const;
 
   // Stops heartbeats, unmounts (best effort) and frees the segment. Idempotent.
   void Stop();

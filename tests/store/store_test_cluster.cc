@@ -21,16 +21,7 @@ Result<std::unique_ptr<StoreTestCluster>> StoreTestCluster::Start(StoreTestClust
     MC_ASSIGN_OR_RETURN(uint16_t http, PickFreeTcpPort());
     cluster->metrics_port_ = http;
   }
-  ProcessOptions master;
-  master.binary = BinaryPath("mooncake_master");
-  master.args = {
-      "--host=127.0.0.1", "--port=" + std::to_string(cluster->master_port_),
-      "--metrics_port=" + std::to_string(cluster->options_.metrics ? cluster->metrics_port_ : -1),
-      "--client_ttl=" + std::to_string(cluster->options_.client_ttl_s), "--log_level=warn"};
-  MC_ASSIGN_OR_RETURN(cluster->master_, ChildProcess::Start(master));
-  if (Status ready = cluster->master_->WaitForLine("READY", kStartTimeout); !ready.ok()) {
-    return ready.WithContext("mooncake_master: " + cluster->master_->ReadLog());
-  }
+  MC_RETURN_IF_ERROR(cluster->StartMaster());
   const int n = cluster->options_.nodes;
   cluster->node_ports_.resize(n);
   cluster->nodes_.resize(n);
@@ -42,11 +33,35 @@ Result<std::unique_ptr<StoreTestCluster>> StoreTestCluster::Start(StoreTestClust
 }
 
 std::string StoreTestCluster::master_address() const {
-  return "127.0.0.1:" + std::to_string(master_port_);
+  return options_.master_host + ":" + std::to_string(master_port_);
 }
 
 std::string StoreTestCluster::node_name(int i) const {
-  return "127.0.0.1:" + std::to_string(node_ports_[i]);
+  const std::vector<std::string>& hosts = options_.node_hosts;
+  const std::string host = static_cast<size_t>(i) < hosts.size() ? hosts[i] : "127.0.0.1";
+  return host + ":" + std::to_string(node_ports_[i]);
+}
+
+Result<std::unique_ptr<ChildProcess>> StoreTestCluster::Launch(const std::string& role,
+                                                               ProcessOptions process) {
+  if (options_.launcher) {
+    MC_ASSIGN_OR_RETURN(process, options_.launcher(role, std::move(process)));
+  }
+  return ChildProcess::Start(std::move(process));
+}
+
+Status StoreTestCluster::StartMaster() {
+  master_.reset();  // a previous incarnation, if any, is killed first
+  ProcessOptions master;
+  master.binary = BinaryPath("mooncake_master");
+  master.args = {"--host=" + options_.master_host, "--port=" + std::to_string(master_port_),
+                 "--metrics_port=" + std::to_string(options_.metrics ? metrics_port_ : -1),
+                 "--client_ttl=" + std::to_string(options_.client_ttl_s), "--log_level=warn"};
+  MC_ASSIGN_OR_RETURN(master_, Launch("master", std::move(master)));
+  if (Status ready = master_->WaitForLine("READY", kStartTimeout); !ready.ok()) {
+    return ready.WithContext("mooncake_master: " + master_->ReadLog());
+  }
+  return Status::Ok();
 }
 
 Status StoreTestCluster::StartNode(int i) {
@@ -56,7 +71,8 @@ Status StoreTestCluster::StartNode(int i) {
   node.args = {"--master=" + master_address(), "--listen=" + node_name(i),
                "--segment_size=" + options_.segment_size, "--heartbeat_interval_ms=200",
                "--log_level=warn"};
-  MC_ASSIGN_OR_RETURN(nodes_[i], ChildProcess::Start(node));
+  if (!options_.node_protocol.empty()) node.args.push_back("--protocol=" + options_.node_protocol);
+  MC_ASSIGN_OR_RETURN(nodes_[i], Launch("node" + std::to_string(i), std::move(node)));
   if (Status ready = nodes_[i]->WaitForLine("READY", kStartTimeout); !ready.ok()) {
     return ready.WithContext("mooncake_node " + node_name(i) + ": " + nodes_[i]->ReadLog());
   }

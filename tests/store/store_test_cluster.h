@@ -2,10 +2,13 @@
 
 // A throwaway store cluster of real processes for tests: one mooncake_master and N
 // mooncake_node on loopback, on free ports. Every process is killed when the cluster object is
-// destroyed (ChildProcess), and nodes can be killed and restarted on their port.
+// destroyed (ChildProcess), and nodes can be killed and restarted on their port. With
+// master_host/node_hosts and a launcher, the processes can instead run as separate emulated
+// hosts (network namespaces, tests/netns), each on its own address.
 //
 // Not thread-safe: use from the test's thread.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -25,6 +28,18 @@ struct StoreTestClusterOptions {
   int client_ttl_s = 1;
   // Start the master's HTTP server (metrics, status page) on a free port. Default off.
   bool metrics = false;
+  // Address the master listens on, and the one nodes and clients reach it at.
+  // Default "127.0.0.1".
+  std::string master_host = "127.0.0.1";
+  // Address node i listens on (its Transfer Engine name is "<address>:<port>"); nodes past the
+  // end of the list use "127.0.0.1". Default: none (all on loopback).
+  std::vector<std::string> node_hosts;
+  // mooncake_node --protocol ("auto", "tcp", "shm"); "" keeps the node's default. Default "".
+  std::string node_protocol;
+  // How each process is started: given "master" or "node<i>" and the plain ProcessOptions,
+  // returns the ones to start instead (e.g. NetnsTopology::InHost to run it inside an emulated
+  // host). Default: none, every process runs as is.
+  std::function<Result<ProcessOptions>(const std::string& role, ProcessOptions)> launcher;
 };
 
 class StoreTestCluster {
@@ -36,20 +51,25 @@ class StoreTestCluster {
   StoreTestCluster(const StoreTestCluster&) = delete;
   StoreTestCluster& operator=(const StoreTestCluster&) = delete;
 
-  // "127.0.0.1:<port>" of the master's gRPC service.
+  // "<master_host>:<port>" of the master's gRPC service.
   std::string master_address() const;
   // The master's HTTP port; 0 when metrics are off.
   int metrics_port() const { return metrics_port_; }
-  // Node i's Transfer Engine name (its segment name and node id): "127.0.0.1:<port>".
+  // Node i's Transfer Engine name (its segment name and node id): "<its host>:<port>".
   std::string node_name(int i) const;
 
   ChildProcess& master() { return *master_; }
   ChildProcess& node(int i) { return *nodes_[i]; }
   // (Re)starts node i on its port, a new process and epoch, and waits for READY.
   Status StartNode(int i);
+  // (Re)starts the master on its ports (a previous one is killed with SIGKILL first, its
+  // state lost) and waits for READY.
+  Status StartMaster();
 
  private:
   explicit StoreTestCluster(StoreTestClusterOptions options) : options_(std::move(options)) {}
+  // `process` through options_.launcher, if any.
+  Result<std::unique_ptr<ChildProcess>> Launch(const std::string& role, ProcessOptions process);
 
   StoreTestClusterOptions options_;
   uint16_t master_port_ = 0;

@@ -1,5 +1,6 @@
 #include "master/client/master_client.h"
 
+#include <algorithm>
 #include <grpcpp/grpcpp.h>
 
 #include "master/service/master_protocol.h"
@@ -66,19 +67,28 @@ struct MasterClient::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::MasterService::Stub> stub;
 
-  void Prepare(grpc::ClientContext& ctx, pb::RequestHeader* header) const {
-    ctx.set_deadline(std::chrono::system_clock::now() + options.rpc_timeout);
+  void Prepare(grpc::ClientContext& ctx, pb::RequestHeader* header,
+               std::chrono::milliseconds extra_time = {}) const {
+    ctx.set_deadline(std::chrono::system_clock::now() + options.rpc_timeout + extra_time);
+    ctx.set_wait_for_ready(options.wait_for_master);
     header->set_protocol_version(kMasterProtocolVersion);
     header->set_client_id(options.client_id);
   }
 
   // Runs one unary RPC; the request-level status of the reply, or the transport failure.
   template <typename Request, typename Response, typename Method>
-  Status Call(const char* name, Method method, Request& request, Response& response) const {
+  Status Call(const char* name, Method method, Request& request, Response& response,
+              std::chrono::milliseconds extra_time = {}) const {
     grpc::ClientContext ctx;
-    Prepare(ctx, request.mutable_header());
+    Prepare(ctx, request.mutable_header(), extra_time);
     const grpc::Status rpc = (stub.get()->*method)(&ctx, request, &response);
     if (!rpc.ok()) {
+      // The master is down or restarting. gRPC would wait out its reconnect backoff before
+      // trying again, failing calls meanwhile even once a new master listens; the callers
+      // pace their own retries, so the next call may reconnect at once.
+      if (rpc.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+      }
       const StatusCode code = rpc.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
                                   ? StatusCode::kRpcTimeout
                                   : StatusCode::kRpcFail;
@@ -109,6 +119,10 @@ Result<std::unique_ptr<MasterClient>> MasterClient::Create(MasterClientOptions o
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMasterMessageBytes);
   args.SetMaxSendMessageSize(kMaxMasterMessageBytes);
+  // Reconnect quickly after a master restart: gRPC's default backoff (1 s growing to 120 s)
+  // would keep nodes and clients away from a new master for seconds.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   impl->channel =
       grpc::CreateCustomChannel(options.master_address, grpc::InsecureChannelCredentials(), args);
   if (!impl->channel) {
@@ -142,6 +156,7 @@ Result<MountReport> MasterClient::MountSegment(const SegmentSpec& spec,
   report.adopted = resp.adopted();
   report.skipped_conflict = resp.skipped_conflict();
   report.skipped_invalid = resp.skipped_invalid();
+  report.rejected_keys.assign(resp.rejected_keys().begin(), resp.rejected_keys().end());
   return report;
 }
 
@@ -162,8 +177,43 @@ Status MasterClient::Heartbeat(const NodeId& node, Epoch epoch) {
   return impl_->Call("Heartbeat", &pb::MasterService::Stub::Heartbeat, req, resp);
 }
 
+Result<std::vector<ManifestDelta>> MasterClient::Heartbeat(const NodeId& node, Epoch epoch,
+                                                           const std::vector<ManifestAck>& acks,
+                                                           std::chrono::milliseconds wait) {
+  pb::HeartbeatRequest req;
+  req.set_node_id(node);
+  req.set_epoch(epoch);
+  for (const ManifestAck& ack : acks) {
+    pb::ManifestAck* out = req.add_manifest_acks();
+    out->set_segment(ack.segment);
+    out->set_acked_seq(ack.acked_seq);
+  }
+  req.set_wait_ms(static_cast<uint32_t>(std::max<int64_t>(wait.count(), 0)));
+  pb::HeartbeatResponse resp;
+  MC_RETURN_IF_ERROR(
+      impl_->Call("Heartbeat", &pb::MasterService::Stub::Heartbeat, req, resp, wait));
+  std::vector<ManifestDelta> deltas;
+  deltas.reserve(resp.manifest_deltas_size());
+  for (const pb::ManifestDelta& in : resp.manifest_deltas()) {
+    ManifestDelta& delta = deltas.emplace_back();
+    delta.segment = in.segment();
+    delta.batch.first_seq = in.first_seq();
+    delta.batch.changes.reserve(in.changes_size());
+    for (const pb::ManifestChange& change : in.changes()) {
+      delta.batch.changes.push_back({change.removed(), FromProto(change.entry())});
+    }
+  }
+  return deltas;
+}
+
 Result<std::vector<Result<PutStartReply>>> MasterClient::BatchPutStart(
     const std::vector<PutStartItem>& items, const ReplicateConfig& config, PutMode mode) {
+  // The wire reads 0 as 1 (older clients); this API promises 1..16, so 0 is refused here.
+  if (config.replica_num < 1 || config.replica_num > MasterCore::kMaxReplicaNum) {
+    return Status(StatusCode::kInvalidParams,
+                  "replica_num " + std::to_string(config.replica_num) + " outside 1.." +
+                      std::to_string(MasterCore::kMaxReplicaNum));
+  }
   pb::BatchPutStartRequest req;
   ToProto(config, req.mutable_config());
   req.set_upsert(mode == PutMode::kUpsert);
@@ -323,6 +373,7 @@ Result<ClusterInfo> MasterClient::GetClusterInfo() {
   info.objects_below_replica_target = resp.objects_below_replica_target();
   info.lookups_hit = resp.lookups_hit();
   info.lookups_miss = resp.lookups_miss();
+  info.manifest_backlog = resp.manifest_backlog();
   return info;
 }
 

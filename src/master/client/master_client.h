@@ -30,6 +30,10 @@ struct MasterClientOptions {
   std::chrono::milliseconds rpc_timeout{5000};
   // Shown to the master in request headers (logs/metrics). Default "".
   std::string client_id;
+  // While the master is unreachable (restarting), a call waits for it until its deadline
+  // instead of failing at once: clients ride out a master restart. Default off (tools want
+  // "master unreachable" at once).
+  bool wait_for_master = false;
 
   Status Validate() const;
 };
@@ -41,6 +45,18 @@ struct ReplicaLocation {
   bool complete = false;
   // The object's bytes in order (one slice unless striped).
   std::vector<Allocation> slices;
+};
+
+// A node's acknowledgement of the manifest changes of one of its segments.
+struct ManifestAck {
+  std::string segment;
+  uint64_t acked_seq = 0;
+};
+
+// Manifest changes for one segment, from a heartbeat reply.
+struct ManifestDelta {
+  std::string segment;
+  ManifestBatch batch;
 };
 
 struct PutStartReply {
@@ -70,6 +86,8 @@ struct ClusterInfo {
   // GetReplicaList keys found / not found since the master started.
   uint64_t lookups_hit = 0;
   uint64_t lookups_miss = 0;
+  // Manifest changes not yet acknowledged by their nodes.
+  uint64_t manifest_backlog = 0;
 };
 
 struct PutStartItem {
@@ -100,6 +118,12 @@ class MasterClient {
                                    const std::vector<ManifestEntry>& manifest = {});
   Status UnmountSegment(const std::string& name, const NodeId& node, Epoch epoch);
   Status Heartbeat(const NodeId& node, Epoch epoch);
+  // A heartbeat that also acknowledges manifest changes and fetches the next ones; waits up
+  // to `wait` on the master for changes when there are none (long poll). The RPC's deadline
+  // is rpc_timeout + wait.
+  Result<std::vector<ManifestDelta>> Heartbeat(const NodeId& node, Epoch epoch,
+                                               const std::vector<ManifestAck>& acks,
+                                               std::chrono::milliseconds wait);
 
   Result<std::vector<Result<PutStartReply>>> BatchPutStart(const std::vector<PutStartItem>& items,
                                                            const ReplicateConfig& config,

@@ -34,6 +34,7 @@ Status MasterCoreOptions::Validate() const {
     return InvalidParams("expected_objects must be <= 2^32");
   }
   if (max_object_size == 0) return InvalidParams("max_object_size must be > 0");
+  if (first_version == 0) return InvalidParams("first_version must be > 0");
   // Written so that NaN fails every check.
   if (!(eviction_ratio > 0)) return InvalidParams("eviction_ratio must be > 0");
   if (!(eviction_ratio < eviction_high_watermark)) {
@@ -54,6 +55,7 @@ Result<std::unique_ptr<MasterCore>> MasterCore::Create(MasterCoreOptions options
 MasterCore::MasterCore(MasterCoreOptions options, const Clock& clock)
     : options_(std::move(options)),
       clock_(clock),
+      next_version_(options_.first_version),
       eviction_policy_(std::make_unique<LruEvictionPolicy>()) {
   objects_.Reserve(options_.expected_objects);
 }
@@ -97,7 +99,6 @@ Status MasterCore::ValidateKey(std::string_view key) const {
 Status MasterCore::ValidatePut(std::string_view key, uint64_t size,
                                const ReplicateConfig& config) const {
   MC_RETURN_IF_ERROR(ValidateKey(key));
-  if (size == 0) return InvalidParams("object size 0");
   if (size > options_.max_object_size) {
     return InvalidParams("object size " + std::to_string(size) + " exceeds max_object_size " +
                          std::to_string(options_.max_object_size));
@@ -121,8 +122,9 @@ Result<std::unique_ptr<PendingPut>> MasterCore::Allocate(uint64_t size,
   std::set<NodeId> used_nodes;
   Status last_error;
   for (int i = 0; i < config.replica_num; ++i) {
-    Result<Allocation> allocation =
-        pool_.AllocateOnMedium(config.medium, size, config.preferred_segments, used_nodes);
+    // An empty object still takes one byte: its replica is a real, distinct allocation.
+    Result<Allocation> allocation = pool_.AllocateOnMedium(
+        config.medium, std::max<uint64_t>(size, 1), config.preferred_segments, used_nodes);
     if (!allocation.ok()) {
       last_error = allocation.status();
       break;  // No further distinct node has room: best effort with what we have.
@@ -231,6 +233,7 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
   record->lease_streak_start = TimePoint{};
   record->last_access = clock_.Now();
   UpdateBelowTarget(was_below, *record);
+  for (const ReplicaRecord& r : record->replicas()) JournalReplica(*record, r);
   return Status::Ok();
 }
 

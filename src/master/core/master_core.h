@@ -108,6 +108,18 @@ class MasterCore {
   Result<MountReport> MountWithManifest(const SegmentSpec& spec,
                                         const std::vector<ManifestEntry>& manifest);
 
+  // The manifest changes of segment `segment` (mounted by `node`, with track_manifest) after
+  // the node's last acknowledged change `acked`: forgets those up to `acked` and returns up
+  // to `max` of the rest (see manifest_journal.h). Errors: kSegmentNotFound (not mounted, or
+  // not `node`'s), kInvalidParams (the segment does not track a manifest).
+  Result<ManifestBatch> TakeManifestChanges(std::string_view segment, const NodeId& node,
+                                            uint64_t acked, size_t max);
+  // Manifest changes not yet acknowledged, over every segment. O(segments).
+  size_t ManifestBacklog() const;
+  // Grows with every manifest change appended (over every segment) and every segment
+  // dropped: a counter for heartbeats waiting for changes.
+  uint64_t ManifestChangeCount() const { return manifest_changes_; }
+
   // ---- Liveness (master_core_liveness.cc) -----------------------------------------------
   // A node's Mount or MountWithManifest counts as its first heartbeat. Heartbeat records that
   // `node` is alive now. Errors: kClientNotFound (the node has no mounted segment, e.g. it
@@ -119,10 +131,10 @@ class MasterCore {
   std::vector<NodeId> TakeExpiredNodes();
 
   // ---- Puts -----------------------------------------------------------------------------
-  // Allocates config.replica_num replicas of `size` bytes on distinct nodes; the object stays
-  // invisible until PutEnd. Places fewer replicas (best effort, `replicas_short` > 0) when too
+  // Allocates config.replica_num replicas of `size` bytes on distinct nodes (an empty object,
+  // size 0, takes one byte per replica); the object stays invisible until PutEnd. Places fewer replicas (best effort, `replicas_short` > 0) when too
   // few distinct nodes have room, as long as one fits. Errors, changing nothing:
-  //  kInvalidKey (empty or too long key), kInvalidParams (size 0 or > max_object_size,
+  //  kInvalidKey (empty or too long key), kInvalidParams (size > max_object_size,
   //  replica_num outside 1..16), kObjectAlreadyExists (the key exists, visible or not),
   //  kNoAvailableHandle (no replica fits anywhere, even after evicting synchronously on the
   //  medium once; see Eviction in the file comment).
@@ -244,6 +256,10 @@ class MasterCore {
   // Unlinks the visible replicas and frees them now, or at lease_until while a read lease
   // is live (an upsert's PutEnd or a newer adopted version superseding them).
   void RetireReplicas(ObjectRecord* record);
+  // Journals `replica` of `record` (visible, COMPLETE) as added to its segment's manifest.
+  void JournalReplica(const ObjectRecord& record, const ReplicaRecord& replica);
+  // Journals every visible replica of `record` as removed from its segment's manifest.
+  void JournalReplicasGone(const ObjectRecord& record);
   // Frees every replica (visible and in flight) and destroys the record.
   void EraseObject(ObjectRecord* record);
   // Releases a replica's allocation in the pool (not for gone segments).
@@ -273,6 +289,7 @@ class MasterCore {
   DeadlineIndex deadlines_;
   DeferredFrees deferred_;
   size_t below_target_ = 0;
+  uint64_t manifest_changes_ = 0;
   uint64_t next_version_ = 1;
   // Last Mount/Heartbeat of every node with mounted segments.
   std::map<NodeId, TimePoint, std::less<>> last_seen_;

@@ -61,6 +61,7 @@ void MasterCore::DropPending(ObjectRecord* record) {
 }
 
 void MasterCore::RetireReplicas(ObjectRecord* record) {
+  JournalReplicasGone(*record);
   for (ReplicaRecord& r : record->replicas()) segments_.Unlink(r);
   std::vector<ReplicaRecord> old = record->TakeReplicas();
   if (old.empty()) return;
@@ -73,6 +74,7 @@ void MasterCore::RetireReplicas(ObjectRecord* record) {
 
 void MasterCore::EraseObject(ObjectRecord* record) {
   if (BelowTarget(*record)) --below_target_;
+  if (record->visible) JournalReplicasGone(*record);
   for (ReplicaRecord& r : record->replicas()) {
     segments_.Unlink(r);
     FreeInPool(r);
@@ -103,6 +105,33 @@ void MasterCore::UpdateBelowTarget(bool was, const ObjectRecord& record) {
   if (was && !is) --below_target_;
 }
 
+// ---- Manifest journals ------------------------------------------------------------------
+
+void MasterCore::JournalReplica(const ObjectRecord& record, const ReplicaRecord& replica) {
+  if (segments_.Get(replica.segment).gone) return;
+  ManifestJournal* journal = segments_.Journal(replica.segment);
+  if (journal == nullptr) return;
+  ++manifest_changes_;
+  journal->Append({false, ManifestEntry{std::string(record.key()), replica.address,
+                                        replica.length, record.size, record.version,
+                                        record.checksum}});
+}
+
+void MasterCore::JournalReplicasGone(const ObjectRecord& record) {
+  for (const ReplicaRecord& r : record.replicas()) {
+    // A gone segment's journal goes with it.
+    if (segments_.Get(r.segment).gone) continue;
+    ManifestJournal* journal = segments_.Journal(r.segment);
+    if (journal == nullptr) continue;
+    ManifestChange change;
+    change.removed = true;
+    change.entry.key = std::string(record.key());
+    change.entry.address = r.address;
+    journal->Append(std::move(change));
+    ++manifest_changes_;
+  }
+}
+
 // ---- Losing segments ---------------------------------------------------------------------
 
 void MasterCore::DropSegments(const std::vector<std::string>& segments) {
@@ -111,6 +140,7 @@ void MasterCore::DropSegments(const std::vector<std::string>& segments) {
     if (std::optional<SegmentId> id = segments_.Find(name)) ids.push_back(*id);
   }
   if (ids.empty()) return;
+  ++manifest_changes_;  // a node waiting for changes of a gone segment must learn it is gone
   // All are gone before any is processed: an object erased while dropping the first must not
   // free its replicas on the others in the pool either.
   for (SegmentId id : ids) segments_.MarkGone(id);

@@ -2,6 +2,7 @@
 // storage nodes are the truth; the master's index is rebuildable: a restarted master learns
 // every object again as the nodes re-mount and announce what they hold.
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,10 +20,34 @@ Result<MountReport> MasterCore::MountWithManifest(const SegmentSpec& spec,
   return report;
 }
 
+Result<ManifestBatch> MasterCore::TakeManifestChanges(std::string_view segment,
+                                                      const NodeId& node, uint64_t acked,
+                                                      size_t max) {
+  std::optional<SegmentId> id = segments_.Find(segment);
+  if (!id || segments_.Get(*id).node != node) {
+    return Status(StatusCode::kSegmentNotFound, "segment '" + std::string(segment) +
+                                                    "' is not mounted by node '" + node + "'");
+  }
+  ManifestJournal* journal = segments_.Journal(*id);
+  if (journal == nullptr) {
+    return InvalidParams("segment '" + std::string(segment) + "' does not track a manifest");
+  }
+  return journal->Take(acked, max);
+}
+
+size_t MasterCore::ManifestBacklog() const {
+  size_t backlog = 0;
+  segments_.ForEach([&](SegmentId, const SegmentIndex::Segment& segment) {
+    if (segment.journal) backlog += segment.journal->size();
+  });
+  return backlog;
+}
+
 void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountReport& report) {
-  if (!ValidateKey(m.key).ok() || m.size == 0 || m.size > options_.max_object_size ||
+  if (!ValidateKey(m.key).ok() || m.length == 0 || m.size > options_.max_object_size ||
       m.length < m.size || m.version == 0) {
     ++report.skipped_invalid;
+    report.rejected_keys.push_back(m.key);
     return;
   }
   ObjectRecord* known = objects_.Find(m.key);
@@ -30,6 +55,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     // A put in flight owns the key until it ends; a higher known version wins outright.
     if (known->pending || !known->visible || known->version > m.version) {
       ++report.skipped_conflict;
+      report.rejected_keys.push_back(m.key);
       return;
     }
     if (known->version == m.version) {
@@ -41,6 +67,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
       // One replica per node, and at most kMaxReplicas in all (one per put's replica_num).
       if (!same_object || node_has_one || replicas.size() >= ObjectRecord::kMaxReplicas) {
         ++report.skipped_conflict;
+        report.rejected_keys.push_back(m.key);
         return;
       }
     }
@@ -48,6 +75,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   // Reserve before touching the index, so an invalid range changes nothing.
   if (!pool_.Reserve(spec.name, m.address, m.length).ok()) {
     ++report.skipped_invalid;
+    report.rejected_keys.push_back(m.key);
     return;
   }
   // Mount just registered the segment.

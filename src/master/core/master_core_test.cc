@@ -334,7 +334,6 @@ TEST_F(MasterCoreTest, BadKeysAndSizesHaveDefinedCodes) {
   EXPECT_EQ(core_->GetReplicaList(mega).status().code(), StatusCode::kInvalidKey);
   EXPECT_EQ(core_->ExistKey("").status().code(), StatusCode::kInvalidKey);
   EXPECT_EQ(core_->Remove("", RemoveMode::kForce).code(), StatusCode::kInvalidKey);
-  EXPECT_EQ(core_->PutStart("k", 0, {}).status().code(), StatusCode::kInvalidParams);
   EXPECT_EQ(core_->PutStart("k", uint64_t{1} << 63, {}).status().code(),
             StatusCode::kInvalidParams);
   EXPECT_EQ(core_->PutStart("k", kKiB, Replicas(0)).status().code(), StatusCode::kInvalidParams);

@@ -41,6 +41,11 @@ struct MasterCoreOptions {
   // key once per doubling (tens of ms at millions of objects); sizing it up front avoids
   // that. Default 0 (grow as needed).
   size_t expected_objects = 0;
+  // Version of the first put. Versions only grow, and must grow across master restarts too:
+  // after a restart, a node that re-mounts late announces objects with the old master's
+  // versions, and a newer put of the same key must win. The service passes the wall clock in
+  // nanoseconds. Default 1; > 0.
+  uint64_t first_version = 1;
 
   // kInvalidParams naming the first field out of range.
   Status Validate() const;
@@ -98,9 +103,12 @@ struct MountReport {
   // size/checksum at the same version, a put of the key in flight, or a second replica on a
   // node that already holds one.
   size_t skipped_conflict = 0;
-  // Malformed: bad key, size 0 or above max_object_size, length < size, version 0, or a range
+  // Malformed: bad key, length 0, size above max_object_size, length < size, version 0, or a range
   // outside the segment or overlapping one already taken.
   size_t skipped_invalid = 0;
+  // The keys of the skipped entries, in manifest order: the node drops them from its
+  // manifest (the master does not count those bytes as its objects).
+  std::vector<std::string> rejected_keys;
 };
 
 // One page of MasterCore::ListKeys.

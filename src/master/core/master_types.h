@@ -42,6 +42,9 @@ struct SegmentSpec {
   uint64_t base = 0;
   // Bytes; > 0, and base + size must not overflow.
   uint64_t size = 0;
+  // The node keeps a manifest of this segment's objects: the master journals every replica
+  // that appears or goes there for the node to fetch (MasterCore::TakeManifestChanges).
+  bool track_manifest = false;
 };
 
 // A byte range handed out in one segment. `address` is absolute (segment base + offset), the

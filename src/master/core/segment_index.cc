@@ -13,8 +13,9 @@ SegmentId SegmentIndex::Add(const SegmentSpec& spec) {
     id = static_cast<SegmentId>(segments_.size());
     segments_.emplace_back();
   }
-  segments_[id] =
-      std::make_unique<Segment>(Segment{spec.name, spec.node_id, spec.medium, false, {}});
+  segments_[id] = std::make_unique<Segment>(Segment{
+      spec.name, spec.node_id, spec.medium, false, {},
+      spec.track_manifest ? std::make_unique<ManifestJournal>() : nullptr});
   by_name_[spec.name] = id;
   return id;
 }

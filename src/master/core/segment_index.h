@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "master/core/manifest_journal.h"
 #include "master/core/master_types.h"
 #include "master/core/object_record.h"
 
@@ -38,6 +39,9 @@ class SegmentIndex {
     // Unmounted from the pool; being dropped (see the file comment).
     bool gone = false;
     std::vector<ObjectRecord*> members;
+    // Manifest changes on their way to the node; null when the node does not track a
+    // manifest (SegmentSpec::track_manifest).
+    std::unique_ptr<ManifestJournal> journal;
   };
 
   // Registers a just-mounted segment and returns its id. The name must not be registered.
@@ -46,6 +50,8 @@ class SegmentIndex {
   std::optional<SegmentId> Find(std::string_view name) const;
   // `id` must be registered.
   const Segment& Get(SegmentId id) const { return *segments_[id]; }
+  // The journal of `id` (registered), or null when its node does not track a manifest.
+  ManifestJournal* Journal(SegmentId id) { return segments_[id]->journal.get(); }
   bool Contains(SegmentId id) const { return id < segments_.size() && segments_[id]; }
   // Marks `id` gone and forgets its name (a new mount may reuse the name at once).
   void MarkGone(SegmentId id);

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -73,7 +74,16 @@ Result<std::unique_ptr<MasterServer>> MasterServer::Create(MasterServerOptions o
   auto state = std::make_unique<State>();
   state->options = options;
   state->incarnation = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
-  MC_ASSIGN_OR_RETURN(state->core, MasterCore::Create(options.core, SystemClock::Instance()));
+  // Versions must grow across master restarts (see MasterCoreOptions::first_version): start
+  // from the wall clock in nanoseconds unless the caller chose a start.
+  MasterCoreOptions core_options = options.core;
+  if (core_options.first_version == 1) {
+    core_options.first_version = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+  }
+  MC_ASSIGN_OR_RETURN(state->core, MasterCore::Create(core_options, SystemClock::Instance()));
   state->metrics = std::make_unique<MasterMetrics>(state->registry);
   state->service = std::make_unique<MasterServiceImpl>(*state->core, SystemClock::Instance(),
                                                        *state->metrics, state->incarnation);

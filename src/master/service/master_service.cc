@@ -1,5 +1,6 @@
 #include "master/service/master_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -10,6 +11,9 @@
 
 namespace mooncake {
 namespace {
+
+// Longest a heartbeat waits for manifest changes (a node's liveness must not depend on it).
+constexpr uint32_t kMaxHeartbeatWaitMs = 1000;
 
 // Longest soft pin a request may ask for; more is almost certainly a unit mistake.
 constexpr uint64_t kMaxSoftPinTtlMs = uint64_t{365} * 24 * 3600 * 1000;
@@ -83,6 +87,7 @@ grpc::Status MasterServiceImpl::MountSegment(grpc::ServerContext* ctx,
     resp->set_adopted(report.adopted);
     resp->set_skipped_conflict(report.skipped_conflict);
     resp->set_skipped_invalid(report.skipped_invalid);
+    for (std::string& key : report.rejected_keys) resp->add_rejected_keys(std::move(key));
     return Status::Ok();
   });
 }
@@ -99,8 +104,47 @@ grpc::Status MasterServiceImpl::UnmountSegment(grpc::ServerContext* ctx,
 grpc::Status MasterServiceImpl::Heartbeat(grpc::ServerContext* ctx, const pb::HeartbeatRequest* req,
                                           pb::HeartbeatResponse* resp) {
   return Serve(MasterRpc::kHeartbeat, ctx, *req, resp, [&] {
-    return WithCore([&](MasterCore& core) { return core.Heartbeat(req->node_id(), req->epoch()); });
+    const auto wait = std::chrono::milliseconds(std::min<uint32_t>(req->wait_ms(), kMaxHeartbeatWaitMs));
+    return HeartbeatAndCollect(*ctx, *req, wait, resp);
   });
+}
+
+Status MasterServiceImpl::HeartbeatAndCollect(const grpc::ServerContext& ctx,
+                                              const pb::HeartbeatRequest& req,
+                                              std::chrono::milliseconds wait,
+                                              pb::HeartbeatResponse* resp) {
+  const auto deadline = std::min(std::chrono::system_clock::now() + wait, ctx.deadline());
+  std::unique_lock lock(core_mutex_);
+  MC_RETURN_IF_ERROR(core_.Heartbeat(req.node_id(), req.epoch()));
+  for (;;) {
+    // The core may change between rounds (a remount); a segment it no longer knows for this
+    // node fails the beat, so the node learns it must mount again.
+    size_t delivered = 0;
+    resp->clear_manifest_deltas();
+    for (const pb::ManifestAck& ack : req.manifest_acks()) {
+      MC_ASSIGN_OR_RETURN(ManifestBatch batch,
+                          core_.TakeManifestChanges(ack.segment(), req.node_id(), ack.acked_seq(),
+                                                    kMaxBatchItems));
+      if (batch.changes.empty()) continue;
+      delivered += batch.changes.size();
+      pb::ManifestDelta* delta = resp->add_manifest_deltas();
+      delta->set_segment(ack.segment());
+      delta->set_first_seq(batch.first_seq);
+      for (const ManifestChange& change : batch.changes) {
+        pb::ManifestChange* out = delta->add_changes();
+        out->set_removed(change.removed);
+        ToProto(change.entry, out->mutable_entry());
+      }
+    }
+    if (delivered > 0 || req.manifest_acks().empty()) return Status::Ok();
+    const uint64_t seen = core_.ManifestChangeCount();
+    if (!manifest_changed_.wait_until(lock, deadline, [&] {
+          return core_.ManifestChangeCount() != seen || ctx.IsCancelled();
+        })) {
+      return Status::Ok();
+    }
+    if (ctx.IsCancelled()) return Status::Ok();
+  }
 }
 
 grpc::Status MasterServiceImpl::BatchPutStart(grpc::ServerContext* ctx,
@@ -303,7 +347,9 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
     std::vector<SegmentInfo> segments;
     size_t objects = 0;
     size_t below_target = 0;
+    size_t backlog = 0;
     WithCore([&](MasterCore& core) {
+      backlog = core.ManifestBacklog();
       segments = core.segment_pool().List();
       objects = core.ObjectCount();
       below_target = core.ObjectsBelowReplicaTarget();
@@ -321,6 +367,7 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
     resp->set_objects_below_replica_target(below_target);
     resp->set_lookups_hit(metrics_.lookups_hit());
     resp->set_lookups_miss(metrics_.lookups_miss());
+    resp->set_manifest_backlog(backlog);
     return Status::Ok();
   });
 }

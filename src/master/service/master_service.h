@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,15 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
       std::chrono::steady_clock::time_point got;
       ~HoldRecorder() { metrics.RecordLockHold(std::chrono::steady_clock::now() - got); }
     } hold{metrics_, got};
+    // Wakes heartbeats waiting for manifest changes when `fn` made some (see Heartbeat).
+    struct ChangeNotifier {
+      MasterCore& core;
+      std::condition_variable& changed;
+      const uint64_t before;
+      ~ChangeNotifier() {
+        if (core.ManifestChangeCount() != before) changed.notify_all();
+      }
+    } notifier{core_, manifest_changed_, core_.ManifestChangeCount()};
     metrics_.RecordLockWait(got - asked);
     return fn(core_);
   }
@@ -89,11 +99,18 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   // kInvalidParams when a batch carries more than kMaxBatchItems items.
   static Status CheckBatchSize(int items);
 
+  // Heartbeat's body: records the beat, then collects the manifest changes of the node's
+  // segments into `resp`, waiting up to `wait` (long poll) while there are none.
+  Status HeartbeatAndCollect(const grpc::ServerContext& ctx, const master::v1::HeartbeatRequest& req,
+                             std::chrono::milliseconds wait, master::v1::HeartbeatResponse* resp);
+
   MasterCore& core_;
   const Clock& clock_;
   MasterMetrics& metrics_;
   const uint64_t incarnation_;
   std::mutex core_mutex_;
+  // Signalled (under core_mutex_) when the core journaled manifest changes.
+  std::condition_variable manifest_changed_;
 };
 
 }  // namespace mooncake

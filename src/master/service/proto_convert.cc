@@ -46,6 +46,7 @@ void ToProto(const SegmentSpec& spec, pb::SegmentSpec* out) {
   out->set_medium(ToProto(spec.medium));
   out->set_base(spec.base);
   out->set_size(spec.size);
+  out->set_track_manifest(spec.track_manifest);
 }
 
 Result<SegmentSpec> FromProto(const pb::SegmentSpec& spec) {
@@ -61,6 +62,7 @@ Result<SegmentSpec> FromProto(const pb::SegmentSpec& spec) {
   out.medium = *medium;
   out.base = spec.base();
   out.size = spec.size();
+  out.track_manifest = spec.track_manifest();
   return out;
 }
 

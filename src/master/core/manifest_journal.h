@@ -1,0 +1,53 @@
+#pragma once
+
+// The changes to one segment's manifest that its node has not yet acknowledged: how a storage
+// node keeps an exact list of the objects it holds (its manifest) although clients write into
+// its memory directly. The master appends a change whenever a replica on the segment becomes
+// visible (PutEnd) or stops being visible (remove, eviction, an upsert superseding it); the
+// node fetches them with its heartbeats, applies them in order and acknowledges the last one
+// it applied. After a master restart the node re-mounts with its manifest, and the new master
+// rebuilds its index from the nodes (MasterCore::MountWithManifest).
+//
+// Changes are numbered 1, 2, 3… per mount of the segment; Take forgets what the node has
+// acknowledged, so a journal holds only the changes in flight to its node.
+//
+// Not thread-safe; owned by MasterCore (through SegmentIndex).
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "master/core/master_core_types.h"
+
+namespace mooncake {
+
+struct ManifestChange {
+  // Added: `entry` is now a COMPLETE replica on the segment. Removed: the replica of
+  // entry.key at entry.address is gone (only key and address are set).
+  bool removed = false;
+  ManifestEntry entry;
+};
+
+struct ManifestBatch {
+  // Number of changes.front(); the node expects its last acknowledged number + 1.
+  uint64_t first_seq = 1;
+  std::vector<ManifestChange> changes;
+};
+
+class ManifestJournal {
+ public:
+  void Append(ManifestChange change);
+  // Forgets the changes numbered <= `acked` and returns up to `max` of those after them.
+  ManifestBatch Take(uint64_t acked, size_t max);
+  // Number of the last change appended (0: none yet).
+  uint64_t last_seq() const { return first_seq_ + changes_.size() - 1; }
+  // Changes not yet acknowledged.
+  size_t size() const { return changes_.size(); }
+
+ private:
+  std::deque<ManifestChange> changes_;
+  uint64_t first_seq_ = 1;  // number of changes_.front()
+};
+
+}  // namespace mooncake
