@@ -24,7 +24,7 @@ Status MemoryRegistry::Register(uint64_t address, uint64_t length, std::string l
                                        address, length, prev.address));
     }
   }
-  regions_.emplace(address, BufferDescriptor{address, length, std::move(location)});
+  regions_.emplace(address, BufferDescriptor{address, length, std::move(location), ""});
   return Status::Ok();
 }
 

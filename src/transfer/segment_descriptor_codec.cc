@@ -1,8 +1,41 @@
 #include "transfer/segment_descriptor_codec.h"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 namespace mooncake {
+namespace {
+
+// UCX blobs travel as lower-case hex. Bounds are far above what UCX packs (a worker address
+// with several RDMA devices is a few hundred bytes; an rkey tens) and keep a hostile
+// descriptor from making us allocate much.
+constexpr size_t kMaxUcxAddressHex = 64 * 1024;
+constexpr size_t kMaxUcxRkeyHex = 8 * 1024;
+
+// Reads the optional hex string `field` of `object` into `out` (empty when absent).
+Status ReadHexBlob(const nlohmann::json& object, const char* field, size_t max_length,
+                   std::string* out) {
+  auto it = object.find(field);
+  if (it == object.end()) return Status::Ok();
+  bool valid = it->is_string() && it->get_ref<const std::string&>().size() % 2 == 0 &&
+               it->get_ref<const std::string&>().size() <= max_length;
+  if (valid) {
+    for (char c : it->get_ref<const std::string&>()) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) valid = false;
+    }
+  }
+  if (!valid) {
+    return InvalidParams(
+        fmt::format("malformed segment descriptor: {} must be a lower-case hex "
+                    "string of at most {} characters",
+                    field, max_length));
+  }
+  *out = it->get<std::string>();
+  return Status::Ok();
+}
+
+}  // namespace
 
 int SegmentDescriptor::FindBuffer(uint64_t address, uint64_t length) const {
   for (size_t i = 0; i < buffers.size(); ++i) {
@@ -25,9 +58,15 @@ std::string EncodeSegmentDescriptor(const SegmentDescriptor& d) {
   for (const auto& e : d.endpoints) j["endpoints"].push_back({{"host", e.host}, {"port", e.port}});
   j["buffers"] = nlohmann::json::array();
   for (const auto& b : d.buffers) {
-    j["buffers"].push_back({{"addr", b.address}, {"length", b.length}, {"location", b.location}});
+    nlohmann::json buffer = {{"addr", b.address}, {"length", b.length}, {"location", b.location}};
+    if (!b.ucx_rkey.empty()) buffer["ucx_rkey"] = b.ucx_rkey;
+    j["buffers"].push_back(std::move(buffer));
   }
   if (!d.shm_endpoint.empty()) j["shm_endpoint"] = d.shm_endpoint;
+  if (!d.ucx_address.empty()) {
+    j["ucx_address"] = d.ucx_address;
+    j["ucx_rdma"] = d.ucx_rdma;
+  }
   // Names and locations come from users: replace invalid UTF-8 rather than throw.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -63,8 +102,11 @@ Result<SegmentDescriptor> DecodeSegmentDescriptor(const std::string& text) {
     }
     for (const auto& b : j.at("buffers")) {
       d.buffers.push_back({b.at("addr").get<uint64_t>(), b.at("length").get<uint64_t>(),
-                           b.value("location", std::string("cpu"))});
+                           b.value("location", std::string("cpu")), ""});
+      MC_RETURN_IF_ERROR(ReadHexBlob(b, "ucx_rkey", kMaxUcxRkeyHex, &d.buffers.back().ucx_rkey));
     }
+    MC_RETURN_IF_ERROR(ReadHexBlob(j, "ucx_address", kMaxUcxAddressHex, &d.ucx_address));
+    d.ucx_rdma = j.value("ucx_rdma", false);
     d.shm_endpoint = j.value("shm_endpoint", std::string());
     // An abstract Unix socket name: '@' then at most 99 bytes (sun_path's limit).
     if (!d.shm_endpoint.empty() && (d.shm_endpoint[0] != '@' || d.shm_endpoint.size() > 100)) {

@@ -20,7 +20,7 @@ SegmentDescriptor Sample() {
   d.incarnation = 0xfedcba9876543210ull;
   d.host_id = "boot-id/4026531840";
   d.endpoints = {{"10.0.0.2", 12345}, {"::1", 65535}};
-  d.buffers = {{0x7f0000000000ull, 1ull << 30, "cpu"}, {kMax - 10, 10, "cuda:1"}};
+  d.buffers = {{0x7f0000000000ull, 1ull << 30, "cpu", ""}, {kMax - 10, 10, "cuda:1", ""}};
   return d;
 }
 
@@ -132,7 +132,7 @@ TEST(SegmentDescriptorCodecTest, WrongTypeIsInvalidParams) {
 
 TEST(SegmentDescriptorFindBufferTest, FindsTheBufferAtItsEdges) {
   SegmentDescriptor d;
-  d.buffers = {{0x1000, 0x100, "cpu"}, {0x4000, 0x100, "cpu"}};
+  d.buffers = {{0x1000, 0x100, "cpu", ""}, {0x4000, 0x100, "cpu", ""}};
   EXPECT_EQ(d.FindBuffer(0x1000, 0x100), 0);
   EXPECT_EQ(d.FindBuffer(0x10ff, 1), 0) << "last byte";
   EXPECT_EQ(d.FindBuffer(0x1100, 1), -1) << "one past the end";
@@ -151,7 +151,7 @@ TEST(SegmentDescriptorFindBufferTest, NoBuffersFindsNothing) {
 
 TEST(SegmentDescriptorFindBufferTest, OverflowingRangesAreNotFound) {
   SegmentDescriptor d;
-  d.buffers = {{0x1000, 0x100, "cpu"}, {kMax - 0xff, 0x100, "cpu"}};
+  d.buffers = {{0x1000, 0x100, "cpu", ""}, {kMax - 0xff, 0x100, "cpu", ""}};
   // address + length wraps around to an address inside the first buffer.
   EXPECT_EQ(d.FindBuffer(0x1001, kMax), -1);
   EXPECT_EQ(d.FindBuffer(0x1000, kMax), -1);
@@ -187,6 +187,60 @@ TEST(SegmentDescriptorCodecRangeTest, OutOfRangeNumbersAreRefusedNotTruncated) {
   std::string null_list = good;
   null_list.replace(null_list.find("\"endpoints\":["), 13, "\"endpoints\":null,\"x\":[");
   EXPECT_FALSE(DecodeSegmentDescriptor(null_list).ok());
+}
+
+}  // namespace
+}  // namespace mooncake
+
+namespace mooncake {
+namespace {
+
+TEST(SegmentDescriptorCodecUcxTest, UcxAddressRdmaFlagAndKeysRoundTrip) {
+  SegmentDescriptor in = Sample();
+  in.ucx_address = "00ff10ab";
+  in.ucx_rdma = true;
+  in.buffers[0].ucx_rkey = "0a0b";
+  auto out = DecodeSegmentDescriptor(EncodeSegmentDescriptor(in));
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->ucx_address, "00ff10ab");
+  EXPECT_TRUE(out->ucx_rdma);
+  EXPECT_EQ(out->buffers[0].ucx_rkey, "0a0b");
+  EXPECT_EQ(out->buffers[1].ucx_rkey, "");  // a buffer without a key stays without one
+}
+
+TEST(SegmentDescriptorCodecUcxTest, DescriptorWithoutUcxHasNoUcxFields) {
+  const std::string json = EncodeSegmentDescriptor(Sample());
+  EXPECT_EQ(json.find("ucx"), std::string::npos) << json;
+  auto out = DecodeSegmentDescriptor(json);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->ucx_address.empty());
+  EXPECT_FALSE(out->ucx_rdma);
+}
+
+TEST(SegmentDescriptorCodecUcxTest, MalformedUcxBlobsAreRefusedNamingTheField) {
+  SegmentDescriptor d = Sample();
+  d.ucx_address = "abcd";
+  d.buffers[0].ucx_rkey = "abcd";
+  const std::string good = EncodeSegmentDescriptor(d);
+  ASSERT_TRUE(DecodeSegmentDescriptor(good).ok());
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    s.replace(s.find(from), from.size(), to);
+    return DecodeSegmentDescriptor(s);
+  };
+  for (const char* bad : {"\"abcX\"", "\"abc\"", "\"ABCD\"", "17"}) {
+    auto r = replaced("\"ucx_rkey\":\"abcd\"", std::string("\"ucx_rkey\":") + bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidParams);
+    EXPECT_THAT(r.status().message(), HasSubstr("ucx_rkey")) << r.status().ToString();
+    r = replaced("\"ucx_address\":\"abcd\"", std::string("\"ucx_address\":") + bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(r.status().message(), HasSubstr("ucx_address")) << r.status().ToString();
+  }
+  auto huge = replaced("\"ucx_rkey\":\"abcd\"", "\"ucx_rkey\":\"" + std::string(10000, 'a') + "\"");
+  EXPECT_FALSE(huge.ok());
+  auto not_bool = replaced("\"ucx_rdma\":false", "\"ucx_rdma\":\"yes\"");
+  EXPECT_FALSE(not_bool.ok());
 }
 
 }  // namespace

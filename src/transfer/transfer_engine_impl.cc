@@ -12,14 +12,23 @@
 #include "transfer/host_identity.h"
 #include "transfer/segment_descriptor_codec.h"
 #include "transfer/slice.h"
+#include "transfer/transport/tcp/handshake.h"
 #include "transfer/transport/tcp/wire_format.h"
+#include "transfer/transport/ucx/ucx_resources.h"
 
 namespace mooncake {
 
 Status TransferEngineOptions::Validate() const {
-  if (protocol != "auto" && protocol != "tcp" && protocol != "shm") {
+  const bool ucx = protocol == "ucx" || protocol == "rdma";
+  if (protocol != "auto" && protocol != "tcp" && protocol != "shm" && !ucx) {
+    return NotSupported(fmt::format(
+        "protocol '{}' is not available (supported: auto, tcp, shm, ucx, rdma)", protocol));
+  }
+  if (ucx && !ucx::UcxTransport::Compiled()) {
     return NotSupported(
-        fmt::format("protocol '{}' is not available (supported: auto, tcp, shm)", protocol));
+        fmt::format("protocol '{}' is not available: this build has no UCX "
+                    "(libucx-dev >= 1.13 was not found when it was configured, or MC_WITH_UCX=OFF)",
+                    protocol));
   }
   if (io_threads < 1 || io_threads > 64) {
     return InvalidParams(fmt::format("io_threads must be in 1..64, got {}", io_threads));
@@ -84,7 +93,8 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   engine->local_name_ = listen.ToString();
   engine->transport_->set_local_name(engine->local_name_);
 
-  if (opts.protocol != "tcp") {
+  const bool ucx_only = opts.protocol == "ucx" || opts.protocol == "rdma";
+  if (opts.protocol != "tcp" && !ucx_only) {
     shm::ShmExporterOptions exporter_options;
     exporter_options.segment_name = engine->local_name_;
     exporter_options.incarnation = engine->incarnation_;
@@ -99,6 +109,10 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
     }
     engine->shm_ = std::move(*shm_transport);
   }
+  MC_RETURN_IF_ERROR(engine->StartUcx());
+  engine->local_transports_ =
+      LocalTransports{opts.protocol, engine->host_id_, engine->shm_ != nullptr,
+                      engine->ucx_ != nullptr, engine->ucx_ && engine->ucx_->offers_rdma()};
 
   MetadataStoreOptions metadata_options;
   metadata_options.connection_string = opts.metadata_server;
@@ -106,16 +120,49 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   metadata_options.timeout = opts.connect_timeout;
   metadata_options.lease_ttl = opts.metadata_lease_ttl;
   MC_ASSIGN_OR_RETURN(engine->metadata_, CreateMetadataStore(metadata_options));
-  MC_RETURN_IF_ERROR(engine->metadata_->Publish(engine->LocalDescriptor()));
+  MC_RETURN_IF_ERROR(engine->metadata_->Publish(engine->PublishedDescriptor()));
   MC_LOG_INFO("transfer engine {} ready (protocol {}, {} I/O threads)", engine->local_name_,
               opts.protocol, opts.io_threads);
   return std::unique_ptr<TransferEngine>(std::move(engine));
 }
 
+Status TransferEngineImpl::StartUcx() {
+  const bool forced = options_.protocol == "ucx" || options_.protocol == "rdma";
+  // "auto" looks for RDMA first: on hosts without an RDMA device UCX is never started.
+  if (!forced && (options_.protocol != "auto" || !ucx::UcxTransport::Compiled() ||
+                  !ucx::HostHasRdmaDevice())) {
+    return Status::Ok();
+  }
+  ucx::UcxTransportOptions ucx_options;
+  ucx_options.local_name = local_name_;
+  ucx_options.host_id = host_id_;
+  ucx_options.transfer_timeout = options_.transfer_timeout;
+  ucx_options.command_timeout = options_.connect_timeout;
+  // A failed endpoint: re-read the segment's descriptor before its tasks are FAILED, so a
+  // retry reaches the peer's new incarnation. Runs on a ucx helper thread; ucx_ is destroyed
+  // first in ~TransferEngineImpl, so `this` outlives it.
+  ucx_options.on_peer_failed = [this](const std::string& name) { RefreshDescriptor(name); };
+  auto transport = ucx::UcxTransport::Create(std::move(ucx_options));
+  if (!transport.ok()) {
+    if (forced) return transport.status().WithContext("starting the UCX transport");
+    MC_LOG_WARN("UCX unavailable, using TCP/shm only: {}", transport.status().ToString());
+    return Status::Ok();
+  }
+  if (!forced && !(*transport)->offers_rdma()) {
+    MC_LOG_INFO("UCX offers no RDMA transport here ({}): not serving UCX",
+                (*transport)->resources());
+    return Status::Ok();
+  }
+  ucx_ = std::move(*transport);
+  MC_LOG_INFO("ucx transport up: {}", ucx_->resources());
+  return Status::Ok();
+}
+
 TransferEngineImpl::~TransferEngineImpl() {
   if (metadata_) metadata_->Unpublish(local_name_).IgnoreError();
-  shm_.reset();       // drops our mappings of peers' memory
-  exporter_.reset();  // peers see their watch connections hang up
+  ucx_.reset();        // fails its in-flight slices; its helper thread calls back into us
+  shm_.reset();        // drops our mappings of peers' memory
+  exporter_.reset();   // peers see their watch connections hang up
   transport_.reset();  // stops I/O before the memory it may touch goes away
   for (auto& [address, buffer] : owned_buffers_) {
     FreeOwned(reinterpret_cast<void*>(address), buffer);
@@ -134,6 +181,10 @@ shm::ShmStats TransferEngineImpl::shm_stats() const {
   return shm_ ? shm_->stats() : shm::ShmStats{};
 }
 
+ucx::UcxStats TransferEngineImpl::ucx_stats() const {
+  return ucx_ ? ucx_->stats() : ucx::UcxStats{};
+}
+
 SegmentDescriptor TransferEngineImpl::LocalDescriptor() const {
   SegmentDescriptor d;
   d.name = local_name_;
@@ -143,7 +194,45 @@ SegmentDescriptor TransferEngineImpl::LocalDescriptor() const {
   d.endpoints = transport_->endpoints();
   d.buffers = registry_.Snapshot();
   if (exporter_) d.shm_endpoint = exporter_->endpoint();
+  if (ucx_) {
+    d.ucx_address = ucx_->worker_address();
+    d.ucx_rdma = ucx_->offers_rdma();
+    for (BufferDescriptor& b : d.buffers) b.ucx_rkey = ucx_->RkeyOf(b.address);
+  }
   return d;
+}
+
+SegmentDescriptor TransferEngineImpl::PublishedDescriptor() const {
+  SegmentDescriptor d = LocalDescriptor();
+  // Keys grant remote access to our memory: readers of the metadata server get them only
+  // when the deployment says so; peers otherwise take them from the HELLO exchange.
+  if (!options_.publish_ucx_keys) {
+    for (BufferDescriptor& b : d.buffers) b.ucx_rkey.clear();
+  }
+  return d;
+}
+
+Result<SegmentDescriptor> TransferEngineImpl::LookupDescriptor(const std::string& name) {
+  MC_ASSIGN_OR_RETURN(SegmentDescriptor d, metadata_->Lookup(name));
+  if (!ucx_ || d.ucx_address.empty() || d.endpoints.empty()) return d;
+  bool keyless = false;
+  for (const BufferDescriptor& b : d.buffers) keyless |= b.ucx_rkey.empty();
+  if (!keyless) return d;
+  // Our route to it may be UCX: ask the segment itself, as P2PHANDSHAKE would.
+  auto full =
+      tcp::ConnectAndHandshake(HostPort{d.endpoints[0].host, d.endpoints[0].port}, local_name_,
+                               std::chrono::steady_clock::now() + options_.connect_timeout);
+  if (!full.ok()) {
+    MC_LOG_WARN("segment {}: cannot fetch its UCX keys over HELLO: {}", name,
+                full.status().ToString());
+    return d;  // transfers through UCX to keyless buffers fail, naming the segment
+  }
+  if (full->descriptor.name != d.name) {
+    MC_LOG_WARN("segment {}: its endpoint {}:{} answers as {}; UCX keys not taken", name,
+                d.endpoints[0].host, d.endpoints[0].port, full->descriptor.name);
+    return d;
+  }
+  return std::move(full->descriptor);
 }
 
 Status TransferEngineImpl::RegisterLocalMemory(void* address, size_t length,
@@ -151,6 +240,13 @@ Status TransferEngineImpl::RegisterLocalMemory(void* address, size_t length,
   if (address == nullptr) return InvalidParams("cannot register a null address");
   const uint64_t start = reinterpret_cast<uint64_t>(address);
   MC_RETURN_IF_ERROR(registry_.Register(start, length, location.name));
+  if (ucx_) {
+    Status mapped = ucx_->RegisterMemory(start, length);
+    if (!mapped.ok()) {
+      registry_.Unregister(start).IgnoreError();
+      return mapped.WithContext("registering memory with UCX");
+    }
+  }
   if (exporter_) {
     // Shared memory when the range lies inside an engine-allocated memfd; else private
     // memory, which peers reach with process_vm_readv/writev. The lock keeps the fd open
@@ -178,6 +274,7 @@ Status TransferEngineImpl::UnregisterLocalMemory(void* address) {
   // Unexport first: from here on no same-host peer starts a copy into the range.
   if (exporter_) exporter_->Unexport(reinterpret_cast<uint64_t>(address));
   MC_RETURN_IF_ERROR(registry_.Unregister(reinterpret_cast<uint64_t>(address)));
+  if (ucx_) ucx_->UnregisterMemory(reinterpret_cast<uint64_t>(address));
   RepublishDescriptor();
   return Status::Ok();
 }
@@ -187,7 +284,7 @@ void TransferEngineImpl::RepublishDescriptor() {
   // the descriptor is built per HELLO and this is a no-op.) A failure is not the caller's:
   // the metadata store keeps the latest descriptor and retries in the background.
   if (!metadata_) return;
-  Status s = metadata_->Publish(LocalDescriptor());
+  Status s = metadata_->Publish(PublishedDescriptor());
   if (!s.ok()) MC_LOG_WARN("publishing segment descriptor failed (will retry): {}", s.ToString());
 }
 
@@ -244,10 +341,12 @@ Result<SegmentHandle> TransferEngineImpl::OpenSegment(const std::string& name) {
     auto it = segment_by_name_.find(name);
     if (it != segment_by_name_.end()) return it->second;
   }
-  MC_ASSIGN_OR_RETURN(SegmentDescriptor descriptor, metadata_->Lookup(name));
+  MC_ASSIGN_OR_RETURN(SegmentDescriptor descriptor, LookupDescriptor(name));
   MC_ASSIGN_OR_RETURN(Route route, RouteFor(descriptor));
   Status connected = Status::Ok();
-  if (route == Route::kShm) {
+  if (route == Route::kUcx) {
+    connected = ucx_->Connect(descriptor);
+  } else if (route == Route::kShm) {
     connected = shm_->Connect(descriptor);
     if (!connected.ok() && options_.protocol != "shm") {
       // Same host, but its shared memory is not for us (another user, an exited owner...):
@@ -277,6 +376,7 @@ Status TransferEngineImpl::CloseSegment(SegmentHandle handle) {
   }
   transport_->Disconnect(name);
   if (shm_) shm_->Disconnect(name);
+  if (ucx_) ucx_->Disconnect(name);
   return Status::Ok();
 }
 
@@ -298,7 +398,7 @@ Result<SegmentDescriptor> TransferEngineImpl::DescriptorCovering(SegmentHandle h
                                                                  uint64_t length) {
   MC_ASSIGN_OR_RETURN(SegmentDescriptor cached, GetSegmentDescriptor(handle));
   if (cached.FindBuffer(address, length) >= 0) return cached;
-  auto fresh = metadata_->Lookup(cached.name);
+  auto fresh = LookupDescriptor(cached.name);
   if (fresh.ok()) {
     OnPeerDescriptor(*fresh);
     if (fresh->FindBuffer(address, length) >= 0) return *fresh;
@@ -308,23 +408,12 @@ Result<SegmentDescriptor> TransferEngineImpl::DescriptorCovering(SegmentHandle h
                                    address, length, cached.name));
 }
 
-Result<TransferEngineImpl::Route> TransferEngineImpl::RouteFor(
-    const SegmentDescriptor& target) const {
-  if (!shm_) return Route::kTcp;
-  const bool same_host = shm::ShmTransport::Reachable(target, host_id_);
-  if (options_.protocol == "shm" && !same_host) {
-    return NotSupported(fmt::format(
-        "protocol shm cannot reach segment {}: {}", target.name,
-        target.shm_endpoint.empty()
-            ? std::string("it serves no shared memory (protocol tcp?)")
-            : fmt::format("it runs on another host (host id {}, this host {})", target.host_id,
-                          host_id_)));
-  }
-  return same_host ? Route::kShm : Route::kTcp;
+Result<Route> TransferEngineImpl::RouteFor(const SegmentDescriptor& target) const {
+  return ChooseRoute(local_transports_, target);
 }
 
 void TransferEngineImpl::RefreshDescriptor(const std::string& name) {
-  auto fresh = metadata_->Lookup(name);
+  auto fresh = LookupDescriptor(name);
   if (fresh.ok()) OnPeerDescriptor(*fresh);
 }
 
@@ -385,6 +474,10 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
   for (auto& [handle, slices] : per_target) {
     if (slices.empty()) continue;
     const SegmentDescriptor& target = targets.at(handle);
+    if (routes.at(handle) == Route::kUcx) {
+      ucx_->Submit(target, slices).IgnoreError();  // takes every slice, reports each itself
+      continue;
+    }
     if (routes.at(handle) == Route::kTcp) {
       Status s = SubmitTcp(target, slices);
       if (result.ok()) result = s;

@@ -11,9 +11,11 @@
 #include "transfer/batch_table.h"
 #include "transfer/memory_registry.h"
 #include "transfer/metadata/metadata_store.h"
+#include "transfer/route_choice.h"
 #include "transfer/transport/shm/shm_exporter.h"
 #include "transfer/transport/shm/shm_transport.h"
 #include "transfer/transport/tcp/tcp_transport.h"
+#include "transfer/transport/ucx/ucx_transport.h"
 
 namespace mooncake {
 
@@ -37,9 +39,10 @@ class TransferEngineImpl : public TransferEngine {
 
   // Counters of the shm transport (zero when it is off); for tests and benchmarks.
   shm::ShmStats shm_stats() const;
+  // Counters of the ucx transport (zero when it is off); for tests and benchmarks.
+  ucx::UcxStats ucx_stats() const;
 
  private:
-  enum class Route { kTcp, kShm };
   // An engine-allocated buffer: private THP memory (fd -1) or a shared memfd.
   struct OwnedBuffer {
     size_t length = 0;         // as requested (registered length)
@@ -47,14 +50,22 @@ class TransferEngineImpl : public TransferEngine {
     int fd = -1;
   };
   explicit TransferEngineImpl(TransferEngineOptions options);
+  // This segment's descriptor as peers get it in the HELLO exchange (with UCX keys) ...
   SegmentDescriptor LocalDescriptor() const;
+  // ... and as it is published to the metadata store (keys only if publish_ucx_keys).
+  SegmentDescriptor PublishedDescriptor() const;
+  // Looks `name` up in the metadata store; when it serves UCX to us but the store left its
+  // keys out, fetches the full descriptor from the segment itself (HELLO exchange).
+  Result<SegmentDescriptor> LookupDescriptor(const std::string& name);
+  // Starts the ucx transport when the protocol asks for it (or "auto" finds RDMA).
+  Status StartUcx();
   void RepublishDescriptor();
   void OnPeerDescriptor(const SegmentDescriptor& descriptor);
   // The cached descriptor of `handle`, refreshed from metadata when it does not cover
   // [address, address + length) (the target may have registered more memory, or restarted).
   Result<SegmentDescriptor> DescriptorCovering(SegmentHandle handle, uint64_t address,
                                                uint64_t length);
-  // Which transport serves `target`; kNotSupported when protocol "shm" cannot reach it.
+  // Which transport serves `target`; kNotSupported when a forced protocol cannot reach it.
   Result<Route> RouteFor(const SegmentDescriptor& target) const;
   // Re-reads a segment's descriptor (best effort) after shm found it stale.
   void RefreshDescriptor(const std::string& name);
@@ -73,6 +84,9 @@ class TransferEngineImpl : public TransferEngine {
   // Both null with protocol "tcp".
   std::unique_ptr<shm::ShmExporter> exporter_;  // serves our buffers to same-host peers
   std::unique_ptr<shm::ShmTransport> shm_;      // reaches same-host peers
+  // Null unless protocol "ucx"/"rdma", or "auto" on a host where UCX offers RDMA.
+  std::unique_ptr<ucx::UcxTransport> ucx_;
+  LocalTransports local_transports_;  // what RouteFor decides from
 
   std::mutex buffers_mutex_;  // taken before the exporter's lock, never after
   std::map<uintptr_t, OwnedBuffer> owned_buffers_;  // AllocateBuffer'd, by address

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "mooncake/transfer/transfer_engine.h"
+#include "transfer/transport/ucx/ucx_transport.h"
 
 namespace mooncake {
 namespace {
@@ -31,18 +32,28 @@ TEST(TransferEngineOptionsTest, HostWithoutPortAndBracketedIpv6AreValid) {
   }
 }
 
-TEST(TransferEngineOptionsTest, AutoTcpAndShmAreTheSupportedProtocols) {
+TEST(TransferEngineOptionsTest, AutoTcpShmAndUcxWithItsAliasRdmaAreTheSupportedProtocols) {
   TransferEngineOptions options;
   EXPECT_EQ(options.protocol, "auto");
   for (const char* protocol : {"auto", "tcp", "shm"}) {
     options.protocol = protocol;
     EXPECT_TRUE(options.Validate().ok()) << protocol << ": " << options.Validate().ToString();
   }
-  for (const char* protocol : {"rdma", "ucx", "TCP", "SHM", ""}) {
+  for (const char* protocol : {"ucx", "rdma"}) {
+    options.protocol = protocol;
+    Status s = options.Validate();
+    if (ucx::UcxTransport::Compiled()) {
+      EXPECT_TRUE(s.ok()) << protocol << ": " << s.ToString();
+    } else {  // a build without libucx-dev says so
+      EXPECT_EQ(s.code(), StatusCode::kNotSupported) << protocol;
+      EXPECT_THAT(s.message(), HasSubstr("no UCX")) << s.ToString();
+    }
+  }
+  for (const char* protocol : {"infiniband", "UCX", "TCP", "SHM", ""}) {
     options.protocol = protocol;
     Status s = options.Validate();
     EXPECT_EQ(s.code(), StatusCode::kNotSupported) << protocol;
-    EXPECT_THAT(s.message(), HasSubstr("auto, tcp, shm"));
+    EXPECT_THAT(s.message(), HasSubstr("auto, tcp, shm, ucx, rdma"));
   }
 }
 
@@ -103,7 +114,7 @@ TEST(TransferEngineOptionsTest, MalformedLocalServerNameIsRejected) {
 
 TEST(TransferEngineOptionsTest, CreateRefusesInvalidOptions) {
   TransferEngineOptions options;
-  options.protocol = "rdma";
+  options.protocol = "infiniband";
   auto engine = TransferEngine::Create(options);
   ASSERT_FALSE(engine.ok());
   EXPECT_EQ(engine.status().code(), StatusCode::kNotSupported);

@@ -269,7 +269,7 @@ TEST_F(EtcdMetadataTest, StorePublishesLooksUpAndUnpublishes) {
   d.protocol_version = 1;
   d.incarnation = 42;
   d.endpoints = {{"127.0.0.1", 1}};
-  d.buffers = {{0x1000, 4096, "cpu"}};
+  d.buffers = {{0x1000, 4096, "cpu", ""}};
   MC_ASSERT_OK((*store)->Publish(d));
   auto found = (*store)->Lookup(d.name);
   MC_ASSERT_OK(found);
@@ -282,7 +282,7 @@ TEST_F(EtcdMetadataTest, StorePublishesLooksUpAndUnpublishes) {
   ASSERT_TRUE(kv->has_value());
   EXPECT_NE((*kv)->lease, 0);
 
-  d.buffers.push_back({0x9000, 4096, "cpu"});
+  d.buffers.push_back({0x9000, 4096, "cpu", ""});
   MC_ASSERT_OK((*store)->Publish(d));
   found = (*store)->Lookup(d.name);
   MC_ASSERT_OK(found);
@@ -414,6 +414,45 @@ TEST_F(EtcdMetadataTest, MemoryRegisteredLaterIsFoundThroughEtcd) {
   MC_ASSERT_OK(ReadAndVerify(**engine, *handle, reinterpret_cast<uint64_t>(*second), 0, kMiB));
   DestroyWithin(std::move(*engine), seconds(10));
   DestroyWithin(std::move(*target_engine), seconds(10));
+}
+
+TEST_F(EtcdMetadataTest, UcxKeysStayOutOfEtcdUnlessPublishedAndPeersFetchThemOverHello) {
+  if (Status s = ProtocolAvailable("ucx"); !s.ok()) GTEST_SKIP() << s.ToString();
+  for (bool publish : {false, true}) {
+    SCOPED_TRACE(publish ? "publish_ucx_keys" : "keys kept out of etcd");
+    TransferEngineOptions options = EngineOptionsFor(etcd_->endpoint());
+    options.protocol = "ucx";
+    options.publish_ucx_keys = publish;
+    auto target = StartInitiator(options);
+    MC_ASSERT_OK(target);
+    auto buffer = (*target)->AllocateBuffer(kMiB);
+    MC_ASSERT_OK(buffer);
+    bench::FillPattern(static_cast<char*>(*buffer), kMiB, kTargetSeed);
+    const std::string name = (*target)->local_server_name();
+
+    // What any reader of etcd sees: the worker address always, the keys only when published.
+    auto stored = Stored(name);
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_FALSE(stored->ucx_address.empty());
+    ASSERT_EQ(stored->buffers.size(), 1u);
+    EXPECT_EQ(stored->buffers[0].ucx_rkey.empty(), !publish);
+
+    // A ucx peer finds the segment through etcd and takes the keys from the segment itself.
+    TransferEngineOptions initiator_options = EngineOptionsFor(etcd_->endpoint());
+    initiator_options.protocol = "ucx";
+    auto engine = StartInitiator(initiator_options);
+    MC_ASSERT_OK(engine);
+    auto handle = (*engine)->OpenSegment(name);
+    MC_ASSERT_OK(handle);
+    auto seen = (*engine)->GetSegmentDescriptor(*handle);
+    MC_ASSERT_OK(seen);
+    ASSERT_EQ(seen->buffers.size(), 1u);
+    EXPECT_FALSE(seen->buffers[0].ucx_rkey.empty());
+    MC_ASSERT_OK(
+        ReadAndVerify(**engine, *handle, reinterpret_cast<uint64_t>(*buffer), 4096, kMiB - 4096));
+    DestroyWithin(std::move(*engine), seconds(10));
+    DestroyWithin(std::move(*target), seconds(10));
+  }
 }
 
 // Needs no etcd at all: nothing listens on the port.

@@ -3,14 +3,18 @@
 // process killed mid-batch. Every wait is bounded; a hang is a failure. Hostile bytes on the
 // wire are in transfer_engine_wire_test.cc.
 //
-// The initiator's protocol is the parameter: "tcp", or "shm" (same-host shared memory, copies
-// done synchronously inside SubmitTransfer, so "mid-batch" means during that call). Tests that
-// only make sense for one of them use the TcpFaultTest / ShmFaultTest fixtures.
+// The initiator's protocol is the parameter: "tcp", "shm" (same-host shared memory, copies
+// done synchronously inside SubmitTransfer, so "mid-batch" means during that call), or "ucx"
+// (targets run --protocol=ucx; ctest runs it under UCX's defaults, UCX_TLS=tcp,self and
+// UCX_TLS=sm,self). Tests that only make sense for some of them use the TcpFaultTest fixture
+// (a stopped target answers nothing: tcp, and ucx, whose tcp and shared-memory transports
+// emulate RMA in the target's progress thread) or ShmFaultTest.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -63,6 +67,10 @@ void Freeze(ChildProcess& process) {
 
 class TransferEngineFaultTest : public ::testing::TestWithParam<std::string> {
  protected:
+  void SetUp() override {
+    if (Status s = ProtocolAvailable(GetParam()); !s.ok()) GTEST_SKIP() << s.ToString();
+    SetTargetProtocol(TargetProtocolFor(GetParam()));
+  }
   void TearDown() override { DestroyWithin(std::move(engine_), seconds(15)); }
 
   void StartEngine(milliseconds transfer_timeout) {
@@ -77,6 +85,20 @@ class TransferEngineFaultTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<TransferEngine> engine_;
 };
 class TcpFaultTest : public TransferEngineFaultTest {};
+
+// True for ucx runs whose UCX may use its tcp transport (UCX_TLS naming tcp). A target serving
+// UCX's software-emulated RMA over tcp aborts when a peer vanishes while requests of that
+// peer are still queued at it (UCX 1.13: "ucp_request.inl:346 Fatal: unexpected error:
+// Endpoint timeout" in ucp_get_req_handler; reproduced with bare UCX). Tests that make peers
+// vanish that way skip that part there; same-host ucx peers use UCX's shared memory by
+// default (the plain run), where it does not happen, and verbs does not involve the target.
+bool UcxOverTcp(const std::string& protocol) {
+  const char* tls = std::getenv("UCX_TLS");
+  return protocol == "ucx" && tls != nullptr && std::strstr(tls, "tcp") != nullptr;
+}
+constexpr const char* kUcxTcpAbort =
+    "UCX 1.13 aborts a target serving RMA over tcp when a peer vanishes with requests queued "
+    "at it (UCX bug; docs/transfer_engine.md)";
 class ShmFaultTest : public TransferEngineFaultTest {};
 
 struct BatchOutcome {
@@ -250,8 +272,11 @@ TEST_P(TcpFaultTest, FrozenTargetTimesOutAndIsServedAgainAfterResume) {
   ASSERT_EQ(outcome.unfinished, 0u) << "tasks still in flight after " << took << " s (hang)";
   EXPECT_EQ(outcome.failed, requests.size());
   // One timeout, or two when a slice is retried on a connection that was idle until then.
+  // ucx re-reads the descriptor before reporting a stalled endpoint's slices; the frozen
+  // target accepts the HELLO connection and never answers, so add the connect timeout (3 s).
+  const double refresh = GetParam() == "ucx" ? 3.0 : 0.0;
   EXPECT_GE(took, 0.9 * timeout.count() / 1000.0);
-  EXPECT_LT(took, 2.0 * timeout.count() / 1000.0 + 2.0);
+  EXPECT_LT(took, 2.0 * timeout.count() / 1000.0 + 2.0 + refresh);
   if (!outcome.errors.empty())
     std::printf("  first error: %s\n", outcome.errors[0].ToString().c_str());
   for (const Status& e : outcome.errors) {
@@ -369,6 +394,10 @@ TEST_P(TcpFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
 
   // Resumed, the segment can be opened again and serves correct data.
   target->process->Kill(SIGCONT);
+  if (UcxOverTcp(GetParam())) {
+    std::printf("note: resume not checked: %s\n", kUcxTcpAbort);
+    return;
+  }
   auto reopened = engine_->OpenSegment(target->name);
   MC_ASSERT_OK(reopened);
   TransferRequest read{TransferOpcode::kRead, local, *reopened, target->buffer + 77, 2 * kMiB};
@@ -377,6 +406,7 @@ TEST_P(TcpFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
 }
 
 TEST_P(TransferEngineFaultTest, InitiatorKilledMidBatchLeavesTargetServing) {
+  if (UcxOverTcp(GetParam())) GTEST_SKIP() << kUcxTcpAbort;
   StartEngine(seconds(3));
   ASSERT_NE(engine_, nullptr);
   auto target = StartTarget(64 * kMiB);
@@ -420,9 +450,9 @@ TEST_P(TransferEngineFaultTest, InitiatorKilledMidBatchLeavesTargetServing) {
   EXPECT_TRUE(target->process->Running());
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, TransferEngineFaultTest, ::testing::Values("tcp", "shm"),
-                         TransportName);
-INSTANTIATE_TEST_SUITE_P(Tcp, TcpFaultTest, ::testing::Values("tcp"), TransportName);
+INSTANTIATE_TEST_SUITE_P(Transports, TransferEngineFaultTest,
+                         ::testing::Values("tcp", "shm", "ucx"), TransportName);
+INSTANTIATE_TEST_SUITE_P(Tcp, TcpFaultTest, ::testing::Values("tcp", "ucx"), TransportName);
 INSTANTIATE_TEST_SUITE_P(Shm, ShmFaultTest, ::testing::Values("shm"), TransportName);
 
 }  // namespace

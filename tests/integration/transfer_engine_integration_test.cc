@@ -1,5 +1,7 @@
-// Transfer Engine against real `transfer_engine_bench --mode=target` processes, once over
-// loopback TCP and once over shared memory (the initiator's protocol is the test parameter):
+// Transfer Engine against real `transfer_engine_bench --mode=target` processes, over loopback
+// TCP, shared memory and UCX (the initiator's protocol is the test parameter; ucx targets run
+// --protocol=ucx, and ctest runs the ucx cases under UCX's defaults, UCX_TLS=tcp,self and
+// UCX_TLS=sm,self):
 // data integrity of READ/WRITE from 1 B to 64 MiB, concurrent batches, API errors with
 // real peers, and a target restarted on the same port. Fault injection (killed/frozen peers,
 // malformed frames) lives in transfer_engine_fault_test.cc.
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "bench_pattern.h"
+#include "testing/binary_path.h"
 #include "testing/free_port.h"
 #include "transfer_test_support.h"
 
@@ -28,11 +31,13 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kMiB = 1 << 20;
 
-// Parameter: the initiator's protocol, "tcp" or "shm" (shm never falls back to TCP, so a
-// passing shm run moved every byte through shared memory).
+// Parameter: the initiator's protocol, "tcp", "shm" or "ucx" (neither shm nor ucx falls back
+// to TCP, so a passing run moved every byte through that transport).
 class TransferEngineIntegrationTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (Status s = ProtocolAvailable(GetParam()); !s.ok()) GTEST_SKIP() << s.ToString();
+    SetTargetProtocol(TargetProtocolFor(GetParam()));
     TransferEngineOptions options;
     options.protocol = GetParam();
     auto engine = StartInitiator(options);
@@ -436,8 +441,36 @@ TEST_P(TransferEngineIntegrationTest, TargetRestartedOnSamePortIsServedThroughSa
   EXPECT_EQ(FirstDifference(local + kLength, data.data(), kLength), -1);
 }
 
+TEST_P(TransferEngineIntegrationTest, BenchInitiatorProcessReadsAndWritesAndVerifies) {
+  // transfer_engine_bench itself as the initiator, with the transport's defaults (for ucx:
+  // whatever UCX picks when UCX_TLS is not set, in the plain ctest run).
+  auto target = StartTarget(64 * kMiB);
+  MC_ASSERT_OK(target);
+  for (const char* operation : {"read", "write"}) {
+    ProcessOptions options;
+    options.binary = BinaryPath("transfer_engine_bench");
+    options.args = {"--mode=initiator",
+                    "--segment_id=" + target->name,
+                    std::string("--operation=") + operation,
+                    "--block_size=1048576",
+                    "--batch_size=16",
+                    "--buffer_size=64MiB",
+                    "--duration=0.5",
+                    "--protocol=" + GetParam()};
+    auto initiator = ChildProcess::Start(std::move(options));
+    MC_ASSERT_OK(initiator);
+    auto exit_code = (*initiator)->Wait(seconds(60));
+    MC_ASSERT_OK(exit_code);
+    const std::string log = (*initiator)->ReadLog();
+    EXPECT_EQ(*exit_code, 0) << log;
+    EXPECT_THAT(log, HasSubstr("RESULT protocol=" + GetParam() + " operation=" + operation)) << log;
+    EXPECT_THAT(log, HasSubstr("verified=yes")) << log;
+  }
+  EXPECT_TRUE(target->process->Running());
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, TransferEngineIntegrationTest,
-                         ::testing::Values("tcp", "shm"), TransportName);
+                         ::testing::Values("tcp", "shm", "ucx"), TransportName);
 
 }  // namespace
 }  // namespace mooncake::integration

@@ -21,6 +21,11 @@ using Clock = std::chrono::steady_clock;
 constexpr milliseconds kReadyTimeout{20000};
 constexpr int kPortAttempts = 3;
 
+std::string& TargetProtocol() {
+  static std::string protocol;
+  return protocol;
+}
+
 // Parses "READY segment=<name> buffer=0x<hex> size=<n> ..." into `target`.
 Status ParseReadyLine(const std::string& log, TargetProcess* target) {
   std::istringstream lines(log);
@@ -52,6 +57,7 @@ Result<TargetProcess> StartTargetOnce(uint64_t buffer_size, uint16_t port,
   options.binary = BinaryPath("transfer_engine_bench");
   options.args = {"--mode=target", "--local_server_name=127.0.0.1:" + std::to_string(port),
                   "--buffer_size=" + std::to_string(buffer_size)};
+  if (!TargetProtocol().empty()) options.args.push_back("--protocol=" + TargetProtocol());
   if (!launcher.empty()) {
     options.args.insert(options.args.begin(), options.binary);
     options.args.insert(options.args.begin(), launcher.begin() + 1, launcher.end());
@@ -86,6 +92,18 @@ Result<TargetProcess> StartTarget(uint64_t buffer_size, uint16_t port,
     if (last.message().find("cannot listen") == std::string::npos) break;
   }
   return last;
+}
+
+void SetTargetProtocol(std::string protocol) { TargetProtocol() = std::move(protocol); }
+
+std::string TargetProtocolFor(const std::string& initiator_protocol) {
+  return initiator_protocol == "ucx" || initiator_protocol == "rdma" ? "ucx" : "";
+}
+
+Status ProtocolAvailable(const std::string& protocol) {
+  TransferEngineOptions options;
+  options.protocol = protocol;
+  return options.Validate();
 }
 
 Result<std::unique_ptr<TransferEngine>> StartInitiator(TransferEngineOptions options) {

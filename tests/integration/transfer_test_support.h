@@ -45,6 +45,16 @@ struct TargetProcess {
 Result<TargetProcess> StartTarget(uint64_t buffer_size, uint16_t port = 0,
                                   const std::vector<std::string>& launcher = {});
 
+// The protocol targets started from now on serve (passed as --protocol; "" = the bench's
+// default, auto). A ucx initiator needs ucx targets: fixtures set this from their parameter
+// (TargetProtocolFor). Not thread-safe; set it from the test's thread.
+void SetTargetProtocol(std::string protocol);
+// "ucx" for a "ucx" initiator, "" (auto) for the others.
+std::string TargetProtocolFor(const std::string& initiator_protocol);
+// OK when this build can run `protocol`; else why not (e.g. built without UCX), for
+// GTEST_SKIP.
+Status ProtocolAvailable(const std::string& protocol);
+
 // An in-process initiator listening on 127.0.0.1:0, with buffers not prefaulted (faster
 // start; the tests touch only what they use). `options` fields other than those two are kept.
 Result<std::unique_ptr<TransferEngine>> StartInitiator(TransferEngineOptions options = {});
@@ -72,7 +82,7 @@ std::vector<char> RandomBytes(size_t length, uint64_t seed);
 
 const char* StateName(TransferState state);
 
-// Test-name suffix of a transport-parametrised test: the protocol itself ("tcp", "shm").
+// Test-name suffix of a transport-parametrised test: the protocol itself ("tcp", "shm", "ucx").
 inline std::string TransportName(const ::testing::TestParamInfo<std::string>& info) {
   return info.param;
 }

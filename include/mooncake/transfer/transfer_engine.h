@@ -1,8 +1,8 @@
 #pragma once
 
 // Transfer Engine: moves bytes between registered memory of this process and the registered
-// buffers of named segments (other processes), in batches, over TCP or, for processes on the
-// same host, shared memory (later UCX too).
+// buffers of named segments (other processes), in batches, over TCP, shared memory (processes
+// on the same host) or UCX (RDMA).
 //
 // Usage:
 //   auto engine = TransferEngine::Create(options).value();
@@ -46,7 +46,12 @@ struct TransferEngineOptions {
   //  "tcp":  TCP only, even on this host; the engine then also serves TCP only;
   //  "shm":  same-host peers only (shared memory, else process_vm_readv/writev); a peer on
   //         another host is refused with kNotSupported.
-  // Later: "ucx" (alias "rdma").
+  //  "ucx" (alias "rdma"): every peer through UCX one-sided put/get (verbs on RDMA NICs, else
+  //         whatever UCX_TLS allows); the engine then serves UCX and TCP, no shared memory. A
+  //         peer that serves no UCX is refused with kNotSupported. Builds without libucx-dev
+  //         refuse this protocol with kNotSupported.
+  // Under "auto", an engine on a host with an RDMA device also serves UCX when UCX offers an
+  // RDMA transport there, and reaches a peer on another host through UCX when both do.
   std::string protocol = "auto";
   // Number of event-loop threads serving all connections (default 2).
   int io_threads = 2;
@@ -68,6 +73,12 @@ struct TransferEngineOptions {
   // etcd metadata only: TTL of the lease this engine's descriptor is attached to; a dead
   // engine's descriptor disappears from etcd within about this long (default 10 s, >= 1 s).
   std::chrono::seconds metadata_lease_ttl{10};
+  // When this engine serves UCX: also put its buffers' UCX remote keys into the descriptor it
+  // publishes to a metadata server (default off). Keys grant direct remote access to the
+  // buffers, so by default they are left out of etcd and peers fetch them from this engine
+  // itself in the HELLO exchange; turn on only where everyone who can read the metadata
+  // server may read and write this engine's registered memory.
+  bool publish_ucx_keys = false;
 
   Status Validate() const;
 };

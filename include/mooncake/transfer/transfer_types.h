@@ -50,6 +50,12 @@ struct BufferDescriptor {
   uint64_t address = 0;
   uint64_t length = 0;
   std::string location = "cpu";
+  // UCX remote key of this buffer (lower-case hex of ucp_rkey_pack's bytes) when the segment
+  // serves UCX; empty otherwise, and in descriptors read from a metadata server unless the
+  // owner opted in (TransferEngineOptions::publish_ucx_keys). A key grants direct remote
+  // read/write access to the buffer to whoever can reach the owner's UCX worker: it travels
+  // only in the HELLO exchange with peers that can connect to the owner's port.
+  std::string ucx_rkey;
 };
 
 // A network endpoint of a segment (one per NIC).
@@ -69,6 +75,12 @@ struct SegmentDescriptor {
   // Where same-host peers attach to this segment's shared memory ("@..." = abstract Unix
   // socket name); empty when the segment serves TCP only.
   std::string shm_endpoint;
+  // The owner's UCX worker address (lower-case hex) when it serves UCX (protocol "ucx", or
+  // "auto" on a host with an RDMA device); empty otherwise.
+  std::string ucx_address;
+  // True when the owner's UCX offers an RDMA transport (verbs: rc/dc/ud); "auto" peers use
+  // UCX to reach it only then.
+  bool ucx_rdma = false;
 
   // Index of the buffer containing [address, address + length), or -1.
   int FindBuffer(uint64_t address, uint64_t length) const;

@@ -60,7 +60,7 @@ class ShmTransportTest : public ::testing::Test {
     d.incarnation = incarnation_;
     d.host_id = "this-host";
     d.shm_endpoint = owner_ ? owner_->endpoint() : last_endpoint_;
-    d.buffers = {BufferDescriptor{Address(), kSize, "cpu"}};
+    d.buffers = {BufferDescriptor{Address(), kSize, "cpu", ""}};
     return d;
   }
 
