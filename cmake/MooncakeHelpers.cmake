@@ -17,11 +17,19 @@ function(_mc_target_defaults target)
   endif()
 endfunction()
 
+# Libraries are also linked into the Python extension (a shared object), so their code is
+# position-independent; -fno-semantic-interposition keeps -fPIC from blocking inlining.
+function(_mc_position_independent target)
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  target_compile_options(${target} PRIVATE -fno-semantic-interposition)
+endfunction()
+
 # mc_add_library(name SOURCES ... DEPS ...)
 function(mc_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+  _mc_position_independent(${name})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   _mc_target_defaults(${name})
   if(MC_SANITIZE)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "client/replica_ranges.h"
@@ -72,6 +73,7 @@ Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
       new ClientImpl(std::move(options), std::move(master), std::move(engine)));
   MC_ASSIGN_OR_RETURN(client->staging_,
                       StagingBuffer::Create(*client->engine_, client->options_.local_buffer_size));
+  MC_RETURN_IF_ERROR(client->MountSegment());
   return std::unique_ptr<Client>(std::move(client));
 }
 
@@ -80,9 +82,11 @@ ClientImpl::ClientImpl(ClientOptions options, std::unique_ptr<MasterClient> mast
     : options_(std::move(options)),
       master_(std::move(master)),
       engine_(std::move(engine)),
-      runner_(std::make_unique<TransferRunner>(*engine_, options_.transfer_timeout)) {}
+      runner_(std::make_unique<TransferRunner>(*engine_, options_.transfer_timeout)),
+      cache_(options_.location_cache_entries) {}
 
 ClientImpl::~ClientImpl() {
+  node_.reset();  // unmounts this client's segment while engine_ still serves it
   // The staging buffer belongs to the engine: release it before the engine goes.
   staging_.reset();
   runner_.reset();
@@ -161,6 +165,7 @@ std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& it
   }
   if (!ends.empty()) {
     auto ended = master_->BatchPutEnd(ends);
+    for (const PutEndItem& end : ends) cache_.Erase(end.key);
     for (size_t e = 0; e < end_index.size(); ++e) {
       results[end_index[e]] = ended.ok() ? (*ended)[e] : ended.status();
     }
@@ -215,12 +220,42 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
   return results;
 }
 
-std::vector<Result<ReplicaListReply>> ClientImpl::Lookup(const std::vector<std::string>& keys) {
-  auto replies = master_->BatchGetReplicaList(keys);
-  if (!replies.ok()) {
-    return std::vector<Result<ReplicaListReply>>(keys.size(), replies.status());
+std::vector<Result<ReplicaListReply>> ClientImpl::Lookup(const std::vector<std::string>& keys,
+                                                         bool use_cache,
+                                                         std::vector<bool>& cached) {
+  std::vector<Result<ReplicaListReply>> results(keys.size(), Status::Ok());
+  cached.assign(keys.size(), false);
+  std::vector<std::string> ask;
+  std::vector<size_t> ask_index;
+  const auto now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (use_cache) {
+      if (std::optional<ReplicaListReply> hit = cache_.Find(keys[i], now)) {
+        results[i] = std::move(*hit);
+        cached[i] = true;
+        continue;
+      }
+    }
+    ask.push_back(keys[i]);
+    ask_index.push_back(i);
   }
-  return std::move(*replies);
+  if (ask.empty()) return results;
+  const auto sent = std::chrono::steady_clock::now();
+  auto replies = master_->BatchGetReplicaList(ask);
+  for (size_t j = 0; j < ask.size(); ++j) {
+    const size_t i = ask_index[j];
+    if (!replies.ok()) {
+      results[i] = replies.status();
+      continue;
+    }
+    results[i] = std::move((*replies)[j]);
+    if (results[i].ok()) cache_.Insert(keys[i], *results[i], sent);
+  }
+  return results;
+}
+
+void ClientImpl::ForgetLocations(const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) cache_.Erase(key);
 }
 
 // ---- Zero-copy -------------------------------------------------------------------------------
@@ -261,13 +296,38 @@ Result<uint64_t> ClientImpl::GetInto(const std::string& key, void* address, size
 std::vector<Result<uint64_t>> ClientImpl::BatchGetInto(const std::vector<std::string>& keys,
                                                        const std::vector<void*>& addresses,
                                                        const std::vector<size_t>& capacities) {
-  std::vector<Result<uint64_t>> results;
   if (addresses.size() != keys.size() || capacities.size() != keys.size()) {
-    results.assign(keys.size(), Status(StatusCode::kInvalidParams,
-                                       "keys, addresses and capacities differ in size"));
-    return results;
+    return std::vector<Result<uint64_t>>(
+        keys.size(),
+        Status(StatusCode::kInvalidParams, "keys, addresses and capacities differ in size"));
   }
-  std::vector<Result<ReplicaListReply>> objects = Lookup(keys);
+  std::vector<size_t> stale;
+  std::vector<Result<uint64_t>> results =
+      BatchGetIntoOnce(keys, addresses, capacities, /*use_cache=*/true, stale);
+  if (stale.empty()) return results;
+  std::vector<std::string> again_keys;
+  std::vector<void*> again_addresses;
+  std::vector<size_t> again_capacities;
+  for (size_t i : stale) {
+    again_keys.push_back(keys[i]);
+    again_addresses.push_back(addresses[i]);
+    again_capacities.push_back(capacities[i]);
+  }
+  std::vector<size_t> unused;
+  std::vector<Result<uint64_t>> again =
+      BatchGetIntoOnce(again_keys, again_addresses, again_capacities, false, unused);
+  for (size_t j = 0; j < stale.size(); ++j) results[stale[j]] = std::move(again[j]);
+  return results;
+}
+
+std::vector<Result<uint64_t>> ClientImpl::BatchGetIntoOnce(const std::vector<std::string>& keys,
+                                                           const std::vector<void*>& addresses,
+                                                           const std::vector<size_t>& capacities,
+                                                           bool use_cache,
+                                                           std::vector<size_t>& stale) {
+  std::vector<Result<uint64_t>> results;
+  std::vector<bool> cached;
+  std::vector<Result<ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
   std::vector<ReadItem> items;
   std::vector<size_t> item_key;
   results.assign(keys.size(), Status::Ok());
@@ -289,6 +349,10 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetInto(const std::vector<std::st
   const std::vector<Status> read = ReadRegistered(items);
   for (size_t n = 0; n < items.size(); ++n) {
     const size_t i = item_key[n];
+    if (!read[n].ok() && cached[i]) {
+      cache_.Erase(keys[i]);
+      stale.push_back(i);
+    }
     results[i] = read[n].ok() ? Result<uint64_t>(objects[i]->size)
                               : Result<uint64_t>(read[n].WithContext("reading '" + keys[i] + "'"));
   }
@@ -296,12 +360,26 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetInto(const std::vector<std::st
 }
 
 std::vector<Status> ClientImpl::GetIntoRanges(const std::vector<GetRange>& ranges) {
+  std::vector<size_t> stale;
+  std::vector<Status> results = GetIntoRangesOnce(ranges, /*use_cache=*/true, stale);
+  if (stale.empty()) return results;
+  std::vector<GetRange> again_ranges;
+  for (size_t r : stale) again_ranges.push_back(ranges[r]);
+  std::vector<size_t> unused;
+  std::vector<Status> again = GetIntoRangesOnce(again_ranges, false, unused);
+  for (size_t j = 0; j < stale.size(); ++j) results[stale[j]] = std::move(again[j]);
+  return results;
+}
+
+std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& ranges,
+                                                  bool use_cache, std::vector<size_t>& stale) {
   std::vector<std::string> keys;
   std::map<std::string, size_t> key_index;
   for (const GetRange& range : ranges) {
     if (key_index.emplace(range.key, keys.size()).second) keys.push_back(range.key);
   }
-  std::vector<Result<ReplicaListReply>> objects = Lookup(keys);
+  std::vector<bool> cached;
+  std::vector<Result<ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
   std::vector<Status> results(ranges.size());
   std::vector<ReadItem> items;
   std::vector<size_t> item_range;
@@ -324,7 +402,15 @@ std::vector<Status> ClientImpl::GetIntoRanges(const std::vector<GetRange>& range
     item_range.push_back(r);
   }
   const std::vector<Status> read = ReadRegistered(items);
-  for (size_t n = 0; n < items.size(); ++n) results[item_range[n]] = read[n];
+  for (size_t n = 0; n < items.size(); ++n) {
+    const size_t r = item_range[n];
+    results[r] = read[n];
+    const size_t k = key_index[ranges[r].key];
+    if (!read[n].ok() && cached[k]) {
+      cache_.Erase(keys[k]);
+      stale.push_back(r);
+    }
+  }
   return results;
 }
 
@@ -392,7 +478,9 @@ Status ClientImpl::PutChunked(const std::string& key, std::span<const uint8_t> v
       if (!s.ok()) return fail(s);
     }
   }
-  return master_->PutEnd(key, Crc32c(value.data(), value.size()));
+  Status ended = master_->PutEnd(key, Crc32c(value.data(), value.size()));
+  cache_.Erase(key);
+  return ended;
 }
 
 Result<std::vector<uint8_t>> ClientImpl::Get(const std::string& key) {
@@ -401,7 +489,27 @@ Result<std::vector<uint8_t>> ClientImpl::Get(const std::string& key) {
 
 std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
     const std::vector<std::string>& keys) {
-  std::vector<Result<ReplicaListReply>> objects = Lookup(keys);
+  std::vector<size_t> stale;
+  std::vector<Result<std::vector<uint8_t>>> results = BatchGetOnce(keys, true, stale);
+  if (stale.empty()) return results;
+  std::vector<std::string> again_keys;
+  for (size_t i : stale) again_keys.push_back(keys[i]);
+  std::vector<size_t> unused;
+  std::vector<Result<std::vector<uint8_t>>> again = BatchGetOnce(again_keys, false, unused);
+  for (size_t j = 0; j < stale.size(); ++j) results[stale[j]] = std::move(again[j]);
+  return results;
+}
+
+std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
+    const std::vector<std::string>& keys, bool use_cache, std::vector<size_t>& stale) {
+  std::vector<bool> cached;
+  std::vector<Result<ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
+  // A failed read from a cached location is retried through the master by the caller.
+  auto note_failure = [&](size_t i) {
+    if (!cached[i]) return;
+    cache_.Erase(keys[i]);
+    stale.push_back(i);
+  };
   std::vector<Result<std::vector<uint8_t>>> results;
   results.reserve(keys.size());
   uint64_t total = 0;
@@ -425,6 +533,7 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
       for (size_t n = 0; n < items.size(); ++n) {
         const size_t i = item_key[n];
         if (!read[n].ok()) {
+          note_failure(i);
           results[i] = read[n].WithContext("reading '" + keys[i] + "'");
           continue;
         }
@@ -463,6 +572,7 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
     if (status.ok()) {
       results.push_back(std::move(value));
     } else {
+      note_failure(i);
       results.push_back(status.WithContext("reading '" + keys[i] + "'"));
     }
   }
@@ -472,6 +582,7 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
 // ---- Index ---------------------------------------------------------------------------------
 
 Status ClientImpl::Remove(const std::string& key, bool force) {
+  cache_.Erase(key);
   return master_->Remove(key, force ? RemoveMode::kForce : RemoveMode::kNormal);
 }
 
@@ -486,6 +597,7 @@ std::vector<Result<bool>> ClientImpl::BatchIsExist(const std::vector<std::string
 }
 
 Result<uint64_t> ClientImpl::RemoveByRegex(const std::string& pattern, bool force) {
+  cache_.Clear();
   return master_->RemoveByRegex(pattern, force ? RemoveMode::kForce : RemoveMode::kNormal);
 }
 

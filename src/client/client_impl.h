@@ -8,11 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "client/location_cache.h"
 #include "client/staging_buffer.h"
 #include "client/transfer_runner.h"
 #include "master/client/master_client.h"
 #include "mooncake/store/client.h"
 #include "mooncake/transfer/transfer_engine.h"
+#include "node/storage_node.h"
 
 namespace mooncake::store {
 
@@ -48,6 +50,13 @@ class ClientImpl final : public Client {
   Result<uint64_t> GetSize(const std::string& key) override;
   std::vector<Result<bool>> BatchIsExist(const std::vector<std::string>& keys) override;
   Result<uint64_t> RemoveByRegex(const std::string& pattern, bool force) override;
+  // client_admin.cc:
+  Status PutParts(const std::string& key, const std::vector<std::span<const uint8_t>>& parts,
+                  const ReplicateConfig& config, PutMode mode) override;
+  std::vector<Status> BatchRemove(const std::vector<std::string>& keys, bool force) override;
+  Result<uint64_t> RemoveAll(bool force) override;
+  std::vector<Result<uint64_t>> BatchGetSize(const std::vector<std::string>& keys) override;
+  Status Ping() override;
 
   std::string local_hostname() const override;
 
@@ -87,16 +96,39 @@ class ClientImpl final : public Client {
   Status AppendRequests(const ReplicaLocation& replica, uint64_t offset, uint64_t length,
                         uint8_t* local, TransferOpcode opcode,
                         std::vector<TransferRequest>& requests);
-  // Looks keys up in one master RPC; the per-key replies.
-  std::vector<Result<ReplicaListReply>> Lookup(const std::vector<std::string>& keys);
+  // The per-key replica lists: from the location cache where usable (with use_cache), the
+  // rest in one master RPC (and cached). `cached[i]` says whether key i came from the cache.
+  std::vector<Result<ReplicaListReply>> Lookup(const std::vector<std::string>& keys, bool use_cache,
+                                               std::vector<bool>& cached);
+  // One pass of BatchGet / BatchGetInto / GetIntoRanges. With use_cache, the indices (of keys,
+  // or of ranges) whose read failed on a cached location are added to `stale` (and dropped
+  // from the cache) for the caller to retry through the master.
+  std::vector<Result<std::vector<uint8_t>>> BatchGetOnce(const std::vector<std::string>& keys,
+                                                         bool use_cache,
+                                                         std::vector<size_t>& stale);
+  std::vector<Result<uint64_t>> BatchGetIntoOnce(const std::vector<std::string>& keys,
+                                                 const std::vector<void*>& addresses,
+                                                 const std::vector<size_t>& capacities,
+                                                 bool use_cache, std::vector<size_t>& stale);
+  std::vector<Status> GetIntoRangesOnce(const std::vector<GetRange>& ranges, bool use_cache,
+                                        std::vector<size_t>& stale);
+  // Forgets the cached locations of keys this client just wrote or removed.
+  void ForgetLocations(const std::vector<std::string>& keys);
+  // With options_.global_segment_size > 0: allocates this client's segment from engine_ and
+  // mounts it (node_). client_admin.cc.
+  Status MountSegment();
 
   const ClientOptions options_;
   std::unique_ptr<MasterClient> master_;
   std::unique_ptr<TransferEngine> engine_;
   std::unique_ptr<TransferRunner> runner_;
   std::unique_ptr<StagingBuffer> staging_;
+  LocationCache cache_;
   // Rotates the first replica tried, spreading readers of one object over its replicas.
   std::atomic<uint64_t> read_rotation_{0};
+  // The segment this client contributes (global_segment_size > 0), served by engine_; stopped
+  // (unmounted) before engine_ goes.
+  std::unique_ptr<StorageNode> node_;
 };
 
 }  // namespace mooncake::store

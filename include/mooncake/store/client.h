@@ -51,6 +51,15 @@ struct ClientOptions {
   std::chrono::milliseconds transfer_timeout{10000};
   // Verify the CRC32C of every Get against the checksum stored at put time. Default off.
   bool verify_checksum = false;
+  // Replica locations remembered from earlier lookups, reused while the read lease granted
+  // with them lasts, so a Get of a hot key skips the master round trip. A read from a stale
+  // location (node died or restarted) fails and is retried through the master. 0 disables.
+  // Default 65536 keys.
+  size_t location_cache_entries = 65536;
+  // Bytes of memory this client contributes to the pool, as a storage node would: a segment
+  // named local_hostname(), mounted in the master while the client lives and unmounted (its
+  // replicas dropped) when it is destroyed. Default 0: none.
+  uint64_t global_segment_size = 0;
 
   Status Validate() const;
 };
@@ -93,6 +102,10 @@ class Client {
   // ---- Plain bytes (staged through local_buffer_size of registered memory) -------------
   virtual Status Put(const std::string& key, std::span<const uint8_t> value,
                      const ReplicateConfig& config = {}, PutMode mode = PutMode::kCreate) = 0;
+  // Put of the concatenation of `parts` (gathered straight into the staging buffer).
+  virtual Status PutParts(const std::string& key,
+                          const std::vector<std::span<const uint8_t>>& parts,
+                          const ReplicateConfig& config = {}, PutMode mode = PutMode::kCreate) = 0;
   virtual Result<std::vector<uint8_t>> Get(const std::string& key) = 0;
   // One result per key, in order; one master round trip for the batch.
   virtual std::vector<Status> BatchPut(const std::vector<std::string>& keys,
@@ -130,6 +143,14 @@ class Client {
   virtual std::vector<Result<bool>> BatchIsExist(const std::vector<std::string>& keys) = 0;
   // Removes every object whose key matches `pattern` (ECMAScript regex); returns how many.
   virtual Result<uint64_t> RemoveByRegex(const std::string& pattern, bool force = false) = 0;
+  // One result per key, in order; one master round trip.
+  virtual std::vector<Status> BatchRemove(const std::vector<std::string>& keys,
+                                          bool force = false) = 0;
+  // Removes every object; returns how many.
+  virtual Result<uint64_t> RemoveAll(bool force = false) = 0;
+  virtual std::vector<Result<uint64_t>> BatchGetSize(const std::vector<std::string>& keys) = 0;
+  // OK when the master answers (a Ping); the RPC error naming it otherwise.
+  virtual Status Ping() = 0;
 
   // This client's Transfer Engine name ("host:port").
   virtual std::string local_hostname() const = 0;

@@ -1,7 +1,9 @@
 #include "master/client/master_client.h"
 
-#include <algorithm>
 #include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <optional>
 
 #include "master/service/master_protocol.h"
 #include "master/service/proto_convert.h"
@@ -9,6 +11,9 @@
 
 namespace mooncake {
 namespace {
+
+// Deadline of Ping (see master_client.h).
+constexpr std::chrono::milliseconds kPingTimeout{1000};
 
 ReplicaLocation FromProto(const pb::Replica& replica) {
   ReplicaLocation out;
@@ -68,8 +73,8 @@ struct MasterClient::Impl {
   std::unique_ptr<pb::MasterService::Stub> stub;
 
   void Prepare(grpc::ClientContext& ctx, pb::RequestHeader* header,
-               std::chrono::milliseconds extra_time = {}) const {
-    ctx.set_deadline(std::chrono::system_clock::now() + options.rpc_timeout + extra_time);
+               std::chrono::milliseconds timeout) const {
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
     ctx.set_wait_for_ready(options.wait_for_master);
     header->set_protocol_version(kMasterProtocolVersion);
     header->set_client_id(options.client_id);
@@ -77,10 +82,12 @@ struct MasterClient::Impl {
 
   // Runs one unary RPC; the request-level status of the reply, or the transport failure.
   template <typename Request, typename Response, typename Method>
+  // The deadline is rpc_timeout + extra_time, or `timeout` when given.
   Status Call(const char* name, Method method, Request& request, Response& response,
-              std::chrono::milliseconds extra_time = {}) const {
+              std::chrono::milliseconds extra_time = {},
+              std::optional<std::chrono::milliseconds> timeout = std::nullopt) const {
     grpc::ClientContext ctx;
-    Prepare(ctx, request.mutable_header(), extra_time);
+    Prepare(ctx, request.mutable_header(), timeout.value_or(options.rpc_timeout + extra_time));
     const grpc::Status rpc = (stub.get()->*method)(&ctx, request, &response);
     if (!rpc.ok()) {
       // The master is down or restarting. gRPC would wait out its reconnect backoff before
@@ -139,7 +146,10 @@ const std::string& MasterClient::master_address() const { return impl_->options.
 Result<PingReply> MasterClient::Ping() {
   pb::PingRequest req;
   pb::PingResponse resp;
-  MC_RETURN_IF_ERROR(impl_->Call("Ping", &pb::MasterService::Stub::Ping, req, resp));
+  // A probe answers soon even while it waits for a restarting master (wait_for_master):
+  // health checks report an unreachable master within a second, not rpc_timeout.
+  MC_RETURN_IF_ERROR(impl_->Call("Ping", &pb::MasterService::Stub::Ping, req, resp, {},
+                                 std::min(impl_->options.rpc_timeout, kPingTimeout)));
   return PingReply{resp.protocol_version(), resp.master_incarnation()};
 }
 
@@ -210,9 +220,9 @@ Result<std::vector<Result<PutStartReply>>> MasterClient::BatchPutStart(
     const std::vector<PutStartItem>& items, const ReplicateConfig& config, PutMode mode) {
   // The wire reads 0 as 1 (older clients); this API promises 1..16, so 0 is refused here.
   if (config.replica_num < 1 || config.replica_num > MasterCore::kMaxReplicaNum) {
-    return Status(StatusCode::kInvalidParams,
-                  "replica_num " + std::to_string(config.replica_num) + " outside 1.." +
-                      std::to_string(MasterCore::kMaxReplicaNum));
+    return Status(StatusCode::kInvalidParams, "replica_num " + std::to_string(config.replica_num) +
+                                                  " outside 1.." +
+                                                  std::to_string(MasterCore::kMaxReplicaNum));
   }
   pb::BatchPutStartRequest req;
   ToProto(config, req.mutable_config());

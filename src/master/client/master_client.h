@@ -113,6 +113,8 @@ class MasterClient {
 
   const std::string& master_address() const;
 
+  // Its deadline is min(rpc_timeout, 1 s): a probe answers soon even while it waits for a
+  // restarting master.
   Result<PingReply> Ping();
   Result<MountReport> MountSegment(const SegmentSpec& spec,
                                    const std::vector<ManifestEntry>& manifest = {});

@@ -104,7 +104,8 @@ class MasterCore {
   // size and checksum gains the replica; of two versions the higher is kept (a lower known
   // version is dropped, like an upsert's old one). Bad or conflicting entries are skipped and
   // counted in the report, never failing the mount; only the Mount itself can fail. Versions
-  // handed to later puts are above every adopted one.
+  // handed to later puts are above every adopted one. An adopted object starts with a read
+  // lease of default_lease_ttl (clients may still read locations the previous master leased).
   Result<MountReport> MountWithManifest(const SegmentSpec& spec,
                                         const std::vector<ManifestEntry>& manifest);
 

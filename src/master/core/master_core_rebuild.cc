@@ -20,13 +20,12 @@ Result<MountReport> MasterCore::MountWithManifest(const SegmentSpec& spec,
   return report;
 }
 
-Result<ManifestBatch> MasterCore::TakeManifestChanges(std::string_view segment,
-                                                      const NodeId& node, uint64_t acked,
-                                                      size_t max) {
+Result<ManifestBatch> MasterCore::TakeManifestChanges(std::string_view segment, const NodeId& node,
+                                                      uint64_t acked, size_t max) {
   std::optional<SegmentId> id = segments_.Find(segment);
   if (!id || segments_.Get(*id).node != node) {
-    return Status(StatusCode::kSegmentNotFound, "segment '" + std::string(segment) +
-                                                    "' is not mounted by node '" + node + "'");
+    return Status(StatusCode::kSegmentNotFound,
+                  "segment '" + std::string(segment) + "' is not mounted by node '" + node + "'");
   }
   ManifestJournal* journal = segments_.Journal(*id);
   if (journal == nullptr) {
@@ -109,8 +108,11 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   segments_.Link(&record, record.replicas().back());
   record.hard_pin = false;
   record.soft_until = TimePoint{};
-  record.lease_until = TimePoint{};
-  record.lease_streak_start = TimePoint{};
+  // Readers may still hold locations leased by the previous master (clients cache them for
+  // the lease): the object starts leased, so nothing removes or evicts it before those
+  // leases could have lapsed.
+  record.lease_until = clock_.Now() + options_.default_lease_ttl;
+  record.lease_streak_start = clock_.Now();
   record.last_access = clock_.Now();
   UpdateBelowTarget(was_below, record);
 }

@@ -142,6 +142,13 @@ TEST_F(MasterCoreRebuildTest, InvalidAndOverlappingEntriesAreSkippedNotFatal) {
   EXPECT_FALSE(*core_->ExistKey("x"));
 }
 
+TEST_F(MasterCoreRebuildTest, AdoptedObjectsStartLeasedForClientsOfThePreviousMaster) {
+  MountOk(Segment("a"), {Entry("k", 0, 3)});
+  EXPECT_EQ(core_->Remove("k", RemoveMode::kNormal).code(), StatusCode::kObjectHasLease);
+  clock_.Advance(MasterCoreOptions{}.default_lease_ttl);
+  EXPECT_TRUE(core_->Remove("k", RemoveMode::kNormal).ok());
+}
+
 TEST_F(MasterCoreRebuildTest, NewPutsGetVersionsAboveAdoptedOnes) {
   MountOk(Segment("a"), {Entry("old", 0, 41), Entry("older", 4 * kKiB, 12)});
   auto started = core_->PutStart("new", kKiB, ReplicateConfig{});
