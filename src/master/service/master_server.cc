@@ -78,10 +78,10 @@ Result<std::unique_ptr<MasterServer>> MasterServer::Create(MasterServerOptions o
   // from the wall clock in nanoseconds unless the caller chose a start.
   MasterCoreOptions core_options = options.core;
   if (core_options.first_version == 1) {
-    core_options.first_version = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    core_options.first_version =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
   }
   MC_ASSIGN_OR_RETURN(state->core, MasterCore::Create(core_options, SystemClock::Instance()));
   state->metrics = std::make_unique<MasterMetrics>(state->registry);
@@ -105,6 +105,10 @@ Result<std::unique_ptr<MasterServer>> MasterServer::Create(MasterServerOptions o
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(kMaxMasterMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMasterMessageBytes);
+  // Heartbeats are long polls that park a handler thread each (one per node); keep enough
+  // pollers that other requests never wait for a thread to be created.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
   state->grpc_server = builder.BuildAndStart();
   if (!state->grpc_server || state->bound_port == 0) {
     if (state->http) state->http->Stop();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,10 @@ namespace {
 
 // Longest a heartbeat waits for manifest changes (a node's liveness must not depend on it).
 constexpr uint32_t kMaxHeartbeatWaitMs = 1000;
+
+// How long a woken heartbeat waits for more changes before answering (see Heartbeat): the
+// extra time a put stays out of its node's manifest.
+constexpr std::chrono::milliseconds kHeartbeatCoalesce{2};
 
 // Longest soft pin a request may ask for; more is almost certainly a unit mistake.
 constexpr uint64_t kMaxSoftPinTtlMs = uint64_t{365} * 24 * 3600 * 1000;
@@ -104,7 +109,8 @@ grpc::Status MasterServiceImpl::UnmountSegment(grpc::ServerContext* ctx,
 grpc::Status MasterServiceImpl::Heartbeat(grpc::ServerContext* ctx, const pb::HeartbeatRequest* req,
                                           pb::HeartbeatResponse* resp) {
   return Serve(MasterRpc::kHeartbeat, ctx, *req, resp, [&] {
-    const auto wait = std::chrono::milliseconds(std::min<uint32_t>(req->wait_ms(), kMaxHeartbeatWaitMs));
+    const auto wait =
+        std::chrono::milliseconds(std::min<uint32_t>(req->wait_ms(), kMaxHeartbeatWaitMs));
     return HeartbeatAndCollect(*ctx, *req, wait, resp);
   });
 }
@@ -122,9 +128,9 @@ Status MasterServiceImpl::HeartbeatAndCollect(const grpc::ServerContext& ctx,
     size_t delivered = 0;
     resp->clear_manifest_deltas();
     for (const pb::ManifestAck& ack : req.manifest_acks()) {
-      MC_ASSIGN_OR_RETURN(ManifestBatch batch,
-                          core_.TakeManifestChanges(ack.segment(), req.node_id(), ack.acked_seq(),
-                                                    kMaxBatchItems));
+      MC_ASSIGN_OR_RETURN(
+          ManifestBatch batch,
+          core_.TakeManifestChanges(ack.segment(), req.node_id(), ack.acked_seq(), kMaxBatchItems));
       if (batch.changes.empty()) continue;
       delivered += batch.changes.size();
       pb::ManifestDelta* delta = resp->add_manifest_deltas();
@@ -144,6 +150,11 @@ Status MasterServiceImpl::HeartbeatAndCollect(const grpc::ServerContext& ctx,
       return Status::Ok();
     }
     if (ctx.IsCancelled()) return Status::Ok();
+    // Let changes that follow closely (a client's next put) join this reply: under load a
+    // node then costs the master one heartbeat per few puts, not one per put.
+    lock.unlock();
+    std::this_thread::sleep_for(kHeartbeatCoalesce);
+    lock.lock();
   }
 }
 
