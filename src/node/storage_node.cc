@@ -109,6 +109,12 @@ struct StorageNode::State {
         for (const ManifestDelta& delta : *deltas) {
           if (delta.segment == spec.name) Apply(delta.batch);
         }
+        // Changes came: let the next ones gather on the master for a moment, so a busy
+        // segment costs ~100 heartbeats a second, not one per put.
+        if (!deltas->empty()) {
+          Pause(kManifestBatchPause);
+          continue;
+        }
         // A master that did not wait (nothing to say at once) must not make this spin.
         if (deltas->empty() && std::chrono::steady_clock::now() - sent < interval / 2) {
           Pause(interval);
@@ -141,6 +147,8 @@ struct StorageNode::State {
     wake.wait_for(lock, how_long, [&] { return stopping; });
   }
 
+  // Pause after a heartbeat that brought manifest changes (see HeartbeatLoop).
+  static constexpr std::chrono::milliseconds kManifestBatchPause{10};
   // Pause between retries while the master is unreachable.
   static constexpr std::chrono::milliseconds kRetryPause{100};
 };
