@@ -1,14 +1,17 @@
 // mooncake_node: contributes one DRAM segment to a Mooncake Store pool.
 //   mooncake_node --master=127.0.0.1:50051 --listen=127.0.0.1:13001 --segment_size=4GiB
-// Prints "READY node=… segment=… size=… epoch=…" once mounted; SIGTERM/SIGINT unmount and exit.
+// Prints "READY node=… segment=… size=… epoch=… metrics_port=…" once mounted (metrics_port 0:
+// no metrics server); SIGTERM/SIGINT unmount and exit.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "common/logging.h"
 #include "common/shutdown_signals.h"
 #include "mooncake/common/size.h"
+#include "node/node_metrics.h"
 #include "node/storage_node.h"
 
 namespace mooncake {
@@ -19,6 +22,8 @@ int Run(int argc, char** argv) {
   options.listen = "127.0.0.1:0";
   std::string segment_size = "1GiB";
   int heartbeat_ms = 500;
+  int metrics_port = -1;
+  std::string metrics_host = "0.0.0.0";
   std::string log_level = "info";
   CLI::App app{"Mooncake Store storage node: contributes DRAM to the pool"};
   app.add_option("--master", options.master_address, "host:port of mooncake_master")->required();
@@ -32,6 +37,12 @@ int Run(int argc, char** argv) {
   app.add_option("--protocol", options.protocol, "Transfer Engine protocol")->capture_default_str();
   app.add_option("--heartbeat_interval_ms", heartbeat_ms, "Heartbeat period")
       ->check(CLI::Range(10, 60000))
+      ->capture_default_str();
+  app.add_option("--metrics_port", metrics_port,
+                 "HTTP port of /metrics and /health (-1: off, the default; 0: any free port)")
+      ->check(CLI::Range(-1, 65535))
+      ->capture_default_str();
+  app.add_option("--metrics_host", metrics_host, "Address the metrics server listens on")
       ->capture_default_str();
   app.add_option("--log_level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
@@ -61,13 +72,26 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "mooncake_node: %s\n", node.status().ToString().c_str());
     return 1;
   }
-  std::printf("READY node=%s segment=%s size=%llu epoch=%llu\n", (*node)->node_id().c_str(),
-              (*node)->segment_name().c_str(),
+  std::unique_ptr<NodeMetricsServer> metrics;
+  if (metrics_port >= 0) {
+    auto started =
+        NodeMetricsServer::Start(metrics_host, static_cast<uint16_t>(metrics_port), **node);
+    if (!started.ok()) {
+      std::fprintf(stderr, "mooncake_node: %s\n", started.status().ToString().c_str());
+      (*node)->Stop();
+      return 1;
+    }
+    metrics = std::move(*started);
+  }
+  std::printf("READY node=%s segment=%s size=%llu epoch=%llu metrics_port=%u\n",
+              (*node)->node_id().c_str(), (*node)->segment_name().c_str(),
               static_cast<unsigned long long>(options.segment_size),
-              static_cast<unsigned long long>((*node)->epoch()));
+              static_cast<unsigned long long>((*node)->epoch()),
+              metrics ? static_cast<unsigned>(metrics->port()) : 0u);
   std::fflush(stdout);
   const int signal = WaitForShutdownSignal();
   MC_LOG_INFO("node got signal {}, unmounting", signal);
+  metrics.reset();
   (*node)->Stop();
   std::printf("STOPPED\n");
   std::fflush(stdout);

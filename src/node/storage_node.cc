@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -41,7 +42,11 @@ struct StorageNode::State {
   // under manifest_mutex for readers).
   std::mutex manifest_mutex;
   std::unordered_map<std::string, ManifestEntry> manifest;
+  uint64_t manifest_bytes = 0;  // sum of the entries' lengths
   uint64_t acked_seq = 0;
+  uint64_t manifest_changes = 0;
+  std::atomic<uint64_t> heartbeats_ok{0};
+  std::atomic<uint64_t> heartbeats_failed{0};
 
   bool Stopping() {
     std::lock_guard lock(mutex);
@@ -59,7 +64,7 @@ struct StorageNode::State {
     }
     MC_ASSIGN_OR_RETURN(MountReport report, master->MountSegment(spec, entries));
     std::lock_guard lock(manifest_mutex);
-    for (const std::string& key : report.rejected_keys) manifest.erase(key);
+    for (const std::string& key : report.rejected_keys) Forget(key, std::nullopt);
     acked_seq = 0;  // the master journals anew for every mount
     if (!entries.empty()) {
       MC_LOG_INFO("segment '{}' re-announced {} objects: {} adopted, {} rejected", spec.name,
@@ -81,15 +86,23 @@ struct StorageNode::State {
       if (seq <= acked_seq) continue;
       const ManifestChange& change = batch.changes[i];
       if (change.removed) {
-        auto it = manifest.find(change.entry.key);
-        if (it != manifest.end() && it->second.address == change.entry.address) {
-          manifest.erase(it);
-        }
+        Forget(change.entry.key, change.entry.address);
       } else {
+        Forget(change.entry.key, std::nullopt);
         manifest[change.entry.key] = change.entry;
+        manifest_bytes += change.entry.length;
       }
       acked_seq = seq;
+      ++manifest_changes;
     }
+  }
+
+  // Drops `key` from the manifest (only at `address` when given). manifest_mutex held.
+  void Forget(const std::string& key, std::optional<uint64_t> address) {
+    auto it = manifest.find(key);
+    if (it == manifest.end() || (address && it->second.address != *address)) return;
+    manifest_bytes -= it->second.length;
+    manifest.erase(it);
   }
 
   // Heartbeats double as the manifest feed: each is a long poll that returns as soon as the
@@ -106,6 +119,7 @@ struct StorageNode::State {
       const auto sent = std::chrono::steady_clock::now();
       auto deltas = master->Heartbeat(spec.node_id, spec.epoch, {{spec.name, acked}}, interval);
       if (deltas.ok()) {
+        heartbeats_ok.fetch_add(1, std::memory_order_relaxed);
         for (const ManifestDelta& delta : *deltas) {
           if (delta.segment == spec.name) Apply(delta.batch);
         }
@@ -121,6 +135,7 @@ struct StorageNode::State {
         }
         continue;
       }
+      heartbeats_failed.fetch_add(1, std::memory_order_relaxed);
       const StatusCode code = deltas.status().code();
       if (code == StatusCode::kClientNotFound || code == StatusCode::kSegmentNotFound) {
         if (Stopping()) break;  // Stop unmounted the segment
@@ -203,6 +218,20 @@ const std::string& StorageNode::node_id() const { return state_->spec.node_id; }
 const std::string& StorageNode::segment_name() const { return state_->spec.name; }
 uint64_t StorageNode::epoch() const { return state_->spec.epoch; }
 uint64_t StorageNode::remounts() const { return state_->remounts.load(); }
+
+StorageNode::Stats StorageNode::stats() const {
+  const State& s = *state_;
+  Stats stats;
+  stats.segment_bytes = s.spec.size;
+  stats.remounts = s.remounts.load();
+  stats.heartbeats_ok = s.heartbeats_ok.load(std::memory_order_relaxed);
+  stats.heartbeats_failed = s.heartbeats_failed.load(std::memory_order_relaxed);
+  std::lock_guard lock(state_->manifest_mutex);
+  stats.objects = s.manifest.size();
+  stats.object_bytes = s.manifest_bytes;
+  stats.manifest_changes = s.manifest_changes;
+  return stats;
+}
 
 size_t StorageNode::manifest_size() const {
   std::lock_guard lock(state_->manifest_mutex);

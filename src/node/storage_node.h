@@ -75,6 +75,20 @@ class StorageNode {
   // Objects in the segment as far as the node has learnt (its manifest).
   size_t manifest_size() const;
 
+  // What the node knows about itself, for its /metrics.
+  struct Stats {
+    uint64_t segment_bytes = 0;
+    // Objects in the manifest and the bytes their replicas occupy.
+    uint64_t objects = 0;
+    uint64_t object_bytes = 0;
+    uint64_t remounts = 0;
+    uint64_t heartbeats_ok = 0;
+    uint64_t heartbeats_failed = 0;
+    // Manifest changes applied since the node started.
+    uint64_t manifest_changes = 0;
+  };
+  Stats stats() const;
+
   // Stops heartbeats, unmounts (best effort) and frees the segment. Idempotent.
   void Stop();
 

@@ -24,9 +24,14 @@ Result<std::unique_ptr<StoreTestCluster>> StoreTestCluster::Start(StoreTestClust
   MC_RETURN_IF_ERROR(cluster->StartMaster());
   const int n = cluster->options_.nodes;
   cluster->node_ports_.resize(n);
+  cluster->node_metrics_ports_.assign(n, 0);
   cluster->nodes_.resize(n);
   for (int i = 0; i < n; ++i) {
     MC_ASSIGN_OR_RETURN(cluster->node_ports_[i], PickFreeTcpPort());
+    if (cluster->options_.node_metrics) {
+      MC_ASSIGN_OR_RETURN(uint16_t http, PickFreeTcpPort());
+      cluster->node_metrics_ports_[i] = http;
+    }
     MC_RETURN_IF_ERROR(cluster->StartNode(i));
   }
   return cluster;
@@ -72,6 +77,10 @@ Status StoreTestCluster::StartNode(int i) {
                "--segment_size=" + options_.segment_size, "--heartbeat_interval_ms=200",
                "--log_level=warn"};
   if (!options_.node_protocol.empty()) node.args.push_back("--protocol=" + options_.node_protocol);
+  if (node_metrics_ports_[i] != 0) {
+    node.args.push_back("--metrics_host=127.0.0.1");
+    node.args.push_back("--metrics_port=" + std::to_string(node_metrics_ports_[i]));
+  }
   MC_ASSIGN_OR_RETURN(nodes_[i], Launch("node" + std::to_string(i), std::move(node)));
   if (Status ready = nodes_[i]->WaitForLine("READY", kStartTimeout); !ready.ok()) {
     return ready.WithContext("mooncake_node " + node_name(i) + ": " + nodes_[i]->ReadLog());

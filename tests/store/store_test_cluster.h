@@ -28,6 +28,8 @@ struct StoreTestClusterOptions {
   int client_ttl_s = 1;
   // Start the master's HTTP server (metrics, status page) on a free port. Default off.
   bool metrics = false;
+  // Start every node's /metrics server on a free port (node_metrics_port). Default off.
+  bool node_metrics = false;
   // Address the master listens on, and the one nodes and clients reach it at.
   // Default "127.0.0.1".
   std::string master_host = "127.0.0.1";
@@ -57,6 +59,8 @@ class StoreTestCluster {
   int metrics_port() const { return metrics_port_; }
   // Node i's Transfer Engine name (its segment name and node id): "<its host>:<port>".
   std::string node_name(int i) const;
+  // Node i's /metrics port; 0 when node_metrics is off.
+  int node_metrics_port(int i) const { return node_metrics_ports_[i]; }
 
   ChildProcess& master() { return *master_; }
   ChildProcess& node(int i) { return *nodes_[i]; }
@@ -75,6 +79,7 @@ class StoreTestCluster {
   uint16_t master_port_ = 0;
   int metrics_port_ = 0;
   std::vector<uint16_t> node_ports_;
+  std::vector<int> node_metrics_ports_;
   std::unique_ptr<ChildProcess> master_;
   std::vector<std::unique_ptr<ChildProcess>> nodes_;
 };

@@ -1,0 +1,62 @@
+#include "node/node_metrics.h"
+
+#include <utility>
+
+namespace mooncake {
+
+Result<std::unique_ptr<NodeMetricsServer>> NodeMetricsServer::Start(const std::string& host,
+                                                                    uint16_t port,
+                                                                    const StorageNode& node) {
+  std::unique_ptr<NodeMetricsServer> metrics(new NodeMetricsServer());
+  const Labels segment{{"segment", node.segment_name()}};
+  metrics->registry_.AddGaugeCallback(
+      "mooncake_node_bytes", "Segment capacity and bytes held by the objects in its manifest.",
+      [&node, segment](GaugeEmitter& out) {
+        const StorageNode::Stats stats = node.stats();
+        Labels capacity = segment;
+        capacity.emplace_back("kind", "capacity");
+        out.Emit(std::move(capacity), static_cast<double>(stats.segment_bytes));
+        Labels used = segment;
+        used.emplace_back("kind", "objects");
+        out.Emit(std::move(used), static_cast<double>(stats.object_bytes));
+      });
+  metrics->registry_.AddGaugeCallback("mooncake_node_objects", "Objects in the node's manifest.",
+                                      [&node, segment](GaugeEmitter& out) {
+                                        out.Emit(segment,
+                                                 static_cast<double>(node.stats().objects));
+                                      });
+  metrics->registry_.AddGaugeCallback(
+      "mooncake_node_events_total",
+      "Since start: heartbeats answered / failed, re-mounts, manifest changes applied.",
+      [&node](GaugeEmitter& out) {
+        const StorageNode::Stats stats = node.stats();
+        out.Emit({{"event", "heartbeat_ok"}}, static_cast<double>(stats.heartbeats_ok));
+        out.Emit({{"event", "heartbeat_failed"}}, static_cast<double>(stats.heartbeats_failed));
+        out.Emit({{"event", "remount"}}, static_cast<double>(stats.remounts));
+        out.Emit({{"event", "manifest_change"}}, static_cast<double>(stats.manifest_changes));
+      });
+
+  HttpServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.name = "node metrics";
+  MC_ASSIGN_OR_RETURN(metrics->server_, HttpServer::Create(options));
+  MetricsRegistry& registry = metrics->registry_;
+  metrics->server_->Handle("/metrics", [&registry](const HttpRequest&) {
+    return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                        registry.RenderPrometheus()};
+  });
+  metrics->server_->Handle("/health", [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+  });
+  MC_RETURN_IF_ERROR(metrics->server_->Start());
+  return metrics;
+}
+
+NodeMetricsServer::~NodeMetricsServer() {
+  if (server_) server_->Stop();
+}
+
+uint16_t NodeMetricsServer::port() const { return server_->port(); }
+
+}  // namespace mooncake

@@ -1,0 +1,100 @@
+// mooncake_node --metrics_port: /metrics reports the node's manifest (objects and bytes it
+// holds, kept in step with puts and removes through the master's journal), its heartbeats and
+// capacity; /health answers. Real processes: master, node and a client.
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mooncake/store/client.h"
+#include "store_test_cluster.h"
+#include "store_test_values.h"
+
+namespace mooncake::store {
+namespace {
+
+using std::chrono::milliseconds;
+
+// The value of the first sample of `family` whose labels contain `label` ("" = any).
+std::optional<double> Sample(const std::string& text, const std::string& family,
+                             const std::string& label) {
+  const std::regex line("^" + family + "(\\{[^}]*\\})? ([0-9.e+-]+)$", std::regex::multiline);
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), line); it != std::sregex_iterator();
+       ++it) {
+    if (label.empty() || (*it)[1].str().find(label) != std::string::npos) {
+      return std::stod((*it)[2].str());
+    }
+  }
+  return std::nullopt;
+}
+
+class NodeMetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreTestClusterOptions options;
+    options.nodes = 1;
+    options.node_metrics = true;
+    auto cluster = StoreTestCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+    cluster_ = std::move(*cluster);
+  }
+
+  std::string Scrape() {
+    httplib::Client http("127.0.0.1", cluster_->node_metrics_port(0));
+    auto response = http.Get("/metrics");
+    EXPECT_TRUE(response) << "no answer from the node's metrics port";
+    return response ? response->body : "";
+  }
+
+  // Waits (bounded) until the node reports `objects` objects; returns the last scrape.
+  std::string WaitForObjects(double objects) {
+    std::string text;
+    for (int i = 0; i < 300; ++i) {
+      text = Scrape();
+      if (Sample(text, "mooncake_node_objects", "") == objects) return text;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    ADD_FAILURE() << "the node never reported " << objects << " objects:\n" << text;
+    return text;
+  }
+
+  std::unique_ptr<StoreTestCluster> cluster_;
+};
+
+TEST_F(NodeMetricsTest, ReportsTheObjectsItHoldsAndItsHeartbeats) {
+  httplib::Client http("127.0.0.1", cluster_->node_metrics_port(0));
+  auto health = http.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+
+  std::string text = Scrape();
+  EXPECT_EQ(Sample(text, "mooncake_node_objects", ""), 0.0);
+  EXPECT_EQ(Sample(text, "mooncake_node_bytes", "kind=\"capacity\""), 96.0 * (1 << 20));
+
+  ClientOptions options;
+  options.master_address = cluster_->master_address();
+  auto client = Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE((*client)->Put("m/" + std::to_string(i), Pattern(4096, i)).ok());
+  }
+  text = WaitForObjects(10);
+  EXPECT_EQ(Sample(text, "mooncake_node_bytes", "kind=\"objects\""), 10.0 * 4096);
+  EXPECT_GE(Sample(text, "mooncake_node_events_total", "manifest_change").value_or(0), 10.0);
+  EXPECT_GT(Sample(text, "mooncake_node_events_total", "heartbeat_ok").value_or(0), 0.0);
+  EXPECT_EQ(Sample(text, "mooncake_node_events_total", "remount"), 0.0);
+
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE((*client)->Remove("m/" + std::to_string(i)).ok());
+  text = WaitForObjects(6);
+  EXPECT_EQ(Sample(text, "mooncake_node_bytes", "kind=\"objects\""), 6.0 * 4096);
+}
+
+}  // namespace
+}  // namespace mooncake::store
