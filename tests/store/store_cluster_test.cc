@@ -17,6 +17,7 @@
 #include "master/client/master_client.h"
 #include "mooncake/store/client.h"
 #include "store_test_cluster.h"
+#include "store_test_values.h"
 #include "testing/free_port.h"
 
 namespace mooncake::store {
@@ -24,16 +25,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
-
-std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  std::mt19937 rng(seed);
-  for (size_t i = 0; i < n; i += 4) {
-    const uint32_t r = rng();
-    std::memcpy(v.data() + i, &r, std::min<size_t>(4, n - i));
-  }
-  return v;
-}
 
 class StoreClusterTest : public ::testing::Test {
  protected:

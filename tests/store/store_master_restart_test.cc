@@ -19,19 +19,13 @@
 #include "master/client/master_client.h"
 #include "mooncake/store/client.h"
 #include "store_test_cluster.h"
+#include "store_test_values.h"
 
 namespace mooncake::store {
 namespace {
 
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
-
-std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  std::mt19937 rng(seed);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
 
 class StoreMasterRestartTest : public ::testing::Test {
  protected:
