@@ -130,7 +130,7 @@ struct StorageNode::State {
           continue;
         }
         // A master that did not wait (nothing to say at once) must not make this spin.
-        if (deltas->empty() && std::chrono::steady_clock::now() - sent < interval / 2) {
+        if (std::chrono::steady_clock::now() - sent < interval / 2) {
           Pause(interval);
         }
         continue;
