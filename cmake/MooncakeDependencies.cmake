@@ -16,6 +16,8 @@ find_program(MC_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 # through pkg-config rather than as a bare header.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CPP_HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib>=0.11)
+# io_uring for file segments (liburing-dev; Debian 12 ships 2.3).
+pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET GLOBAL liburing>=2.1)
 # UCX (libucx-dev >= 1.13) for the `ucx` (alias `rdma`) Transfer Engine transport. Optional: where
 # it is absent, or with -DMC_WITH_UCX=OFF, the transport is compiled out (protocol "ucx" is then
 # refused with NOT_SUPPORTED and its tests skip, saying why).

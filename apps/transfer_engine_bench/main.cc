@@ -5,8 +5,15 @@
 //              [--protocol=auto|tcp|shm|ucx|rdma]   (auto: shared memory when the target is on
 //              this host; ucx/rdma: UCX one-sided put/get, both sides --protocol=ucx)
 //   anchor:    transfer_engine_bench --mode=memcpy --block_size=1048576 --buffer_size=1GiB
+//   file segment: a target started with --target_file=PATH serves that file (filled with the
+//              pattern, --buffer_size bytes) as file segment "bench", and an initiator given
+//              --target_file targets it instead of the target's memory; an initiator given
+//              --target_file=PATH and no --segment_id registers PATH itself and reads/writes
+//              it locally (straight to io_uring, no socket).
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +37,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kTargetSeed = 0x7a7a;     // what a target's buffer holds
 constexpr uint64_t kInitiatorSeed = 0x1717;  // what an initiator writes
+constexpr const char* kFileSegmentName = "bench";
+// A file target's memory buffer: the data lives in the file.
+constexpr uint64_t kFileTargetMemory = 4 << 20;
 
 struct Flags {
   std::string mode = "initiator";
@@ -52,6 +62,7 @@ struct Flags {
   std::string log_level = "warn";
   std::string nics;  // comma-separated local NIC addresses
   int transfer_timeout_ms = 10000;
+  std::string target_file;  // file segment to serve (target) or to target (initiator)
 };
 
 struct ThreadResult {
@@ -98,14 +109,49 @@ char* AllocateTimed(TransferEngine& engine, uint64_t size, double* seconds) {
   return static_cast<char*>(*buffer);
 }
 
+// Writes the target pattern over `size` bytes of `path` (created or truncated) and registers
+// it as file segment "bench"; returns its base address.
+Result<uint64_t> RegisterPatternFile(TransferEngine& engine, const std::string& path,
+                                     uint64_t size) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Status(StatusCode::kFileWriteFail,
+                  fmt::format("cannot create '{}': {}", path, std::strerror(errno)));
+  }
+  std::vector<char> chunk(std::min<uint64_t>(size, 16 << 20));
+  for (uint64_t offset = 0; offset < size; offset += chunk.size()) {
+    const uint64_t n = std::min<uint64_t>(chunk.size(), size - offset);
+    FillPattern(chunk.data(), n, kTargetSeed, offset);
+    if (::pwrite(fd, chunk.data(), n, static_cast<off_t>(offset)) != static_cast<ssize_t>(n)) {
+      ::close(fd);
+      return Status(StatusCode::kFileWriteFail,
+                    fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+    }
+  }
+  ::fsync(fd);  // O_DIRECT readers then measure the device, not dirty page writeback
+  ::close(fd);
+  return engine.RegisterFileSegment(kFileSegmentName, path, size);
+}
+
 int RunTarget(const Flags& flags, TransferEngine& engine, uint64_t buffer_size) {
+  const bool file = !flags.target_file.empty();
+  const uint64_t memory_size = file ? std::min(buffer_size, kFileTargetMemory) : buffer_size;
   double alloc_s = 0;
-  char* buffer = AllocateTimed(engine, buffer_size, &alloc_s);
+  char* buffer = AllocateTimed(engine, memory_size, &alloc_s);
   if (buffer == nullptr) return 1;
-  FillPattern(buffer, buffer_size, kTargetSeed);
-  fmt::print("READY segment={} buffer=0x{:x} size={} allocate_buffer_s={:.3f}\n",
-             engine.local_server_name(), reinterpret_cast<uintptr_t>(buffer), buffer_size,
-             alloc_s);
+  FillPattern(buffer, memory_size, kTargetSeed);
+  std::string file_fields;
+  if (file) {
+    auto base = RegisterPatternFile(engine, flags.target_file, buffer_size);
+    if (!base.ok()) {
+      fmt::print(stderr, "cannot serve --target_file: {}\n", base.status().ToString());
+      return 1;
+    }
+    file_fields = fmt::format(" file_base=0x{:x} file_size={}", *base, buffer_size);
+  }
+  fmt::print("READY segment={} buffer=0x{:x} size={} allocate_buffer_s={:.3f}{}\n",
+             engine.local_server_name(), reinterpret_cast<uintptr_t>(buffer), memory_size,
+             alloc_s, file_fields);
   std::fflush(stdout);
   sigset_t set;
   sigemptyset(&set);
@@ -210,7 +256,8 @@ double Percentile(std::vector<double> v, double p) {
 }
 
 int RunInitiator(const Flags& flags, TransferEngine& engine, uint64_t buffer_size) {
-  if (flags.segment_id.empty()) {
+  const bool local_file = !flags.target_file.empty() && flags.segment_id.empty();
+  if (flags.segment_id.empty() && !local_file) {
     fmt::print(stderr, "--segment_id=<target host:port> is required for an initiator\n");
     return 2;
   }
@@ -218,19 +265,36 @@ int RunInitiator(const Flags& flags, TransferEngine& engine, uint64_t buffer_siz
   char* local = AllocateTimed(engine, buffer_size, &alloc_s);
   if (local == nullptr) return 1;
   if (flags.operation == "write") FillPattern(local, buffer_size, kInitiatorSeed);
+  if (local_file) {
+    auto base = RegisterPatternFile(engine, flags.target_file, buffer_size);
+    if (!base.ok()) {
+      fmt::print(stderr, "cannot register --target_file: {}\n", base.status().ToString());
+      return 1;
+    }
+  }
+  const std::string segment = local_file ? engine.local_server_name() : flags.segment_id;
 
-  auto target = OpenWithRetry(engine, flags.segment_id);
+  auto target = OpenWithRetry(engine, segment);
   if (!target.ok()) {
-    fmt::print(stderr, "cannot open segment {}: {}\n", flags.segment_id, target.status().ToString());
+    fmt::print(stderr, "cannot open segment {}: {}\n", segment, target.status().ToString());
     return 1;
   }
   auto descriptor = engine.GetSegmentDescriptor(*target);
   if (!descriptor.ok() || descriptor->buffers.empty()) {
-    fmt::print(stderr, "segment {} has no registered buffer\n", flags.segment_id);
+    fmt::print(stderr, "segment {} has no registered buffer\n", segment);
     return 1;
   }
-  const uint64_t remote_base = descriptor->buffers[0].address;
-  const uint64_t usable = std::min<uint64_t>(buffer_size, descriptor->buffers[0].length);
+  int index = 0;
+  if (!flags.target_file.empty()) {
+    index = descriptor->FindFileSegment(kFileSegmentName);
+    if (index < 0) {
+      fmt::print(stderr, "segment {} serves no file segment '{}' (start it with --target_file)\n",
+                 segment, kFileSegmentName);
+      return 1;
+    }
+  }
+  const uint64_t remote_base = descriptor->buffers[index].address;
+  const uint64_t usable = std::min<uint64_t>(buffer_size, descriptor->buffers[index].length);
   const uint64_t region = usable / flags.threads;
   if (region < flags.block_size * flags.batch_size) {
     fmt::print(stderr, "buffer too small: each of {} threads needs batch_size*block_size = {} bytes\n",
@@ -275,11 +339,13 @@ int RunInitiator(const Flags& flags, TransferEngine& engine, uint64_t buffer_siz
   double gbps = seconds > 0 ? bytes / seconds / 1e9 : 0;
   fmt::print("Test completed: duration {:.2f}, batch count {}, throughput {:.3f} GB/s\n", seconds,
              batches, gbps);
+  const char* target_kind = local_file ? "local_file" : flags.target_file.empty() ? "memory" : "file";
   fmt::print("RESULT protocol={} operation={} block_size={} batch_size={} threads={} "
              "throughput_GBps={:.3f} p50_batch_us={:.1f} p99_batch_us={:.1f} "
-             "allocate_buffer_s={:.3f} verified=yes\n",
-             flags.protocol, flags.operation, flags.block_size, flags.batch_size, flags.threads, gbps,
-             Percentile(latencies, 0.5), Percentile(latencies, 0.99), alloc_s);
+             "allocate_buffer_s={:.3f} verified=yes target={}\n",
+             flags.protocol, flags.operation, flags.block_size, flags.batch_size, flags.threads,
+             gbps,
+             Percentile(latencies, 0.5), Percentile(latencies, 0.99), alloc_s, target_kind);
   return 0;
 }
 
@@ -350,6 +416,10 @@ int Main(int argc, char** argv) {
   app.add_option("--transfer_timeout_ms", flags.transfer_timeout_ms,
                  "a connection with no progress for this long is dropped and its slices retried")
       ->check(CLI::Range(1, 3600000));
+  app.add_option("--target_file", flags.target_file,
+                 "target: also serve this file (--buffer_size bytes, pattern-filled) as file "
+                 "segment 'bench'; initiator: target that file segment (of --segment_id, or "
+                 "this file registered locally when --segment_id is not given)");
   CLI11_PARSE(app, argc, argv);
 
   LogLevel level;

@@ -48,6 +48,17 @@ int SegmentDescriptor::FindBuffer(uint64_t address, uint64_t length) const {
   return -1;
 }
 
+int SegmentDescriptor::FindFileSegment(const std::string& name) const {
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const std::string& location = buffers[i].location;
+    if (location.size() == name.size() + 5 && location.compare(0, 5, "file:") == 0 &&
+        location.compare(5, std::string::npos, name) == 0) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
 std::string EncodeSegmentDescriptor(const SegmentDescriptor& d) {
   nlohmann::json j;
   j["name"] = d.name;

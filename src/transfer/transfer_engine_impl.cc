@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -17,6 +18,13 @@
 #include "transfer/transport/ucx/ucx_resources.h"
 
 namespace mooncake {
+namespace {
+
+// Largest slice sent to a file segment: the owner stages each in memory (its TCP target
+// refuses larger ones).
+constexpr uint64_t kMaxFileSlice = uint64_t{64} << 20;
+
+}  // namespace
 
 Status TransferEngineOptions::Validate() const {
   const bool ucx = protocol == "ucx" || protocol == "rdma";
@@ -82,6 +90,7 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   tcp_options.connections_per_peer = opts.connections_per_peer;
   tcp_options.connect_timeout = opts.connect_timeout;
   tcp_options.transfer_timeout = opts.transfer_timeout;
+  tcp_options.file_segments = &engine->files_;
   TransferEngineImpl* raw = engine.get();
   auto transport = tcp::TcpTransport::Create(
       tcp_options, &engine->registry_,
@@ -199,6 +208,7 @@ SegmentDescriptor TransferEngineImpl::LocalDescriptor() const {
     d.ucx_rdma = ucx_->offers_rdma();
     for (BufferDescriptor& b : d.buffers) b.ucx_rkey = ucx_->RkeyOf(b.address);
   }
+  for (BufferDescriptor& b : files_.Snapshot()) d.buffers.push_back(std::move(b));
   return d;
 }
 
@@ -216,7 +226,9 @@ Result<SegmentDescriptor> TransferEngineImpl::LookupDescriptor(const std::string
   MC_ASSIGN_OR_RETURN(SegmentDescriptor d, metadata_->Lookup(name));
   if (!ucx_ || d.ucx_address.empty() || d.endpoints.empty()) return d;
   bool keyless = false;
-  for (const BufferDescriptor& b : d.buffers) keyless |= b.ucx_rkey.empty();
+  for (const BufferDescriptor& b : d.buffers) {
+    keyless |= b.ucx_rkey.empty() && !file::IsFileLocation(b.location);  // files have no key
+  }
   if (!keyless) return d;
   // Our route to it may be UCX: ask the segment itself, as P2PHANDSHAKE would.
   auto full =
@@ -335,6 +347,23 @@ Status TransferEngineImpl::FreeBuffer(void* address) {
   return Status::Ok();
 }
 
+Result<uint64_t> TransferEngineImpl::RegisterFileSegment(const std::string& name,
+                                                         const std::string& path, uint64_t size) {
+  file::FileSegmentSpec spec;
+  spec.name = name;
+  spec.path = path;
+  spec.size = size;
+  MC_ASSIGN_OR_RETURN(uint64_t base, files_.Register(spec));
+  RepublishDescriptor();
+  return base;
+}
+
+Status TransferEngineImpl::UnregisterFileSegment(const std::string& name) {
+  MC_RETURN_IF_ERROR(files_.Unregister(name));
+  RepublishDescriptor();
+  return Status::Ok();
+}
+
 Result<SegmentHandle> TransferEngineImpl::OpenSegment(const std::string& name) {
   {
     std::lock_guard lock(segments_mutex_);
@@ -425,6 +454,21 @@ Status TransferEngineImpl::SubmitTcp(const SegmentDescriptor& target, std::vecto
   return s;
 }
 
+void TransferEngineImpl::SubmitLocalFile(std::vector<Slice>& slices) {
+  for (Slice& slice : slices) {
+    // The batch stays alive (and with it the task) until the callback has run.
+    files_.Submit(slice.opcode, slice.remote_address, slice.local, slice.length,
+                  [batch = slice.batch, task = slice.task, length = slice.length](
+                      const Status& status) {
+                    if (status.ok()) {
+                      task->SliceSucceeded(length);
+                    } else {
+                      task->SliceFailed(status);
+                    }
+                  });
+  }
+}
+
 Result<BatchId> TransferEngineImpl::AllocateBatchId(size_t batch_size) {
   return batches_.Allocate(batch_size);
 }
@@ -456,21 +500,42 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
   MC_ASSIGN_OR_RETURN(size_t first_task, batch->ReserveTasks(requests.size()));
 
   std::unordered_map<SegmentHandle, std::vector<Slice>> per_target;
+  std::unordered_map<SegmentHandle, std::vector<Slice>> per_target_file;  // file segments
   for (size_t i = 0; i < requests.size(); ++i) {
     TaskState* task = &batch->task(first_task + i);
     const TransferRequest& r = requests[i];
-    std::vector<Slice>& slices = per_target[r.target_id];
+    bool to_file = false;
+    if (r.length > 0) {
+      const SegmentDescriptor& target = targets.at(r.target_id);
+      to_file = file::IsFileLocation(
+          target.buffers[target.FindBuffer(r.target_offset, r.length)].location);
+    }
+    std::vector<Slice>& slices = (to_file ? per_target_file : per_target)[r.target_id];
+    // The target stages each file slice in memory: keep them at most kMaxFileSlice.
+    const uint64_t slice_size = to_file ? std::min(options_.slice_size, kMaxFileSlice)
+                                        : options_.slice_size;
     // Count the slices before any can complete: Start must precede the first completion.
-    uint64_t count = r.length == 0 ? 0 : (r.length + options_.slice_size - 1) / options_.slice_size;
+    uint64_t count = r.length == 0 ? 0 : (r.length + slice_size - 1) / slice_size;
     task->Start(static_cast<uint32_t>(count));
     const size_t first_slice = slices.size();
-    SliceRequest(r, options_.slice_size, batch, task, &slices);
+    SliceRequest(r, slice_size, batch, task, &slices);
     if (first_slice < slices.size()) {
       const uint32_t tag = tcp::IncarnationTag(targets.at(r.target_id).incarnation);
       for (size_t k = first_slice; k < slices.size(); ++k) slices[k].target_tag = tag;
     }
   }
   Status result;
+  for (auto& [handle, slices] : per_target_file) {
+    if (slices.empty()) continue;
+    const SegmentDescriptor& target = targets.at(handle);
+    if (target.incarnation == incarnation_ && target.name == local_name_) {
+      SubmitLocalFile(slices);  // our own file: straight to io_uring, no socket
+      continue;
+    }
+    // Shared memory and UCX reach memory only: the owner serves its files over TCP.
+    Status s = SubmitTcp(target, slices);
+    if (result.ok()) result = s;
+  }
   for (auto& [handle, slices] : per_target) {
     if (slices.empty()) continue;
     const SegmentDescriptor& target = targets.at(handle);

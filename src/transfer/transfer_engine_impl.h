@@ -12,6 +12,7 @@
 #include "transfer/memory_registry.h"
 #include "transfer/metadata/metadata_store.h"
 #include "transfer/route_choice.h"
+#include "transfer/transport/file/file_segments.h"
 #include "transfer/transport/shm/shm_exporter.h"
 #include "transfer/transport/shm/shm_transport.h"
 #include "transfer/transport/tcp/tcp_transport.h"
@@ -29,6 +30,9 @@ class TransferEngineImpl : public TransferEngine {
   Status UnregisterLocalMemory(void* address) override;
   Result<void*> AllocateBuffer(size_t length) override;
   Status FreeBuffer(void* address) override;
+  Result<uint64_t> RegisterFileSegment(const std::string& name, const std::string& path,
+                                       uint64_t size) override;
+  Status UnregisterFileSegment(const std::string& name) override;
   Result<SegmentHandle> OpenSegment(const std::string& name) override;
   Status CloseSegment(SegmentHandle handle) override;
   Result<SegmentDescriptor> GetSegmentDescriptor(SegmentHandle handle) override;
@@ -41,6 +45,8 @@ class TransferEngineImpl : public TransferEngine {
   shm::ShmStats shm_stats() const;
   // Counters of the ucx transport (zero when it is off); for tests and benchmarks.
   ucx::UcxStats ucx_stats() const;
+  // Counters of the file-segment I/O thread (zero before the first file segment).
+  file::FileIoStats file_stats() const { return files_.stats(); }
 
  private:
   // An engine-allocated buffer: private THP memory (fd -1) or a shared memfd.
@@ -71,6 +77,8 @@ class TransferEngineImpl : public TransferEngine {
   void RefreshDescriptor(const std::string& name);
   // Hands slices to TCP; slices it could not start are failed with its error.
   Status SubmitTcp(const SegmentDescriptor& target, std::vector<Slice>& slices);
+  // Runs slices against this engine's own file segments on the file I/O thread.
+  void SubmitLocalFile(std::vector<Slice>& slices);
   void FreeOwned(void* address, const OwnedBuffer& buffer);
 
   const TransferEngineOptions options_;
@@ -78,6 +86,8 @@ class TransferEngineImpl : public TransferEngine {
   uint64_t incarnation_ = 0;
   std::string host_id_;
   MemoryRegistry registry_;
+  // Outlives transport_ (declared before it): target sessions submit to it.
+  file::FileSegments files_;
   BatchTable batches_;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<tcp::TcpTransport> transport_;

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "bench_pattern.h"
+#include "testing/temp_dir.h"
 #include "transfer_test_support.h"
 
 namespace mooncake::integration {
@@ -376,6 +378,69 @@ TEST_F(TransferEngineWireTest, DescriptorExhaustionNeitherSpinsNorFloodsTheLog) 
   TransferRequest read{TransferOpcode::kRead, *local, *handle, target->buffer + 3, kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(static_cast<char*>(*local), kMiB, kTargetSeed, 3), -1);
+}
+
+// A file segment is held to its size on the wire exactly as memory is held to its buffers: a
+// peer that crafts addresses gets error replies, never bytes past the file's end, and cannot
+// grow the file.
+TEST_F(TransferEngineWireTest, FileSegmentRangesAreEnforcedOnTheWire) {
+  auto dir = TempDir::Create("mc_wire_file");
+  MC_ASSERT_OK(dir);
+  const std::string path = dir->File("served.seg");
+  const uint64_t size = 80 * kMiB;  // room for an in-range request above the 64 MiB limit
+  SetTargetFile(path);
+  auto target = StartTarget(size);
+  SetTargetFile("");
+  MC_ASSERT_OK(target);
+  ASSERT_NE(target->file_base, 0u) << "no file_base on the READY line";
+  ASSERT_EQ(target->file_size, size);
+  const uint64_t base = target->file_base;
+  auto c = ConnectAndHello(target->port);
+  ASSERT_TRUE(c.has_value());
+  uint64_t id = 500;
+  const std::vector<std::pair<uint64_t, uint64_t>> outside = {
+      {base + size - 8, 16}, {base - 1, 2}, {base + size, 1}, {base, size + 1}, {~0ull - 7, 16}};
+  for (auto [address, length] : outside) {
+    ASSERT_TRUE(c->Send(Header(kReadRequest, ++id, address, length)));
+    auto reply = c->ReadFrame();
+    ASSERT_TRUE(reply.has_value()) << "no reply to an out-of-range READ at 0x" << std::hex
+                                   << address;
+    EXPECT_EQ(reply->id, id);
+    EXPECT_EQ(reply->status, static_cast<int32_t>(StatusCode::kInvalidParams));
+    EXPECT_THAT(reply->payload, HasSubstr("outside the registered buffers"));
+  }
+  // In range but larger than one staged request may be: refused, naming the limit.
+  ASSERT_TRUE(c->Send(Header(kReadRequest, ++id, base, 65 * kMiB)));
+  auto big = c->ReadFrame();
+  ASSERT_TRUE(big.has_value());
+  EXPECT_EQ(big->status, static_cast<int32_t>(StatusCode::kInvalidParams));
+  EXPECT_THAT(big->payload, HasSubstr("exceeds"));
+  // A WRITE past the end: payload discarded, stream in sync, file not grown.
+  ASSERT_TRUE(c->Send(Header(kWriteRequest, ++id, base + size - 4, 1000) + std::string(1000, 'w')));
+  auto wreply = c->ReadFrame();
+  ASSERT_TRUE(wreply.has_value());
+  EXPECT_EQ(wreply->type, kWriteResponse);
+  EXPECT_EQ(wreply->status, static_cast<int32_t>(StatusCode::kInvalidParams));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), size);
+  // In-range, unaligned requests on the same connection are served from the file.
+  ASSERT_TRUE(c->Send(Header(kReadRequest, ++id, base + 4097, 5000)));
+  auto good = c->ReadFrame();
+  ASSERT_TRUE(good.has_value());
+  EXPECT_EQ(good->id, id);
+  ASSERT_EQ(good->status, 0) << good->payload;
+  ASSERT_EQ(good->payload.size(), 5000u);
+  EXPECT_EQ(bench::FirstMismatch(good->payload.data(), 5000, kTargetSeed, 4097), -1);
+  ASSERT_TRUE(c->Send(Header(kWriteRequest, ++id, base + size - 5, 5) + "hello"));
+  auto written = c->ReadFrame();
+  ASSERT_TRUE(written.has_value());
+  EXPECT_EQ(written->status, 0) << written->payload;
+  std::ifstream file(path, std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(size - 5));
+  std::string tail(5, '\0');
+  file.read(tail.data(), 5);
+  EXPECT_EQ(tail, "hello");
 }
 
 }  // namespace

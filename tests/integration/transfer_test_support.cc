@@ -26,6 +26,11 @@ std::string& TargetProtocol() {
   return protocol;
 }
 
+std::string& TargetFile() {
+  static std::string path;
+  return path;
+}
+
 // Parses "READY segment=<name> buffer=0x<hex> size=<n> ..." into `target`.
 Status ParseReadyLine(const std::string& log, TargetProcess* target) {
   std::istringstream lines(log);
@@ -33,7 +38,7 @@ Status ParseReadyLine(const std::string& log, TargetProcess* target) {
   while (std::getline(lines, line)) {
     if (line.rfind("READY ", 0) != 0) continue;
     std::istringstream words(line.substr(6));
-    std::string word, segment, buffer, size;
+    std::string word, segment, buffer, size, file_base, file_size;
     while (words >> word) {
       auto eq = word.find('=');
       if (eq == std::string::npos) continue;
@@ -41,11 +46,17 @@ Status ParseReadyLine(const std::string& log, TargetProcess* target) {
       if (key == "segment") segment = value;
       if (key == "buffer") buffer = value;
       if (key == "size") size = value;
+      if (key == "file_base") file_base = value;
+      if (key == "file_size") file_size = value;
     }
     if (segment.empty() || buffer.rfind("0x", 0) != 0 || size.empty()) break;
     target->name = segment;
     target->buffer = std::stoull(buffer.substr(2), nullptr, 16);
     target->size = std::stoull(size);
+    if (file_base.rfind("0x", 0) == 0 && !file_size.empty()) {
+      target->file_base = std::stoull(file_base.substr(2), nullptr, 16);
+      target->file_size = std::stoull(file_size);
+    }
     return Status::Ok();
   }
   return InternalError("no well-formed READY line in the target's log:\n" + log);
@@ -58,6 +69,7 @@ Result<TargetProcess> StartTargetOnce(uint64_t buffer_size, uint16_t port,
   options.args = {"--mode=target", "--local_server_name=127.0.0.1:" + std::to_string(port),
                   "--buffer_size=" + std::to_string(buffer_size)};
   if (!TargetProtocol().empty()) options.args.push_back("--protocol=" + TargetProtocol());
+  if (!TargetFile().empty()) options.args.push_back("--target_file=" + TargetFile());
   if (!launcher.empty()) {
     options.args.insert(options.args.begin(), options.binary);
     options.args.insert(options.args.begin(), launcher.begin() + 1, launcher.end());
@@ -69,7 +81,8 @@ Result<TargetProcess> StartTargetOnce(uint64_t buffer_size, uint16_t port,
   MC_RETURN_IF_ERROR(ParseReadyLine(target.process->ReadLog(), &target));
   target.port = port;
   const std::string expected = "127.0.0.1:" + std::to_string(port);
-  if (target.name != expected || target.size != buffer_size || target.buffer == 0) {
+  const uint64_t served = TargetFile().empty() ? target.size : target.file_size;
+  if (target.name != expected || served != buffer_size || target.buffer == 0) {
     return InternalError("target announced segment=" + target.name +
                          " size=" + std::to_string(target.size) + ", expected " + expected +
                          " size=" + std::to_string(buffer_size));
@@ -95,6 +108,8 @@ Result<TargetProcess> StartTarget(uint64_t buffer_size, uint16_t port,
 }
 
 void SetTargetProtocol(std::string protocol) { TargetProtocol() = std::move(protocol); }
+
+void SetTargetFile(std::string path) { TargetFile() = std::move(path); }
 
 std::string TargetProtocolFor(const std::string& initiator_protocol) {
   return initiator_protocol == "ucx" || initiator_protocol == "rdma" ? "ucx" : "";

@@ -36,6 +36,9 @@ struct TargetProcess {
   uint16_t port = 0;
   uint64_t buffer = 0;  // address of its buffer, as printed on its READY line
   uint64_t size = 0;
+  // Its file segment "bench" (targets started after SetTargetFile): base address and size.
+  uint64_t file_base = 0;
+  uint64_t file_size = 0;
 };
 
 // Starts a target with a `buffer_size`-byte buffer and waits for its READY line. `port` 0
@@ -49,6 +52,9 @@ Result<TargetProcess> StartTarget(uint64_t buffer_size, uint16_t port = 0,
 // default, auto). A ucx initiator needs ucx targets: fixtures set this from their parameter
 // (TargetProtocolFor). Not thread-safe; set it from the test's thread.
 void SetTargetProtocol(std::string protocol);
+// Targets started from now on also serve `path` as file segment "bench" of `buffer_size`
+// bytes (--target_file; their memory buffer is then at most 4 MiB). "" = no file (default).
+void SetTargetFile(std::string path);
 // "ucx" for a "ucx" initiator, "" (auto) for the others.
 std::string TargetProtocolFor(const std::string& initiator_protocol);
 // OK when this build can run `protocol`; else why not (e.g. built without UCX), for

@@ -99,6 +99,21 @@ class TransferEngine {
   // Unregisters a region previously registered at exactly `address`.
   virtual Status UnregisterLocalMemory(void* address) = 0;
 
+  // Exposes `size` bytes of the file or block device at `path` as a file segment named
+  // `name` (the NVMe-over-Fabrics segment of the original design). Peers that open this
+  // engine's segment find it in the descriptor (SegmentDescriptor::FindFileSegment) and READ/
+  // WRITE it like a buffer: byte `off` of the file is at the returned base + off. The engine
+  // serves it with io_uring, with O_DIRECT where the filesystem accepts it (unaligned requests
+  // go through aligned bounce buffers) and buffered I/O with a logged warning where it does not.
+  // A regular file is created when missing and extended (sparse) when shorter than `size`;
+  // size 0 = the file's current size. Transfers to a file segment travel over TCP whatever the
+  // protocol (shared memory and UCX reach memory only); this engine's own requests to it go
+  // straight to io_uring. Requests longer than 64 MiB are sliced at 64 MiB.
+  virtual Result<uint64_t> RegisterFileSegment(const std::string& name, const std::string& path,
+                                               uint64_t size) = 0;
+  // Stops serving the file segment; transfers already started on it finish.
+  virtual Status UnregisterFileSegment(const std::string& name) = 0;
+
   // Allocates `length` bytes owned by the engine, registered and (by default) prefaulted; in
   // shared memory when `shareable_buffers` allows (see the option). Freed by FreeBuffer or
   // when the engine is destroyed.

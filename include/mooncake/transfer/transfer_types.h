@@ -45,7 +45,10 @@ struct MemoryLocation {
   std::string name = "cpu";
 };
 
-// A buffer a segment offers to peers.
+// A buffer a segment offers to peers: registered memory, or a file segment
+// (TransferEngine::RegisterFileSegment), whose location is "file:<name>" and whose address
+// range is synthetic (bit 63 set): peers add a file offset to `address` as they would a memory
+// offset, and the owner serves the range from the file.
 struct BufferDescriptor {
   uint64_t address = 0;
   uint64_t length = 0;
@@ -84,6 +87,9 @@ struct SegmentDescriptor {
 
   // Index of the buffer containing [address, address + length), or -1.
   int FindBuffer(uint64_t address, uint64_t length) const;
+  // Index of the file segment registered under `name` (the buffer whose location is
+  // "file:<name>"), or -1. Byte `off` of that file is at buffers[i].address + off.
+  int FindFileSegment(const std::string& name) const;
 };
 
 }  // namespace mooncake

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct OutFrame {
   const char* data = nullptr;
   size_t length = 0;
   std::string owned;
+  // Keeps the memory `data` points into alive until the frame is written (file-segment reads
+  // send from a buffer the frame owns).
+  std::shared_ptr<const void> hold;
 
   size_t PayloadLength() const { return owned.empty() ? length : owned.size(); }
   const char* Payload() const { return owned.empty() ? data : owned.data(); }

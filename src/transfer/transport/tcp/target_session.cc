@@ -3,12 +3,20 @@
 #include <fmt/format.h>
 
 namespace mooncake::tcp {
+namespace {
+
+// A file-segment request is staged in memory on the target: bound what one request may pin.
+constexpr uint64_t kMaxFileRequest = uint64_t{64} << 20;
+
+}  // namespace
 
 TargetSession::TargetSession(UniqueFd fd, EventLoop* loop, std::string peer_label,
-                             const MemoryRegistry* registry, DescriptorProvider descriptor,
+                             const MemoryRegistry* registry, file::FileSegments* files,
+                             DescriptorProvider descriptor,
                              std::chrono::milliseconds hello_timeout, uint32_t own_tag)
     : Connection(std::move(fd), loop, std::move(peer_label)),
       registry_(registry),
+      files_(files),
       descriptor_(std::move(descriptor)),
       hello_timeout_(hello_timeout),
       own_tag_(own_tag) {}
@@ -22,13 +30,19 @@ Result<Connection::PayloadSink> TargetSession::OnHeader(const FrameHeader& heade
     case FrameType::kHello:
       return PayloadSink{PayloadSink::Kind::kControl};
     case FrameType::kReadRequest:
-      current_stale_ = header.target_tag != 0 && header.target_tag != own_tag_;
-      current_valid_ = !current_stale_ && registry_->Contains(header.address, header.length);
+      Classify(header);
       return PayloadSink{};
     case FrameType::kWriteRequest:
-      current_stale_ = header.target_tag != 0 && header.target_tag != own_tag_;
-      current_valid_ = !current_stale_ && registry_->Contains(header.address, header.length);
+      Classify(header);
       if (!current_valid_) return PayloadSink{PayloadSink::Kind::kDiscard};
+      if (current_file_) {
+        file_buffer_ = files_->AcquireStaging(header.length);
+        if (!file_buffer_) {
+          current_valid_ = false;
+          return PayloadSink{PayloadSink::Kind::kDiscard};
+        }
+        return PayloadSink{PayloadSink::Kind::kMemory, file_buffer_.get()};
+      }
       return PayloadSink{PayloadSink::Kind::kMemory,
                          reinterpret_cast<char*>(static_cast<uintptr_t>(header.address))};
     default:
@@ -48,6 +62,14 @@ void TargetSession::OnFrame(const FrameHeader& header, std::string&& control) {
       break;
     }
     case FrameType::kReadRequest:
+      if (current_valid_ && current_file_) {
+        std::shared_ptr<char> buffer = files_->AcquireStaging(header.length);
+        if (buffer) {
+          ServeFile(header, std::move(buffer));
+          break;
+        }
+        current_valid_ = false;
+      }
       if (current_valid_) {
         FrameHeader resp;
         resp.type = FrameType::kReadResponse;
@@ -61,11 +83,57 @@ void TargetSession::OnFrame(const FrameHeader& header, std::string&& control) {
       }
       break;
     case FrameType::kWriteRequest:
+      if (current_valid_ && current_file_) {
+        ServeFile(header, std::move(file_buffer_));
+        break;
+      }
       Reply(FrameType::kWriteResponse, header);
       break;
     default:
       break;
   }
+}
+
+void TargetSession::Classify(const FrameHeader& header) {
+  current_stale_ = header.target_tag != 0 && header.target_tag != own_tag_;
+  current_file_ = false;
+  current_too_big_ = false;
+  current_valid_ = !current_stale_ && registry_->Contains(header.address, header.length);
+  if (current_valid_ || current_stale_ || files_ == nullptr ||
+      !files_->Contains(header.address, header.length)) {
+    return;
+  }
+  current_too_big_ = header.length > kMaxFileRequest;
+  current_valid_ = current_file_ = !current_too_big_;
+}
+
+void TargetSession::ServeFile(const FrameHeader& header, std::shared_ptr<char> buffer) {
+  const bool read = header.type == FrameType::kReadRequest;
+  std::weak_ptr<Connection> weak = weak_from_this();
+  char* data = buffer.get();
+  auto done = [weak, header, read, buffer = std::move(buffer)](const Status& status) {
+    std::shared_ptr<Connection> self = weak.lock();
+    if (!self) return;  // the peer went away; its request dies with the connection
+    FrameHeader resp;
+    resp.type = read ? FrameType::kReadResponse : FrameType::kWriteResponse;
+    resp.request_id = header.request_id;
+    resp.address = header.address;
+    std::vector<OutFrame> frames;
+    if (!status.ok()) {
+      resp.status = static_cast<int32_t>(status.code());
+      frames.push_back(MakeControlFrame(resp, status.message()));
+    } else if (read) {
+      resp.length = header.length;
+      OutFrame frame = MakeFrame(resp, buffer.get());
+      frame.hold = buffer;
+      frames.push_back(std::move(frame));
+    } else {
+      frames.push_back(MakeFrame(resp));
+    }
+    self->Send(std::move(frames));
+  };
+  files_->Submit(read ? TransferOpcode::kRead : TransferOpcode::kWrite, header.address, data,
+                 header.length, std::move(done));
 }
 
 void TargetSession::Reply(FrameType type, const FrameHeader& request) {
@@ -82,6 +150,13 @@ void TargetSession::Reply(FrameType type, const FrameHeader& request) {
       resp, current_stale_
                 ? std::string("request addressed an earlier incarnation of this segment (it "
                               "restarted): re-read its descriptor")
+            : current_too_big_
+                ? fmt::format("file-segment request of {} bytes exceeds the {}-byte limit per "
+                              "request",
+                              request.length, kMaxFileRequest)
+            : current_file_
+                ? fmt::format("cannot allocate {} bytes to stage a file-segment request",
+                              request.length)
                 : fmt::format("range 0x{:x}+{} is outside the registered buffers",
                               request.address, request.length)));
 }

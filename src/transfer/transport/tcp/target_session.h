@@ -1,15 +1,20 @@
 #pragma once
 
 // Serves one accepted connection: the peer must open with HELLO (answered with this
-// segment's descriptor), then sends READ/WRITE requests against the registered buffers.
-// Every request is checked against the MemoryRegistry; a bad one gets an error reply and
-// touches nothing. Malformed frames drop the connection.
+// segment's descriptor), then sends READ/WRITE requests against the registered buffers and
+// file segments. Every request is checked against the MemoryRegistry and the FileSegments; a
+// bad one gets an error reply and touches nothing. Malformed frames drop the connection.
+// Memory requests are served on the loop thread; file requests go to the file I/O thread and
+// their replies are sent from there, in whatever order they finish (replies carry the
+// request id).
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "transfer/memory_registry.h"
+#include "transfer/transport/file/file_segments.h"
 #include "transfer/transport/tcp/connection.h"
 
 namespace mooncake::tcp {
@@ -18,7 +23,8 @@ class TargetSession : public Connection {
  public:
   using DescriptorProvider = std::function<std::string()>;
   TargetSession(UniqueFd fd, EventLoop* loop, std::string peer_label,
-                const MemoryRegistry* registry, DescriptorProvider descriptor,
+                const MemoryRegistry* registry, file::FileSegments* files,
+                DescriptorProvider descriptor,
                 std::chrono::milliseconds hello_timeout, uint32_t own_tag);
 
  protected:
@@ -32,15 +38,23 @@ class TargetSession : public Connection {
   void OnTick(std::chrono::steady_clock::time_point now) override;
 
  private:
+  // Sets the current_* flags for a READ/WRITE request.
+  void Classify(const FrameHeader& header);
   void Reply(FrameType type, const FrameHeader& request);
+  // Hands a file-segment request to the file I/O thread; the reply is sent from there.
+  void ServeFile(const FrameHeader& header, std::shared_ptr<char> buffer);
 
   const MemoryRegistry* registry_;
+  file::FileSegments* const files_;  // may be null
   DescriptorProvider descriptor_;
   const std::chrono::milliseconds hello_timeout_;
   bool hello_done_ = false;
   const std::chrono::steady_clock::time_point accepted_at_ = std::chrono::steady_clock::now();
   bool current_valid_ = false;
   bool current_stale_ = false;  // tagged for another incarnation of this segment
+  bool current_file_ = false;   // addresses a file segment
+  bool current_too_big_ = false;  // a file-segment request above kMaxFileRequest
+  std::shared_ptr<char> file_buffer_;  // where the current file WRITE's payload lands
   const uint32_t own_tag_;
   std::vector<OutFrame> replies_;  // flushed once per read batch: one writev for many replies
 };

@@ -46,7 +46,8 @@ class TcpTransport::Listener : public EventHandler {
       starved_ = false;
       TuneSocket(fd);
       auto session = std::make_shared<TargetSession>(UniqueFd(fd), owner_->NextLoop(),
-                                                     "incoming connection", registry_, descriptor_,
+                                                     "incoming connection", registry_,
+                                                     owner_->options_.file_segments, descriptor_,
                                                      owner_->options_.hello_timeout,
                                                      owner_->options_.incarnation_tag);
       Status attached = session->Attach();

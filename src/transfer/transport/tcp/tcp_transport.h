@@ -13,6 +13,7 @@
 
 #include "common/host_port.h"
 #include "transfer/memory_registry.h"
+#include "transfer/transport/file/file_segments.h"
 #include "transfer/transport/tcp/event_loop.h"
 #include "transfer/transport/tcp/tcp_peer.h"
 #include "transfer/transport/transport.h"
@@ -32,6 +33,8 @@ struct TcpTransportOptions {
   std::chrono::milliseconds hello_timeout{10000};
   // IncarnationTag of this engine's incarnation: requests tagged otherwise are refused.
   uint32_t incarnation_tag = 0;
+  // File segments served besides registered memory (not owned; may be null: none).
+  file::FileSegments* file_segments = nullptr;
 };
 
 class TcpTransport : public Transport {
