@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Lower-tier benchmarks, each next to an anchor measured in the same run.
+#   S3: object_store_bench put/get of whole objects (default 4 x 64 MiB) through our s3://
+#       backend vs `aws s3 cp` of the same objects, both against one throwaway s3rver
+#       (npm s3rver@3.7.1 from scripts/install-deps.sh) on loopback. Goal: ratio >= 1.
+# Usage: bench/tier_bench.sh [count] [size]   (uses build/bin, or MC_BIN=dir)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${MC_BIN:-build/bin}"
+COUNT="${1:-4}"
+SIZE="${2:-64MiB}"
+S3RVER="${MC_TOOLS_PREFIX:-/opt/mooncake-tools}/node_modules/.bin/s3rver"
+[ -x "$BIN/object_store_bench" ] || { echo "build first: scripts/quickstart.sh"; exit 1; }
+[ -x "$S3RVER" ] || { echo "s3rver missing: scripts/install-deps.sh"; exit 1; }
+command -v aws >/dev/null || { echo "aws (awscli) missing: scripts/install-deps.sh"; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mc_tier_bench.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+mkdir -p "$WORK/s3"
+"$S3RVER" -d "$WORK/s3" -a 127.0.0.1 -p "$port" --silent --configure-bucket bench >"$WORK/s3rver.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+endpoint="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+
+bytes=$(python3 -c "
+import re
+m=re.fullmatch(r'(\d+)([KMG]i?B)?','$SIZE'); u={'KiB':1<<10,'MiB':1<<20,'GiB':1<<30,None:1}
+print(int(m.group(1))*u.get(m.group(2),1))")
+head -c "$bytes" /dev/urandom >"$WORK/object"
+now() { python3 -c "import time; print(time.monotonic())"; }
+mbps() { python3 -c "print('%.1f' % ($bytes * $COUNT / ($2 - $1) / 1e6))"; }
+
+t0=$(now)
+for i in $(seq 1 "$COUNT"); do
+  aws --endpoint-url "$endpoint" s3 cp --only-show-errors "$WORK/object" "s3://bench/cli/obj-$i"
+done
+t1=$(now)
+for i in $(seq 1 "$COUNT"); do
+  aws --endpoint-url "$endpoint" s3 cp --only-show-errors "s3://bench/cli/obj-$i" "$WORK/back"
+done
+t2=$(now)
+cmp -s "$WORK/object" "$WORK/back" || { echo "aws s3 cp returned different bytes"; exit 1; }
+cli_put=$(mbps "$t0" "$t1")
+cli_get=$(mbps "$t1" "$t2")
+
+out=$("$BIN/object_store_bench" --url=s3://bench/mooncake --endpoint="$endpoint" --op=both \
+  --size="$SIZE" --count="$COUNT")
+ours_put=$(echo "$out" | sed -n 's/^RESULT .*put_MBps=\([0-9.]*\).*/\1/p')
+ours_get=$(echo "$out" | sed -n 's/^RESULT .*get_MBps=\([0-9.]*\).*/\1/p')
+ratio() { python3 -c "print('%.2f' % ($1 / $2 if $2 > 0 else 0))"; }
+
+echo "S3 (s3rver on loopback), $COUNT objects of $SIZE, whole-object put/get:"
+printf "%-4s %14s %14s %7s\n" op "aws s3 cp MB/s" "mooncake MB/s" ratio
+printf "%-4s %14s %14s %7s\n" put "$cli_put" "$ours_put" "$(ratio "$ours_put" "$cli_put")"
+printf "%-4s %14s %14s %7s\n" get "$cli_get" "$ours_get" "$(ratio "$ours_get" "$cli_get")"
+echo "RESULT bench=tier_bench s3_size=$SIZE s3_count=$COUNT aws_put_MBps=$cli_put" \
+  "ours_put_MBps=$ours_put ratio_put=$(ratio "$ours_put" "$cli_put") aws_get_MBps=$cli_get" \
+  "ours_get_MBps=$ours_get ratio_get=$(ratio "$ours_get" "$cli_get")"
