@@ -2,6 +2,7 @@
 
     from mooncake.store import MooncakeDistributedStore, ReplicateConfig
     from mooncake.engine import TransferEngine
+    from mooncake.p2p import P2PStore
 
 Both follow upstream Mooncake's Python API (ints are 0 or a negative error code).
 """

@@ -7,6 +7,7 @@
 
 #include "common/logging.h"
 #include "python/engine_binding.h"
+#include "python/p2p_binding.h"
 #include "python/store_binding.h"
 
 PYBIND11_MODULE(_mooncake, m) {
@@ -33,4 +34,6 @@ PYBIND11_MODULE(_mooncake, m) {
   mooncake::python::BindStore(store);
   auto engine = m.def_submodule("engine", "TransferEngine");
   mooncake::python::BindEngine(engine);
+  auto p2p = m.def_submodule("p2p", "P2PStore");
+  mooncake::python::BindP2P(p2p);
 }
