@@ -7,7 +7,12 @@ namespace mooncake {
 // Refuses absurd batch sizes before they turn into a huge allocation.
 constexpr size_t kMaxBatchCapacity = 1 << 20;
 
-void TaskState::Start(uint32_t slice_count) {
+void TaskState::Start(uint32_t slice_count, PeerCounters* peer, TransferOpcode opcode) {
+  peer_ = peer;
+  write_ = opcode == TransferOpcode::kWrite;
+  if (peer_ != nullptr && slice_count == 0) {
+    peer_->tasks_completed.fetch_add(1, std::memory_order_relaxed);
+  }
   slices_left_.store(slice_count, std::memory_order_relaxed);
   state_.store(slice_count == 0 ? TransferState::kCompleted : TransferState::kWaiting,
                std::memory_order_release);
@@ -15,6 +20,9 @@ void TaskState::Start(uint32_t slice_count) {
 
 void TaskState::SliceSucceeded(uint64_t bytes) {
   transferred_.fetch_add(bytes, std::memory_order_relaxed);
+  if (peer_ != nullptr) {
+    (write_ ? peer_->bytes_written : peer_->bytes_read).fetch_add(bytes, std::memory_order_relaxed);
+  }
   SliceFinished();
 }
 
@@ -29,8 +37,11 @@ void TaskState::SliceFailed(const Status& why) {
 
 void TaskState::SliceFinished() {
   if (slices_left_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    state_.store(failed_.load(std::memory_order_acquire) ? TransferState::kFailed
-                                                         : TransferState::kCompleted,
+    const bool failed = failed_.load(std::memory_order_acquire);
+    if (peer_ != nullptr) {
+      (failed ? peer_->tasks_failed : peer_->tasks_completed).fetch_add(1, std::memory_order_relaxed);
+    }
+    state_.store(failed ? TransferState::kFailed : TransferState::kCompleted,
                  std::memory_order_release);
   }
 }

@@ -11,13 +11,16 @@
 
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
+#include "transfer/peer_counters.h"
 
 namespace mooncake {
 
 class TaskState {
  public:
-  // Called once at submission, before any slice can complete.
-  void Start(uint32_t slice_count);
+  // Called once at submission, before any slice can complete. `peer` (may be null) is
+  // credited with the task's bytes (as read or written, per `opcode`) and its outcome.
+  void Start(uint32_t slice_count, PeerCounters* peer = nullptr,
+             TransferOpcode opcode = TransferOpcode::kRead);
   void SliceSucceeded(uint64_t bytes);
   // Records the first failure; the task is FAILED once all slices have finished.
   void SliceFailed(const Status& why);
@@ -31,6 +34,8 @@ class TaskState {
   std::atomic<uint64_t> transferred_{0};
   std::atomic<uint32_t> slices_left_{0};
   std::atomic<bool> failed_{false};
+  PeerCounters* peer_ = nullptr;
+  bool write_ = false;
   mutable std::mutex error_mutex_;
   Status error_;
 };

@@ -91,6 +91,7 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   tcp_options.connect_timeout = opts.connect_timeout;
   tcp_options.transfer_timeout = opts.transfer_timeout;
   tcp_options.file_segments = &engine->files_;
+  tcp_options.peer_counters = &engine->peers_;
   TransferEngineImpl* raw = engine.get();
   auto transport = tcp::TcpTransport::Create(
       tcp_options, &engine->registry_,
@@ -501,11 +502,15 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
 
   std::unordered_map<SegmentHandle, std::vector<Slice>> per_target;
   std::unordered_map<SegmentHandle, std::vector<Slice>> per_target_file;  // file segments
+  std::unordered_map<SegmentHandle, PeerCounters*> counters;
+  for (const auto& [handle, descriptor] : targets) counters[handle] = peers_.For(descriptor.name);
   for (size_t i = 0; i < requests.size(); ++i) {
     TaskState* task = &batch->task(first_task + i);
     const TransferRequest& r = requests[i];
     bool to_file = false;
+    PeerCounters* peer = nullptr;
     if (r.length > 0) {
+      peer = counters.at(r.target_id);
       const SegmentDescriptor& target = targets.at(r.target_id);
       to_file = file::IsFileLocation(
           target.buffers[target.FindBuffer(r.target_offset, r.length)].location);
@@ -516,7 +521,7 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
                                         : options_.slice_size;
     // Count the slices before any can complete: Start must precede the first completion.
     uint64_t count = r.length == 0 ? 0 : (r.length + slice_size - 1) / slice_size;
-    task->Start(static_cast<uint32_t>(count));
+    task->Start(static_cast<uint32_t>(count), peer, r.opcode);
     const size_t first_slice = slices.size();
     SliceRequest(r, slice_size, batch, task, &slices);
     if (first_slice < slices.size()) {

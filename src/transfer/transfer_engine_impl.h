@@ -10,6 +10,7 @@
 #include "mooncake/transfer/transfer_engine.h"
 #include "transfer/batch_table.h"
 #include "transfer/memory_registry.h"
+#include "transfer/peer_counters.h"
 #include "transfer/metadata/metadata_store.h"
 #include "transfer/route_choice.h"
 #include "transfer/transport/file/file_segments.h"
@@ -40,6 +41,7 @@ class TransferEngineImpl : public TransferEngine {
   Status SubmitTransfer(BatchId batch, std::span<const TransferRequest> requests) override;
   Result<TransferStatus> GetTransferStatus(BatchId batch, size_t task_id) override;
   Status FreeBatchId(BatchId batch) override;
+  std::vector<PeerTransferStats> GetPeerStats() const override { return peers_.Snapshot(); }
 
   // Counters of the shm transport (zero when it is off); for tests and benchmarks.
   shm::ShmStats shm_stats() const;
@@ -86,8 +88,9 @@ class TransferEngineImpl : public TransferEngine {
   uint64_t incarnation_ = 0;
   std::string host_id_;
   MemoryRegistry registry_;
-  // Outlives transport_ (declared before it): target sessions submit to it.
+  // Both outlive transport_ (declared before it): target sessions use them.
   file::FileSegments files_;
+  PeerCounterTable peers_;
   BatchTable batches_;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<tcp::TcpTransport> transport_;

@@ -150,6 +150,39 @@ TEST_F(TransferEngineLoopbackTest, WriteThenReadRoundTripsAcrossSliceBoundaries)
   }
 }
 
+TEST_F(TransferEngineLoopbackTest, PeerStatsCountBytesAndOutcomesOnBothSides) {
+  char* src = local_.data();
+  RunAll({Request(TransferOpcode::kWrite, src, 0, 4096),
+          Request(TransferOpcode::kRead, src + kTargetSize, 100, 200000)});
+  // A's cached descriptor still lists the freed buffer: B refuses, the task fails.
+  ASSERT_TRUE(b_->FreeBuffer(target_).ok());
+  TransferRequest stale = Request(TransferOpcode::kRead, src, 0, 10);
+  auto batch = a_->AllocateBatchId(1);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_TRUE(a_->SubmitTransfer(*batch, {&stale, 1}).ok());
+  EXPECT_EQ(Wait(*batch, 1)[0].state, TransferState::kFailed);
+  ASSERT_TRUE(a_->FreeBatchId(*batch).ok());
+
+  auto find = [](const std::vector<PeerTransferStats>& all, const std::string& peer) {
+    for (const auto& s : all) {
+      if (s.peer == peer) return s;
+    }
+    ADD_FAILURE() << "no stats for peer " << peer;
+    return PeerTransferStats{};
+  };
+  PeerTransferStats as_initiator = find(a_->GetPeerStats(), b_->local_server_name());
+  EXPECT_EQ(as_initiator.bytes_written, 4096u);
+  EXPECT_EQ(as_initiator.bytes_read, 200000u);
+  EXPECT_EQ(as_initiator.tasks_completed, 2u);
+  EXPECT_EQ(as_initiator.tasks_failed, 1u);
+  EXPECT_EQ(as_initiator.served_bytes_read, 0u);
+  PeerTransferStats as_target = find(b_->GetPeerStats(), a_->local_server_name());
+  EXPECT_EQ(as_target.served_bytes_written, 4096u);
+  EXPECT_EQ(as_target.served_bytes_read, 200000u);  // the refused read is not counted
+  EXPECT_EQ(as_target.bytes_read, 0u);
+  EXPECT_EQ(as_target.tasks_completed, 0u);
+}
+
 TEST_F(TransferEngineLoopbackTest, BatchOf128SmallRequestsAtDistinctOffsets) {
   constexpr size_t kCount = 128;
   constexpr size_t kLength = 1000;

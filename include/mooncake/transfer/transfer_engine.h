@@ -135,6 +135,10 @@ class TransferEngine {
   virtual Result<TransferStatus> GetTransferStatus(BatchId batch, size_t task_id) = 0;
   // Frees a batch whose tasks are all finished; a batch with tasks in flight is refused.
   virtual Status FreeBatchId(BatchId batch) = 0;
+
+  // Per-peer byte and task counters since this engine started, one entry per peer it talked
+  // to (at most 4096, the rest summed under "(other)").
+  virtual std::vector<PeerTransferStats> GetPeerStats() const = 0;
 };
 
 }  // namespace mooncake

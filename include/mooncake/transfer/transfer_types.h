@@ -61,6 +61,22 @@ struct BufferDescriptor {
   std::string ucx_rkey;
 };
 
+// Transfers between an engine and one peer segment since the engine started
+// (TransferEngine::GetPeerStats).
+struct PeerTransferStats {
+  std::string peer;  // the peer's segment name ("host:port"), as it named itself
+  // As initiator: bytes of completed slices read from / written to the peer, and finished
+  // tasks (requests) to it.
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
+  uint64_t tasks_completed = 0;
+  uint64_t tasks_failed = 0;
+  // As target, over TCP: bytes the peer read from / wrote to this engine. Shared-memory and
+  // UCX transfers are one-sided (the target's CPU never sees them) and are not counted here.
+  uint64_t served_bytes_read = 0;
+  uint64_t served_bytes_written = 0;
+};
+
 // A network endpoint of a segment (one per NIC).
 struct EndpointDescriptor {
   std::string host;

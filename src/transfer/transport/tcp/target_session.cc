@@ -12,11 +12,12 @@ constexpr uint64_t kMaxFileRequest = uint64_t{64} << 20;
 
 TargetSession::TargetSession(UniqueFd fd, EventLoop* loop, std::string peer_label,
                              const MemoryRegistry* registry, file::FileSegments* files,
-                             DescriptorProvider descriptor,
+                             PeerCounterTable* peer_counters, DescriptorProvider descriptor,
                              std::chrono::milliseconds hello_timeout, uint32_t own_tag)
     : Connection(std::move(fd), loop, std::move(peer_label)),
       registry_(registry),
       files_(files),
+      peer_counters_(peer_counters),
       descriptor_(std::move(descriptor)),
       hello_timeout_(hello_timeout),
       own_tag_(own_tag) {}
@@ -55,6 +56,7 @@ void TargetSession::OnFrame(const FrameHeader& header, std::string&& control) {
   switch (header.type) {
     case FrameType::kHello: {
       hello_done_ = true;
+      if (peer_counters_ != nullptr) served_ = peer_counters_->For(control);
       FrameHeader ack;
       ack.type = FrameType::kHelloAck;
       ack.request_id = header.request_id;
@@ -78,6 +80,7 @@ void TargetSession::OnFrame(const FrameHeader& header, std::string&& control) {
         resp.length = header.length;
         replies_.push_back(
             MakeFrame(resp, reinterpret_cast<const char*>(static_cast<uintptr_t>(header.address))));
+        CountServed(true, header.length);
       } else {
         Reply(FrameType::kReadResponse, header);
       }
@@ -87,11 +90,18 @@ void TargetSession::OnFrame(const FrameHeader& header, std::string&& control) {
         ServeFile(header, std::move(file_buffer_));
         break;
       }
+      if (current_valid_) CountServed(false, header.length);
       Reply(FrameType::kWriteResponse, header);
       break;
     default:
       break;
   }
+}
+
+void TargetSession::CountServed(bool read, uint64_t bytes) {
+  if (served_ == nullptr) return;
+  (read ? served_->served_bytes_read : served_->served_bytes_written)
+      .fetch_add(bytes, std::memory_order_relaxed);
 }
 
 void TargetSession::Classify(const FrameHeader& header) {
@@ -111,7 +121,12 @@ void TargetSession::ServeFile(const FrameHeader& header, std::shared_ptr<char> b
   const bool read = header.type == FrameType::kReadRequest;
   std::weak_ptr<Connection> weak = weak_from_this();
   char* data = buffer.get();
-  auto done = [weak, header, read, buffer = std::move(buffer)](const Status& status) {
+  auto done = [weak, header, read, served = served_,
+               buffer = std::move(buffer)](const Status& status) {
+    if (status.ok() && served != nullptr) {  // the table outlives the transport
+      (read ? served->served_bytes_read : served->served_bytes_written)
+          .fetch_add(header.length, std::memory_order_relaxed);
+    }
     std::shared_ptr<Connection> self = weak.lock();
     if (!self) return;  // the peer went away; its request dies with the connection
     FrameHeader resp;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "transfer/memory_registry.h"
+#include "transfer/peer_counters.h"
 #include "transfer/transport/file/file_segments.h"
 #include "transfer/transport/tcp/connection.h"
 
@@ -24,7 +25,7 @@ class TargetSession : public Connection {
   using DescriptorProvider = std::function<std::string()>;
   TargetSession(UniqueFd fd, EventLoop* loop, std::string peer_label,
                 const MemoryRegistry* registry, file::FileSegments* files,
-                DescriptorProvider descriptor,
+                PeerCounterTable* peer_counters, DescriptorProvider descriptor,
                 std::chrono::milliseconds hello_timeout, uint32_t own_tag);
 
  protected:
@@ -38,6 +39,7 @@ class TargetSession : public Connection {
   void OnTick(std::chrono::steady_clock::time_point now) override;
 
  private:
+  void CountServed(bool read, uint64_t bytes);
   // Sets the current_* flags for a READ/WRITE request.
   void Classify(const FrameHeader& header);
   void Reply(FrameType type, const FrameHeader& request);
@@ -46,6 +48,8 @@ class TargetSession : public Connection {
 
   const MemoryRegistry* registry_;
   file::FileSegments* const files_;  // may be null
+  PeerCounterTable* const peer_counters_;  // may be null
+  PeerCounters* served_ = nullptr;  // the peer's counters, once it said HELLO
   DescriptorProvider descriptor_;
   const std::chrono::milliseconds hello_timeout_;
   bool hello_done_ = false;

@@ -47,7 +47,8 @@ class TcpTransport::Listener : public EventHandler {
       TuneSocket(fd);
       auto session = std::make_shared<TargetSession>(UniqueFd(fd), owner_->NextLoop(),
                                                      "incoming connection", registry_,
-                                                     owner_->options_.file_segments, descriptor_,
+                                                     owner_->options_.file_segments,
+                                                     owner_->options_.peer_counters, descriptor_,
                                                      owner_->options_.hello_timeout,
                                                      owner_->options_.incarnation_tag);
       Status attached = session->Attach();

@@ -13,6 +13,7 @@
 
 #include "common/host_port.h"
 #include "transfer/memory_registry.h"
+#include "transfer/peer_counters.h"
 #include "transfer/transport/file/file_segments.h"
 #include "transfer/transport/tcp/event_loop.h"
 #include "transfer/transport/tcp/tcp_peer.h"
@@ -35,6 +36,8 @@ struct TcpTransportOptions {
   uint32_t incarnation_tag = 0;
   // File segments served besides registered memory (not owned; may be null: none).
   file::FileSegments* file_segments = nullptr;
+  // Where bytes served to each peer are counted (not owned; may be null: not counted).
+  PeerCounterTable* peer_counters = nullptr;
 };
 
 class TcpTransport : public Transport {
