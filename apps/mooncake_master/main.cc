@@ -25,6 +25,8 @@ struct Flags {
   double eviction_high_watermark_ratio = 0.95;
   double client_ttl_s = 10;
   double put_timeout_s = 30;
+  int64_t max_repairs_in_flight = 256;
+  double repair_timeout_s = 30;
   int64_t tick_interval_ms = 100;
   std::string log_level = "info";
 };
@@ -45,6 +47,8 @@ MasterServerOptions ToOptions(const Flags& f) {
   o.core.eviction_high_watermark = f.eviction_high_watermark_ratio;
   o.core.client_ttl = Seconds(f.client_ttl_s);
   o.core.put_timeout = Seconds(f.put_timeout_s);
+  o.core.max_repairs_in_flight = static_cast<size_t>(f.max_repairs_in_flight);
+  o.core.repair_timeout = Seconds(f.repair_timeout_s);
   return o;
 }
 
@@ -78,6 +82,14 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--put_timeout", f.put_timeout_s,
                  "A put not ended or revoked within this long (s) is reclaimed")
+      ->capture_default_str();
+  app.add_option("--max_repairs_in_flight", f.max_repairs_in_flight,
+                 "Copies of under-replicated or draining objects in flight at once (0 = no "
+                 "re-replication)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--repair_timeout", f.repair_timeout_s,
+                 "A copy not reported within this long (s) is abandoned and scheduled again")
       ->capture_default_str();
   app.add_option("--tick_interval", f.tick_interval_ms, "Period of the master's timers, in ms")
       ->capture_default_str();

@@ -1,9 +1,12 @@
 // mooncake_node: contributes one DRAM segment to a Mooncake Store pool.
 //   mooncake_node --master=127.0.0.1:50051 --listen=127.0.0.1:13001 --segment_size=4GiB
 // Prints "READY node=… segment=… size=… epoch=… metrics_port=…" once mounted (metrics_port 0:
-// no metrics server); SIGTERM/SIGINT unmount and exit.
+// no metrics server). SIGTERM/SIGINT drain first (the master copies away every object only
+// this node holds; bounded by --drain_timeout; prints "DRAINED remaining=N ms=T"), then
+// unmount and exit ("STOPPED").
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -22,6 +25,8 @@ int Run(int argc, char** argv) {
   options.listen = "127.0.0.1:0";
   std::string segment_size = "1GiB";
   int heartbeat_ms = 500;
+  double drain_timeout_s = 30;
+  int copy_parallelism = 4;
   int metrics_port = -1;
   std::string metrics_host = "0.0.0.0";
   std::string log_level = "info";
@@ -37,6 +42,15 @@ int Run(int argc, char** argv) {
   app.add_option("--protocol", options.protocol, "Transfer Engine protocol")->capture_default_str();
   app.add_option("--heartbeat_interval_ms", heartbeat_ms, "Heartbeat period")
       ->check(CLI::Range(10, 60000))
+      ->capture_default_str();
+  app.add_option("--drain_timeout", drain_timeout_s,
+                 "On SIGTERM/SIGINT, wait up to this long (s) for the master to copy away what "
+                 "only this node holds before unmounting (0: leave at once)")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--copy_parallelism", copy_parallelism,
+                 "Re-replication copies this node runs at once")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--metrics_port", metrics_port,
                  "HTTP port of /metrics and /health (-1: off, the default; 0: any free port)")
@@ -64,6 +78,7 @@ int Run(int argc, char** argv) {
   }
   options.segment_size = *size;
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+  options.copy_parallelism = static_cast<size_t>(copy_parallelism);
 
   BlockShutdownSignals();
 
@@ -90,7 +105,25 @@ int Run(int argc, char** argv) {
               metrics ? static_cast<unsigned>(metrics->port()) : 0u);
   std::fflush(stdout);
   const int signal = WaitForShutdownSignal();
-  MC_LOG_INFO("node got signal {}, unmounting", signal);
+  if (drain_timeout_s > 0) {
+    MC_LOG_INFO("node got signal {}, draining (up to {} s)", signal, drain_timeout_s);
+    const auto began = std::chrono::steady_clock::now();
+    auto left =
+        (*node)->Drain(std::chrono::milliseconds(static_cast<int64_t>(drain_timeout_s * 1000)));
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - began);
+    if (!left.ok()) {
+      MC_LOG_WARN("drain failed: {}; unmounting anyway", left.status().ToString());
+    } else if (*left > 0) {
+      MC_LOG_WARN("drain timed out with {} objects only this node holds; they are lost", *left);
+    }
+    std::printf("DRAINED remaining=%lld ms=%lld\n",
+                left.ok() ? static_cast<long long>(*left) : -1LL,
+                static_cast<long long>(took.count()));
+    std::fflush(stdout);
+  } else {
+    MC_LOG_INFO("node got signal {}, unmounting", signal);
+  }
   metrics.reset();
   (*node)->Stop();
   std::printf("STOPPED\n");

@@ -36,6 +36,20 @@ Result<std::unique_ptr<NodeMetricsServer>> NodeMetricsServer::Start(const std::s
         out.Emit({{"event", "manifest_change"}}, static_cast<double>(stats.manifest_changes));
       });
 
+  metrics->registry_.AddGaugeCallback(
+      "mooncake_node_copies_total",
+      "Copy tasks (re-replication, drain) run since start, by result.", [&node](GaugeEmitter& out) {
+        const StorageNode::Stats stats = node.stats();
+        out.Emit({{"result", "ok"}}, static_cast<double>(stats.copies_ok));
+        out.Emit({{"result", "failed"}}, static_cast<double>(stats.copies_failed));
+      });
+  metrics->registry_.AddGaugeCallback(
+      "mooncake_node_copy_bytes_total", "Object bytes copied into the segment by copy tasks.",
+      [&node](GaugeEmitter& out) { out.Emit({}, static_cast<double>(node.stats().copy_bytes)); });
+  metrics->registry_.AddGaugeCallback(
+      "mooncake_node_draining", "1 once the node has begun draining (leaving), else 0.",
+      [&node](GaugeEmitter& out) { out.Emit({}, node.stats().draining ? 1.0 : 0.0); });
+
   HttpServerOptions options;
   options.host = host;
   options.port = port;

@@ -4,8 +4,9 @@
 // mooncake_node gets --metrics_port (several nodes often share a host).
 //
 // What it reports is what the node itself knows: its segment's size, the objects and bytes in
-// its manifest, heartbeats and re-mounts. Bytes moved per peer are not counted yet: same-host
-// clients read and write the segment's shared memory directly, without the node.
+// its manifest, heartbeats and re-mounts, copy tasks run and the bytes they moved, draining. Bytes
+// moved per peer are not counted yet: same-host clients read and write the segment's shared memory
+// directly, without the node.
 
 #include <cstdint>
 #include <memory>

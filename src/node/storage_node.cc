@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "master/client/master_client.h"
 #include "mooncake/transfer/transfer_engine.h"
+#include "node/copy_worker.h"
 
 namespace mooncake {
 
@@ -22,6 +23,10 @@ Status StorageNodeOptions::Validate() const {
   if (segment_size == 0) return InvalidParams("node: segment_size must be > 0");
   if (heartbeat_interval.count() <= 0) return InvalidParams("node: heartbeat_interval must be > 0");
   if (rpc_timeout.count() <= 0) return InvalidParams("node: rpc_timeout must be > 0");
+  if (copy_parallelism < 1 || copy_parallelism > 64) {
+    return InvalidParams("node: copy_parallelism " + std::to_string(copy_parallelism) +
+                         " outside 1..64");
+  }
   return Status::Ok();
 }
 
@@ -47,6 +52,26 @@ struct StorageNode::State {
   uint64_t manifest_changes = 0;
   std::atomic<uint64_t> heartbeats_ok{0};
   std::atomic<uint64_t> heartbeats_failed{0};
+  std::atomic<bool> draining{false};
+  // Runs the master's copy tasks into the segment (created once the segment is mounted).
+  std::unique_ptr<CopyWorker> copier;
+
+  // Sends finished copy results at once, in a heartbeat that does not wait (the long poll
+  // may be parked on the master for up to heartbeat_interval); new tasks in its reply are
+  // queued. Called by copy worker threads; results whose report failed go back for the
+  // heartbeat loop to carry.
+  void ReportCopies() {
+    if (Stopping()) return;
+    std::vector<CopyResult> results = copier->TakeResults();
+    if (results.empty()) return;
+    auto reply =
+        master->Heartbeat(spec.node_id, spec.epoch, {}, results, std::chrono::milliseconds(0));
+    if (!reply.ok()) {
+      copier->PutBack(std::move(results));
+      return;
+    }
+    copier->Submit(std::move(reply->copy_tasks));
+  }
 
   bool Stopping() {
     std::lock_guard lock(mutex);
@@ -56,6 +81,12 @@ struct StorageNode::State {
   // Mounts the segment announcing every object the manifest holds (none at first start; all
   // of them after a master restart), and forgets the entries the master did not adopt.
   Status Mount() {
+    // Copies for the master that forgot us must not write into ranges the new mount may hand
+    // out: drop the queued ones and let the running ones end first.
+    if (copier && !copier->Quiesce(kQuiesceTimeout)) {
+      MC_LOG_WARN("segment '{}': copies still running after {} ms; mounting anyway", spec.name,
+                  kQuiesceTimeout.count());
+    }
     std::vector<ManifestEntry> entries;
     {
       std::lock_guard lock(manifest_mutex);
@@ -117,15 +148,18 @@ struct StorageNode::State {
         acked = acked_seq;
       }
       const auto sent = std::chrono::steady_clock::now();
-      auto deltas = master->Heartbeat(spec.node_id, spec.epoch, {{spec.name, acked}}, interval);
-      if (deltas.ok()) {
+      std::vector<CopyResult> results = copier->TakeResults();
+      auto reply =
+          master->Heartbeat(spec.node_id, spec.epoch, {{spec.name, acked}}, results, interval);
+      if (reply.ok()) {
         heartbeats_ok.fetch_add(1, std::memory_order_relaxed);
-        for (const ManifestDelta& delta : *deltas) {
+        for (const ManifestDelta& delta : reply->deltas) {
           if (delta.segment == spec.name) Apply(delta.batch);
         }
+        copier->Submit(std::move(reply->copy_tasks));
         // Changes came: let the next ones gather on the master for a moment, so a busy
         // segment costs ~100 heartbeats a second, not one per put.
-        if (!deltas->empty()) {
+        if (!reply->deltas.empty()) {
           Pause(kManifestBatchPause);
           continue;
         }
@@ -136,7 +170,10 @@ struct StorageNode::State {
         continue;
       }
       heartbeats_failed.fetch_add(1, std::memory_order_relaxed);
-      const StatusCode code = deltas.status().code();
+      // The master may not have seen them: report again (a repeat is harmless). A re-mount
+      // below drops them instead (Quiesce): the master that scheduled them is gone.
+      copier->PutBack(std::move(results));
+      const StatusCode code = reply.status().code();
       if (code == StatusCode::kClientNotFound || code == StatusCode::kSegmentNotFound) {
         if (Stopping()) break;  // Stop unmounted the segment
         MC_LOG_WARN(
@@ -150,7 +187,7 @@ struct StorageNode::State {
           MC_LOG_WARN("re-mount failed: {}", mounted.ToString());
         }
       } else {
-        MC_LOG_WARN("heartbeat failed: {}", deltas.status().ToString());
+        MC_LOG_WARN("heartbeat failed: {}", reply.status().ToString());
       }
       Pause(retry_pause);
     }
@@ -166,6 +203,10 @@ struct StorageNode::State {
   static constexpr std::chrono::milliseconds kManifestBatchPause{10};
   // Pause between retries while the master is unreachable.
   static constexpr std::chrono::milliseconds kRetryPause{100};
+  // Longest a re-mount waits for running copies to end.
+  static constexpr std::chrono::milliseconds kQuiesceTimeout{10000};
+  // Pause between Drain calls while objects are still being copied away.
+  static constexpr std::chrono::milliseconds kDrainPoll{100};
 };
 
 StorageNode::StorageNode(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -206,7 +247,12 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   state->spec.base = reinterpret_cast<uint64_t>(base);
   state->spec.size = options.segment_size;
   state->spec.track_manifest = true;
+  CopyWorkerOptions copy_options;
+  copy_options.parallelism = options.copy_parallelism;
   state->options = std::move(options);
+  MC_ASSIGN_OR_RETURN(state->copier,
+                      CopyWorker::Create(engine, {name, state->spec.base, state->spec.size},
+                                         copy_options, [s = state.get()] { s->ReportCopies(); }));
   MC_RETURN_IF_ERROR(state->Mount().WithContext("mounting segment '" + name + "'"));
   state->heartbeat = std::thread([s = state.get()] { s->HeartbeatLoop(); });
   MC_LOG_INFO("node '{}' mounted segment '{}' ({} bytes, epoch {})", state->spec.node_id, name,
@@ -226,6 +272,11 @@ StorageNode::Stats StorageNode::stats() const {
   stats.remounts = s.remounts.load();
   stats.heartbeats_ok = s.heartbeats_ok.load(std::memory_order_relaxed);
   stats.heartbeats_failed = s.heartbeats_failed.load(std::memory_order_relaxed);
+  stats.draining = s.draining.load();
+  const CopyWorker::Stats copies = s.copier->stats();
+  stats.copies_ok = copies.copies_ok;
+  stats.copies_failed = copies.copies_failed;
+  stats.copy_bytes = copies.bytes_copied;
   std::lock_guard lock(state_->manifest_mutex);
   stats.objects = s.manifest.size();
   stats.object_bytes = s.manifest_bytes;
@@ -238,6 +289,28 @@ size_t StorageNode::manifest_size() const {
   return state_->manifest.size();
 }
 
+Result<uint64_t> StorageNode::Drain(std::chrono::milliseconds timeout) {
+  State& s = *state_;
+  s.draining = true;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  Result<uint64_t> remaining = Status(StatusCode::kRpcTimeout, "drain: no answer from the master");
+  std::optional<uint64_t> last;
+  // Bounded by the deadline; each round costs one RPC (itself bounded by rpc_timeout).
+  while (!s.Stopping()) {
+    remaining = s.master->Drain(s.spec.node_id, s.spec.epoch);
+    if (remaining.ok()) {
+      last = *remaining;
+      if (*remaining == 0) return uint64_t{0};
+    } else {
+      MC_LOG_WARN("drain of node '{}': {}", s.spec.node_id, remaining.status().ToString());
+    }
+    if (std::chrono::steady_clock::now() + State::kDrainPoll >= deadline) break;
+    s.Pause(State::kDrainPoll);
+  }
+  if (last) return *last;
+  return remaining;
+}
+
 void StorageNode::Stop() {
   State& s = *state_;
   std::call_once(s.stop_once, [&] {
@@ -246,6 +319,8 @@ void StorageNode::Stop() {
       s.stopping = true;
     }
     s.wake.notify_all();
+    // No copy may write into the segment once it is unmounted and freed.
+    s.copier->Stop();
     // Unmounting first also ends a heartbeat waiting on the master for changes; the loop
     // sees `stopping` and does not mount again. A re-mount that raced with it (begun just
     // before `stopping` was set) is undone after the join.

@@ -15,7 +15,14 @@
 // master crash may be missing from the manifest; they are then lost (reported as not found),
 // never served wrong.
 //
-// Thread safety: Stop() and the accessors may be called from any thread.
+// Re-replication: the master hands the node copy tasks with its heartbeats (objects that lost
+// a replica elsewhere, or that a draining node must hand over); a CopyWorker pulls the bytes
+// from the source node into this segment and the node reports the result at once (a
+// heartbeat that does not wait) or with its next heartbeat. On SIGTERM, mooncake_node calls
+// Drain: the master copies away what only this node holds, and the node unmounts once
+// nothing is left (or the timeout passes).
+//
+// Thread safety: Stop(), Drain() and the accessors may be called from any thread.
 
 #include <chrono>
 #include <cstddef>
@@ -48,6 +55,8 @@ struct StorageNodeOptions {
   std::chrono::milliseconds heartbeat_interval{500};
   // Deadline of every master RPC. Default 2 s.
   std::chrono::milliseconds rpc_timeout{2000};
+  // Copy tasks run at once (CopyWorkerOptions::parallelism). Default 4; 1..64.
+  size_t copy_parallelism = 4;
   // An engine to allocate and serve the segment from (not owned; it must outlive the node),
   // e.g. a store client's, so that the segment's name is the client's. Then `listen`,
   // `metadata_server` and `protocol` are the engine's own. Default null: the node creates one.
@@ -86,10 +95,22 @@ class StorageNode {
     uint64_t heartbeats_failed = 0;
     // Manifest changes applied since the node started.
     uint64_t manifest_changes = 0;
+    // Copy tasks run to success / failure, and the object bytes the successful ones moved.
+    uint64_t copies_ok = 0;
+    uint64_t copies_failed = 0;
+    uint64_t copy_bytes = 0;
+    // Drain has been asked for.
+    bool draining = false;
   };
   Stats stats() const;
 
-  // Stops heartbeats, unmounts (best effort) and frees the segment. Idempotent.
+  // Asks the master to copy away every object only this node holds, and waits until none is
+  // left or `timeout` passes (asking every ~100 ms; heartbeats and copies go on meanwhile).
+  // Returns how many objects were still left (0: leaving loses nothing), or the error of the
+  // last Drain call when none succeeded. The node keeps serving; call Stop() next.
+  Result<uint64_t> Drain(std::chrono::milliseconds timeout);
+
+  // Stops copies and heartbeats, unmounts (best effort) and frees the segment. Idempotent.
   void Stop();
 
  private:

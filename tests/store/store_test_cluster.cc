@@ -77,6 +77,7 @@ Status StoreTestCluster::StartNode(int i) {
                "--segment_size=" + options_.segment_size, "--heartbeat_interval_ms=200",
                "--log_level=warn"};
   if (!options_.node_protocol.empty()) node.args.push_back("--protocol=" + options_.node_protocol);
+  node.args.insert(node.args.end(), options_.node_args.begin(), options_.node_args.end());
   if (node_metrics_ports_[i] != 0) {
     node.args.push_back("--metrics_host=127.0.0.1");
     node.args.push_back("--metrics_port=" + std::to_string(node_metrics_ports_[i]));

@@ -38,6 +38,8 @@ struct StoreTestClusterOptions {
   std::vector<std::string> node_hosts;
   // mooncake_node --protocol ("auto", "tcp", "shm"); "" keeps the node's default. Default "".
   std::string node_protocol;
+  // Further flags for every mooncake_node (e.g. "--drain_timeout=5"). Default: none.
+  std::vector<std::string> node_args;
   // How each process is started: given "master" or "node<i>" and the plain ProcessOptions,
   // returns the ones to start instead (e.g. NetnsTopology::InHost to run it inside an emulated
   // host). Default: none, every process runs as is.

@@ -190,6 +190,14 @@ Status MasterClient::Heartbeat(const NodeId& node, Epoch epoch) {
 Result<std::vector<ManifestDelta>> MasterClient::Heartbeat(const NodeId& node, Epoch epoch,
                                                            const std::vector<ManifestAck>& acks,
                                                            std::chrono::milliseconds wait) {
+  MC_ASSIGN_OR_RETURN(HeartbeatReply reply, Heartbeat(node, epoch, acks, {}, wait));
+  return std::move(reply.deltas);
+}
+
+Result<HeartbeatReply> MasterClient::Heartbeat(const NodeId& node, Epoch epoch,
+                                               const std::vector<ManifestAck>& acks,
+                                               const std::vector<CopyResult>& results,
+                                               std::chrono::milliseconds wait) {
   pb::HeartbeatRequest req;
   req.set_node_id(node);
   req.set_epoch(epoch);
@@ -198,14 +206,19 @@ Result<std::vector<ManifestDelta>> MasterClient::Heartbeat(const NodeId& node, E
     out->set_segment(ack.segment);
     out->set_acked_seq(ack.acked_seq);
   }
+  for (const CopyResult& result : results) {
+    pb::CopyResult* out = req.add_copy_results();
+    out->set_task_id(result.task_id);
+    ToProto(result.status, out->mutable_status());
+  }
   req.set_wait_ms(static_cast<uint32_t>(std::max<int64_t>(wait.count(), 0)));
   pb::HeartbeatResponse resp;
   MC_RETURN_IF_ERROR(
       impl_->Call("Heartbeat", &pb::MasterService::Stub::Heartbeat, req, resp, wait));
-  std::vector<ManifestDelta> deltas;
-  deltas.reserve(resp.manifest_deltas_size());
+  HeartbeatReply reply;
+  reply.deltas.reserve(resp.manifest_deltas_size());
   for (const pb::ManifestDelta& in : resp.manifest_deltas()) {
-    ManifestDelta& delta = deltas.emplace_back();
+    ManifestDelta& delta = reply.deltas.emplace_back();
     delta.segment = in.segment();
     delta.batch.first_seq = in.first_seq();
     delta.batch.changes.reserve(in.changes_size());
@@ -213,7 +226,21 @@ Result<std::vector<ManifestDelta>> MasterClient::Heartbeat(const NodeId& node, E
       delta.batch.changes.push_back({change.removed(), FromProto(change.entry())});
     }
   }
-  return deltas;
+  reply.copy_tasks.reserve(resp.copy_tasks_size());
+  for (const pb::CopyTask& task : resp.copy_tasks()) {
+    reply.copy_tasks.push_back(mooncake::FromProto(task));
+    reply.copy_tasks.back().destination_node = node;
+  }
+  return reply;
+}
+
+Result<uint64_t> MasterClient::Drain(const NodeId& node, Epoch epoch) {
+  pb::DrainRequest req;
+  req.set_node_id(node);
+  req.set_epoch(epoch);
+  pb::DrainResponse resp;
+  MC_RETURN_IF_ERROR(impl_->Call("Drain", &pb::MasterService::Stub::Drain, req, resp));
+  return resp.remaining();
 }
 
 Result<std::vector<Result<PutStartReply>>> MasterClient::BatchPutStart(
@@ -377,6 +404,7 @@ Result<ClusterInfo> MasterClient::GetClusterInfo() {
     segment.medium = mooncake::FromProto(s.medium()).value_or(Medium::kDram);
     segment.capacity = s.capacity();
     segment.used = s.used();
+    segment.draining = s.draining();
     info.segments.push_back(std::move(segment));
   }
   info.objects = resp.objects();
@@ -384,6 +412,12 @@ Result<ClusterInfo> MasterClient::GetClusterInfo() {
   info.lookups_hit = resp.lookups_hit();
   info.lookups_miss = resp.lookups_miss();
   info.manifest_backlog = resp.manifest_backlog();
+  info.repairs_in_flight = resp.repairs_in_flight();
+  info.repairs.scheduled = resp.repairs_scheduled();
+  info.repairs.completed = resp.repairs_completed();
+  info.repairs.failed = resp.repairs_failed();
+  info.repairs.timed_out = resp.repairs_timed_out();
+  info.repairs.cancelled = resp.repairs_cancelled();
   return info;
 }
 

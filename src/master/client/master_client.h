@@ -59,6 +59,19 @@ struct ManifestDelta {
   ManifestBatch batch;
 };
 
+// A node's report of one copy task (MasterCore::CompleteRepair).
+struct CopyResult {
+  uint64_t task_id = 0;
+  // OK: the bytes are in place and their checksum matched; else why not.
+  Status status;
+};
+
+// What a heartbeat brings back: manifest changes and copy tasks for the node.
+struct HeartbeatReply {
+  std::vector<ManifestDelta> deltas;
+  std::vector<CopyTask> copy_tasks;
+};
+
 struct PutStartReply {
   std::vector<ReplicaLocation> replicas;
   int replicas_short = 0;
@@ -88,6 +101,9 @@ struct ClusterInfo {
   uint64_t lookups_miss = 0;
   // Manifest changes not yet acknowledged by their nodes.
   uint64_t manifest_backlog = 0;
+  // Re-replication: copies in flight now, and the counters since the master started.
+  uint64_t repairs_in_flight = 0;
+  RepairStats repairs;  // no_destination is not reported
 };
 
 struct PutStartItem {
@@ -126,6 +142,15 @@ class MasterClient {
   Result<std::vector<ManifestDelta>> Heartbeat(const NodeId& node, Epoch epoch,
                                                const std::vector<ManifestAck>& acks,
                                                std::chrono::milliseconds wait);
+  // The same, also reporting finished copy tasks and fetching new ones. On an error the
+  // master may or may not have taken `results` (a result reported twice is harmless).
+  Result<HeartbeatReply> Heartbeat(const NodeId& node, Epoch epoch,
+                                   const std::vector<ManifestAck>& acks,
+                                   const std::vector<CopyResult>& results,
+                                   std::chrono::milliseconds wait);
+  // A leaving node asks the master to copy away what only it holds; returns how many of its
+  // objects still need a copy (0: it may unmount). Idempotent; ask again to follow progress.
+  Result<uint64_t> Drain(const NodeId& node, Epoch epoch);
 
   Result<std::vector<Result<PutStartReply>>> BatchPutStart(const std::vector<PutStartItem>& items,
                                                            const ReplicateConfig& config,

@@ -35,6 +35,9 @@ Status MasterCoreOptions::Validate() const {
   }
   if (max_object_size == 0) return InvalidParams("max_object_size must be > 0");
   if (first_version == 0) return InvalidParams("first_version must be > 0");
+  if (repairs_per_tick == 0) return InvalidParams("repairs_per_tick must be > 0");
+  if (repair_timeout.count() <= 0) return InvalidParams("repair_timeout must be > 0");
+  if (repair_retry_delay.count() < 0) return InvalidParams("repair_retry_delay must be >= 0");
   // Written so that NaN fails every check.
   if (!(eviction_ratio > 0)) return InvalidParams("eviction_ratio must be > 0");
   if (!(eviction_ratio < eviction_high_watermark)) {
@@ -55,6 +58,9 @@ Result<std::unique_ptr<MasterCore>> MasterCore::Create(MasterCoreOptions options
 MasterCore::MasterCore(MasterCoreOptions options, const Clock& clock)
     : options_(std::move(options)),
       clock_(clock),
+      // Seeded like versions (the wall clock in ns, from the service): a node reporting a
+      // task of the previous master can never name one of this master's tasks.
+      next_task_id_(options_.first_version),
       next_version_(options_.first_version),
       eviction_policy_(std::make_unique<LruEvictionPolicy>()) {
   objects_.Reserve(options_.expected_objects);
@@ -81,6 +87,7 @@ size_t MasterCore::UnmountNode(const NodeId& node) {
   std::vector<std::string> dropped = pool_.UnmountNode(node);
   last_seen_.erase(node);
   DropSegments(dropped);
+  copy_outbox_.erase(node);  // its tasks were dropped with its segments
   return dropped.size();
 }
 
@@ -189,6 +196,8 @@ Result<PutStartResult> MasterCore::UpsertStart(std::string_view key, uint64_t si
   }
   // `record` survives: eviction never takes the protected key, and it has no put to reclaim.
   MC_ASSIGN_OR_RETURN(std::unique_ptr<PendingPut> pending, AllocateOrEvict(size, config, key));
+  // The copy of the old version would land after the new one: moot.
+  CancelRepairOf(record);
   PutStartResult result = ResultOf(*pending);
   StartPending(record, std::move(pending));
   return result;
@@ -232,7 +241,7 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
   record->lease_until = TimePoint{};
   record->lease_streak_start = TimePoint{};
   record->last_access = clock_.Now();
-  UpdateBelowTarget(was_below, *record);
+  UpdateBelowTarget(was_below, record);
   for (const ReplicaRecord& r : record->replicas()) JournalReplica(*record, r);
   return Status::Ok();
 }
@@ -364,6 +373,7 @@ void MasterCore::Tick() {
       EvictOn(medium, LowWatermarkBytes(usage.capacity), {});
     }
   }
+  ScheduleRepairs(options_.repairs_per_tick);
 }
 
 }  // namespace mooncake

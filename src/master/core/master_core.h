@@ -40,11 +40,33 @@
 //    the SegmentPool, and the pool holds no other allocation;
 //  - every visible or in-flight replica is linked once in its segment's SegmentIndex members;
 //  - every put in flight has one entry in the deadline index, and nothing else does;
-//  - ObjectsBelowReplicaTarget's counter equals the number of visible objects with fewer
-//    replicas than their replica_num.
+//  - the below-target set holds exactly the visible objects with fewer replicas than their
+//    replica_num;
+//  - every repair in flight holds its destination's allocation in the pool (counted with the
+//    replicas above) on a mounted segment, and has a deadline of scheduled + repair_timeout;
+//    a live (not cancelled) one belongs to a visible object with no put in flight, at the
+//    version it was scheduled for, whose source replica still exists, on a node holding none
+//    of its replicas and not draining; an object has at most one live repair; a repair not yet
+//    handed out is queued for its destination node.
 //
-// Cost (n objects): Tick is O(expired puts + lapsed deferred frees + nodes + media) plus
-// eviction when a medium is over its watermark (which scans the candidates: O(n log n)).
+// Re-replication (master_core_repair.cc): Tick schedules, for objects below their replica
+// target (or whose every replica is on a draining segment), a copy from a COMPLETE replica to
+// a node holding none of the object's replicas. The destination is allocated at once (a
+// *repair*, held like a put's replica, never readable) and handed to its node as a CopyTask
+// with its next heartbeat; the node pulls the bytes, checks their CRC32C and reports
+// (CompleteRepair): the destination then becomes a COMPLETE replica. A remove, eviction,
+// upsert or adoption of the object, or the loss of the source's segment, cancels the repair;
+// a cancelled repair already handed out keeps its destination allocated until the node
+// reports or the deadline passes, because the node may still be writing there. Losing the
+// destination's segment drops the repair with the segment.
+//
+// Drain (Drain): a leaving node's segments stop taking allocations, and every object whose
+// replicas are all on draining segments is queued for a copy; the node unmounts once the
+// count it gets back reaches 0.
+//
+// Cost (n objects): Tick is O(expired puts + lapsed deferred frees + nodes + media + repairs
+// in flight) plus eviction when a medium is over its watermark (which scans the candidates:
+// O(n log n)) plus scheduling repairs: O(repairs_per_tick x (log n + segments)).
 // Losing a segment is O(replicas on it + deferred frees). Puts, ends, reads and removes are
 // O(key length + replicas) expected; RemoveByRegex, RemoveAll and ListKeys scan.
 //
@@ -56,6 +78,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -120,6 +143,9 @@ class MasterCore {
   // Grows with every manifest change appended (over every segment) and every segment
   // dropped: a counter for heartbeats waiting for changes.
   uint64_t ManifestChangeCount() const { return manifest_changes_; }
+  // Grows whenever a node may have something new to fetch with its heartbeat: a manifest
+  // change (ManifestChangeCount) or a copy task queued for it.
+  uint64_t NodeEventCount() const { return manifest_changes_ + copy_tasks_queued_; }
 
   // ---- Liveness (master_core_liveness.cc) -----------------------------------------------
   // A node's Mount or MountWithManifest counts as its first heartbeat. Heartbeat records that
@@ -133,8 +159,9 @@ class MasterCore {
 
   // ---- Puts -----------------------------------------------------------------------------
   // Allocates config.replica_num replicas of `size` bytes on distinct nodes (an empty object,
-  // size 0, takes one byte per replica); the object stays invisible until PutEnd. Places fewer replicas (best effort, `replicas_short` > 0) when too
-  // few distinct nodes have room, as long as one fits. Errors, changing nothing:
+  // size 0, takes one byte per replica); the object stays invisible until PutEnd. Places fewer
+  // replicas (best effort, `replicas_short` > 0) when too few distinct nodes have room, as long as
+  // one fits. Errors, changing nothing:
   //  kInvalidKey (empty or too long key), kInvalidParams (size > max_object_size,
   //  replica_num outside 1..16), kObjectAlreadyExists (the key exists, visible or not),
   //  kNoAvailableHandle (no replica fits anywhere, even after evicting synchronously on the
@@ -181,19 +208,48 @@ class MasterCore {
   // Removes every visible object Remove would accept and returns how many.
   size_t RemoveAll(RemoveMode mode);
 
+  // ---- Re-replication and drain (master_core_repair.cc) -----------------------------------
+  // Schedules up to `max` repairs (see the file comment), drain copies first, then objects
+  // below target in round-robin order, never more than max_repairs_in_flight in flight, and
+  // returns how many. Objects with a put in flight, a repair in flight, or a failed try within
+  // repair_retry_delay are skipped; so are objects every eligible node already holds, and
+  // objects no eligible node has room for (counted in no_destination, tried again after
+  // repair_retry_delay). Tick calls it with repairs_per_tick after reclaiming repairs past
+  // their deadline. O(segments + max x (log n + segments)).
+  size_t ScheduleRepairs(size_t max);
+  // Up to `max` copy tasks scheduled for `node` and not yet handed out (each is handed out
+  // once; a task lost on the way expires at its deadline).
+  std::vector<CopyTask> TakeCopyTasks(const NodeId& node, size_t max);
+  // `node` reports copy task `task_id`: `result` OK when the bytes are in place and their
+  // checksum matched. The outcome says what became of it. Errors, changing nothing:
+  // kObjectNotFound (no such task: already reported, expired, or scheduled by an earlier
+  // master), kInvalidParams (the task is another node's).
+  Result<RepairOutcome> CompleteRepair(uint64_t task_id, const NodeId& node, const Status& result);
+  // Begins (or continues: idempotent) draining `node`, whose mounted incarnation is `epoch`:
+  // its segments take no new allocation, repairs heading there are cancelled, and every
+  // visible object whose replicas are all on draining segments is queued for a copy. Returns
+  // how many of the node's objects still need one (or have a put in flight there): the node
+  // may unmount without losing anything once this is 0. O(replicas on the node). Errors:
+  // kClientNotFound (no mounted segment), kInvalidVersion (`epoch` is not the mounted one).
+  Result<size_t> Drain(const NodeId& node, Epoch epoch);
+  // Repairs in flight (cancelled ones still holding their destination included).
+  size_t RepairsInFlight() const { return repairs_.size(); }
+  const RepairStats& repair_stats() const { return repair_stats_; }
+
   // ---- Time -----------------------------------------------------------------------------
   // Reclaims puts/upserts in flight for >= put_timeout and frees old upsert replicas whose
   // protecting lease has lapsed. Call periodically (the service's timer).
   // First unmounts every node whose last heartbeat is >= client_ttl ago (as UnmountNode).
-  // Then evicts on every medium above eviction_high_watermark.
+  // Then evicts on every medium above eviction_high_watermark. Last, frees repairs past their
+  // deadline and schedules up to repairs_per_tick new ones (ScheduleRepairs).
   void Tick();
   // Counters of every eviction run so far.
   const EvictionStats& eviction_stats() const { return eviction_stats_; }
 
   // ---- Queries --------------------------------------------------------------------------
   // Visible objects with fewer COMPLETE replicas than their replica_num (for re-replication).
-  // O(1): a counter kept as replicas come and go.
-  size_t ObjectsBelowReplicaTarget() const { return below_target_; }
+  // O(1): the size of the below-target set kept as replicas come and go.
+  size_t ObjectsBelowReplicaTarget() const { return below_set_.size(); }
   // Keys in the index, visible or not.
   size_t ObjectCount() const { return objects_.size(); }
   // Up to `limit` visible keys starting with `prefix` and sorting after `start_after` (empty:
@@ -268,8 +324,9 @@ class MasterCore {
   static bool BelowTarget(const ObjectRecord& record) {
     return record.visible && record.replicas().size() < record.replica_num;
   }
-  // Re-counts `record` in below_target_ after a change; `was` is BelowTarget before it.
-  void UpdateBelowTarget(bool was, const ObjectRecord& record);
+  // Adds `record` to, or removes it from, below_set_ after a change; `was` is BelowTarget
+  // before it.
+  void UpdateBelowTarget(bool was, ObjectRecord* record);
   // Forgets every replica on the named segments (already gone from the pool, so nothing is
   // freed there); objects left with no COMPLETE replica are removed, puts left with no
   // replica are cancelled. O(replicas on them + deferred frees).
@@ -282,6 +339,48 @@ class MasterCore {
   // Adopts one manifest entry on the just-mounted segment `spec` (MountWithManifest).
   void Adopt(const SegmentSpec& spec, const ManifestEntry& entry, MountReport& report);
 
+  // ---- Repairs (master_core_repair.cc) -----------------------------------------------------
+  struct Repair {
+    // The object being repaired; null once the repair is cancelled (then only the destination
+    // allocation is kept, until the node reports or the deadline passes).
+    ObjectRecord* record = nullptr;
+    // Where the copy reads (a visible replica of `record` while live).
+    SegmentId source_segment = 0;
+    // The destination: an allocation held in the pool, not linked in the SegmentIndex and not
+    // readable (member_slot unused).
+    ReplicaRecord destination;
+    TimePoint scheduled;
+    TimePoint deadline;
+    // Handed to the destination node (TakeCopyTasks); until then it sits in copy_outbox_.
+    bool delivered = false;
+    CopyTask task;
+  };
+  using RepairMap = std::map<uint64_t, Repair>;
+
+  // Every replica of `record` is on a draining segment (it has at least one).
+  bool OnlyOnDraining(const ObjectRecord& record) const;
+  // Whether `record` wants a copy now: visible, no put in flight, and below target or only on
+  // draining segments.
+  bool NeedsRepair(const ObjectRecord& record) const;
+  // Schedules one repair of `record` if it needs one and can have one now; true if it did.
+  // `takers`: the nodes with a mounted segment that is not draining.
+  bool TryScheduleRepair(ObjectRecord* record, const std::set<NodeId>& takers, TimePoint now);
+  // Cancels `record`'s live repair, if any (see the file comment).
+  void CancelRepairOf(const ObjectRecord* record);
+  // Cancels the repair at `it`; returns the next iterator (the entry itself goes when it was
+  // never handed out, freeing its destination).
+  RepairMap::iterator CancelRepairAt(RepairMap::iterator it);
+  // Frees the destination of the repair at `it` and erases it (and its record's link).
+  RepairMap::iterator EraseRepair(RepairMap::iterator it);
+  // Drops repairs whose destination segment is gone (their allocation went with it) and
+  // cancels those whose source segment is gone (DropSegments, after MarkGone).
+  void DropRepairsOnGoneSegments();
+  // Frees repairs whose deadline is <= now.
+  void ReclaimExpiredRepairs(TimePoint now);
+  // Verifies the repair invariants (part of CheckInvariants); counts each destination in
+  // `replicas_on`.
+  Status CheckRepairs(std::map<SegmentId, size_t>& replicas_on) const;
+
   MasterCoreOptions options_;
   const Clock& clock_;
   SegmentPool pool_;
@@ -289,7 +388,24 @@ class MasterCore {
   ObjectTable objects_;
   DeadlineIndex deadlines_;
   DeferredFrees deferred_;
-  size_t below_target_ = 0;
+  // Visible objects below their replica target, by address (scanned round robin from
+  // below_cursor_; the cursor is only compared, never dereferenced).
+  std::set<ObjectRecord*, std::less<>> below_set_;
+  const ObjectRecord* below_cursor_ = nullptr;
+  // Objects queued by Drain because every replica is on a draining segment; entries that no
+  // longer qualify are dropped as the scheduler meets them.
+  std::set<ObjectRecord*, std::less<>> drain_queue_;
+  const ObjectRecord* drain_cursor_ = nullptr;
+  // Repairs in flight by task id, the live one of each object, and the ones not yet handed
+  // out per destination node (ids of repairs since dropped are skipped).
+  RepairMap repairs_;
+  std::map<const ObjectRecord*, uint64_t> repair_of_;
+  std::map<NodeId, std::deque<uint64_t>, std::less<>> copy_outbox_;
+  // Objects whose last repair failed or found no destination: not tried before this time.
+  std::map<const ObjectRecord*, TimePoint> repair_retry_after_;
+  uint64_t next_task_id_;
+  uint64_t copy_tasks_queued_ = 0;
+  RepairStats repair_stats_;
   uint64_t manifest_changes_ = 0;
   uint64_t next_version_ = 1;
   // Last Mount/Heartbeat of every node with mounted segments.

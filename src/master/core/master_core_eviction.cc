@@ -24,11 +24,12 @@ uint64_t ObjectBytes(const ObjectRecord& record) {
   return bytes;
 }
 
-// Whether some segment of `medium` could hold `size` bytes if it were empty.
+// Whether some segment of `medium` could hold `size` bytes if it were empty. Draining
+// segments take no allocation: evicting there makes no room for a put.
 bool CouldEverFit(const SegmentPool& pool, Medium medium, uint64_t size) {
   const std::vector<SegmentInfo> segments = pool.List();
   return std::any_of(segments.begin(), segments.end(), [&](const SegmentInfo& s) {
-    return s.medium == medium && s.capacity >= size;
+    return s.medium == medium && !s.draining && s.capacity >= size;
   });
 }
 

@@ -73,7 +73,11 @@ void MasterCore::RetireReplicas(ObjectRecord* record) {
 }
 
 void MasterCore::EraseObject(ObjectRecord* record) {
-  if (BelowTarget(*record)) --below_target_;
+  // Nothing may point at the record once it is gone.
+  CancelRepairOf(record);
+  below_set_.erase(record);
+  drain_queue_.erase(record);
+  repair_retry_after_.erase(record);
   if (record->visible) JournalReplicasGone(*record);
   for (ReplicaRecord& r : record->replicas()) {
     segments_.Unlink(r);
@@ -99,10 +103,10 @@ void MasterCore::FreeInPool(const ReplicaRecord& replica) {
   pool_.Free(segment.name, replica.address, replica.length).IgnoreError();
 }
 
-void MasterCore::UpdateBelowTarget(bool was, const ObjectRecord& record) {
-  const bool is = BelowTarget(record);
-  if (is && !was) ++below_target_;
-  if (was && !is) --below_target_;
+void MasterCore::UpdateBelowTarget(bool was, ObjectRecord* record) {
+  const bool is = BelowTarget(*record);
+  if (is && !was) below_set_.insert(record);
+  if (was && !is) below_set_.erase(record);
 }
 
 // ---- Manifest journals ------------------------------------------------------------------
@@ -112,9 +116,8 @@ void MasterCore::JournalReplica(const ObjectRecord& record, const ReplicaRecord&
   ManifestJournal* journal = segments_.Journal(replica.segment);
   if (journal == nullptr) return;
   ++manifest_changes_;
-  journal->Append({false, ManifestEntry{std::string(record.key()), replica.address,
-                                        replica.length, record.size, record.version,
-                                        record.checksum}});
+  journal->Append({false, ManifestEntry{std::string(record.key()), replica.address, replica.length,
+                                        record.size, record.version, record.checksum}});
 }
 
 void MasterCore::JournalReplicasGone(const ObjectRecord& record) {
@@ -144,6 +147,7 @@ void MasterCore::DropSegments(const std::vector<std::string>& segments) {
   // All are gone before any is processed: an object erased while dropping the first must not
   // free its replicas on the others in the pool either.
   for (SegmentId id : ids) segments_.MarkGone(id);
+  DropRepairsOnGoneSegments();
   for (SegmentId id : ids) DropSegmentMembers(id);
   // Deferred frees are few (upserts of leased objects, for at most a lease) and not indexed
   // by segment: a scan.
@@ -176,7 +180,7 @@ void MasterCore::DropSegmentMembers(SegmentId id) {
         record->pending.reset();
       }
     }
-    UpdateBelowTarget(was_below, *record);
+    UpdateBelowTarget(was_below, record);
     // Visible with no COMPLETE replica left, or invisible with no put left: gone.
     if (record->visible ? record->replicas().empty() : !record->pending) EraseObject(record);
   }

@@ -1,11 +1,12 @@
 // MasterCore's indexes (object table, per-segment members, deadline index, deferred frees,
-// below-target counter) under every operation: targeted cases for the segment -> objects
-// index, then random operation sequences checked with CheckInvariants after every step.
+// below-target set, repairs and drain) under every operation: targeted cases for the segment ->
+// objects index, then random operation sequences checked with CheckInvariants after every step.
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <random>
 #include <string>
@@ -137,7 +138,7 @@ class RandomOps {
 
   void Step() {
     const std::string key = "key-" + std::to_string(Uniform(0, 59));
-    const uint64_t op = Uniform(0, 63);
+    const uint64_t op = Uniform(0, 71);
     if (op < 12) {
       core_.PutStart(key, Size(), Config()).status().IgnoreError();
     } else if (op < 18) {
@@ -164,8 +165,32 @@ class RandomOps {
       Unmount(static_cast<int>(Uniform(0, kNodes - 1)));
     } else if (op < 60) {
       core_.UnmountNode(Node(static_cast<int>(Uniform(0, kNodes - 1))));
-    } else {
+    } else if (op < 64) {
       MountAll();  // bring missing segments back
+    } else if (op < 67) {
+      // A node fetches its copy tasks (with its heartbeat).
+      for (CopyTask& task :
+           core_.TakeCopyTasks(Node(static_cast<int>(Uniform(0, kNodes - 1))), Uniform(1, 4))) {
+        delivered_.push_back(std::move(task));
+      }
+    } else if (op < 69) {
+      // A node reports a copy: mostly done, sometimes failed, now and then from the wrong node.
+      if (delivered_.empty()) return;
+      const size_t i = Uniform(0, delivered_.size() - 1);
+      const CopyTask task = delivered_[i];
+      delivered_.erase(delivered_.begin() + static_cast<std::ptrdiff_t>(i));
+      const NodeId node = Uniform(0, 7) == 0 ? Node(static_cast<int>(Uniform(0, kNodes - 1)))
+                                             : task.destination_node;
+      const Status result =
+          Uniform(0, 3) == 0 ? Status(StatusCode::kTransferFail, "crc mismatch") : Status::Ok();
+      core_.CompleteRepair(task.task_id, node, result).status().IgnoreError();
+    } else if (op < 70) {
+      const int n = static_cast<int>(Uniform(0, kNodes - 1));
+      core_.Drain(Node(n), epochs_[n]).status().IgnoreError();
+    } else if (op < 71) {
+      core_.ScheduleRepairs(Uniform(0, 5));
+    } else {
+      core_.CompleteRepair(Uniform(0, 200), Node(0), Status::Ok()).status().IgnoreError();
     }
   }
 
@@ -192,7 +217,9 @@ class RandomOps {
   static std::string Segment(int n) { return "seg-" + std::to_string(n); }
   SegmentSpec SpecOf(int n) const {
     // Small segments, so that puts fail and eviction runs.
-    return SegmentSpec{Segment(n), Node(n), epochs_[n], Medium::kDram, kBase, 24 * kKiB};
+    SegmentSpec spec{Segment(n), Node(n), epochs_[n], Medium::kDram, kBase, 24 * kKiB};
+    spec.track_manifest = n % 2 == 0;  // repairs journal their replica for the node
+    return spec;
   }
   void Mount(int n) {
     if (!core_.segment_pool().Find(Segment(n))) core_.Mount(SpecOf(n)).IgnoreError();
@@ -215,9 +242,12 @@ class RandomOps {
   MasterCore& core_;
   std::mt19937 rng_;
   Epoch epochs_[kNodes] = {1, 1, 1, 1};
+  // Copy tasks handed to nodes and not yet reported.
+  std::vector<CopyTask> delivered_;
 };
 
 TEST(MasterCoreRandomOpsTest, InvariantsHoldAfterEveryOperation) {
+  RepairStats repairs;  // over every seed: the sequences must reach each repair outcome
   for (uint32_t seed = 1; seed <= 12; ++seed) {
     FakeClock clock;
     MasterCoreOptions options;
@@ -230,6 +260,10 @@ TEST(MasterCoreRandomOpsTest, InvariantsHoldAfterEveryOperation) {
       Status s = core->CheckInvariants();
       ASSERT_TRUE(s.ok()) << "seed " << seed << " step " << step << ": " << s.ToString();
     }
+    repairs.completed += core->repair_stats().completed;
+    repairs.failed += core->repair_stats().failed;
+    repairs.cancelled += core->repair_stats().cancelled;
+    repairs.timed_out += core->repair_stats().timed_out;
     // Everything can be given back: nothing leaked in the pool.
     clock.Advance(std::chrono::hours(1));
     core->Tick();
@@ -238,11 +272,22 @@ TEST(MasterCoreRandomOpsTest, InvariantsHoldAfterEveryOperation) {
     EXPECT_EQ(core->PendingPutCount(), 0u);
     EXPECT_EQ(core->DeferredFreeCount(), 0u);
     EXPECT_EQ(core->ObjectsBelowReplicaTarget(), 0u);
+    EXPECT_EQ(core->RepairsInFlight(), 0u);
     for (const SegmentInfo& segment : core->segment_pool().List()) {
       EXPECT_EQ(segment.allocations, 0u) << "seed " << seed << " " << segment.name;
     }
     EXPECT_CONSISTENT(*core);
   }
+  EXPECT_GT(repairs.completed, 0u);
+  EXPECT_GT(repairs.failed, 0u);
+  EXPECT_GT(repairs.cancelled, 0u);
+  EXPECT_GT(repairs.timed_out, 0u);
+  std::printf(
+      "repairs over all seeds: %llu completed, %llu failed, %llu cancelled, %llu timed out\n",
+      static_cast<unsigned long long>(repairs.completed),
+      static_cast<unsigned long long>(repairs.failed),
+      static_cast<unsigned long long>(repairs.cancelled),
+      static_cast<unsigned long long>(repairs.timed_out));
 }
 
 }  // namespace

@@ -77,6 +77,8 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     report.rejected_keys.push_back(m.key);
     return;
   }
+  // The object changes under any repair in flight (a new replica or version): cancel it.
+  if (known != nullptr) CancelRepairOf(known);
   // Mount just registered the segment.
   const ReplicaRecord replica{m.address, m.length, *segments_.Find(spec.name), 0};
   next_version_ = std::max(next_version_, m.version + 1);
@@ -87,7 +89,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     segments_.Link(known, known->replicas().back());
     known->replica_num =
         static_cast<uint8_t>(std::max<size_t>(known->replica_num, known->replicas().size()));
-    UpdateBelowTarget(was_below, *known);
+    UpdateBelowTarget(was_below, known);
     return;
   }
   bool was_below = false;
@@ -114,7 +116,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   record.lease_until = clock_.Now() + options_.default_lease_ttl;
   record.lease_streak_start = clock_.Now();
   record.last_access = clock_.Now();
-  UpdateBelowTarget(was_below, record);
+  UpdateBelowTarget(was_below, &record);
 }
 
 }  // namespace mooncake

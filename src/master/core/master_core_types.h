@@ -44,8 +44,22 @@ struct MasterCoreOptions {
   // Version of the first put. Versions only grow, and must grow across master restarts too:
   // after a restart, a node that re-mounts late announces objects with the old master's
   // versions, and a newer put of the same key must win. The service passes the wall clock in
-  // nanoseconds. Default 1; > 0.
+  // nanoseconds. Copy task ids start here too, so a node's late report of an earlier master's
+  // task never names one of this master's. Default 1; > 0.
   uint64_t first_version = 1;
+  // Re-replication (master_core_repair.cc): at most this many repairs — copies of an object
+  // to a further node — in flight at once. 0 turns re-replication and drain copies off.
+  // Default 256.
+  size_t max_repairs_in_flight = 256;
+  // Repairs Tick() schedules at most per call. Default 64; > 0.
+  size_t repairs_per_tick = 64;
+  // A repair not reported within this long of its scheduling is abandoned: its destination is
+  // freed and the object is scheduled again. It bounds how long a destination range stays
+  // reserved for a node that went quiet. Default 30 s; > 0.
+  std::chrono::milliseconds repair_timeout{30000};
+  // After a repair failed, or found no destination with room, the object is not tried again
+  // for this long. Default 1 s; >= 0.
+  std::chrono::milliseconds repair_retry_delay{1000};
 
   // kInvalidParams naming the first field out of range.
   Status Validate() const;
@@ -80,6 +94,58 @@ struct EvictionStats {
   uint64_t skipped_pinned = 0;
   // Passed over because a put or upsert of the key was in flight.
   uint64_t skipped_in_flight = 0;
+};
+
+// What re-replication has done since the core was created.
+struct RepairStats {
+  // Copies handed to a destination (MasterCore::ScheduleRepairs).
+  uint64_t scheduled = 0;
+  // Copies reported done and verified: the destination became a COMPLETE replica.
+  uint64_t completed = 0;
+  // Copies the destination node reported failed (unreachable source, checksum mismatch...).
+  uint64_t failed = 0;
+  // Copies not reported within repair_timeout.
+  uint64_t timed_out = 0;
+  // Copies made moot while in flight: the object was removed, evicted or replaced, its source
+  // or destination segment went, or the destination node began draining.
+  uint64_t cancelled = 0;
+  // Attempts that found no room on any node not already holding the object (objects that
+  // every node already holds are not attempted, nor counted).
+  uint64_t no_destination = 0;
+};
+
+// One copy of an object's bytes from a node holding a COMPLETE replica to a node that holds
+// none, pulled by the destination node (MasterCore::TakeCopyTasks): it reads `source` with
+// the Transfer Engine straight into its own segment at `destination`, checks the CRC32C of
+// the first `size` bytes against `checksum`, and reports (MasterCore::CompleteRepair).
+struct CopyTask {
+  // Unique per master process; names the task in CompleteRepair.
+  uint64_t task_id = 0;
+  std::string key;
+  // The object's version, size and checksum when the copy was scheduled.
+  uint64_t version = 0;
+  uint64_t size = 0;
+  uint32_t checksum = 0;
+  // Where the bytes are read (a COMPLETE replica) and written; same length.
+  Allocation source;
+  Allocation destination;
+  // The node that owns `destination` and runs the copy.
+  NodeId destination_node;
+  // What remains of repair_timeout when the task is handed out: a result after that is
+  // ignored.
+  std::chrono::milliseconds timeout{0};
+};
+
+// What CompleteRepair did with a reported copy.
+enum class RepairOutcome : uint8_t {
+  // The destination is now a COMPLETE replica (journaled for its node's manifest).
+  kAdded,
+  // The node reported a failure: the destination was freed; the object is tried again after
+  // repair_retry_delay.
+  kFailed,
+  // The copy was moot (object removed or replaced, a segment gone, destination draining) or
+  // past its deadline: the destination was freed.
+  kDropped,
 };
 
 // One object a storage node already holds, as its manifest announces it when it (re)mounts a

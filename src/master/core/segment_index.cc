@@ -13,9 +13,12 @@ SegmentId SegmentIndex::Add(const SegmentSpec& spec) {
     id = static_cast<SegmentId>(segments_.size());
     segments_.emplace_back();
   }
-  segments_[id] = std::make_unique<Segment>(Segment{
-      spec.name, spec.node_id, spec.medium, false, {},
-      spec.track_manifest ? std::make_unique<ManifestJournal>() : nullptr});
+  auto segment = std::make_unique<Segment>();
+  segment->name = spec.name;
+  segment->node = spec.node_id;
+  segment->medium = spec.medium;
+  if (spec.track_manifest) segment->journal = std::make_unique<ManifestJournal>();
+  segments_[id] = std::move(segment);
   by_name_[spec.name] = id;
   return id;
 }

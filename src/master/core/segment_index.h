@@ -38,6 +38,8 @@ class SegmentIndex {
     Medium medium = Medium::kDram;
     // Unmounted from the pool; being dropped (see the file comment).
     bool gone = false;
+    // Its node is leaving (MasterCore::Drain); mirrors SegmentPool's flag.
+    bool draining = false;
     std::vector<ObjectRecord*> members;
     // Manifest changes on their way to the node; null when the node does not track a
     // manifest (SegmentSpec::track_manifest).
@@ -55,6 +57,8 @@ class SegmentIndex {
   bool Contains(SegmentId id) const { return id < segments_.size() && segments_[id]; }
   // Marks `id` gone and forgets its name (a new mount may reuse the name at once).
   void MarkGone(SegmentId id);
+  // Marks `id` draining (see Segment::draining).
+  void MarkDraining(SegmentId id) { segments_[id]->draining = true; }
   // Releases a gone segment's id for reuse; its members must be empty.
   void Remove(SegmentId id);
   // Number of registered segments (gone ones included until Removed).

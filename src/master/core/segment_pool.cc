@@ -59,7 +59,7 @@ Result<std::vector<std::string>> SegmentPool::Mount(const SegmentSpec& spec) {
   Node& node = nodes_[spec.node_id];
   node.epoch = spec.epoch;
   node.segments.insert(spec.name);
-  segments_.emplace(spec.name, Segment{spec, std::move(allocator)});
+  segments_.emplace(spec.name, Segment{spec, std::move(allocator), false});
   return dropped;
 }
 
@@ -173,7 +173,8 @@ Result<Allocation> SegmentPool::AllocateOnMedium(Medium medium, uint64_t size,
     return InvalidParams(fmt::format("allocate on {}: size 0", MediumName(medium)));
   }
   auto eligible = [&](const Segment& segment) {
-    return segment.spec.medium == medium && !excluded_nodes.contains(segment.spec.node_id);
+    return segment.spec.medium == medium && !segment.draining &&
+           !excluded_nodes.contains(segment.spec.node_id);
   };
   auto try_segment = [&](Segment& segment) -> std::optional<Allocation> {
     if (segment.allocator.stats().free < size) return std::nullopt;
@@ -208,18 +209,35 @@ Result<Allocation> SegmentPool::AllocateOnMedium(Medium medium, uint64_t size,
   uint64_t total_free = 0;
   uint64_t eligible_free = 0;
   size_t count = 0;
+  size_t draining = 0;
   for (const auto& [name, segment] : segments_) {
     if (segment.spec.medium != medium) continue;
     ++count;
+    if (segment.draining) ++draining;
     const uint64_t free = segment.allocator.stats().free;
     total_free += free;
     if (eligible(segment)) eligible_free += free;
   }
-  return Status(StatusCode::kNoAvailableHandle,
-                fmt::format("no {} segment can hold {} bytes: {} {} segments with {} free in all, "
-                            "{} of it on nodes not excluded ({} excluded)",
-                            MediumName(medium), size, count, MediumName(medium), Bytes(total_free),
-                            Bytes(eligible_free), excluded_nodes.size()));
+  return Status(
+      StatusCode::kNoAvailableHandle,
+      fmt::format("no {} segment can hold {} bytes: {} {} segments with {} free in all, "
+                  "{} of it on nodes not excluded ({} excluded) and segments not draining ({} "
+                  "draining)",
+                  MediumName(medium), size, count, MediumName(medium), Bytes(total_free),
+                  Bytes(eligible_free), excluded_nodes.size(), draining));
+}
+
+std::vector<std::string> SegmentPool::SetDraining(const NodeId& node) {
+  auto node_it = nodes_.find(node);
+  if (node_it == nodes_.end()) return {};
+  std::vector<std::string> names;
+  for (const std::string& name : node_it->second.segments) {
+    auto it = segments_.find(name);
+    if (it == segments_.end()) continue;  // cannot happen (CheckConsistency)
+    it->second.draining = true;
+    names.push_back(name);
+  }
+  return names;
 }
 
 SegmentInfo SegmentPool::InfoOf(const Segment& segment) {
@@ -235,6 +253,7 @@ SegmentInfo SegmentPool::InfoOf(const Segment& segment) {
   info.largest_free_block = stats.largest_free_block;
   info.allocations = stats.allocations;
   info.fragmentation = stats.fragmentation;
+  info.draining = segment.draining;
   return info;
 }
 

@@ -44,6 +44,8 @@ struct SegmentInfo {
   size_t allocations = 0;
   // 1 - largest_free_block / free bytes (see OffsetAllocator::Stats).
   double fragmentation = 0;
+  // Its node is leaving (SetDraining): no new allocation lands here.
+  bool draining = false;
 };
 
 class SegmentPool {
@@ -100,14 +102,20 @@ class SegmentPool {
   Status Reserve(std::string_view segment, uint64_t address, uint64_t length);
 
   // Allocates `size` bytes on some segment of `medium`, never another medium, never on a
-  // segment owned by a node in `excluded_nodes` (so replicas of one object land on distinct
-  // nodes). Tries `preferred_segments` first, in order (names that are unknown, of another
-  // medium or of an excluded node are skipped), then the remaining segments of the medium,
-  // most free bytes first (ties by name). Fails with kInvalidParams for size 0 and with
+  // draining segment, never on a segment owned by a node in `excluded_nodes` (so replicas of one
+  // object land on distinct nodes). Tries `preferred_segments` first, in order (names that are
+  // unknown, of another medium or of an excluded node are skipped), then the remaining segments of
+  // the medium, most free bytes first (ties by name). Fails with kInvalidParams for size 0 and with
   // kNoAvailableHandle, naming the medium, the size and the free bytes, when nothing fits.
   Result<Allocation> AllocateOnMedium(Medium medium, uint64_t size,
                                       const std::vector<std::string>& preferred_segments,
                                       const std::set<NodeId>& excluded_nodes);
+
+  // Marks every mounted segment of `node` draining: AllocateOnMedium skips them from now on
+  // (Allocate by name and Reserve still work: they serve puts already placed and manifests).
+  // Returns their names, sorted; empty when the node has none. Draining ends with the
+  // segment (a new mount, even of the same name, starts undrained).
+  std::vector<std::string> SetDraining(const NodeId& node);
 
   // A snapshot of `name`, or nullopt when it is not mounted.
   std::optional<SegmentInfo> Find(std::string_view name) const;
@@ -129,6 +137,7 @@ class SegmentPool {
   struct Segment {
     SegmentSpec spec;
     OffsetAllocator allocator;
+    bool draining = false;
   };
   struct Node {
     Epoch epoch = 0;

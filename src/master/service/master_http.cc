@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -21,6 +22,8 @@ struct CoreSnapshot {
   size_t below_target = 0;
   size_t deferred_frees = 0;
   EvictionStats eviction;
+  size_t repairs_in_flight = 0;
+  RepairStats repairs;
 };
 
 CoreSnapshot TakeSnapshot(MasterServiceImpl& service) {
@@ -31,6 +34,8 @@ CoreSnapshot TakeSnapshot(MasterServiceImpl& service) {
     s.below_target = core.ObjectsBelowReplicaTarget();
     s.deferred_frees = core.DeferredFreeCount();
     s.eviction = core.eviction_stats();
+    s.repairs_in_flight = core.RepairsInFlight();
+    s.repairs = core.repair_stats();
     return s;
   });
 }
@@ -44,11 +49,21 @@ std::vector<std::pair<std::string, uint64_t>> EvictionCounters(const EvictionSta
           {"skipped_in_flight", e.skipped_in_flight}};
 }
 
+std::vector<std::pair<std::string, uint64_t>> RepairCounters(const RepairStats& r) {
+  return {{"scheduled", r.scheduled}, {"completed", r.completed},
+          {"failed", r.failed},       {"timed_out", r.timed_out},
+          {"cancelled", r.cancelled}, {"no_destination", r.no_destination}};
+}
+
 void EmitCoreGauges(const CoreSnapshot& s, GaugeEmitter& out) {
   out.Emit({{"what", "objects"}}, static_cast<double>(s.objects));
   out.Emit({{"what", "objects_below_replica_target"}}, static_cast<double>(s.below_target));
   out.Emit({{"what", "deferred_frees"}}, static_cast<double>(s.deferred_frees));
   out.Emit({{"what", "segments"}}, static_cast<double>(s.segments.size()));
+  out.Emit({{"what", "repairs_in_flight"}}, static_cast<double>(s.repairs_in_flight));
+  const auto draining = std::count_if(s.segments.begin(), s.segments.end(),
+                                      [](const SegmentInfo& seg) { return seg.draining; });
+  out.Emit({{"what", "draining_segments"}}, static_cast<double>(draining));
 }
 
 void EmitSegmentGauges(const CoreSnapshot& s, GaugeEmitter& out) {
@@ -108,7 +123,12 @@ MasterStatusSnapshot BuildStatusSnapshot(const CoreSnapshot& core, const MasterM
   page.objects = core.objects;
   for (const SegmentInfo& seg : core.segments) {
     page.segments.push_back(
-        {seg.name, seg.node_id, MediumName(seg.medium), seg.capacity, seg.used});
+        {seg.name, seg.node_id, MediumName(seg.medium), seg.capacity, seg.used, seg.draining});
+  }
+  page.below_target = core.below_target;
+  page.repairs_in_flight = core.repairs_in_flight;
+  for (const auto& [name, value] : RepairCounters(core.repairs)) {
+    page.repair_counters[name] = value;
   }
   for (const auto& [name, value] : EvictionCounters(core.eviction)) {
     page.eviction_counters[name] = value;
@@ -152,6 +172,28 @@ Result<std::unique_ptr<MasterHttp>> MasterHttp::Start(const std::string& host, u
           out.Emit({{"counter", name}}, static_cast<double>(value));
         }
       });
+
+  // Re-replication counters, one family each (failed includes copies that timed out).
+  auto repair_counter = [&registry, &service](const char* name, const char* help,
+                                              uint64_t (*pick)(const RepairStats&)) {
+    registry.AddGaugeCallback(name, help, [&service, pick](GaugeEmitter& out) {
+      const RepairStats stats =
+          service.WithCore([](MasterCore& core) { return core.repair_stats(); });
+      out.Emit({}, static_cast<double>(pick(stats)));
+    });
+  };
+  repair_counter("mooncake_repairs_scheduled_total",
+                 "Copies of under-replicated or draining objects handed to a node since start.",
+                 [](const RepairStats& r) { return r.scheduled; });
+  repair_counter("mooncake_repairs_completed_total",
+                 "Copies reported done and adopted as replicas since start.",
+                 [](const RepairStats& r) { return r.completed; });
+  repair_counter("mooncake_repairs_failed_total",
+                 "Copies reported failed by their node or not reported in time, since start.",
+                 [](const RepairStats& r) { return r.failed + r.timed_out; });
+  repair_counter("mooncake_repairs_cancelled_total",
+                 "Copies made moot while in flight (object changed, segment gone) since start.",
+                 [](const RepairStats& r) { return r.cancelled; });
 
   registry.AddGaugeCallback("process_resident_memory_bytes", "Resident memory of the master.",
                             [](GaugeEmitter& out) { out.Emit({}, ResidentBytes()); });

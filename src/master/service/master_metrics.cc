@@ -34,6 +34,8 @@ const char* MasterRpcName(MasterRpc rpc) {
       return "get_cluster_info";
     case MasterRpc::kListKeys:
       return "list_keys";
+    case MasterRpc::kDrain:
+      return "drain";
   }
   return "unknown";
 }

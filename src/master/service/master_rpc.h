@@ -22,9 +22,10 @@ enum class MasterRpc : int {
   kRemoveAll,
   kGetClusterInfo,
   kListKeys,
+  kDrain,
 };
 
-inline constexpr size_t kMasterRpcCount = static_cast<size_t>(MasterRpc::kListKeys) + 1;
+inline constexpr size_t kMasterRpcCount = static_cast<size_t>(MasterRpc::kDrain) + 1;
 
 // Snake-case name used as the `rpc` label, e.g. "get_replica_list".
 const char* MasterRpcName(MasterRpc rpc);

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/logging.h"
 #include "master/service/master_protocol.h"
 #include "master/service/proto_convert.h"
 
@@ -19,6 +20,9 @@ constexpr uint32_t kMaxHeartbeatWaitMs = 1000;
 // How long a woken heartbeat waits for more changes before answering (see Heartbeat): the
 // extra time a put stays out of its node's manifest.
 constexpr std::chrono::milliseconds kHeartbeatCoalesce{2};
+
+// Most copy tasks one heartbeat reply hands a node; the rest wait for the next beat.
+constexpr size_t kMaxCopyTasksPerBeat = 256;
 
 // Longest soft pin a request may ask for; more is almost certainly a unit mistake.
 constexpr uint64_t kMaxSoftPinTtlMs = uint64_t{365} * 24 * 3600 * 1000;
@@ -122,6 +126,23 @@ Status MasterServiceImpl::HeartbeatAndCollect(const grpc::ServerContext& ctx,
   const auto deadline = std::min(std::chrono::system_clock::now() + wait, ctx.deadline());
   std::unique_lock lock(core_mutex_);
   MC_RETURN_IF_ERROR(core_.Heartbeat(req.node_id(), req.epoch()));
+  if (req.copy_results_size() > 0) {
+    const uint64_t events = core_.NodeEventCount();
+    for (const pb::CopyResult& result : req.copy_results()) {
+      const Status reported = FromProto(result.status());
+      Result<RepairOutcome> outcome =
+          core_.CompleteRepair(result.task_id(), req.node_id(), reported);
+      if (!reported.ok()) {
+        MC_LOG_WARN("copy task {} on node '{}' failed: {}", result.task_id(), req.node_id(),
+                    reported.ToString());
+      } else if (!outcome.ok()) {
+        MC_LOG_DEBUG("copy task {} of node '{}' not taken: {}", result.task_id(), req.node_id(),
+                     outcome.status().ToString());
+      }
+    }
+    // Accepted copies are manifest changes: wake the node's own long poll.
+    if (core_.NodeEventCount() != events) manifest_changed_.notify_all();
+  }
   for (;;) {
     // The core may change between rounds (a remount); a segment it no longer knows for this
     // node fails the beat, so the node learns it must mount again.
@@ -142,11 +163,16 @@ Status MasterServiceImpl::HeartbeatAndCollect(const grpc::ServerContext& ctx,
         ToProto(change.entry, out->mutable_entry());
       }
     }
-    if (delivered > 0 || req.manifest_acks().empty()) return Status::Ok();
-    const uint64_t seen = core_.ManifestChangeCount();
-    if (!manifest_changed_.wait_until(lock, deadline, [&] {
-          return core_.ManifestChangeCount() != seen || ctx.IsCancelled();
-        })) {
+    resp->clear_copy_tasks();
+    for (const CopyTask& task : core_.TakeCopyTasks(req.node_id(), kMaxCopyTasksPerBeat)) {
+      ToProto(task, resp->add_copy_tasks());
+    }
+    if (delivered > 0 || resp->copy_tasks_size() > 0 || req.manifest_acks().empty()) {
+      return Status::Ok();
+    }
+    const uint64_t seen = core_.NodeEventCount();
+    if (!manifest_changed_.wait_until(
+            lock, deadline, [&] { return core_.NodeEventCount() != seen || ctx.IsCancelled(); })) {
       return Status::Ok();
     }
     if (ctx.IsCancelled()) return Status::Ok();
@@ -359,11 +385,15 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
     size_t objects = 0;
     size_t below_target = 0;
     size_t backlog = 0;
+    size_t repairs_in_flight = 0;
+    RepairStats repairs;
     WithCore([&](MasterCore& core) {
       backlog = core.ManifestBacklog();
       segments = core.segment_pool().List();
       objects = core.ObjectCount();
       below_target = core.ObjectsBelowReplicaTarget();
+      repairs_in_flight = core.RepairsInFlight();
+      repairs = core.repair_stats();
     });
     for (const SegmentInfo& segment : segments) {
       pb::SegmentInfo* out = resp->add_segments();
@@ -373,12 +403,19 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
       out->set_medium(ToProto(segment.medium));
       out->set_capacity(segment.capacity);
       out->set_used(segment.used);
+      out->set_draining(segment.draining);
     }
     resp->set_objects(objects);
     resp->set_objects_below_replica_target(below_target);
     resp->set_lookups_hit(metrics_.lookups_hit());
     resp->set_lookups_miss(metrics_.lookups_miss());
     resp->set_manifest_backlog(backlog);
+    resp->set_repairs_in_flight(repairs_in_flight);
+    resp->set_repairs_scheduled(repairs.scheduled);
+    resp->set_repairs_completed(repairs.completed);
+    resp->set_repairs_failed(repairs.failed);
+    resp->set_repairs_timed_out(repairs.timed_out);
+    resp->set_repairs_cancelled(repairs.cancelled);
     return Status::Ok();
   });
 }
@@ -398,6 +435,23 @@ grpc::Status MasterServiceImpl::ListKeys(grpc::ServerContext* ctx, const pb::Lis
     resp->mutable_keys()->Reserve(static_cast<int>(page.keys.size()));
     for (std::string& key : page.keys) resp->add_keys(std::move(key));
     resp->set_truncated(page.truncated);
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::Drain(grpc::ServerContext* ctx, const pb::DrainRequest* req,
+                                      pb::DrainResponse* resp) {
+  return Serve(MasterRpc::kDrain, ctx, *req, resp, [&]() -> Status {
+    MC_ASSIGN_OR_RETURN(size_t remaining, WithCore([&](MasterCore& core) -> Result<size_t> {
+                          MC_ASSIGN_OR_RETURN(size_t left,
+                                              core.Drain(req->node_id(), req->epoch()));
+                          // Start the copies now rather than at the next tick.
+                          if (left > 0) {
+                            core.ScheduleRepairs(std::min(left, kMaxCopyTasksPerBeat));
+                          }
+                          return left;
+                        }));
+    resp->set_remaining(remaining);
     return Status::Ok();
   });
 }

@@ -42,15 +42,16 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
       std::chrono::steady_clock::time_point got;
       ~HoldRecorder() { metrics.RecordLockHold(std::chrono::steady_clock::now() - got); }
     } hold{metrics_, got};
-    // Wakes heartbeats waiting for manifest changes when `fn` made some (see Heartbeat).
+    // Wakes heartbeats waiting for manifest changes or copy tasks when `fn` made some (see
+    // Heartbeat).
     struct ChangeNotifier {
       MasterCore& core;
       std::condition_variable& changed;
       const uint64_t before;
       ~ChangeNotifier() {
-        if (core.ManifestChangeCount() != before) changed.notify_all();
+        if (core.NodeEventCount() != before) changed.notify_all();
       }
-    } notifier{core_, manifest_changed_, core_.ManifestChangeCount()};
+    } notifier{core_, manifest_changed_, core_.NodeEventCount()};
     metrics_.RecordLockWait(got - asked);
     return fn(core_);
   }
@@ -88,6 +89,8 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
                               master::v1::GetClusterInfoResponse* resp) override;
   grpc::Status ListKeys(grpc::ServerContext* ctx, const master::v1::ListKeysRequest* req,
                         master::v1::ListKeysResponse* resp) override;
+  grpc::Status Drain(grpc::ServerContext* ctx, const master::v1::DrainRequest* req,
+                     master::v1::DrainResponse* resp) override;
 
  private:
   // Runs one RPC: checks the envelope, calls `body` (which fills `resp` and returns the
@@ -99,9 +102,11 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   // kInvalidParams when a batch carries more than kMaxBatchItems items.
   static Status CheckBatchSize(int items);
 
-  // Heartbeat's body: records the beat, then collects the manifest changes of the node's
-  // segments into `resp`, waiting up to `wait` (long poll) while there are none.
-  Status HeartbeatAndCollect(const grpc::ServerContext& ctx, const master::v1::HeartbeatRequest& req,
+  // Heartbeat's body: records the beat and the node's copy results, then collects the
+  // manifest changes of the node's segments and its copy tasks into `resp`, waiting up to
+  // `wait` (long poll) while there are none.
+  Status HeartbeatAndCollect(const grpc::ServerContext& ctx,
+                             const master::v1::HeartbeatRequest& req,
                              std::chrono::milliseconds wait, master::v1::HeartbeatResponse* resp);
 
   MasterCore& core_;
@@ -109,7 +114,8 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   MasterMetrics& metrics_;
   const uint64_t incarnation_;
   std::mutex core_mutex_;
-  // Signalled (under core_mutex_) when the core journaled manifest changes.
+  // Signalled (under core_mutex_) when the core journaled manifest changes or queued copy
+  // tasks (MasterCore::NodeEventCount).
   std::condition_variable manifest_changed_;
 };
 

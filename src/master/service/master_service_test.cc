@@ -89,6 +89,91 @@ TEST_F(MasterServiceTest, PingReportsVersionAndIncarnation) {
   EXPECT_NE(ping->master_incarnation, 0u);
 }
 
+TEST_F(MasterServiceTest, CopyTasksTravelWithHeartbeatsAndWakeTheLongPoll) {
+  for (const char* node : {"a", "b", "c"}) {
+    SegmentSpec spec = Segment(std::string("seg-") + node, node);
+    spec.track_manifest = true;
+    ASSERT_TRUE(client_->MountSegment(spec).ok());
+  }
+  ReplicateConfig two;
+  two.replica_num = 2;
+  two.preferred_segments = {"seg-a", "seg-b"};
+  ASSERT_TRUE(client_->PutStart("k", 4096, two).ok());
+  ASSERT_TRUE(client_->PutEnd("k", 0xfeed).ok());
+  ASSERT_TRUE(client_->UnmountSegment("seg-a", "a", 1).ok());
+
+  // c's long poll answers as soon as the tick schedules the copy, not after its full wait.
+  const auto asked = std::chrono::steady_clock::now();
+  std::vector<CopyTask> tasks;
+  uint64_t acked = 0;
+  for (int beat = 0; beat < 10 && tasks.empty(); ++beat) {
+    auto reply = client_->Heartbeat("c", 1, {{"seg-c", acked}}, {}, std::chrono::seconds(1));
+    ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+    tasks = reply->copy_tasks;
+  }
+  const auto waited = std::chrono::steady_clock::now() - asked;
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_LT(waited, std::chrono::milliseconds(900)) << "the long poll was not woken by the task";
+  const CopyTask& task = tasks[0];
+  EXPECT_EQ(task.key, "k");
+  EXPECT_EQ(task.checksum, 0xfeedu);
+  EXPECT_EQ(task.size, 4096u);
+  EXPECT_EQ(task.source.segment, "seg-b");
+  EXPECT_EQ(task.destination.segment, "seg-c");
+  EXPECT_GT(task.timeout.count(), 0);
+  auto info = client_->GetClusterInfo();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->objects_below_replica_target, 1u);
+  EXPECT_EQ(info->repairs_in_flight, 1u);
+
+  // The report comes with a heartbeat; the new replica is readable and in c's manifest.
+  auto reply = client_->Heartbeat("c", 1, {{"seg-c", acked}}, {{task.task_id, Status::Ok()}},
+                                  std::chrono::seconds(1));
+  ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+  ASSERT_EQ(reply->deltas.size(), 1u);
+  ASSERT_EQ(reply->deltas[0].batch.changes.size(), 1u);
+  EXPECT_EQ(reply->deltas[0].batch.changes[0].entry.key, "k");
+  EXPECT_EQ(reply->deltas[0].batch.changes[0].entry.address, task.destination.address);
+  auto list = client_->GetReplicaList("k");
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->replicas.size(), 2u);
+  info = client_->GetClusterInfo();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->objects_below_replica_target, 0u);
+  EXPECT_EQ(info->repairs_in_flight, 0u);
+  EXPECT_EQ(info->repairs.completed, 1u);
+  // /metrics carries the counters.
+  httplib::Client http("127.0.0.1", server_->metrics_port());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("mooncake_repairs_completed_total 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("mooncake_repairs_scheduled_total 1"));
+}
+
+TEST_F(MasterServiceTest, DrainCountsWhatOnlyTheNodeHoldsAndShowsOnTheSegment) {
+  Mount("seg-a", "node-a");
+  Mount("seg-b", "node-b");
+  ReplicateConfig on_a;
+  on_a.preferred_segments = {"seg-a"};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client_->PutStart("k" + std::to_string(i), 100, on_a).ok());
+    ASSERT_TRUE(client_->PutEnd("k" + std::to_string(i), 1).ok());
+  }
+  auto remaining = client_->Drain("node-a", 1);
+  ASSERT_TRUE(remaining.ok()) << remaining.status().ToString();
+  EXPECT_EQ(*remaining, 3u);
+  auto info = client_->GetClusterInfo();
+  ASSERT_TRUE(info.ok());
+  for (const SegmentInfo& s : info->segments) EXPECT_EQ(s.draining, s.name == "seg-a") << s.name;
+  EXPECT_EQ(info->repairs_in_flight, 3u);  // scheduled by the Drain call itself
+  EXPECT_EQ(client_->Drain("node-x", 1).status().code(), StatusCode::kClientNotFound);
+  EXPECT_EQ(client_->Drain("node-a", 7).status().code(), StatusCode::kInvalidVersion);
+  httplib::Client http("127.0.0.1", server_->metrics_port());
+  auto page = http.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_THAT(page->body, HasSubstr("node-a (draining)"));
+}
+
 TEST_F(MasterServiceTest, TwoPhasePutThenGet) {
   Mount("seg-a", "node-a");
   auto start = client_->PutStart("k1", 4096, ReplicateConfig{});

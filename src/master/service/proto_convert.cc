@@ -1,5 +1,6 @@
 #include "master/service/proto_convert.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace mooncake {
@@ -94,6 +95,46 @@ ManifestEntry FromProto(const pb::ManifestEntry& entry) {
   out.size = entry.size();
   out.version = entry.version();
   out.checksum = entry.checksum();
+  return out;
+}
+
+namespace {
+
+void ToProto(const Allocation& slice, pb::Slice* out) {
+  out->set_segment(slice.segment);
+  out->set_address(slice.address);
+  out->set_length(slice.length);
+}
+
+Allocation FromProto(const pb::Slice& slice) {
+  return Allocation{slice.segment(), slice.address(), slice.length()};
+}
+
+}  // namespace
+
+void ToProto(const CopyTask& task, pb::CopyTask* out) {
+  out->set_task_id(task.task_id);
+  out->set_key(task.key);
+  out->set_version(task.version);
+  out->set_size(task.size);
+  out->set_checksum(task.checksum);
+  ToProto(task.source, out->mutable_source());
+  ToProto(task.destination, out->mutable_destination());
+  out->set_timeout_ms(static_cast<uint64_t>(std::max<int64_t>(task.timeout.count(), 0)));
+}
+
+CopyTask FromProto(const pb::CopyTask& task) {
+  CopyTask out;
+  out.task_id = task.task_id();
+  out.key = task.key();
+  out.version = task.version();
+  out.size = task.size();
+  out.checksum = task.checksum();
+  out.source = FromProto(task.source());
+  out.destination = FromProto(task.destination());
+  // Bounded so the conversion cannot overflow: a task never lives for more than a day.
+  out.timeout =
+      std::chrono::milliseconds(std::min<uint64_t>(task.timeout_ms(), uint64_t{24} * 3600 * 1000));
   return out;
 }
 

@@ -34,6 +34,11 @@ void ToProto(const ReplicaView& replica, pb::Replica* out);
 void ToProto(const ManifestEntry& entry, pb::ManifestEntry* out);
 ManifestEntry FromProto(const pb::ManifestEntry& entry);
 
+// A copy task's `timeout` travels as timeout_ms (negative durations as 0); destination_node
+// does not travel (the task goes to that node).
+void ToProto(const CopyTask& task, pb::CopyTask* out);
+CopyTask FromProto(const pb::CopyTask& task);
+
 void ToProto(const ReplicateConfig& config, pb::ReplicateConfig* out);
 // kInvalidParams for an unknown medium or a negative replica_num; replica_num 0 means 1.
 Result<ReplicateConfig> FromProto(const pb::ReplicateConfig& config);

@@ -86,8 +86,8 @@ void AppendSegments(const MasterStatusSnapshot& s, std::string* out) {
       "<h2>Segments</h2>\n<table><tr><th>Segment</th><th>Node</th><th>Medium</th>"
       "<th>Used / capacity</th><th>Use</th></tr>\n";
   for (const auto& seg : s.segments) {
-    *out += "<tr>" + Cell(seg.name) + Cell(seg.node) + Cell(seg.medium) +
-            UsageCells(seg.used, seg.capacity) + "</tr>\n";
+    *out += "<tr>" + Cell(seg.name) + Cell(seg.draining ? seg.node + " (draining)" : seg.node) +
+            Cell(seg.medium) + UsageCells(seg.used, seg.capacity) + "</tr>\n";
   }
   *out += "</table>\n";
 }
@@ -100,6 +100,18 @@ void AppendEviction(const MasterStatusSnapshot& s, std::string* out) {
   }
   *out += "<table><tr><th>Counter</th><th>Value</th></tr>\n";
   for (const auto& [name, value] : s.eviction_counters) {
+    *out += "<tr>" + Cell(name) + "<td class=\"num\">" + std::to_string(value) + "</td></tr>\n";
+  }
+  *out += "</table>\n";
+}
+
+void AppendRepairs(const MasterStatusSnapshot& s, std::string* out) {
+  *out += "<h2>Re-replication</h2>\n<p>Objects below their replica target: " +
+          std::to_string(s.below_target) +
+          " &middot; Copies in flight: " + std::to_string(s.repairs_in_flight) + "</p>\n";
+  if (s.repair_counters.empty()) return;
+  *out += "<table><tr><th>Counter</th><th>Value</th></tr>\n";
+  for (const auto& [name, value] : s.repair_counters) {
     *out += "<tr>" + Cell(name) + "<td class=\"num\">" + std::to_string(value) + "</td></tr>\n";
   }
   *out += "</table>\n";
@@ -160,6 +172,7 @@ std::string RenderStatusPage(const MasterStatusSnapshot& snapshot) {
   AppendMedia(snapshot, &out);
   AppendSegments(snapshot, &out);
   AppendEviction(snapshot, &out);
+  AppendRepairs(snapshot, &out);
   AppendErrors(snapshot, &out);
   out += "</body></html>\n";
   return out;

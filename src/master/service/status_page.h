@@ -19,6 +19,7 @@ struct MasterStatusSnapshot {
     std::string medium;     // "DRAM", "VRAM", "SSD".
     uint64_t capacity = 0;  // Bytes.
     uint64_t used = 0;      // Bytes.
+    bool draining = false;  // Its node is leaving: shown next to the node.
   };
   struct RecentError {
     std::string timestamp;  // Already formatted, e.g. "2025-01-31 12:00:00 UTC".
@@ -33,6 +34,11 @@ struct MasterStatusSnapshot {
   std::vector<Segment> segments;
   // Counter name -> value, e.g. "evicted_objects" -> 12.
   std::map<std::string, uint64_t> eviction_counters;
+  // Re-replication: objects below their replica target, copies in flight, and counters
+  // ("completed" -> 3, ...).
+  uint64_t below_target = 0;
+  uint64_t repairs_in_flight = 0;
+  std::map<std::string, uint64_t> repair_counters;
   // Oldest first; the page shows them newest first.
   std::vector<RecentError> recent_errors;
 };

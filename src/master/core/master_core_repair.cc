@@ -1,0 +1,321 @@
+// MasterCore's re-replication and drain (see "Re-replication" and "Drain" in master_core.h):
+// objects below their replica target, or left only on draining segments, get a copy on a
+// further node. The master only allocates and bookkeeps; the destination node moves the bytes
+// and reports, and only then does the copy become a readable replica.
+#include <algorithm>
+#include <iterator>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "master/core/master_core.h"
+
+namespace mooncake {
+
+namespace {
+
+// How many candidates one ScheduleRepairs call may look at per repair it may schedule: a
+// bound on the scan when most candidates cannot be repaired now (no destination, a repair
+// already in flight, waiting out a failure).
+constexpr size_t kScanPerRepair = 4;
+
+// Visits up to `budget` entries of `set` round robin, starting after `cursor` and wrapping
+// once; `fn(record)` returns false to stop. Entries may be erased by `fn` only through the
+// iterator it is handed back (fn returns the next iterator via `erase`).
+template <typename Set, typename Fn>
+void RoundRobin(Set& set, const ObjectRecord*& cursor, size_t budget, Fn&& fn) {
+  if (set.empty()) return;
+  auto it = set.upper_bound(cursor);
+  for (size_t visited = 0, total = set.size(); visited < total && visited < budget; ++visited) {
+    if (set.empty()) return;
+    if (it == set.end()) it = set.begin();
+    ObjectRecord* record = *it;
+    cursor = record;
+    bool drop = false;
+    if (!fn(record, drop)) return;
+    it = drop ? set.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace
+
+bool MasterCore::OnlyOnDraining(const ObjectRecord& record) const {
+  const auto replicas = record.replicas();
+  return !replicas.empty() && std::all_of(replicas.begin(), replicas.end(), [&](const auto& r) {
+    return segments_.Get(r.segment).draining;
+  });
+}
+
+bool MasterCore::NeedsRepair(const ObjectRecord& record) const {
+  return record.visible && !record.pending && (BelowTarget(record) || OnlyOnDraining(record));
+}
+
+size_t MasterCore::ScheduleRepairs(size_t max) {
+  const TimePoint now = clock_.Now();
+  ReclaimExpiredRepairs(now);
+  if (options_.max_repairs_in_flight == 0 || max == 0) return 0;
+  // Nodes that could take a copy at all: an object every one of them already holds is passed
+  // over without an allocation attempt (the common case of fewer nodes than replica_num).
+  std::set<NodeId> takers;
+  segments_.ForEach([&](SegmentId, const SegmentIndex::Segment& segment) {
+    if (!segment.gone && !segment.draining) takers.insert(segment.node);
+  });
+  size_t scheduled = 0;
+  size_t scan_budget = kScanPerRepair * max;
+  auto visit = [&](ObjectRecord* record, bool& drop, bool draining) {
+    if (scheduled >= max || repairs_.size() >= options_.max_repairs_in_flight || scan_budget == 0) {
+      return false;
+    }
+    --scan_budget;
+    // A drain entry that no longer needs its copy (it got one, or a replica elsewhere, or it
+    // went invisible) leaves the queue.
+    if (draining && !(record->visible && OnlyOnDraining(*record))) {
+      drop = true;
+      return true;
+    }
+    if (TryScheduleRepair(record, takers, now)) ++scheduled;
+    return true;
+  };
+  // Drain copies first: those objects are about to lose their last replica.
+  RoundRobin(drain_queue_, drain_cursor_, drain_queue_.size(),
+             [&](ObjectRecord* r, bool& drop) { return visit(r, drop, true); });
+  RoundRobin(below_set_, below_cursor_, below_set_.size(),
+             [&](ObjectRecord* r, bool& drop) { return visit(r, drop, false); });
+  return scheduled;
+}
+
+bool MasterCore::TryScheduleRepair(ObjectRecord* record, const std::set<NodeId>& takers,
+                                   TimePoint now) {
+  if (!NeedsRepair(*record) || repair_of_.contains(record)) return false;
+  if (auto wait = repair_retry_after_.find(record); wait != repair_retry_after_.end()) {
+    if (now < wait->second) return false;
+    repair_retry_after_.erase(wait);
+  }
+  const auto replicas = record->replicas();
+  // Read from a replica that stays, if there is one: a draining node has enough to send.
+  const ReplicaRecord* source = &replicas[0];
+  for (const ReplicaRecord& r : replicas) {
+    if (!segments_.Get(r.segment).draining) {
+      source = &r;
+      break;
+    }
+  }
+  std::set<NodeId> holders;
+  for (const ReplicaRecord& r : replicas) holders.insert(segments_.Get(r.segment).node);
+  if (std::includes(holders.begin(), holders.end(), takers.begin(), takers.end())) return false;
+  const SegmentIndex::Segment& source_segment = segments_.Get(source->segment);
+  Result<Allocation> destination =
+      pool_.AllocateOnMedium(source_segment.medium, source->length, {}, holders);
+  if (!destination.ok()) {
+    ++repair_stats_.no_destination;
+    repair_retry_after_[record] = now + options_.repair_retry_delay;
+    return false;
+  }
+  const std::optional<SegmentId> id = segments_.Find(destination->segment);
+  if (!id) {
+    // The index mirrors the pool's mounts, so this is a bug here; give the bytes back.
+    pool_.Free(*destination).IgnoreError();
+    return false;
+  }
+  const uint64_t task_id = next_task_id_++;
+  Repair repair;
+  repair.record = record;
+  repair.source_segment = source->segment;
+  repair.destination = ReplicaRecord{destination->address, destination->length, *id, 0};
+  repair.scheduled = now;
+  repair.deadline = now + options_.repair_timeout;
+  CopyTask& task = repair.task;
+  task.task_id = task_id;
+  task.key = std::string(record->key());
+  task.version = record->version;
+  task.size = record->size;
+  task.checksum = record->checksum;
+  task.source = Allocation{source_segment.name, source->address, source->length};
+  task.destination = *destination;
+  task.destination_node = segments_.Get(*id).node;
+  copy_outbox_[task.destination_node].push_back(task_id);
+  repairs_.emplace(task_id, std::move(repair));
+  repair_of_[record] = task_id;
+  ++copy_tasks_queued_;
+  ++repair_stats_.scheduled;
+  return true;
+}
+
+std::vector<CopyTask> MasterCore::TakeCopyTasks(const NodeId& node, size_t max) {
+  std::vector<CopyTask> tasks;
+  auto outbox = copy_outbox_.find(node);
+  if (outbox == copy_outbox_.end()) return tasks;
+  const TimePoint now = clock_.Now();
+  std::deque<uint64_t>& queue = outbox->second;
+  while (!queue.empty() && tasks.size() < max) {
+    const uint64_t id = queue.front();
+    queue.pop_front();
+    auto it = repairs_.find(id);
+    // Dropped since it was queued (cancelled before delivery, segment gone, expired).
+    if (it == repairs_.end() || it->second.delivered) continue;
+    Repair& repair = it->second;
+    repair.delivered = true;
+    CopyTask task = repair.task;
+    task.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(repair.deadline - now);
+    tasks.push_back(std::move(task));
+  }
+  if (queue.empty()) copy_outbox_.erase(outbox);
+  return tasks;
+}
+
+Result<RepairOutcome> MasterCore::CompleteRepair(uint64_t task_id, const NodeId& node,
+                                                 const Status& result) {
+  auto it = repairs_.find(task_id);
+  if (it == repairs_.end()) {
+    return Status(StatusCode::kObjectNotFound,
+                  "no copy task " + std::to_string(task_id) +
+                      " in flight (already reported, past its deadline, or scheduled by an "
+                      "earlier master)");
+  }
+  Repair& repair = it->second;
+  if (repair.task.destination_node != node) {
+    return InvalidParams("copy task " + std::to_string(task_id) + " belongs to node '" +
+                         repair.task.destination_node + "', not '" + node + "'");
+  }
+  const TimePoint now = clock_.Now();
+  if (now >= repair.deadline) {
+    // As if Tick had reclaimed it already.
+    if (repair.record != nullptr) ++repair_stats_.timed_out;
+    EraseRepair(it);
+    return RepairOutcome::kDropped;
+  }
+  ObjectRecord* record = repair.record;
+  if (record == nullptr) {
+    EraseRepair(it);  // cancelled: the node is done writing, the range is free again
+    return RepairOutcome::kDropped;
+  }
+  if (!result.ok()) {
+    ++repair_stats_.failed;
+    repair_retry_after_[record] = now + options_.repair_retry_delay;
+    EraseRepair(it);
+    return RepairOutcome::kFailed;
+  }
+  // The invariants say a live repair's object is unchanged since scheduling (every change
+  // cancels it); check the cheap parts anyway rather than adopt a wrong replica.
+  const auto replicas = record->replicas();
+  const NodeId& dest_node = segments_.Get(repair.destination.segment).node;
+  const bool node_has_one = std::any_of(replicas.begin(), replicas.end(), [&](const auto& r) {
+    return segments_.Get(r.segment).node == dest_node;
+  });
+  if (!record->visible || record->pending || record->version != repair.task.version ||
+      node_has_one || replicas.size() >= ObjectRecord::kMaxReplicas) {
+    ++repair_stats_.cancelled;
+    EraseRepair(it);
+    return RepairOutcome::kDropped;
+  }
+  const bool was_below = BelowTarget(*record);
+  record->AddReplica(repair.destination);
+  segments_.Link(record, record->replicas().back());
+  UpdateBelowTarget(was_below, record);
+  JournalReplica(*record, record->replicas().back());
+  if (!OnlyOnDraining(*record)) drain_queue_.erase(record);
+  repair_retry_after_.erase(record);
+  repair_of_.erase(record);
+  repairs_.erase(it);  // the allocation now belongs to the replica
+  ++repair_stats_.completed;
+  return RepairOutcome::kAdded;
+}
+
+void MasterCore::CancelRepairOf(const ObjectRecord* record) {
+  if (repair_of_.empty()) return;  // the common case: nothing in flight
+  auto link = repair_of_.find(record);
+  if (link == repair_of_.end()) return;
+  auto it = repairs_.find(link->second);
+  if (it != repairs_.end()) CancelRepairAt(it);
+}
+
+MasterCore::RepairMap::iterator MasterCore::CancelRepairAt(RepairMap::iterator it) {
+  Repair& repair = it->second;
+  if (repair.record == nullptr) return std::next(it);
+  ++repair_stats_.cancelled;
+  // Never handed out: nobody writes there, free it now.
+  if (!repair.delivered) return EraseRepair(it);
+  repair_of_.erase(repair.record);
+  repair.record = nullptr;
+  return std::next(it);
+}
+
+MasterCore::RepairMap::iterator MasterCore::EraseRepair(RepairMap::iterator it) {
+  Repair& repair = it->second;
+  if (repair.record != nullptr) repair_of_.erase(repair.record);
+  FreeInPool(repair.destination);  // a no-op on a gone segment
+  return repairs_.erase(it);
+}
+
+void MasterCore::DropRepairsOnGoneSegments() {
+  for (auto it = repairs_.begin(); it != repairs_.end();) {
+    Repair& repair = it->second;
+    if (segments_.Get(repair.destination.segment).gone) {
+      if (repair.record != nullptr) ++repair_stats_.cancelled;
+      it = EraseRepair(it);  // the allocation went with the segment
+    } else if (repair.record != nullptr && segments_.Get(repair.source_segment).gone) {
+      it = CancelRepairAt(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void MasterCore::ReclaimExpiredRepairs(TimePoint now) {
+  // Few (at most max_repairs_in_flight): a scan.
+  for (auto it = repairs_.begin(); it != repairs_.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    if (it->second.record != nullptr) ++repair_stats_.timed_out;
+    it = EraseRepair(it);
+  }
+}
+
+Result<size_t> MasterCore::Drain(const NodeId& node, Epoch epoch) {
+  const std::optional<Epoch> current = pool_.NodeEpoch(node);
+  if (!current || !pool_.Nodes().contains(node)) {
+    return Status(StatusCode::kClientNotFound, "drain: node '" + node + "' has no mounted segment");
+  }
+  if (*current != epoch) {
+    return Status(StatusCode::kInvalidVersion, "drain: node '" + node + "' epoch " +
+                                                   std::to_string(epoch) + " is not its mounted " +
+                                                   std::to_string(*current));
+  }
+  const std::vector<std::string> names = pool_.SetDraining(node);
+  std::vector<SegmentId> ids;
+  for (const std::string& name : names) {
+    if (std::optional<SegmentId> id = segments_.Find(name)) {
+      segments_.MarkDraining(*id);
+      ids.push_back(*id);
+    }
+  }
+  // Copies heading to the node would only have to leave again.
+  for (auto it = repairs_.begin(); it != repairs_.end();) {
+    const Repair& repair = it->second;
+    const bool live_here = repair.record != nullptr && repair.task.destination_node == node;
+    it = live_here ? CancelRepairAt(it) : std::next(it);
+  }
+  std::set<const ObjectRecord*> seen;
+  size_t remaining = 0;
+  for (SegmentId id : ids) {
+    for (ObjectRecord* record : segments_.Get(id).members) {
+      if (!seen.insert(record).second) continue;
+      const bool put_here =
+          record->pending &&
+          std::any_of(record->pending->replicas.begin(), record->pending->replicas.end(),
+                      [&](const ReplicaRecord& r) { return segments_.Get(r.segment).draining; });
+      if (record->visible && OnlyOnDraining(*record)) {
+        drain_queue_.insert(record);
+        ++remaining;
+      } else if (put_here) {
+        ++remaining;  // its writer is still writing here: wait for PutEnd (then it is queued)
+      }
+    }
+  }
+  return remaining;
+}
+
+}  // namespace mooncake

@@ -1,0 +1,241 @@
+#include "node/copy_worker.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "common/logging.h"
+#include "mooncake/common/crc32c.h"
+#include "mooncake/transfer/transfer_engine.h"
+
+namespace mooncake {
+
+Status CopyWorkerOptions::Validate() const {
+  if (parallelism < 1 || parallelism > 64) {
+    return InvalidParams("copy worker: parallelism " + std::to_string(parallelism) +
+                         " outside 1..64");
+  }
+  if (max_queued == 0) return InvalidParams("copy worker: max_queued must be > 0");
+  if (default_timeout.count() <= 0) {
+    return InvalidParams("copy worker: default_timeout must be > 0");
+  }
+  return Status::Ok();
+}
+
+struct CopyWorker::State {
+  TransferEngine* engine = nullptr;
+  CopyDestination destination;
+  CopyWorkerOptions options;
+  std::function<void()> on_result;
+
+  mutable std::mutex mutex;
+  std::condition_variable wake;  // a task was queued, or stopping
+  std::condition_variable idle;  // a copy ended
+  bool stopping = false;
+  // Bumped by Quiesce: a copy that began under an older generation drops its result.
+  uint64_t generation = 0;
+  std::deque<CopyTask> queue;
+  std::set<uint64_t> known;  // ids queued or running
+  size_t running = 0;
+  std::vector<CopyResult> results;
+  Stats stats;
+  std::vector<std::thread> threads;
+  std::once_flag stop_once;
+
+  void Loop(CopyWorker& worker) {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      wake.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (stopping) return;
+      CopyTask task = std::move(queue.front());
+      queue.pop_front();
+      const uint64_t started_in = generation;
+      ++running;
+      lock.unlock();
+      Status status = worker.RunOne(task);
+      lock.lock();
+      --running;
+      known.erase(task.task_id);
+      idle.notify_all();
+      if (started_in != generation) continue;  // quiesced meanwhile: nobody wants it
+      if (status.ok()) {
+        ++stats.copies_ok;
+        stats.bytes_copied += task.size;
+      } else {
+        ++stats.copies_failed;
+        MC_LOG_WARN("copy task {} of '{}' failed: {}", task.task_id, task.key, status.ToString());
+      }
+      results.push_back(CopyResult{task.task_id, std::move(status)});
+      if (on_result) {
+        lock.unlock();
+        on_result();
+        lock.lock();
+      }
+    }
+  }
+};
+
+CopyWorker::CopyWorker(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+CopyWorker::~CopyWorker() { Stop(); }
+
+Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(TransferEngine& engine,
+                                                       CopyDestination destination,
+                                                       CopyWorkerOptions options,
+                                                       std::function<void()> on_result) {
+  MC_RETURN_IF_ERROR(options.Validate());
+  if (destination.name.empty() || destination.size == 0) {
+    return InvalidParams("copy worker: destination segment has no name or size 0");
+  }
+  auto state = std::make_unique<State>();
+  state->engine = &engine;
+  state->destination = std::move(destination);
+  state->options = options;
+  state->on_result = std::move(on_result);
+  std::unique_ptr<CopyWorker> worker(new CopyWorker(std::move(state)));
+  for (size_t i = 0; i < options.parallelism; ++i) {
+    worker->state_->threads.emplace_back([w = worker.get()] { w->state_->Loop(*w); });
+  }
+  return worker;
+}
+
+void CopyWorker::Submit(std::vector<CopyTask> tasks) {
+  if (tasks.empty()) return;
+  State& s = *state_;
+  std::vector<CopyResult> refused;
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.stopping) return;
+    for (CopyTask& task : tasks) {
+      if (!s.known.insert(task.task_id).second) continue;
+      if (s.queue.size() >= s.options.max_queued) {
+        s.known.erase(task.task_id);
+        ++s.stats.copies_failed;
+        s.results.push_back(CopyResult{
+            task.task_id, Status(StatusCode::kNoAvailableHandle,
+                                 fmt::format("copy of '{}' refused: {} copies already queued",
+                                             task.key, s.options.max_queued))});
+        continue;
+      }
+      s.queue.push_back(std::move(task));
+    }
+  }
+  s.wake.notify_all();
+}
+
+std::vector<CopyResult> CopyWorker::TakeResults() {
+  std::lock_guard lock(state_->mutex);
+  return std::exchange(state_->results, {});
+}
+
+void CopyWorker::PutBack(std::vector<CopyResult> results) {
+  if (results.empty()) return;
+  std::lock_guard lock(state_->mutex);
+  state_->results.insert(state_->results.begin(), std::make_move_iterator(results.begin()),
+                         std::make_move_iterator(results.end()));
+}
+
+bool CopyWorker::Quiesce(std::chrono::milliseconds timeout) {
+  State& s = *state_;
+  std::unique_lock lock(s.mutex);
+  ++s.generation;
+  for (const CopyTask& task : s.queue) s.known.erase(task.task_id);
+  s.queue.clear();
+  s.results.clear();
+  return s.idle.wait_for(lock, timeout, [&] { return s.running == 0; });
+}
+
+void CopyWorker::Stop() {
+  State& s = *state_;
+  std::call_once(s.stop_once, [&] {
+    {
+      std::lock_guard lock(s.mutex);
+      s.stopping = true;
+      s.queue.clear();
+    }
+    s.wake.notify_all();
+    for (std::thread& t : s.threads) t.join();
+  });
+}
+
+CopyWorker::Stats CopyWorker::stats() const {
+  std::lock_guard lock(state_->mutex);
+  Stats stats = state_->stats;
+  stats.running = state_->running;
+  stats.queued = state_->queue.size();
+  return stats;
+}
+
+Status CopyWorker::RunOne(const CopyTask& task) {
+  const CopyDestination& own = state_->destination;
+  const Allocation& dst = task.destination;
+  const Allocation& src = task.source;
+  const std::string what = fmt::format("copy task {} of '{}' from {}@{:#x}", task.task_id, task.key,
+                                       src.segment, src.address);
+  // Everything below comes from the network: check it before touching memory.
+  if (dst.segment != own.name) {
+    return InvalidParams(fmt::format("{}: destination segment '{}' is not this node's '{}'", what,
+                                     dst.segment, own.name));
+  }
+  if (task.size > dst.length || task.size > src.length || dst.address < own.base ||
+      dst.length > own.size || dst.address - own.base > own.size - dst.length) {
+    return InvalidParams(fmt::format(
+        "{}: {} bytes into [{:#x}, +{}) do not fit the source ({} bytes) or this segment "
+        "[{:#x}, +{})",
+        what, task.size, dst.address, dst.length, src.length, own.base, own.size));
+  }
+  auto* local = reinterpret_cast<uint8_t*>(dst.address);
+  if (task.size > 0) {
+    TransferEngine& engine = *state_->engine;
+    Result<SegmentHandle> source = engine.OpenSegment(src.segment);
+    if (!source.ok()) return source.status().WithContext(what + ": opening the source");
+    MC_ASSIGN_OR_RETURN(BatchId batch, engine.AllocateBatchId(1));
+    const TransferRequest request{TransferOpcode::kRead, local, *source, src.address, task.size};
+    if (Status submitted = engine.SubmitTransfer(batch, {&request, 1}); !submitted.ok()) {
+      engine.FreeBatchId(batch).IgnoreError();
+      return submitted.WithContext(what);
+    }
+    const auto timeout = task.timeout.count() > 0 ? task.timeout : state_->options.default_timeout;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto pause = std::chrono::microseconds(20);
+    Status transferred;
+    for (;;) {
+      Result<TransferStatus> status = engine.GetTransferStatus(batch, 0);
+      if (!status.ok()) {
+        transferred = status.status();
+        break;
+      }
+      if (status->state == TransferState::kCompleted) break;
+      if (status->state == TransferState::kFailed) {
+        transferred = status->error.ok() ? Status(StatusCode::kTransferFail, "transfer failed")
+                                         : status->error;
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        // Still in flight: the batch cannot be freed; the engine's own deadline ends it.
+        return Status(StatusCode::kTransferFail,
+                      fmt::format("{}: not done within {} ms", what, timeout.count()));
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(2000));
+    }
+    engine.FreeBatchId(batch).IgnoreError();
+    if (!transferred.ok()) return transferred.WithContext(what);
+  }
+  const uint32_t crc = Crc32c(local, task.size);
+  if (crc != task.checksum) {
+    return Status(StatusCode::kTransferFail,
+                  fmt::format("{}: checksum mismatch: the bytes read have CRC32C {:#010x}, the "
+                              "object's is {:#010x} (the source changed or is not the object)",
+                              what, crc, task.checksum));
+  }
+  return Status::Ok();
+}
+
+}  // namespace mooncake

@@ -1,0 +1,101 @@
+#pragma once
+
+// A storage node's copy worker: runs the master's copy tasks (re-replication and drain). Each
+// task names a COMPLETE replica on another node (the source) and a range of this node's own
+// segment (the destination, allocated by the master and invisible to readers): the worker
+// reads the source with the Transfer Engine straight into the destination — the segment is
+// registered memory, so no staging copy — checks the CRC32C of the object's bytes against the
+// task's checksum, and queues the outcome for the node to report with its next heartbeat.
+// Only a matching checksum is reported OK, so bytes from a wrong or restarted source never
+// become a replica.
+//
+// At most `parallelism` copies run at once, on the worker's own threads; tasks beyond
+// `max_queued` waiting are refused at once (reported failed).
+//
+// Thread safety: every method may be called from any thread.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "master/client/master_client.h"
+#include "mooncake/common/status.h"
+
+namespace mooncake {
+
+class TransferEngine;
+
+struct CopyWorkerOptions {
+  // Copies running at once. Default 4; 1..64.
+  size_t parallelism = 4;
+  // Tasks waiting to run beyond this are refused (reported failed). Default 4096; > 0.
+  size_t max_queued = 4096;
+  // Longest one copy may take when its task carries no timeout. Default 10 s; > 0.
+  std::chrono::milliseconds default_timeout{10000};
+
+  Status Validate() const;
+};
+
+// The segment copies land in: `engine`'s registered buffer [base, base + size) named `name`.
+struct CopyDestination {
+  std::string name;
+  uint64_t base = 0;
+  uint64_t size = 0;
+};
+
+class CopyWorker {
+ public:
+  struct Stats {
+    uint64_t copies_ok = 0;
+    uint64_t copies_failed = 0;
+    // Object bytes copied by successful copies.
+    uint64_t bytes_copied = 0;
+    // Copies running and waiting now.
+    uint64_t running = 0;
+    uint64_t queued = 0;
+  };
+
+  // Starts the worker threads. `engine` must outlive the worker. `on_result` (may be empty)
+  // is called on a worker thread, with no lock held, after each result is queued, so that the
+  // owner can report without waiting for its next heartbeat. kInvalidParams for bad options or
+  // an empty destination.
+  static Result<std::unique_ptr<CopyWorker>> Create(TransferEngine& engine,
+                                                    CopyDestination destination,
+                                                    CopyWorkerOptions options,
+                                                    std::function<void()> on_result = {});
+  ~CopyWorker();  // Stop()
+
+  CopyWorker(const CopyWorker&) = delete;
+  CopyWorker& operator=(const CopyWorker&) = delete;
+
+  // Queues `tasks` (tasks already queued or running, by id, are ignored).
+  void Submit(std::vector<CopyTask> tasks);
+  // The results finished since the last call, oldest first.
+  std::vector<CopyResult> TakeResults();
+  // Puts back results whose report failed, to be taken again.
+  void PutBack(std::vector<CopyResult> results);
+  // Drops every queued task and result, then waits up to `timeout` for the running copies to
+  // end (their results are dropped too). True when none runs any more: from then on nothing is
+  // written into the segment until new tasks come. For a node about to re-mount: the new
+  // master knows nothing of these copies, and their ranges may be handed out again.
+  bool Quiesce(std::chrono::milliseconds timeout);
+  // Stops the threads after the running copies end; queued tasks are dropped. Idempotent.
+  void Stop();
+
+  Stats stats() const;
+
+  // Runs one task on the calling thread: the copy, the range and checksum checks. OK when the
+  // bytes are in place and match. Exposed for tests.
+  Status RunOne(const CopyTask& task);
+
+ private:
+  struct State;
+  explicit CopyWorker(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace mooncake

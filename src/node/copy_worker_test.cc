@@ -1,0 +1,217 @@
+// The node's copy worker against real Transfer Engines on loopback: bytes land in the
+// segment exactly, a checksum that does not match (a wrong or changed source) is a failure,
+// ranges from the network are checked before memory is touched, and the queue is bounded.
+#include "node/copy_worker.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "mooncake/common/crc32c.h"
+#include "mooncake/transfer/transfer_engine.h"
+
+namespace mooncake {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr uint64_t kSegmentBytes = 4 << 20;
+
+std::unique_ptr<TransferEngine> Engine() {
+  TransferEngineOptions options;
+  options.local_server_name = "127.0.0.1:0";
+  options.protocol = "tcp";
+  auto engine = TransferEngine::Create(options);
+  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+  return engine.ok() ? std::move(*engine) : nullptr;
+}
+
+void Fill(uint8_t* data, size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  for (size_t i = 0; i < n; ++i) data[i] = static_cast<uint8_t>(rng());
+}
+
+class CopyWorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_engine_ = Engine();
+    node_engine_ = Engine();
+    ASSERT_NE(source_engine_, nullptr);
+    ASSERT_NE(node_engine_, nullptr);
+    source_ = static_cast<uint8_t*>(source_engine_->AllocateBuffer(kSegmentBytes).value());
+    segment_ = static_cast<uint8_t*>(node_engine_->AllocateBuffer(kSegmentBytes).value());
+    Fill(source_, kSegmentBytes, 1);
+    std::memset(segment_, 0, kSegmentBytes);
+    destination_ = {node_engine_->local_server_name(), reinterpret_cast<uint64_t>(segment_),
+                    kSegmentBytes};
+  }
+
+  std::unique_ptr<CopyWorker> Worker(CopyWorkerOptions options = {},
+                                     std::function<void()> on_result = {}) {
+    auto worker = CopyWorker::Create(*node_engine_, destination_, options, std::move(on_result));
+    EXPECT_TRUE(worker.ok()) << worker.status().ToString();
+    return worker.ok() ? std::move(*worker) : nullptr;
+  }
+
+  // A task copying `size` bytes from source offset `from` to segment offset `to`.
+  CopyTask Task(uint64_t id, uint64_t from, uint64_t to, uint64_t size) {
+    CopyTask task;
+    task.task_id = id;
+    task.key = "key-" + std::to_string(id);
+    task.size = size;
+    task.checksum = Crc32c(source_ + from, size);
+    const uint64_t length = std::max<uint64_t>(size, 1);
+    task.source = {source_engine_->local_server_name(), reinterpret_cast<uint64_t>(source_) + from,
+                   length};
+    task.destination = {destination_.name, destination_.base + to, length};
+    task.timeout = milliseconds(5000);
+    return task;
+  }
+
+  bool Copied(uint64_t from, uint64_t to, uint64_t size) const {
+    return std::memcmp(source_ + from, segment_ + to, size) == 0;
+  }
+
+  std::unique_ptr<TransferEngine> source_engine_;
+  std::unique_ptr<TransferEngine> node_engine_;
+  uint8_t* source_ = nullptr;
+  uint8_t* segment_ = nullptr;
+  CopyDestination destination_;
+};
+
+TEST_F(CopyWorkerTest, CopiesTheSourceBytesStraightIntoTheSegment) {
+  auto worker = Worker();
+  ASSERT_NE(worker, nullptr);
+  // Unaligned, multi-slice (the engine cuts at 1 MiB) and tiny copies.
+  EXPECT_TRUE(worker->RunOne(Task(1, 12345, 777, 3 << 20 | 4321)).ok());
+  EXPECT_TRUE(Copied(12345, 777, 3 << 20 | 4321));
+  EXPECT_TRUE(worker->RunOne(Task(2, 0, kSegmentBytes - 3, 3)).ok());
+  EXPECT_TRUE(Copied(0, kSegmentBytes - 3, 3));
+}
+
+TEST_F(CopyWorkerTest, AnEmptyObjectNeedsNoTransfer) {
+  auto worker = Worker();
+  ASSERT_NE(worker, nullptr);
+  CopyTask task = Task(1, 0, 0, 0);
+  task.source.segment = "127.0.0.1:1";  // never contacted
+  EXPECT_TRUE(worker->RunOne(task).ok());
+}
+
+TEST_F(CopyWorkerTest, BytesThatDoNotMatchTheChecksumAreAFailure) {
+  auto worker = Worker();
+  ASSERT_NE(worker, nullptr);
+  CopyTask task = Task(1, 4096, 0, 64 << 10);
+  task.checksum ^= 1;  // the source holds other bytes than the object (e.g. it restarted)
+  Status s = worker->RunOne(task);
+  EXPECT_EQ(s.code(), StatusCode::kTransferFail);
+  EXPECT_NE(s.message().find("checksum mismatch"), std::string::npos) << s.ToString();
+}
+
+TEST_F(CopyWorkerTest, RangesFromTheNetworkAreCheckedBeforeMemoryIsTouched) {
+  auto worker = Worker();
+  ASSERT_NE(worker, nullptr);
+  CopyTask past_end = Task(1, 0, kSegmentBytes - 10, 11);
+  EXPECT_EQ(worker->RunOne(past_end).code(), StatusCode::kInvalidParams);
+  CopyTask below = Task(2, 0, 0, 100);
+  below.destination.address = destination_.base - 64;
+  EXPECT_EQ(worker->RunOne(below).code(), StatusCode::kInvalidParams);
+  CopyTask wrapping = Task(3, 0, 0, 100);
+  wrapping.destination.address = ~uint64_t{0} - 10;
+  EXPECT_EQ(worker->RunOne(wrapping).code(), StatusCode::kInvalidParams);
+  CopyTask elsewhere = Task(4, 0, 0, 100);
+  elsewhere.destination.segment = "127.0.0.1:2";
+  EXPECT_EQ(worker->RunOne(elsewhere).code(), StatusCode::kInvalidParams);
+  CopyTask oversized = Task(5, 0, 0, 100);
+  oversized.size = oversized.destination.length + 1;
+  EXPECT_EQ(worker->RunOne(oversized).code(), StatusCode::kInvalidParams);
+  for (uint64_t i = 0; i < kSegmentBytes; ++i) ASSERT_EQ(segment_[i], 0) << "byte " << i;
+}
+
+TEST_F(CopyWorkerTest, AnUnreachableSourceIsAFailureNamingIt) {
+  auto worker = Worker();
+  ASSERT_NE(worker, nullptr);
+  CopyTask task = Task(1, 0, 0, 4096);
+  task.source.segment = "127.0.0.1:1";
+  Status s = worker->RunOne(task);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("127.0.0.1:1"), std::string::npos) << s.ToString();
+}
+
+TEST_F(CopyWorkerTest, SubmittedTasksRunInParallelAndReportOnce) {
+  std::atomic<int> notified{0};
+  CopyWorkerOptions options;
+  options.parallelism = 3;
+  auto worker = Worker(options, [&] { ++notified; });
+  ASSERT_NE(worker, nullptr);
+  std::vector<CopyTask> tasks;
+  for (uint64_t i = 0; i < 12; ++i) tasks.push_back(Task(i + 1, i * 65536, i * 65536, 60000));
+  tasks[5].checksum ^= 1;
+  tasks.push_back(tasks[0]);  // the same task twice: run once
+  worker->Submit(tasks);
+  std::vector<CopyResult> results;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (results.size() < 12 && std::chrono::steady_clock::now() < deadline) {
+    for (CopyResult& r : worker->TakeResults()) results.push_back(std::move(r));
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  ASSERT_EQ(results.size(), 12u);
+  for (const CopyResult& r : results) {
+    EXPECT_EQ(r.status.ok(), r.task_id != 6) << r.task_id << ": " << r.status.ToString();
+  }
+  EXPECT_EQ(notified.load(), 12);
+  const CopyWorker::Stats stats = worker->stats();
+  EXPECT_EQ(stats.copies_ok, 11u);
+  EXPECT_EQ(stats.copies_failed, 1u);
+  EXPECT_EQ(stats.bytes_copied, 11u * 60000);
+  for (uint64_t i = 0; i < 12; ++i) {
+    if (i != 5) EXPECT_TRUE(Copied(i * 65536, i * 65536, 60000)) << i;
+  }
+  // A result whose report failed is put back and taken again.
+  worker->PutBack({results[0]});
+  EXPECT_EQ(worker->TakeResults().size(), 1u);
+}
+
+TEST_F(CopyWorkerTest, TheQueueIsBoundedAndQuiesceDropsWhatWaits) {
+  CopyWorkerOptions options;
+  options.parallelism = 1;
+  options.max_queued = 4;
+  auto worker = Worker(options);
+  ASSERT_NE(worker, nullptr);
+  std::vector<CopyTask> tasks;
+  for (uint64_t i = 0; i < 40; ++i) tasks.push_back(Task(i + 1, 0, i * 65536, 60000));
+  worker->Submit(tasks);
+  // At most one running plus four queued were taken; the rest were refused at once.
+  EXPECT_TRUE(worker->Quiesce(std::chrono::seconds(10)));
+  EXPECT_TRUE(worker->TakeResults().empty()) << "results survived a quiesce";
+  const CopyWorker::Stats stats = worker->stats();
+  EXPECT_EQ(stats.queued, 0u);
+  EXPECT_EQ(stats.running, 0u);
+  EXPECT_GE(stats.copies_failed, 35u);
+  // Still usable afterwards.
+  worker->Submit({Task(100, 0, 0, 1000)});
+  std::vector<CopyResult> results;
+  for (int i = 0; i < 5000 && results.empty(); ++i) {
+    results = worker->TakeResults();
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(results[0].status.ok()) << results[0].status.ToString();
+}
+
+TEST_F(CopyWorkerTest, BadOptionsAreRefused) {
+  CopyWorkerOptions options;
+  options.parallelism = 0;
+  EXPECT_EQ(CopyWorker::Create(*node_engine_, destination_, options).status().code(),
+            StatusCode::kInvalidParams);
+  EXPECT_EQ(CopyWorker::Create(*node_engine_, CopyDestination{}, {}).status().code(),
+            StatusCode::kInvalidParams);
+}
+
+}  // namespace
+}  // namespace mooncake
