@@ -115,6 +115,14 @@ Outcome RunStat(const CliOptions& options) {
               static_cast<unsigned long long>(info->lookups_hit),
               static_cast<unsigned long long>(info->lookups_miss),
               Percent(info->lookups_hit, lookups).c_str());
+  std::printf("re-replication: %llu in flight; since start %llu scheduled, %llu completed, %llu "
+              "failed, %llu timed out, %llu cancelled\n",
+              static_cast<unsigned long long>(info->repairs_in_flight),
+              static_cast<unsigned long long>(info->repairs.scheduled),
+              static_cast<unsigned long long>(info->repairs.completed),
+              static_cast<unsigned long long>(info->repairs.failed),
+              static_cast<unsigned long long>(info->repairs.timed_out),
+              static_cast<unsigned long long>(info->repairs.cancelled));
 
   std::printf("\nper node and medium:\n  %-24s %-6s %8s %12s %12s %7s\n", "node", "medium",
               "segments", "used", "capacity", "use");
@@ -125,9 +133,9 @@ Outcome RunStat(const CliOptions& options) {
   std::printf("\nsegments:\n  %-24s %-24s %-6s %12s %12s %7s\n", "segment", "node", "medium",
               "used", "capacity", "use");
   for (const SegmentInfo& s : info->segments) {
-    std::printf("  %-24s %-24s %-6s %12s %12s %7s\n", s.name.c_str(), s.node_id.c_str(),
+    std::printf("  %-24s %-24s %-6s %12s %12s %7s%s\n", s.name.c_str(), s.node_id.c_str(),
                 MediumName(s.medium), FormatSize(s.used).c_str(), FormatSize(s.capacity).c_str(),
-                Percent(s.used, s.capacity).c_str());
+                Percent(s.used, s.capacity).c_str(), s.draining ? "  draining" : "");
   }
   return Outcome::Ok();
 }

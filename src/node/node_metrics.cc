@@ -47,6 +47,34 @@ Result<std::unique_ptr<NodeMetricsServer>> NodeMetricsServer::Start(const std::s
       "mooncake_node_copy_bytes_total", "Object bytes copied into the segment by copy tasks.",
       [&node](GaugeEmitter& out) { out.Emit({}, static_cast<double>(node.stats().copy_bytes)); });
   metrics->registry_.AddGaugeCallback(
+      "mooncake_node_peer_bytes_total",
+      "Bytes moved per peer since start: served_read/served_write = what the peer read from / "
+      "wrote to this node over TCP; read/write = what this node's copies read from / wrote to "
+      "the peer. Shared-memory (same host) and UCX transfers are one-sided and not seen here.",
+      [&node](GaugeEmitter& out) {
+        for (const PeerTransferStats& p : node.peer_stats()) {
+          const std::pair<const char*, uint64_t> values[] = {
+              {"served_read", p.served_bytes_read},
+              {"served_write", p.served_bytes_written},
+              {"read", p.bytes_read},
+              {"write", p.bytes_written}};
+          for (const auto& [direction, bytes] : values) {
+            if (bytes == 0) continue;
+            out.Emit({{"peer", p.peer}, {"direction", direction}}, static_cast<double>(bytes));
+          }
+        }
+      });
+  metrics->registry_.AddGaugeCallback(
+      "mooncake_node_peer_transfers_total",
+      "Transfers this node started to each peer (copy tasks' reads), by outcome.",
+      [&node](GaugeEmitter& out) {
+        for (const PeerTransferStats& p : node.peer_stats()) {
+          if (p.tasks_completed + p.tasks_failed == 0) continue;
+          out.Emit({{"peer", p.peer}, {"result", "ok"}}, static_cast<double>(p.tasks_completed));
+          out.Emit({{"peer", p.peer}, {"result", "failed"}}, static_cast<double>(p.tasks_failed));
+        }
+      });
+  metrics->registry_.AddGaugeCallback(
       "mooncake_node_draining", "1 once the node has begun draining (leaving), else 0.",
       [&node](GaugeEmitter& out) { out.Emit({}, node.stats().draining ? 1.0 : 0.0); });
 

@@ -4,9 +4,10 @@
 // mooncake_node gets --metrics_port (several nodes often share a host).
 //
 // What it reports is what the node itself knows: its segment's size, the objects and bytes in
-// its manifest, heartbeats and re-mounts, copy tasks run and the bytes they moved, draining. Bytes
-// moved per peer are not counted yet: same-host clients read and write the segment's shared memory
-// directly, without the node.
+// its manifest, heartbeats and re-mounts, copy tasks run and the bytes they moved, draining, and
+// bytes per peer as its Transfer Engine saw them (TCP served bytes, copy reads). Same-host
+// clients read and write the segment's shared memory directly, without the node: those bytes
+// are not seen (nor are UCX one-sided ones).
 
 #include <cstdint>
 #include <memory>

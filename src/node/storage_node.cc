@@ -284,6 +284,15 @@ StorageNode::Stats StorageNode::stats() const {
   return stats;
 }
 
+std::vector<PeerTransferStats> StorageNode::peer_stats() const {
+  State& s = *state_;  // the state is not const: its mutex is taken
+  // Under the lock Stop() takes first: once it has run, the engine may be gone.
+  std::lock_guard lock(s.mutex);
+  if (s.stopping) return {};
+  const TransferEngine* engine = s.options.engine != nullptr ? s.options.engine : s.engine.get();
+  return engine != nullptr ? engine->GetPeerStats() : std::vector<PeerTransferStats>{};
+}
+
 size_t StorageNode::manifest_size() const {
   std::lock_guard lock(state_->manifest_mutex);
   return state_->manifest.size();

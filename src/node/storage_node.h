@@ -29,8 +29,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mooncake/common/status.h"
+#include "mooncake/transfer/transfer_types.h"
 
 namespace mooncake {
 
@@ -103,6 +105,9 @@ class StorageNode {
     bool draining = false;
   };
   Stats stats() const;
+  // Bytes and tasks per peer of the node's Transfer Engine (GetPeerStats): what it served to
+  // each client over TCP, and what its copies read from other nodes. Empty once stopped.
+  std::vector<PeerTransferStats> peer_stats() const;
 
   // Asks the master to copy away every object only this node holds, and waits until none is
   // left or `timeout` passes (asking every ~100 ms; heartbeats and copies go on meanwhile).

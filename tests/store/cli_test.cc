@@ -180,6 +180,8 @@ TEST_F(CliTest, StatShowsNodesSegmentsObjectsAndHitRate) {
   EXPECT_THAT(stat.output, HasSubstr("DRAM"));
   EXPECT_THAT(stat.output, HasSubstr("hit rate"));
   EXPECT_THAT(stat.output, Not(HasSubstr("hit rate -")));  // the get above was a lookup
+  EXPECT_THAT(stat.output, HasSubstr("re-replication: 0 in flight"));
+  EXPECT_THAT(stat.output, Not(HasSubstr("draining")));
 }
 
 TEST_F(CliTest, GetOfAMissingKeySaysKeyNotFound) {

@@ -96,5 +96,27 @@ TEST_F(NodeMetricsTest, ReportsTheObjectsItHoldsAndItsHeartbeats) {
   EXPECT_EQ(Sample(text, "mooncake_node_bytes", "kind=\"objects\""), 6.0 * 4096);
 }
 
+TEST_F(NodeMetricsTest, CountsBytesServedToEachPeerOverTcp) {
+  ClientOptions options;
+  options.master_address = cluster_->master_address();
+  options.protocol = "tcp";  // shared memory would bypass the node entirely
+  auto client = Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*client)->Put("p/" + std::to_string(i), Pattern(4096, i)).ok());
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto value = (*client)->Get("p/" + std::to_string(i));
+    ASSERT_TRUE(value.ok()) << value.status().ToString();
+  }
+  const std::string text = Scrape();
+  EXPECT_EQ(Sample(text, "mooncake_node_peer_bytes_total", "direction=\"served_write\""),
+            3.0 * 4096)
+      << text;
+  EXPECT_EQ(Sample(text, "mooncake_node_peer_bytes_total", "direction=\"served_read\""),
+            2.0 * 4096)
+      << text;
+}
+
 }  // namespace
 }  // namespace mooncake::store
