@@ -14,6 +14,7 @@
 #include "mooncake/common/size.h"
 #include "mooncake/store/client.h"
 #include "progress.h"
+#include "tier/object_tier_config.h"
 
 namespace mooncake::cli {
 namespace {
@@ -47,6 +48,10 @@ Result<std::unique_ptr<store::Client>> Connect(const CliOptions& options) {
   client.rpc_timeout = options.rpc_timeout;
   // Values move zero-copy from their own registered memory; staging serves only empty values.
   client.local_buffer_size = uint64_t{1} << 20;
+  const tier::ObjectStoreCredentials aws = tier::CredentialsFromEnvironment();
+  client.object_store_access_key_id = aws.access_key_id;
+  client.object_store_secret_access_key = aws.secret_access_key;
+  client.object_store_session_token = aws.session_token;
   return store::Client::Create(client);
 }
 

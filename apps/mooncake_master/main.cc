@@ -29,14 +29,25 @@ struct Flags {
   double repair_timeout_s = 30;
   int64_t tick_interval_ms = 100;
   std::string log_level = "info";
+  std::string object_store;
+  std::string object_store_policy;  // "" = write-through when --object_store is given
+  std::string object_store_endpoint;
+  std::string object_store_region = "us-east-1";
 };
 
 std::chrono::milliseconds Seconds(double s) {
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
 }
 
-MasterServerOptions ToOptions(const Flags& f) {
+Result<MasterServerOptions> ToOptions(const Flags& f) {
   MasterServerOptions o;
+  o.object_tier.url = f.object_store;
+  o.object_tier.endpoint = f.object_store_endpoint;
+  o.object_tier.region = f.object_store_region;
+  const std::string policy =
+      !f.object_store_policy.empty() ? f.object_store_policy
+                                     : (f.object_store.empty() ? "none" : "write-through");
+  MC_ASSIGN_OR_RETURN(o.object_tier.policy, tier::ParseObjectTierPolicy(policy));
   o.host = f.host;
   o.port = static_cast<uint16_t>(f.port);
   o.metrics_port = f.metrics_port;
@@ -95,6 +106,17 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log_level", f.log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
+  app.add_option("--object_store", f.object_store,
+                 "Object-storage tier clients use: s3://bucket[/prefix] or file:///dir (default: "
+                 "none). Data never flows through the master; each client brings credentials "
+                 "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)");
+  app.add_option("--object_store_policy", f.object_store_policy,
+                 "write-through (default with --object_store: a put is uploaded before it is "
+                 "acknowledged) | write-back (not built yet) | none");
+  app.add_option("--object_store_endpoint", f.object_store_endpoint,
+                 "S3-compatible server, e.g. http://127.0.0.1:4568 (default: AWS)");
+  app.add_option("--object_store_region", f.object_store_region, "S3 signing region")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -112,7 +134,12 @@ int Run(int argc, char** argv) {
 
   BlockShutdownSignals();
 
-  auto server = MasterServer::Create(ToOptions(f));
+  auto options = ToOptions(f);
+  if (!options.ok()) {
+    std::fprintf(stderr, "mooncake_master: %s\n", options.status().ToString().c_str());
+    return 2;
+  }
+  auto server = MasterServer::Create(std::move(*options));
   if (!server.ok()) {
     std::fprintf(stderr, "mooncake_master: %s\n", server.status().ToString().c_str());
     return 1;

@@ -1,4 +1,5 @@
 #include "bench_worker.h"
+#include "tier/object_tier_config.h"
 
 #include <fmt/format.h>
 
@@ -52,6 +53,10 @@ Status BenchWorker::Prepare() {
   client.protocol = options_.protocol;
   // Values move zero-copy from `buffer_`; the staging buffer is never used.
   client.local_buffer_size = uint64_t{1} << 20;
+  const tier::ObjectStoreCredentials aws = tier::CredentialsFromEnvironment();
+  client.object_store_access_key_id = aws.access_key_id;
+  client.object_store_secret_access_key = aws.secret_access_key;
+  client.object_store_session_token = aws.session_token;
   MC_ASSIGN_OR_RETURN(client_, store::Client::Create(client));
 
   const size_t n = options_.batch_size;

@@ -1,6 +1,7 @@
 // ClientImpl: the client's own segment, multi-part puts and the index calls that are thin
 // wrappers over one master RPC (batch remove, remove all, sizes, ping).
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -55,12 +56,21 @@ std::vector<Status> ClientImpl::BatchRemove(const std::vector<std::string>& keys
   ForgetLocations(keys);
   auto removed = master_->BatchRemove(keys, ToRemoveMode(force));
   if (!removed.ok()) return std::vector<Status>(keys.size(), removed.status());
+  if (object_store_) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      (*removed)[i] = RemoveFromObjectTier(keys[i], (*removed)[i]);
+    }
+  }
   return std::move(*removed);
 }
 
 Result<uint64_t> ClientImpl::RemoveAll(bool force) {
   cache_.Clear();
-  return master_->RemoveAll(ToRemoveMode(force));
+  MC_ASSIGN_OR_RETURN(uint64_t removed, master_->RemoveAll(ToRemoveMode(force)));
+  if (!object_store_) return removed;
+  MC_ASSIGN_OR_RETURN(uint64_t in_store,
+                      RemoveMatchingFromObjectTier([](const std::string&) { return true; }));
+  return std::max(removed, in_store);
 }
 
 std::vector<Result<uint64_t>> ClientImpl::BatchGetSize(const std::vector<std::string>& keys) {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <regex>
 #include <utility>
 
 #include "client/replica_ranges.h"
@@ -60,7 +61,7 @@ Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
   // Ride out a master restart: calls wait for it (up to rpc_timeout) instead of failing.
   master_options.wait_for_master = true;
   MC_ASSIGN_OR_RETURN(std::unique_ptr<MasterClient> master, MasterClient::Create(master_options));
-  MC_RETURN_IF_ERROR(master->Ping().status());
+  MC_ASSIGN_OR_RETURN(PingReply pong, master->Ping());
 
   TransferEngineOptions engine_options;
   engine_options.local_server_name = options.local_hostname;
@@ -73,6 +74,7 @@ Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
       new ClientImpl(std::move(options), std::move(master), std::move(engine)));
   MC_ASSIGN_OR_RETURN(client->staging_,
                       StagingBuffer::Create(*client->engine_, client->options_.local_buffer_size));
+  MC_RETURN_IF_ERROR(client->OpenObjectTier(pong.object_tier));
   MC_RETURN_IF_ERROR(client->MountSegment());
   return std::unique_ptr<Client>(std::move(client));
 }
@@ -111,7 +113,8 @@ Status ClientImpl::AppendRequests(const ReplicaLocation& replica, uint64_t offse
 }
 
 std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& items,
-                                                const ReplicateConfig& config, PutMode mode) {
+                                                const ReplicateConfig& config, PutMode mode,
+                                                bool upload) {
   std::vector<PutStartItem> starts;
   starts.reserve(items.size());
   for (const WriteItem& item : items) starts.push_back({item.key, item.length});
@@ -151,6 +154,9 @@ std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& it
   std::vector<std::string> revokes;
   for (size_t i = 0; i < items.size(); ++i) {
     if (!(*started)[i].ok()) continue;  // nothing to end or revoke
+    if (results[i].ok() && upload) {
+      results[i] = UploadForPut(items[i].key, {items[i].data, items[i].length});
+    }
     if (results[i].ok()) {
       ends.push_back({items[i].key, Crc32c(items[i].data, items[i].length)});
       end_index.push_back(i);
@@ -304,7 +310,10 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetInto(const std::vector<std::st
   std::vector<size_t> stale;
   std::vector<Result<uint64_t>> results =
       BatchGetIntoOnce(keys, addresses, capacities, /*use_cache=*/true, stale);
-  if (stale.empty()) return results;
+  if (stale.empty()) {
+    ReadThroughInto(keys, addresses, capacities, results);
+    return results;
+  }
   std::vector<std::string> again_keys;
   std::vector<void*> again_addresses;
   std::vector<size_t> again_capacities;
@@ -317,6 +326,7 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetInto(const std::vector<std::st
   std::vector<Result<uint64_t>> again =
       BatchGetIntoOnce(again_keys, again_addresses, again_capacities, false, unused);
   for (size_t j = 0; j < stale.size(); ++j) results[stale[j]] = std::move(again[j]);
+  ReadThroughInto(keys, addresses, capacities, results);
   return results;
 }
 
@@ -424,6 +434,13 @@ Status ClientImpl::Put(const std::string& key, std::span<const uint8_t> value,
 std::vector<Status> ClientImpl::BatchPut(const std::vector<std::string>& keys,
                                          const std::vector<std::span<const uint8_t>>& values,
                                          const ReplicateConfig& config, PutMode mode) {
+  return PutValues(keys, values, config, mode, /*upload=*/true);
+}
+
+std::vector<Status> ClientImpl::PutValues(const std::vector<std::string>& keys,
+                                          const std::vector<std::span<const uint8_t>>& values,
+                                          const ReplicateConfig& config, PutMode mode,
+                                          bool upload) {
   if (values.size() != keys.size()) {
     return std::vector<Status>(
         keys.size(), Status(StatusCode::kInvalidParams, "keys and values differ in size"));
@@ -435,8 +452,8 @@ std::vector<Status> ClientImpl::BatchPut(const std::vector<std::string>& keys,
     std::vector<Status> results;
     for (size_t i = 0; i < keys.size(); ++i) {
       results.push_back(values[i].size() <= staging_->size() && values[i].size() > 0
-                            ? BatchPut({keys[i]}, {values[i]}, config, mode)[0]
-                            : PutChunked(keys[i], values[i], config, mode));
+                            ? PutValues({keys[i]}, {values[i]}, config, mode, upload)[0]
+                            : PutChunked(keys[i], values[i], config, mode, upload));
     }
     return results;
   }
@@ -449,11 +466,11 @@ std::vector<Status> ClientImpl::BatchPut(const std::vector<std::string>& keys,
     items.push_back({keys[i], piece->data() + offset, values[i].size()});
     offset += values[i].size();
   }
-  return WriteRegistered(items, config, mode);
+  return WriteRegistered(items, config, mode, upload);
 }
 
 Status ClientImpl::PutChunked(const std::string& key, std::span<const uint8_t> value,
-                              const ReplicateConfig& config, PutMode mode) {
+                              const ReplicateConfig& config, PutMode mode, bool upload) {
   MC_ASSIGN_OR_RETURN(PutStartReply start,
                       master_->PutStart(key, value.size(), ToMaster(config), ToMaster(mode)));
   auto fail = [&](const Status& status) {
@@ -478,6 +495,9 @@ Status ClientImpl::PutChunked(const std::string& key, std::span<const uint8_t> v
       if (!s.ok()) return fail(s);
     }
   }
+  if (upload) {
+    if (Status uploaded = UploadForPut(key, value); !uploaded.ok()) return fail(uploaded);
+  }
   Status ended = master_->PutEnd(key, Crc32c(value.data(), value.size()));
   cache_.Erase(key);
   return ended;
@@ -491,12 +511,14 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
     const std::vector<std::string>& keys) {
   std::vector<size_t> stale;
   std::vector<Result<std::vector<uint8_t>>> results = BatchGetOnce(keys, true, stale);
-  if (stale.empty()) return results;
-  std::vector<std::string> again_keys;
-  for (size_t i : stale) again_keys.push_back(keys[i]);
-  std::vector<size_t> unused;
-  std::vector<Result<std::vector<uint8_t>>> again = BatchGetOnce(again_keys, false, unused);
-  for (size_t j = 0; j < stale.size(); ++j) results[stale[j]] = std::move(again[j]);
+  if (!stale.empty()) {
+    std::vector<std::string> again_keys;
+    for (size_t i : stale) again_keys.push_back(keys[i]);
+    std::vector<size_t> unused;
+    std::vector<Result<std::vector<uint8_t>>> again = BatchGetOnce(again_keys, false, unused);
+    for (size_t j = 0; j < stale.size(); ++j) results[stale[j]] = std::move(again[j]);
+  }
+  ReadThrough(keys, results);
   return results;
 }
 
@@ -583,7 +605,8 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
 
 Status ClientImpl::Remove(const std::string& key, bool force) {
   cache_.Erase(key);
-  return master_->Remove(key, force ? RemoveMode::kForce : RemoveMode::kNormal);
+  return RemoveFromObjectTier(
+      key, master_->Remove(key, force ? RemoveMode::kForce : RemoveMode::kNormal));
 }
 
 Result<bool> ClientImpl::IsExist(const std::string& key) { return master_->ExistKey(key); }
@@ -598,7 +621,15 @@ std::vector<Result<bool>> ClientImpl::BatchIsExist(const std::vector<std::string
 
 Result<uint64_t> ClientImpl::RemoveByRegex(const std::string& pattern, bool force) {
   cache_.Clear();
-  return master_->RemoveByRegex(pattern, force ? RemoveMode::kForce : RemoveMode::kNormal);
+  MC_ASSIGN_OR_RETURN(uint64_t removed, master_->RemoveByRegex(pattern, force ? RemoveMode::kForce
+                                                                              : RemoveMode::kNormal));
+  if (!object_store_) return removed;
+  // The master checked the pattern: it compiles.
+  const std::regex re(pattern, std::regex::ECMAScript);
+  MC_ASSIGN_OR_RETURN(uint64_t in_store, RemoveMatchingFromObjectTier([&](const std::string& key) {
+                        return std::regex_search(key, re);
+                      }));
+  return std::max(removed, in_store);
 }
 
 }  // namespace mooncake::store

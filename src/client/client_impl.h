@@ -4,6 +4,7 @@
 // Transfer Engine for the bytes, a staging buffer for unregistered memory.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "mooncake/store/client.h"
 #include "mooncake/transfer/transfer_engine.h"
 #include "node/storage_node.h"
+#include "tier/object_store.h"
+#include "tier/object_tier_config.h"
 
 namespace mooncake::store {
 
@@ -59,6 +62,7 @@ class ClientImpl final : public Client {
   Status Ping() override;
 
   std::string local_hostname() const override;
+  ObjectTierStats object_tier_stats() const override;
 
  private:
   // An object to write from registered memory.
@@ -82,12 +86,18 @@ class ClientImpl final : public Client {
 
   // PutStart for every item in one RPC, the writes of every replica in one transfer batch,
   // then PutEnd / PutRevoke in one RPC each. One status per item.
+  // With `upload` (and a write-through object tier), each item is uploaded before PutEnd.
   std::vector<Status> WriteRegistered(const std::vector<WriteItem>& items,
-                                      const ReplicateConfig& config, PutMode mode);
+                                      const ReplicateConfig& config, PutMode mode,
+                                      bool upload = true);
+  // BatchPut's body; `upload` as for WriteRegistered.
+  std::vector<Status> PutValues(const std::vector<std::string>& keys,
+                                const std::vector<std::span<const uint8_t>>& values,
+                                const ReplicateConfig& config, PutMode mode, bool upload);
   // A plain value larger than the staging buffer: PutStart, then the value in staging-sized
   // pieces, then PutEnd (PutRevoke on failure).
   Status PutChunked(const std::string& key, std::span<const uint8_t> value,
-                    const ReplicateConfig& config, PutMode mode);
+                    const ReplicateConfig& config, PutMode mode, bool upload = true);
   // Reads every item, all first attempts in one transfer batch; an item whose transfer
   // failed is retried on the object's next replica. One status per item.
   std::vector<Status> ReadRegistered(const std::vector<ReadItem>& items);
@@ -118,6 +128,23 @@ class ClientImpl final : public Client {
   // mounts it (node_). client_admin.cc.
   Status MountSegment();
 
+  // ---- Object-storage tier (client_object_tier.cc) ----
+  // Opens the object store the master named, if any.
+  Status OpenObjectTier(const tier::ObjectTierConfig& config);
+  // Uploads a value about to be acknowledged (write-through); OK without a tier.
+  Status UploadForPut(const std::string& key, std::span<const uint8_t> value);
+  // Replaces each kObjectNotFound result by the object read from the object store (and put
+  // back into the pool).
+  void ReadThrough(const std::vector<std::string>& keys,
+                   std::vector<Result<std::vector<uint8_t>>>& results);
+  void ReadThroughInto(const std::vector<std::string>& keys, const std::vector<void*>& addresses,
+                       const std::vector<size_t>& capacities,
+                       std::vector<Result<uint64_t>>& results);
+  // The outcome of removing `key` everywhere, given the pool's answer.
+  Status RemoveFromObjectTier(const std::string& key, const Status& pool);
+  // Removes the object store's objects whose keys `match`; returns how many.
+  Result<uint64_t> RemoveMatchingFromObjectTier(const std::function<bool(const std::string&)>& match);
+
   const ClientOptions options_;
   std::unique_ptr<MasterClient> master_;
   std::unique_ptr<TransferEngine> engine_;
@@ -129,6 +156,9 @@ class ClientImpl final : public Client {
   // The segment this client contributes (global_segment_size > 0), served by engine_; stopped
   // (unmounted) before engine_ goes.
   std::unique_ptr<StorageNode> node_;
+  // The object-storage tier (null when the master names none or policy none).
+  std::unique_ptr<tier::ObjectStore> object_store_;
+  std::atomic<uint64_t> uploads_{0}, upload_failures_{0}, read_throughs_{0}, promotions_{0};
 };
 
 }  // namespace mooncake::store

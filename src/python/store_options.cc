@@ -1,4 +1,5 @@
 #include "python/store_options.h"
+#include "tier/object_tier_config.h"
 
 #include <algorithm>
 #include <string>
@@ -85,6 +86,11 @@ store::ClientOptions ToClientOptions(const StoreSetup& setup) {
   options.local_buffer_size =
       setup.local_buffer_size == 0 ? kMinLocalBuffer : setup.local_buffer_size;
   options.global_segment_size = setup.global_segment_size;
+  // The binding is where Python users start the store: it reads the environment, as apps do.
+  const tier::ObjectStoreCredentials aws = tier::CredentialsFromEnvironment();
+  options.object_store_access_key_id = aws.access_key_id;
+  options.object_store_secret_access_key = aws.secret_access_key;
+  options.object_store_session_token = aws.session_token;
   return options;
 }
 

@@ -147,6 +147,14 @@ TEST(MasterProcessTest, BadFlagsAreRefusedWithTheReason) {
   EXPECT_THAT(ExpectStartFailure(with("--port=70000")), HasSubstr("port"));
   EXPECT_THAT(ExpectStartFailure(with("--no_such_flag=1")), HasSubstr("no_such_flag"));
   EXPECT_THAT(ExpectStartFailure(with("--log_level=loud")), HasSubstr("log_level"));
+  EXPECT_THAT(ExpectStartFailure(with("--object_store=ftp://x")), HasSubstr("--object_store"));
+  EXPECT_THAT(ExpectStartFailure(with("--object_store_policy=write-through")),
+              HasSubstr("needs --object_store"));
+  auto both = with("--object_store=s3://bucket");
+  both.push_back("--object_store_policy=write-back");
+  EXPECT_THAT(ExpectStartFailure(both), HasSubstr("write-back is not built yet"));
+  both.back() = "--object_store_policy=sometimes";
+  EXPECT_THAT(ExpectStartFailure(both), HasSubstr("write-through, write-back, none"));
 }
 
 TEST(MasterProcessTest, ConfigFileSetsFlagsAndRejectsUnknownKeys) {

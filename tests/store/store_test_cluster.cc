@@ -62,6 +62,7 @@ Status StoreTestCluster::StartMaster() {
   master.args = {"--host=" + options_.master_host, "--port=" + std::to_string(master_port_),
                  "--metrics_port=" + std::to_string(options_.metrics ? metrics_port_ : -1),
                  "--client_ttl=" + std::to_string(options_.client_ttl_s), "--log_level=warn"};
+  master.args.insert(master.args.end(), options_.master_args.begin(), options_.master_args.end());
   MC_ASSIGN_OR_RETURN(master_, Launch("master", std::move(master)));
   if (Status ready = master_->WaitForLine("READY", kStartTimeout); !ready.ok()) {
     return ready.WithContext("mooncake_master: " + master_->ReadLog());

@@ -40,6 +40,8 @@ struct StoreTestClusterOptions {
   std::string node_protocol;
   // Further flags for every mooncake_node (e.g. "--drain_timeout=5"). Default: none.
   std::vector<std::string> node_args;
+  // Further flags for mooncake_master (e.g. "--object_store=file:///tmp/x"). Default: none.
+  std::vector<std::string> master_args;
   // How each process is started: given "master" or "node<i>" and the plain ProcessOptions,
   // returns the ones to start instead (e.g. NetnsTopology::InHost to run it inside an emulated
   // host). Default: none, every process runs as is.

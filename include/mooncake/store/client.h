@@ -16,6 +16,11 @@
 // failure PutRevoke, so an object is never half-visible. A Get reads the first healthy COMPLETE
 // replica and tries the next one when a transfer fails.
 //
+// When the master is configured with an object-storage tier (write-through), a put is uploaded
+// to it before PutEnd (a failed upload fails the put); a Get/GetInto/BatchGet of a key the pool
+// does not hold reads it through from the object store and puts it back into the pool; Remove,
+// BatchRemove, RemoveByRegex and RemoveAll remove it there too.
+//
 // Thread safety: every method may be called from any thread concurrently.
 
 #include <chrono>
@@ -60,8 +65,22 @@ struct ClientOptions {
   // named local_hostname(), mounted in the master while the client lives and unmounted (its
   // replicas dropped) when it is destroyed. Default 0: none.
   uint64_t global_segment_size = 0;
+  // Credentials for the object-storage tier the master names (mooncake_master
+  // --object_store), when it needs any; the apps fill them from AWS_ACCESS_KEY_ID,
+  // AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. Default: none (anonymous requests).
+  std::string object_store_access_key_id;
+  std::string object_store_secret_access_key;
+  std::string object_store_session_token;
 
   Status Validate() const;
+};
+
+// What this client did with the object-storage tier (all 0 when the master names none).
+struct ObjectTierStats {
+  uint64_t uploads = 0;          // write-through uploads done before PutEnd
+  uint64_t upload_failures = 0;  // puts refused because their upload failed
+  uint64_t read_throughs = 0;    // gets served from the object store after a pool miss
+  uint64_t promotions = 0;       // of those, objects put back into the pool
 };
 
 // How a Put places its replicas.
@@ -154,6 +173,7 @@ class Client {
 
   // This client's Transfer Engine name ("host:port").
   virtual std::string local_hostname() const = 0;
+  virtual ObjectTierStats object_tier_stats() const = 0;
 };
 
 }  // namespace mooncake::store

@@ -150,7 +150,13 @@ Result<PingReply> MasterClient::Ping() {
   // health checks report an unreachable master within a second, not rpc_timeout.
   MC_RETURN_IF_ERROR(impl_->Call("Ping", &pb::MasterService::Stub::Ping, req, resp, {},
                                  std::min(impl_->options.rpc_timeout, kPingTimeout)));
-  return PingReply{resp.protocol_version(), resp.master_incarnation()};
+  PingReply reply{resp.protocol_version(), resp.master_incarnation(), {}};
+  reply.object_tier.url = resp.object_store_url();
+  reply.object_tier.endpoint = resp.object_store_endpoint();
+  if (!resp.object_store_region().empty()) reply.object_tier.region = resp.object_store_region();
+  auto policy = tier::ParseObjectTierPolicy(resp.object_store_policy());
+  reply.object_tier.policy = policy.ok() ? *policy : tier::ObjectTierPolicy::kNone;
+  return reply;
 }
 
 Result<MountReport> MasterClient::MountSegment(const SegmentSpec& spec,

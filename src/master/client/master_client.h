@@ -20,6 +20,7 @@
 #include "master/core/master_core.h"
 #include "master/core/master_types.h"
 #include "mooncake/common/status.h"
+#include "tier/object_tier_config.h"
 
 namespace mooncake {
 
@@ -90,6 +91,9 @@ struct ReplicaListReply {
 struct PingReply {
   uint32_t protocol_version = 0;
   uint64_t master_incarnation = 0;
+  // The object-storage tier the master is configured with (policy none: no tier). An unknown
+  // policy name from a newer master reads as none.
+  tier::ObjectTierConfig object_tier;
 };
 
 struct ClusterInfo {

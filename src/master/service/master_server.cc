@@ -28,7 +28,7 @@ Status MasterServerOptions::Validate() const {
   if (tick_interval.count() <= 0) {
     return Status(StatusCode::kInvalidParams, "tick_interval must be > 0");
   }
-  return Status::Ok();
+  return object_tier.Validate();
 }
 
 struct MasterServer::State {
@@ -87,6 +87,7 @@ Result<std::unique_ptr<MasterServer>> MasterServer::Create(MasterServerOptions o
   state->metrics = std::make_unique<MasterMetrics>(state->registry);
   state->service = std::make_unique<MasterServiceImpl>(*state->core, SystemClock::Instance(),
                                                        *state->metrics, state->incarnation);
+  state->service->set_object_tier(options.object_tier);
 
   // The HTTP server first: it is the cheaper one to tear down if the RPC port is taken.
   if (options.metrics_port >= 0) {

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "master/core/master_core.h"
+#include "tier/object_tier_config.h"
 #include "mooncake/common/status.h"
 
 namespace mooncake {
@@ -31,6 +32,8 @@ struct MasterServerOptions {
   int metrics_port = 9003;
   // Period of the core's Tick (timeouts, liveness, eviction). Default 100 ms; > 0.
   std::chrono::milliseconds tick_interval{100};
+  // The object-storage tier handed to clients (Ping). Default: none.
+  tier::ObjectTierConfig object_tier;
 
   // kInvalidParams naming the first bad field (core options included).
   Status Validate() const;

@@ -79,6 +79,10 @@ grpc::Status MasterServiceImpl::Ping(grpc::ServerContext* ctx, const pb::PingReq
   // which versions disagree.
   resp->set_protocol_version(kMasterProtocolVersion);
   resp->set_master_incarnation(incarnation_);
+  resp->set_object_store_url(object_tier_.url);
+  resp->set_object_store_endpoint(object_tier_.endpoint);
+  resp->set_object_store_region(object_tier_.region);
+  resp->set_object_store_policy(tier::ObjectTierPolicyName(object_tier_.policy));
   return Serve(MasterRpc::kPing, ctx, *req, resp, [] { return Status::Ok(); });
 }
 

@@ -19,6 +19,7 @@
 
 #include "master/core/master_core.h"
 #include "master/service/master_metrics.h"
+#include "tier/object_tier_config.h"
 #include "mooncake/proto/master.grpc.pb.h"
 
 namespace mooncake {
@@ -29,6 +30,8 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   // WithCore() once the service is serving.
   MasterServiceImpl(MasterCore& core, const Clock& clock, MasterMetrics& metrics,
                     uint64_t incarnation);
+  // The object tier clients are told about in Ping answers. Set before serving.
+  void set_object_tier(tier::ObjectTierConfig config) { object_tier_ = std::move(config); }
 
   // Runs `fn(core)` under the service's lock (the tick thread and status page use this).
   // The wait for and the hold of the lock are recorded, so contention shows in /metrics.
@@ -113,6 +116,7 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   const Clock& clock_;
   MasterMetrics& metrics_;
   const uint64_t incarnation_;
+  tier::ObjectTierConfig object_tier_;
   std::mutex core_mutex_;
   // Signalled (under core_mutex_) when the core journaled manifest changes or queued copy
   // tasks (MasterCore::NodeEventCount).
