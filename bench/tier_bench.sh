@@ -3,6 +3,11 @@
 #   S3: object_store_bench put/get of whole objects (default 4 x 64 MiB) through our s3://
 #       backend vs `aws s3 cp` of the same objects, both against one throwaway s3rver
 #       (npm s3rver@3.7.1 from scripts/install-deps.sh) on loopback. Goal: ratio >= 1.
+#   Read-through: a cluster (master --object_store=s3://..., 1 node) takes 1 MiB objects
+#       (write-through); a brand-new cluster on the same bucket then serves them: the first
+#       `mooncake get` of each reads through from S3 (and puts it back into the pool), the second
+#       is a pool hit. Both are whole CLI runs (process start included): their difference is
+#       what read-through costs.
 # Usage: bench/tier_bench.sh [count] [size]   (uses build/bin, or MC_BIN=dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,16 +15,21 @@ BIN="${MC_BIN:-build/bin}"
 COUNT="${1:-4}"
 SIZE="${2:-64MiB}"
 S3RVER="${MC_TOOLS_PREFIX:-/opt/mooncake-tools}/node_modules/.bin/s3rver"
-[ -x "$BIN/object_store_bench" ] || { echo "build first: scripts/quickstart.sh"; exit 1; }
+for b in object_store_bench mooncake_master mooncake_node mooncake; do
+  [ -x "$BIN/$b" ] || { echo "build first: scripts/quickstart.sh ($BIN/$b missing)"; exit 1; }
+done
 [ -x "$S3RVER" ] || { echo "s3rver missing: scripts/install-deps.sh"; exit 1; }
 command -v aws >/dev/null || { echo "aws (awscli) missing: scripts/install-deps.sh"; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mc_tier_bench.XXXXXX")
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" "${cluster_pids[@]}"; do
+    kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true
+  done
   rm -rf "$WORK"
 }
+cluster_pids=()
 trap cleanup EXIT
 
 port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
@@ -62,6 +72,56 @@ echo "S3 (s3rver on loopback), $COUNT objects of $SIZE, whole-object put/get:"
 printf "%-4s %14s %14s %7s\n" op "aws s3 cp MB/s" "mooncake MB/s" ratio
 printf "%-4s %14s %14s %7s\n" put "$cli_put" "$ours_put" "$(ratio "$ours_put" "$cli_put")"
 printf "%-4s %14s %14s %7s\n" get "$cli_get" "$ours_get" "$(ratio "$ours_get" "$cli_get")"
+
+# ---- read-through latency ----
+free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
+cluster_pids=()
+start_cluster() {  # -> sets MASTER
+  local mport
+  mport=$(free_port)
+  "$BIN/mooncake_master" --host=127.0.0.1 --port="$mport" --metrics_port=-1 \
+    --object_store=s3://bench/pool --object_store_endpoint="$endpoint" >"$WORK/master.log" 2>&1 &
+  cluster_pids=($!)
+  for _ in $(seq 1 200); do grep -qs '^READY' "$WORK/master.log" && break; sleep 0.05; done
+  MASTER="127.0.0.1:$mport"
+  "$BIN/mooncake_node" --master="$MASTER" --listen="127.0.0.1:$(free_port)" \
+    --segment_size=256MiB >"$WORK/node.log" 2>&1 &
+  cluster_pids+=($!)
+  for _ in $(seq 1 200); do grep -qs '^READY' "$WORK/node.log" && break; sleep 0.05; done
+  grep -qs '^READY' "$WORK/node.log" || { cat "$WORK/master.log" "$WORK/node.log"; exit 1; }
+}
+stop_cluster() {
+  for p in "${cluster_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  cluster_pids=()
+}
+RT_COUNT=10
+head -c 1048576 /dev/urandom >"$WORK/mib"
+start_cluster
+for i in $(seq 1 "$RT_COUNT"); do "$BIN/mooncake" --master="$MASTER" put "rt/$i" "$WORK/mib" >/dev/null; done
+stop_cluster
+start_cluster
+timed_get() { python3 - "$@" <<'PY'
+import subprocess, sys, time
+t = time.monotonic()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print('%.1f' % ((time.monotonic() - t) * 1000))
+PY
+}
+through=(); hit=()
+for i in $(seq 1 "$RT_COUNT"); do
+  through+=("$(timed_get "$BIN/mooncake" --master="$MASTER" get "rt/$i" "$WORK/rt_out")")
+  cmp -s "$WORK/mib" "$WORK/rt_out" || { echo "read-through returned different bytes"; exit 1; }
+  hit+=("$(timed_get "$BIN/mooncake" --master="$MASTER" get "rt/$i" "$WORK/rt_out")")
+done
+stop_cluster
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+rt_ms=$(median "${through[@]}")
+hit_ms=$(median "${hit[@]}")
+echo
+echo "Read-through of a 1 MiB object (median of $RT_COUNT, whole 'mooncake get' runs):"
+echo "  first get (read-through from S3 + put back): ${rt_ms} ms; second get (pool hit): ${hit_ms} ms;" \
+  "read-through costs $(python3 -c "print('%.1f' % ($rt_ms - $hit_ms))") ms more"
 echo "RESULT bench=tier_bench s3_size=$SIZE s3_count=$COUNT aws_put_MBps=$cli_put" \
   "ours_put_MBps=$ours_put ratio_put=$(ratio "$ours_put" "$cli_put") aws_get_MBps=$cli_get" \
-  "ours_get_MBps=$ours_get ratio_get=$(ratio "$ours_get" "$cli_get")"
+  "ours_get_MBps=$ours_get ratio_get=$(ratio "$ours_get" "$cli_get")" \
+  "readthrough_1MiB_ms=$rt_ms pool_hit_1MiB_ms=$hit_ms"

@@ -77,6 +77,9 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetSize(const std::vector<std::st
   if (keys.empty()) return {};
   auto sizes = master_->BatchGetSize(keys);
   if (!sizes.ok()) return std::vector<Result<uint64_t>>(keys.size(), sizes.status());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    (*sizes)[i] = SizeInObjectTier(keys[i], std::move((*sizes)[i]));
+  }
   return std::move(*sizes);
 }
 

@@ -609,13 +609,20 @@ Status ClientImpl::Remove(const std::string& key, bool force) {
       key, master_->Remove(key, force ? RemoveMode::kForce : RemoveMode::kNormal));
 }
 
-Result<bool> ClientImpl::IsExist(const std::string& key) { return master_->ExistKey(key); }
+Result<bool> ClientImpl::IsExist(const std::string& key) {
+  return ExistsInObjectTier(key, master_->ExistKey(key));
+}
 
-Result<uint64_t> ClientImpl::GetSize(const std::string& key) { return master_->GetSize(key); }
+Result<uint64_t> ClientImpl::GetSize(const std::string& key) {
+  return SizeInObjectTier(key, master_->GetSize(key));
+}
 
 std::vector<Result<bool>> ClientImpl::BatchIsExist(const std::vector<std::string>& keys) {
   auto exists = master_->BatchExistKey(keys);
   if (!exists.ok()) return std::vector<Result<bool>>(keys.size(), exists.status());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    (*exists)[i] = ExistsInObjectTier(keys[i], std::move((*exists)[i]));
+  }
   return std::move(*exists);
 }
 

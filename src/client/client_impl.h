@@ -140,6 +140,10 @@ class ClientImpl final : public Client {
   void ReadThroughInto(const std::vector<std::string>& keys, const std::vector<void*>& addresses,
                        const std::vector<size_t>& capacities,
                        std::vector<Result<uint64_t>>& results);
+  // Whether `key` exists / its size, given the pool's answer: a key the pool does not hold
+  // may be in the object store (it is read through on Get).
+  Result<bool> ExistsInObjectTier(const std::string& key, Result<bool> pool);
+  Result<uint64_t> SizeInObjectTier(const std::string& key, Result<uint64_t> pool);
   // The outcome of removing `key` everywhere, given the pool's answer.
   Status RemoveFromObjectTier(const std::string& key, const Status& pool);
   // Removes the object store's objects whose keys `match`; returns how many.

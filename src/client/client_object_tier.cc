@@ -127,6 +127,24 @@ void ClientImpl::ReadThroughInto(const std::vector<std::string>& keys,
   }
 }
 
+Result<bool> ClientImpl::ExistsInObjectTier(const std::string& key, Result<bool> pool) {
+  if (!object_store_ || !pool.ok() || *pool) return pool;
+  auto info = object_store_->Head(key);
+  if (info.ok()) return true;
+  if (info.status().code() == StatusCode::kObjectNotFound) return false;
+  return info.status().WithContext("looking '" + key + "' up in the object store");
+}
+
+Result<uint64_t> ClientImpl::SizeInObjectTier(const std::string& key, Result<uint64_t> pool) {
+  if (!object_store_ || pool.ok() || pool.status().code() != StatusCode::kObjectNotFound) {
+    return pool;
+  }
+  auto info = object_store_->Head(key);
+  if (info.ok()) return info->size;
+  if (info.status().code() == StatusCode::kObjectNotFound) return pool;
+  return info.status().WithContext("looking '" + key + "' up in the object store");
+}
+
 Status ClientImpl::RemoveFromObjectTier(const std::string& key, const Status& pool) {
   if (!object_store_) return pool;
   if (!pool.ok() && pool.code() != StatusCode::kObjectNotFound) return pool;  // e.g. leased
