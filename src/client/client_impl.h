@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -133,6 +134,11 @@ class ClientImpl final : public Client {
   Status OpenObjectTier(const tier::ObjectTierConfig& config);
   // Uploads a value about to be acknowledged (write-through); OK without a tier.
   Status UploadForPut(const std::string& key, std::span<const uint8_t> value);
+  // The object-store entry of a pool miss; nullopt when there is none to read, with
+  // `failure` set when looking failed for another reason than absence.
+  std::optional<tier::ObjectInfo> FindForReadThrough(const std::string& key, Status* failure);
+  // Counts a read-through and its put back into the pool (`promoted`).
+  void NotePromotion(const std::string& key, const Status& promoted);
   // Replaces each kObjectNotFound result by the object read from the object store (and put
   // back into the pool).
   void ReadThrough(const std::vector<std::string>& keys,

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <utility>
 
 #include "client/client_impl.h"
@@ -51,17 +52,45 @@ Status ClientImpl::UploadForPut(const std::string& key, std::span<const uint8_t>
   return Status::Ok();
 }
 
+namespace {
+
+// Whether a get result is a pool miss that the object store may serve.
+template <typename T>
+bool PoolMiss(const Result<T>& result) {
+  return !result.ok() && result.status().code() == StatusCode::kObjectNotFound;
+}
+
+}  // namespace
+
+std::optional<tier::ObjectInfo> ClientImpl::FindForReadThrough(const std::string& key,
+                                                               Status* failure) {
+  auto info = object_store_->Head(key);
+  if (info.ok()) return std::move(*info);
+  // Not there either: the pool's answer stands. Any other failure is worth reporting.
+  if (info.status().code() != StatusCode::kObjectNotFound) {
+    *failure = info.status().WithContext("read-through of '" + key + "'");
+  }
+  return std::nullopt;
+}
+
+void ClientImpl::NotePromotion(const std::string& key, const Status& promoted) {
+  read_throughs_.fetch_add(1, std::memory_order_relaxed);
+  if (promoted.ok()) {
+    promotions_.fetch_add(1, std::memory_order_relaxed);
+  } else if (promoted.code() != StatusCode::kObjectAlreadyExists) {  // a racing writer won
+    MC_LOG_INFO("read-through of '{}': not put back into the pool: {}", key, promoted.ToString());
+  }
+}
+
 void ClientImpl::ReadThrough(const std::vector<std::string>& keys,
                              std::vector<Result<std::vector<uint8_t>>>& results) {
   if (!object_store_) return;
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (results[i].ok() || results[i].status().code() != StatusCode::kObjectNotFound) continue;
-    auto info = object_store_->Head(keys[i]);
-    if (!info.ok()) {
-      // Not there either: the pool's answer stands. Any other failure is worth reporting.
-      if (info.status().code() != StatusCode::kObjectNotFound) {
-        results[i] = info.status().WithContext("read-through of '" + keys[i] + "'");
-      }
+    if (!PoolMiss(results[i])) continue;
+    Status failure = results[i].status();
+    std::optional<tier::ObjectInfo> info = FindForReadThrough(keys[i], &failure);
+    if (!info) {
+      results[i] = failure;
       continue;
     }
     std::vector<uint8_t> value(info->size);
@@ -71,17 +100,10 @@ void ClientImpl::ReadThrough(const std::vector<std::string>& keys,
       results[i] = read.WithContext("read-through of '" + keys[i] + "'");
       continue;
     }
-    read_throughs_.fetch_add(1, std::memory_order_relaxed);
     // Back into the pool for the next reader; it is in the object store already. A racing
     // writer's newer object wins (create, not upsert).
-    Status promoted = PutValues({keys[i]}, {value}, ReplicateConfig{}, PutMode::kCreate,
-                                /*upload=*/false)[0];
-    if (promoted.ok()) {
-      promotions_.fetch_add(1, std::memory_order_relaxed);
-    } else if (promoted.code() != StatusCode::kObjectAlreadyExists) {
-      MC_LOG_INFO("read-through of '{}': not put back into the pool: {}", keys[i],
-                  promoted.ToString());
-    }
+    NotePromotion(keys[i], PutValues({keys[i]}, {value}, ReplicateConfig{}, PutMode::kCreate,
+                                     /*upload=*/false)[0]);
     results[i] = std::move(value);
   }
 }
@@ -92,12 +114,11 @@ void ClientImpl::ReadThroughInto(const std::vector<std::string>& keys,
                                  std::vector<Result<uint64_t>>& results) {
   if (!object_store_) return;
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (results[i].ok() || results[i].status().code() != StatusCode::kObjectNotFound) continue;
-    auto info = object_store_->Head(keys[i]);
-    if (!info.ok()) {
-      if (info.status().code() != StatusCode::kObjectNotFound) {
-        results[i] = info.status().WithContext("read-through of '" + keys[i] + "'");
-      }
+    if (!PoolMiss(results[i])) continue;
+    Status failure = results[i].status();
+    std::optional<tier::ObjectInfo> info = FindForReadThrough(keys[i], &failure);
+    if (!info) {
+      results[i] = failure;
       continue;
     }
     if (info->size > capacities[i]) {
@@ -113,16 +134,9 @@ void ClientImpl::ReadThroughInto(const std::vector<std::string>& keys,
       results[i] = read.WithContext("read-through of '" + keys[i] + "'");
       continue;
     }
-    read_throughs_.fetch_add(1, std::memory_order_relaxed);
     // The destination is registered memory: the promotion writes straight from it.
-    Status promoted = WriteRegistered({{keys[i], destination, info->size}}, ReplicateConfig{},
-                                      PutMode::kCreate, /*upload=*/false)[0];
-    if (promoted.ok()) {
-      promotions_.fetch_add(1, std::memory_order_relaxed);
-    } else if (promoted.code() != StatusCode::kObjectAlreadyExists) {
-      MC_LOG_INFO("read-through of '{}': not put back into the pool: {}", keys[i],
-                  promoted.ToString());
-    }
+    NotePromotion(keys[i], WriteRegistered({{keys[i], destination, info->size}}, ReplicateConfig{},
+                                           PutMode::kCreate, /*upload=*/false)[0]);
     results[i] = info->size;
   }
 }
