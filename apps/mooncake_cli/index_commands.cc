@@ -1,4 +1,6 @@
-// rm, exists, ls, stat: master RPCs only (no Transfer Engine is started for them).
+// rm, exists, ls, stat: master RPCs only (no Transfer Engine is started for them). With an
+// object-storage tier behind the pool, rm and exists also reach the object store (credentials
+// from AWS_*); ls and stat show the pool only.
 
 #include <algorithm>
 #include <cstdio>
@@ -11,6 +13,8 @@
 #include "commands.h"
 #include "master/client/master_client.h"
 #include "mooncake/common/size.h"
+#include "tier/object_store.h"
+#include "tier/object_tier_config.h"
 
 namespace mooncake::cli {
 namespace {
@@ -21,6 +25,21 @@ Result<std::unique_ptr<MasterClient>> Connect(const CliOptions& options) {
   master.rpc_timeout = options.rpc_timeout;
   master.client_id = "mooncake-cli";
   return MasterClient::Create(master);
+}
+
+// The object store behind the pool, when the master names one; null otherwise.
+Result<std::unique_ptr<tier::ObjectStore>> ObjectTierOf(MasterClient& master) {
+  MC_ASSIGN_OR_RETURN(PingReply pong, master.Ping());
+  if (!pong.object_tier.enabled()) return std::unique_ptr<tier::ObjectStore>();
+  tier::ObjectStoreOptions store;
+  store.url = pong.object_tier.url;
+  store.endpoint = pong.object_tier.endpoint;
+  store.region = pong.object_tier.region;
+  const tier::ObjectStoreCredentials aws = tier::CredentialsFromEnvironment();
+  store.access_key_id = aws.access_key_id;
+  store.secret_access_key = aws.secret_access_key;
+  store.session_token = aws.session_token;
+  return tier::ObjectStore::Create(std::move(store));
 }
 
 std::string Percent(uint64_t part, uint64_t whole) {
@@ -54,15 +73,21 @@ void PrintUsageRow(const std::string& who, const std::string& medium, const Usag
 Outcome RunRemove(const CliOptions& options, const RemoveArgs& args) {
   auto master = Connect(options);
   if (!master.ok()) return FromStatus(master.status(), args.key, options.master);
-  const Status removed =
+  auto tier = ObjectTierOf(**master);
+  if (!tier.ok()) return FromStatus(tier.status(), args.key, options.master);
+  Status removed =
       (*master)->Remove(args.key, args.force ? RemoveMode::kForce : RemoveMode::kNormal);
+  if (*tier) removed = tier::RemoveBehindPool(**tier, args.key, removed);
   return FromStatus(removed, args.key, options.master);
 }
 
 Outcome RunExists(const CliOptions& options, const std::string& key) {
   auto master = Connect(options);
   if (!master.ok()) return FromStatus(master.status(), key, options.master);
+  auto tier = ObjectTierOf(**master);
+  if (!tier.ok()) return FromStatus(tier.status(), key, options.master);
   auto exists = (*master)->ExistKey(key);
+  if (*tier) exists = tier::ExistsBehindPool(**tier, key, std::move(exists));
   if (!exists.ok()) return FromStatus(exists.status(), key, options.master);
   return *exists ? Outcome::Ok() : Outcome{ExitCode::kNotFound, ""};
 }

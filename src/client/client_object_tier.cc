@@ -142,36 +142,18 @@ void ClientImpl::ReadThroughInto(const std::vector<std::string>& keys,
 }
 
 Result<bool> ClientImpl::ExistsInObjectTier(const std::string& key, Result<bool> pool) {
-  if (!object_store_ || !pool.ok() || *pool) return pool;
-  auto info = object_store_->Head(key);
-  if (info.ok()) return true;
-  if (info.status().code() == StatusCode::kObjectNotFound) return false;
-  return info.status().WithContext("looking '" + key + "' up in the object store");
+  if (!object_store_) return pool;
+  return tier::ExistsBehindPool(*object_store_, key, std::move(pool));
 }
 
 Result<uint64_t> ClientImpl::SizeInObjectTier(const std::string& key, Result<uint64_t> pool) {
-  if (!object_store_ || pool.ok() || pool.status().code() != StatusCode::kObjectNotFound) {
-    return pool;
-  }
-  auto info = object_store_->Head(key);
-  if (info.ok()) return info->size;
-  if (info.status().code() == StatusCode::kObjectNotFound) return pool;
-  return info.status().WithContext("looking '" + key + "' up in the object store");
+  if (!object_store_) return pool;
+  return tier::SizeBehindPool(*object_store_, key, std::move(pool));
 }
 
 Status ClientImpl::RemoveFromObjectTier(const std::string& key, const Status& pool) {
   if (!object_store_) return pool;
-  if (!pool.ok() && pool.code() != StatusCode::kObjectNotFound) return pool;  // e.g. leased
-  if (!pool.ok()) {
-    // Not in the pool: it may still be in the object store (evicted, or a restarted cluster).
-    auto info = object_store_->Head(key);
-    if (!info.ok()) {
-      return info.status().code() == StatusCode::kObjectNotFound ? pool : info.status();
-    }
-  }
-  Status deleted = object_store_->Delete(key);
-  return deleted.ok() ? Status::Ok()
-                      : deleted.WithContext("removing '" + key + "' from the object store");
+  return tier::RemoveBehindPool(*object_store_, key, pool);
 }
 
 Result<uint64_t> ClientImpl::RemoveMatchingFromObjectTier(

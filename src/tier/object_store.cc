@@ -66,6 +66,37 @@ Result<std::string> DecodeObjectName(const std::string& name) {
   return key;
 }
 
+Status RemoveBehindPool(ObjectStore& store, const std::string& key, const Status& pool) {
+  if (!pool.ok() && pool.code() != StatusCode::kObjectNotFound) return pool;  // e.g. leased
+  if (!pool.ok()) {
+    // Not in the pool: it may still be in the object store (evicted, or a restarted cluster).
+    auto info = store.Head(key);
+    if (!info.ok()) {
+      return info.status().code() == StatusCode::kObjectNotFound ? pool : info.status();
+    }
+  }
+  Status deleted = store.Delete(key);
+  return deleted.ok() ? Status::Ok()
+                      : deleted.WithContext("removing '" + key + "' from the object store");
+}
+
+Result<bool> ExistsBehindPool(ObjectStore& store, const std::string& key, Result<bool> pool) {
+  if (!pool.ok() || *pool) return pool;
+  auto info = store.Head(key);
+  if (info.ok()) return true;
+  if (info.status().code() == StatusCode::kObjectNotFound) return false;
+  return info.status().WithContext("looking '" + key + "' up in the object store");
+}
+
+Result<uint64_t> SizeBehindPool(ObjectStore& store, const std::string& key,
+                                Result<uint64_t> pool) {
+  if (pool.ok() || pool.status().code() != StatusCode::kObjectNotFound) return pool;
+  auto info = store.Head(key);
+  if (info.ok()) return info->size;
+  if (info.status().code() == StatusCode::kObjectNotFound) return pool;
+  return info.status().WithContext("looking '" + key + "' up in the object store");
+}
+
 Status ObjectStoreOptions::Validate() const {
   if (url.rfind("s3://", 0) != 0 && url.rfind("file://", 0) != 0) {
     return InvalidParams(

@@ -78,6 +78,15 @@ class ObjectStore {
   virtual Result<std::vector<ObjectInfo>> List(const std::string& key_prefix) = 0;
 };
 
+// A pool backed by an object store (write-through): what an operation answers given the
+// pool's own answer `pool` for `key`.
+//  RemoveBehindPool: deletes `key` from the store too; a key only in the store is removed from
+//    there (OK); a pool error other than kObjectNotFound (e.g. a lease) stands, nothing deleted.
+//  ExistsBehindPool / SizeBehindPool: a key the pool does not hold may be in the store.
+Status RemoveBehindPool(ObjectStore& store, const std::string& key, const Status& pool);
+Result<bool> ExistsBehindPool(ObjectStore& store, const std::string& key, Result<bool> pool);
+Result<uint64_t> SizeBehindPool(ObjectStore& store, const std::string& key, Result<uint64_t> pool);
+
 // Object name of `key` (without the store's prefix), and back. DecodeObjectName fails on a
 // name this encoding never produces.
 std::string EncodeObjectName(const std::string& key);

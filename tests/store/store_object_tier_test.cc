@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -14,6 +15,8 @@
 #include "mooncake/store/client.h"
 #include "store_test_cluster.h"
 #include "store_test_values.h"
+#include "testing/binary_path.h"
+#include "testing/process_launcher.h"
 #include "testing/s3_server.h"
 #include "testing/temp_dir.h"
 #include "tier/object_store.h"
@@ -159,6 +162,31 @@ TEST_P(StoreObjectTierTest, RemovesReachTheBucket) {
   auto all = client_->RemoveAll();
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   EXPECT_EQ(bucket_->List("")->size(), 0u);
+}
+
+// The CLI's exists and rm reach the object store too (with AWS_* credentials).
+TEST_P(StoreObjectTierTest, CliExistsAndRmSeeTheBucket) {
+  ASSERT_TRUE(client_->Put("cli/k", Pattern(5000, 4)).ok());
+  RestartCluster();  // only in the bucket now
+  auto cli = [&](std::vector<std::string> args) {
+    ProcessOptions options;
+    options.binary = BinaryPath("mooncake");
+    options.args = {"--master=" + cluster_->master_address()};
+    options.args.insert(options.args.end(), args.begin(), args.end());
+    options.extra_env = {{"AWS_ACCESS_KEY_ID", S3Server::kAccessKey},
+                         {"AWS_SECRET_ACCESS_KEY", S3Server::kSecretKey}};
+    auto child = ChildProcess::Start(options);
+    EXPECT_TRUE(child.ok()) << child.status().ToString();
+    if (!child.ok()) return -1;
+    auto code = (*child)->Wait(std::chrono::seconds(30));
+    EXPECT_TRUE(code.ok()) << (*child)->ReadLog();
+    return code.ok() ? *code : -1;
+  };
+  EXPECT_EQ(cli({"exists", "cli/k"}), 0);
+  EXPECT_EQ(cli({"rm", "cli/k"}), 0);
+  EXPECT_EQ(bucket_->Head("cli/k").status().code(), StatusCode::kObjectNotFound);
+  EXPECT_EQ(cli({"exists", "cli/k"}), 1);
+  EXPECT_EQ(cli({"rm", "cli/k"}), 1);  // key not found
 }
 
 TEST_P(StoreObjectTierTest, APutWhoseUploadFailsIsRefusedAndInvisible) {
