@@ -522,6 +522,9 @@ def test_remove_all_pool_full_and_master_unreachable(small_cluster, key):
     # The master goes away (each call waits up to the client's 5 s RPC deadline for it). While
     # health_check waits, this thread runs: the GIL is released during the call.
     small_cluster.master.kill()
+    # The first call may go out on the connection the kill just broke and fail at once; the
+    # ones after it wait (wait_for_ready) for a master to come back, up to their deadline.
+    assert store.health_check() == 2
     health, spins = [], 0
     checker = threading.Thread(target=lambda: health.append(store.health_check()))
     checker.start()
