@@ -148,6 +148,15 @@ Outcome RunStat(const CliOptions& options) {
               static_cast<unsigned long long>(info->repairs.failed),
               static_cast<unsigned long long>(info->repairs.timed_out),
               static_cast<unsigned long long>(info->repairs.cancelled));
+  if (per_medium.contains(Medium::kSsd)) {
+    std::printf(
+        "SSD tier: %llu puts placed on SSD; demotions %llu scheduled, %llu completed, "
+        "%llu failed\n",
+        static_cast<unsigned long long>(info->tier.ssd_puts),
+        static_cast<unsigned long long>(info->tier.demotions_scheduled),
+        static_cast<unsigned long long>(info->tier.demotions_completed),
+        static_cast<unsigned long long>(info->tier.demotions_failed));
+  }
 
   std::printf("\nper node and medium:\n  %-24s %-6s %8s %12s %12s %7s\n", "node", "medium",
               "segments", "used", "capacity", "use");

@@ -1,5 +1,7 @@
-// mooncake_node: contributes one DRAM segment to a Mooncake Store pool.
+// mooncake_node: contributes one DRAM segment (and optionally an SSD one) to a Mooncake Store
+// pool.
 //   mooncake_node --master=127.0.0.1:50051 --listen=127.0.0.1:13001 --segment_size=4GiB
+//       [--ssd_path=/data/mc.ssd --ssd_size=64GiB]
 // Prints "READY node=… segment=… size=… epoch=… metrics_port=…" once mounted (metrics_port 0:
 // no metrics server). SIGTERM/SIGINT drain first (the master copies away every object only
 // this node holds; bounded by --drain_timeout; prints "DRAINED remaining=N ms=T"), then
@@ -37,6 +39,12 @@ int Run(int argc, char** argv) {
   app.add_option("--segment_size", segment_size, "DRAM contributed, e.g. 4GiB")
       ->capture_default_str();
   app.add_option("--node_id", options.node_id, "Stable node id (default: the listen address)");
+  std::string ssd_size = "0";
+  app.add_option("--ssd_path", options.ssd_path,
+                 "SSD tier: a file (created, sparse) or block device mounted as a second "
+                 "segment, medium SSD; objects on it survive a restart on the same path");
+  app.add_option("--ssd_size", ssd_size, "Bytes of --ssd_path used, e.g. 64GiB (4 KiB multiple)")
+      ->capture_default_str();
   app.add_option("--metadata_server", options.metadata_server, "P2PHANDSHAKE or etcd://host:port")
       ->capture_default_str();
   app.add_option("--protocol", options.protocol, "Transfer Engine protocol")->capture_default_str();
@@ -77,6 +85,14 @@ int Run(int argc, char** argv) {
     return 2;
   }
   options.segment_size = *size;
+  if (!options.ssd_path.empty()) {
+    auto ssd = ParseSize(ssd_size);
+    if (!ssd.ok()) {
+      std::fprintf(stderr, "mooncake_node: --ssd_size: %s\n", ssd.status().ToString().c_str());
+      return 2;
+    }
+    options.ssd_size = *ssd;
+  }
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.copy_parallelism = static_cast<size_t>(copy_parallelism);
 
@@ -98,11 +114,18 @@ int Run(int argc, char** argv) {
     }
     metrics = std::move(*started);
   }
-  std::printf("READY node=%s segment=%s size=%llu epoch=%llu metrics_port=%u\n",
-              (*node)->node_id().c_str(), (*node)->segment_name().c_str(),
-              static_cast<unsigned long long>(options.segment_size),
-              static_cast<unsigned long long>((*node)->epoch()),
-              metrics ? static_cast<unsigned>(metrics->port()) : 0u);
+  const StorageNode::Stats stats = (*node)->stats();
+  std::printf(
+      "READY node=%s segment=%s size=%llu epoch=%llu metrics_port=%u ssd_segment=%s "
+      "ssd_size=%llu ssd_recovered=%llu ssd_scan_ms=%llu\n",
+      (*node)->node_id().c_str(), (*node)->segment_name().c_str(),
+      static_cast<unsigned long long>(options.segment_size),
+      static_cast<unsigned long long>((*node)->epoch()),
+      metrics ? static_cast<unsigned>(metrics->port()) : 0u,
+      options.ssd_path.empty() ? "-" : (*node)->ssd_segment_name().c_str(),
+      static_cast<unsigned long long>(options.ssd_size),
+      static_cast<unsigned long long>(stats.ssd_objects),
+      static_cast<unsigned long long>(stats.ssd_scan_ms));
   std::fflush(stdout);
   const int signal = WaitForShutdownSignal();
   if (drain_timeout_s > 0) {

@@ -188,10 +188,15 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
     std::vector<TransferRequest> requests;
     std::vector<size_t> owner;
     std::vector<size_t> tried;
+    // Bytes from SSD are always checked (a flipped bit on disk must never reach the caller),
+    // when the item is the whole object.
+    std::vector<bool> check(items.size(), false);
     for (size_t i : pending) {
       const auto& replicas = items[i].object->replicas;
       if (attempt >= replicas.size()) continue;  // out of replicas: keep the last error
       const ReplicaLocation& replica = replicas[(rotation + attempt) % replicas.size()];
+      check[i] = items[i].verify || (replica.medium == Medium::kSsd && items[i].offset == 0 &&
+                                     items[i].length == items[i].object->size);
       const size_t before = requests.size();
       Status built = AppendRequests(replica, items[i].offset, items[i].length, items[i].destination,
                                     TransferOpcode::kRead, requests);
@@ -213,7 +218,7 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
     }
     pending.clear();
     for (size_t i : tried) {
-      if (results[i].ok() && items[i].verify) {
+      if (results[i].ok() && check[i]) {
         const uint32_t crc = Crc32c(items[i].destination, items[i].length);
         if (crc != items[i].object->checksum) {
           results[i] = Status(StatusCode::kChecksumMismatch,
@@ -586,7 +591,9 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
       status = ReadRegistered({{&object, offset, length, piece->data(), false}})[0];
       if (status.ok()) std::memcpy(value.data() + offset, piece->data(), length);
     }
-    if (status.ok() && options_.verify_checksum &&
+    const bool on_ssd = std::any_of(object.replicas.begin(), object.replicas.end(),
+                                    [](const auto& r) { return r.medium == Medium::kSsd; });
+    if (status.ok() && (options_.verify_checksum || on_ssd) &&
         Crc32c(value.data(), value.size()) != object.checksum) {
       status = Status(StatusCode::kChecksumMismatch,
                       "CRC32C of the bytes read does not match the stored checksum");

@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include "master/core/master_types.h"
+
 namespace mooncake::store {
 
 TransferRunner::TransferRunner(TransferEngine& engine, std::chrono::milliseconds timeout)
@@ -13,8 +15,10 @@ Result<SegmentHandle> TransferRunner::Segment(const std::string& name) {
     auto it = segments_.find(name);
     if (it != segments_.end()) return it->second;
   }
-  // Opened outside the lock: the first contact with a peer may take a handshake.
-  MC_ASSIGN_OR_RETURN(SegmentHandle handle, engine_.OpenSegment(name));
+  // Opened outside the lock: the first contact with a peer may take a handshake. A node's
+  // further segments ("<engine>/ssd") are served by its engine.
+  MC_ASSIGN_OR_RETURN(SegmentHandle handle,
+                      engine_.OpenSegment(std::string(TransferSegmentOf(name))));
   std::lock_guard lock(segments_mutex_);
   segments_.emplace(name, handle);
   return handle;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <set>
@@ -28,9 +29,19 @@ Status CopyWorkerOptions::Validate() const {
   return Status::Ok();
 }
 
+namespace {
+
+// Bounce buffers for copies into a file segment: registered, so the engine reads into them
+// and writes from them; one per running copy, kept for reuse.
+constexpr uint64_t kBounceBytes = 4 << 20;
+
+}  // namespace
+
 struct CopyWorker::State {
   TransferEngine* engine = nullptr;
-  CopyDestination destination;
+  std::vector<CopyDestination> destinations;
+  std::mutex bounce_mutex;
+  std::vector<void*> idle_bounce;
   CopyWorkerOptions options;
   std::function<void()> on_result;
 
@@ -89,13 +100,25 @@ Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(TransferEngine& engine,
                                                        CopyDestination destination,
                                                        CopyWorkerOptions options,
                                                        std::function<void()> on_result) {
+  std::vector<CopyDestination> destinations;
+  destinations.push_back(std::move(destination));
+  return Create(engine, std::move(destinations), options, std::move(on_result));
+}
+
+Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(TransferEngine& engine,
+                                                       std::vector<CopyDestination> destinations,
+                                                       CopyWorkerOptions options,
+                                                       std::function<void()> on_result) {
   MC_RETURN_IF_ERROR(options.Validate());
-  if (destination.name.empty() || destination.size == 0) {
-    return InvalidParams("copy worker: destination segment has no name or size 0");
+  if (destinations.empty()) return InvalidParams("copy worker: no destination segment");
+  for (const CopyDestination& destination : destinations) {
+    if (destination.name.empty() || destination.size == 0) {
+      return InvalidParams("copy worker: destination segment has no name or size 0");
+    }
   }
   auto state = std::make_unique<State>();
   state->engine = &engine;
-  state->destination = std::move(destination);
+  state->destinations = std::move(destinations);
   state->options = options;
   state->on_result = std::move(on_result);
   std::unique_ptr<CopyWorker> worker(new CopyWorker(std::move(state)));
@@ -161,6 +184,10 @@ void CopyWorker::Stop() {
     }
     s.wake.notify_all();
     for (std::thread& t : s.threads) t.join();
+    // No copy runs any more (RunOne callers outside the threads must be done too).
+    std::lock_guard lock(s.bounce_mutex);
+    for (void* buffer : s.idle_bounce) s.engine->FreeBuffer(buffer).IgnoreError();
+    s.idle_bounce.clear();
   });
 }
 
@@ -172,61 +199,85 @@ CopyWorker::Stats CopyWorker::stats() const {
   return stats;
 }
 
+namespace {
+
+// Runs one transfer and waits for it until `deadline`.
+// `abandoned` (optional) is set when the transfer was left in flight at the deadline: its
+// local buffer may still be written by the engine.
+Status RunTransfer(TransferEngine& engine, const TransferRequest& request,
+                   std::chrono::steady_clock::time_point deadline, const std::string& what,
+                   bool* abandoned = nullptr) {
+  MC_ASSIGN_OR_RETURN(BatchId batch, engine.AllocateBatchId(1));
+  if (Status submitted = engine.SubmitTransfer(batch, {&request, 1}); !submitted.ok()) {
+    engine.FreeBatchId(batch).IgnoreError();
+    return submitted.WithContext(what);
+  }
+  auto pause = std::chrono::microseconds(20);
+  Status transferred;
+  for (;;) {
+    Result<TransferStatus> status = engine.GetTransferStatus(batch, 0);
+    if (!status.ok()) {
+      transferred = status.status();
+      break;
+    }
+    if (status->state == TransferState::kCompleted) break;
+    if (status->state == TransferState::kFailed) {
+      transferred =
+          status->error.ok() ? Status(StatusCode::kTransferFail, "transfer failed") : status->error;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      // Still in flight: the batch cannot be freed; the engine's own deadline ends it.
+      if (abandoned != nullptr) *abandoned = true;
+      return Status(StatusCode::kTransferFail, fmt::format("{}: not done in time", what));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(2000));
+  }
+  engine.FreeBatchId(batch).IgnoreError();
+  if (!transferred.ok()) return transferred.WithContext(what);
+  return Status::Ok();
+}
+
+// Whether [address, address + length) lies in `d`.
+bool Inside(const CopyDestination& d, uint64_t address, uint64_t length) {
+  return address >= d.base && length <= d.size && address - d.base <= d.size - length;
+}
+
+}  // namespace
+
 Status CopyWorker::RunOne(const CopyTask& task) {
-  const CopyDestination& own = state_->destination;
   const Allocation& dst = task.destination;
   const Allocation& src = task.source;
   const std::string what = fmt::format("copy task {} of '{}' from {}@{:#x}", task.task_id, task.key,
                                        src.segment, src.address);
   // Everything below comes from the network: check it before touching memory.
-  if (dst.segment != own.name) {
-    return InvalidParams(fmt::format("{}: destination segment '{}' is not this node's '{}'", what,
-                                     dst.segment, own.name));
+  const CopyDestination* own = nullptr;
+  std::string names;
+  for (const CopyDestination& d : state_->destinations) {
+    if (d.name == dst.segment) own = &d;
+    names += (names.empty() ? "'" : ", '") + d.name + "'";
   }
-  if (task.size > dst.length || task.size > src.length || dst.address < own.base ||
-      dst.length > own.size || dst.address - own.base > own.size - dst.length) {
+  if (own == nullptr) {
+    return InvalidParams(fmt::format("{}: destination segment '{}' is not this node's ({})", what,
+                                     dst.segment, names));
+  }
+  if (task.size > dst.length || task.size > src.length || !Inside(*own, dst.address, dst.length)) {
     return InvalidParams(fmt::format(
         "{}: {} bytes into [{:#x}, +{}) do not fit the source ({} bytes) or this segment "
         "[{:#x}, +{})",
-        what, task.size, dst.address, dst.length, src.length, own.base, own.size));
+        what, task.size, dst.address, dst.length, src.length, own->base, own->size));
   }
+  const auto timeout = task.timeout.count() > 0 ? task.timeout : state_->options.default_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (own->kind == CopyDestination::Kind::kFileSegment) return CopyToFile(task, *own, deadline);
   auto* local = reinterpret_cast<uint8_t*>(dst.address);
   if (task.size > 0) {
     TransferEngine& engine = *state_->engine;
-    Result<SegmentHandle> source = engine.OpenSegment(src.segment);
+    Result<SegmentHandle> source = engine.OpenSegment(std::string(TransferSegmentOf(src.segment)));
     if (!source.ok()) return source.status().WithContext(what + ": opening the source");
-    MC_ASSIGN_OR_RETURN(BatchId batch, engine.AllocateBatchId(1));
     const TransferRequest request{TransferOpcode::kRead, local, *source, src.address, task.size};
-    if (Status submitted = engine.SubmitTransfer(batch, {&request, 1}); !submitted.ok()) {
-      engine.FreeBatchId(batch).IgnoreError();
-      return submitted.WithContext(what);
-    }
-    const auto timeout = task.timeout.count() > 0 ? task.timeout : state_->options.default_timeout;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    auto pause = std::chrono::microseconds(20);
-    Status transferred;
-    for (;;) {
-      Result<TransferStatus> status = engine.GetTransferStatus(batch, 0);
-      if (!status.ok()) {
-        transferred = status.status();
-        break;
-      }
-      if (status->state == TransferState::kCompleted) break;
-      if (status->state == TransferState::kFailed) {
-        transferred = status->error.ok() ? Status(StatusCode::kTransferFail, "transfer failed")
-                                         : status->error;
-        break;
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        // Still in flight: the batch cannot be freed; the engine's own deadline ends it.
-        return Status(StatusCode::kTransferFail,
-                      fmt::format("{}: not done within {} ms", what, timeout.count()));
-      }
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::microseconds(2000));
-    }
-    engine.FreeBatchId(batch).IgnoreError();
-    if (!transferred.ok()) return transferred.WithContext(what);
+    MC_RETURN_IF_ERROR(RunTransfer(engine, request, deadline, what));
   }
   const uint32_t crc = Crc32c(local, task.size);
   if (crc != task.checksum) {
@@ -236,6 +287,84 @@ Status CopyWorker::RunOne(const CopyTask& task) {
                               what, crc, task.checksum));
   }
   return Status::Ok();
+}
+
+Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
+                              std::chrono::steady_clock::time_point deadline) {
+  State& s = *state_;
+  TransferEngine& engine = *s.engine;
+  const Allocation& src = task.source;
+  const uint64_t dst = task.destination.address;
+  const std::string what = fmt::format("copy task {} of '{}' from {}@{:#x} to SSD", task.task_id,
+                                       task.key, src.segment, src.address);
+  // The padding up to the next block is the object's allocation too (SsdAllocationBytes):
+  // whole blocks go to the file with O_DIRECT, no read-modify-write.
+  const uint64_t padded = (task.size + kSsdBlockBytes - 1) / kSsdBlockBytes * kSsdBlockBytes;
+  if (!Inside(own, dst, padded)) {
+    return InvalidParams(
+        fmt::format("{}: {} bytes at {:#x} leave the SSD segment", what, padded, dst));
+  }
+  // A source in this node's own memory is read in place; others through the engine.
+  const uint8_t* local_source = nullptr;
+  for (const CopyDestination& d : s.destinations) {
+    if (d.kind == CopyDestination::Kind::kMemory && d.name == src.segment &&
+        Inside(d, src.address, task.size)) {
+      local_source = reinterpret_cast<const uint8_t*>(src.address);
+    }
+  }
+  MC_ASSIGN_OR_RETURN(SegmentHandle self, engine.OpenSegment(engine.local_server_name()));
+  SegmentHandle source{};
+  if (local_source == nullptr && task.size > 0) {
+    Result<SegmentHandle> opened = engine.OpenSegment(std::string(TransferSegmentOf(src.segment)));
+    if (!opened.ok()) return opened.status().WithContext(what + ": opening the source");
+    source = *opened;
+  }
+  void* buffer = nullptr;
+  {
+    std::lock_guard lock(s.bounce_mutex);
+    if (!s.idle_bounce.empty()) {
+      buffer = s.idle_bounce.back();
+      s.idle_bounce.pop_back();
+    }
+  }
+  if (buffer == nullptr) {
+    MC_ASSIGN_OR_RETURN(buffer, engine.AllocateBuffer(kBounceBytes));
+  }
+  auto* bounce = static_cast<uint8_t*>(buffer);
+  uint32_t crc = 0;
+  Status status;
+  bool abandoned = false;
+  for (uint64_t offset = 0; offset < task.size && status.ok(); offset += kBounceBytes) {
+    const uint64_t n = std::min<uint64_t>(kBounceBytes, task.size - offset);
+    if (local_source != nullptr) {
+      std::memcpy(bounce, local_source + offset, n);
+    } else {
+      status = RunTransfer(engine, {TransferOpcode::kRead, bounce, source, src.address + offset, n},
+                           deadline, what + ": reading the source", &abandoned);
+      if (!status.ok()) break;
+    }
+    crc = Crc32cExtend(crc, bounce, n);
+    if (offset + n == task.size && crc != task.checksum) {
+      // Checked before the last piece goes to disk: a wrong object never lands whole.
+      status = Status(StatusCode::kTransferFail,
+                      fmt::format("{}: checksum mismatch: the bytes read have CRC32C {:#010x}, the "
+                                  "object's is {:#010x}",
+                                  what, crc, task.checksum));
+      break;
+    }
+    const uint64_t write = std::min<uint64_t>(kBounceBytes, padded - offset);
+    std::memset(bounce + n, 0, write - n);
+    status = RunTransfer(engine, {TransferOpcode::kWrite, bounce, self, dst + offset, write},
+                         deadline, what + ": writing the SSD segment", &abandoned);
+  }
+  if (task.size == 0 && task.checksum != Crc32c(nullptr, 0)) {
+    status = Status(StatusCode::kTransferFail, what + ": checksum mismatch on an empty object");
+  }
+  // A buffer a transfer may still use is never reused (nor freed: the engine frees it last).
+  if (abandoned) return status;
+  std::lock_guard lock(s.bounce_mutex);
+  s.idle_bounce.push_back(buffer);
+  return status;
 }
 
 }  // namespace mooncake

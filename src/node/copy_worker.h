@@ -40,11 +40,17 @@ struct CopyWorkerOptions {
   Status Validate() const;
 };
 
-// The segment copies land in: `engine`'s registered buffer [base, base + size) named `name`.
+// A segment copies land in: `engine`'s registered buffer [base, base + size) named `name`, or
+// (kFileSegment) the engine's file segment at those addresses (an SSD segment, named
+// "<engine name>/<suffix>"): the worker then reads the source into a registered bounce buffer,
+// checks it, and writes it to the file through its own engine (io_uring, O_DIRECT). The
+// object's SSD header is not the worker's: the node writes it when the master adopts the copy.
 struct CopyDestination {
+  enum class Kind : uint8_t { kMemory, kFileSegment };
   std::string name;
   uint64_t base = 0;
   uint64_t size = 0;
+  Kind kind = Kind::kMemory;
 };
 
 class CopyWorker {
@@ -65,6 +71,12 @@ class CopyWorker {
   // an empty destination.
   static Result<std::unique_ptr<CopyWorker>> Create(TransferEngine& engine,
                                                     CopyDestination destination,
+                                                    CopyWorkerOptions options,
+                                                    std::function<void()> on_result = {});
+  // The same, for a node with several segments (DRAM and SSD): a task's destination must lie
+  // in one of them.
+  static Result<std::unique_ptr<CopyWorker>> Create(TransferEngine& engine,
+                                                    std::vector<CopyDestination> destinations,
                                                     CopyWorkerOptions options,
                                                     std::function<void()> on_result = {});
   ~CopyWorker();  // Stop()
@@ -95,6 +107,9 @@ class CopyWorker {
  private:
   struct State;
   explicit CopyWorker(std::unique_ptr<State> state);
+  // RunOne for a destination in a file segment (see CopyDestination).
+  Status CopyToFile(const CopyTask& task, const CopyDestination& own,
+                    std::chrono::steady_clock::time_point deadline);
   std::unique_ptr<State> state_;
 };
 

@@ -3,8 +3,11 @@
 // ranges from the network are checked before memory is touched, and the queue is bounded.
 #include "node/copy_worker.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -15,6 +18,7 @@
 
 #include "mooncake/common/crc32c.h"
 #include "mooncake/transfer/transfer_engine.h"
+#include "testing/temp_dir.h"
 
 namespace mooncake {
 namespace {
@@ -170,7 +174,9 @@ TEST_F(CopyWorkerTest, SubmittedTasksRunInParallelAndReportOnce) {
   EXPECT_EQ(stats.copies_failed, 1u);
   EXPECT_EQ(stats.bytes_copied, 11u * 60000);
   for (uint64_t i = 0; i < 12; ++i) {
-    if (i != 5) EXPECT_TRUE(Copied(i * 65536, i * 65536, 60000)) << i;
+    if (i != 5) {
+      EXPECT_TRUE(Copied(i * 65536, i * 65536, 60000)) << i;
+    }
   }
   // A result whose report failed is put back and taken again.
   worker->PutBack({results[0]});
@@ -211,6 +217,103 @@ TEST_F(CopyWorkerTest, BadOptionsAreRefused) {
             StatusCode::kInvalidParams);
   EXPECT_EQ(CopyWorker::Create(*node_engine_, CopyDestination{}, {}).status().code(),
             StatusCode::kInvalidParams);
+}
+
+// ---- SSD destinations: the node's own file segment ------------------------------------------
+
+class CopyWorkerFileTest : public CopyWorkerTest {
+ protected:
+  void SetUp() override {
+    CopyWorkerTest::SetUp();
+    auto dir = TempDir::Create("mc_copy_file");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    path_ = dir_->File("ssd");
+    auto base = node_engine_->RegisterFileSegment("ssd", path_, kFileBytes);
+    ASSERT_TRUE(base.ok()) << base.status().ToString();
+    file_ = {node_engine_->local_server_name() + "/ssd", *base, kFileBytes,
+             CopyDestination::Kind::kFileSegment};
+  }
+
+  std::unique_ptr<CopyWorker> FileWorker() {
+    auto worker = CopyWorker::Create(*node_engine_, {destination_, file_}, {});
+    EXPECT_TRUE(worker.ok()) << worker.status().ToString();
+    return worker.ok() ? std::move(*worker) : nullptr;
+  }
+
+  std::vector<uint8_t> FileBytes(uint64_t offset, uint64_t n) const {
+    std::vector<uint8_t> bytes(n);
+    const int fd = ::open(path_.c_str(), O_RDONLY);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(::pread(fd, bytes.data(), n, static_cast<off_t>(offset)), static_cast<ssize_t>(n));
+    ::close(fd);
+    return bytes;
+  }
+
+  static constexpr uint64_t kFileBytes = 16 << 20;
+  std::unique_ptr<TempDir> dir_;
+  std::string path_;
+  CopyDestination file_;
+};
+
+TEST_F(CopyWorkerFileTest, CopiesARemoteSourceIntoTheFileThroughABounceBuffer) {
+  auto worker = FileWorker();
+  ASSERT_NE(worker, nullptr);
+  // Larger than one bounce buffer (4 MiB) and not a block multiple.
+  constexpr uint64_t kSize = (5 << 20) + 123;
+  auto* big = static_cast<uint8_t*>(source_engine_->AllocateBuffer(kSize + 1000).value());
+  Fill(big, kSize + 1000, 5);
+  CopyTask task;
+  task.task_id = 1;
+  task.key = "big";
+  task.size = kSize;
+  task.checksum = Crc32c(big + 1000, kSize);
+  task.source = {source_engine_->local_server_name(), reinterpret_cast<uint64_t>(big) + 1000,
+                 kSize};
+  task.destination = {file_.name, file_.base + 8192, kSize};
+  task.timeout = milliseconds(10000);
+  Status s = worker->RunOne(task);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const std::vector<uint8_t> bytes = FileBytes(8192, kSize);
+  EXPECT_EQ(std::memcmp(bytes.data(), big + 1000, kSize), 0);
+  // The block padding after the object is zeroed, not left over.
+  const std::vector<uint8_t> tail = FileBytes(8192 + kSize, 4096 - kSize % 4096);
+  EXPECT_EQ(std::count(tail.begin(), tail.end(), 0), static_cast<long>(tail.size()));
+}
+
+TEST_F(CopyWorkerFileTest, ALocalDramSourceIsReadInPlace) {
+  auto worker = FileWorker();
+  ASSERT_NE(worker, nullptr);
+  Fill(segment_, 64 << 10, 9);
+  CopyTask task;
+  task.task_id = 2;
+  task.key = "local";
+  task.size = 64 << 10;
+  task.checksum = Crc32c(segment_, task.size);
+  task.source = {destination_.name, destination_.base, task.size};
+  task.destination = {file_.name, file_.base + 4096, task.size};
+  task.timeout = milliseconds(5000);
+  Status s = worker->RunOne(task);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(FileBytes(4096, task.size), std::vector<uint8_t>(segment_, segment_ + task.size));
+}
+
+TEST_F(CopyWorkerFileTest, ABadChecksumOrRangeNeverLandsWhole) {
+  auto worker = FileWorker();
+  ASSERT_NE(worker, nullptr);
+  CopyTask task = Task(3, 0, 0, 8192);
+  task.destination = {file_.name, file_.base + 4096, 8192};
+  task.checksum ^= 1;
+  Status s = worker->RunOne(task);
+  EXPECT_EQ(s.code(), StatusCode::kTransferFail);
+  EXPECT_NE(s.message().find("checksum mismatch"), std::string::npos) << s.ToString();
+  EXPECT_EQ(FileBytes(4096, 8192), std::vector<uint8_t>(8192, 0)) << "bytes landed anyway";
+  CopyTask past_end = Task(4, 0, 0, 8192);
+  past_end.destination = {file_.name, file_.base + kFileBytes - 4096, 8192};
+  EXPECT_EQ(worker->RunOne(past_end).code(), StatusCode::kInvalidParams);
+  CopyTask unknown = Task(5, 0, 0, 10);
+  unknown.destination.segment = "elsewhere/ssd";
+  EXPECT_EQ(worker->RunOne(unknown).code(), StatusCode::kInvalidParams);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "node/node_metrics.h"
 
+#include <string>
 #include <utility>
 
 namespace mooncake {
@@ -9,22 +10,45 @@ Result<std::unique_ptr<NodeMetricsServer>> NodeMetricsServer::Start(const std::s
                                                                     const StorageNode& node) {
   std::unique_ptr<NodeMetricsServer> metrics(new NodeMetricsServer());
   const Labels segment{{"segment", node.segment_name()}};
+  // The SSD segment's series (--ssd_path) carry its own name.
+  const std::string ssd_name = node.ssd_segment_name();
   metrics->registry_.AddGaugeCallback(
       "mooncake_node_bytes", "Segment capacity and bytes held by the objects in its manifest.",
-      [&node, segment](GaugeEmitter& out) {
+      [&node, segment, ssd_name](GaugeEmitter& out) {
         const StorageNode::Stats stats = node.stats();
-        Labels capacity = segment;
-        capacity.emplace_back("kind", "capacity");
-        out.Emit(std::move(capacity), static_cast<double>(stats.segment_bytes));
-        Labels used = segment;
-        used.emplace_back("kind", "objects");
-        out.Emit(std::move(used), static_cast<double>(stats.object_bytes));
+        auto emit = [&out](const Labels& labels, uint64_t capacity_bytes, uint64_t object_bytes) {
+          Labels capacity = labels;
+          capacity.emplace_back("kind", "capacity");
+          out.Emit(std::move(capacity), static_cast<double>(capacity_bytes));
+          Labels used = labels;
+          used.emplace_back("kind", "objects");
+          out.Emit(std::move(used), static_cast<double>(object_bytes));
+        };
+        emit(segment, stats.segment_bytes, stats.object_bytes);
+        if (!ssd_name.empty())
+          emit({{"segment", ssd_name}}, stats.ssd_bytes, stats.ssd_object_bytes);
       });
-  metrics->registry_.AddGaugeCallback("mooncake_node_objects", "Objects in the node's manifest.",
-                                      [&node, segment](GaugeEmitter& out) {
-                                        out.Emit(segment,
-                                                 static_cast<double>(node.stats().objects));
-                                      });
+  metrics->registry_.AddGaugeCallback(
+      "mooncake_node_objects", "Objects in the node's manifest.",
+      [&node, segment, ssd_name](GaugeEmitter& out) {
+        const StorageNode::Stats stats = node.stats();
+        out.Emit(segment, static_cast<double>(stats.objects));
+        if (!ssd_name.empty()) {
+          out.Emit({{"segment", ssd_name}}, static_cast<double>(stats.ssd_objects));
+        }
+      });
+  if (!ssd_name.empty()) {
+    metrics->registry_.AddGaugeCallback(
+        "mooncake_node_ssd",
+        "SSD tier: records the start-up scan found, its duration, and "
+        "header writes/erasures that failed since start.",
+        [&node](GaugeEmitter& out) {
+          const StorageNode::Stats stats = node.stats();
+          out.Emit({{"what", "scanned_records"}}, static_cast<double>(stats.ssd_scanned_records));
+          out.Emit({{"what", "scan_ms"}}, static_cast<double>(stats.ssd_scan_ms));
+          out.Emit({{"what", "header_errors"}}, static_cast<double>(stats.ssd_header_errors));
+        });
+  }
   metrics->registry_.AddGaugeCallback(
       "mooncake_node_events_total",
       "Since start: heartbeats answered / failed, re-mounts, manifest changes applied.",

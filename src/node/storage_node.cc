@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -14,8 +16,15 @@
 #include "master/client/master_client.h"
 #include "mooncake/transfer/transfer_engine.h"
 #include "node/copy_worker.h"
+#include "node/ssd_file.h"
 
 namespace mooncake {
+
+namespace {
+// The Transfer Engine file segment serving the SSD tier, and the suffix of its master segment.
+constexpr char kSsdFileSegment[] = "ssd";
+constexpr char kSsdSuffix[] = "/ssd";
+}  // namespace
 
 Status StorageNodeOptions::Validate() const {
   if (master_address.empty()) return InvalidParams("node: master address is empty");
@@ -27,6 +36,10 @@ Status StorageNodeOptions::Validate() const {
     return InvalidParams("node: copy_parallelism " + std::to_string(copy_parallelism) +
                          " outside 1..64");
   }
+  if (!ssd_path.empty() && (ssd_size == 0 || ssd_size % kSsdBlockBytes != 0)) {
+    return InvalidParams("node: ssd_size " + std::to_string(ssd_size) + " for ssd_path '" +
+                         ssd_path + "' must be > 0 and a multiple of 4096");
+  }
   return Status::Ok();
 }
 
@@ -34,6 +47,8 @@ struct StorageNode::State {
   StorageNodeOptions options;
   std::unique_ptr<MasterClient> master;
   std::unique_ptr<TransferEngine> engine;
+  TransferEngine* engine_used = nullptr;  // engine.get() or options.engine
+  // The DRAM segment (mounted[0].spec, the node's identity and epoch); aliases mounted[0].
   SegmentSpec spec;
   std::atomic<uint64_t> remounts{0};
 
@@ -43,13 +58,23 @@ struct StorageNode::State {
   std::thread heartbeat;
   std::once_flag stop_once;
 
-  // The objects in the segment, as the master journaled them (heartbeat thread only, except
-  // under manifest_mutex for readers).
+  // One mounted segment and the objects in it, as the master journaled them.
+  struct Mounted {
+    SegmentSpec spec;
+    std::unordered_map<std::string, ManifestEntry> manifest;
+    uint64_t manifest_bytes = 0;  // sum of the entries' lengths
+    uint64_t acked_seq = 0;
+  };
+  // [0]: DRAM; [1]: SSD when ssd_path is set. Fixed after Create; the manifests are changed
+  // by the heartbeat thread (and Create) under manifest_mutex.
   std::mutex manifest_mutex;
-  std::unordered_map<std::string, ManifestEntry> manifest;
-  uint64_t manifest_bytes = 0;  // sum of the entries' lengths
-  uint64_t acked_seq = 0;
+  std::vector<Mounted> mounted;
   uint64_t manifest_changes = 0;
+  // The SSD file, for header writes, erasures and the start-up scan (null: no SSD segment).
+  std::unique_ptr<SsdFile> ssd_file;
+  uint64_t ssd_scanned_records = 0;
+  uint64_t ssd_scan_ms = 0;
+  std::atomic<uint64_t> ssd_header_errors{0};
   std::atomic<uint64_t> heartbeats_ok{0};
   std::atomic<uint64_t> heartbeats_failed{0};
   std::atomic<bool> draining{false};
@@ -78,6 +103,11 @@ struct StorageNode::State {
     return stopping;
   }
 
+  // Opens and registers the SSD file, scans it and adds its segment to `mounted` with the
+  // records found as its manifest.
+  Status OpenSsd(const std::string& path, uint64_t size, TransferEngine& engine,
+                 const std::string& name);
+
   // Mounts the segment announcing every object the manifest holds (none at first start; all
   // of them after a master restart), and forgets the entries the master did not adopt.
   Status Mount() {
@@ -87,53 +117,121 @@ struct StorageNode::State {
       MC_LOG_WARN("segment '{}': copies still running after {} ms; mounting anyway", spec.name,
                   kQuiesceTimeout.count());
     }
+    // DRAM first: a mount from a new epoch drops every segment of the old one, SSD included.
+    for (Mounted& m : mounted) MC_RETURN_IF_ERROR(MountOne(m));
+    return Status::Ok();
+  }
+
+  Status MountOne(Mounted& m) {
     std::vector<ManifestEntry> entries;
     {
       std::lock_guard lock(manifest_mutex);
-      entries.reserve(manifest.size());
-      for (const auto& [key, entry] : manifest) entries.push_back(entry);
+      entries.reserve(m.manifest.size());
+      for (const auto& [key, entry] : m.manifest) entries.push_back(entry);
     }
-    MC_ASSIGN_OR_RETURN(MountReport report, master->MountSegment(spec, entries));
+    MC_ASSIGN_OR_RETURN(MountReport report, master->MountSegment(m.spec, entries));
     std::lock_guard lock(manifest_mutex);
-    for (const std::string& key : report.rejected_keys) Forget(key, std::nullopt);
-    acked_seq = 0;  // the master journals anew for every mount
+    if (IsSsd(m) && !report.rejected_keys.empty()) EraseRejected(m, report.rejected_keys);
+    for (const std::string& key : report.rejected_keys) Forget(m, key, std::nullopt);
+    m.acked_seq = 0;  // the master journals anew for every mount
     if (!entries.empty()) {
-      MC_LOG_INFO("segment '{}' re-announced {} objects: {} adopted, {} rejected", spec.name,
+      MC_LOG_INFO("segment '{}' announced {} objects: {} adopted, {} rejected", m.spec.name,
                   entries.size(), report.adopted, report.rejected_keys.size());
     }
     return Status::Ok();
   }
 
-  void Apply(const ManifestBatch& batch) {
-    std::lock_guard lock(manifest_mutex);
-    if (batch.first_seq > acked_seq + 1) {
-      // Cannot happen with a correct master: it keeps every change until acknowledged.
-      MC_LOG_ERROR("segment '{}': manifest changes {}..{} were never delivered", spec.name,
-                   acked_seq + 1, batch.first_seq - 1);
+  static bool IsSsd(const Mounted& m) { return m.spec.medium == Medium::kSsd; }
+
+  // Erases the headers of SSD records the master did not adopt (older versions, overlaps), so
+  // that no later scan announces them again; a header inside an adopted record's range is
+  // left alone (it cannot be a record then). manifest_mutex held.
+  void EraseRejected(Mounted& m, const std::vector<std::string>& rejected) {
+    std::map<uint64_t, uint64_t> kept;  // address -> length of the adopted entries
+    std::unordered_map<std::string, bool> is_rejected;
+    for (const std::string& key : rejected) is_rejected[key] = true;
+    for (const auto& [key, entry] : m.manifest) {
+      if (!is_rejected.contains(key)) kept[entry.address] = entry.length;
     }
-    // A change already applied (its acknowledgement was lost) is skipped.
+    for (const std::string& key : rejected) {
+      auto it = m.manifest.find(key);
+      if (it == m.manifest.end()) continue;
+      const uint64_t address = it->second.address;
+      auto after = kept.upper_bound(address);
+      if (after != kept.begin() && std::prev(after)->first + std::prev(after)->second > address) {
+        continue;
+      }
+      EraseSsd(m, address, kSsdHeaderBytes);
+    }
+  }
+
+  // Writes the header of `entry`, a COMPLETE replica on the SSD segment m. A failure is
+  // counted and logged: the object is served, but a restart will not find it.
+  void WriteSsdHeader(const Mounted& m, const ManifestEntry& entry) {
+    if (Status s = ssd_file->WriteHeader(entry.address - m.spec.base, entry); !s.ok()) {
+      ssd_header_errors.fetch_add(1);
+      MC_LOG_WARN("SSD object '{}' is served but will not survive a restart: {}", entry.key,
+                  s.ToString());
+    }
+  }
+
+  // Erases [address, address + length) of the SSD segment m (its header, so a scan skips it).
+  void EraseSsd(const Mounted& m, uint64_t address, uint64_t length) {
+    if (address < m.spec.base) return;
+    if (Status s = ssd_file->Erase(address - m.spec.base, length); !s.ok()) {
+      ssd_header_errors.fetch_add(1);
+      MC_LOG_WARN("segment '{}': {}", m.spec.name, s.ToString());
+    }
+  }
+
+  void Apply(Mounted& m, const ManifestBatch& batch) {
+    std::lock_guard lock(manifest_mutex);
+    if (batch.first_seq > m.acked_seq + 1) {
+      // Cannot happen with a correct master: it keeps every change until acknowledged.
+      MC_LOG_ERROR("segment '{}': manifest changes {}..{} were never delivered", m.spec.name,
+                   m.acked_seq + 1, batch.first_seq - 1);
+    }
+    // A change already applied (its acknowledgement was lost) is skipped. On SSD the header is
+    // written or erased before the change is acknowledged: the master reuses an erased range
+    // only after that.
     for (size_t i = 0; i < batch.changes.size(); ++i) {
       const uint64_t seq = batch.first_seq + i;
-      if (seq <= acked_seq) continue;
+      if (seq <= m.acked_seq) continue;
       const ManifestChange& change = batch.changes[i];
       if (change.removed) {
-        Forget(change.entry.key, change.entry.address);
+        if (IsSsd(m)) {
+          auto it = m.manifest.find(change.entry.key);
+          const uint64_t length =
+              it != m.manifest.end() && it->second.address == change.entry.address
+                  ? it->second.length
+                  : change.entry.length;
+          EraseSsd(m, change.entry.address, std::max<uint64_t>(length, kSsdHeaderBytes));
+        }
+        Forget(m, change.entry.key, change.entry.address);
       } else {
-        Forget(change.entry.key, std::nullopt);
-        manifest[change.entry.key] = change.entry;
-        manifest_bytes += change.entry.length;
+        Forget(m, change.entry.key, std::nullopt);
+        if (IsSsd(m)) WriteSsdHeader(m, change.entry);
+        m.manifest[change.entry.key] = change.entry;
+        m.manifest_bytes += change.entry.length;
       }
-      acked_seq = seq;
+      m.acked_seq = seq;
       ++manifest_changes;
     }
   }
 
-  // Drops `key` from the manifest (only at `address` when given). manifest_mutex held.
-  void Forget(const std::string& key, std::optional<uint64_t> address) {
-    auto it = manifest.find(key);
-    if (it == manifest.end() || (address && it->second.address != *address)) return;
-    manifest_bytes -= it->second.length;
-    manifest.erase(it);
+  // Drops `key` from m's manifest (only at `address` when given). manifest_mutex held.
+  static void Forget(Mounted& m, const std::string& key, std::optional<uint64_t> address) {
+    auto it = m.manifest.find(key);
+    if (it == m.manifest.end() || (address && it->second.address != *address)) return;
+    m.manifest_bytes -= it->second.length;
+    m.manifest.erase(it);
+  }
+
+  std::vector<ManifestAck> Acks() {
+    std::lock_guard lock(manifest_mutex);
+    std::vector<ManifestAck> acks;
+    for (const Mounted& m : mounted) acks.push_back({m.spec.name, m.acked_seq});
+    return acks;
   }
 
   // Heartbeats double as the manifest feed: each is a long poll that returns as soon as the
@@ -142,19 +240,16 @@ struct StorageNode::State {
     const auto interval = options.heartbeat_interval;
     const auto retry_pause = std::min<std::chrono::milliseconds>(interval, kRetryPause);
     while (!Stopping()) {
-      uint64_t acked;
-      {
-        std::lock_guard lock(manifest_mutex);
-        acked = acked_seq;
-      }
+      const std::vector<ManifestAck> acks = Acks();
       const auto sent = std::chrono::steady_clock::now();
       std::vector<CopyResult> results = copier->TakeResults();
-      auto reply =
-          master->Heartbeat(spec.node_id, spec.epoch, {{spec.name, acked}}, results, interval);
+      auto reply = master->Heartbeat(spec.node_id, spec.epoch, acks, results, interval);
       if (reply.ok()) {
         heartbeats_ok.fetch_add(1, std::memory_order_relaxed);
         for (const ManifestDelta& delta : reply->deltas) {
-          if (delta.segment == spec.name) Apply(delta.batch);
+          for (Mounted& m : mounted) {
+            if (delta.segment == m.spec.name) Apply(m, delta.batch);
+          }
         }
         copier->Submit(std::move(reply->copy_tasks));
         // Changes came: let the next ones gather on the master for a moment, so a busy
@@ -234,6 +329,7 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
     MC_ASSIGN_OR_RETURN(state->engine, TransferEngine::Create(engine_options));
   }
   TransferEngine& engine = options.engine != nullptr ? *options.engine : *state->engine;
+  state->engine_used = &engine;
   MC_ASSIGN_OR_RETURN(void* base, engine.AllocateBuffer(options.segment_size));
 
   const std::string name = engine.local_server_name();
@@ -247,12 +343,19 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   state->spec.base = reinterpret_cast<uint64_t>(base);
   state->spec.size = options.segment_size;
   state->spec.track_manifest = true;
+  state->mounted.push_back({state->spec, {}, 0, 0});
+  std::vector<CopyDestination> destinations{{name, state->spec.base, state->spec.size}};
+  if (!options.ssd_path.empty()) {
+    MC_RETURN_IF_ERROR(state->OpenSsd(options.ssd_path, options.ssd_size, engine, name));
+    const SegmentSpec& ssd = state->mounted.back().spec;
+    destinations.push_back({ssd.name, ssd.base, ssd.size, CopyDestination::Kind::kFileSegment});
+  }
   CopyWorkerOptions copy_options;
   copy_options.parallelism = options.copy_parallelism;
   state->options = std::move(options);
   MC_ASSIGN_OR_RETURN(state->copier,
-                      CopyWorker::Create(engine, {name, state->spec.base, state->spec.size},
-                                         copy_options, [s = state.get()] { s->ReportCopies(); }));
+                      CopyWorker::Create(engine, std::move(destinations), copy_options,
+                                         [s = state.get()] { s->ReportCopies(); }));
   MC_RETURN_IF_ERROR(state->Mount().WithContext("mounting segment '" + name + "'"));
   state->heartbeat = std::thread([s = state.get()] { s->HeartbeatLoop(); });
   MC_LOG_INFO("node '{}' mounted segment '{}' ({} bytes, epoch {})", state->spec.node_id, name,
@@ -260,8 +363,37 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   return std::unique_ptr<StorageNode>(new StorageNode(std::move(state)));
 }
 
+Status StorageNode::State::OpenSsd(const std::string& path, uint64_t size, TransferEngine& engine,
+                                   const std::string& name) {
+  MC_ASSIGN_OR_RETURN(ssd_file, SsdFile::Open(path, size));
+  // Registering creates or extends the file (sparse) and checks a device is large enough.
+  MC_ASSIGN_OR_RETURN(uint64_t base, engine.RegisterFileSegment(kSsdFileSegment, path, size));
+  Mounted ssd;
+  ssd.spec = spec;
+  ssd.spec.name = name + kSsdSuffix;
+  ssd.spec.medium = Medium::kSsd;
+  ssd.spec.base = base;
+  ssd.spec.size = size;
+  // What the file already holds: announced with the first mount under this new epoch.
+  MC_ASSIGN_OR_RETURN(SsdFile::ScanResult scan, ssd_file->Scan(base));
+  for (ManifestEntry& entry : scan.entries) {
+    ssd.manifest_bytes += entry.length;
+    std::string key = entry.key;
+    ssd.manifest.emplace(std::move(key), std::move(entry));
+  }
+  ssd_scan_ms = static_cast<uint64_t>(scan.took.count());
+  ssd_scanned_records = ssd.manifest.size();
+  MC_LOG_INFO("SSD path '{}': {} objects found by the scan in {} ms ({} bytes read)", path,
+              ssd_scanned_records, ssd_scan_ms, scan.bytes_read);
+  mounted.push_back(std::move(ssd));
+  return Status::Ok();
+}
+
 const std::string& StorageNode::node_id() const { return state_->spec.node_id; }
 const std::string& StorageNode::segment_name() const { return state_->spec.name; }
+std::string StorageNode::ssd_segment_name() const {
+  return state_->mounted.size() > 1 ? state_->mounted[1].spec.name : std::string();
+}
 uint64_t StorageNode::epoch() const { return state_->spec.epoch; }
 uint64_t StorageNode::remounts() const { return state_->remounts.load(); }
 
@@ -277,9 +409,17 @@ StorageNode::Stats StorageNode::stats() const {
   stats.copies_ok = copies.copies_ok;
   stats.copies_failed = copies.copies_failed;
   stats.copy_bytes = copies.bytes_copied;
+  stats.ssd_scanned_records = s.ssd_scanned_records;
+  stats.ssd_scan_ms = s.ssd_scan_ms;
+  stats.ssd_header_errors = s.ssd_header_errors.load();
   std::lock_guard lock(state_->manifest_mutex);
-  stats.objects = s.manifest.size();
-  stats.object_bytes = s.manifest_bytes;
+  stats.objects = s.mounted[0].manifest.size();
+  stats.object_bytes = s.mounted[0].manifest_bytes;
+  if (s.mounted.size() > 1) {
+    stats.ssd_bytes = s.mounted[1].spec.size;
+    stats.ssd_objects = s.mounted[1].manifest.size();
+    stats.ssd_object_bytes = s.mounted[1].manifest_bytes;
+  }
   stats.manifest_changes = s.manifest_changes;
   return stats;
 }
@@ -295,7 +435,9 @@ std::vector<PeerTransferStats> StorageNode::peer_stats() const {
 
 size_t StorageNode::manifest_size() const {
   std::lock_guard lock(state_->manifest_mutex);
-  return state_->manifest.size();
+  size_t n = 0;
+  for (const State::Mounted& m : state_->mounted) n += m.manifest.size();
+  return n;
 }
 
 Result<uint64_t> StorageNode::Drain(std::chrono::milliseconds timeout) {
@@ -334,14 +476,20 @@ void StorageNode::Stop() {
     // sees `stopping` and does not mount again. A re-mount that raced with it (begun just
     // before `stopping` was set) is undone after the join.
     const uint64_t remounts_before = s.remounts.load();
-    Status unmounted = s.master->UnmountSegment(s.spec.name, s.spec.node_id, s.spec.epoch);
+    auto unmount_all = [&] {
+      Status status;
+      // SSD first: its objects' headers stay on disk for the next start to find.
+      for (auto m = s.mounted.rbegin(); m != s.mounted.rend(); ++m) {
+        Status one = s.master->UnmountSegment(m->spec.name, s.spec.node_id, s.spec.epoch);
+        if (!one.ok()) status = one.WithContext("unmount of '" + m->spec.name + "'");
+      }
+      return status;
+    };
+    Status unmounted = unmount_all();
     if (s.heartbeat.joinable()) s.heartbeat.join();
-    if (!unmounted.ok() || s.remounts.load() != remounts_before) {
-      unmounted = s.master->UnmountSegment(s.spec.name, s.spec.node_id, s.spec.epoch);
-    }
-    if (!unmounted.ok()) {
-      MC_LOG_WARN("unmount of '{}' failed: {}", s.spec.name, unmounted.ToString());
-    }
+    if (!unmounted.ok() || s.remounts.load() != remounts_before) unmounted = unmount_all();
+    if (!unmounted.ok()) MC_LOG_WARN("{}", unmounted.ToString());
+    if (s.ssd_file) s.engine_used->UnregisterFileSegment(kSsdFileSegment).IgnoreError();
     if (s.options.engine != nullptr) {
       // A borrowed engine lives on: give the segment's memory back to it.
       s.options.engine->FreeBuffer(reinterpret_cast<void*>(s.spec.base)).IgnoreError();

@@ -22,6 +22,13 @@
 // Drain: the master copies away what only this node holds, and the node unmounts once
 // nothing is left (or the timeout passes).
 //
+// SSD tier (ssd_path): a second segment on a file segment of the node's engine. The node
+// writes an object's header there when its manifest learns of the replica (a put's PutEnd or
+// a demotion's completion; ~one heartbeat later) and erases it when the replica goes, before
+// acknowledging the change (the master keeps the range allocated until then). An object
+// acknowledged less than a heartbeat before a kill -9 may have no header yet: the restart
+// scan then does not find it (it is reported not found, never served wrong).
+//
 // Thread safety: Stop(), Drain() and the accessors may be called from any thread.
 
 #include <chrono>
@@ -57,6 +64,15 @@ struct StorageNodeOptions {
   std::chrono::milliseconds heartbeat_interval{500};
   // Deadline of every master RPC. Default 2 s.
   std::chrono::milliseconds rpc_timeout{2000};
+  // The SSD tier: a file or block device, exposed as the Transfer Engine file segment "ssd"
+  // (io_uring, O_DIRECT) and mounted as a second segment, medium SSD, named
+  // "<segment name>/ssd". Objects there are self-describing (src/tier/ssd_layout.h): before
+  // mounting, the node scans the file and announces every object found, so after kill -9 a
+  // node restarted on the same path serves them again. Empty (default): no SSD segment.
+  std::string ssd_path;
+  // Bytes of ssd_path used; a regular file is created or extended (sparse) to this size.
+  // Required with ssd_path: > 0, a multiple of 4 KiB.
+  uint64_t ssd_size = 0;
   // Copy tasks run at once (CopyWorkerOptions::parallelism). Default 4; 1..64.
   size_t copy_parallelism = 4;
   // An engine to allocate and serve the segment from (not owned; it must outlive the node),
@@ -80,6 +96,8 @@ class StorageNode {
   const std::string& node_id() const;
   // The segment's name (the Transfer Engine's "host:port").
   const std::string& segment_name() const;
+  // The SSD segment's name ("<segment name>/ssd"); empty without ssd_path.
+  std::string ssd_segment_name() const;
   uint64_t epoch() const;
   // Times the node mounted again after the master forgot it.
   uint64_t remounts() const;
@@ -103,6 +121,16 @@ class StorageNode {
     uint64_t copy_bytes = 0;
     // Drain has been asked for.
     bool draining = false;
+    // The SSD segment (all 0 without one): its size, the objects in its manifest and their
+    // allocations' bytes (headers included), the records the start-up scan found and how
+    // long the scan took, and header writes or erasures that failed (an object whose header
+    // could not be written is served but not recovered by a restart).
+    uint64_t ssd_bytes = 0;
+    uint64_t ssd_objects = 0;
+    uint64_t ssd_object_bytes = 0;
+    uint64_t ssd_scanned_records = 0;
+    uint64_t ssd_scan_ms = 0;
+    uint64_t ssd_header_errors = 0;
   };
   Stats stats() const;
   // Bytes and tasks per peer of the node's Transfer Engine (GetPeerStats): what it served to

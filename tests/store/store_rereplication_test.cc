@@ -394,7 +394,9 @@ TEST_F(StoreRereplicationTest, ACopyOfACorruptedReplicaIsNeverAdopted) {
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->objects_below_replica_target, 1u);
   for (int i = 0; i < kObjects; ++i) {
-    if (i != kCorrupt) EXPECT_EQ(ExpectEveryReplicaHolds(i, 3000 + i), 2u);
+    if (i != kCorrupt) {
+      EXPECT_EQ(ExpectEveryReplicaHolds(i, 3000 + i), 2u);
+    }
   }
 }
 

@@ -79,6 +79,10 @@ Status StoreTestCluster::StartNode(int i) {
                "--log_level=warn"};
   if (!options_.node_protocol.empty()) node.args.push_back("--protocol=" + options_.node_protocol);
   node.args.insert(node.args.end(), options_.node_args.begin(), options_.node_args.end());
+  if (!options_.ssd_dir.empty()) {
+    node.args.push_back("--ssd_path=" + ssd_path(i));
+    node.args.push_back("--ssd_size=" + options_.ssd_size);
+  }
   if (node_metrics_ports_[i] != 0) {
     node.args.push_back("--metrics_host=127.0.0.1");
     node.args.push_back("--metrics_port=" + std::to_string(node_metrics_ports_[i]));

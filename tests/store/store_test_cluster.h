@@ -40,6 +40,10 @@ struct StoreTestClusterOptions {
   std::string node_protocol;
   // Further flags for every mooncake_node (e.g. "--drain_timeout=5"). Default: none.
   std::vector<std::string> node_args;
+  // A directory for SSD tiers: node i gets --ssd_path=<ssd_dir>/node<i>.ssd (kept across its
+  // restarts) --ssd_size=<ssd_size>. Default "": no SSD tier.
+  std::string ssd_dir;
+  std::string ssd_size = "64MiB";
   // Further flags for mooncake_master (e.g. "--object_store=file:///tmp/x"). Default: none.
   std::vector<std::string> master_args;
   // How each process is started: given "master" or "node<i>" and the plain ProcessOptions,
@@ -63,6 +67,11 @@ class StoreTestCluster {
   int metrics_port() const { return metrics_port_; }
   // Node i's Transfer Engine name (its segment name and node id): "<its host>:<port>".
   std::string node_name(int i) const;
+  // Node i's SSD file (ssd_dir set) and the master's name of its SSD segment.
+  std::string ssd_path(int i) const {
+    return options_.ssd_dir + "/node" + std::to_string(i) + ".ssd";
+  }
+  std::string ssd_segment_name(int i) const { return node_name(i) + "/ssd"; }
   // Node i's /metrics port; 0 when node_metrics is off.
   int node_metrics_port(int i) const { return node_metrics_ports_[i]; }
 

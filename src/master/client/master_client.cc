@@ -424,6 +424,10 @@ Result<ClusterInfo> MasterClient::GetClusterInfo() {
   info.repairs.failed = resp.repairs_failed();
   info.repairs.timed_out = resp.repairs_timed_out();
   info.repairs.cancelled = resp.repairs_cancelled();
+  info.tier.ssd_puts = resp.ssd_puts();
+  info.tier.demotions_scheduled = resp.demotions_scheduled();
+  info.tier.demotions_completed = resp.demotions_completed();
+  info.tier.demotions_failed = resp.demotions_failed();
   return info;
 }
 

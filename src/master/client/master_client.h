@@ -108,6 +108,8 @@ struct ClusterInfo {
   // Re-replication: copies in flight now, and the counters since the master started.
   uint64_t repairs_in_flight = 0;
   RepairStats repairs;  // no_destination is not reported
+  // The SSD tier's counters since the master started.
+  TierStats tier;
 };
 
 struct PutStartItem {

@@ -42,6 +42,8 @@ class ManifestJournal {
   ManifestBatch Take(uint64_t acked, size_t max);
   // Number of the last change appended (0: none yet).
   uint64_t last_seq() const { return first_seq_ + changes_.size() - 1; }
+  // Number of the last change the node acknowledged (0: none).
+  uint64_t acked_seq() const { return first_seq_ - 1; }
   // Changes not yet acknowledged.
   size_t size() const { return changes_.size(); }
 

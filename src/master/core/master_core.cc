@@ -129,9 +129,12 @@ Result<std::unique_ptr<PendingPut>> MasterCore::Allocate(uint64_t size,
   std::set<NodeId> used_nodes;
   Status last_error;
   for (int i = 0; i < config.replica_num; ++i) {
-    // An empty object still takes one byte: its replica is a real, distinct allocation.
-    Result<Allocation> allocation = pool_.AllocateOnMedium(
-        config.medium, std::max<uint64_t>(size, 1), config.preferred_segments, used_nodes);
+    // An empty object still takes one byte: its replica is a real, distinct allocation. On
+    // SSD the allocation also holds the object's header block.
+    const uint64_t bytes =
+        config.medium == Medium::kSsd ? SsdAllocationBytes(size) : std::max<uint64_t>(size, 1);
+    Result<Allocation> allocation =
+        pool_.AllocateOnMedium(config.medium, bytes, config.preferred_segments, used_nodes);
     if (!allocation.ok()) {
       last_error = allocation.status();
       break;  // No further distinct node has room: best effort with what we have.
@@ -154,17 +157,26 @@ Result<std::unique_ptr<PendingPut>> MasterCore::Allocate(uint64_t size,
   return pending;
 }
 
-ReplicaView MasterCore::ViewOf(const ReplicaRecord& replica, ReplicaStatus status) const {
+Allocation MasterCore::DataRange(const ReplicaRecord& replica, uint64_t size) const {
   const SegmentIndex::Segment& segment = segments_.Get(replica.segment);
-  return ReplicaView{segment.medium, segment.node, status,
-                     Allocation{segment.name, replica.address, replica.length}};
+  if (segment.medium == Medium::kSsd) {
+    // Past the header block; the padding up to the block boundary is not the object's.
+    return Allocation{segment.name, replica.address + kSsdHeaderBytes, std::max<uint64_t>(size, 1)};
+  }
+  return Allocation{segment.name, replica.address, replica.length};
+}
+
+ReplicaView MasterCore::ViewOf(const ReplicaRecord& replica, uint64_t size,
+                               ReplicaStatus status) const {
+  const SegmentIndex::Segment& segment = segments_.Get(replica.segment);
+  return ReplicaView{segment.medium, segment.node, status, DataRange(replica, size)};
 }
 
 PutStartResult MasterCore::ResultOf(const PendingPut& pending) const {
   PutStartResult result;
   result.replicas.reserve(pending.replicas.size());
   for (const ReplicaRecord& r : pending.replicas) {
-    result.replicas.push_back(ViewOf(r, ReplicaStatus::kProcessing));
+    result.replicas.push_back(ViewOf(r, pending.size, ReplicaStatus::kProcessing));
   }
   result.replicas_short = pending.replica_num - static_cast<int>(pending.replicas.size());
   result.version = pending.version;
@@ -275,7 +287,7 @@ Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
   ObjectView view{record->size, record->version, record->checksum, {}, record->lease_until};
   view.replicas.reserve(record->replicas().size());
   for (const ReplicaRecord& r : record->replicas()) {
-    view.replicas.push_back(ViewOf(r, ReplicaStatus::kComplete));
+    view.replicas.push_back(ViewOf(r, record->size, ReplicaStatus::kComplete));
   }
   return view;
 }
@@ -365,12 +377,13 @@ void MasterCore::Tick() {
     for (const ReplicaRecord& r : deferred_.begin()->second) FreeInPool(r);
     deferred_.erase(deferred_.begin());
   }
-  for (Medium medium : {Medium::kDram, Medium::kVram, Medium::kSsd}) {
+  // SSD first: DRAM eviction demotes its cold objects there when it has room.
+  for (Medium medium : {Medium::kSsd, Medium::kVram, Medium::kDram}) {
     const SegmentPool::MediumUsage usage = pool_.Usage(medium);
     if (usage.capacity == 0) continue;
     if (static_cast<double>(usage.used) >
         options_.eviction_high_watermark * static_cast<double>(usage.capacity)) {
-      EvictOn(medium, LowWatermarkBytes(usage.capacity), {});
+      EvictOn(medium, LowWatermarkBytes(usage.capacity), {}, EvictWay::kDemoteFirst);
     }
   }
   ScheduleRepairs(options_.repairs_per_tick);

@@ -46,8 +46,8 @@
 //    replicas above) on a mounted segment, and has a deadline of scheduled + repair_timeout;
 //    a live (not cancelled) one belongs to a visible object with no put in flight, at the
 //    version it was scheduled for, whose source replica still exists, on a node holding none
-//    of its replicas and not draining; an object has at most one live repair; a repair not yet
-//    handed out is queued for its destination node.
+//    of its replicas (a demotion excepted: it replaces them) and not draining; an object has
+//    at most one live repair; a repair not yet handed out is queued for its destination node.
 //
 // Re-replication (master_core_repair.cc): Tick schedules, for objects below their replica
 // target (or whose every replica is on a draining segment), a copy from a COMPLETE replica to
@@ -60,9 +60,30 @@
 // reports or the deadline passes, because the node may still be writing there. Losing the
 // destination's segment drops the repair with the segment.
 //
+// Demotion (master_core_repair.cc, TryScheduleDemotion): with an SSD tier, Tick's eviction of
+// DRAM above the high watermark schedules copies of the coldest DRAM objects to an SSD segment
+// (preferably on the node of one of their replicas) instead of dropping them; it counts their
+// DRAM bytes as freed, so it neither demotes more than needed nor drops anything while the
+// copies run. A demotion is a repair whose completion retires every DRAM replica in the same
+// step that makes the SSD one COMPLETE; it fails, times out and is cancelled like one (the
+// object then simply stays in DRAM). An object no SSD segment has room for is dropped as
+// before; when max_repairs_in_flight copies are in flight, eviction waits for them.
+//
 // Drain (Drain): a leaving node's segments stop taking allocations, and every object whose
 // replicas are all on draining segments is queued for a copy; the node unmounts once the
 // count it gets back reaches 0.
+//
+// SSD segments (medium kSsd, a node's file segment): an object's allocation there is a 4 KiB
+// header block plus its bytes padded to 4 KiB (SsdAllocationBytes), block-aligned; a replica
+// record holds the whole allocation, and readers, writers and copies see only the bytes past
+// the header (DataRange). The node writes the header when its manifest learns of the replica
+// and erases it when the manifest loses it, so a node restarted after kill -9 finds its objects
+// by scanning the file. A freed SSD range of a node that tracks a manifest is therefore
+// quarantined, still held in the pool, until the node acknowledges the manifest change that
+// told it to erase the header there: no new object's bytes can land in the range before the
+// old header is gone, and no stale header outlives its object. Placement stays DRAM-first:
+// a DRAM put that does not fit goes to free SSD space; failing that, DRAM objects are evicted
+// as without an SSD tier, and SSD objects last (AllocateOrEvict).
 //
 // Cost (n objects): Tick is O(expired puts + lapsed deferred frees + nodes + media + repairs
 // in flight) plus eviction when a medium is over its watermark (which scans the candidates:
@@ -245,6 +266,10 @@ class MasterCore {
   void Tick();
   // Counters of every eviction run so far.
   const EvictionStats& eviction_stats() const { return eviction_stats_; }
+  // Counters of the SSD tier (puts placed on SSD, demotions).
+  const TierStats& tier_stats() const { return tier_stats_; }
+  // SSD ranges waiting for their node to erase the header there (see "SSD segments").
+  size_t QuarantinedRanges() const;
 
   // ---- Queries --------------------------------------------------------------------------
   // Visible objects with fewer COMPLETE replicas than their replica_num (for re-replication).
@@ -286,13 +311,47 @@ class MasterCore {
   // `protected_key`) to make room for replica_num x size bytes, and try once more.
   Result<std::unique_ptr<PendingPut>> AllocateOrEvict(uint64_t size, const ReplicateConfig& config,
                                                       std::string_view protected_key);
+  // Evicts on config.medium to make room for replica_num objects of `size` (at least down to
+  // the low watermark) and allocates again.
+  Result<std::unique_ptr<PendingPut>> EvictAndAllocate(uint64_t size, const ReplicateConfig& config,
+                                                       std::string_view protected_key);
+  enum class EvictWay : uint8_t {
+    // Drop the objects (a put needs the room now).
+    kDrop,
+    // On DRAM with an SSD tier: schedule demotions (copies to SSD) of the coldest objects,
+    // dropping only those no SSD segment has room for (Tick).
+    kDemoteFirst,
+  };
   // Evicts on `medium` until its used bytes are <= target_used (or no candidate is left);
   // never `protected_key`. One eviction run in the stats.
-  void EvictOn(Medium medium, uint64_t target_used, std::string_view protected_key);
+  void EvictOn(Medium medium, uint64_t target_used, std::string_view protected_key,
+               EvictWay way = EvictWay::kDrop);
+  // Bytes of `medium` held by quarantined ranges (SSD only).
+  uint64_t QuarantinedBytes(Medium medium) const;
+  // DRAM bytes of the objects whose demotion is in flight.
+  uint64_t DemotingBytes() const;
+  enum class DemoteResult : uint8_t {
+    kScheduled,
+    // The object cannot go to SSD (a replica not on DRAM, its key too long for a header).
+    kNotDemotable,
+    // Its last demotion failed within repair_retry_delay.
+    kWaiting,
+    // max_repairs_in_flight copies are in flight.
+    kBusy,
+    // No SSD segment has room.
+    kNoRoom,
+  };
+  // Schedules the demotion of `record` (visible, no put in flight, no copy in flight): a copy
+  // of its bytes to an SSD segment, preferably on the node of one of its DRAM replicas; when it
+  // completes, the SSD replica replaces every DRAM one (CompleteRepair).
+  DemoteResult TryScheduleDemotion(ObjectRecord* record, TimePoint now);
   // used / capacity <= high - ratio, in bytes.
   uint64_t LowWatermarkBytes(uint64_t capacity) const;
   PutStartResult ResultOf(const PendingPut& pending) const;
-  ReplicaView ViewOf(const ReplicaRecord& replica, ReplicaStatus status) const;
+  // The object's bytes in `replica` as readers address them: the whole allocation on DRAM;
+  // past the header block, `size` bytes (at least 1), on SSD.
+  Allocation DataRange(const ReplicaRecord& replica, uint64_t size) const;
+  ReplicaView ViewOf(const ReplicaRecord& replica, uint64_t size, ReplicaStatus status) const;
   bool LeaseLive(const ObjectRecord& record) const { return clock_.Now() < record.lease_until; }
   // Why Remove would refuse a visible `record` (OK when it would not).
   Status RemovableStatus(const ObjectRecord& record, RemoveMode mode) const;
@@ -353,6 +412,11 @@ class MasterCore {
     TimePoint deadline;
     // Handed to the destination node (TakeCopyTasks); until then it sits in copy_outbox_.
     bool delivered = false;
+    // A demotion (eviction moving a DRAM object to SSD), not a re-replication: the
+    // destination may be on a node holding a replica, and on completion it replaces them.
+    bool demotion = false;
+    // For a demotion: the object's DRAM bytes it will free.
+    uint64_t demoted_bytes = 0;
     CopyTask task;
   };
   using RepairMap = std::map<uint64_t, Repair>;
@@ -365,6 +429,9 @@ class MasterCore {
   // Schedules one repair of `record` if it needs one and can have one now; true if it did.
   // `takers`: the nodes with a mounted segment that is not draining.
   bool TryScheduleRepair(ObjectRecord* record, const std::set<NodeId>& takers, TimePoint now);
+  // Fills in `repair`'s task (copying from `source`, a replica of repair.record), deadline
+  // and id, and queues it for its destination node.
+  void EnqueueRepair(Repair repair, const ReplicaRecord& source, TimePoint now);
   // Cancels `record`'s live repair, if any (see the file comment).
   void CancelRepairOf(const ObjectRecord* record);
   // Cancels the repair at `it`; returns the next iterator (the entry itself goes when it was
@@ -413,6 +480,18 @@ class MasterCore {
   std::vector<NodeId> expired_nodes_;
   std::unique_ptr<EvictionPolicy> eviction_policy_;
   EvictionStats eviction_stats_;
+  TierStats tier_stats_;
+  // SSD ranges freed while their node may not yet have erased the object's header there
+  // (see "SSD segments" in the file comment): held in the pool until the node acknowledges
+  // the manifest change numbered `seq`, then freed (TakeManifestChanges).
+  struct Quarantined {
+    uint64_t seq = 0;
+    uint64_t address = 0;
+    uint64_t length = 0;
+  };
+  std::map<SegmentId, std::deque<Quarantined>> ssd_quarantine_;
+  // Frees the quarantined ranges of `segment` that its node has acknowledged.
+  void ReleaseQuarantine(SegmentId segment);
 };
 
 }  // namespace mooncake

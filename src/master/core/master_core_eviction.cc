@@ -48,19 +48,59 @@ Result<std::unique_ptr<PendingPut>> MasterCore::AllocateOrEvict(uint64_t size,
   if (pending.ok() || pending.status().code() != StatusCode::kNoAvailableHandle) {
     return pending;
   }
-  const SegmentPool::MediumUsage usage = pool_.Usage(config.medium);
+  // With an SSD tier below DRAM, a DRAM put that does not fit goes to free SSD space before
+  // anything is dropped (Tick demotes cold DRAM objects so that new puts land in DRAM again).
+  // Then DRAM objects are dropped as without an SSD tier, and only when that cannot help,
+  // SSD objects: space they free on a node tracking its manifest is quarantined until the
+  // node erased their headers, so it serves the next puts, not this one.
+  const bool ssd_below = config.medium == Medium::kDram &&
+                         protected_key.size() <= kSsdMaxKeyBytes &&
+                         pool_.Usage(Medium::kSsd).capacity > 0;
+  if (ssd_below) {
+    ReplicateConfig on_ssd = config;
+    on_ssd.medium = Medium::kSsd;
+    on_ssd.preferred_segments.clear();  // DRAM segment names
+    Result<std::unique_ptr<PendingPut>> placed = Allocate(size, on_ssd);
+    if (placed.ok()) {
+      ++tier_stats_.ssd_puts;
+      return placed;
+    }
+    Result<std::unique_ptr<PendingPut>> in_dram = EvictAndAllocate(size, config, protected_key);
+    if (in_dram.ok() || in_dram.status().code() != StatusCode::kNoAvailableHandle) {
+      return in_dram;
+    }
+    placed = EvictAndAllocate(size, on_ssd, protected_key);
+    if (placed.ok()) {
+      ++tier_stats_.ssd_puts;
+      return placed;
+    }
+    return Status(StatusCode::kNoAvailableHandle,
+                  "neither DRAM nor SSD can hold " + std::to_string(size) +
+                      " bytes, even after eviction: DRAM: " + in_dram.status().message() +
+                      "; SSD: " + placed.status().message());
+  }
+  return EvictAndAllocate(size, config, protected_key);
+}
+
+Result<std::unique_ptr<PendingPut>> MasterCore::EvictAndAllocate(uint64_t size,
+                                                                 const ReplicateConfig& config,
+                                                                 std::string_view protected_key) {
+  const uint64_t bytes =
+      config.medium == Medium::kSsd ? SsdAllocationBytes(size) : std::max<uint64_t>(size, 1);
   // Evicting cannot help an object larger than every segment of the medium (or a medium
   // with no segment): fail without emptying the cache for nothing.
-  if (!CouldEverFit(pool_, config.medium, size)) return pending;
+  if (!CouldEverFit(pool_, config.medium, bytes)) return Allocate(size, config);
+  const SegmentPool::MediumUsage usage = pool_.Usage(config.medium);
   // Room for every replica wanted, and at least down to the low watermark. Fragmentation or
   // the distinct-node rule may still leave no fitting range; then the retry fails.
-  const uint64_t wanted = size * static_cast<uint64_t>(config.replica_num);
+  const uint64_t wanted = bytes * static_cast<uint64_t>(config.replica_num);
   const uint64_t room_target = usage.capacity > wanted ? usage.capacity - wanted : 0;
   EvictOn(config.medium, std::min(room_target, LowWatermarkBytes(usage.capacity)), protected_key);
   return Allocate(size, config);
 }
 
-void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view protected_key) {
+void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view protected_key,
+                         EvictWay way) {
   ++eviction_stats_.runs;
   const TimePoint now = clock_.Now();
   // A scan of every object: eviction runs only above the high watermark (or for a put that
@@ -83,14 +123,43 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
     }
   });
   eviction_policy_->Order(candidates);
+  // Bytes that are as good as free: quarantined SSD ranges (free once their node acknowledges)
+  // and DRAM objects whose demotion is in flight (free once it completes). Evicting more for
+  // them would only empty the tier.
+  uint64_t leaving = QuarantinedBytes(medium);
+  const bool demote = way == EvictWay::kDemoteFirst && medium == Medium::kDram &&
+                      options_.max_repairs_in_flight > 0 && pool_.Usage(Medium::kSsd).capacity > 0;
+  if (demote) leaving += DemotingBytes();
   for (const EvictionCandidate& candidate : candidates) {
-    if (pool_.Usage(medium).used <= target_used) break;
+    const uint64_t used = pool_.Usage(medium).used;
+    if (used <= target_used || used - std::min(used, leaving) <= target_used) break;
     // Each candidate's key lives in its own record, erased only on its own turn.
     ObjectRecord* record = objects_.Find(candidate.key);
+    if (demote) {
+      if (repair_of_.contains(record)) continue;  // a copy (or its demotion) is in flight
+      const DemoteResult demoted = TryScheduleDemotion(record, now);
+      if (demoted == DemoteResult::kScheduled) {
+        leaving += ObjectBytes(*record);
+        continue;
+      }
+      // No copy may start now: wait for the ones in flight rather than drop data.
+      if (demoted == DemoteResult::kBusy) break;
+      if (demoted == DemoteResult::kWaiting) continue;
+      // kNoRoom / kNotDemotable: dropped, as without an SSD tier.
+    }
     ++eviction_stats_.evicted_objects;
     eviction_stats_.evicted_bytes += ObjectBytes(*record);
     EraseObject(record);
   }
+}
+
+uint64_t MasterCore::QuarantinedBytes(Medium medium) const {
+  if (medium != Medium::kSsd) return 0;
+  uint64_t bytes = 0;
+  for (const auto& [id, ranges] : ssd_quarantine_) {
+    for (const Quarantined& q : ranges) bytes += q.length;
+  }
+  return bytes;
 }
 
 }  // namespace mooncake

@@ -98,6 +98,14 @@ void MasterCore::FreeInPool(const ReplicaRecord& replica) {
   const SegmentIndex::Segment& segment = segments_.Get(replica.segment);
   // A gone segment's allocations went with it (and its name may be mounted anew).
   if (segment.gone) return;
+  if (segment.medium == Medium::kSsd && segment.journal &&
+      segment.journal->last_seq() > segment.journal->acked_seq()) {
+    // The node may still have to erase a header here (a removal it has not acknowledged yet):
+    // hold the range until it acknowledges everything journaled so far.
+    ssd_quarantine_[replica.segment].push_back(
+        Quarantined{segment.journal->last_seq(), replica.address, replica.length});
+    return;
+  }
   // Every replica's allocation is held in the pool (invariant), so Free cannot fail; a
   // failure would be a bug in this class, and the bytes would merely stay allocated.
   pool_.Free(segment.name, replica.address, replica.length).IgnoreError();
@@ -130,6 +138,7 @@ void MasterCore::JournalReplicasGone(const ObjectRecord& record) {
     change.removed = true;
     change.entry.key = std::string(record.key());
     change.entry.address = r.address;
+    change.entry.length = r.length;  // what an SSD node erases
     journal->Append(std::move(change));
     ++manifest_changes_;
   }
@@ -156,7 +165,30 @@ void MasterCore::DropSegments(const std::vector<std::string>& segments) {
                   [&](const ReplicaRecord& r) { return segments_.Get(r.segment).gone; });
     it = it->second.empty() ? deferred_.erase(it) : std::next(it);
   }
-  for (SegmentId id : ids) segments_.Remove(id);
+  for (SegmentId id : ids) {
+    ssd_quarantine_.erase(id);  // the ranges went with the segment
+    segments_.Remove(id);
+  }
+}
+
+void MasterCore::ReleaseQuarantine(SegmentId id) {
+  auto it = ssd_quarantine_.find(id);
+  if (it == ssd_quarantine_.end()) return;
+  const SegmentIndex::Segment& segment = segments_.Get(id);
+  const uint64_t acked = segment.journal ? segment.journal->acked_seq() : UINT64_MAX;
+  std::deque<Quarantined>& ranges = it->second;
+  // In order of seq: ranges are appended as the journal grows.
+  while (!ranges.empty() && ranges.front().seq <= acked) {
+    pool_.Free(segment.name, ranges.front().address, ranges.front().length).IgnoreError();
+    ranges.pop_front();
+  }
+  if (ranges.empty()) ssd_quarantine_.erase(it);
+}
+
+size_t MasterCore::QuarantinedRanges() const {
+  size_t n = 0;
+  for (const auto& [id, ranges] : ssd_quarantine_) n += ranges.size();
+  return n;
 }
 
 void MasterCore::DropSegmentMembers(SegmentId id) {

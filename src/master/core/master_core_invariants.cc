@@ -116,13 +116,14 @@ Status MasterCore::CheckInvariants() const {
       const NodeId& dest_node = segments_.Get(r.destination.segment).node;
       bool source_found = false;
       for (const ReplicaRecord& replica : record->replicas()) {
-        if (segments_.Get(replica.segment).node == dest_node) {
+        // A demotion may land on a node holding a DRAM replica (it replaces them all).
+        if (!r.demotion && segments_.Get(replica.segment).node == dest_node) {
           bad = Broken(fmt::format("'{}': repair {} copies to node '{}', which holds a replica",
                                    key, link->second, dest_node));
           return;
         }
-        source_found |=
-            replica.segment == r.source_segment && replica.address == r.task.source.address;
+        source_found |= replica.segment == r.source_segment &&
+                        DataRange(replica, record->size).address == r.task.source.address;
       }
       if (!record->visible || record->pending || record->version != r.task.version ||
           !source_found) {
@@ -193,6 +194,27 @@ Status MasterCore::CheckInvariants() const {
     }
   }
 
+  // Quarantined SSD ranges: held, on live SSD segments that track a manifest.
+  size_t quarantined = 0;
+  for (const auto& [id, ranges] : ssd_quarantine_) {
+    if (!segments_.Contains(id) || segments_.Get(id).gone) {
+      return Broken(fmt::format("quarantined ranges on unknown segment id {}", id));
+    }
+    const SegmentIndex::Segment& segment = segments_.Get(id);
+    if (segment.medium != Medium::kSsd || !segment.journal || ranges.empty()) {
+      return Broken(
+          fmt::format("segment '{}' has a quarantine but is no manifest-tracking SSD "
+                      "segment (or it is empty)",
+                      segment.name));
+    }
+    for (const Quarantined& q : ranges) {
+      ++replicas_on[id];
+      ++quarantined;
+      Status held = pool_.CheckHeld(segment.name, q.address, q.length);
+      if (!held.ok()) return held.WithContext("quarantined SSD range not held");
+    }
+  }
+
   // Every member entry belongs to a replica (counted above), and the pool holds exactly the
   // replicas' allocations: nothing leaked, nothing freed twice.
   size_t linked = 0;
@@ -210,11 +232,11 @@ Status MasterCore::CheckInvariants() const {
   }
   size_t deferred_total = 0;
   for (const auto& [until, replicas] : deferred_) deferred_total += replicas.size();
-  if (linked + deferred_total + repairs_.size() != replicas_total) {
+  if (linked + deferred_total + repairs_.size() + quarantined != replicas_total) {
     return Broken(
-        fmt::format("{} member entries + {} deferred + {} repair destinations for {} "
-                    "replicas",
-                    linked, deferred_total, repairs_.size(), replicas_total));
+        fmt::format("{} member entries + {} deferred + {} repair destinations + {} quarantined "
+                    "for {} replicas",
+                    linked, deferred_total, repairs_.size(), quarantined, replicas_total));
   }
   return Status::Ok();
 }
@@ -240,7 +262,7 @@ Status MasterCore::CheckRepairs(std::map<SegmentId, size_t>& replicas_on) const 
     }
     if (segment.name != repair.task.destination.segment ||
         segment.node != repair.task.destination_node ||
-        dest.address != repair.task.destination.address) {
+        DataRange(dest, repair.task.size).address != repair.task.destination.address) {
       return Broken(fmt::format("repair {}: task and destination disagree", id));
     }
     if (!repair.delivered && !queued.contains(id)) {

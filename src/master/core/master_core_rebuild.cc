@@ -31,7 +31,10 @@ Result<ManifestBatch> MasterCore::TakeManifestChanges(std::string_view segment, 
   if (journal == nullptr) {
     return InvalidParams("segment '" + std::string(segment) + "' does not track a manifest");
   }
-  return journal->Take(acked, max);
+  ManifestBatch batch = journal->Take(acked, max);
+  // The node has applied (erased) everything up to `acked`: its quarantined ranges are free.
+  ReleaseQuarantine(*id);
+  return batch;
 }
 
 size_t MasterCore::ManifestBacklog() const {
@@ -70,6 +73,14 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
         return;
       }
     }
+  }
+  // On SSD a replica is a whole allocation: header block + data padded to blocks, aligned.
+  if (spec.medium == Medium::kSsd &&
+      (m.key.size() > kSsdMaxKeyBytes || m.length != SsdAllocationBytes(m.size) ||
+       m.address < spec.base || (m.address - spec.base) % kSsdBlockBytes != 0)) {
+    ++report.skipped_invalid;
+    report.rejected_keys.push_back(m.key);
+    return;
   }
   // Reserve before touching the index, so an invalid range changes nothing.
   if (!pool_.Reserve(spec.name, m.address, m.length).ok()) {

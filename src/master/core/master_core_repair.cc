@@ -118,11 +118,77 @@ bool MasterCore::TryScheduleRepair(ObjectRecord* record, const std::set<NodeId>&
     pool_.Free(*destination).IgnoreError();
     return false;
   }
-  const uint64_t task_id = next_task_id_++;
   Repair repair;
   repair.record = record;
   repair.source_segment = source->segment;
   repair.destination = ReplicaRecord{destination->address, destination->length, *id, 0};
+  EnqueueRepair(std::move(repair), *source, now);
+  ++repair_stats_.scheduled;
+  return true;
+}
+
+uint64_t MasterCore::DemotingBytes() const {
+  uint64_t bytes = 0;
+  for (const auto& [id, repair] : repairs_) {
+    if (repair.demotion && repair.record != nullptr) bytes += repair.demoted_bytes;
+  }
+  return bytes;
+}
+
+MasterCore::DemoteResult MasterCore::TryScheduleDemotion(ObjectRecord* record, TimePoint now) {
+  const auto replicas = record->replicas();
+  if (!record->visible || record->pending || replicas.empty() ||
+      record->key().size() > kSsdMaxKeyBytes) {
+    return DemoteResult::kNotDemotable;
+  }
+  uint64_t dram_bytes = 0;
+  std::vector<std::string> preferred;  // SSD segments of the nodes holding a DRAM replica
+  for (const ReplicaRecord& r : replicas) {
+    const SegmentIndex::Segment& segment = segments_.Get(r.segment);
+    if (segment.medium != Medium::kDram) return DemoteResult::kNotDemotable;
+    dram_bytes += r.length;
+  }
+  if (auto wait = repair_retry_after_.find(record); wait != repair_retry_after_.end()) {
+    if (now < wait->second) return DemoteResult::kWaiting;
+    repair_retry_after_.erase(wait);
+  }
+  if (repairs_.size() >= options_.max_repairs_in_flight) return DemoteResult::kBusy;
+  for (const ReplicaRecord& r : replicas) {
+    const NodeId& node = segments_.Get(r.segment).node;
+    segments_.ForEach([&](SegmentId, const SegmentIndex::Segment& segment) {
+      if (!segment.gone && segment.medium == Medium::kSsd && segment.node == node) {
+        preferred.push_back(segment.name);
+      }
+    });
+  }
+  Result<Allocation> destination =
+      pool_.AllocateOnMedium(Medium::kSsd, SsdAllocationBytes(record->size), preferred, {});
+  if (!destination.ok()) return DemoteResult::kNoRoom;
+  const std::optional<SegmentId> id = segments_.Find(destination->segment);
+  if (!id) {
+    pool_.Free(*destination).IgnoreError();  // cannot happen: the index mirrors the pool
+    return DemoteResult::kNoRoom;
+  }
+  const NodeId& dest_node = segments_.Get(*id).node;
+  // Read from the destination node's own DRAM replica when it has one: a local copy.
+  const ReplicaRecord* source = &replicas[0];
+  for (const ReplicaRecord& r : replicas) {
+    if (segments_.Get(r.segment).node == dest_node) source = &r;
+  }
+  Repair repair;
+  repair.record = record;
+  repair.source_segment = source->segment;
+  repair.destination = ReplicaRecord{destination->address, destination->length, *id, 0};
+  repair.demotion = true;
+  repair.demoted_bytes = dram_bytes;
+  EnqueueRepair(std::move(repair), *source, now);
+  ++tier_stats_.demotions_scheduled;
+  return DemoteResult::kScheduled;
+}
+
+void MasterCore::EnqueueRepair(Repair repair, const ReplicaRecord& source, TimePoint now) {
+  ObjectRecord* record = repair.record;
+  const uint64_t task_id = next_task_id_++;
   repair.scheduled = now;
   repair.deadline = now + options_.repair_timeout;
   CopyTask& task = repair.task;
@@ -131,15 +197,14 @@ bool MasterCore::TryScheduleRepair(ObjectRecord* record, const std::set<NodeId>&
   task.version = record->version;
   task.size = record->size;
   task.checksum = record->checksum;
-  task.source = Allocation{source_segment.name, source->address, source->length};
-  task.destination = *destination;
-  task.destination_node = segments_.Get(*id).node;
+  // Readers' view of both ends: on SSD, the bytes past the header block.
+  task.source = DataRange(source, record->size);
+  task.destination = DataRange(repair.destination, record->size);
+  task.destination_node = segments_.Get(repair.destination.segment).node;
   copy_outbox_[task.destination_node].push_back(task_id);
   repairs_.emplace(task_id, std::move(repair));
   repair_of_[record] = task_id;
   ++copy_tasks_queued_;
-  ++repair_stats_.scheduled;
-  return true;
 }
 
 std::vector<CopyTask> MasterCore::TakeCopyTasks(const NodeId& node, size_t max) {
@@ -191,7 +256,7 @@ Result<RepairOutcome> MasterCore::CompleteRepair(uint64_t task_id, const NodeId&
     return RepairOutcome::kDropped;
   }
   if (!result.ok()) {
-    ++repair_stats_.failed;
+    ++(repair.demotion ? tier_stats_.demotions_failed : repair_stats_.failed);
     repair_retry_after_[record] = now + options_.repair_retry_delay;
     EraseRepair(it);
     return RepairOutcome::kFailed;
@@ -204,12 +269,20 @@ Result<RepairOutcome> MasterCore::CompleteRepair(uint64_t task_id, const NodeId&
     return segments_.Get(r.segment).node == dest_node;
   });
   if (!record->visible || record->pending || record->version != repair.task.version ||
-      node_has_one || replicas.size() >= ObjectRecord::kMaxReplicas) {
+      (!repair.demotion && node_has_one) || replicas.size() >= ObjectRecord::kMaxReplicas) {
     ++repair_stats_.cancelled;
     EraseRepair(it);
     return RepairOutcome::kDropped;
   }
   const bool was_below = BelowTarget(*record);
+  if (repair.demotion) {
+    // The SSD replica replaces the DRAM ones in this one step: readers see either the DRAM
+    // replicas or the SSD one, never neither (a live read lease defers the DRAM frees).
+    RetireReplicas(record);
+    ++tier_stats_.demotions_completed;
+  } else {
+    ++repair_stats_.completed;
+  }
   record->AddReplica(repair.destination);
   segments_.Link(record, record->replicas().back());
   UpdateBelowTarget(was_below, record);
@@ -218,7 +291,6 @@ Result<RepairOutcome> MasterCore::CompleteRepair(uint64_t task_id, const NodeId&
   repair_retry_after_.erase(record);
   repair_of_.erase(record);
   repairs_.erase(it);  // the allocation now belongs to the replica
-  ++repair_stats_.completed;
   return RepairOutcome::kAdded;
 }
 

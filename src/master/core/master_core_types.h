@@ -96,6 +96,18 @@ struct EvictionStats {
   uint64_t skipped_in_flight = 0;
 };
 
+// What the SSD tier has done since the core was created.
+struct TierStats {
+  // Puts (and upserts) asked for DRAM and placed on SSD because DRAM had no room.
+  uint64_t ssd_puts = 0;
+  // Demotions: copies of a cold DRAM object to SSD scheduled by eviction instead of dropping
+  // it; completed ones (the SSD replica replaced the DRAM ones), and those that failed, timed
+  // out or were cancelled (the object stays in DRAM, or went another way).
+  uint64_t demotions_scheduled = 0;
+  uint64_t demotions_completed = 0;
+  uint64_t demotions_failed = 0;
+};
+
 // What re-replication has done since the core was created.
 struct RepairStats {
   // Copies handed to a destination (MasterCore::ScheduleRepairs).

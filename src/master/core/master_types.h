@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace mooncake {
 
@@ -22,6 +23,31 @@ inline const char* MediumName(Medium medium) {
       return "SSD";
   }
   return "UNKNOWN";
+}
+
+// ---- SSD segments ----------------------------------------------------------------------
+// An object on an SSD segment occupies one allocation: a header block (key, size, version,
+// CRC32C; see src/tier/ssd_layout.h, whose constants must equal these) followed by its bytes
+// padded to the block size. Allocations on SSD segments start on a block boundary; the replica
+// a reader sees starts kSsdHeaderBytes into the allocation.
+inline constexpr uint64_t kSsdBlockBytes = 4096;
+inline constexpr uint64_t kSsdHeaderBytes = kSsdBlockBytes;
+// Longest key an SSD header holds; objects with longer keys are never placed on SSD.
+inline constexpr uint64_t kSsdMaxKeyBytes = kSsdHeaderBytes - 64;
+
+// Bytes the allocation of an object of `size` bytes takes on an SSD segment: the header block
+// plus the data rounded up to whole blocks (an empty object still takes one data block, as it
+// takes one byte on DRAM).
+inline uint64_t SsdAllocationBytes(uint64_t size) {
+  const uint64_t data = size == 0 ? 1 : size;
+  return kSsdHeaderBytes + (data + kSsdBlockBytes - 1) / kSsdBlockBytes * kSsdBlockBytes;
+}
+
+// The Transfer Engine segment that serves master segment `segment`: a node's further segments
+// (its SSD file segment) are named "<engine name>/<suffix>" and served by that same engine,
+// whose name ("host:port") never contains '/'.
+inline std::string_view TransferSegmentOf(std::string_view segment) {
+  return segment.substr(0, segment.find('/'));
 }
 
 // A storage node's (or client's) stable identity, unchanged across restarts.

@@ -50,7 +50,13 @@ Result<std::vector<std::string>> SegmentPool::Mount(const SegmentSpec& spec) {
     }
     // Otherwise owner.epoch < spec.epoch: the segment goes with the rest of the old epoch.
   }
-  MC_ASSIGN_OR_RETURN(OffsetAllocator allocator, OffsetAllocator::Create(spec.size));
+  // SSD allocations start on a block boundary (their header block is written with O_DIRECT).
+  const uint64_t alignment = spec.medium == Medium::kSsd ? kSsdBlockBytes : 64;
+  if (spec.medium == Medium::kSsd && spec.base % kSsdBlockBytes != 0) {
+    return InvalidParams(fmt::format("mount of SSD segment '{}': base {:#x} is not {}-aligned",
+                                     spec.name, spec.base, kSsdBlockBytes));
+  }
+  MC_ASSIGN_OR_RETURN(OffsetAllocator allocator, OffsetAllocator::Create(spec.size, alignment));
 
   std::vector<std::string> dropped;
   if (node_it != nodes_.end() && spec.epoch > node_it->second.epoch) {

@@ -85,7 +85,8 @@ class SegmentPool {
   // Releases an allocation made by Allocate/AllocateOnMedium/Reserve. Fails, changing nothing,
   // with kSegmentNotFound for an unknown segment and kInvalidParams when no allocation of that
   // length starts at that address. The pool keeps only what each allocation holds (the length
-  // rounded up for alignment), so a length that differs by less than the alignment (64 B) from
+  // rounded up for alignment), so a length that differs by less than the alignment (64 B; 4 KiB
+  // on SSD segments, whose allocations start on a block boundary) from
   // the true one is not caught.
   Status Free(const Allocation& allocation);
   // The same, for callers that keep the segment's name apart from the range (no copy of it).

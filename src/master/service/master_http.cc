@@ -195,6 +195,24 @@ Result<std::unique_ptr<MasterHttp>> MasterHttp::Start(const std::string& host, u
                  "Copies made moot while in flight (object changed, segment gone) since start.",
                  [](const RepairStats& r) { return r.cancelled; });
 
+  // The SSD tier: puts placed on SSD for want of DRAM, demotions, quarantined SSD ranges.
+  registry.AddGaugeCallback("mooncake_master_tier",
+                            "SSD tier counters since start (and ranges quarantined now).",
+                            [&service](GaugeEmitter& out) {
+                              const auto [t, quarantined] = service.WithCore([](MasterCore& core) {
+                                return std::make_pair(core.tier_stats(), core.QuarantinedRanges());
+                              });
+                              const std::pair<const char*, uint64_t> counters[] = {
+                                  {"ssd_puts", t.ssd_puts},
+                                  {"demotions_scheduled", t.demotions_scheduled},
+                                  {"demotions_completed", t.demotions_completed},
+                                  {"demotions_failed", t.demotions_failed},
+                                  {"ssd_quarantined_ranges", quarantined}};
+                              for (const auto& [name, value] : counters) {
+                                out.Emit({{"counter", name}}, static_cast<double>(value));
+                              }
+                            });
+
   registry.AddGaugeCallback("process_resident_memory_bytes", "Resident memory of the master.",
                             [](GaugeEmitter& out) { out.Emit({}, ResidentBytes()); });
 

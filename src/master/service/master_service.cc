@@ -391,6 +391,7 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
     size_t backlog = 0;
     size_t repairs_in_flight = 0;
     RepairStats repairs;
+    TierStats tier;
     WithCore([&](MasterCore& core) {
       backlog = core.ManifestBacklog();
       segments = core.segment_pool().List();
@@ -398,6 +399,7 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
       below_target = core.ObjectsBelowReplicaTarget();
       repairs_in_flight = core.RepairsInFlight();
       repairs = core.repair_stats();
+      tier = core.tier_stats();
     });
     for (const SegmentInfo& segment : segments) {
       pb::SegmentInfo* out = resp->add_segments();
@@ -420,6 +422,10 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
     resp->set_repairs_failed(repairs.failed);
     resp->set_repairs_timed_out(repairs.timed_out);
     resp->set_repairs_cancelled(repairs.cancelled);
+    resp->set_ssd_puts(tier.ssd_puts);
+    resp->set_demotions_scheduled(tier.demotions_scheduled);
+    resp->set_demotions_completed(tier.demotions_completed);
+    resp->set_demotions_failed(tier.demotions_failed);
     return Status::Ok();
   });
 }
