@@ -151,11 +151,15 @@ Outcome RunStat(const CliOptions& options) {
   if (per_medium.contains(Medium::kSsd)) {
     std::printf(
         "SSD tier: %llu puts placed on SSD; demotions %llu scheduled, %llu completed, "
-        "%llu failed\n",
+        "%llu failed; %llu SSD hits; promotions %llu scheduled, %llu completed, %llu failed\n",
         static_cast<unsigned long long>(info->tier.ssd_puts),
         static_cast<unsigned long long>(info->tier.demotions_scheduled),
         static_cast<unsigned long long>(info->tier.demotions_completed),
-        static_cast<unsigned long long>(info->tier.demotions_failed));
+        static_cast<unsigned long long>(info->tier.demotions_failed),
+        static_cast<unsigned long long>(info->tier.ssd_hits),
+        static_cast<unsigned long long>(info->tier.promotions_scheduled),
+        static_cast<unsigned long long>(info->tier.promotions_completed),
+        static_cast<unsigned long long>(info->tier.promotions_failed));
   }
 
   std::printf("\nper node and medium:\n  %-24s %-6s %8s %12s %12s %7s\n", "node", "medium",

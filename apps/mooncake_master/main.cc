@@ -27,6 +27,7 @@ struct Flags {
   double put_timeout_s = 30;
   int64_t max_repairs_in_flight = 256;
   double repair_timeout_s = 30;
+  int64_t promote_after_hits = 2;
   int64_t tick_interval_ms = 100;
   std::string log_level = "info";
   std::string object_store;
@@ -60,6 +61,7 @@ Result<MasterServerOptions> ToOptions(const Flags& f) {
   o.core.put_timeout = Seconds(f.put_timeout_s);
   o.core.max_repairs_in_flight = static_cast<size_t>(f.max_repairs_in_flight);
   o.core.repair_timeout = Seconds(f.repair_timeout_s);
+  o.core.promote_after_hits = static_cast<uint32_t>(f.promote_after_hits);
   return o;
 }
 
@@ -101,6 +103,11 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--repair_timeout", f.repair_timeout_s,
                  "A copy not reported within this long (s) is abandoned and scheduled again")
+      ->capture_default_str();
+  app.add_option("--promote_after_hits", f.promote_after_hits,
+                 "Copy an object found only on SSD to DRAM after this many reads of it (0 = no "
+                 "promotion)")
+      ->check(CLI::Range(int64_t{0}, int64_t{255}))
       ->capture_default_str();
   app.add_option("--tick_interval", f.tick_interval_ms, "Period of the master's timers, in ms")
       ->capture_default_str();

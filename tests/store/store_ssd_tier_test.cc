@@ -3,7 +3,8 @@
 // killed with SIGKILL and restarted on the same --ssd_path serves its SSD objects again (and
 // not the ones removed before the kill); a flipped byte on disk is reported as
 // CHECKSUM_MISMATCH, never returned; eviction under DRAM pressure demotes instead of
-// dropping; a full SSD refuses puts with a clear error and loses nothing acknowledged.
+// dropping; an SSD object read twice is promoted to DRAM and keeps its SSD copy; a full SSD
+// refuses puts with a clear error and loses nothing acknowledged.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -312,6 +313,78 @@ TEST_F(StoreSsdTierTest, DramPressureDemotesColdObjectsToSsd) {
   EXPECT_NE(out.find("SSD tier: 0 puts placed on SSD; demotions "), std::string::npos) << out;
   // Nothing was dropped: every object reads back, from DRAM or SSD.
   EXPECT_EQ(CountCorrect("warm", kObjects, kSize), kObjects);
+}
+
+TEST_F(StoreSsdTierTest, AnSsdObjectReadTwiceIsPromotedToDramAndKeepsItsSsdCopy) {
+  StartCluster("8MiB", "64MiB", 1, {"--tick_interval=50", "--promote_after_hits=2"});
+  FillDram(8 << 20);
+  const std::vector<uint8_t> value = Pattern(300 * 1024 + 5, 42);
+  ASSERT_TRUE(client_->Put("promoted", value).ok());
+  auto info = admin_->GetClusterInfo();  // no replica lookup yet: that would be a hit
+  ASSERT_TRUE(info.ok());
+  ASSERT_EQ(info->tier.ssd_puts, 1u) << "the object went to SSD";
+  ASSERT_TRUE(client_->Remove("dram-filler", /*force=*/true).ok());  // DRAM has room again
+  // Two reads, from two clients (a client reuses a location it looked up while its lease
+  // holds: only lookups reach the master).
+  auto first = client_->Get("promoted");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, value);
+  std::unique_ptr<Client> other = TestClient(cluster_->master_address());
+  ASSERT_NE(other, nullptr);
+  auto second = other->Get("promoted");
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(*second, value);
+  const auto read_at = Clock::now();
+  // Soon it is in DRAM as well, and still on SSD.
+  bool dram = false;
+  bool ssd = false;
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < deadline && !(dram && ssd)) {
+    auto list = admin_->GetReplicaList("promoted");
+    ASSERT_TRUE(list.ok()) << list.status().ToString();
+    dram = ssd = false;
+    for (const auto& r : list->replicas) {
+      dram |= r.medium == mooncake::Medium::kDram;
+      ssd |= r.medium == mooncake::Medium::kSsd;
+    }
+    if (!(dram && ssd)) std::this_thread::sleep_for(milliseconds(20));
+  }
+  const auto promote_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - read_at).count();
+  ASSERT_TRUE(dram && ssd) << "not promoted within 5 s; master log:\n"
+                           << cluster_->master().ReadLog() << "\nnode log:\n"
+                           << cluster_->node(0).ReadLog();
+  std::printf("RESULT ssd_promotion bytes=%zu promoted_ms=%lld\n", value.size(),
+              static_cast<long long>(promote_ms));
+  info = admin_->GetClusterInfo();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->tier.promotions_scheduled, 1u);
+  EXPECT_EQ(info->tier.promotions_completed, 1u);
+  EXPECT_EQ(info->tier.promotions_failed, 0u);
+  EXPECT_GE(info->tier.ssd_hits, 2u);
+  // `mooncake stat` shows them on the SSD tier's line.
+  ProcessOptions stat;
+  stat.binary = BinaryPath("mooncake");
+  stat.args = {"--master=" + cluster_->master_address(), "stat"};
+  auto cli = ChildProcess::Start(stat);
+  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
+  auto exit_code = (*cli)->Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(exit_code.ok());
+  EXPECT_EQ(*exit_code, 0);
+  const std::string out = (*cli)->ReadLog();
+  EXPECT_NE(out.find("; promotions 1 scheduled, 1 completed, 0 failed"), std::string::npos) << out;
+  // Listed DRAM first, so readers try it first; a reader's later reads go round robin over
+  // both replicas: the bytes are right from each.
+  auto list = admin_->GetReplicaList("promoted");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->replicas.size(), 2u);
+  EXPECT_EQ(list->replicas[0].medium, mooncake::Medium::kDram);
+  std::unique_ptr<Client> reader = TestClient(cluster_->master_address());
+  ASSERT_NE(reader, nullptr);
+  for (int i = 0; i < 4; ++i) {
+    auto got = reader->Get("promoted");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, value) << "read " << i;
+  }
 }
 
 TEST_F(StoreSsdTierTest, AFullSsdRefusesPutsClearlyAndLosesNothingAcknowledged) {

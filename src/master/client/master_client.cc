@@ -428,6 +428,10 @@ Result<ClusterInfo> MasterClient::GetClusterInfo() {
   info.tier.demotions_scheduled = resp.demotions_scheduled();
   info.tier.demotions_completed = resp.demotions_completed();
   info.tier.demotions_failed = resp.demotions_failed();
+  info.tier.ssd_hits = resp.ssd_hits();
+  info.tier.promotions_scheduled = resp.promotions_scheduled();
+  info.tier.promotions_completed = resp.promotions_completed();
+  info.tier.promotions_failed = resp.promotions_failed();
   return info;
 }
 

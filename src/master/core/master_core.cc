@@ -38,6 +38,7 @@ Status MasterCoreOptions::Validate() const {
   if (repairs_per_tick == 0) return InvalidParams("repairs_per_tick must be > 0");
   if (repair_timeout.count() <= 0) return InvalidParams("repair_timeout must be > 0");
   if (repair_retry_delay.count() < 0) return InvalidParams("repair_retry_delay must be >= 0");
+  if (promote_after_hits > 255) return InvalidParams("promote_after_hits must be <= 255");
   // Written so that NaN fails every check.
   if (!(eviction_ratio > 0)) return InvalidParams("eviction_ratio must be > 0");
   if (!(eviction_ratio < eviction_high_watermark)) {
@@ -253,6 +254,8 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
   record->lease_until = TimePoint{};
   record->lease_streak_start = TimePoint{};
   record->last_access = clock_.Now();
+  record->ssd_hits = 0;  // a new version: its hits start over
+  promote_queue_.erase(record);
   UpdateBelowTarget(was_below, record);
   for (const ReplicaRecord& r : record->replicas()) JournalReplica(*record, r);
   return Status::Ok();
@@ -286,8 +289,17 @@ Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
   record->last_access = now;
   ObjectView view{record->size, record->version, record->checksum, {}, record->lease_until};
   view.replicas.reserve(record->replicas().size());
+  bool only_ssd = true;
   for (const ReplicaRecord& r : record->replicas()) {
     view.replicas.push_back(ViewOf(r, record->size, ReplicaStatus::kComplete));
+    only_ssd &= view.replicas.back().medium == Medium::kSsd;
+  }
+  if (only_ssd) {
+    CountSsdHit(record);
+  } else {
+    // Memory before SSD (a promoted object): readers try the replicas in this order.
+    std::stable_partition(view.replicas.begin(), view.replicas.end(),
+                          [](const ReplicaView& r) { return r.medium != Medium::kSsd; });
   }
   return view;
 }
@@ -387,6 +399,8 @@ void MasterCore::Tick() {
     }
   }
   ScheduleRepairs(options_.repairs_per_tick);
+  // After the repairs: a copy that restores durability comes before one that speeds reads.
+  SchedulePromotions(options_.repairs_per_tick);
 }
 
 }  // namespace mooncake

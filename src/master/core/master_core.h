@@ -40,13 +40,13 @@
 //    the SegmentPool, and the pool holds no other allocation;
 //  - every visible or in-flight replica is linked once in its segment's SegmentIndex members;
 //  - every put in flight has one entry in the deadline index, and nothing else does;
-//  - the below-target set holds exactly the visible objects with fewer replicas than their
-//    replica_num;
+//  - the below-target set holds exactly the visible objects whose replicas are on fewer nodes
+//    than their replica_num;
 //  - every repair in flight holds its destination's allocation in the pool (counted with the
 //    replicas above) on a mounted segment, and has a deadline of scheduled + repair_timeout;
 //    a live (not cancelled) one belongs to a visible object with no put in flight, at the
 //    version it was scheduled for, whose source replica still exists, on a node holding none
-//    of its replicas (a demotion excepted: it replaces them) and not draining; an object has
+//    of its replicas (a demotion or promotion excepted) and not draining; an object has
 //    at most one live repair; a repair not yet handed out is queued for its destination node.
 //
 // Re-replication (master_core_repair.cc): Tick schedules, for objects below their replica
@@ -68,6 +68,16 @@
 // step that makes the SSD one COMPLETE; it fails, times out and is cancelled like one (the
 // object then simply stays in DRAM). An object no SSD segment has room for is dropped as
 // before; when max_repairs_in_flight copies are in flight, eviction waits for them.
+//
+// Promotion (master_core_repair.cc, SchedulePromotions): a GetReplicaList that finds an
+// object only on SSD counts an SSD hit; at promote_after_hits hits the object is queued, and
+// Tick (bounded by repairs_per_tick, after the repairs) schedules a copy of it from an SSD
+// replica to DRAM (preferably on the same node) when DRAM stays at or below its high
+// watermark with it. A promotion is a repair whose completion adds the DRAM replica and keeps
+// the SSD one: the object is then on both tiers. It fails, times out and is cancelled like a
+// repair (the object then simply stays on SSD). Evicting a medium from an object that also
+// has a replica on another medium drops only the replicas on the evicted medium (no
+// demotion: DRAM eviction of a promoted object leaves its SSD copy).
 //
 // Drain (Drain): a leaving node's segments stop taking allocations, and every object whose
 // replicas are all on draining segments is queued for a copy; the node unmounts once the
@@ -208,9 +218,10 @@ class MasterCore {
   Status PutRevoke(std::string_view key);
 
   // ---- Reads ----------------------------------------------------------------------------
-  // The COMPLETE replicas of a visible object, granting or extending its read lease under the
-  // lease-cap rule. kObjectNotFound for unknown or never-completed keys; kInvalidKey for bad
-  // keys.
+  // The COMPLETE replicas of a visible object (memory ones before SSD ones), granting or
+  // extending its read lease under the lease-cap rule; finding them all on SSD counts an SSD
+  // hit (see Promotion). kObjectNotFound for unknown or never-completed keys; kInvalidKey for
+  // bad keys.
   Result<ObjectView> GetReplicaList(std::string_view key);
   // Whether a visible object exists. Takes no lease. kInvalidKey for bad keys.
   Result<bool> ExistKey(std::string_view key) const;
@@ -272,7 +283,8 @@ class MasterCore {
   size_t QuarantinedRanges() const;
 
   // ---- Queries --------------------------------------------------------------------------
-  // Visible objects with fewer COMPLETE replicas than their replica_num (for re-replication).
+  // Visible objects whose COMPLETE replicas are on fewer nodes than their replica_num (for
+  // re-replication).
   // O(1): the size of the below-target set kept as replicas come and go.
   size_t ObjectsBelowReplicaTarget() const { return below_set_.size(); }
   // Keys in the index, visible or not.
@@ -345,6 +357,27 @@ class MasterCore {
   // of its bytes to an SSD segment, preferably on the node of one of its DRAM replicas; when it
   // completes, the SSD replica replaces every DRAM one (CompleteRepair).
   DemoteResult TryScheduleDemotion(ObjectRecord* record, TimePoint now);
+  // Counts a GetReplicaList that found `record` only on SSD; queues it for promotion at
+  // promote_after_hits.
+  void CountSsdHit(ObjectRecord* record);
+  // Schedules up to `max` promotions of queued objects (Tick).
+  void SchedulePromotions(size_t max);
+  enum class PromoteResult : uint8_t {
+    kScheduled,
+    // Not (or no longer) an SSD-only visible object without a put or copy in flight.
+    kNotPromotable,
+    // max_repairs_in_flight copies are in flight.
+    kBusy,
+    // DRAM would go above its high watermark, or no DRAM segment has room.
+    kNoRoom,
+  };
+  // Schedules the promotion of `record`: a copy of its bytes from an SSD replica to a DRAM
+  // segment, preferably on the node of that replica; when it completes, the DRAM replica is
+  // added next to the SSD ones (CompleteRepair).
+  PromoteResult TrySchedulePromotion(ObjectRecord* record, TimePoint now);
+  // Drops the replicas of `record` (visible, unleased, no put in flight) on `medium`, keeping
+  // the others (eviction of an object also held on another medium); returns their bytes.
+  uint64_t DropReplicasOn(ObjectRecord* record, Medium medium);
   // used / capacity <= high - ratio, in bytes.
   uint64_t LowWatermarkBytes(uint64_t capacity) const;
   PutStartResult ResultOf(const PendingPut& pending) const;
@@ -376,13 +409,15 @@ class MasterCore {
   void JournalReplica(const ObjectRecord& record, const ReplicaRecord& replica);
   // Journals every visible replica of `record` as removed from its segment's manifest.
   void JournalReplicasGone(const ObjectRecord& record);
+  // Journals `replica` of `record` as removed from its segment's manifest.
+  void JournalReplicaGone(const ObjectRecord& record, const ReplicaRecord& replica);
   // Frees every replica (visible and in flight) and destroys the record.
   void EraseObject(ObjectRecord* record);
   // Releases a replica's allocation in the pool (not for gone segments).
   void FreeInPool(const ReplicaRecord& replica);
-  static bool BelowTarget(const ObjectRecord& record) {
-    return record.visible && record.replicas().size() < record.replica_num;
-  }
+  // Visible with its replicas on fewer nodes than replica_num (a promoted object's DRAM and
+  // SSD replicas on one node are one copy for durability).
+  bool BelowTarget(const ObjectRecord& record) const;
   // Adds `record` to, or removes it from, below_set_ after a change; `was` is BelowTarget
   // before it.
   void UpdateBelowTarget(bool was, ObjectRecord* record);
@@ -417,6 +452,9 @@ class MasterCore {
     bool demotion = false;
     // For a demotion: the object's DRAM bytes it will free.
     uint64_t demoted_bytes = 0;
+    // A promotion (an SSD-only object copied to DRAM after hits): the destination may be on
+    // a node holding an SSD replica, and on completion it joins them.
+    bool promotion = false;
     CopyTask task;
   };
   using RepairMap = std::map<uint64_t, Repair>;
@@ -468,6 +506,8 @@ class MasterCore {
   RepairMap repairs_;
   std::map<const ObjectRecord*, uint64_t> repair_of_;
   std::map<NodeId, std::deque<uint64_t>, std::less<>> copy_outbox_;
+  // Objects that reached promote_after_hits SSD hits, waiting for Tick to promote them.
+  std::set<ObjectRecord*, std::less<>> promote_queue_;
   // Objects whose last repair failed or found no destination: not tried before this time.
   std::map<const ObjectRecord*, TimePoint> repair_retry_after_;
   uint64_t next_task_id_;

@@ -18,6 +18,13 @@ bool HasReplicaOn(const SegmentIndex& segments, const ObjectRecord& record, Medi
   });
 }
 
+bool HasReplicaOffMedium(const SegmentIndex& segments, const ObjectRecord& record, Medium medium) {
+  const auto replicas = record.replicas();
+  return std::any_of(replicas.begin(), replicas.end(), [&](const ReplicaRecord& r) {
+    return segments.Get(r.segment).medium != medium;
+  });
+}
+
 uint64_t ObjectBytes(const ObjectRecord& record) {
   uint64_t bytes = 0;
   for (const ReplicaRecord& r : record.replicas()) bytes += r.length;
@@ -135,6 +142,13 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
     if (used <= target_used || used - std::min(used, leaving) <= target_used) break;
     // Each candidate's key lives in its own record, erased only on its own turn.
     ObjectRecord* record = objects_.Find(candidate.key);
+    if (HasReplicaOffMedium(segments_, *record, medium)) {
+      // Also held on another tier (a promoted object): it only leaves this one.
+      const uint64_t bytes = DropReplicasOn(record, medium);
+      ++eviction_stats_.evicted_objects;
+      eviction_stats_.evicted_bytes += bytes;
+      continue;
+    }
     if (demote) {
       if (repair_of_.contains(record)) continue;  // a copy (or its demotion) is in flight
       const DemoteResult demoted = TryScheduleDemotion(record, now);

@@ -77,6 +77,7 @@ void MasterCore::EraseObject(ObjectRecord* record) {
   CancelRepairOf(record);
   below_set_.erase(record);
   drain_queue_.erase(record);
+  promote_queue_.erase(record);
   repair_retry_after_.erase(record);
   if (record->visible) JournalReplicasGone(*record);
   for (ReplicaRecord& r : record->replicas()) {
@@ -111,6 +112,22 @@ void MasterCore::FreeInPool(const ReplicaRecord& replica) {
   pool_.Free(segment.name, replica.address, replica.length).IgnoreError();
 }
 
+bool MasterCore::BelowTarget(const ObjectRecord& record) const {
+  if (!record.visible) return false;
+  const auto replicas = record.replicas();
+  if (replicas.size() < record.replica_num) return true;
+  if (replicas.size() <= 1) return false;
+  // Few replicas (at most kMaxReplicas): count the distinct nodes by pairs.
+  size_t nodes = 0;
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    const NodeId& node = segments_.Get(replicas[i].segment).node;
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; ++j) seen = segments_.Get(replicas[j].segment).node == node;
+    if (!seen) ++nodes;
+  }
+  return nodes < record.replica_num;
+}
+
 void MasterCore::UpdateBelowTarget(bool was, ObjectRecord* record) {
   const bool is = BelowTarget(*record);
   if (is && !was) below_set_.insert(record);
@@ -129,19 +146,42 @@ void MasterCore::JournalReplica(const ObjectRecord& record, const ReplicaRecord&
 }
 
 void MasterCore::JournalReplicasGone(const ObjectRecord& record) {
-  for (const ReplicaRecord& r : record.replicas()) {
-    // A gone segment's journal goes with it.
-    if (segments_.Get(r.segment).gone) continue;
-    ManifestJournal* journal = segments_.Journal(r.segment);
-    if (journal == nullptr) continue;
-    ManifestChange change;
-    change.removed = true;
-    change.entry.key = std::string(record.key());
-    change.entry.address = r.address;
-    change.entry.length = r.length;  // what an SSD node erases
-    journal->Append(std::move(change));
-    ++manifest_changes_;
+  for (const ReplicaRecord& r : record.replicas()) JournalReplicaGone(record, r);
+}
+
+void MasterCore::JournalReplicaGone(const ObjectRecord& record, const ReplicaRecord& r) {
+  // A gone segment's journal goes with it.
+  if (segments_.Get(r.segment).gone) return;
+  ManifestJournal* journal = segments_.Journal(r.segment);
+  if (journal == nullptr) return;
+  ManifestChange change;
+  change.removed = true;
+  change.entry.key = std::string(record.key());
+  change.entry.address = r.address;
+  change.entry.length = r.length;  // what an SSD node erases
+  journal->Append(std::move(change));
+  ++manifest_changes_;
+}
+
+uint64_t MasterCore::DropReplicasOn(ObjectRecord* record, Medium medium) {
+  CancelRepairOf(record);  // it may read from one of them
+  const bool was_below = BelowTarget(*record);
+  uint64_t bytes = 0;
+  for (size_t i = record->replicas().size(); i-- > 0;) {
+    const ReplicaRecord r = record->replicas()[i];
+    if (segments_.Get(r.segment).medium != medium) continue;
+    JournalReplicaGone(*record, r);
+    segments_.Unlink(record->replicas()[i]);
+    record->EraseReplicaAt(i);
+    // Eviction takes no leased object: nobody reads here.
+    FreeInPool(r);
+    bytes += r.length;
   }
+  // Back on one tier: its hits start over.
+  record->ssd_hits = 0;
+  promote_queue_.erase(record);
+  UpdateBelowTarget(was_below, record);
+  return bytes;
 }
 
 // ---- Losing segments ---------------------------------------------------------------------

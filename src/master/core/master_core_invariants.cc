@@ -58,6 +58,7 @@ Status MasterCore::CheckInvariants() const {
   size_t below = 0;
   size_t queued_for_drain = 0;
   size_t waiting_retry = 0;
+  size_t queued_for_promotion = 0;
   size_t repaired = 0;
   auto check_replica = [&](const ObjectRecord* record, const ReplicaRecord& r,
                            const char* kind) -> Status {
@@ -105,6 +106,7 @@ Status MasterCore::CheckInvariants() const {
       ++queued_for_drain;
     }
     if (repair_retry_after_.contains(record)) ++waiting_retry;
+    if (promote_queue_.contains(record)) ++queued_for_promotion;
     if (auto link = repair_of_.find(record); link != repair_of_.end()) {
       ++repaired;
       auto repair = repairs_.find(link->second);
@@ -116,8 +118,9 @@ Status MasterCore::CheckInvariants() const {
       const NodeId& dest_node = segments_.Get(r.destination.segment).node;
       bool source_found = false;
       for (const ReplicaRecord& replica : record->replicas()) {
-        // A demotion may land on a node holding a DRAM replica (it replaces them all).
-        if (!r.demotion && segments_.Get(replica.segment).node == dest_node) {
+        // A demotion may land on a node holding a DRAM replica (it replaces them all), a
+        // promotion on one holding an SSD replica (it joins them).
+        if (!r.demotion && !r.promotion && segments_.Get(replica.segment).node == dest_node) {
           bad = Broken(fmt::format("'{}': repair {} copies to node '{}', which holds a replica",
                                    key, link->second, dest_node));
           return;
@@ -170,12 +173,12 @@ Status MasterCore::CheckInvariants() const {
                               below_set_.size()));
   }
   if (queued_for_drain != drain_queue_.size() || waiting_retry != repair_retry_after_.size() ||
-      repaired != repair_of_.size()) {
+      repaired != repair_of_.size() || queued_for_promotion != promote_queue_.size()) {
     return Broken(fmt::format(
-        "stale object pointers: drain queue {} of {}, retry waits {} of {}, repair links {} of {} "
-        "belong to indexed objects",
+        "stale object pointers: drain queue {} of {}, retry waits {} of {}, repair links {} of {}, "
+        "promotion queue {} of {} belong to indexed objects",
         queued_for_drain, drain_queue_.size(), waiting_retry, repair_retry_after_.size(), repaired,
-        repair_of_.size()));
+        repair_of_.size(), queued_for_promotion, promote_queue_.size()));
   }
   s = CheckRepairs(replicas_on);
   if (!s.ok()) return s;

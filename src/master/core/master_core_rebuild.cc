@@ -3,6 +3,7 @@
 // every object again as the nodes re-mount and announce what they hold.
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,11 +64,15 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     if (known->version == m.version) {
       const bool same_object = known->size == m.size && known->checksum == m.checksum;
       const auto replicas = known->replicas();
-      const bool node_has_one = std::any_of(
-          replicas.begin(), replicas.end(),
-          [&](const ReplicaRecord& r) { return segments_.Get(r.segment).node == spec.node_id; });
-      // One replica per node, and at most kMaxReplicas in all (one per put's replica_num).
-      if (!same_object || node_has_one || replicas.size() >= ObjectRecord::kMaxReplicas) {
+      // A node may hold an object on two media (a promoted object: DRAM and SSD).
+      const bool node_has_one_here =
+          std::any_of(replicas.begin(), replicas.end(), [&](const ReplicaRecord& r) {
+            const SegmentIndex::Segment& segment = segments_.Get(r.segment);
+            return segment.node == spec.node_id && segment.medium == spec.medium;
+          });
+      // One replica per node and medium, and at most kMaxReplicas in all (one per put's
+      // replica_num).
+      if (!same_object || node_has_one_here || replicas.size() >= ObjectRecord::kMaxReplicas) {
         ++report.skipped_conflict;
         report.rejected_keys.push_back(m.key);
         return;
@@ -98,8 +103,10 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     const bool was_below = BelowTarget(*known);
     known->AddReplica(replica);
     segments_.Link(known, known->replicas().back());
-    known->replica_num =
-        static_cast<uint8_t>(std::max<size_t>(known->replica_num, known->replicas().size()));
+    // A second medium on a node already holding it is no further copy wanted.
+    std::set<NodeId> nodes;
+    for (const ReplicaRecord& r : known->replicas()) nodes.insert(segments_.Get(r.segment).node);
+    known->replica_num = static_cast<uint8_t>(std::max<size_t>(known->replica_num, nodes.size()));
     UpdateBelowTarget(was_below, known);
     return;
   }
@@ -121,6 +128,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   segments_.Link(&record, record.replicas().back());
   record.hard_pin = false;
   record.soft_until = TimePoint{};
+  record.ssd_hits = 0;
   // Readers may still hold locations leased by the previous master (clients cache them for
   // the lease): the object starts leased, so nothing removes or evicts it before those
   // leases could have lapsed.

@@ -186,6 +186,84 @@ MasterCore::DemoteResult MasterCore::TryScheduleDemotion(ObjectRecord* record, T
   return DemoteResult::kScheduled;
 }
 
+void MasterCore::CountSsdHit(ObjectRecord* record) {
+  ++tier_stats_.ssd_hits;
+  if (options_.promote_after_hits == 0 || options_.max_repairs_in_flight == 0) return;
+  if (record->ssd_hits < UINT8_MAX) ++record->ssd_hits;
+  if (record->ssd_hits >= options_.promote_after_hits && !repair_of_.contains(record)) {
+    promote_queue_.insert(record);
+  }
+}
+
+void MasterCore::SchedulePromotions(size_t max) {
+  if (promote_queue_.empty()) return;
+  const TimePoint now = clock_.Now();
+  size_t scheduled = 0;
+  size_t scan_budget = kScanPerRepair * max;  // the rest wait for the next tick
+  for (auto it = promote_queue_.begin();
+       it != promote_queue_.end() && scheduled < max && scan_budget > 0; --scan_budget) {
+    const PromoteResult result = TrySchedulePromotion(*it, now);
+    if (result == PromoteResult::kBusy) break;  // no copy may start now: try next tick
+    if (result == PromoteResult::kScheduled) ++scheduled;
+    // Scheduled, not promotable, or no room: it leaves the queue; with no room its hits
+    // stay, so its next SSD hit queues it again.
+    it = promote_queue_.erase(it);
+  }
+}
+
+MasterCore::PromoteResult MasterCore::TrySchedulePromotion(ObjectRecord* record, TimePoint now) {
+  const auto replicas = record->replicas();
+  if (!record->visible || record->pending || replicas.empty() || repair_of_.contains(record) ||
+      options_.max_repairs_in_flight == 0) {
+    return PromoteResult::kNotPromotable;
+  }
+  for (const ReplicaRecord& r : replicas) {
+    if (segments_.Get(r.segment).medium != Medium::kSsd) return PromoteResult::kNotPromotable;
+  }
+  // repair_retry_after_ is not consulted: it delays re-replication (which may find no
+  // destination for a long time). A failed promotion waits for promote_after_hits fresh hits.
+  if (repairs_.size() >= options_.max_repairs_in_flight) return PromoteResult::kBusy;
+  // Only into room below the high watermark: a promotion must never make Tick evict (or
+  // demote) something else.
+  const uint64_t bytes = std::max<uint64_t>(record->size, 1);
+  const SegmentPool::MediumUsage usage = pool_.Usage(Medium::kDram);
+  if (static_cast<double>(usage.used + bytes) >
+      options_.eviction_high_watermark * static_cast<double>(usage.capacity)) {
+    return PromoteResult::kNoRoom;
+  }
+  std::vector<std::string> preferred;  // DRAM segments of the nodes holding an SSD replica
+  for (const ReplicaRecord& r : replicas) {
+    const NodeId& node = segments_.Get(r.segment).node;
+    segments_.ForEach([&](SegmentId, const SegmentIndex::Segment& segment) {
+      if (!segment.gone && segment.medium == Medium::kDram && segment.node == node) {
+        preferred.push_back(segment.name);
+      }
+    });
+  }
+  Result<Allocation> destination = pool_.AllocateOnMedium(Medium::kDram, bytes, preferred, {});
+  if (!destination.ok()) return PromoteResult::kNoRoom;
+  const std::optional<SegmentId> id = segments_.Find(destination->segment);
+  if (!id) {
+    pool_.Free(*destination).IgnoreError();  // cannot happen: the index mirrors the pool
+    return PromoteResult::kNoRoom;
+  }
+  const NodeId& dest_node = segments_.Get(*id).node;
+  // Read from the destination node's own SSD replica when it has one: a local copy.
+  const ReplicaRecord* source = &replicas[0];
+  for (const ReplicaRecord& r : replicas) {
+    if (segments_.Get(r.segment).node == dest_node) source = &r;
+  }
+  Repair repair;
+  repair.record = record;
+  repair.source_segment = source->segment;
+  repair.destination = ReplicaRecord{destination->address, destination->length, *id, 0};
+  repair.promotion = true;
+  EnqueueRepair(std::move(repair), *source, now);
+  record->ssd_hits = 0;
+  ++tier_stats_.promotions_scheduled;
+  return PromoteResult::kScheduled;
+}
+
 void MasterCore::EnqueueRepair(Repair repair, const ReplicaRecord& source, TimePoint now) {
   ObjectRecord* record = repair.record;
   const uint64_t task_id = next_task_id_++;
@@ -256,8 +334,11 @@ Result<RepairOutcome> MasterCore::CompleteRepair(uint64_t task_id, const NodeId&
     return RepairOutcome::kDropped;
   }
   if (!result.ok()) {
-    ++(repair.demotion ? tier_stats_.demotions_failed : repair_stats_.failed);
-    repair_retry_after_[record] = now + options_.repair_retry_delay;
+    ++(repair.demotion    ? tier_stats_.demotions_failed
+       : repair.promotion ? tier_stats_.promotions_failed
+                          : repair_stats_.failed);
+    // A promotion is tried again after fresh hits instead (its hits started over).
+    if (!repair.promotion) repair_retry_after_[record] = now + options_.repair_retry_delay;
     EraseRepair(it);
     return RepairOutcome::kFailed;
   }
@@ -269,7 +350,8 @@ Result<RepairOutcome> MasterCore::CompleteRepair(uint64_t task_id, const NodeId&
     return segments_.Get(r.segment).node == dest_node;
   });
   if (!record->visible || record->pending || record->version != repair.task.version ||
-      (!repair.demotion && node_has_one) || replicas.size() >= ObjectRecord::kMaxReplicas) {
+      (!repair.demotion && !repair.promotion && node_has_one) ||
+      replicas.size() >= ObjectRecord::kMaxReplicas) {
     ++repair_stats_.cancelled;
     EraseRepair(it);
     return RepairOutcome::kDropped;
@@ -280,6 +362,9 @@ Result<RepairOutcome> MasterCore::CompleteRepair(uint64_t task_id, const NodeId&
     // replicas or the SSD one, never neither (a live read lease defers the DRAM frees).
     RetireReplicas(record);
     ++tier_stats_.demotions_completed;
+  } else if (repair.promotion) {
+    // The DRAM replica joins the SSD ones: the object is on both tiers now.
+    ++tier_stats_.promotions_completed;
   } else {
     ++repair_stats_.completed;
   }

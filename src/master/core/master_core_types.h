@@ -60,6 +60,11 @@ struct MasterCoreOptions {
   // After a repair failed, or found no destination with room, the object is not tried again
   // for this long. Default 1 s; >= 0.
   std::chrono::milliseconds repair_retry_delay{1000};
+  // Promotion (master_core_repair.cc): an object whose COMPLETE replicas are all on SSD gets
+  // a copy in DRAM once this many GetReplicaList calls found it there (SSD hits), if DRAM has
+  // room below eviction_high_watermark. 0 turns promotion off; so does
+  // max_repairs_in_flight 0. Default 2; <= 255.
+  uint32_t promote_after_hits = 2;
 
   // kInvalidParams naming the first field out of range.
   Status Validate() const;
@@ -106,6 +111,14 @@ struct TierStats {
   uint64_t demotions_scheduled = 0;
   uint64_t demotions_completed = 0;
   uint64_t demotions_failed = 0;
+  // GetReplicaList calls that found an object only on SSD.
+  uint64_t ssd_hits = 0;
+  // Promotions: copies of an SSD-only object to DRAM after promote_after_hits SSD hits;
+  // completed ones (the object is now in DRAM and on SSD), and those its node reported failed
+  // (the object stays on SSD only).
+  uint64_t promotions_scheduled = 0;
+  uint64_t promotions_completed = 0;
+  uint64_t promotions_failed = 0;
 };
 
 // What re-replication has done since the core was created.

@@ -113,6 +113,9 @@ class ObjectRecord {
   // The put or upsert in flight, if any.
   std::unique_ptr<PendingPut> pending;
   uint32_t checksum = 0;
+  // GetReplicaList calls that found the object only on SSD since it was last promoted or
+  // lost its DRAM copy (saturates; see MasterCoreOptions::promote_after_hits). Fills padding.
+  uint8_t ssd_hits = 0;
 
  private:
   explicit ObjectRecord(uint32_t key_length);

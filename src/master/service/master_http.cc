@@ -195,7 +195,8 @@ Result<std::unique_ptr<MasterHttp>> MasterHttp::Start(const std::string& host, u
                  "Copies made moot while in flight (object changed, segment gone) since start.",
                  [](const RepairStats& r) { return r.cancelled; });
 
-  // The SSD tier: puts placed on SSD for want of DRAM, demotions, quarantined SSD ranges.
+  // The SSD tier: puts placed on SSD for want of DRAM, demotions, SSD hits, promotions,
+  // quarantined SSD ranges.
   registry.AddGaugeCallback("mooncake_master_tier",
                             "SSD tier counters since start (and ranges quarantined now).",
                             [&service](GaugeEmitter& out) {
@@ -207,6 +208,10 @@ Result<std::unique_ptr<MasterHttp>> MasterHttp::Start(const std::string& host, u
                                   {"demotions_scheduled", t.demotions_scheduled},
                                   {"demotions_completed", t.demotions_completed},
                                   {"demotions_failed", t.demotions_failed},
+                                  {"ssd_hits", t.ssd_hits},
+                                  {"promotions_scheduled", t.promotions_scheduled},
+                                  {"promotions_completed", t.promotions_completed},
+                                  {"promotions_failed", t.promotions_failed},
                                   {"ssd_quarantined_ranges", quarantined}};
                               for (const auto& [name, value] : counters) {
                                 out.Emit({{"counter", name}}, static_cast<double>(value));

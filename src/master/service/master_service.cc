@@ -426,6 +426,10 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
     resp->set_demotions_scheduled(tier.demotions_scheduled);
     resp->set_demotions_completed(tier.demotions_completed);
     resp->set_demotions_failed(tier.demotions_failed);
+    resp->set_ssd_hits(tier.ssd_hits);
+    resp->set_promotions_scheduled(tier.promotions_scheduled);
+    resp->set_promotions_completed(tier.promotions_completed);
+    resp->set_promotions_failed(tier.promotions_failed);
     return Status::Ok();
   });
 }
