@@ -469,6 +469,12 @@ class MasterCore {
   bool TryScheduleRepair(ObjectRecord* record, const std::set<NodeId>& takers, TimePoint now);
   // Fills in `repair`'s task (copying from `source`, a replica of repair.record), deadline
   // and id, and queues it for its destination node.
+  // A demotion's or promotion's destination: allocates `bytes` on `medium` (preferring the
+  // nodes that hold a replica) and fills `repair` (record, source, destination); `source` is
+  // the destination node's own replica when it has one (a local copy). False, with nothing
+  // allocated, when no segment of `medium` has room.
+  bool PlanTierCopy(ObjectRecord* record, Medium medium, uint64_t bytes, Repair* repair,
+                    const ReplicaRecord** source);
   void EnqueueRepair(Repair repair, const ReplicaRecord& source, TimePoint now);
   // Cancels `record`'s live repair, if any (see the file comment).
   void CancelRepairOf(const ObjectRecord* record);

@@ -142,7 +142,6 @@ MasterCore::DemoteResult MasterCore::TryScheduleDemotion(ObjectRecord* record, T
     return DemoteResult::kNotDemotable;
   }
   uint64_t dram_bytes = 0;
-  std::vector<std::string> preferred;  // SSD segments of the nodes holding a DRAM replica
   for (const ReplicaRecord& r : replicas) {
     const SegmentIndex::Segment& segment = segments_.Get(r.segment);
     if (segment.medium != Medium::kDram) return DemoteResult::kNotDemotable;
@@ -153,32 +152,11 @@ MasterCore::DemoteResult MasterCore::TryScheduleDemotion(ObjectRecord* record, T
     repair_retry_after_.erase(wait);
   }
   if (repairs_.size() >= options_.max_repairs_in_flight) return DemoteResult::kBusy;
-  for (const ReplicaRecord& r : replicas) {
-    const NodeId& node = segments_.Get(r.segment).node;
-    segments_.ForEach([&](SegmentId, const SegmentIndex::Segment& segment) {
-      if (!segment.gone && segment.medium == Medium::kSsd && segment.node == node) {
-        preferred.push_back(segment.name);
-      }
-    });
-  }
-  Result<Allocation> destination =
-      pool_.AllocateOnMedium(Medium::kSsd, SsdAllocationBytes(record->size), preferred, {});
-  if (!destination.ok()) return DemoteResult::kNoRoom;
-  const std::optional<SegmentId> id = segments_.Find(destination->segment);
-  if (!id) {
-    pool_.Free(*destination).IgnoreError();  // cannot happen: the index mirrors the pool
+  Repair repair;
+  const ReplicaRecord* source = nullptr;
+  if (!PlanTierCopy(record, Medium::kSsd, SsdAllocationBytes(record->size), &repair, &source)) {
     return DemoteResult::kNoRoom;
   }
-  const NodeId& dest_node = segments_.Get(*id).node;
-  // Read from the destination node's own DRAM replica when it has one: a local copy.
-  const ReplicaRecord* source = &replicas[0];
-  for (const ReplicaRecord& r : replicas) {
-    if (segments_.Get(r.segment).node == dest_node) source = &r;
-  }
-  Repair repair;
-  repair.record = record;
-  repair.source_segment = source->segment;
-  repair.destination = ReplicaRecord{destination->address, destination->length, *id, 0};
   repair.demotion = true;
   repair.demoted_bytes = dram_bytes;
   EnqueueRepair(std::move(repair), *source, now);
@@ -231,37 +209,47 @@ MasterCore::PromoteResult MasterCore::TrySchedulePromotion(ObjectRecord* record,
       options_.eviction_high_watermark * static_cast<double>(usage.capacity)) {
     return PromoteResult::kNoRoom;
   }
-  std::vector<std::string> preferred;  // DRAM segments of the nodes holding an SSD replica
-  for (const ReplicaRecord& r : replicas) {
-    const NodeId& node = segments_.Get(r.segment).node;
-    segments_.ForEach([&](SegmentId, const SegmentIndex::Segment& segment) {
-      if (!segment.gone && segment.medium == Medium::kDram && segment.node == node) {
-        preferred.push_back(segment.name);
-      }
-    });
-  }
-  Result<Allocation> destination = pool_.AllocateOnMedium(Medium::kDram, bytes, preferred, {});
-  if (!destination.ok()) return PromoteResult::kNoRoom;
-  const std::optional<SegmentId> id = segments_.Find(destination->segment);
-  if (!id) {
-    pool_.Free(*destination).IgnoreError();  // cannot happen: the index mirrors the pool
+  Repair repair;
+  const ReplicaRecord* source = nullptr;
+  if (!PlanTierCopy(record, Medium::kDram, bytes, &repair, &source)) {
     return PromoteResult::kNoRoom;
   }
-  const NodeId& dest_node = segments_.Get(*id).node;
-  // Read from the destination node's own SSD replica when it has one: a local copy.
-  const ReplicaRecord* source = &replicas[0];
-  for (const ReplicaRecord& r : replicas) {
-    if (segments_.Get(r.segment).node == dest_node) source = &r;
-  }
-  Repair repair;
-  repair.record = record;
-  repair.source_segment = source->segment;
-  repair.destination = ReplicaRecord{destination->address, destination->length, *id, 0};
   repair.promotion = true;
   EnqueueRepair(std::move(repair), *source, now);
   record->ssd_hits = 0;
   ++tier_stats_.promotions_scheduled;
   return PromoteResult::kScheduled;
+}
+
+bool MasterCore::PlanTierCopy(ObjectRecord* record, Medium medium, uint64_t bytes, Repair* repair,
+                              const ReplicaRecord** source) {
+  const auto replicas = record->replicas();
+  std::vector<std::string> preferred;  // `medium` segments of the nodes holding a replica
+  for (const ReplicaRecord& r : replicas) {
+    const NodeId& node = segments_.Get(r.segment).node;
+    segments_.ForEach([&](SegmentId, const SegmentIndex::Segment& segment) {
+      if (!segment.gone && segment.medium == medium && segment.node == node) {
+        preferred.push_back(segment.name);
+      }
+    });
+  }
+  Result<Allocation> destination = pool_.AllocateOnMedium(medium, bytes, preferred, {});
+  if (!destination.ok()) return false;
+  const std::optional<SegmentId> id = segments_.Find(destination->segment);
+  if (!id) {
+    pool_.Free(*destination).IgnoreError();  // cannot happen: the index mirrors the pool
+    return false;
+  }
+  const NodeId& dest_node = segments_.Get(*id).node;
+  // Read from the destination node's own replica when it has one: a local copy.
+  *source = &replicas[0];
+  for (const ReplicaRecord& r : replicas) {
+    if (segments_.Get(r.segment).node == dest_node) *source = &r;
+  }
+  repair->record = record;
+  repair->source_segment = (*source)->segment;
+  repair->destination = ReplicaRecord{destination->address, destination->length, *id, 0};
+  return true;
 }
 
 void MasterCore::EnqueueRepair(Repair repair, const ReplicaRecord& source, TimePoint now) {
