@@ -124,6 +124,22 @@ class StoreSsdTierTest : public ::testing::Test {
   }
 
   std::unique_ptr<TempDir> dir_;
+  // The output of `mooncake stat` against the cluster; a failed or non-zero run fails the test.
+  std::string RunStat() {
+    ProcessOptions stat;
+    stat.binary = BinaryPath("mooncake");
+    stat.args = {"--master=" + cluster_->master_address(), "stat"};
+    auto cli = ChildProcess::Start(stat);
+    EXPECT_TRUE(cli.ok()) << cli.status().ToString();
+    if (!cli.ok()) return "";
+    auto exit_code = (*cli)->Wait(std::chrono::seconds(20));
+    EXPECT_TRUE(exit_code.ok());
+    if (exit_code.ok()) {
+      EXPECT_EQ(*exit_code, 0);
+    }
+    return (*cli)->ReadLog();
+  }
+
   std::unique_ptr<StoreTestCluster> cluster_;
   std::unique_ptr<MasterClient> admin_;
   std::unique_ptr<Client> client_;
@@ -301,15 +317,7 @@ TEST_F(StoreSsdTierTest, DramPressureDemotesColdObjectsToSsd) {
   EXPECT_GE(info->tier.demotions_completed, static_cast<uint64_t>(on_ssd));
   EXPECT_EQ(info->tier.demotions_failed, 0u);
   // `mooncake stat` shows the SSD tier's line.
-  ProcessOptions stat;
-  stat.binary = BinaryPath("mooncake");
-  stat.args = {"--master=" + cluster_->master_address(), "stat"};
-  auto cli = ChildProcess::Start(stat);
-  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
-  auto exit_code = (*cli)->Wait(std::chrono::seconds(20));
-  ASSERT_TRUE(exit_code.ok());
-  EXPECT_EQ(*exit_code, 0);
-  const std::string out = (*cli)->ReadLog();
+  const std::string out = RunStat();
   EXPECT_NE(out.find("SSD tier: 0 puts placed on SSD; demotions "), std::string::npos) << out;
   // Nothing was dropped: every object reads back, from DRAM or SSD.
   EXPECT_EQ(CountCorrect("warm", kObjects, kSize), kObjects);
@@ -362,15 +370,7 @@ TEST_F(StoreSsdTierTest, AnSsdObjectReadTwiceIsPromotedToDramAndKeepsItsSsdCopy)
   EXPECT_EQ(info->tier.promotions_failed, 0u);
   EXPECT_GE(info->tier.ssd_hits, 2u);
   // `mooncake stat` shows them on the SSD tier's line.
-  ProcessOptions stat;
-  stat.binary = BinaryPath("mooncake");
-  stat.args = {"--master=" + cluster_->master_address(), "stat"};
-  auto cli = ChildProcess::Start(stat);
-  ASSERT_TRUE(cli.ok()) << cli.status().ToString();
-  auto exit_code = (*cli)->Wait(std::chrono::seconds(20));
-  ASSERT_TRUE(exit_code.ok());
-  EXPECT_EQ(*exit_code, 0);
-  const std::string out = (*cli)->ReadLog();
+  const std::string out = RunStat();
   EXPECT_NE(out.find("; promotions 1 scheduled, 1 completed, 0 failed"), std::string::npos) << out;
   // Listed DRAM first, so readers try it first; a reader's later reads go round robin over
   // both replicas: the bytes are right from each.
