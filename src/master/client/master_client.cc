@@ -432,6 +432,14 @@ Result<ClusterInfo> MasterClient::GetClusterInfo() {
   info.tier.promotions_scheduled = resp.promotions_scheduled();
   info.tier.promotions_completed = resp.promotions_completed();
   info.tier.promotions_failed = resp.promotions_failed();
+  info.tier.dram_hits = resp.dram_hits();
+  info.tier.object_read_throughs = resp.object_read_throughs();
+  info.tier.object_uploads = resp.object_uploads();
+  info.tier.object_upload_failures = resp.object_upload_failures();
+  info.tier.upload_backlog_objects = resp.upload_backlog_objects();
+  info.tier.upload_backlog_bytes = resp.upload_backlog_bytes();
+  info.tier.uploads_in_flight = resp.uploads_in_flight();
+  info.object_store_policy = resp.object_store_policy();
   return info;
 }
 

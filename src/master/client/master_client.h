@@ -108,8 +108,10 @@ struct ClusterInfo {
   // Re-replication: copies in flight now, and the counters since the master started.
   uint64_t repairs_in_flight = 0;
   RepairStats repairs;  // no_destination is not reported
-  // The SSD tier's counters since the master started.
+  // The SSD and object tiers' counters since the master started.
   TierStats tier;
+  // The object tier's policy ("write-through", "write-back", "none"); "" when none is set.
+  std::string object_store_policy;
 };
 
 struct PutStartItem {

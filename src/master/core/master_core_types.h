@@ -119,6 +119,20 @@ struct TierStats {
   uint64_t promotions_scheduled = 0;
   uint64_t promotions_completed = 0;
   uint64_t promotions_failed = 0;
+  // GetReplicaList calls that found a DRAM replica.
+  uint64_t dram_hits = 0;
+  // ---- Object tier ----
+  // Pool misses read through from the object store (counted from the clients' put-backs).
+  uint64_t object_read_throughs = 0;
+  // Objects known to be in the object store by an upload: the writer's (write-through) or a
+  // node's (write-back); and write-back uploads a node reported failed or that timed out.
+  uint64_t object_uploads = 0;
+  uint64_t object_upload_failures = 0;
+  // Write-back backlog (gauges): visible objects not yet in the object store, their bytes,
+  // and uploads handed to nodes and not yet reported.
+  uint64_t upload_backlog_objects = 0;
+  uint64_t upload_backlog_bytes = 0;
+  uint64_t uploads_in_flight = 0;
 };
 
 // What re-replication has done since the core was created.

@@ -430,6 +430,15 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
     resp->set_promotions_scheduled(tier.promotions_scheduled);
     resp->set_promotions_completed(tier.promotions_completed);
     resp->set_promotions_failed(tier.promotions_failed);
+    resp->set_dram_hits(tier.dram_hits);
+    resp->set_object_store_policy(
+        object_tier_.url.empty() ? "" : tier::ObjectTierPolicyName(object_tier_.policy));
+    resp->set_object_read_throughs(tier.object_read_throughs);
+    resp->set_object_uploads(tier.object_uploads);
+    resp->set_object_upload_failures(tier.object_upload_failures);
+    resp->set_upload_backlog_objects(tier.upload_backlog_objects);
+    resp->set_upload_backlog_bytes(tier.upload_backlog_bytes);
+    resp->set_uploads_in_flight(tier.uploads_in_flight);
     return Status::Ok();
   });
 }
