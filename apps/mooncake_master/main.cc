@@ -119,7 +119,8 @@ int Run(int argc, char** argv) {
                  "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)");
   app.add_option("--object_store_policy", f.object_store_policy,
                  "write-through (default with --object_store: a put is uploaded before it is "
-                 "acknowledged) | write-back (not built yet) | none");
+                 "acknowledged) | write-back (storage nodes upload after the put is acknowledged: "
+                 "an object whose nodes are all lost before its upload is lost) | none");
   app.add_option("--object_store_endpoint", f.object_store_endpoint,
                  "S3-compatible server, e.g. http://127.0.0.1:4568 (default: AWS)");
   app.add_option("--object_store_region", f.object_store_region, "S3 signing region")

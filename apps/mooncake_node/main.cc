@@ -29,6 +29,7 @@ int Run(int argc, char** argv) {
   int heartbeat_ms = 500;
   double drain_timeout_s = 30;
   int copy_parallelism = 4;
+  int upload_parallelism = 4;
   int metrics_port = -1;
   std::string metrics_host = "0.0.0.0";
   std::string log_level = "info";
@@ -58,6 +59,12 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--copy_parallelism", copy_parallelism,
                  "Re-replication copies this node runs at once")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--upload_parallelism", upload_parallelism,
+                 "Write-back uploads this node runs at once (the master's "
+                 "--object_store_policy=write-back; credentials from AWS_ACCESS_KEY_ID, "
+                 "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--metrics_port", metrics_port,
@@ -95,6 +102,8 @@ int Run(int argc, char** argv) {
   }
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.copy_parallelism = static_cast<size_t>(copy_parallelism);
+  options.upload_parallelism = static_cast<size_t>(upload_parallelism);
+  options.object_store_credentials = tier::CredentialsFromEnvironment();
 
   BlockShutdownSignals();
 

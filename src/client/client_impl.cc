@@ -14,8 +14,10 @@
 namespace mooncake::store {
 namespace {
 
-::mooncake::ReplicateConfig ToMaster(const ReplicateConfig& config) {
+// `from_object_store`: the bytes are a read-through's put-back (no upload wanted).
+::mooncake::ReplicateConfig ToMaster(const ReplicateConfig& config, bool from_object_store) {
   ::mooncake::ReplicateConfig out;
+  out.from_object_store = from_object_store;
   out.replica_num = config.replica_num;
   out.preferred_segments = config.preferred_segments;
   out.with_hard_pin = config.with_hard_pin;
@@ -118,7 +120,7 @@ std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& it
   std::vector<PutStartItem> starts;
   starts.reserve(items.size());
   for (const WriteItem& item : items) starts.push_back({item.key, item.length});
-  auto started = master_->BatchPutStart(starts, ToMaster(config), ToMaster(mode));
+  auto started = master_->BatchPutStart(starts, ToMaster(config, !upload), ToMaster(mode));
   if (!started.ok()) return Broadcast(started, items.size());
 
   std::vector<Status> results(items.size());
@@ -477,7 +479,8 @@ std::vector<Status> ClientImpl::PutValues(const std::vector<std::string>& keys,
 Status ClientImpl::PutChunked(const std::string& key, std::span<const uint8_t> value,
                               const ReplicateConfig& config, PutMode mode, bool upload) {
   MC_ASSIGN_OR_RETURN(PutStartReply start,
-                      master_->PutStart(key, value.size(), ToMaster(config), ToMaster(mode)));
+                      master_->PutStart(key, value.size(), ToMaster(config, !upload),
+                                        ToMaster(mode)));
   auto fail = [&](const Status& status) {
     master_->PutRevoke(key).IgnoreError();  // else reclaimed by the put timeout
     return status.WithContext("writing '" + key + "'");

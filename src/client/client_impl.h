@@ -166,8 +166,10 @@ class ClientImpl final : public Client {
   // The segment this client contributes (global_segment_size > 0), served by engine_; stopped
   // (unmounted) before engine_ goes.
   std::unique_ptr<StorageNode> node_;
-  // The object-storage tier (null when the master names none or policy none).
+  // The object-storage tier (null when the master names none or policy none), and the
+  // master's policy: write-through uploads in the put; write-back leaves it to the nodes.
   std::unique_ptr<tier::ObjectStore> object_store_;
+  tier::ObjectTierPolicy object_tier_policy_ = tier::ObjectTierPolicy::kNone;
   std::atomic<uint64_t> uploads_{0}, upload_failures_{0}, read_throughs_{0}, promotions_{0};
 };
 

@@ -13,12 +13,6 @@ namespace mooncake::store {
 
 Status ClientImpl::OpenObjectTier(const tier::ObjectTierConfig& config) {
   if (!config.enabled()) return Status::Ok();
-  if (config.policy != tier::ObjectTierPolicy::kWriteThrough) {
-    return Status(StatusCode::kNotSupported,
-                  fmt::format("the master's object store policy '{}' is not supported by this "
-                              "client (write-through only)",
-                              tier::ObjectTierPolicyName(config.policy)));
-  }
   tier::ObjectStoreOptions options;
   options.url = config.url;
   options.endpoint = config.endpoint;
@@ -31,6 +25,7 @@ Status ClientImpl::OpenObjectTier(const tier::ObjectTierConfig& config) {
     return store.status().WithContext("opening the object store the master names");
   }
   object_store_ = std::move(*store);
+  object_tier_policy_ = config.policy;
   MC_LOG_INFO("object tier {} ({})", config.url, tier::ObjectTierPolicyName(config.policy));
   return Status::Ok();
 }
@@ -41,7 +36,10 @@ ObjectTierStats ClientImpl::object_tier_stats() const {
 }
 
 Status ClientImpl::UploadForPut(const std::string& key, std::span<const uint8_t> value) {
-  if (!object_store_) return Status::Ok();
+  // Write-back: a node holding a replica uploads it after PutEnd.
+  if (!object_store_ || object_tier_policy_ != tier::ObjectTierPolicy::kWriteThrough) {
+    return Status::Ok();
+  }
   Status uploaded = object_store_->Put(
       key, std::span<const char>(reinterpret_cast<const char*>(value.data()), value.size()));
   if (!uploaded.ok()) {

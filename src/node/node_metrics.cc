@@ -71,6 +71,17 @@ Result<std::unique_ptr<NodeMetricsServer>> NodeMetricsServer::Start(const std::s
       "mooncake_node_copy_bytes_total", "Object bytes copied into the segment by copy tasks.",
       [&node](GaugeEmitter& out) { out.Emit({}, static_cast<double>(node.stats().copy_bytes)); });
   metrics->registry_.AddGaugeCallback(
+      "mooncake_node_uploads",
+      "Write-back uploads to the object store: run since start by result, bytes uploaded, and "
+      "waiting or running now (queue depth).",
+      [&node](GaugeEmitter& out) {
+        const StorageNode::Stats stats = node.stats();
+        out.Emit({{"what", "ok"}}, static_cast<double>(stats.uploads_ok));
+        out.Emit({{"what", "failed"}}, static_cast<double>(stats.uploads_failed));
+        out.Emit({{"what", "bytes"}}, static_cast<double>(stats.upload_bytes));
+        out.Emit({{"what", "queued"}}, static_cast<double>(stats.uploads_queued));
+      });
+  metrics->registry_.AddGaugeCallback(
       "mooncake_node_peer_bytes_total",
       "Bytes moved per peer since start: served_read/served_write = what the peer read from / "
       "wrote to this node over TCP; read/write = what this node's copies read from / wrote to "

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstring>
 #include <unordered_map>
@@ -87,6 +89,28 @@ Status SsdFile::Erase(uint64_t offset, uint64_t length) {
   length = std::min(length, size_ - offset);
   Status erased = tier::EraseSsdRange(fd_, offset, length);
   if (!erased.ok()) return erased.WithContext("SSD path '" + path_ + "'");
+  return Status::Ok();
+}
+
+Status SsdFile::ReadData(uint64_t offset, std::span<char> out) {
+  if (offset > size_ || out.size() > size_ - offset) {
+    return InvalidParams(fmt::format("SSD path '{}': {} bytes at offset {} pass its end ({})",
+                                     path_, out.size(), offset, size_));
+  }
+  size_t done = 0;
+  // Bounded: each round reads at least one byte or fails.
+  while (done < out.size()) {
+    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
+                              static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return Status(StatusCode::kFileReadFail,
+                    fmt::format("SSD path '{}': reading {} bytes at offset {}: {}", path_,
+                                out.size() - done, offset + done,
+                                n < 0 ? std::strerror(errno) : "unexpected end of file"));
+    }
+    done += static_cast<size_t>(n);
+  }
   return Status::Ok();
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <span>
 #include <vector>
 
 #include "master/core/master_core_types.h"
@@ -48,6 +49,9 @@ class SsdFile {
   Status WriteHeader(uint64_t offset, const ManifestEntry& entry);
   // Frees [offset, offset + length) (at least its header, so no scan finds it again).
   Status Erase(uint64_t offset, uint64_t length);
+  // Reads out.size() bytes at `offset` (buffered; a write-back upload's source).
+  // kInvalidParams past the end, kFileReadFail on an I/O error.
+  Status ReadData(uint64_t offset, std::span<char> out);
 
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }

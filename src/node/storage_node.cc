@@ -17,6 +17,7 @@
 #include "mooncake/transfer/transfer_engine.h"
 #include "node/copy_worker.h"
 #include "node/ssd_file.h"
+#include "node/uploader.h"
 
 namespace mooncake {
 
@@ -34,6 +35,10 @@ Status StorageNodeOptions::Validate() const {
   if (rpc_timeout.count() <= 0) return InvalidParams("node: rpc_timeout must be > 0");
   if (copy_parallelism < 1 || copy_parallelism > 64) {
     return InvalidParams("node: copy_parallelism " + std::to_string(copy_parallelism) +
+                         " outside 1..64");
+  }
+  if (upload_parallelism < 1 || upload_parallelism > 64) {
+    return InvalidParams("node: upload_parallelism " + std::to_string(upload_parallelism) +
                          " outside 1..64");
   }
   if (!ssd_path.empty() && (ssd_size == 0 || ssd_size % kSsdBlockBytes != 0)) {
@@ -80,6 +85,67 @@ struct StorageNode::State {
   std::atomic<bool> draining{false};
   // Runs the master's copy tasks into the segment (created once the segment is mounted).
   std::unique_ptr<CopyWorker> copier;
+  // Runs the master's write-back uploads (created before the first mount).
+  std::unique_ptr<Uploader> uploader;
+
+  // Sends finished upload results at once, as ReportCopies does for copies.
+  void ReportUploads() {
+    if (Stopping()) return;
+    std::vector<UploadResult> results = uploader->TakeResults();
+    if (results.empty()) return;
+    auto reply = master->Heartbeat(spec.node_id, spec.epoch, {}, {}, std::chrono::milliseconds(0),
+                                   results);
+    if (!reply.ok()) {
+      uploader->PutBack(std::move(results));
+      return;
+    }
+    copier->Submit(std::move(reply->copy_tasks));
+    uploader->Submit(std::move(reply->upload_tasks));
+  }
+
+  // Reads `source`, a range of one of this node's segments, for an upload.
+  Status ReadLocal(const Allocation& source, std::span<char> out) {
+    for (const Mounted& m : mounted) {
+      if (source.segment != m.spec.name) continue;
+      if (source.address < m.spec.base || source.address - m.spec.base > m.spec.size ||
+          out.size() > m.spec.size - (source.address - m.spec.base)) {
+        break;
+      }
+      if (IsSsd(m)) return ssd_file->ReadData(source.address - m.spec.base, out);
+      std::memcpy(out.data(), reinterpret_cast<const void*>(source.address), out.size());
+      return Status::Ok();
+    }
+    return InvalidParams("range " + std::to_string(out.size()) + " bytes at " +
+                         std::to_string(source.address) + " of segment '" + source.segment +
+                         "' is not in this node's segments");
+  }
+
+  // The object store for write-back uploads, as the master names it (null, with the reason,
+  // when the master's policy is not write-back or the store cannot be opened).
+  std::pair<std::unique_ptr<tier::ObjectStore>, Status> OpenObjectStore() {
+    auto ping = master->Ping();
+    if (!ping.ok()) return {nullptr, ping.status().WithContext("asking the master for its object tier")};
+    const tier::ObjectTierConfig& tier = ping->object_tier;
+    if (tier.url.empty() || tier.policy != tier::ObjectTierPolicy::kWriteBack) {
+      return {nullptr, Status(StatusCode::kNotSupported,
+                              "the master's object tier is not write-back")};
+    }
+    tier::ObjectStoreOptions store_options;
+    store_options.url = tier.url;
+    store_options.endpoint = tier.endpoint;
+    store_options.region = tier.region;
+    store_options.access_key_id = options.object_store_credentials.access_key_id;
+    store_options.secret_access_key = options.object_store_credentials.secret_access_key;
+    store_options.session_token = options.object_store_credentials.session_token;
+    auto store = tier::ObjectStore::Create(std::move(store_options));
+    if (!store.ok()) {
+      MC_LOG_ERROR("write-back uploads will fail: opening object store '{}': {}", tier.url,
+                   store.status().ToString());
+      return {nullptr, store.status().WithContext("opening object store '" + tier.url + "'")};
+    }
+    MC_LOG_INFO("write-back uploads to {}", tier.url);
+    return {std::move(*store), Status::Ok()};
+  }
 
   // Sends finished copy results at once, in a heartbeat that does not wait (the long poll
   // may be parked on the master for up to heartbeat_interval); new tasks in its reply are
@@ -117,6 +183,8 @@ struct StorageNode::State {
       MC_LOG_WARN("segment '{}': copies still running after {} ms; mounting anyway", spec.name,
                   kQuiesceTimeout.count());
     }
+    // Uploads only read: the running ones may finish, but nobody wants their results.
+    if (uploader) uploader->Forget();
     // DRAM first: a mount from a new epoch drops every segment of the old one, SSD included.
     for (Mounted& m : mounted) MC_RETURN_IF_ERROR(MountOne(m));
     return Status::Ok();
@@ -243,7 +311,8 @@ struct StorageNode::State {
       const std::vector<ManifestAck> acks = Acks();
       const auto sent = std::chrono::steady_clock::now();
       std::vector<CopyResult> results = copier->TakeResults();
-      auto reply = master->Heartbeat(spec.node_id, spec.epoch, acks, results, interval);
+      std::vector<UploadResult> uploads = uploader->TakeResults();
+      auto reply = master->Heartbeat(spec.node_id, spec.epoch, acks, results, interval, uploads);
       if (reply.ok()) {
         heartbeats_ok.fetch_add(1, std::memory_order_relaxed);
         for (const ManifestDelta& delta : reply->deltas) {
@@ -252,6 +321,7 @@ struct StorageNode::State {
           }
         }
         copier->Submit(std::move(reply->copy_tasks));
+        uploader->Submit(std::move(reply->upload_tasks));
         // Changes came: let the next ones gather on the master for a moment, so a busy
         // segment costs ~100 heartbeats a second, not one per put.
         if (!reply->deltas.empty()) {
@@ -268,6 +338,7 @@ struct StorageNode::State {
       // The master may not have seen them: report again (a repeat is harmless). A re-mount
       // below drops them instead (Quiesce): the master that scheduled them is gone.
       copier->PutBack(std::move(results));
+      uploader->PutBack(std::move(uploads));
       const StatusCode code = reply.status().code();
       if (code == StatusCode::kClientNotFound || code == StatusCode::kSegmentNotFound) {
         if (Stopping()) break;  // Stop unmounted the segment
@@ -356,6 +427,17 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   MC_ASSIGN_OR_RETURN(state->copier,
                       CopyWorker::Create(engine, std::move(destinations), copy_options,
                                          [s = state.get()] { s->ReportCopies(); }));
+  auto [store, store_error] = state->OpenObjectStore();
+  UploaderOptions upload_options;
+  upload_options.parallelism = state->options.upload_parallelism;
+  MC_ASSIGN_OR_RETURN(
+      state->uploader,
+      Uploader::Create(
+          std::move(store), std::move(store_error),
+          [s = state.get()](const Allocation& source, std::span<char> out) {
+            return s->ReadLocal(source, out);
+          },
+          upload_options, [s = state.get()] { s->ReportUploads(); }));
   MC_RETURN_IF_ERROR(state->Mount().WithContext("mounting segment '" + name + "'"));
   state->heartbeat = std::thread([s = state.get()] { s->HeartbeatLoop(); });
   MC_LOG_INFO("node '{}' mounted segment '{}' ({} bytes, epoch {})", state->spec.node_id, name,
@@ -409,6 +491,11 @@ StorageNode::Stats StorageNode::stats() const {
   stats.copies_ok = copies.copies_ok;
   stats.copies_failed = copies.copies_failed;
   stats.copy_bytes = copies.bytes_copied;
+  const Uploader::Stats uploads = s.uploader->stats();
+  stats.uploads_ok = uploads.uploads_ok;
+  stats.uploads_failed = uploads.uploads_failed;
+  stats.upload_bytes = uploads.bytes_uploaded;
+  stats.uploads_queued = uploads.queued + uploads.running;
   stats.ssd_scanned_records = s.ssd_scanned_records;
   stats.ssd_scan_ms = s.ssd_scan_ms;
   stats.ssd_header_errors = s.ssd_header_errors.load();
@@ -470,8 +557,9 @@ void StorageNode::Stop() {
       s.stopping = true;
     }
     s.wake.notify_all();
-    // No copy may write into the segment once it is unmounted and freed.
+    // No copy may write into the segment once it is unmounted and freed, nor an upload read it.
     s.copier->Stop();
+    s.uploader->Stop();
     // Unmounting first also ends a heartbeat waiting on the master for changes; the loop
     // sees `stopping` and does not mount again. A re-mount that raced with it (begun just
     // before `stopping` was set) is undone after the join.

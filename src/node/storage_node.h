@@ -40,6 +40,7 @@
 
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
+#include "tier/object_tier_config.h"
 
 namespace mooncake {
 
@@ -75,6 +76,12 @@ struct StorageNodeOptions {
   uint64_t ssd_size = 0;
   // Copy tasks run at once (CopyWorkerOptions::parallelism). Default 4; 1..64.
   size_t copy_parallelism = 4;
+  // Write-back (the master's --object_store_policy=write-back): the node uploads objects it
+  // holds to the object store the master names, with these credentials (mooncake_node reads
+  // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), at most
+  // upload_parallelism at once (each holding one object's bytes in memory). Default 4; 1..64.
+  tier::ObjectStoreCredentials object_store_credentials;
+  size_t upload_parallelism = 4;
   // An engine to allocate and serve the segment from (not owned; it must outlive the node),
   // e.g. a store client's, so that the segment's name is the client's. Then `listen`,
   // `metadata_server` and `protocol` are the engine's own. Default null: the node creates one.
@@ -119,6 +126,12 @@ class StorageNode {
     uint64_t copies_ok = 0;
     uint64_t copies_failed = 0;
     uint64_t copy_bytes = 0;
+    // Write-back uploads run to success / failure, the bytes uploaded, and the uploads
+    // waiting or running now (the node's share of the backlog).
+    uint64_t uploads_ok = 0;
+    uint64_t uploads_failed = 0;
+    uint64_t upload_bytes = 0;
+    uint64_t uploads_queued = 0;
     // Drain has been asked for.
     bool draining = false;
     // The SSD segment (all 0 without one): its size, the objects in its manifest and their

@@ -47,10 +47,6 @@ Status ObjectTierConfig::Validate() const {
     return InvalidParams(fmt::format(
         "--object_store '{}' must be s3://bucket[/prefix] or file:///absolute/dir", url));
   }
-  if (policy == ObjectTierPolicy::kWriteBack) {
-    return Status(StatusCode::kNotSupported,
-                  "--object_store_policy=write-back is not built yet (use write-through)");
-  }
   if (!endpoint.empty() && endpoint.rfind("http://", 0) != 0 &&
       endpoint.rfind("https://", 0) != 0) {
     return InvalidParams(

@@ -15,7 +15,7 @@ namespace mooncake::tier {
 enum class ObjectTierPolicy {
   kNone,          // no object tier
   kWriteThrough,  // the writer uploads before the put is acknowledged (PutEnd)
-  kWriteBack,     // the node holding the replica uploads later (not built yet: refused)
+  kWriteBack,     // a node holding a replica uploads after the put is acknowledged
 };
 
 struct ObjectTierConfig {
@@ -27,7 +27,7 @@ struct ObjectTierConfig {
   ObjectTierPolicy policy = ObjectTierPolicy::kNone;
 
   bool enabled() const { return !url.empty() && policy != ObjectTierPolicy::kNone; }
-  // A URL without a policy, a policy without a URL, a malformed URL or write-back: refused,
+  // A URL without a policy, a policy without a URL or a malformed URL: refused,
   // naming the flag.
   Status Validate() const;
 };

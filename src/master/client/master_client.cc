@@ -203,7 +203,8 @@ Result<std::vector<ManifestDelta>> MasterClient::Heartbeat(const NodeId& node, E
 Result<HeartbeatReply> MasterClient::Heartbeat(const NodeId& node, Epoch epoch,
                                                const std::vector<ManifestAck>& acks,
                                                const std::vector<CopyResult>& results,
-                                               std::chrono::milliseconds wait) {
+                                               std::chrono::milliseconds wait,
+                                               const std::vector<UploadResult>& upload_results) {
   pb::HeartbeatRequest req;
   req.set_node_id(node);
   req.set_epoch(epoch);
@@ -214,6 +215,11 @@ Result<HeartbeatReply> MasterClient::Heartbeat(const NodeId& node, Epoch epoch,
   }
   for (const CopyResult& result : results) {
     pb::CopyResult* out = req.add_copy_results();
+    out->set_task_id(result.task_id);
+    ToProto(result.status, out->mutable_status());
+  }
+  for (const UploadResult& result : upload_results) {
+    pb::UploadResult* out = req.add_upload_results();
     out->set_task_id(result.task_id);
     ToProto(result.status, out->mutable_status());
   }
@@ -236,6 +242,11 @@ Result<HeartbeatReply> MasterClient::Heartbeat(const NodeId& node, Epoch epoch,
   for (const pb::CopyTask& task : resp.copy_tasks()) {
     reply.copy_tasks.push_back(mooncake::FromProto(task));
     reply.copy_tasks.back().destination_node = node;
+  }
+  reply.upload_tasks.reserve(resp.upload_tasks_size());
+  for (const pb::UploadTask& task : resp.upload_tasks()) {
+    reply.upload_tasks.push_back(mooncake::FromProto(task));
+    reply.upload_tasks.back().node = node;
   }
   return reply;
 }

@@ -71,6 +71,8 @@ struct CopyResult {
 struct HeartbeatReply {
   std::vector<ManifestDelta> deltas;
   std::vector<CopyTask> copy_tasks;
+  // Write-back uploads for the node.
+  std::vector<UploadTask> upload_tasks;
 };
 
 struct PutStartReply {
@@ -150,12 +152,13 @@ class MasterClient {
   Result<std::vector<ManifestDelta>> Heartbeat(const NodeId& node, Epoch epoch,
                                                const std::vector<ManifestAck>& acks,
                                                std::chrono::milliseconds wait);
-  // The same, also reporting finished copy tasks and fetching new ones. On an error the
-  // master may or may not have taken `results` (a result reported twice is harmless).
+  // The same, also reporting finished copy and upload tasks and fetching new ones. On an error
+  // the master may or may not have taken the results (a result reported twice is harmless).
   Result<HeartbeatReply> Heartbeat(const NodeId& node, Epoch epoch,
                                    const std::vector<ManifestAck>& acks,
                                    const std::vector<CopyResult>& results,
-                                   std::chrono::milliseconds wait);
+                                   std::chrono::milliseconds wait,
+                                   const std::vector<UploadResult>& upload_results = {});
   // A leaving node asks the master to copy away what only it holds; returns how many of its
   // objects still need a copy (0: it may unmount). Idempotent; ask again to follow progress.
   Result<uint64_t> Drain(const NodeId& node, Epoch epoch);

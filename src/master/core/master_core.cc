@@ -39,6 +39,9 @@ Status MasterCoreOptions::Validate() const {
   if (repair_timeout.count() <= 0) return InvalidParams("repair_timeout must be > 0");
   if (repair_retry_delay.count() < 0) return InvalidParams("repair_retry_delay must be >= 0");
   if (promote_after_hits > 255) return InvalidParams("promote_after_hits must be <= 255");
+  if (max_uploads_per_node == 0) return InvalidParams("max_uploads_per_node must be > 0");
+  if (upload_timeout.count() <= 0) return InvalidParams("upload_timeout must be > 0");
+  if (upload_retry_delay.count() <= 0) return InvalidParams("upload_retry_delay must be > 0");
   // Written so that NaN fails every check.
   if (!(eviction_ratio > 0)) return InvalidParams("eviction_ratio must be > 0");
   if (!(eviction_ratio < eviction_high_watermark)) {
@@ -126,6 +129,7 @@ Result<std::unique_ptr<PendingPut>> MasterCore::Allocate(uint64_t size,
   pending->started = clock_.Now();
   pending->deadline = pending->started + options_.put_timeout;
   pending->pin.hard = config.with_hard_pin;
+  pending->from_object_store = config.from_object_store;
   if (config.soft_pin_ttl) pending->pin.soft_until = pending->started + *config.soft_pin_ttl;
   std::set<NodeId> used_nodes;
   Status last_error;
@@ -186,6 +190,7 @@ PutStartResult MasterCore::ResultOf(const PendingPut& pending) const {
 
 Result<PutStartResult> MasterCore::PutStart(std::string_view key, uint64_t size,
                                             const ReplicateConfig& config) {
+  if (config.from_object_store) ++tier_stats_.object_read_throughs;
   MC_RETURN_IF_ERROR(ValidatePut(key, size, config));
   ReclaimExpiredPuts(clock_.Now());  // an expired put of this key no longer holds it
   if (objects_.Find(key) != nullptr) {
@@ -203,6 +208,7 @@ Result<PutStartResult> MasterCore::UpsertStart(std::string_view key, uint64_t si
   ReclaimExpiredPuts(clock_.Now());
   ObjectRecord* record = objects_.Find(key);
   if (record == nullptr) return PutStart(key, size, config);
+  if (config.from_object_store) ++tier_stats_.object_read_throughs;
   if (record->pending) {
     return Status(StatusCode::kReplicaIsNotReady,
                   "a put of '" + std::string(key) + "' is still in flight");
@@ -236,6 +242,7 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
   }
   if (ReclaimIfExpired(record)) return TimedOut(key, options_.put_timeout);
   const bool was_below = BelowTarget(*record);
+  LeaveUploadBacklog(record);  // the old version's share, if any
   // The old version goes while the new one is still reachable through the record (the
   // SegmentIndex may move the new replicas' entries while unlinking the old ones).
   if (record->visible) RetireReplicas(record);
@@ -258,6 +265,7 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
   promote_queue_.erase(record);
   UpdateBelowTarget(was_below, record);
   for (const ReplicaRecord& r : record->replicas()) JournalReplica(*record, r);
+  OnNewVersion(record, pending->from_object_store, /*adopted=*/false);
   return Status::Ok();
 }
 
@@ -290,10 +298,15 @@ Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
   ObjectView view{record->size, record->version, record->checksum, {}, record->lease_until};
   view.replicas.reserve(record->replicas().size());
   bool only_ssd = true;
+  bool in_dram = false;
   for (const ReplicaRecord& r : record->replicas()) {
     view.replicas.push_back(ViewOf(r, record->size, ReplicaStatus::kComplete));
     only_ssd &= view.replicas.back().medium == Medium::kSsd;
+    in_dram |= view.replicas.back().medium == Medium::kDram;
   }
+  // Per-tier hits: DRAM when a DRAM replica is listed (a promoted object too), SSD when only
+  // SSD ones are (a VRAM-only object is neither); misses are the service's to count.
+  if (in_dram) ++tier_stats_.dram_hits;
   if (only_ssd) {
     CountSsdHit(record);
   } else {
@@ -401,6 +414,8 @@ void MasterCore::Tick() {
   ScheduleRepairs(options_.repairs_per_tick);
   // After the repairs: a copy that restores durability comes before one that speeds reads.
   SchedulePromotions(options_.repairs_per_tick);
+  ReclaimExpiredUploads(now);
+  ScheduleUploads(options_.repairs_per_tick);
 }
 
 }  // namespace mooncake

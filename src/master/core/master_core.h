@@ -79,6 +79,18 @@
 // has a replica on another medium drops only the replicas on the evicted medium (no
 // demotion: DRAM eviction of a promoted object leaves its SSD copy).
 //
+// Write-back (master_core_upload.cc, object_tier kWriteBack): a PutEnd'd object is not yet in
+// the object store (unless its put came from the object store: a read-through's put-back). It
+// waits in the upload queue until Tick hands an upload to a node holding a COMPLETE replica
+// (DRAM preferred, at most max_uploads_per_node per node); the node's report marks it
+// in_object_store at that version. Until then eviction never drops it (demotion to SSD still
+// moves it), so a full pool of such objects refuses puts rather than lose data. One upload per
+// key is in flight at a time, across versions and removals: an upload that lands after its
+// object was upserted is followed by the new version's; one that lands after its object was
+// removed is followed by a delete of the key (the key's next upload waits for it). A failed
+// upload is retried after upload_retry_delay (doubling, at most 30 s). Objects adopted from a
+// manifest start not in the object store, with check_first uploads.
+//
 // Drain (Drain): a leaving node's segments stop taking allocations, and every object whose
 // replicas are all on draining segments is queued for a copy; the node unmounts once the
 // count it gets back reaches 0.
@@ -176,7 +188,9 @@ class MasterCore {
   uint64_t ManifestChangeCount() const { return manifest_changes_; }
   // Grows whenever a node may have something new to fetch with its heartbeat: a manifest
   // change (ManifestChangeCount) or a copy task queued for it.
-  uint64_t NodeEventCount() const { return manifest_changes_ + copy_tasks_queued_; }
+  uint64_t NodeEventCount() const {
+    return manifest_changes_ + copy_tasks_queued_ + upload_tasks_queued_;
+  }
 
   // ---- Liveness (master_core_liveness.cc) -----------------------------------------------
   // A node's Mount or MountWithManifest counts as its first heartbeat. Heartbeat records that
@@ -267,6 +281,18 @@ class MasterCore {
   // Repairs in flight (cancelled ones still holding their destination included).
   size_t RepairsInFlight() const { return repairs_.size(); }
   const RepairStats& repair_stats() const { return repair_stats_; }
+
+  // ---- Write-back (master_core_upload.cc) -------------------------------------------------
+  // Schedules up to `max` uploads of objects not yet in the object store (see Write-back);
+  // returns how many. Tick calls it. O(max x replicas + nodes).
+  size_t ScheduleUploads(size_t max);
+  // Up to `max` upload tasks scheduled for `node` and not yet handed out.
+  std::vector<UploadTask> TakeUploadTasks(const NodeId& node, size_t max);
+  // `node` reports upload task `task_id`. Errors, changing nothing: kObjectNotFound (no such
+  // task: already reported, expired, or an earlier master's), kInvalidParams (another node's).
+  Status CompleteUpload(uint64_t task_id, const NodeId& node, const Status& result);
+  // Uploads handed out or queued for a node, not yet reported.
+  size_t UploadsInFlight() const { return uploads_.size(); }
 
   // ---- Time -----------------------------------------------------------------------------
   // Reclaims puts/upserts in flight for >= put_timeout and frees old upsert replicas whose
@@ -433,6 +459,42 @@ class MasterCore {
   // Adopts one manifest entry on the just-mounted segment `spec` (MountWithManifest).
   void Adopt(const SegmentSpec& spec, const ManifestEntry& entry, MountReport& report);
 
+  // ---- Write-back upkeep (master_core_upload.cc) ---------------------------------------------
+  // A new visible version of `record` (PutEnd, adoption): whether it is in the object store
+  // now, the backlog, the queue. `from_object_store`: its bytes came from there.
+  void OnNewVersion(ObjectRecord* record, bool from_object_store, bool adopted);
+  // `record` is going (EraseObject): its queue entries go; its upload in flight is orphaned.
+  void ForgetUploadsOf(ObjectRecord* record);
+  // Takes `record`'s current version out of the backlog counters, if it is counted there
+  // (before its version changes, it is erased, or it reaches the object store).
+  void LeaveUploadBacklog(ObjectRecord* record);
+  // Queues `record` again after a failed or abandoned upload, with a doubling delay.
+  void RetryUploadLater(ObjectRecord* record, TimePoint now);
+  // Whether eviction may drop `record` from the pool entirely (write-back: only once it is in
+  // the object store).
+  bool SafeToDrop(const ObjectRecord& record) const {
+    return options_.object_tier != ObjectTierMode::kWriteBack || record.in_object_store;
+  }
+  // Cancels uploads whose source segment is gone (DropSegments), re-queueing their objects.
+  void DropUploadsOnGoneSegments();
+  // Abandons uploads past their deadline (Tick).
+  void ReclaimExpiredUploads(TimePoint now);
+  // Verifies the write-back bookkeeping (part of CheckInvariants).
+  Status CheckUploads() const;
+
+  struct Upload {
+    // The object; null once it was erased while the upload ran (an orphan).
+    ObjectRecord* record = nullptr;
+    SegmentId source_segment = 0;
+    TimePoint deadline;
+    bool delivered = false;
+    UploadTask task;
+  };
+  // Numbers `upload`, gives it a deadline and queues it for its node.
+  void QueueUploadTask(Upload upload, TimePoint now);
+  // Forgets the upload at `it` (its node's count, the object's link, an orphan key).
+  void EraseUpload(std::map<uint64_t, Upload>::iterator it);
+
   // ---- Repairs (master_core_repair.cc) -----------------------------------------------------
   struct Repair {
     // The object being repaired; null once the repair is cancelled (then only the destination
@@ -518,6 +580,26 @@ class MasterCore {
   std::map<const ObjectRecord*, TimePoint> repair_retry_after_;
   uint64_t next_task_id_;
   uint64_t copy_tasks_queued_ = 0;
+  // Write-back: objects waiting for an upload (visible, not in the object store, none in
+  // flight), scanned round robin from upload_cursor_ (compared, never dereferenced); uploads
+  // by task id, the one of each object, those not yet handed out per node, keys with an
+  // orphaned upload or its delete in flight (their next upload waits), and when an object's
+  // next try is due after failures (with the failure count).
+  std::set<ObjectRecord*, std::less<>> upload_queue_;
+  const ObjectRecord* upload_cursor_ = nullptr;
+  std::map<uint64_t, Upload> uploads_;
+  std::map<const ObjectRecord*, uint64_t> upload_of_;
+  std::map<NodeId, std::deque<uint64_t>, std::less<>> upload_outbox_;
+  std::map<NodeId, size_t, std::less<>> uploads_per_node_;
+  std::multiset<std::string, std::less<>> orphan_upload_keys_;
+  struct UploadRetry {
+    TimePoint after;
+    uint32_t failures = 0;
+  };
+  std::map<const ObjectRecord*, UploadRetry> upload_retry_;
+  // Adopted objects (maybe in the object store already): their upload checks first.
+  std::set<const ObjectRecord*, std::less<>> upload_check_first_;
+  uint64_t upload_tasks_queued_ = 0;
   RepairStats repair_stats_;
   uint64_t manifest_changes_ = 0;
   uint64_t next_version_ = 1;

@@ -103,7 +103,14 @@ Result<std::unique_ptr<PendingPut>> MasterCore::EvictAndAllocate(uint64_t size,
   const uint64_t wanted = bytes * static_cast<uint64_t>(config.replica_num);
   const uint64_t room_target = usage.capacity > wanted ? usage.capacity - wanted : 0;
   EvictOn(config.medium, std::min(room_target, LowWatermarkBytes(usage.capacity)), protected_key);
-  return Allocate(size, config);
+  Result<std::unique_ptr<PendingPut>> placed = Allocate(size, config);
+  if (!placed.ok() && tier_stats_.upload_backlog_objects > 0) {
+    return Status(placed.status().code(),
+                  placed.status().message() + " (" +
+                      std::to_string(tier_stats_.upload_backlog_objects) +
+                      " objects wait for their write-back upload and cannot be evicted yet)");
+  }
+  return placed;
 }
 
 void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view protected_key,
@@ -160,6 +167,11 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
       if (demoted == DemoteResult::kBusy) break;
       if (demoted == DemoteResult::kWaiting) continue;
       // kNoRoom / kNotDemotable: dropped, as without an SSD tier.
+    }
+    if (!SafeToDrop(*record)) {
+      // Write-back: its only copy in the pool; it goes once its upload is done.
+      ++eviction_stats_.skipped_not_uploaded;
+      continue;
     }
     ++eviction_stats_.evicted_objects;
     eviction_stats_.evicted_bytes += ObjectBytes(*record);

@@ -75,6 +75,7 @@ void MasterCore::RetireReplicas(ObjectRecord* record) {
 void MasterCore::EraseObject(ObjectRecord* record) {
   // Nothing may point at the record once it is gone.
   CancelRepairOf(record);
+  ForgetUploadsOf(record);
   below_set_.erase(record);
   drain_queue_.erase(record);
   promote_queue_.erase(record);
@@ -197,6 +198,7 @@ void MasterCore::DropSegments(const std::vector<std::string>& segments) {
   // free its replicas on the others in the pool either.
   for (SegmentId id : ids) segments_.MarkGone(id);
   DropRepairsOnGoneSegments();
+  DropUploadsOnGoneSegments();
   for (SegmentId id : ids) DropSegmentMembers(id);
   // Deferred frees are few (upserts of leased objects, for at most a lease) and not indexed
   // by segment: a scan.

@@ -182,6 +182,8 @@ Status MasterCore::CheckInvariants() const {
   }
   s = CheckRepairs(replicas_on);
   if (!s.ok()) return s;
+  s = CheckUploads();
+  if (!s.ok()) return s;
 
   // Deferred frees: held, unlinked, on live segments.
   for (const auto& [until, replicas] : deferred_) {

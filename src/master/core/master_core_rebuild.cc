@@ -115,6 +115,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     // A newer version supersedes the known one: free its replicas as an upsert's PutEnd
     // would, deferred while a read lease is live.
     was_below = BelowTarget(*known);
+    LeaveUploadBacklog(known);
     RetireReplicas(known);
   } else {
     known = objects_.Insert(m.key);
@@ -136,6 +137,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   record.lease_streak_start = clock_.Now();
   record.last_access = clock_.Now();
   UpdateBelowTarget(was_below, &record);
+  OnNewVersion(&record, /*from_object_store=*/false, /*adopted=*/true);
 }
 
 }  // namespace mooncake

@@ -15,6 +15,9 @@
 
 namespace mooncake {
 
+// How the master treats the object-storage tier (see MasterCoreOptions::object_tier).
+enum class ObjectTierMode : uint8_t { kNone, kWriteThrough, kWriteBack };
+
 struct MasterCoreOptions {
   // Read lease granted by GetReplicaList. Default 5 s; > 0 and <= max_lease_ttl.
   std::chrono::milliseconds default_lease_ttl{5000};
@@ -65,6 +68,20 @@ struct MasterCoreOptions {
   // room below eviction_high_watermark. 0 turns promotion off; so does
   // max_repairs_in_flight 0. Default 2; <= 255.
   uint32_t promote_after_hits = 2;
+  // The object tier's policy (master_core_upload.cc). kWriteThrough: every PutEnd'd object is
+  // in the object store (its writer uploaded it first), so nothing changes here but counters.
+  // kWriteBack: an object is acknowledged before it reaches the object store; Tick hands its
+  // upload to a node holding a replica, and until the node reports it done the object is never
+  // dropped by eviction (it may still be demoted to SSD). Default kNone.
+  ObjectTierMode object_tier = ObjectTierMode::kNone;
+  // Write-back: uploads handed to one node and not yet reported, at most. Default 8; > 0.
+  size_t max_uploads_per_node = 8;
+  // Write-back: an upload not reported within this long is abandoned and scheduled again.
+  // Default 120 s; > 0.
+  std::chrono::milliseconds upload_timeout{120000};
+  // Write-back: after a failed upload the object waits this long before the next try, doubling
+  // per failure up to 30 s. Default 1 s; > 0.
+  std::chrono::milliseconds upload_retry_delay{1000};
 
   // kInvalidParams naming the first field out of range.
   Status Validate() const;
@@ -83,6 +100,9 @@ struct ReplicateConfig {
   // Evict the object only after every unpinned one, for this long after PutStart; then it is
   // ordinary. Unset: no soft pin. An upsert's PutEnd replaces the object's pins with these.
   std::optional<std::chrono::milliseconds> soft_pin_ttl;
+  // The bytes come from the object store (a client's read-through putting a pool miss back):
+  // counted as a read-through, and with write-back the object needs no upload.
+  bool from_object_store = false;
 };
 
 // What eviction has done since the core was created. Every candidate a run looks at is
@@ -99,6 +119,8 @@ struct EvictionStats {
   uint64_t skipped_pinned = 0;
   // Passed over because a put or upsert of the key was in flight.
   uint64_t skipped_in_flight = 0;
+  // Kept because write-back has not uploaded it yet (the pool holds its only copy).
+  uint64_t skipped_not_uploaded = 0;
 };
 
 // What the SSD tier has done since the core was created.
@@ -151,6 +173,34 @@ struct RepairStats {
   // Attempts that found no room on any node not already holding the object (objects that
   // every node already holds are not attempted, nor counted).
   uint64_t no_destination = 0;
+};
+
+// Write-back: one upload of an object's bytes to the object store by a node holding a COMPLETE
+// replica (MasterCore::TakeUploadTasks). The node reads `source` (its own segment), checks the
+// CRC32C of the `size` bytes against `checksum`, puts them under `key` and reports
+// (MasterCore::CompleteUpload). `check_first` (objects adopted after a master restart, which
+// may be there already): a HEAD showing the same size and CRC32C is reported done without
+// uploading. `remove_only`: delete `key` from the object store instead (a late upload of an
+// object removed meanwhile); source, size and checksum are then unused.
+struct UploadTask {
+  uint64_t task_id = 0;
+  std::string key;
+  uint64_t version = 0;
+  uint64_t size = 0;
+  uint32_t checksum = 0;
+  Allocation source;
+  NodeId node;
+  bool check_first = false;
+  bool remove_only = false;
+  // What remains of upload_timeout when the task is handed out.
+  std::chrono::milliseconds timeout{0};
+};
+
+// A node's report of one upload task.
+struct UploadResult {
+  uint64_t task_id = 0;
+  // OK: the object store holds the object's bytes (or, remove_only, no longer holds the key).
+  Status status;
 };
 
 // One copy of an object's bytes from a node holding a COMPLETE replica to a node that holds

@@ -58,6 +58,8 @@ struct PendingPut {
   int replica_num = 1;
   // Pins the object takes at PutEnd (soft_until counted from PutStart).
   PinState pin;
+  // The bytes come from the object store (ReplicateConfig::from_object_store).
+  bool from_object_store = false;
   std::vector<ReplicaRecord> replicas;
   TimePoint started;
   // started + put_timeout: from then on the put counts as reclaimed, whether or not Tick has
@@ -116,6 +118,9 @@ class ObjectRecord {
   // GetReplicaList calls that found the object only on SSD since it was last promoted or
   // lost its DRAM copy (saturates; see MasterCoreOptions::promote_after_hits). Fills padding.
   uint8_t ssd_hits = 0;
+  // Write-back: the object store holds this version (see MasterCore "Write-back"). Fills
+  // padding.
+  bool in_object_store = false;
 
  private:
   explicit ObjectRecord(uint32_t key_length);

@@ -83,6 +83,11 @@ Result<std::unique_ptr<MasterServer>> MasterServer::Create(MasterServerOptions o
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count());
   }
+  if (options.object_tier.enabled()) {
+    core_options.object_tier = options.object_tier.policy == tier::ObjectTierPolicy::kWriteBack
+                                   ? ObjectTierMode::kWriteBack
+                                   : ObjectTierMode::kWriteThrough;
+  }
   MC_ASSIGN_OR_RETURN(state->core, MasterCore::Create(core_options, SystemClock::Instance()));
   state->metrics = std::make_unique<MasterMetrics>(state->registry);
   state->service = std::make_unique<MasterServiceImpl>(*state->core, SystemClock::Instance(),

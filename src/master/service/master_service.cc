@@ -147,6 +147,18 @@ Status MasterServiceImpl::HeartbeatAndCollect(const grpc::ServerContext& ctx,
     // Accepted copies are manifest changes: wake the node's own long poll.
     if (core_.NodeEventCount() != events) manifest_changed_.notify_all();
   }
+  for (const pb::UploadResult& result : req.upload_results()) {
+    const Status reported = FromProto(result.status());
+    if (!reported.ok()) {
+      MC_LOG_WARN("upload task {} on node '{}' failed: {}", result.task_id(), req.node_id(),
+                  reported.ToString());
+    }
+    Status taken = core_.CompleteUpload(result.task_id(), req.node_id(), reported);
+    if (!taken.ok()) {
+      MC_LOG_DEBUG("upload task {} of node '{}' not taken: {}", result.task_id(), req.node_id(),
+                   taken.ToString());
+    }
+  }
   for (;;) {
     // The core may change between rounds (a remount); a segment it no longer knows for this
     // node fails the beat, so the node learns it must mount again.
@@ -171,7 +183,12 @@ Status MasterServiceImpl::HeartbeatAndCollect(const grpc::ServerContext& ctx,
     for (const CopyTask& task : core_.TakeCopyTasks(req.node_id(), kMaxCopyTasksPerBeat)) {
       ToProto(task, resp->add_copy_tasks());
     }
-    if (delivered > 0 || resp->copy_tasks_size() > 0 || req.manifest_acks().empty()) {
+    resp->clear_upload_tasks();
+    for (const UploadTask& task : core_.TakeUploadTasks(req.node_id(), kMaxCopyTasksPerBeat)) {
+      ToProto(task, resp->add_upload_tasks());
+    }
+    if (delivered > 0 || resp->copy_tasks_size() > 0 || resp->upload_tasks_size() > 0 ||
+        req.manifest_acks().empty()) {
       return Status::Ok();
     }
     const uint64_t seen = core_.NodeEventCount();

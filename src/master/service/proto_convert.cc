@@ -138,6 +138,34 @@ CopyTask FromProto(const pb::CopyTask& task) {
   return out;
 }
 
+void ToProto(const UploadTask& task, pb::UploadTask* out) {
+  out->set_task_id(task.task_id);
+  out->set_key(task.key);
+  out->set_version(task.version);
+  out->set_size(task.size);
+  out->set_checksum(task.checksum);
+  ToProto(task.source, out->mutable_source());
+  out->set_check_first(task.check_first);
+  out->set_remove_only(task.remove_only);
+  out->set_timeout_ms(static_cast<uint64_t>(std::max<int64_t>(task.timeout.count(), 0)));
+}
+
+UploadTask FromProto(const pb::UploadTask& task) {
+  UploadTask out;
+  out.task_id = task.task_id();
+  out.key = task.key();
+  out.version = task.version();
+  out.size = task.size();
+  out.checksum = task.checksum();
+  out.source = FromProto(task.source());
+  out.check_first = task.check_first();
+  out.remove_only = task.remove_only();
+  // Bounded as a copy task's.
+  out.timeout =
+      std::chrono::milliseconds(std::min<uint64_t>(task.timeout_ms(), uint64_t{24} * 3600 * 1000));
+  return out;
+}
+
 void ToProto(const ReplicateConfig& config, pb::ReplicateConfig* out) {
   out->set_replica_num(config.replica_num);
   for (const std::string& segment : config.preferred_segments) {
@@ -146,6 +174,7 @@ void ToProto(const ReplicateConfig& config, pb::ReplicateConfig* out) {
   out->set_medium(ToProto(config.medium));
   out->set_with_hard_pin(config.with_hard_pin);
   if (config.soft_pin_ttl) out->set_soft_pin_ttl_ms(config.soft_pin_ttl->count());
+  out->set_from_object_store(config.from_object_store);
 }
 
 Result<ReplicateConfig> FromProto(const pb::ReplicateConfig& config) {
@@ -169,6 +198,7 @@ Result<ReplicateConfig> FromProto(const pb::ReplicateConfig& config) {
   if (config.soft_pin_ttl_ms() > 0) {
     out.soft_pin_ttl = std::chrono::milliseconds(config.soft_pin_ttl_ms());
   }
+  out.from_object_store = config.from_object_store();
   return out;
 }
 

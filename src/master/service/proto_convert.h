@@ -38,6 +38,8 @@ ManifestEntry FromProto(const pb::ManifestEntry& entry);
 // does not travel (the task goes to that node).
 void ToProto(const CopyTask& task, pb::CopyTask* out);
 CopyTask FromProto(const pb::CopyTask& task);
+void ToProto(const UploadTask& task, pb::UploadTask* out);
+UploadTask FromProto(const pb::UploadTask& task);
 
 void ToProto(const ReplicateConfig& config, pb::ReplicateConfig* out);
 // kInvalidParams for an unknown medium or a negative replica_num; replica_num 0 means 1.
