@@ -251,6 +251,52 @@ TEST_F(MasterCoreUploadTest, AdoptedObjectsAreUploadedAfterACheck) {
   EXPECT_EQ(tasks[0].version, 99u);
 }
 
+TEST(MasterCoreWriteBackSsdTest, NotYetUploadedObjectsAreDemotedNotDroppedAndAFullSsdKeepsThem) {
+  FakeClock clock;
+  MasterCoreOptions options;
+  options.object_tier = ObjectTierMode::kWriteBack;
+  options.client_ttl = std::chrono::hours(24);
+  auto core = MasterCore::Create(options, clock).value();
+  SegmentSpec dram = Tracked("n", Medium::kDram, 100 * kKiB);
+  dram.name = "n";
+  SegmentSpec ssd = Tracked("n", Medium::kSsd, 40 * kKiB);
+  ssd.name = "n/ssd";
+  ASSERT_TRUE(core->Mount(dram).ok());
+  ASSERT_TRUE(core->Mount(ssd).ok());
+  ReplicateConfig config;
+  for (int i = 0; i < 12; ++i) {  // 96 KiB: above DRAM's 95 % high watermark
+    const std::string key = "k" + std::to_string(i);
+    ASSERT_TRUE(core->PutStart(key, 8 * kKiB, config).ok());
+    ASSERT_TRUE(core->PutEnd(key, 7).ok());
+    clock.Advance(milliseconds(1));  // LRU order = put order
+  }
+  core->Tick();
+  // Moving it to SSD keeps its only copy: allowed before the upload.
+  std::vector<CopyTask> demotions = core->TakeCopyTasks("n", 64);
+  ASSERT_EQ(demotions.size(), 1u);
+  EXPECT_EQ(demotions[0].key, "k0");
+  ASSERT_TRUE(core->CompleteRepair(demotions[0].task_id, "n", Status::Ok()).ok());
+  EXPECT_EQ(core->eviction_stats().evicted_objects, 0u);
+  EXPECT_EQ(core->tier_stats().upload_backlog_objects, 12u);
+  EXPECT_CONSISTENT(*core);
+
+  // The SSD (40 KiB: three 12 KiB allocations) fills with objects that are not uploaded: a
+  // put that needs SSD room is refused rather than dropping one.
+  ReplicateConfig on_ssd;
+  on_ssd.medium = Medium::kSsd;
+  for (int i = 0; i < 2; ++i) {
+    const std::string key = "s" + std::to_string(i);
+    ASSERT_TRUE(core->PutStart(key, 8 * kKiB, on_ssd).ok()) << i;
+    ASSERT_TRUE(core->PutEnd(key, 7).ok());
+  }
+  auto refused = core->PutStart("s2", 8 * kKiB, on_ssd);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kNoAvailableHandle);
+  EXPECT_EQ(core->eviction_stats().evicted_objects, 0u);
+  EXPECT_GT(core->eviction_stats().skipped_not_uploaded, 0u);
+  EXPECT_CONSISTENT(*core);
+}
+
 TEST(MasterCoreWriteThroughTest, EveryPutIsInTheObjectStoreAndEvictable) {
   FakeClock clock;
   MasterCoreOptions options;
