@@ -1,6 +1,7 @@
 // rm, exists, ls, stat: master RPCs only (no Transfer Engine is started for them). With an
 // object-storage tier behind the pool, rm and exists also reach the object store (credentials
-// from AWS_*); ls and stat show the pool only.
+// from AWS_*); ls lists the pool only, and stat shows the master's view (the object tier's
+// counters included, but not the bucket's content).
 
 #include <algorithm>
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "commands.h"
 #include "master/client/master_client.h"
+#include "master/core/tier_hits.h"
 #include "mooncake/common/size.h"
 #include "tier/object_store.h"
 #include "tier/object_tier_config.h"
@@ -61,6 +63,58 @@ struct Usage {
     capacity += s.capacity;
   }
 };
+
+void PrintTierRow(const char* tier, uint64_t served, uint64_t lookups) {
+  std::printf("  %-16s %10llu %7s\n", tier, static_cast<unsigned long long>(served),
+              Percent(served, lookups).c_str());
+}
+
+// The "tiers:" block: where lookups were served (a row per tier present), then the SSD tier's
+// and the object tier's counters when those tiers exist.
+void PrintTiers(const ClusterInfo& info, const std::map<Medium, Usage>& per_medium) {
+  const TierHits hits = SplitLookupsByTier(info.tier, info.lookups_hit, info.lookups_miss);
+  const uint64_t lookups = hits.total();
+  const bool object_tier = !info.object_store_policy.empty();
+  std::printf("\ntiers: where the %llu lookups since start were served\n",
+              static_cast<unsigned long long>(lookups));
+  std::printf("  %-16s %10s %7s\n", "tier", "lookups", "share");
+  if (per_medium.contains(Medium::kDram) || hits.dram > 0) {
+    PrintTierRow("DRAM", hits.dram, lookups);
+  }
+  if (per_medium.contains(Medium::kVram) || hits.vram > 0) {
+    PrintTierRow("VRAM", hits.vram, lookups);
+  }
+  if (per_medium.contains(Medium::kSsd) || hits.ssd > 0) PrintTierRow("SSD", hits.ssd, lookups);
+  if (object_tier || hits.object > 0) PrintTierRow("object store", hits.object, lookups);
+  PrintTierRow("miss", hits.miss, lookups);
+  if (per_medium.contains(Medium::kSsd)) {
+    std::printf(
+        "  SSD tier: %llu puts placed on SSD; demotions %llu scheduled, %llu completed, "
+        "%llu failed; %llu SSD hits; promotions %llu scheduled, %llu completed, %llu failed\n",
+        static_cast<unsigned long long>(info.tier.ssd_puts),
+        static_cast<unsigned long long>(info.tier.demotions_scheduled),
+        static_cast<unsigned long long>(info.tier.demotions_completed),
+        static_cast<unsigned long long>(info.tier.demotions_failed),
+        static_cast<unsigned long long>(info.tier.ssd_hits),
+        static_cast<unsigned long long>(info.tier.promotions_scheduled),
+        static_cast<unsigned long long>(info.tier.promotions_completed),
+        static_cast<unsigned long long>(info.tier.promotions_failed));
+  }
+  if (object_tier) {
+    std::printf("  object tier: %s; read-throughs %llu, uploads %llu, upload failures %llu",
+                info.object_store_policy.c_str(),
+                static_cast<unsigned long long>(info.tier.object_read_throughs),
+                static_cast<unsigned long long>(info.tier.object_uploads),
+                static_cast<unsigned long long>(info.tier.object_upload_failures));
+    if (info.object_store_policy == "write-back") {
+      std::printf("; backlog %llu objects (%s), uploads in flight %llu",
+                  static_cast<unsigned long long>(info.tier.upload_backlog_objects),
+                  FormatSize(info.tier.upload_backlog_bytes).c_str(),
+                  static_cast<unsigned long long>(info.tier.uploads_in_flight));
+    }
+    std::printf("\n");
+  }
+}
 
 void PrintUsageRow(const std::string& who, const std::string& medium, const Usage& u) {
   std::printf("  %-24s %-6s %8zu %12s %12s %7s\n", who.c_str(), medium.c_str(), u.segments,
@@ -148,19 +202,7 @@ Outcome RunStat(const CliOptions& options) {
               static_cast<unsigned long long>(info->repairs.failed),
               static_cast<unsigned long long>(info->repairs.timed_out),
               static_cast<unsigned long long>(info->repairs.cancelled));
-  if (per_medium.contains(Medium::kSsd)) {
-    std::printf(
-        "SSD tier: %llu puts placed on SSD; demotions %llu scheduled, %llu completed, "
-        "%llu failed; %llu SSD hits; promotions %llu scheduled, %llu completed, %llu failed\n",
-        static_cast<unsigned long long>(info->tier.ssd_puts),
-        static_cast<unsigned long long>(info->tier.demotions_scheduled),
-        static_cast<unsigned long long>(info->tier.demotions_completed),
-        static_cast<unsigned long long>(info->tier.demotions_failed),
-        static_cast<unsigned long long>(info->tier.ssd_hits),
-        static_cast<unsigned long long>(info->tier.promotions_scheduled),
-        static_cast<unsigned long long>(info->tier.promotions_completed),
-        static_cast<unsigned long long>(info->tier.promotions_failed));
-  }
+  PrintTiers(*info, per_medium);
 
   std::printf("\nper node and medium:\n  %-24s %-6s %8s %12s %12s %7s\n", "node", "medium",
               "segments", "used", "capacity", "use");

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -47,6 +48,32 @@ std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   for (char& c : s) c = static_cast<char>(rng());
   return s;
+}
+
+// The line of `output` that starts with `prefix` (e.g. "  DRAM "), without its newline; "" when
+// there is none.
+std::string LineStartingWith(const std::string& output, const std::string& prefix) {
+  size_t at = output.rfind("\n" + prefix);
+  if (at == std::string::npos) return "";
+  ++at;
+  return output.substr(at, output.find('\n', at) - at);
+}
+
+// A row of `mooncake stat`'s tiers block, "  <tier> <lookups> <share>", e.g. "  DRAM 3 75.0%".
+struct TierRow {
+  bool found = false;
+  unsigned long long lookups = 0;
+  std::string share;  // "75.0%", or "-" without lookups
+};
+
+TierRow ParseTierRow(const std::string& output, const std::string& tier) {
+  const std::string line = LineStartingWith(output, "  " + tier + " ");
+  TierRow row;
+  char share[16] = {};
+  row.found = !line.empty() &&
+              std::sscanf(line.c_str() + 2 + tier.size(), "%llu %15s", &row.lookups, share) == 2;
+  row.share = share;
+  return row;
 }
 
 // Runs `mooncake ARGS` through /bin/sh, so stdin can come from `stdin_path` and stdout go to
@@ -184,6 +211,27 @@ TEST_F(CliTest, StatShowsNodesSegmentsObjectsAndHitRate) {
   EXPECT_THAT(stat.output, Not(HasSubstr("draining")));
 }
 
+TEST_F(CliTest, StatShowsWhereLookupsWereServedTierByTier) {
+  WriteFile(File("v"), "tiers");
+  ASSERT_EQ(Cli({"put", "tiers-key", File("v")}).exit_code, 0);
+  ASSERT_EQ(Cli({"get", "tiers-key", File("out")}).exit_code, 0);
+  ASSERT_EQ(Cli({"get", "tiers-key", File("out")}).exit_code, 0);
+  CliRun stat = Cli({"stat"});
+  ASSERT_EQ(stat.exit_code, 0) << stat.output;
+  EXPECT_THAT(stat.output, HasSubstr("\ntiers: where the ")) << stat.output;
+  // Other tests of the suite read too: at least this test's lookups are there.
+  const TierRow dram = ParseTierRow(stat.output, "DRAM");
+  ASSERT_TRUE(dram.found) << stat.output;
+  EXPECT_GE(dram.lookups, 2u) << stat.output;
+  EXPECT_NE(dram.share, "0.0%") << stat.output;
+  EXPECT_TRUE(ParseTierRow(stat.output, "miss").found) << stat.output;
+  // No SSD, no object store in this cluster: no rows or lines for them.
+  EXPECT_FALSE(ParseTierRow(stat.output, "SSD").found) << stat.output;
+  EXPECT_FALSE(ParseTierRow(stat.output, "object store").found) << stat.output;
+  EXPECT_THAT(stat.output, Not(HasSubstr("SSD tier:")));
+  EXPECT_THAT(stat.output, Not(HasSubstr("object tier:")));
+}
+
 TEST_F(CliTest, GetOfAMissingKeySaysKeyNotFound) {
   CliRun get = Cli({"get", "never-put", File("out")});
   EXPECT_EQ(get.exit_code, 1);
@@ -213,6 +261,70 @@ TEST_F(CliTest, MissingInputFileIsALocalError) {
   CliRun put = Cli({"put", "k", File("does-not-exist")});
   EXPECT_EQ(put.exit_code, 6);
   EXPECT_THAT(put.output, HasSubstr("cannot open"));
+}
+
+// A cluster of its own (exact counts) with a write-through object tier (file://): two objects
+// put, then the cluster restarted with an empty pool, so both are only in the bucket; one of
+// them damaged there.
+TEST(CliObjectTierTest, StatShowsTierHitRatesAndTheObjectTier) {
+  auto dir = TempDir::Create("cli_object_tier");
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  StoreTestClusterOptions options;
+  options.nodes = 1;
+  options.master_args = {"--object_store=file://" + dir->File("bucket"),
+                         "--object_store_policy=write-through"};
+  auto cluster = StoreTestCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "--master=" + (*cluster)->master_address());
+    return RunCli(args);
+  };
+  WriteFile(dir->File("v"), RandomBytes(5000, 3));
+  ASSERT_EQ(cli({"put", "hot", dir->File("v")}).exit_code, 0);
+  ASSERT_EQ(cli({"put", "damaged", dir->File("v")}).exit_code, 0);
+  ASSERT_TRUE((*cluster)->StartMaster().ok());  // an empty index, counters from zero
+  ASSERT_TRUE((*cluster)->StartNode(0).ok());   // an empty pool
+  {
+    // The bucket's copy of "damaged" gets a flipped last byte: it can no longer be read.
+    std::fstream file(dir->File("bucket") + "/damaged",
+                      std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(file.is_open());
+    file.seekg(-1, std::ios::end);
+    const char last = static_cast<char>(file.get());
+    file.seekp(-1, std::ios::end);
+    file.put(static_cast<char>(last ^ 0x5a));
+  }
+  // Each `mooncake get` is a new client: one lookup each. The first read of "hot" misses the
+  // pool and is read through from the bucket (and put back); the next two are DRAM hits.
+  for (int i = 0; i < 3; ++i) {
+    CliRun get = cli({"get", "hot", dir->File("out")});
+    ASSERT_EQ(get.exit_code, 0) << get.output;
+  }
+  // Misses the pool, and the bucket cannot serve it either: a miss.
+  CliRun damaged = cli({"get", "damaged", dir->File("out")});
+  EXPECT_NE(damaged.exit_code, 0) << damaged.output;
+  // In neither: `mooncake get` asks for the size first, and that probe is no lookup.
+  EXPECT_EQ(cli({"get", "never-put", dir->File("out")}).exit_code, 1);
+
+  CliRun stat = cli({"stat"});
+  ASSERT_EQ(stat.exit_code, 0) << stat.output;
+  std::printf("%s", stat.output.c_str());
+  EXPECT_THAT(stat.output, HasSubstr("\ntiers: where the 4 lookups since start were served\n"));
+  const TierRow dram = ParseTierRow(stat.output, "DRAM");
+  EXPECT_TRUE(dram.found) << stat.output;
+  EXPECT_EQ(dram.lookups, 2u) << stat.output;
+  EXPECT_EQ(dram.share, "50.0%") << stat.output;
+  const TierRow object = ParseTierRow(stat.output, "object store");
+  const TierRow miss = ParseTierRow(stat.output, "miss");
+  ASSERT_TRUE(object.found) << stat.output;
+  ASSERT_TRUE(miss.found) << stat.output;
+  EXPECT_EQ(object.lookups, 1u) << stat.output;
+  EXPECT_EQ(object.share, "25.0%") << stat.output;
+  EXPECT_EQ(miss.lookups, 1u) << stat.output;
+  EXPECT_EQ(miss.share, "25.0%") << stat.output;
+  EXPECT_FALSE(ParseTierRow(stat.output, "SSD").found) << stat.output;
+  EXPECT_THAT(stat.output, HasSubstr("\n  object tier: write-through; read-throughs 1, uploads "));
+  EXPECT_THAT(stat.output, Not(HasSubstr("backlog"))) << "write-back only";
 }
 
 TEST(CliNoClusterTest, UnreachableMasterIsNamed) {

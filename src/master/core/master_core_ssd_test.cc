@@ -609,5 +609,55 @@ TEST_F(MasterCorePromotionTest, APromotedCopyOnTheSameNodeIsNoSecondReplica) {
   EXPECT_EQ(core_->ObjectsBelowReplicaTarget(), 1u);
 }
 
+// ---- Per-tier hits ------------------------------------------------------------------------
+
+TEST_F(MasterCorePromotionTest, ADramReadIsADramHitAnSsdOnlyReadAnSsdHitAndAMissNeither) {
+  MountNode("n", 100 * kKiB, 1024 * kKiB);
+  ASSERT_TRUE(Put("hot", 8 * kKiB).ok());
+  PutOnSsd("cold", 8 * kKiB);
+  Read("hot", 3);
+  EXPECT_EQ(core_->tier_stats().dram_hits, 3u);
+  EXPECT_EQ(core_->tier_stats().ssd_hits, 0u);
+  Read("cold", 1);
+  EXPECT_EQ(core_->tier_stats().dram_hits, 3u);
+  EXPECT_EQ(core_->tier_stats().ssd_hits, 1u);
+  // Misses: a key never put, and a put still in flight (invisible).
+  EXPECT_EQ(core_->GetReplicaList("absent").status().code(), StatusCode::kObjectNotFound);
+  ASSERT_TRUE(core_->PutStart("pending", 8 * kKiB, {}).ok());
+  EXPECT_EQ(core_->GetReplicaList("pending").status().code(), StatusCode::kObjectNotFound);
+  // Probes are no hits.
+  ASSERT_TRUE(core_->ExistKey("hot").ok());
+  ASSERT_TRUE(core_->GetSize("hot").ok());
+  EXPECT_EQ(core_->tier_stats().dram_hits, 3u);
+  EXPECT_EQ(core_->tier_stats().ssd_hits, 1u);
+  ASSERT_TRUE(core_->PutRevoke("pending").ok());
+}
+
+TEST_F(MasterCorePromotionTest, APromotedObjectOnBothTiersIsADramHit) {
+  MountNode("n", 100 * kKiB, 1024 * kKiB);
+  PutOnSsd("cold", 8 * kKiB);
+  const CopyTask task = Promote("cold");  // two SSD hits
+  ASSERT_EQ(*core_->CompleteRepair(task.task_id, "n", Status::Ok()), RepairOutcome::kAdded);
+  EXPECT_EQ(core_->tier_stats().dram_hits, 0u);
+  Read("cold", 2);
+  EXPECT_EQ(core_->tier_stats().dram_hits, 2u);
+  EXPECT_EQ(core_->tier_stats().ssd_hits, 2u);
+}
+
+TEST_F(MasterCorePromotionTest, ABatchLookupCountsOneHitPerKey) {
+  MountNode("n", 100 * kKiB, 1024 * kKiB);
+  ASSERT_TRUE(Put("hot-1", 4 * kKiB).ok());
+  ASSERT_TRUE(Put("hot-2", 4 * kKiB).ok());
+  PutOnSsd("cold", 4 * kKiB);
+  // BatchGetReplicaList looks the keys up one by one under one lock, as here.
+  int found = 0;
+  for (const char* key : {"hot-1", "cold", "absent", "hot-2", "hot-1"}) {
+    found += core_->GetReplicaList(key).ok() ? 1 : 0;
+  }
+  EXPECT_EQ(found, 4);
+  EXPECT_EQ(core_->tier_stats().dram_hits, 3u);
+  EXPECT_EQ(core_->tier_stats().ssd_hits, 1u);
+}
+
 }  // namespace
 }  // namespace mooncake

@@ -24,10 +24,14 @@ struct CoreSnapshot {
   EvictionStats eviction;
   size_t repairs_in_flight = 0;
   RepairStats repairs;
+  TierStats tier;
+  // The object tier's policy name; "" without one.
+  std::string object_tier_policy;
 };
 
 CoreSnapshot TakeSnapshot(MasterServiceImpl& service) {
-  return service.WithCore([](MasterCore& core) {
+  const tier::ObjectTierConfig& object_tier = service.object_tier();
+  return service.WithCore([&object_tier](MasterCore& core) {
     CoreSnapshot s;
     s.segments = core.segment_pool().List();
     s.objects = core.ObjectCount();
@@ -36,6 +40,8 @@ CoreSnapshot TakeSnapshot(MasterServiceImpl& service) {
     s.eviction = core.eviction_stats();
     s.repairs_in_flight = core.RepairsInFlight();
     s.repairs = core.repair_stats();
+    s.tier = core.tier_stats();
+    if (!object_tier.url.empty()) s.object_tier_policy = tier::ObjectTierPolicyName(object_tier.policy);
     return s;
   });
 }
@@ -46,7 +52,8 @@ std::vector<std::pair<std::string, uint64_t>> EvictionCounters(const EvictionSta
           {"evicted_bytes", e.evicted_bytes},
           {"skipped_leased", e.skipped_leased},
           {"skipped_pinned", e.skipped_pinned},
-          {"skipped_in_flight", e.skipped_in_flight}};
+          {"skipped_in_flight", e.skipped_in_flight},
+          {"skipped_not_uploaded", e.skipped_not_uploaded}};
 }
 
 std::vector<std::pair<std::string, uint64_t>> RepairCounters(const RepairStats& r) {
@@ -133,6 +140,19 @@ MasterStatusSnapshot BuildStatusSnapshot(const CoreSnapshot& core, const MasterM
   for (const auto& [name, value] : EvictionCounters(core.eviction)) {
     page.eviction_counters[name] = value;
   }
+  const TierHits hits =
+      SplitLookupsByTier(core.tier, metrics.lookups_hit(), metrics.lookups_miss());
+  page.hits_by_medium = {{MediumName(Medium::kDram), hits.dram},
+                         {MediumName(Medium::kSsd), hits.ssd},
+                         {MediumName(Medium::kVram), hits.vram}};
+  page.object_store_reads = hits.object;
+  page.misses = hits.miss;
+  page.object_tier.policy = core.object_tier_policy;
+  page.object_tier.uploads = core.tier.object_uploads;
+  page.object_tier.upload_failures = core.tier.object_upload_failures;
+  page.object_tier.backlog_objects = core.tier.upload_backlog_objects;
+  page.object_tier.backlog_bytes = core.tier.upload_backlog_bytes;
+  page.object_tier.uploads_in_flight = core.tier.uploads_in_flight;
   for (const MasterErrorRecord& e : metrics.RecentErrors()) {
     page.recent_errors.push_back({FormatTime(e.when), MasterRpcName(e.rpc),
                                   StatusCodeName(e.status.code()), e.status.message()});
@@ -195,28 +215,60 @@ Result<std::unique_ptr<MasterHttp>> MasterHttp::Start(const std::string& host, u
                  "Copies made moot while in flight (object changed, segment gone) since start.",
                  [](const RepairStats& r) { return r.cancelled; });
 
-  // The SSD tier: puts placed on SSD for want of DRAM, demotions, SSD hits, promotions,
-  // quarantined SSD ranges.
-  registry.AddGaugeCallback("mooncake_master_tier",
-                            "SSD tier counters since start (and ranges quarantined now).",
-                            [&service](GaugeEmitter& out) {
-                              const auto [t, quarantined] = service.WithCore([](MasterCore& core) {
-                                return std::make_pair(core.tier_stats(), core.QuarantinedRanges());
-                              });
-                              const std::pair<const char*, uint64_t> counters[] = {
-                                  {"ssd_puts", t.ssd_puts},
-                                  {"demotions_scheduled", t.demotions_scheduled},
-                                  {"demotions_completed", t.demotions_completed},
-                                  {"demotions_failed", t.demotions_failed},
-                                  {"ssd_hits", t.ssd_hits},
-                                  {"promotions_scheduled", t.promotions_scheduled},
-                                  {"promotions_completed", t.promotions_completed},
-                                  {"promotions_failed", t.promotions_failed},
-                                  {"ssd_quarantined_ranges", quarantined}};
-                              for (const auto& [name, value] : counters) {
-                                out.Emit({{"counter", name}}, static_cast<double>(value));
-                              }
-                            });
+  // The lower tiers: puts placed on SSD for want of DRAM, demotions, DRAM and SSD hits,
+  // promotions, quarantined SSD ranges; the object tier's read-throughs and uploads.
+  registry.AddGaugeCallback(
+      "mooncake_master_tier",
+      "DRAM, SSD and object tier counters since start (and SSD ranges quarantined now).",
+      [&service](GaugeEmitter& out) {
+        const auto [t, quarantined] = service.WithCore([](MasterCore& core) {
+          return std::make_pair(core.tier_stats(), core.QuarantinedRanges());
+        });
+        const std::pair<const char*, uint64_t> counters[] = {
+            {"ssd_puts", t.ssd_puts},
+            {"demotions_scheduled", t.demotions_scheduled},
+            {"demotions_completed", t.demotions_completed},
+            {"demotions_failed", t.demotions_failed},
+            {"dram_hits", t.dram_hits},
+            {"ssd_hits", t.ssd_hits},
+            {"promotions_scheduled", t.promotions_scheduled},
+            {"promotions_completed", t.promotions_completed},
+            {"promotions_failed", t.promotions_failed},
+            {"ssd_quarantined_ranges", quarantined},
+            {"object_read_throughs", t.object_read_throughs},
+            {"object_uploads", t.object_uploads},
+            {"object_upload_failures", t.object_upload_failures}};
+        for (const auto& [name, value] : counters) {
+          out.Emit({{"counter", name}}, static_cast<double>(value));
+        }
+      });
+  // Write-back's backlog now (0 without write-back).
+  registry.AddGaugeCallback(
+      "mooncake_master_upload_backlog",
+      "Write-back: visible objects not yet in the object store (objects, bytes) and uploads "
+      "handed to nodes and not yet reported (in_flight).",
+      [&service](GaugeEmitter& out) {
+        const TierStats t = service.WithCore([](MasterCore& core) { return core.tier_stats(); });
+        out.Emit({{"what", "objects"}}, static_cast<double>(t.upload_backlog_objects));
+        out.Emit({{"what", "bytes"}}, static_cast<double>(t.upload_backlog_bytes));
+        out.Emit({{"what", "in_flight"}}, static_cast<double>(t.uploads_in_flight));
+      });
+  // Every lookup once, by the tier that served it (TierHits in master_metrics.h): the hit rate
+  // of a tier is its rate over the sum of the family's rates.
+  registry.AddGaugeCallback(
+      "mooncake_master_tier_hits_total",
+      "GetReplicaList keys since start by the tier that served them: dram (a DRAM replica), "
+      "ssd (SSD only), vram (VRAM only), object (a pool miss read through from the object "
+      "store), miss (found nowhere).",
+      [&service, &metrics](GaugeEmitter& out) {
+        const TierStats t = service.WithCore([](MasterCore& core) { return core.tier_stats(); });
+        const TierHits hits = SplitLookupsByTier(t, metrics.lookups_hit(), metrics.lookups_miss());
+        out.Emit({{"tier", "dram"}}, static_cast<double>(hits.dram));
+        out.Emit({{"tier", "ssd"}}, static_cast<double>(hits.ssd));
+        out.Emit({{"tier", "vram"}}, static_cast<double>(hits.vram));
+        out.Emit({{"tier", "object"}}, static_cast<double>(hits.object));
+        out.Emit({{"tier", "miss"}}, static_cast<double>(hits.miss));
+      });
 
   registry.AddGaugeCallback("process_resident_memory_bytes", "Resident memory of the master.",
                             [](GaugeEmitter& out) { out.Emit({}, ResidentBytes()); });

@@ -31,7 +31,9 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   MasterServiceImpl(MasterCore& core, const Clock& clock, MasterMetrics& metrics,
                     uint64_t incarnation);
   // The object tier clients are told about in Ping answers. Set before serving.
+  // Set once before serving; read by the HTTP status page.
   void set_object_tier(tier::ObjectTierConfig config) { object_tier_ = std::move(config); }
+  const tier::ObjectTierConfig& object_tier() const { return object_tier_; }
 
   // Runs `fn(core)` under the service's lock (the tick thread and status page use this).
   // The wait for and the hold of the lock are recorded, so contention shows in /metrics.

@@ -54,7 +54,27 @@ std::string FormatUptime(int64_t seconds) {
 
 std::string Cell(const std::string& text) { return "<td>" + HtmlEscape(text) + "</td>"; }
 
-void AppendMedia(const MasterStatusSnapshot& s, std::string* out) {
+// "<td>" cells: how many lookups a tier served, and their share of all lookups.
+std::string LookupCells(uint64_t served, uint64_t lookups) {
+  return "<td class=\"num\">" + std::to_string(served) + "</td><td class=\"num\">" +
+         (lookups == 0 ? std::string("-") : FormatPercent(Percent(served, lookups))) + "</td>";
+}
+
+// "write-back: 40 uploaded, 1 failed; backlog 12 objects (3 MiB), 2 uploads in flight".
+std::string ObjectTierText(const MasterStatusSnapshot::ObjectTier& t) {
+  std::string text = HtmlEscape(t.policy) + ": " + std::to_string(t.uploads) + " uploaded, " +
+                     std::to_string(t.upload_failures) + " failed";
+  if (t.policy == "write-back") {
+    text += "; backlog " + std::to_string(t.backlog_objects) + " objects (" +
+            FormatSize(t.backlog_bytes) + "), " + std::to_string(t.uploads_in_flight) +
+            " uploads in flight";
+  }
+  return text;
+}
+
+// One row per medium with its capacity bar (summed over its segments) and the lookups it
+// served; then the object store (when configured) and the misses.
+void AppendTiers(const MasterStatusSnapshot& s, std::string* out) {
   struct Total {
     size_t segments = 0;
     uint64_t used = 0;
@@ -67,17 +87,31 @@ void AppendMedia(const MasterStatusSnapshot& s, std::string* out) {
     t.used += seg.used;
     t.capacity += seg.capacity;
   }
-  *out += "<h2>Media</h2>\n";
-  if (totals.empty()) {
-    *out += "<p>No segments mounted.</p>\n";
-    return;
+  uint64_t lookups = s.object_store_reads + s.misses;
+  for (const auto& [medium, hits] : s.hits_by_medium) {
+    lookups += hits;
+    if (hits > 0) totals[medium];  // It served lookups: its row stays after its segments left.
   }
-  *out += "<table><tr><th>Medium</th><th>Segments</th><th>Used / capacity</th><th>Use</th></tr>\n";
+  const bool object_tier = !s.object_tier.policy.empty();
+  *out += "<h2>Tiers</h2>\n";
+  if (s.segments.empty()) *out += "<p>No segments mounted.</p>\n";
+  if (totals.empty() && !object_tier && lookups == 0) return;
+  *out += "<p>Lookups since start: " + std::to_string(lookups) + "</p>\n";
+  *out +=
+      "<table><tr><th>Tier</th><th>Segments</th><th>Used / capacity</th><th>Use</th>"
+      "<th>Lookups served</th><th>Share</th></tr>\n";
   for (const auto& [medium, t] : totals) {
+    const auto hits = s.hits_by_medium.find(medium);
     *out += "<tr>" + Cell(medium) + "<td class=\"num\">" + std::to_string(t.segments) + "</td>" +
-            UsageCells(t.used, t.capacity) + "</tr>\n";
+            UsageCells(t.used, t.capacity) +
+            LookupCells(hits == s.hits_by_medium.end() ? 0 : hits->second, lookups) + "</tr>\n";
   }
-  *out += "</table>\n";
+  if (object_tier) {
+    *out += "<tr><td>Object store</td><td colspan=\"3\">" + ObjectTierText(s.object_tier) +
+            "</td>" + LookupCells(s.object_store_reads, lookups) + "</tr>\n";
+  }
+  *out += "<tr><td>Miss</td><td colspan=\"3\"></td>" + LookupCells(s.misses, lookups) +
+          "</tr>\n</table>\n";
 }
 
 void AppendSegments(const MasterStatusSnapshot& s, std::string* out) {
@@ -169,7 +203,7 @@ std::string RenderStatusPage(const MasterStatusSnapshot& snapshot) {
   out += "<p>Uptime: " + FormatUptime(snapshot.uptime_seconds) +
          " &middot; Objects: " + std::to_string(snapshot.objects) +
          " &middot; Segments: " + std::to_string(snapshot.segments.size()) + "</p>\n";
-  AppendMedia(snapshot, &out);
+  AppendTiers(snapshot, &out);
   AppendSegments(snapshot, &out);
   AppendEviction(snapshot, &out);
   AppendRepairs(snapshot, &out);

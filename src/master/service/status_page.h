@@ -28,10 +28,30 @@ struct MasterStatusSnapshot {
     std::string message;
   };
 
+  // The object-storage tier behind the pool; shown only when `policy` is set.
+  struct ObjectTier {
+    std::string policy;            // "write-through", "write-back", "none"; "" = no object tier.
+    uint64_t uploads = 0;          // Objects uploaded since start.
+    uint64_t upload_failures = 0;  // Write-back uploads failed or timed out since start.
+    // Write-back's backlog now: visible objects not yet in the object store, their bytes, and
+    // uploads handed to nodes and not yet reported.
+    uint64_t backlog_objects = 0;
+    uint64_t backlog_bytes = 0;
+    uint64_t uploads_in_flight = 0;
+  };
+
   int64_t uptime_seconds = 0;
   uint64_t objects = 0;
-  // In display order. Per-medium totals are summed from these by the page.
+  // In display order. Per-medium totals (the tiers' capacity bars) are summed from these by
+  // the page.
   std::vector<Segment> segments;
+  // Lookups since start by the tier that served them (TierHits in master_metrics.h): hits per
+  // medium ("DRAM", "SSD", "VRAM"), pool misses read through from the object store, and
+  // misses. Each is shown as its share of their sum.
+  std::map<std::string, uint64_t> hits_by_medium;
+  uint64_t object_store_reads = 0;
+  uint64_t misses = 0;
+  ObjectTier object_tier;
   // Counter name -> value, e.g. "evicted_objects" -> 12.
   std::map<std::string, uint64_t> eviction_counters;
   // Re-replication: objects below their replica target, copies in flight, and counters

@@ -102,5 +102,60 @@ TEST(StatusPageTest, EmptySnapshotSaysSo) {
   EXPECT_THAT(page, HasSubstr("<h2>Recent errors</h2>\n<p>None.</p>"));
 }
 
+TEST(StatusPageTest, TiersShowACapacityBarPerMediumAndEachTiersShareOfLookups) {
+  MasterStatusSnapshot s = TwoSegments();  // DRAM: 4 of 8 GiB
+  s.segments.push_back({"ssd-1", "node-1", "SSD", 8 * kGiB, 2 * kGiB});
+  s.hits_by_medium = {{"DRAM", 6}, {"SSD", 2}, {"VRAM", 0}};
+  s.misses = 2;
+  std::string page = RenderStatusPage(s);
+  EXPECT_THAT(page, HasSubstr("<h2>Tiers</h2>\n<p>Lookups since start: 10</p>"));
+  EXPECT_THAT(page, HasSubstr("<tr><td>DRAM</td><td class=\"num\">2</td>"
+                              "<td class=\"num\">4 GiB / 8 GiB</td><td><span class=\"bar\">"
+                              "<span style=\"width:50.0%\"></span></span>50.0%</td>"
+                              "<td class=\"num\">6</td><td class=\"num\">60.0%</td></tr>"));
+  EXPECT_THAT(page, HasSubstr("<tr><td>SSD</td><td class=\"num\">1</td>"
+                              "<td class=\"num\">2 GiB / 8 GiB</td><td><span class=\"bar\">"
+                              "<span style=\"width:25.0%\"></span></span>25.0%</td>"
+                              "<td class=\"num\">2</td><td class=\"num\">20.0%</td></tr>"));
+  EXPECT_THAT(page, HasSubstr("<tr><td>Miss</td><td colspan=\"3\"></td>"
+                              "<td class=\"num\">2</td><td class=\"num\">20.0%</td></tr>"));
+  EXPECT_THAT(page, Not(HasSubstr("<td>VRAM</td>"))) << "no VRAM segment, no VRAM hit";
+  EXPECT_THAT(page, Not(HasSubstr("Object store"))) << "no object tier configured";
+}
+
+TEST(StatusPageTest, WithoutLookupsSharesAreADash) {
+  std::string page = RenderStatusPage(TwoSegments());
+  EXPECT_THAT(page, HasSubstr("<p>Lookups since start: 0</p>"));
+  EXPECT_THAT(page, HasSubstr("<td class=\"num\">0</td><td class=\"num\">-</td></tr>"));
+}
+
+TEST(StatusPageTest, TheObjectTierRowAppearsOnlyWhenConfigured) {
+  MasterStatusSnapshot s = TwoSegments();
+  s.hits_by_medium = {{"DRAM", 5}};
+  s.object_store_reads = 3;
+  s.misses = 2;
+  s.object_tier.uploads = 40;
+  EXPECT_THAT(RenderStatusPage(s), Not(HasSubstr("Object store")));
+
+  s.object_tier.policy = "write-through";
+  std::string page = RenderStatusPage(s);
+  EXPECT_THAT(page, HasSubstr("<tr><td>Object store</td><td colspan=\"3\">write-through: 40 "
+                              "uploaded, 0 failed</td><td class=\"num\">3</td>"
+                              "<td class=\"num\">30.0%</td></tr>"));
+  EXPECT_THAT(page, Not(HasSubstr("backlog"))) << "only write-back has one";
+
+  s.object_tier.policy = "write-back";
+  s.object_tier.upload_failures = 1;
+  s.object_tier.backlog_objects = 12;
+  s.object_tier.backlog_bytes = 3 * kMiB;
+  s.object_tier.uploads_in_flight = 2;
+  page = RenderStatusPage(s);
+  EXPECT_THAT(page, HasSubstr("<td colspan=\"3\">write-back: 40 uploaded, 1 failed; backlog 12 "
+                              "objects (3 MiB), 2 uploads in flight</td>"));
+  // The object store row sits between the media and the misses.
+  EXPECT_LT(page.find("<td>DRAM</td>"), page.find("Object store"));
+  EXPECT_LT(page.find("Object store"), page.find("<td>Miss</td>"));
+}
+
 }  // namespace
 }  // namespace mooncake
