@@ -186,6 +186,10 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
   std::vector<size_t> pending;  // items still to read
   for (size_t i = 0; i < items.size(); ++i) pending.push_back(i);
   const uint64_t rotation = read_rotation_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<std::vector<size_t>> order(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    order[i] = ReplicaReadOrder(items[i].object->replicas, rotation);
+  }
   for (size_t attempt = 0; !pending.empty(); ++attempt) {
     std::vector<TransferRequest> requests;
     std::vector<size_t> owner;
@@ -194,9 +198,8 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
     // when the item is the whole object.
     std::vector<bool> check(items.size(), false);
     for (size_t i : pending) {
-      const auto& replicas = items[i].object->replicas;
-      if (attempt >= replicas.size()) continue;  // out of replicas: keep the last error
-      const ReplicaLocation& replica = replicas[(rotation + attempt) % replicas.size()];
+      if (attempt >= order[i].size()) continue;  // out of replicas: keep the last error
+      const ReplicaLocation& replica = items[i].object->replicas[order[i][attempt]];
       check[i] = items[i].verify || (replica.medium == Medium::kSsd && items[i].offset == 0 &&
                                      items[i].length == items[i].object->size);
       const size_t before = requests.size();
@@ -271,6 +274,18 @@ void ClientImpl::ForgetLocations(const std::vector<std::string>& keys) {
   for (const std::string& key : keys) cache_.Erase(key);
 }
 
+void ClientImpl::NoteReadFailure(ReadPass& pass, size_t index, const std::string& key,
+                                 const ReplicaListReply& object, bool cached) {
+  // Dropped either way: the next read asks the master rather than retrying a location that
+  // just failed.
+  cache_.Erase(key);
+  if (cached) {
+    pass.stale.push_back(index);
+  } else {
+    pass.failed.push_back({index, object.size, object.checksum});
+  }
+}
+
 // ---- Zero-copy -------------------------------------------------------------------------------
 
 Status ClientImpl::RegisterBuffer(void* address, size_t length) {
@@ -314,34 +329,33 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetInto(const std::vector<std::st
         keys.size(),
         Status(StatusCode::kInvalidParams, "keys, addresses and capacities differ in size"));
   }
-  std::vector<size_t> stale;
+  ReadPass pass;
   std::vector<Result<uint64_t>> results =
-      BatchGetIntoOnce(keys, addresses, capacities, /*use_cache=*/true, stale);
-  if (stale.empty()) {
-    ReadThroughInto(keys, addresses, capacities, results);
-    return results;
+      BatchGetIntoOnce(keys, addresses, capacities, /*use_cache=*/true, pass);
+  if (!pass.stale.empty()) {
+    std::vector<std::string> again_keys;
+    std::vector<void*> again_addresses;
+    std::vector<size_t> again_capacities;
+    for (size_t i : pass.stale) {
+      again_keys.push_back(keys[i]);
+      again_addresses.push_back(addresses[i]);
+      again_capacities.push_back(capacities[i]);
+    }
+    ReadPass retry;
+    std::vector<Result<uint64_t>> again =
+        BatchGetIntoOnce(again_keys, again_addresses, again_capacities, false, retry);
+    for (size_t j = 0; j < pass.stale.size(); ++j) results[pass.stale[j]] = std::move(again[j]);
+    pass.AddRetry(retry);
   }
-  std::vector<std::string> again_keys;
-  std::vector<void*> again_addresses;
-  std::vector<size_t> again_capacities;
-  for (size_t i : stale) {
-    again_keys.push_back(keys[i]);
-    again_addresses.push_back(addresses[i]);
-    again_capacities.push_back(capacities[i]);
-  }
-  std::vector<size_t> unused;
-  std::vector<Result<uint64_t>> again =
-      BatchGetIntoOnce(again_keys, again_addresses, again_capacities, false, unused);
-  for (size_t j = 0; j < stale.size(); ++j) results[stale[j]] = std::move(again[j]);
   ReadThroughInto(keys, addresses, capacities, results);
+  FallThroughInto(keys, addresses, pass.failed, results);
   return results;
 }
 
 std::vector<Result<uint64_t>> ClientImpl::BatchGetIntoOnce(const std::vector<std::string>& keys,
                                                            const std::vector<void*>& addresses,
                                                            const std::vector<size_t>& capacities,
-                                                           bool use_cache,
-                                                           std::vector<size_t>& stale) {
+                                                           bool use_cache, ReadPass& pass) {
   std::vector<Result<uint64_t>> results;
   std::vector<bool> cached;
   std::vector<Result<ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
@@ -366,10 +380,7 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetIntoOnce(const std::vector<std
   const std::vector<Status> read = ReadRegistered(items);
   for (size_t n = 0; n < items.size(); ++n) {
     const size_t i = item_key[n];
-    if (!read[n].ok() && cached[i]) {
-      cache_.Erase(keys[i]);
-      stale.push_back(i);
-    }
+    if (!read[n].ok()) NoteReadFailure(pass, i, keys[i], *objects[i], cached[i]);
     results[i] = read[n].ok() ? Result<uint64_t>(objects[i]->size)
                               : Result<uint64_t>(read[n].WithContext("reading '" + keys[i] + "'"));
   }
@@ -377,19 +388,22 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetIntoOnce(const std::vector<std
 }
 
 std::vector<Status> ClientImpl::GetIntoRanges(const std::vector<GetRange>& ranges) {
-  std::vector<size_t> stale;
-  std::vector<Status> results = GetIntoRangesOnce(ranges, /*use_cache=*/true, stale);
-  if (stale.empty()) return results;
-  std::vector<GetRange> again_ranges;
-  for (size_t r : stale) again_ranges.push_back(ranges[r]);
-  std::vector<size_t> unused;
-  std::vector<Status> again = GetIntoRangesOnce(again_ranges, false, unused);
-  for (size_t j = 0; j < stale.size(); ++j) results[stale[j]] = std::move(again[j]);
+  ReadPass pass;
+  std::vector<Status> results = GetIntoRangesOnce(ranges, /*use_cache=*/true, pass);
+  if (!pass.stale.empty()) {
+    std::vector<GetRange> again_ranges;
+    for (size_t r : pass.stale) again_ranges.push_back(ranges[r]);
+    ReadPass retry;
+    std::vector<Status> again = GetIntoRangesOnce(again_ranges, false, retry);
+    for (size_t j = 0; j < pass.stale.size(); ++j) results[pass.stale[j]] = std::move(again[j]);
+    pass.AddRetry(retry);
+  }
+  ReadRangesThrough(ranges, pass.failed, results);
   return results;
 }
 
 std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& ranges,
-                                                  bool use_cache, std::vector<size_t>& stale) {
+                                                  bool use_cache, ReadPass& pass) {
   std::vector<std::string> keys;
   std::map<std::string, size_t> key_index;
   for (const GetRange& range : ranges) {
@@ -423,10 +437,7 @@ std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& r
     const size_t r = item_range[n];
     results[r] = read[n];
     const size_t k = key_index[ranges[r].key];
-    if (!read[n].ok() && cached[k]) {
-      cache_.Erase(keys[k]);
-      stale.push_back(r);
-    }
+    if (!read[n].ok()) NoteReadFailure(pass, r, keys[k], *objects[k], cached[k]);
   }
   return results;
 }
@@ -517,29 +528,26 @@ Result<std::vector<uint8_t>> ClientImpl::Get(const std::string& key) {
 
 std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
     const std::vector<std::string>& keys) {
-  std::vector<size_t> stale;
-  std::vector<Result<std::vector<uint8_t>>> results = BatchGetOnce(keys, true, stale);
-  if (!stale.empty()) {
+  ReadPass pass;
+  std::vector<Result<std::vector<uint8_t>>> results = BatchGetOnce(keys, true, pass);
+  if (!pass.stale.empty()) {
     std::vector<std::string> again_keys;
-    for (size_t i : stale) again_keys.push_back(keys[i]);
-    std::vector<size_t> unused;
-    std::vector<Result<std::vector<uint8_t>>> again = BatchGetOnce(again_keys, false, unused);
-    for (size_t j = 0; j < stale.size(); ++j) results[stale[j]] = std::move(again[j]);
+    for (size_t i : pass.stale) again_keys.push_back(keys[i]);
+    ReadPass retry;
+    std::vector<Result<std::vector<uint8_t>>> again = BatchGetOnce(again_keys, false, retry);
+    for (size_t j = 0; j < pass.stale.size(); ++j) results[pass.stale[j]] = std::move(again[j]);
+    pass.AddRetry(retry);
   }
-  ReadThrough(keys, results);
+  ReadThrough(keys, results);               // pool misses
+  FallThrough(keys, pass.failed, results);  // objects whose every replica failed
   return results;
 }
 
 std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
-    const std::vector<std::string>& keys, bool use_cache, std::vector<size_t>& stale) {
+    const std::vector<std::string>& keys, bool use_cache, ReadPass& pass) {
   std::vector<bool> cached;
   std::vector<Result<ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
-  // A failed read from a cached location is retried through the master by the caller.
-  auto note_failure = [&](size_t i) {
-    if (!cached[i]) return;
-    cache_.Erase(keys[i]);
-    stale.push_back(i);
-  };
+  auto note_failure = [&](size_t i) { NoteReadFailure(pass, i, keys[i], *objects[i], cached[i]); };
   std::vector<Result<std::vector<uint8_t>>> results;
   results.reserve(keys.size());
   uint64_t total = 0;
@@ -583,12 +591,14 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
     const ReplicaListReply& object = *objects[i];
     std::vector<uint8_t> value(object.size);
     Status status;
+    bool staging_failed = false;
     const uint64_t chunk = staging_->size();
     for (uint64_t offset = 0; offset < object.size && status.ok(); offset += chunk) {
       const uint64_t length = std::min<uint64_t>(chunk, object.size - offset);
       auto piece = staging_->Acquire(length, options_.transfer_timeout);
       if (!piece.ok()) {
         status = piece.status();
+        staging_failed = true;
         break;
       }
       status = ReadRegistered({{&object, offset, length, piece->data(), false}})[0];
@@ -604,7 +614,10 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
     if (status.ok()) {
       results.push_back(std::move(value));
     } else {
-      note_failure(i);
+      // A staging timeout is this client's own contention, not a failure of the replicas:
+      // retried through the master when the location was cached, never served by the object
+      // store.
+      if (!staging_failed || cached[i]) note_failure(i);
       results.push_back(status.WithContext("reading '" + keys[i] + "'"));
     }
   }

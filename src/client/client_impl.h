@@ -81,6 +81,28 @@ class ClientImpl final : public Client {
     // Verify the checksum after reading (whole-object reads with verify_checksum only).
     bool verify = false;
   };
+  // A read whose every replica failed although the master had just listed the object (a
+  // fresh lookup, not a cached one): the object tier may serve the version listed instead.
+  struct FailedRead {
+    size_t index = 0;   // of the key (or of the range) in the caller's request
+    uint64_t size = 0;  // the listed object's size and CRC32C
+    uint32_t checksum = 0;
+  };
+  // What one pass of BatchGet / BatchGetInto / GetIntoRanges learnt besides its results.
+  struct ReadPass {
+    // Indices whose read failed on a cached location (dropped from the cache), for the
+    // caller to retry through the master.
+    std::vector<size_t> stale;
+    // Reads whose every replica failed on a fresh lookup.
+    std::vector<FailedRead> failed;
+    // Adds the failures of `retry`, a pass over this pass's stale indices.
+    void AddRetry(const ReadPass& retry) {
+      for (FailedRead read : retry.failed) {
+        read.index = stale[read.index];
+        failed.push_back(read);
+      }
+    }
+  };
 
   ClientImpl(ClientOptions options, std::unique_ptr<MasterClient> master,
              std::unique_ptr<TransferEngine> engine);
@@ -99,8 +121,9 @@ class ClientImpl final : public Client {
   // pieces, then PutEnd (PutRevoke on failure).
   Status PutChunked(const std::string& key, std::span<const uint8_t> value,
                     const ReplicateConfig& config, PutMode mode, bool upload = true);
-  // Reads every item, all first attempts in one transfer batch; an item whose transfer
-  // failed is retried on the object's next replica. One status per item.
+  // Reads every item, all first attempts in one transfer batch; an item whose transfer (or
+  // SSD checksum) failed is retried on the object's next replica, memory replicas before SSD
+  // ones (ReplicaReadOrder). One status per item: the last replica's error when all failed.
   std::vector<Status> ReadRegistered(const std::vector<ReadItem>& items);
   // Appends the requests moving object bytes [offset, offset + length) of `replica` to/from
   // `local`.
@@ -111,18 +134,20 @@ class ClientImpl final : public Client {
   // rest in one master RPC (and cached). `cached[i]` says whether key i came from the cache.
   std::vector<Result<ReplicaListReply>> Lookup(const std::vector<std::string>& keys, bool use_cache,
                                                std::vector<bool>& cached);
-  // One pass of BatchGet / BatchGetInto / GetIntoRanges. With use_cache, the indices (of keys,
-  // or of ranges) whose read failed on a cached location are added to `stale` (and dropped
-  // from the cache) for the caller to retry through the master.
+  // One pass of BatchGet / BatchGetInto / GetIntoRanges. Every index (of keys, or of ranges)
+  // whose read of a located object failed is added to `pass` (stale when the location came
+  // from the cache, failed otherwise) and its location dropped from the cache.
   std::vector<Result<std::vector<uint8_t>>> BatchGetOnce(const std::vector<std::string>& keys,
-                                                         bool use_cache,
-                                                         std::vector<size_t>& stale);
+                                                         bool use_cache, ReadPass& pass);
   std::vector<Result<uint64_t>> BatchGetIntoOnce(const std::vector<std::string>& keys,
                                                  const std::vector<void*>& addresses,
                                                  const std::vector<size_t>& capacities,
-                                                 bool use_cache, std::vector<size_t>& stale);
+                                                 bool use_cache, ReadPass& pass);
   std::vector<Status> GetIntoRangesOnce(const std::vector<GetRange>& ranges, bool use_cache,
-                                        std::vector<size_t>& stale);
+                                        ReadPass& pass);
+  // Records in `pass` that reading index `index` of `key` (located as `object`) failed.
+  void NoteReadFailure(ReadPass& pass, size_t index, const std::string& key,
+                       const ReplicaListReply& object, bool cached);
   // Forgets the cached locations of keys this client just wrote or removed.
   void ForgetLocations(const std::vector<std::string>& keys);
   // With options_.global_segment_size > 0: allocates this client's segment from engine_ and
@@ -146,6 +171,24 @@ class ClientImpl final : public Client {
   void ReadThroughInto(const std::vector<std::string>& keys, const std::vector<void*>& addresses,
                        const std::vector<size_t>& capacities,
                        std::vector<Result<uint64_t>>& results);
+  // Replaces the error of each read in `failed` (every replica failed) by the object read
+  // from the object store, when it holds the version the master listed; not put back into
+  // the pool (the master still lists replicas of it). Without a tier, or when the store
+  // cannot serve it, the replica's error stays (naming the store's failure).
+  void FallThrough(const std::vector<std::string>& keys, const std::vector<FailedRead>& failed,
+                   std::vector<Result<std::vector<uint8_t>>>& results);
+  void FallThroughInto(const std::vector<std::string>& keys, const std::vector<void*>& addresses,
+                       const std::vector<FailedRead>& failed,
+                       std::vector<Result<uint64_t>>& results);
+  // Reads the whole object `key` as listed in `read` from the object store into
+  // `destination` (read.size bytes); kChecksumMismatch when the store holds other bytes.
+  Status ReadListedFromObjectTier(const std::string& key, const FailedRead& read,
+                                  uint8_t* destination);
+  // GetIntoRanges' object tier: each range of a key the pool does not hold
+  // (kObjectNotFound), and each range in `failed`, is read from the object store (range
+  // GETs; not put back into the pool).
+  void ReadRangesThrough(const std::vector<GetRange>& ranges, const std::vector<FailedRead>& failed,
+                         std::vector<Status>& results);
   // Whether `key` exists / its size, given the pool's answer: a key the pool does not hold
   // may be in the object store (it is read through on Get).
   Result<bool> ExistsInObjectTier(const std::string& key, Result<bool> pool);
@@ -161,7 +204,8 @@ class ClientImpl final : public Client {
   std::unique_ptr<TransferRunner> runner_;
   std::unique_ptr<StagingBuffer> staging_;
   LocationCache cache_;
-  // Rotates the first replica tried, spreading readers of one object over its replicas.
+  // Rotates the first replica tried among those of one medium group, spreading readers of
+  // one object over its equal replicas (ReplicaReadOrder).
   std::atomic<uint64_t> read_rotation_{0};
   // The segment this client contributes (global_segment_size > 0), served by engine_; stopped
   // (unmounted) before engine_ goes.

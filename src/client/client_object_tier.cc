@@ -1,13 +1,16 @@
 // ClientImpl and the object-storage tier: write-through uploads before PutEnd, read-through of
-// pool misses (with promotion back into the pool), removal from the bucket.
+// pool misses (with promotion back into the pool), fall-through of reads whose every replica
+// failed, ranged read-through, removal from the bucket.
 
 #include <fmt/format.h>
 
+#include <map>
 #include <optional>
 #include <utility>
 
 #include "client/client_impl.h"
 #include "common/logging.h"
+#include "mooncake/common/crc32c.h"
 
 namespace mooncake::store {
 
@@ -136,6 +139,148 @@ void ClientImpl::ReadThroughInto(const std::vector<std::string>& keys,
     NotePromotion(keys[i], WriteRegistered({{keys[i], destination, info->size}}, ReplicateConfig{},
                                            PutMode::kCreate, /*upload=*/false)[0]);
     results[i] = info->size;
+  }
+}
+
+namespace {
+
+// The last replica's error `replicas`, naming why the object store did not serve the read
+// either. The replica's code stays: it says what went wrong in the pool.
+Status AlsoFailedInObjectTier(const Status& replicas, const Status& store) {
+  return Status(replicas.code(), fmt::format("{} (object store fall-through: {})",
+                                             replicas.message(), store.ToString()));
+}
+
+}  // namespace
+
+// Fall-through: the master lists the object, yet none of its replicas could be read (a dead
+// node it has not noticed yet, a transfer error, a checksum mismatch on SSD). The bytes come
+// from the object store, but only the version the master listed (size and CRC32C, checked on
+// the whole object): with write-back, or an upsert racing this read, the store may hold
+// another version. The object is not put back into the pool: the master still lists replicas
+// of it, so a create would be refused, and an upsert would race a writer. Once the master
+// drops the dead replicas, the next read is a pool miss, which ReadThrough puts back.
+Status ClientImpl::ReadListedFromObjectTier(const std::string& key, const FailedRead& read,
+                                            uint8_t* destination) {
+  MC_RETURN_IF_ERROR(
+      object_store_->Get(key, 0, std::span<char>(reinterpret_cast<char*>(destination), read.size)));
+  if (Crc32c(destination, read.size) != read.checksum) {
+    return Status(StatusCode::kChecksumMismatch,
+                  fmt::format("the object store holds another version of '{}' than the one "
+                              "the master lists (CRC32C differs)",
+                              key));
+  }
+  read_throughs_.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+void ClientImpl::FallThrough(const std::vector<std::string>& keys,
+                             const std::vector<FailedRead>& failed,
+                             std::vector<Result<std::vector<uint8_t>>>& results) {
+  if (!object_store_) return;
+  for (const FailedRead& read : failed) {
+    Result<std::vector<uint8_t>>& result = results[read.index];
+    if (result.ok()) continue;
+    std::vector<uint8_t> value(read.size);
+    Status served = ReadListedFromObjectTier(keys[read.index], read, value.data());
+    result = served.ok() ? Result<std::vector<uint8_t>>(std::move(value))
+                         : AlsoFailedInObjectTier(result.status(), served);
+  }
+}
+
+void ClientImpl::FallThroughInto(const std::vector<std::string>& keys,
+                                 const std::vector<void*>& addresses,
+                                 const std::vector<FailedRead>& failed,
+                                 std::vector<Result<uint64_t>>& results) {
+  if (!object_store_) return;
+  for (const FailedRead& read : failed) {
+    Result<uint64_t>& result = results[read.index];
+    if (result.ok()) continue;
+    // The replicas' read already checked that the listed size fits the buffer.
+    Status served = ReadListedFromObjectTier(keys[read.index], read,
+                                             static_cast<uint8_t*>(addresses[read.index]));
+    result =
+        served.ok() ? Result<uint64_t>(read.size) : AlsoFailedInObjectTier(result.status(), served);
+  }
+}
+
+// Ranged read-through reads only the ranges asked for and does not put the object back: a
+// ranged reader often wants a small part of a large object, and reading all of it from the
+// bucket to put it back would multiply what this read moves; the next whole-object Get of
+// the key puts it back (ReadThrough). Ranges are not checksummed (they cannot be without the
+// whole object); for a fall-through, the object's HEAD must match the version the master
+// listed (size and CRC32C).
+void ClientImpl::ReadRangesThrough(const std::vector<GetRange>& ranges,
+                                   const std::vector<FailedRead>& failed,
+                                   std::vector<Status>& results) {
+  if (!object_store_) return;
+  struct KeyReads {
+    std::vector<size_t> ranges;
+    std::optional<FailedRead> listed;  // set for a fall-through
+  };
+  std::map<std::string, KeyReads> by_key;
+  std::vector<bool> fall_through(ranges.size(), false);
+  for (const FailedRead& read : failed) {
+    if (results[read.index].ok()) continue;
+    KeyReads& reads = by_key[ranges[read.index].key];
+    reads.ranges.push_back(read.index);
+    reads.listed = read;
+    fall_through[read.index] = true;
+  }
+  for (size_t r = 0; r < ranges.size(); ++r) {
+    if (!fall_through[r] && results[r].code() == StatusCode::kObjectNotFound) {
+      by_key[ranges[r].key].ranges.push_back(r);
+    }
+  }
+  for (const auto& entry : by_key) {
+    const std::string& key = entry.first;
+    const KeyReads& reads = entry.second;
+    auto info = object_store_->Head(key);
+    Status usable = info.status();
+    if (usable.ok() && reads.listed &&
+        (info->size != reads.listed->size || !info->has_crc32c ||
+         info->crc32c != reads.listed->checksum)) {
+      usable = Status(StatusCode::kChecksumMismatch,
+                      fmt::format("the object store holds another version of '{}' than the one "
+                                  "the master lists",
+                                  key));
+    }
+    // What a range the store cannot serve reports: the replica's error for a fall-through;
+    // for a pool miss, the pool's NOT_FOUND when the store lacks the key too.
+    auto fail = [&](size_t r, const Status& store) {
+      if (reads.listed) {
+        results[r] = AlsoFailedInObjectTier(results[r], store);
+      } else if (store.code() != StatusCode::kObjectNotFound) {
+        results[r] = store.WithContext("read-through of '" + key + "'");
+      }
+    };
+    bool served = false;
+    for (size_t r : reads.ranges) {
+      if (!usable.ok()) {
+        fail(r, usable);
+        continue;
+      }
+      const GetRange& range = ranges[r];
+      if (range.source_offset > info->size || range.length > info->size - range.source_offset) {
+        results[r] = Status(StatusCode::kInvalidParams,
+                            fmt::format("range [{}, +{}) is outside object '{}' of {} bytes (in "
+                                        "the object store)",
+                                        range.source_offset, range.length, key, info->size));
+        continue;
+      }
+      Status read = range.length == 0
+                        ? Status::Ok()
+                        : object_store_->Get(
+                              key, range.source_offset,
+                              std::span<char>(static_cast<char*>(range.destination), range.length));
+      if (!read.ok()) {
+        fail(r, read);
+        continue;
+      }
+      results[r] = Status::Ok();
+      served = true;
+    }
+    if (served) read_throughs_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 

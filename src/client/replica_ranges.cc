@@ -3,6 +3,13 @@
 #include <algorithm>
 
 namespace mooncake::store {
+namespace {
+
+// Replicas of a lower rank are read first.
+int ReadRank(Medium medium) { return medium == Medium::kDram || medium == Medium::kVram ? 0 : 1; }
+constexpr int kReadRanks = 2;
+
+}  // namespace
 
 Result<std::vector<RemotePiece>> MapObjectRange(const ReplicaLocation& replica, uint64_t offset,
                                                 uint64_t length) {
@@ -30,6 +37,21 @@ Result<std::vector<RemotePiece>> MapObjectRange(const ReplicaLocation& replica, 
                                                    " bytes, range ends at " + std::to_string(end));
   }
   return pieces;
+}
+
+std::vector<size_t> ReplicaReadOrder(const std::vector<ReplicaLocation>& replicas,
+                                     uint64_t rotation) {
+  std::vector<size_t> order;
+  order.reserve(replicas.size());
+  std::vector<size_t> group;
+  for (int rank = 0; rank < kReadRanks; ++rank) {
+    group.clear();
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      if (ReadRank(replicas[i].medium) == rank) group.push_back(i);
+    }
+    for (size_t k = 0; k < group.size(); ++k) order.push_back(group[(rotation + k) % group.size()]);
+  }
+  return order;
 }
 
 }  // namespace mooncake::store

@@ -6,9 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -206,6 +209,156 @@ TEST_P(StoreObjectTierTest, APutWhoseUploadFailsIsRefusedAndInvisible) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreObjectTierTest, ::testing::Values("s3", "file"),
+                         [](const auto& info) { return info.param; });
+
+// GetIntoRanges of a key the pool does not hold reads the ranges from the object store (range
+// GETs) and does not put the object back (a range is not the whole object).
+TEST_P(StoreObjectTierTest, RangesOfAnObjectOnlyInTheBucketAreReadThrough) {
+  const std::vector<uint8_t> value = Pattern(500000, 31);
+  ASSERT_TRUE(client_->Put("ranges/a", value).ok());
+  RestartCluster();  // only in the bucket now
+  std::vector<uint8_t> buffer(16384, 0);
+  Status registered = client_->RegisterBuffer(buffer.data(), buffer.size());
+  ASSERT_TRUE(registered.ok()) << registered.ToString();
+  uint8_t* at = buffer.data();
+  const std::vector<GetRange> ranges = {
+      {"ranges/a", 0, at, 1000},                         // the head
+      {"ranges/a", 123457, at + 1000, 4096},             // the middle, unaligned
+      {"ranges/a", value.size() - 777, at + 5096, 777},  // the tail
+      {"ranges/a", value.size() - 10, at + 6000, 20},    // past the end
+      {"ranges/none", 0, at + 7000, 10},                 // in neither the pool nor the bucket
+  };
+  const std::vector<Status> got = client_->GetIntoRanges(ranges);
+  ASSERT_EQ(got.size(), ranges.size());
+  for (size_t r = 0; r < 3; ++r) {
+    ASSERT_TRUE(got[r].ok()) << r << ": " << got[r].ToString();
+    const auto* wanted = value.data() + ranges[r].source_offset;
+    EXPECT_TRUE(std::equal(wanted, wanted + ranges[r].length,
+                           static_cast<const uint8_t*>(ranges[r].destination)))
+        << "range " << r;
+  }
+  EXPECT_EQ(got[3].code(), StatusCode::kInvalidParams) << got[3].ToString();
+  EXPECT_EQ(got[4].code(), StatusCode::kObjectNotFound) << got[4].ToString();
+  EXPECT_EQ(client_->object_tier_stats().read_throughs, 1u);
+  EXPECT_EQ(client_->object_tier_stats().promotions, 0u);
+  // Not put back: the pool still lacks it, and a whole Get then reads it through (and puts it
+  // back).
+  std::unique_ptr<MasterClient> admin = TestAdmin(cluster_->master_address());
+  ASSERT_NE(admin, nullptr);
+  EXPECT_EQ(admin->GetReplicaList("ranges/a").status().code(), StatusCode::kObjectNotFound);
+  auto whole = client_->Get("ranges/a");
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(*whole, value);
+  EXPECT_EQ(client_->object_tier_stats().promotions, 1u);
+}
+
+// A master that declares a killed node dead only after a minute, and a client that reaches
+// the node over TCP (a same-host client's shared-memory mapping outlives a killed node for a
+// moment): reads right after the kill find the master still listing the dead node's replicas,
+// and every transfer from it fails.
+class StoreObjectTierFallThroughTest : public StoreObjectTierTest {
+ protected:
+  void SetUp() override {
+    StoreObjectTierTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    client_.reset();
+    cluster_.reset();
+    StoreTestClusterOptions options;
+    options.nodes = 1;
+    options.client_ttl_s = 60;
+    options.master_args = {"--object_store=" + url_};
+    options.master_args.push_back(GetParam() == "s3" ? "--object_store_endpoint=" + endpoint_
+                                                     : "--object_store_policy=write-through");
+    auto cluster = StoreTestCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+    cluster_ = std::move(*cluster);
+    ClientOptions client;
+    client.master_address = cluster_->master_address();
+    client.protocol = "tcp";
+    client.transfer_timeout = std::chrono::milliseconds(3000);
+    client.object_store_access_key_id = S3Server::kAccessKey;
+    client.object_store_secret_access_key = S3Server::kSecretKey;
+    auto created = Client::Create(client);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    client_ = std::move(*created);
+    admin_ = TestAdmin(cluster_->master_address());
+    ASSERT_NE(admin_, nullptr);
+  }
+
+  std::unique_ptr<MasterClient> admin_;
+};
+
+// Every replica failing is not the end of a read when the object tier holds the object: Get,
+// BatchGet, GetInto, BatchGetInto and GetIntoRanges are served from the bucket (the version
+// the master lists, checked), nothing is put back while the master still lists the replica,
+// and a bucket holding another version is not served.
+TEST_P(StoreObjectTierFallThroughTest, ReadsOfADeadNodesReplicasFallThroughToTheObjectStore) {
+  const std::vector<uint8_t> a = Pattern(200000, 41);
+  const std::vector<uint8_t> b = Pattern(70000, 42);
+  const std::vector<uint8_t> c = Pattern(5000, 43);
+  ASSERT_TRUE(client_->Put("ft/a", a).ok());
+  ASSERT_TRUE(client_->Put("ft/b", b).ok());
+  ASSERT_TRUE(client_->Put("ft/c", c).ok());
+  // The bucket's copy of ft/c is replaced behind the pool's back: not the version listed.
+  ASSERT_TRUE(
+      bucket_->Put("ft/c", std::span<const char>(reinterpret_cast<const char*>(b.data()), c.size()))
+          .ok());
+  std::vector<uint8_t> buffer(a.size() + b.size(), 0);
+  Status registered = client_->RegisterBuffer(buffer.data(), buffer.size());
+  ASSERT_TRUE(registered.ok()) << registered.ToString();
+  // Read once while the node lives: the client has its location cached and a connection.
+  ASSERT_TRUE(client_->Get("ft/a").ok());
+
+  cluster_->node(0).Kill(SIGKILL);
+  auto got = client_->Get("ft/a");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, a);
+  auto batch = client_->BatchGet({"ft/a", "ft/b", "never-put"});
+  ASSERT_TRUE(batch[0].ok()) << batch[0].status().ToString();
+  EXPECT_EQ(*batch[0], a);
+  ASSERT_TRUE(batch[1].ok()) << batch[1].status().ToString();
+  EXPECT_EQ(*batch[1], b);
+  EXPECT_EQ(batch[2].status().code(), StatusCode::kObjectNotFound);
+  auto into = client_->GetInto("ft/b", buffer.data(), buffer.size());
+  ASSERT_TRUE(into.ok()) << into.status().ToString();
+  EXPECT_EQ(*into, b.size());
+  EXPECT_TRUE(std::equal(b.begin(), b.end(), buffer.begin()));
+  std::fill(buffer.begin(), buffer.end(), 0);
+  auto batch_into = client_->BatchGetInto(
+      {"ft/a", "ft/b"}, {buffer.data(), buffer.data() + a.size()}, {a.size(), b.size()});
+  ASSERT_TRUE(batch_into[0].ok()) << batch_into[0].status().ToString();
+  ASSERT_TRUE(batch_into[1].ok()) << batch_into[1].status().ToString();
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), buffer.begin()));
+  EXPECT_TRUE(std::equal(b.begin(), b.end(), buffer.begin() + a.size()));
+  std::fill(buffer.begin(), buffer.end(), 0);
+  const std::vector<Status> ranges = client_->GetIntoRanges(
+      {{"ft/a", 1000, buffer.data(), 5000}, {"ft/a", a.size() - 300, buffer.data() + 5000, 300}});
+  ASSERT_TRUE(ranges[0].ok()) << ranges[0].ToString();
+  ASSERT_TRUE(ranges[1].ok()) << ranges[1].ToString();
+  EXPECT_TRUE(std::equal(a.begin() + 1000, a.begin() + 6000, buffer.begin()));
+  EXPECT_TRUE(std::equal(a.end() - 300, a.end(), buffer.begin() + 5000));
+  // 1 + 2 + 1 + 2 whole objects and one key's ranges.
+  EXPECT_EQ(client_->object_tier_stats().read_throughs, 7u);
+  EXPECT_EQ(client_->object_tier_stats().promotions, 0u);
+
+  // Another version in the bucket: the replica's error stands, naming the object store.
+  auto other = client_->Get("ft/c");
+  ASSERT_FALSE(other.ok()) << "served a version the master does not list";
+  EXPECT_NE(other.status().code(), StatusCode::kChecksumMismatch) << other.status().ToString();
+  EXPECT_NE(other.status().message().find("object store fall-through"), std::string::npos)
+      << other.status().ToString();
+  const std::vector<Status> other_range = client_->GetIntoRanges({{"ft/c", 0, buffer.data(), 100}});
+  EXPECT_FALSE(other_range[0].ok());
+  EXPECT_EQ(client_->object_tier_stats().read_throughs, 7u);
+
+  // The master still lists the dead node's replica: nothing was put back in its place.
+  auto listed = admin_->GetReplicaList("ft/a");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->replicas.size(), 1u);
+  EXPECT_EQ(listed->replicas[0].node_id, cluster_->node_name(0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreObjectTierFallThroughTest, ::testing::Values("s3", "file"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

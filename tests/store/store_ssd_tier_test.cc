@@ -473,5 +473,69 @@ TEST_F(StoreSsdTierTest, AnSsdObjectLosingANodeIsCopiedToAnotherNodesSsd) {
   }
 }
 
+// A promoted object (DRAM and SSD replicas) is read from DRAM on every read, not only on a
+// fresh lookup. Observable: the SSD copy has a flipped byte, and ranged reads are not
+// checksummed, so a single ranged read served from SSD would return the flipped byte.
+TEST_F(StoreSsdTierTest, APromotedObjectIsReadFromDramOnEveryRead) {
+  StartCluster("8MiB", "64MiB", 1, {"--tick_interval=50", "--promote_after_hits=2"});
+  FillDram(8 << 20);
+  constexpr size_t kSize = 300 * 1024 + 5;
+  constexpr size_t kFlip = 150001;  // inside the object, not on a block boundary
+  const std::vector<uint8_t> value = Pattern(kSize, 45);
+  ASSERT_TRUE(client_->Put("two-tier", value).ok());
+  ASSERT_TRUE(client_->Remove("dram-filler", /*force=*/true).ok());  // DRAM has room again
+  // Two lookups (two clients: a client reuses its looked-up location) promote it.
+  ASSERT_TRUE(client_->Get("two-tier").ok());
+  std::unique_ptr<Client> other = TestClient(cluster_->master_address());
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(other->Get("two-tier").ok());
+  bool promoted = false;
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < deadline && !promoted) {
+    auto list = admin_->GetReplicaList("two-tier");
+    ASSERT_TRUE(list.ok()) << list.status().ToString();
+    promoted = list->replicas.size() == 2 && list->replicas[0].medium != list->replicas[1].medium;
+    if (!promoted) std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE(promoted) << "not on both tiers within 5 s; master log:\n"
+                        << cluster_->master().ReadLog();
+  WaitForManifests();
+  // Corrupt the SSD copy (the DRAM one lives in the node's memory, not in the file).
+  const std::string path = cluster_->ssd_path(0);
+  const std::vector<uint8_t> file = ReadFile(path);
+  const auto at = std::search(file.begin(), file.end(), value.begin(), value.begin() + 256);
+  ASSERT_NE(at, file.end()) << "object bytes not found in " << path;
+  const int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const char flipped = static_cast<char>(value[kFlip] ^ 0x20);
+  ASSERT_EQ(::pwrite(fd, &flipped, 1, (at - file.begin()) + static_cast<off_t>(kFlip)), 1);
+  ::fsync(fd);
+  ::close(fd);
+
+  // A new reader: one lookup, then its location cache; its reads rotate over replicas.
+  std::unique_ptr<Client> reader = TestClient(cluster_->master_address());
+  ASSERT_NE(reader, nullptr);
+  std::vector<uint8_t> buffer(4096, 0);
+  ASSERT_TRUE(reader->RegisterBuffer(buffer.data(), buffer.size()).ok());
+  constexpr size_t kFrom = kFlip - 1000;
+  for (int i = 0; i < 16; ++i) {
+    std::fill(buffer.begin(), buffer.end(), 0);
+    const std::vector<Status> got =
+        reader->GetIntoRanges({{"two-tier", kFrom, buffer.data(), buffer.size()}});
+    ASSERT_TRUE(got[0].ok()) << "read " << i << ": " << got[0].ToString();
+    ASSERT_TRUE(std::equal(buffer.begin(), buffer.end(), value.begin() + kFrom))
+        << "read " << i << " returned the SSD copy's flipped byte";
+  }
+  for (int i = 0; i < 4; ++i) {
+    auto got = reader->Get("two-tier");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, value);
+  }
+  // Both replicas are still listed: the reads chose DRAM, none was lost.
+  auto list = admin_->GetReplicaList("two-tier");
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->replicas.size(), 2u);
+}
+
 }  // namespace
 }  // namespace mooncake::store

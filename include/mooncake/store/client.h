@@ -13,13 +13,17 @@
 //   client->GetInto("block-17", buf, len);
 //
 // A Put is PutStart -> a Transfer Engine WRITE of every replica in parallel -> PutEnd; on any
-// failure PutRevoke, so an object is never half-visible. A Get reads the first healthy COMPLETE
-// replica and tries the next one when a transfer fails.
+// failure PutRevoke, so an object is never half-visible. A Get reads one COMPLETE replica and
+// tries the next one when a transfer (or an SSD replica's checksum) fails: memory (DRAM) replicas
+// before SSD ones on every read, readers spread over the replicas of one medium.
 //
 // When the master is configured with an object-storage tier (write-through), a put is uploaded
-// to it before PutEnd (a failed upload fails the put); a Get/GetInto/BatchGet of a key the pool
-// does not hold reads it through from the object store and puts it back into the pool; Remove,
-// BatchRemove, RemoveByRegex and RemoveAll remove it there too.
+// to it before PutEnd (a failed upload fails the put); a Get/GetInto/BatchGet/BatchGetInto of a
+// key the pool does not hold reads it through from the object store and puts it back into the
+// pool, and GetIntoRanges reads the ranges from there (not put back); a read whose every replica
+// failed is served from the object store too when it holds the version the master lists (not
+// put back; else the last replica's error is returned); Remove, BatchRemove, RemoveByRegex and
+// RemoveAll remove it there too.
 //
 // Thread safety: every method may be called from any thread concurrently.
 
@@ -79,7 +83,8 @@ struct ClientOptions {
 struct ObjectTierStats {
   uint64_t uploads = 0;          // write-through uploads done before PutEnd
   uint64_t upload_failures = 0;  // puts refused because their upload failed
-  uint64_t read_throughs = 0;    // gets served from the object store after a pool miss
+  uint64_t read_throughs = 0;    // reads served from the object store: a pool miss, or every
+                                 // replica failed (GetIntoRanges: one per key)
   uint64_t promotions = 0;       // of those, objects put back into the pool
 };
 
