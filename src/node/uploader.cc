@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -42,6 +43,29 @@ struct Uploader::State {
   Stats stats;
   std::vector<std::thread> threads;
   std::once_flag stop_once;
+  // Failures are logged at most once per kWarnInterval (an object store that is down fails
+  // every upload, again at each retry); the rest are counted in the next warning.
+  std::chrono::steady_clock::time_point last_warning{};
+  uint64_t unlogged_failures = 0;
+  static constexpr std::chrono::seconds kWarnInterval{5};
+
+  void NoteFailure(const Status& status) {
+    const auto now = std::chrono::steady_clock::now();
+    if (last_warning != std::chrono::steady_clock::time_point{} &&
+        now - last_warning < kWarnInterval) {
+      ++unlogged_failures;
+      MC_LOG_DEBUG("{}", status.ToString());
+      return;
+    }
+    if (unlogged_failures > 0) {
+      MC_LOG_WARN("{} (and {} more upload failures in the last {} s)", status.ToString(),
+                  unlogged_failures, kWarnInterval.count());
+    } else {
+      MC_LOG_WARN("{}", status.ToString());
+    }
+    last_warning = now;
+    unlogged_failures = 0;
+  }
 
   void Loop(Uploader& uploader) {
     std::unique_lock lock(mutex);
@@ -63,7 +87,7 @@ struct Uploader::State {
         if (!task.remove_only) stats.bytes_uploaded += task.size;
       } else {
         ++stats.uploads_failed;
-        MC_LOG_WARN("{}", status.ToString());
+        NoteFailure(status);
       }
       results.push_back(UploadResult{task.task_id, std::move(status)});
       if (on_result) {

@@ -149,9 +149,10 @@ Status MasterServiceImpl::HeartbeatAndCollect(const grpc::ServerContext& ctx,
   }
   for (const pb::UploadResult& result : req.upload_results()) {
     const Status reported = FromProto(result.status());
+    // Counted in object_upload_failures; the node logs them (rate-limited).
     if (!reported.ok()) {
-      MC_LOG_WARN("upload task {} on node '{}' failed: {}", result.task_id(), req.node_id(),
-                  reported.ToString());
+      MC_LOG_DEBUG("upload task {} on node '{}' failed: {}", result.task_id(), req.node_id(),
+                   reported.ToString());
     }
     Status taken = core_.CompleteUpload(result.task_id(), req.node_id(), reported);
     if (!taken.ok()) {
