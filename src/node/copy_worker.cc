@@ -46,9 +46,14 @@ struct CopyWorker::State {
   std::function<void()> on_result;
 
   mutable std::mutex mutex;
-  std::condition_variable wake;  // a task was queued, or stopping
-  std::condition_variable idle;  // a copy ended
+  std::condition_variable wake;         // a task was queued, or stopping
+  std::condition_variable idle;         // a copy ended
+  std::condition_variable report_wake;  // report_pending was set, or stop_reporting
   bool stopping = false;
+  // A result was queued since the reporting thread last began an on_result call.
+  bool report_pending = false;
+  // Set once the copy threads have ended: the reporting thread makes its last call and ends.
+  bool stop_reporting = false;
   // Bumped by Quiesce: a copy that began under an older generation drops its result.
   uint64_t generation = 0;
   std::deque<CopyTask> queue;
@@ -57,6 +62,7 @@ struct CopyWorker::State {
   std::vector<CopyResult> results;
   Stats stats;
   std::vector<std::thread> threads;
+  std::thread reporter;  // only with an on_result
   std::once_flag stop_once;
 
   void Loop(CopyWorker& worker) {
@@ -84,10 +90,25 @@ struct CopyWorker::State {
       }
       results.push_back(CopyResult{task.task_id, std::move(status)});
       if (on_result) {
-        lock.unlock();
-        on_result();
-        lock.lock();
+        report_pending = true;
+        report_wake.notify_one();
       }
+    }
+  }
+
+  // The reporting thread: one on_result call at a time, for whatever results were queued by
+  // the time it begins. A report is a master RPC (~0.3-0.7 ms under load); made on the copy
+  // threads, it kept each of them from its next copy, which cost small objects up to ~40% of
+  // their copy rate.
+  void ReportLoop() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      report_wake.wait(lock, [&] { return report_pending || stop_reporting; });
+      if (!report_pending) return;
+      report_pending = false;
+      lock.unlock();
+      on_result();
+      lock.lock();
     }
   }
 };
@@ -124,6 +145,9 @@ Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(TransferEngine& engine,
   std::unique_ptr<CopyWorker> worker(new CopyWorker(std::move(state)));
   for (size_t i = 0; i < options.parallelism; ++i) {
     worker->state_->threads.emplace_back([w = worker.get()] { w->state_->Loop(*w); });
+  }
+  if (worker->state_->on_result) {
+    worker->state_->reporter = std::thread([s = worker->state_.get()] { s->ReportLoop(); });
   }
   return worker;
 }
@@ -184,6 +208,13 @@ void CopyWorker::Stop() {
     }
     s.wake.notify_all();
     for (std::thread& t : s.threads) t.join();
+    // The copies' last results get their report, then the reporting thread ends.
+    {
+      std::lock_guard lock(s.mutex);
+      s.stop_reporting = true;
+    }
+    s.report_wake.notify_all();
+    if (s.reporter.joinable()) s.reporter.join();
     // No copy runs any more (RunOne callers outside the threads must be done too).
     std::lock_guard lock(s.bounce_mutex);
     for (void* buffer : s.idle_bounce) s.engine->FreeBuffer(buffer).IgnoreError();

@@ -10,7 +10,10 @@
 // become a replica.
 //
 // At most `parallelism` copies run at once, on the worker's own threads; tasks beyond
-// `max_queued` waiting are refused at once (reported failed).
+// `max_queued` waiting are refused at once (reported failed). The owner's `on_result` (its
+// report to the master, an RPC) runs on one more thread of the worker's, never on a copy
+// thread: a copy thread goes on to its next task at once, and results that end while a report
+// is under way go out together in the next one.
 //
 // Thread safety: every method may be called from any thread.
 
@@ -66,9 +69,11 @@ class CopyWorker {
   };
 
   // Starts the worker threads. `engine` must outlive the worker. `on_result` (may be empty)
-  // is called on a worker thread, with no lock held, after each result is queued, so that the
-  // owner can report without waiting for its next heartbeat. kInvalidParams for bad options or
-  // an empty destination.
+  // is called on the worker's reporting thread, with no lock held, once results are queued, so
+  // that the owner can report without waiting for its next heartbeat: every result is followed
+  // by a call that begins after it was queued, but one call may follow several results (calls
+  // never overlap; results queued during a call bring one more). kInvalidParams for bad options
+  // or an empty destination.
   static Result<std::unique_ptr<CopyWorker>> Create(TransferEngine& engine,
                                                     CopyDestination destination,
                                                     CopyWorkerOptions options,
@@ -95,7 +100,8 @@ class CopyWorker {
   // written into the segment until new tasks come. For a node about to re-mount: the new
   // master knows nothing of these copies, and their ranges may be handed out again.
   bool Quiesce(std::chrono::milliseconds timeout);
-  // Stops the threads after the running copies end; queued tasks are dropped. Idempotent.
+  // Stops the threads after the running copies end (and a last `on_result` for their results);
+  // queued tasks are dropped. Idempotent.
   void Stop();
 
   Stats stats() const;

@@ -93,6 +93,7 @@ struct StorageNode::State {
     if (Stopping()) return;
     std::vector<UploadResult> results = uploader->TakeResults();
     if (results.empty()) return;
+    NoteUploaded(results);
     auto reply = master->Heartbeat(spec.node_id, spec.epoch, {}, {}, std::chrono::milliseconds(0),
                                    results);
     if (!reply.ok()) {
@@ -101,6 +102,21 @@ struct StorageNode::State {
     }
     copier->Submit(std::move(reply->copy_tasks));
     uploader->Submit(std::move(reply->upload_tasks));
+  }
+
+  // Marks the manifest entries whose version an upload put in the object store, so that a
+  // restarted master adopting them schedules no upload again.
+  void NoteUploaded(const std::vector<UploadResult>& results) {
+    std::lock_guard lock(manifest_mutex);
+    for (const UploadResult& r : results) {
+      if (r.version == 0) continue;
+      for (Mounted& m : mounted) {
+        auto it = m.manifest.find(r.key);
+        if (it != m.manifest.end() && it->second.version == r.version) {
+          it->second.in_object_store = true;
+        }
+      }
+    }
   }
 
   // Reads `source`, a range of one of this node's segments, for an upload.
@@ -312,6 +328,7 @@ struct StorageNode::State {
       const auto sent = std::chrono::steady_clock::now();
       std::vector<CopyResult> results = copier->TakeResults();
       std::vector<UploadResult> uploads = uploader->TakeResults();
+      NoteUploaded(uploads);
       auto reply = master->Heartbeat(spec.node_id, spec.epoch, acks, results, interval, uploads);
       if (reply.ok()) {
         heartbeats_ok.fetch_add(1, std::memory_order_relaxed);

@@ -89,7 +89,12 @@ struct Uploader::State {
         ++stats.uploads_failed;
         NoteFailure(status);
       }
-      results.push_back(UploadResult{task.task_id, std::move(status)});
+      UploadResult result{task.task_id, std::move(status), {}, 0};
+      if (result.status.ok() && !task.remove_only) {
+        result.key = task.key;
+        result.version = task.version;
+      }
+      results.push_back(std::move(result));
       if (on_result) {
         lock.unlock();
         on_result();

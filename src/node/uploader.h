@@ -67,7 +67,8 @@ class Uploader {
 
   // Queues `tasks` (tasks already queued or running, by id, are ignored).
   void Submit(std::vector<UploadTask> tasks);
-  // The results finished since the last call, oldest first.
+  // The results finished since the last call, oldest first. A successful upload's result also
+  // names its key and version (UploadResult::key, version).
   std::vector<UploadResult> TakeResults();
   // Puts back results whose report failed, to be taken again.
   void PutBack(std::vector<UploadResult> results);

@@ -196,6 +196,38 @@ TEST_F(StoreWriteBackTest, UploadsAfterTheAckSurviveAnS3OutageAndServeARestarted
   EXPECT_EQ(client_->object_tier_stats().read_throughs, values.size());
 }
 
+TEST_F(StoreWriteBackTest, AMasterRestartKeepsKnowingWhatWasUploaded) {
+  StartCluster("96MiB");
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(client_->Put("mr/" + std::to_string(i), Pattern(20000, i)).ok());
+  }
+  ASSERT_TRUE(WaitFor([](const TierStats& t) { return t.upload_backlog_objects == 0; },
+                      milliseconds(20000)));
+  // kill -9 the master; the node re-mounts with its manifest, which says what it uploaded.
+  client_.reset();
+  master_.reset();
+  ASSERT_TRUE(cluster_->StartMaster().ok());
+  ConnectMaster();
+  const auto deadline = steady_clock::now() + milliseconds(10000);
+  uint64_t objects = 0;
+  while (objects < 10 && steady_clock::now() < deadline) {
+    auto info = master_->GetClusterInfo();
+    if (info.ok()) objects = info->objects;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_EQ(objects, 10u) << "the node did not re-announce its objects";
+  EXPECT_EQ(Tier().upload_backlog_objects, 0u) << "adopted as uploaded";
+  std::this_thread::sleep_for(milliseconds(300));  // ~15 ticks: no upload is scheduled
+  EXPECT_EQ(Tier().object_uploads, 0u);
+  EXPECT_EQ(Tier().uploads_in_flight, 0u);
+  // New puts are uploaded by the new master's nodes as before.
+  client_ = NewClient();
+  ASSERT_TRUE(client_);
+  ASSERT_TRUE(client_->Put("mr/new", Pattern(1000, 77)).ok());
+  ASSERT_TRUE(WaitFor([](const TierStats& t) { return t.object_uploads == 1; },
+                      milliseconds(20000)));
+}
+
 TEST_F(StoreWriteBackTest, APoolFullOfObjectsNotYetUploadedRefusesPutsAndLosesNothing) {
   StartCluster("8MiB");
   s3_->Stop();  // nothing can be uploaded

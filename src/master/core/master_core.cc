@@ -264,8 +264,9 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
   record->ssd_hits = 0;  // a new version: its hits start over
   promote_queue_.erase(record);
   UpdateBelowTarget(was_below, record);
-  for (const ReplicaRecord& r : record->replicas()) JournalReplica(*record, r);
+  // Before journaling: the nodes' manifests learn whether it is in the object store.
   OnNewVersion(record, pending->from_object_store, /*adopted=*/false);
+  for (const ReplicaRecord& r : record->replicas()) JournalReplica(*record, r);
   return Status::Ok();
 }
 

@@ -463,6 +463,9 @@ class MasterCore {
   // A new visible version of `record` (PutEnd, adoption): whether it is in the object store
   // now, the backlog, the queue. `from_object_store`: its bytes came from there.
   void OnNewVersion(ObjectRecord* record, bool from_object_store, bool adopted);
+  // Write-back: `record`'s current version is in the object store (an upload reported done,
+  // or a node's manifest says so); it leaves the backlog and the queue.
+  void MarkInObjectStore(ObjectRecord* record);
   // `record` is going (EraseObject): its queue entries go; its upload in flight is orphaned.
   void ForgetUploadsOf(ObjectRecord* record);
   // Takes `record`'s current version out of the backlog counters, if it is counted there

@@ -143,7 +143,8 @@ void MasterCore::JournalReplica(const ObjectRecord& record, const ReplicaRecord&
   if (journal == nullptr) return;
   ++manifest_changes_;
   journal->Append({false, ManifestEntry{std::string(record.key()), replica.address, replica.length,
-                                        record.size, record.version, record.checksum}});
+                                        record.size, record.version, record.checksum,
+                                        record.in_object_store}});
 }
 
 void MasterCore::JournalReplicasGone(const ObjectRecord& record) {

@@ -108,6 +108,8 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     for (const ReplicaRecord& r : known->replicas()) nodes.insert(segments_.Get(r.segment).node);
     known->replica_num = static_cast<uint8_t>(std::max<size_t>(known->replica_num, nodes.size()));
     UpdateBelowTarget(was_below, known);
+    // Any node that uploaded this version says so for all of them.
+    if (m.in_object_store) MarkInObjectStore(known);
     return;
   }
   bool was_below = false;
@@ -137,7 +139,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   record.lease_streak_start = clock_.Now();
   record.last_access = clock_.Now();
   UpdateBelowTarget(was_below, &record);
-  OnNewVersion(&record, /*from_object_store=*/false, /*adopted=*/true);
+  OnNewVersion(&record, /*from_object_store=*/m.in_object_store, /*adopted=*/true);
 }
 
 }  // namespace mooncake

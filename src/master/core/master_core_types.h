@@ -201,6 +201,10 @@ struct UploadResult {
   uint64_t task_id = 0;
   // OK: the object store holds the object's bytes (or, remove_only, no longer holds the key).
   Status status;
+  // For the node's own use (not sent): the key and version a successful upload put there
+  // (version 0 otherwise), so that its manifest can say so to a restarted master.
+  std::string key;
+  uint64_t version = 0;
 };
 
 // One copy of an object's bytes from a node holding a COMPLETE replica to a node that holds
@@ -248,6 +252,8 @@ struct ManifestEntry {
   uint64_t size = 0;
   uint64_t version = 0;
   uint32_t checksum = 0;
+  // Write-back: this version is in the object store (see MasterCore "Write-back").
+  bool in_object_store = false;
 };
 
 // What MountWithManifest did with each manifest entry: every entry is counted exactly once.

@@ -33,6 +33,7 @@ void MasterCore::OnNewVersion(ObjectRecord* record, bool from_object_store, bool
   upload_retry_.erase(record);  // a new version: its tries start over
   if (from_object_store) {
     upload_queue_.erase(record);
+    upload_check_first_.erase(record);
     return;
   }
   ++tier_stats_.upload_backlog_objects;
@@ -50,6 +51,16 @@ void MasterCore::LeaveUploadBacklog(ObjectRecord* record) {
   }
   --tier_stats_.upload_backlog_objects;
   tier_stats_.upload_backlog_bytes -= record->size;
+}
+
+void MasterCore::MarkInObjectStore(ObjectRecord* record) {
+  if (options_.object_tier != ObjectTierMode::kWriteBack || record->in_object_store) return;
+  LeaveUploadBacklog(record);
+  record->in_object_store = true;
+  upload_queue_.erase(record);
+  upload_retry_.erase(record);
+  upload_check_first_.erase(record);
+  // An upload in flight, if any, finds it done when it reports.
 }
 
 void MasterCore::ForgetUploadsOf(ObjectRecord* record) {
@@ -218,10 +229,7 @@ Status MasterCore::CompleteUpload(uint64_t task_id, const NodeId& node, const St
   }
   if (record->in_object_store) return Status::Ok();  // a put-back from the object store won
   if (result.ok() && task.version == record->version) {
-    LeaveUploadBacklog(record);
-    record->in_object_store = true;
-    upload_retry_.erase(record);
-    upload_check_first_.erase(record);
+    MarkInObjectStore(record);
     ++tier_stats_.object_uploads;
     return Status::Ok();
   }

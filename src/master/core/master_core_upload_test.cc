@@ -251,6 +251,31 @@ TEST_F(MasterCoreUploadTest, AdoptedObjectsAreUploadedAfterACheck) {
   EXPECT_EQ(tasks[0].version, 99u);
 }
 
+TEST_F(MasterCoreUploadTest, ManifestsSayWhatIsInTheObjectStoreAlready) {
+  // Node c uploaded "up" before the master restarted; d holds a second replica and does not
+  // know. "new" was never uploaded.
+  SegmentSpec c = Tracked("c");
+  SegmentSpec d = Tracked("d");
+  ManifestEntry up{"up", kBase, kKiB, kKiB, 99, 7, /*in_object_store=*/false};
+  ManifestEntry fresh{"new", kBase + kKiB, kKiB, kKiB, 98, 7, false};
+  ASSERT_TRUE(core_->MountWithManifest(d, {up, fresh}).ok());
+  EXPECT_EQ(stats().upload_backlog_objects, 2u);
+  up.in_object_store = true;
+  ASSERT_TRUE(core_->MountWithManifest(c, {up}).ok());
+  EXPECT_EQ(stats().upload_backlog_objects, 1u) << "c's manifest says 'up' is uploaded";
+  std::vector<UploadTask> tasks = TickAndTake("d");
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].key, "new");
+  ASSERT_TRUE(core_->CompleteUpload(tasks[0].task_id, "d", Status::Ok()).ok());
+  // The journal tells a node that later gets a replica of an uploaded object.
+  ASSERT_TRUE(core_->Mount(Tracked("e")).ok());
+  ASSERT_TRUE(Put("after", kKiB, "seg-e", /*from_object_store=*/true).ok());
+  auto journal = core_->TakeManifestChanges("seg-e", "e", 0, 64);
+  ASSERT_TRUE(journal.ok());
+  ASSERT_EQ(journal->changes.size(), 1u);
+  EXPECT_TRUE(journal->changes[0].entry.in_object_store);
+}
+
 TEST(MasterCoreWriteBackSsdTest, NotYetUploadedObjectsAreDemotedNotDroppedAndAFullSsdKeepsThem) {
   FakeClock clock;
   MasterCoreOptions options;

@@ -85,6 +85,7 @@ void ToProto(const ManifestEntry& entry, pb::ManifestEntry* out) {
   out->set_size(entry.size);
   out->set_version(entry.version);
   out->set_checksum(entry.checksum);
+  out->set_in_object_store(entry.in_object_store);
 }
 
 ManifestEntry FromProto(const pb::ManifestEntry& entry) {
@@ -95,6 +96,7 @@ ManifestEntry FromProto(const pb::ManifestEntry& entry) {
   out.size = entry.size();
   out.version = entry.version();
   out.checksum = entry.checksum();
+  out.in_object_store = entry.in_object_store();
   return out;
 }
 
