@@ -28,6 +28,7 @@ struct Flags {
   int64_t max_repairs_in_flight = 256;
   double repair_timeout_s = 30;
   int64_t promote_after_hits = 2;
+  double promote_hit_window_s = 60;
   int64_t tick_interval_ms = 100;
   std::string log_level = "info";
   std::string object_store;
@@ -62,6 +63,8 @@ Result<MasterServerOptions> ToOptions(const Flags& f) {
   o.core.max_repairs_in_flight = static_cast<size_t>(f.max_repairs_in_flight);
   o.core.repair_timeout = Seconds(f.repair_timeout_s);
   o.core.promote_after_hits = static_cast<uint32_t>(f.promote_after_hits);
+  o.core.promote_hit_window = std::chrono::milliseconds(
+      static_cast<int64_t>(f.promote_hit_window_s * 1000));
   return o;
 }
 
@@ -108,6 +111,11 @@ int Run(int argc, char** argv) {
                  "Copy an object found only on SSD to DRAM after this many reads of it (0 = no "
                  "promotion)")
       ->check(CLI::Range(int64_t{0}, int64_t{255}))
+      ->capture_default_str();
+  app.add_option("--promote_hit_window", f.promote_hit_window_s,
+                 "SSD hits decay: a read more than this long (s) after the object's previous "
+                 "lookup starts its hit count over (0 = hits never age)")
+      ->check(CLI::Range(0.0, 30.0 * 24 * 3600))
       ->capture_default_str();
   app.add_option("--tick_interval", f.tick_interval_ms, "Period of the master's timers, in ms")
       ->capture_default_str();

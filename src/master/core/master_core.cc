@@ -39,6 +39,7 @@ Status MasterCoreOptions::Validate() const {
   if (repair_timeout.count() <= 0) return InvalidParams("repair_timeout must be > 0");
   if (repair_retry_delay.count() < 0) return InvalidParams("repair_retry_delay must be >= 0");
   if (promote_after_hits > 255) return InvalidParams("promote_after_hits must be <= 255");
+  if (promote_hit_window.count() < 0) return InvalidParams("promote_hit_window must be >= 0");
   if (max_uploads_per_node == 0) return InvalidParams("max_uploads_per_node must be > 0");
   if (upload_timeout.count() <= 0) return InvalidParams("upload_timeout must be > 0");
   if (upload_retry_delay.count() <= 0) return InvalidParams("upload_retry_delay must be > 0");
@@ -295,6 +296,7 @@ Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
   if (now >= record->lease_until) record->lease_streak_start = now;  // A new streak begins.
   record->lease_until = std::min(now + options_.default_lease_ttl,
                                  record->lease_streak_start + options_.max_lease_ttl);
+  const TimePoint previous_access = record->last_access;
   record->last_access = now;
   ObjectView view{record->size, record->version, record->checksum, {}, record->lease_until};
   view.replicas.reserve(record->replicas().size());
@@ -309,7 +311,7 @@ Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
   // SSD ones are (a VRAM-only object is neither); misses are the service's to count.
   if (in_dram) ++tier_stats_.dram_hits;
   if (only_ssd) {
-    CountSsdHit(record);
+    CountSsdHit(record, now - previous_access);
   } else {
     // Memory before SSD (a promoted object): readers try the replicas in this order.
     std::stable_partition(view.replicas.begin(), view.replicas.end(),

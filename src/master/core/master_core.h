@@ -383,9 +383,10 @@ class MasterCore {
   // of its bytes to an SSD segment, preferably on the node of one of its DRAM replicas; when it
   // completes, the SSD replica replaces every DRAM one (CompleteRepair).
   DemoteResult TryScheduleDemotion(ObjectRecord* record, TimePoint now);
-  // Counts a GetReplicaList that found `record` only on SSD; queues it for promotion at
-  // promote_after_hits.
-  void CountSsdHit(ObjectRecord* record);
+  // Counts a GetReplicaList that found `record` only on SSD, `since_last_access` after its
+  // previous lookup or put (a hit after more than promote_hit_window starts the count over);
+  // queues it for promotion at promote_after_hits.
+  void CountSsdHit(ObjectRecord* record, std::chrono::steady_clock::duration since_last_access);
   // Schedules up to `max` promotions of queued objects (Tick).
   void SchedulePromotions(size_t max);
   enum class PromoteResult : uint8_t {

@@ -164,9 +164,14 @@ MasterCore::DemoteResult MasterCore::TryScheduleDemotion(ObjectRecord* record, T
   return DemoteResult::kScheduled;
 }
 
-void MasterCore::CountSsdHit(ObjectRecord* record) {
+void MasterCore::CountSsdHit(ObjectRecord* record,
+                             std::chrono::steady_clock::duration since_last_access) {
   ++tier_stats_.ssd_hits;
   if (options_.promote_after_hits == 0 || options_.max_repairs_in_flight == 0) return;
+  // Hits decay: one long after the object's last lookup (or put) starts the count over.
+  if (options_.promote_hit_window.count() > 0 && since_last_access > options_.promote_hit_window) {
+    record->ssd_hits = 0;
+  }
   if (record->ssd_hits < UINT8_MAX) ++record->ssd_hits;
   if (record->ssd_hits >= options_.promote_after_hits && !repair_of_.contains(record)) {
     promote_queue_.insert(record);

@@ -659,5 +659,25 @@ TEST_F(MasterCorePromotionTest, ABatchLookupCountsOneHitPerKey) {
   EXPECT_EQ(core_->tier_stats().ssd_hits, 1u);
 }
 
+TEST_F(MasterCorePromotionTest, SsdHitsFarApartDecayAndPromoteNothing) {
+  MountNode("n", 100 * kKiB, 1024 * kKiB);
+  PutOnSsd("rare", 8 * kKiB);
+  // A read a minute and more after the last one starts the count over (promote_hit_window).
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(std::chrono::seconds(61));
+    Read("rare", 1);
+    core_->Tick();
+    EXPECT_TRUE(core_->TakeCopyTasks("n", 64).empty()) << "read " << i;
+  }
+  EXPECT_EQ(core_->tier_stats().ssd_hits, 4u);
+  // Two reads close together are hot.
+  clock_.Advance(std::chrono::seconds(61));
+  Read("rare", 1);
+  clock_.Advance(std::chrono::seconds(30));
+  Read("rare", 1);
+  core_->Tick();
+  EXPECT_EQ(core_->TakeCopyTasks("n", 64).size(), 1u);
+}
+
 }  // namespace
 }  // namespace mooncake

@@ -68,6 +68,10 @@ struct MasterCoreOptions {
   // room below eviction_high_watermark. 0 turns promotion off; so does
   // max_repairs_in_flight 0. Default 2; <= 255.
   uint32_t promote_after_hits = 2;
+  // SSD hits decay: a hit on an object not looked up for longer than this starts its count
+  // over, so objects read now and then over days are not promoted as if they were hot.
+  // 0 = hits never age. Default 60 s; >= 0.
+  std::chrono::milliseconds promote_hit_window{60000};
   // The object tier's policy (master_core_upload.cc). kWriteThrough: every PutEnd'd object is
   // in the object store (its writer uploaded it first), so nothing changes here but counters.
   // kWriteBack: an object is acknowledged before it reaches the object store; Tick hands its
