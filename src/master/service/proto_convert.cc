@@ -112,6 +112,12 @@ Allocation FromProto(const pb::Slice& slice) {
   return Allocation{slice.segment(), slice.address(), slice.length()};
 }
 
+// A task's timeout_ms, bounded so the conversion cannot overflow: a task never lives for more
+// than a day.
+std::chrono::milliseconds TaskTimeout(uint64_t timeout_ms) {
+  return std::chrono::milliseconds(std::min<uint64_t>(timeout_ms, uint64_t{24} * 3600 * 1000));
+}
+
 }  // namespace
 
 void ToProto(const CopyTask& task, pb::CopyTask* out) {
@@ -134,9 +140,7 @@ CopyTask FromProto(const pb::CopyTask& task) {
   out.checksum = task.checksum();
   out.source = FromProto(task.source());
   out.destination = FromProto(task.destination());
-  // Bounded so the conversion cannot overflow: a task never lives for more than a day.
-  out.timeout =
-      std::chrono::milliseconds(std::min<uint64_t>(task.timeout_ms(), uint64_t{24} * 3600 * 1000));
+  out.timeout = TaskTimeout(task.timeout_ms());
   return out;
 }
 
@@ -162,9 +166,7 @@ UploadTask FromProto(const pb::UploadTask& task) {
   out.source = FromProto(task.source());
   out.check_first = task.check_first();
   out.remove_only = task.remove_only();
-  // Bounded as a copy task's.
-  out.timeout =
-      std::chrono::milliseconds(std::min<uint64_t>(task.timeout_ms(), uint64_t{24} * 3600 * 1000));
+  out.timeout = TaskTimeout(task.timeout_ms());
   return out;
 }
 
