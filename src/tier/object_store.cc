@@ -108,6 +108,10 @@ Status ObjectStoreOptions::Validate() const {
         "object store: multipart_threshold and part_size must be >= 5 MiB "
         "(part_size <= 5 GiB)");
   }
+  if (parallel_parts < 1 || parallel_parts > 64) {
+    return InvalidParams(
+        fmt::format("object store: parallel_parts must be in 1..64, got {}", parallel_parts));
+  }
   if (max_attempts < 1 || max_attempts > 20) {
     return InvalidParams(
         fmt::format("object store: max_attempts must be in 1..20, got {}", max_attempts));

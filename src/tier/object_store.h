@@ -38,6 +38,10 @@ struct ObjectStoreOptions {
   // parts of part_size bytes (default 16 MiB; S3 wants >= 5 MiB for all but the last).
   uint64_t multipart_threshold = uint64_t{64} << 20;
   uint64_t part_size = uint64_t{16} << 20;
+  // S3: parts of one multipart upload sent at once, and pieces of one whole-object read of at
+  // least multipart_threshold bytes (range GETs of part_size) fetched at once. Default 4;
+  // 1..64.
+  int parallel_parts = 4;
   // S3: tries per request (default 4), the first retry after initial_backoff (default 100 ms),
   // doubling up to 2 s. Retried: connection errors, timeouts, HTTP 5xx and 429.
   int max_attempts = 4;

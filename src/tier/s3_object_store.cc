@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <atomic>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "common/logging.h"
 #include "mooncake/common/crc32c.h"
@@ -184,6 +187,35 @@ Result<std::unique_ptr<ObjectStore>> S3ObjectStore::Create(ObjectStoreOptions op
       new S3ObjectStore(std::move(options), bucket, std::move(prefix)));
 }
 
+namespace {
+
+// Runs fn(0) .. fn(n - 1) on up to `parallelism` threads (the caller's among them) and returns
+// the first failure; after a failure no further item starts.
+Status ForEachInParallel(size_t n, int parallelism, const std::function<Status(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;
+  Status first;
+  auto work = [&] {
+    for (size_t i = next++; i < n && !failed.load(); i = next++) {
+      Status s = fn(i);
+      if (!s.ok()) {
+        std::lock_guard lock(mutex);
+        if (first.ok()) first = std::move(s);
+        failed = true;
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  const size_t extra = std::min<size_t>(n, static_cast<size_t>(std::max(parallelism, 1))) - 1;
+  for (size_t i = 0; i < extra; ++i) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  return first;
+}
+
+}  // namespace
+
 std::string S3ObjectStore::UrlOf(const std::string& object, const std::string& query) const {
   std::string url = options_.endpoint + "/" + bucket_;
   if (!object.empty()) url += "/" + object;
@@ -358,24 +390,30 @@ Status S3ObjectStore::PutMultipart(const std::string& key, std::span<const char>
     }
     return why;
   };
-  std::string complete = "<CompleteMultipartUpload>";
-  int part = 0;
-  for (uint64_t offset = 0; offset < data.size(); offset += options_.part_size) {
-    ++part;
+  // Parts go up parallel_parts at a time; their ETags are listed in part order.
+  const size_t parts = (data.size() + options_.part_size - 1) / options_.part_size;
+  std::vector<std::string> etags(parts);
+  Status sent_all = ForEachInParallel(parts, options_.parallel_parts, [&](size_t i) -> Status {
+    const uint64_t offset = i * options_.part_size;
     Request r;
     r.method = "PUT";
     r.object = object;
-    r.query = fmt::format("partNumber={}&{}", part, id_query);  // sorted: p < u
+    r.query = fmt::format("partNumber={}&{}", i + 1, id_query);  // sorted: p < u
     r.body = data.subspan(offset, std::min<uint64_t>(options_.part_size, data.size() - offset));
-    const std::string part_what = fmt::format("{}: part {}", what, part);
-    auto sent = Perform(r, part_what);
-    if (!sent.ok()) return abort(sent.status());
-    if (!Ok(*sent)) return abort(HttpError(*sent, options_.endpoint, part_what));
-    const std::string etag = sent->headers["etag"];
-    if (etag.empty()) {
-      return abort(Status(StatusCode::kRpcFail, part_what + ": no ETag in the answer"));
+    const std::string part_what = fmt::format("{}: part {}", what, i + 1);
+    MC_ASSIGN_OR_RETURN(Response sent, Perform(r, part_what));
+    if (!Ok(sent)) return HttpError(sent, options_.endpoint, part_what);
+    etags[i] = sent.headers["etag"];
+    if (etags[i].empty()) {
+      return Status(StatusCode::kRpcFail, part_what + ": no ETag in the answer");
     }
-    complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", part, etag);
+    return Status::Ok();
+  });
+  if (!sent_all.ok()) return abort(sent_all);
+  std::string complete = "<CompleteMultipartUpload>";
+  for (size_t i = 0; i < parts; ++i) {
+    complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1,
+                            etags[i]);
   }
   complete += "</CompleteMultipartUpload>";
   Request done;
@@ -418,18 +456,28 @@ Status S3ObjectStore::Get(const std::string& key, uint64_t offset, std::span<cha
                                      out.size(), key, info.size));
   }
   if (out.empty()) return Status::Ok();
-  Request r;
-  r.object = ObjectOf(key);
-  r.headers = {fmt::format("Range: bytes={}-{}", offset, offset + out.size() - 1)};
-  r.into = out;
-  const std::string what = fmt::format("GET '{}' bytes {}+{}", r.object, offset, out.size());
-  MC_ASSIGN_OR_RETURN(Response response, Perform(r, what));
-  if (!Ok(response)) return HttpError(response, options_.endpoint, what);
+  const std::string object = ObjectOf(key);
+  // A large read comes in part_size pieces, parallel_parts at a time.
+  const uint64_t piece = out.size() >= options_.multipart_threshold ? options_.part_size
+                                                                     : out.size();
+  const size_t pieces = (out.size() + piece - 1) / piece;
+  MC_RETURN_IF_ERROR(ForEachInParallel(pieces, options_.parallel_parts, [&](size_t i) -> Status {
+    const uint64_t at = i * piece;
+    const uint64_t n = std::min<uint64_t>(piece, out.size() - at);
+    Request r;
+    r.object = object;
+    r.headers = {fmt::format("Range: bytes={}-{}", offset + at, offset + at + n - 1)};
+    r.into = out.subspan(at, n);
+    const std::string what = fmt::format("GET '{}' bytes {}+{}", object, offset + at, n);
+    MC_ASSIGN_OR_RETURN(Response response, Perform(r, what));
+    if (!Ok(response)) return HttpError(response, options_.endpoint, what);
+    return Status::Ok();
+  }));
   if (offset == 0 && out.size() == info.size && info.has_crc32c &&
       Crc32c(out.data(), out.size()) != info.crc32c) {
     return Status(
         StatusCode::kChecksumMismatch,
-        fmt::format("object store {}: '{}' fails its CRC32C check", options_.endpoint, r.object));
+        fmt::format("object store {}: '{}' fails its CRC32C check", options_.endpoint, object));
   }
   return Status::Ok();
 }
