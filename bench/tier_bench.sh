@@ -8,10 +8,27 @@
 #       `mooncake get` of each reads through from S3 (and puts it back into the pool), the second
 #       is a pool hit. Both are whole CLI runs (process start included): their difference is
 #       what read-through costs.
-# Usage: bench/tier_bench.sh [count] [size]   (uses build/bin, or MC_BIN=dir)
+#   SSD demote/promote (bench/tier_ssd_section.sh): a master (short tick) and one node with a
+#       small DRAM segment and an SSD file; tier_copy_bench fills DRAM just past the high
+#       watermark and times the demotions the master schedules, then looks every demoted object
+#       up twice (promote_after_hits) and times the promotions. Anchor: fio sequential O_DIRECT
+#       write (demotion) and read (promotion) on the same filesystem, block = object size,
+#       iodepth = the node's copy parallelism. Goal: ratio >= 0.8.
+# Usage: bench/tier_bench.sh [--only s3|ssd] [count] [size]   (uses build/bin, or MC_BIN=dir)
+#   --only s3: S3 put/get and read-through; --only ssd: demote/promote (needs fio, not s3rver).
+#   count/size are the S3 section's; the SSD section's knobs are in tier_ssd_section.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${MC_BIN:-build/bin}"
+ONLY=""
+if [ "${1:-}" = "--only" ]; then
+  ONLY="${2:-}"
+  case "$ONLY" in s3|ssd) ;; *) echo "usage: $0 [--only s3|ssd] [count] [size]"; exit 2 ;; esac
+  shift 2
+fi
+if [ "$ONLY" = ssd ]; then
+  exec bench/tier_ssd_section.sh
+fi
 COUNT="${1:-4}"
 SIZE="${2:-64MiB}"
 S3RVER="${MC_TOOLS_PREFIX:-/opt/mooncake-tools}/node_modules/.bin/s3rver"
@@ -121,7 +138,16 @@ echo
 echo "Read-through of a 1 MiB object (median of $RT_COUNT, whole 'mooncake get' runs):"
 echo "  first get (read-through from S3 + put back): ${rt_ms} ms; second get (pool hit): ${hit_ms} ms;" \
   "read-through costs $(python3 -c "print('%.1f' % ($rt_ms - $hit_ms))") ms more"
-echo "RESULT bench=tier_bench s3_size=$SIZE s3_count=$COUNT aws_put_MBps=$cli_put" \
-  "ours_put_MBps=$ours_put ratio_put=$(ratio "$ours_put" "$cli_put") aws_get_MBps=$cli_get" \
-  "ours_get_MBps=$ours_get ratio_get=$(ratio "$ours_get" "$cli_get")" \
-  "readthrough_1MiB_ms=$rt_ms pool_hit_1MiB_ms=$hit_ms"
+s3_result="s3_size=$SIZE s3_count=$COUNT aws_put_MBps=$cli_put"
+s3_result+=" ours_put_MBps=$ours_put ratio_put=$(ratio "$ours_put" "$cli_put") aws_get_MBps=$cli_get"
+s3_result+=" ours_get_MBps=$ours_get ratio_get=$(ratio "$ours_get" "$cli_get")"
+s3_result+=" readthrough_1MiB_ms=$rt_ms pool_hit_1MiB_ms=$hit_ms"
+ssd_result=""
+if [ "$ONLY" != s3 ] && ! command -v fio >/dev/null; then
+  echo; echo "SSD demote/promote section skipped: fio is missing (scripts/install-deps.sh)"
+elif [ "$ONLY" != s3 ]; then
+  echo
+  bench/tier_ssd_section.sh | tee "$WORK/ssd.out"
+  ssd_result=" $(sed -n 's/^RESULT bench=tier_ssd //p' "$WORK/ssd.out")"
+fi
+echo "RESULT bench=tier_bench $s3_result$ssd_result"
