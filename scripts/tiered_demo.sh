@@ -40,7 +40,15 @@ stop_all() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
 }
-trap 'stop_all; rm -rf "$work"' EXIT
+on_exit() {
+  local rc=$?
+  stop_all
+  if [ "$rc" -ne 0 ]; then  # say what the processes said
+    for f in "$work"/*.log; do [ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 20 "$f"; }; done
+  fi
+  rm -rf "$work"
+}
+trap on_exit EXIT
 [ -n "$STORE" ] || STORE="file://$work/bucket"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -95,7 +103,7 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 stat_line "object tier" | grep -Eq "uploads $OBJECTS,|uploads $OBJECTS$" ||
-  { echo "tiered_demo: not every object reached the object store"; exit 1; }
+  { echo "tiered_demo: not every object reached the object store:"; stat_line "object tier"; exit 1; }
 
 for i in $(seq 1 "$OBJECTS"); do
   "$BIN/mooncake" --master="$MASTER" get "tiers/$i" "$work/back" >/dev/null

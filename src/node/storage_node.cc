@@ -337,11 +337,15 @@ struct StorageNode::State {
             if (delta.segment == m.spec.name) Apply(m, delta.batch);
           }
         }
+        // Tasks came: the master answered at once, so the next beat must not wait a whole
+        // interval (tasks scheduled meanwhile, and the manifest changes their completion
+        // brings, would wait with it).
+        const bool brought_tasks = !reply->copy_tasks.empty() || !reply->upload_tasks.empty();
         copier->Submit(std::move(reply->copy_tasks));
         uploader->Submit(std::move(reply->upload_tasks));
         // Changes came: let the next ones gather on the master for a moment, so a busy
         // segment costs ~100 heartbeats a second, not one per put.
-        if (!reply->deltas.empty()) {
+        if (!reply->deltas.empty() || brought_tasks) {
           Pause(kManifestBatchPause);
           continue;
         }
