@@ -8,6 +8,8 @@
 #       `mooncake get` of each reads through from S3 (and puts it back into the pool), the second
 #       is a pool hit. Both are whole CLI runs (process start included): their difference is
 #       what read-through costs.
+#   Put latency by object-tier policy: 1 MiB puts through store_bench for a second each with no
+#       object tier (the anchor), write-through and write-back (same s3rver).
 #   SSD demote/promote (bench/tier_ssd_section.sh): a master (short tick) and one node with a
 #       small DRAM segment and an SSD file; tier_copy_bench fills DRAM just past the high
 #       watermark and times the demotions the master schedules, then looks every demoted object
@@ -32,7 +34,7 @@ fi
 COUNT="${1:-4}"
 SIZE="${2:-64MiB}"
 S3RVER="${MC_TOOLS_PREFIX:-/opt/mooncake-tools}/node_modules/.bin/s3rver"
-for b in object_store_bench mooncake_master mooncake_node mooncake; do
+for b in object_store_bench mooncake_master mooncake_node mooncake store_bench; do
   [ -x "$BIN/$b" ] || { echo "build first: scripts/quickstart.sh ($BIN/$b missing)"; exit 1; }
 done
 [ -x "$S3RVER" ] || { echo "s3rver missing: scripts/install-deps.sh"; exit 1; }
@@ -93,16 +95,20 @@ printf "%-4s %14s %14s %7s\n" get "$cli_get" "$ours_get" "$(ratio "$ours_get" "$
 # ---- read-through latency ----
 free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
 cluster_pids=()
-start_cluster() {  # -> sets MASTER
-  local mport
+start_cluster() {  # [POLICY [SEGMENT]] -> sets MASTER (POLICY none: no object store)
+  local mport policy="${1:-write-through}" segment="${2:-256MiB}" tier=()
+  # Gone first: a READY left from the previous cluster must not pass for this one's.
+  rm -f "$WORK/master.log" "$WORK/node.log"
+  [ "$policy" = none ] || tier=(--object_store=s3://bench/pool --object_store_endpoint="$endpoint"
+                                --object_store_policy="$policy")
   mport=$(free_port)
-  "$BIN/mooncake_master" --host=127.0.0.1 --port="$mport" --metrics_port=-1 \
-    --object_store=s3://bench/pool --object_store_endpoint="$endpoint" >"$WORK/master.log" 2>&1 &
+  "$BIN/mooncake_master" --host=127.0.0.1 --port="$mport" --metrics_port=-1 "${tier[@]}" \
+    >"$WORK/master.log" 2>&1 &
   cluster_pids=($!)
   for _ in $(seq 1 200); do grep -qs '^READY' "$WORK/master.log" && break; sleep 0.05; done
   MASTER="127.0.0.1:$mport"
   "$BIN/mooncake_node" --master="$MASTER" --listen="127.0.0.1:$(free_port)" \
-    --segment_size=256MiB >"$WORK/node.log" 2>&1 &
+    --segment_size="$segment" >"$WORK/node.log" 2>&1 &
   cluster_pids+=($!)
   for _ in $(seq 1 200); do grep -qs '^READY' "$WORK/node.log" && break; sleep 0.05; done
   grep -qs '^READY' "$WORK/node.log" || { cat "$WORK/master.log" "$WORK/node.log"; exit 1; }
@@ -138,10 +144,36 @@ echo
 echo "Read-through of a 1 MiB object (median of $RT_COUNT, whole 'mooncake get' runs):"
 echo "  first get (read-through from S3 + put back): ${rt_ms} ms; second get (pool hit): ${hit_ms} ms;" \
   "read-through costs $(python3 -c "print('%.1f' % ($rt_ms - $hit_ms))") ms more"
+# ---- put latency by policy ----
+# 1 MiB puts for POLICY_SECONDS through store_bench (one client, zero-copy): without an object
+# tier (the anchor), write-through (the put waits for its S3 upload) and write-back (the node
+# uploads after the ack). The node's 2 GiB segment holds every write-back put of the run, so
+# none waits for the backlog.
+POLICY_SECONDS="${MC_TIER_POLICY_SECONDS:-1}"
+declare -A put_p50 put_mbps
+for policy in none write-through write-back; do
+  start_cluster "$policy" 2GiB
+  line=$("$BIN/store_bench" --master="$MASTER" --op=put --value_size=1MiB \
+    --duration="$POLICY_SECONDS" | grep '^RESULT')
+  stop_cluster
+  put_p50[$policy]=$(echo "$line" | sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p')
+  put_mbps[$policy]=$(echo "$line" | sed -n 's/.* throughput_GBps=\([0-9.]*\).*/\1/p' |
+    python3 -c "import sys; print('%.1f' % (float(sys.stdin.read()) * 1000))")
+done
+echo
+echo "1 MiB puts by object-tier policy (store_bench, ${POLICY_SECONDS} s each, s3rver behind):"
+printf "%-14s %10s %10s %14s\n" policy "p50 us" "MB/s" "p50 / no tier"
+for policy in none write-through write-back; do
+  printf "%-14s %10s %10s %14s\n" "$policy" "${put_p50[$policy]}" "${put_mbps[$policy]}" \
+    "$(ratio "${put_p50[$policy]}" "${put_p50[none]}")"
+done
+
 s3_result="s3_size=$SIZE s3_count=$COUNT aws_put_MBps=$cli_put"
 s3_result+=" ours_put_MBps=$ours_put ratio_put=$(ratio "$ours_put" "$cli_put") aws_get_MBps=$cli_get"
 s3_result+=" ours_get_MBps=$ours_get ratio_get=$(ratio "$ours_get" "$cli_get")"
 s3_result+=" readthrough_1MiB_ms=$rt_ms pool_hit_1MiB_ms=$hit_ms"
+s3_result+=" put_p50_us_none=${put_p50[none]} put_p50_us_write_through=${put_p50[write-through]}"
+s3_result+=" put_p50_us_write_back=${put_p50[write-back]}"
 ssd_result=""
 if [ "$ONLY" != s3 ] && ! command -v fio >/dev/null; then
   echo; echo "SSD demote/promote section skipped: fio is missing (scripts/install-deps.sh)"
