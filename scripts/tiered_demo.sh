@@ -62,6 +62,7 @@ wait_ready() {  # LOG PID
 }
 
 MASTER_PORT=$(free_port)
+METRICS_PORT=$(free_port)  # not the default 9003: another cluster may hold it
 MASTER=127.0.0.1:$MASTER_PORT
 # Each node: DRAM for about a quarter of the objects, SSD for all of them.
 DRAM=$(( (OBJECTS * SIZE / 8 + (1 << 20) - 1) / (1 << 20) ))MiB
@@ -69,7 +70,8 @@ SSD_BYTES=$(( (OBJECTS * (SIZE + 8192) / 4096 + 1) * 4096 ))
 start_cluster() {  # TAG
   local extra=()
   [ -n "$ENDPOINT" ] && extra+=("--object_store_endpoint=$ENDPOINT")
-  "$BIN/mooncake_master" --host=127.0.0.1 --port="$MASTER_PORT" --log_level=warn \
+  "$BIN/mooncake_master" --host=127.0.0.1 --port="$MASTER_PORT" --metrics_port="$METRICS_PORT" \
+    --log_level=warn \
     --object_store="$STORE" --object_store_policy="$POLICY" --tick_interval=50 "${extra[@]}" \
     >"$work/master-$1.log" 2>&1 &
   pids+=($!)
@@ -85,7 +87,8 @@ start_cluster() {  # TAG
 stat_line() { "$BIN/mooncake" --master="$MASTER" stat | grep -E "$1" || true; }
 
 echo "tiered_demo: master --object_store=$STORE --object_store_policy=$POLICY;" \
-     "2 nodes with $DRAM DRAM + $SSD_BYTES bytes of SSD each"
+     "2 nodes with $DRAM DRAM + $SSD_BYTES bytes of SSD each;" \
+     "status page http://127.0.0.1:$METRICS_PORT/"
 start_cluster first
 mkdir -p "$work/values"
 start=$(date +%s.%N)
