@@ -3,17 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <mutex>
-#include <set>
-#include <thread>
 #include <utility>
 
 #include "common/logging.h"
 #include "mooncake/common/crc32c.h"
 #include "mooncake/transfer/transfer_engine.h"
+#include "node/task_runner.h"
 
 namespace mooncake {
 
@@ -43,74 +40,10 @@ struct CopyWorker::State {
   std::mutex bounce_mutex;
   std::vector<void*> idle_bounce;
   CopyWorkerOptions options;
-  std::function<void()> on_result;
-
-  mutable std::mutex mutex;
-  std::condition_variable wake;         // a task was queued, or stopping
-  std::condition_variable idle;         // a copy ended
-  std::condition_variable report_wake;  // report_pending was set, or stop_reporting
-  bool stopping = false;
-  // A result was queued since the reporting thread last began an on_result call.
-  bool report_pending = false;
-  // Set once the copy threads have ended: the reporting thread makes its last call and ends.
-  bool stop_reporting = false;
-  // Bumped by Quiesce: a copy that began under an older generation drops its result.
-  uint64_t generation = 0;
-  std::deque<CopyTask> queue;
-  std::set<uint64_t> known;  // ids queued or running
-  size_t running = 0;
-  std::vector<CopyResult> results;
-  Stats stats;
-  std::vector<std::thread> threads;
-  std::thread reporter;  // only with an on_result
+  std::mutex stats_mutex;
+  Stats stats;  // running and queued are the runner's
+  std::unique_ptr<TaskRunner<CopyTask, CopyResult>> runner;
   std::once_flag stop_once;
-
-  void Loop(CopyWorker& worker) {
-    std::unique_lock lock(mutex);
-    for (;;) {
-      wake.wait(lock, [&] { return stopping || !queue.empty(); });
-      if (stopping) return;
-      CopyTask task = std::move(queue.front());
-      queue.pop_front();
-      const uint64_t started_in = generation;
-      ++running;
-      lock.unlock();
-      Status status = worker.RunOne(task);
-      lock.lock();
-      --running;
-      known.erase(task.task_id);
-      idle.notify_all();
-      if (started_in != generation) continue;  // quiesced meanwhile: nobody wants it
-      if (status.ok()) {
-        ++stats.copies_ok;
-        stats.bytes_copied += task.size;
-      } else {
-        ++stats.copies_failed;
-        MC_LOG_WARN("copy task {} of '{}' failed: {}", task.task_id, task.key, status.ToString());
-      }
-      results.push_back(CopyResult{task.task_id, std::move(status)});
-      if (on_result) {
-        report_pending = true;
-        report_wake.notify_one();
-      }
-    }
-  }
-
-  // The reporting thread: one on_result call at a time, for whatever results were queued by
-  // the time it begins. A report is a master RPC (~0.3-0.7 ms under load); made on the copy
-  // threads, it kept each of them from its next copy, which cost small objects up to ~40% of
-  // their copy rate.
-  void ReportLoop() {
-    std::unique_lock lock(mutex);
-    for (;;) {
-      report_wake.wait(lock, [&] { return report_pending || stop_reporting; });
-      if (!report_pending) return;
-      report_pending = false;
-      lock.unlock();
-      on_result();
-      lock.lock();
-    }
-  }
 };
 
 CopyWorker::CopyWorker(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -141,80 +74,53 @@ Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(TransferEngine& engine,
   state->engine = &engine;
   state->destinations = std::move(destinations);
   state->options = options;
-  state->on_result = std::move(on_result);
   std::unique_ptr<CopyWorker> worker(new CopyWorker(std::move(state)));
-  for (size_t i = 0; i < options.parallelism; ++i) {
-    worker->state_->threads.emplace_back([w = worker.get()] { w->state_->Loop(*w); });
-  }
-  if (worker->state_->on_result) {
-    worker->state_->reporter = std::thread([s = worker->state_.get()] { s->ReportLoop(); });
-  }
+  State* s = worker->state_.get();
+  TaskRunner<CopyTask, CopyResult>::Callbacks callbacks;
+  callbacks.run = [w = worker.get()](const CopyTask& task) {
+    Status status = w->RunOne(task);
+    if (!status.ok()) {
+      MC_LOG_WARN("copy task {} of '{}' failed: {}", task.task_id, task.key, status.ToString());
+    }
+    return CopyResult{task.task_id, std::move(status)};
+  };
+  callbacks.refuse = [](const CopyTask& task, size_t max_queued) {
+    return CopyResult{task.task_id,
+                      Status(StatusCode::kNoAvailableHandle,
+                             fmt::format("copy of '{}' refused: {} copies already queued",
+                                         task.key, max_queued))};
+  };
+  callbacks.count = [s](const CopyTask& task, const CopyResult& result) {
+    std::lock_guard lock(s->stats_mutex);
+    if (result.status.ok()) {
+      ++s->stats.copies_ok;
+      s->stats.bytes_copied += task.size;
+    } else {
+      ++s->stats.copies_failed;
+    }
+  };
+  callbacks.on_result = std::move(on_result);
+  s->runner = std::make_unique<TaskRunner<CopyTask, CopyResult>>(
+      options.parallelism, options.max_queued, std::move(callbacks));
   return worker;
 }
 
-void CopyWorker::Submit(std::vector<CopyTask> tasks) {
-  if (tasks.empty()) return;
-  State& s = *state_;
-  std::vector<CopyResult> refused;
-  {
-    std::lock_guard lock(s.mutex);
-    if (s.stopping) return;
-    for (CopyTask& task : tasks) {
-      if (!s.known.insert(task.task_id).second) continue;
-      if (s.queue.size() >= s.options.max_queued) {
-        s.known.erase(task.task_id);
-        ++s.stats.copies_failed;
-        s.results.push_back(CopyResult{
-            task.task_id, Status(StatusCode::kNoAvailableHandle,
-                                 fmt::format("copy of '{}' refused: {} copies already queued",
-                                             task.key, s.options.max_queued))});
-        continue;
-      }
-      s.queue.push_back(std::move(task));
-    }
-  }
-  s.wake.notify_all();
-}
+void CopyWorker::Submit(std::vector<CopyTask> tasks) { state_->runner->Submit(std::move(tasks)); }
 
-std::vector<CopyResult> CopyWorker::TakeResults() {
-  std::lock_guard lock(state_->mutex);
-  return std::exchange(state_->results, {});
-}
+std::vector<CopyResult> CopyWorker::TakeResults() { return state_->runner->TakeResults(); }
 
 void CopyWorker::PutBack(std::vector<CopyResult> results) {
-  if (results.empty()) return;
-  std::lock_guard lock(state_->mutex);
-  state_->results.insert(state_->results.begin(), std::make_move_iterator(results.begin()),
-                         std::make_move_iterator(results.end()));
+  state_->runner->PutBack(std::move(results));
 }
 
 bool CopyWorker::Quiesce(std::chrono::milliseconds timeout) {
-  State& s = *state_;
-  std::unique_lock lock(s.mutex);
-  ++s.generation;
-  for (const CopyTask& task : s.queue) s.known.erase(task.task_id);
-  s.queue.clear();
-  s.results.clear();
-  return s.idle.wait_for(lock, timeout, [&] { return s.running == 0; });
+  return state_->runner->Forget(timeout);
 }
 
 void CopyWorker::Stop() {
   State& s = *state_;
   std::call_once(s.stop_once, [&] {
-    {
-      std::lock_guard lock(s.mutex);
-      s.stopping = true;
-      s.queue.clear();
-    }
-    s.wake.notify_all();
-    for (std::thread& t : s.threads) t.join();
-    // The copies' last results get their report, then the reporting thread ends.
-    {
-      std::lock_guard lock(s.mutex);
-      s.stop_reporting = true;
-    }
-    s.report_wake.notify_all();
-    if (s.reporter.joinable()) s.reporter.join();
+    s.runner->Stop();  // the copies' last results get their report
     // No copy runs any more (RunOne callers outside the threads must be done too).
     std::lock_guard lock(s.bounce_mutex);
     for (void* buffer : s.idle_bounce) s.engine->FreeBuffer(buffer).IgnoreError();
@@ -223,10 +129,13 @@ void CopyWorker::Stop() {
 }
 
 CopyWorker::Stats CopyWorker::stats() const {
-  std::lock_guard lock(state_->mutex);
-  Stats stats = state_->stats;
-  stats.running = state_->running;
-  stats.queued = state_->queue.size();
+  Stats stats;
+  {
+    std::lock_guard lock(state_->stats_mutex);
+    stats = state_->stats;
+  }
+  stats.running = state_->runner->running();
+  stats.queued = state_->runner->queued();
   return stats;
 }
 

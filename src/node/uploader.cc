@@ -3,15 +3,12 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
-#include <set>
-#include <thread>
 #include <utility>
 
 #include "common/logging.h"
 #include "mooncake/common/crc32c.h"
+#include "node/task_runner.h"
 
 namespace mooncake {
 
@@ -28,27 +25,16 @@ struct Uploader::State {
   std::unique_ptr<tier::ObjectStore> store;
   Status store_error;
   LocalReader reader;
-  UploaderOptions options;
-  std::function<void()> on_result;
-
-  mutable std::mutex mutex;
-  std::condition_variable wake;  // a task was queued, or stopping
-  bool stopping = false;
-  // Bumped by Forget: an upload that began under an older generation drops its result.
-  uint64_t generation = 0;
-  std::deque<UploadTask> queue;
-  std::set<uint64_t> known;  // ids queued or running
-  size_t running = 0;
-  std::vector<UploadResult> results;
-  Stats stats;
-  std::vector<std::thread> threads;
-  std::once_flag stop_once;
+  std::mutex stats_mutex;
+  Stats stats;  // running and queued are the runner's
   // Failures are logged at most once per kWarnInterval (an object store that is down fails
   // every upload, again at each retry); the rest are counted in the next warning.
   std::chrono::steady_clock::time_point last_warning{};
   uint64_t unlogged_failures = 0;
   static constexpr std::chrono::seconds kWarnInterval{5};
+  std::unique_ptr<TaskRunner<UploadTask, UploadResult>> runner;
 
+  // stats_mutex held.
   void NoteFailure(const Status& status) {
     const auto now = std::chrono::steady_clock::now();
     if (last_warning != std::chrono::steady_clock::time_point{} &&
@@ -65,42 +51,6 @@ struct Uploader::State {
     }
     last_warning = now;
     unlogged_failures = 0;
-  }
-
-  void Loop(Uploader& uploader) {
-    std::unique_lock lock(mutex);
-    for (;;) {
-      wake.wait(lock, [&] { return stopping || !queue.empty(); });
-      if (stopping) return;
-      UploadTask task = std::move(queue.front());
-      queue.pop_front();
-      const uint64_t started_in = generation;
-      ++running;
-      lock.unlock();
-      Status status = uploader.RunOne(task);
-      lock.lock();
-      --running;
-      known.erase(task.task_id);
-      if (started_in != generation) continue;
-      if (status.ok()) {
-        ++stats.uploads_ok;
-        if (!task.remove_only) stats.bytes_uploaded += task.size;
-      } else {
-        ++stats.uploads_failed;
-        NoteFailure(status);
-      }
-      UploadResult result{task.task_id, std::move(status), {}, 0};
-      if (result.status.ok() && !task.remove_only) {
-        result.key = task.key;
-        result.version = task.version;
-      }
-      results.push_back(std::move(result));
-      if (on_result) {
-        lock.unlock();
-        on_result();
-        lock.lock();
-      }
-    }
   }
 };
 
@@ -120,81 +70,62 @@ Result<std::unique_ptr<Uploader>> Uploader::Create(std::unique_ptr<tier::ObjectS
                            ? Status(StatusCode::kNotSupported, "no object store is configured")
                            : std::move(store_error);
   state->reader = std::move(reader);
-  state->options = options;
-  state->on_result = std::move(on_result);
   std::unique_ptr<Uploader> uploader(new Uploader(std::move(state)));
-  for (size_t i = 0; i < options.parallelism; ++i) {
-    uploader->state_->threads.emplace_back(
-        [u = uploader.get()] { u->state_->Loop(*u); });
-  }
+  State* s = uploader->state_.get();
+  TaskRunner<UploadTask, UploadResult>::Callbacks callbacks;
+  callbacks.run = [u = uploader.get()](const UploadTask& task) {
+    UploadResult result{task.task_id, u->RunOne(task), {}, 0};
+    // A successful upload names what it put there (the node's manifest keeps it).
+    if (result.status.ok() && !task.remove_only) {
+      result.key = task.key;
+      result.version = task.version;
+    }
+    return result;
+  };
+  callbacks.refuse = [](const UploadTask& task, size_t max_queued) {
+    return UploadResult{task.task_id,
+                        Status(StatusCode::kNoAvailableHandle,
+                               fmt::format("upload of '{}': {} uploads already wait on this node",
+                                           task.key, max_queued)),
+                        {},
+                        0};
+  };
+  callbacks.count = [s](const UploadTask& task, const UploadResult& result) {
+    std::lock_guard lock(s->stats_mutex);
+    if (result.status.ok()) {
+      ++s->stats.uploads_ok;
+      if (!task.remove_only) s->stats.bytes_uploaded += task.size;
+    } else {
+      ++s->stats.uploads_failed;
+      s->NoteFailure(result.status);
+    }
+  };
+  callbacks.on_result = std::move(on_result);
+  s->runner = std::make_unique<TaskRunner<UploadTask, UploadResult>>(
+      options.parallelism, options.max_queued, std::move(callbacks));
   return uploader;
 }
 
-void Uploader::Submit(std::vector<UploadTask> tasks) {
-  if (tasks.empty()) return;
-  State& s = *state_;
-  bool refused = false;
-  {
-    std::lock_guard lock(s.mutex);
-    if (s.stopping) return;
-    for (UploadTask& task : tasks) {
-      if (!s.known.insert(task.task_id).second) continue;
-      if (s.queue.size() >= s.options.max_queued) {
-        s.known.erase(task.task_id);
-        ++s.stats.uploads_failed;
-        s.results.push_back(UploadResult{
-            task.task_id,
-            Status(StatusCode::kNoAvailableHandle,
-                   fmt::format("upload of '{}': {} uploads already wait on this node", task.key,
-                               s.queue.size()))});
-        refused = true;
-        continue;
-      }
-      s.queue.push_back(std::move(task));
-    }
-  }
-  s.wake.notify_all();
-  if (refused && s.on_result) s.on_result();
-}
+void Uploader::Submit(std::vector<UploadTask> tasks) { state_->runner->Submit(std::move(tasks)); }
 
-std::vector<UploadResult> Uploader::TakeResults() {
-  std::lock_guard lock(state_->mutex);
-  return std::exchange(state_->results, {});
-}
+std::vector<UploadResult> Uploader::TakeResults() { return state_->runner->TakeResults(); }
 
 void Uploader::PutBack(std::vector<UploadResult> results) {
-  if (results.empty()) return;
-  std::lock_guard lock(state_->mutex);
-  state_->results.insert(state_->results.begin(), std::make_move_iterator(results.begin()),
-                         std::make_move_iterator(results.end()));
+  state_->runner->PutBack(std::move(results));
 }
 
-void Uploader::Forget() {
-  std::lock_guard lock(state_->mutex);
-  for (const UploadTask& task : state_->queue) state_->known.erase(task.task_id);
-  state_->queue.clear();
-  state_->results.clear();
-  ++state_->generation;
-}
+void Uploader::Forget() { state_->runner->Forget(std::chrono::milliseconds(0)); }
 
-void Uploader::Stop() {
-  State& s = *state_;
-  std::call_once(s.stop_once, [&] {
-    {
-      std::lock_guard lock(s.mutex);
-      s.stopping = true;
-      s.queue.clear();
-    }
-    s.wake.notify_all();
-    for (std::thread& t : s.threads) t.join();
-  });
-}
+void Uploader::Stop() { state_->runner->Stop(); }
 
 Uploader::Stats Uploader::stats() const {
-  std::lock_guard lock(state_->mutex);
-  Stats stats = state_->stats;
-  stats.running = state_->running;
-  stats.queued = state_->queue.size();
+  Stats stats;
+  {
+    std::lock_guard lock(state_->stats_mutex);
+    stats = state_->stats;
+  }
+  stats.running = state_->runner->running();
+  stats.queued = state_->runner->queued();
   return stats;
 }
 
