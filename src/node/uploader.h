@@ -54,8 +54,8 @@ class Uploader {
   };
 
   // Starts the threads. `store` null: every task fails with `store_error` (the node could not
-  // open the object store the master names). `on_result` (may be empty) is called on an
-  // uploader thread, with no lock held, after each result is queued.
+  // open the object store the master names). `on_result` (may be empty) is called after
+  // results are queued, one call at a time, on the uploader's reporting thread (TaskRunner).
   static Result<std::unique_ptr<Uploader>> Create(std::unique_ptr<tier::ObjectStore> store,
                                                   Status store_error, LocalReader reader,
                                                   UploaderOptions options,
