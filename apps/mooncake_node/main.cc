@@ -46,6 +46,11 @@ int Run(int argc, char** argv) {
                  "segment, medium SSD; objects on it survive a restart on the same path");
   app.add_option("--ssd_size", ssd_size, "Bytes of --ssd_path used, e.g. 64GiB (4 KiB multiple)")
       ->capture_default_str();
+  app.add_option("--ssd_sync", options.ssd_sync,
+                 "fdatasync the SSD file after each batch of object headers written or erased, "
+                 "before the master hears of it (false: page cache only; a power loss may then "
+                 "lose recent objects or bring removed ones back)")
+      ->capture_default_str();
   app.add_option("--metadata_server", options.metadata_server, "P2PHANDSHAKE or etcd://host:port")
       ->capture_default_str();
   app.add_option("--protocol", options.protocol, "Transfer Engine protocol")->capture_default_str();

@@ -41,12 +41,14 @@ Result<std::unique_ptr<NodeMetricsServer>> NodeMetricsServer::Start(const std::s
     metrics->registry_.AddGaugeCallback(
         "mooncake_node_ssd",
         "SSD tier: records the start-up scan found, its duration, and "
-        "header writes/erasures that failed since start.",
+        "header writes/erasures that failed since start, and the fdatasync calls that made "
+        "applied header changes durable (--ssd_sync).",
         [&node](GaugeEmitter& out) {
           const StorageNode::Stats stats = node.stats();
           out.Emit({{"what", "scanned_records"}}, static_cast<double>(stats.ssd_scanned_records));
           out.Emit({{"what", "scan_ms"}}, static_cast<double>(stats.ssd_scan_ms));
           out.Emit({{"what", "header_errors"}}, static_cast<double>(stats.ssd_header_errors));
+          out.Emit({{"what", "syncs"}}, static_cast<double>(stats.ssd_syncs));
         });
   }
   metrics->registry_.AddGaugeCallback(

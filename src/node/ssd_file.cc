@@ -92,6 +92,14 @@ Status SsdFile::Erase(uint64_t offset, uint64_t length) {
   return Status::Ok();
 }
 
+Status SsdFile::Sync() {
+  if (::fdatasync(fd_) != 0) {
+    return Status(StatusCode::kFileWriteFail,
+                  fmt::format("SSD path '{}': fdatasync: {}", path_, std::strerror(errno)));
+  }
+  return Status::Ok();
+}
+
 Status SsdFile::ReadData(uint64_t offset, std::span<char> out) {
   if (offset > size_ || out.size() > size_ - offset) {
     return InvalidParams(fmt::format("SSD path '{}': {} bytes at offset {} pass its end ({})",

@@ -49,6 +49,9 @@ class SsdFile {
   Status WriteHeader(uint64_t offset, const ManifestEntry& entry);
   // Frees [offset, offset + length) (at least its header, so no scan finds it again).
   Status Erase(uint64_t offset, uint64_t length);
+  // Makes the headers written and the ranges erased so far durable (fdatasync).
+  // kFileWriteFail naming the path on an I/O error.
+  Status Sync();
   // Reads out.size() bytes at `offset` (buffered; a write-back upload's source).
   // kInvalidParams past the end, kFileReadFail on an I/O error.
   Status ReadData(uint64_t offset, std::span<char> out);

@@ -74,6 +74,10 @@ struct StorageNodeOptions {
   // Bytes of ssd_path used; a regular file is created or extended (sparse) to this size.
   // Required with ssd_path: > 0, a multiple of 4 KiB.
   uint64_t ssd_size = 0;
+  // Make every applied batch of SSD header writes and erasures durable (fdatasync) before
+  // acknowledging it to the master, so a power loss keeps what the master was told. Default
+  // true; false leaves them to the page cache (a process kill still loses none).
+  bool ssd_sync = true;
   // Copy tasks run at once (CopyWorkerOptions::parallelism). Default 4; 1..64.
   size_t copy_parallelism = 4;
   // Write-back (the master's --object_store_policy=write-back): the node uploads objects it
@@ -144,6 +148,8 @@ class StorageNode {
     uint64_t ssd_scanned_records = 0;
     uint64_t ssd_scan_ms = 0;
     uint64_t ssd_header_errors = 0;
+    // fdatasync calls that made applied SSD header changes durable (ssd_sync).
+    uint64_t ssd_syncs = 0;
   };
   Stats stats() const;
   // Bytes and tasks per peer of the node's Transfer Engine (GetPeerStats): what it served to

@@ -16,6 +16,7 @@
 #include "mooncake/store/client.h"
 #include "store_test_cluster.h"
 #include "store_test_values.h"
+#include "testing/temp_dir.h"
 
 namespace mooncake::store {
 namespace {
@@ -116,6 +117,51 @@ TEST_F(NodeMetricsTest, CountsBytesServedToEachPeerOverTcp) {
   EXPECT_EQ(Sample(text, "mooncake_node_peer_bytes_total", "direction=\"served_read\""),
             2.0 * 4096)
       << text;
+}
+
+// --ssd_sync (default on): every applied batch of SSD header writes is made durable with an
+// fdatasync before the master hears of it; off, none is.
+TEST(NodeSsdSyncTest, AppliedSsdHeadersAreSyncedUnlessTurnedOff) {
+  for (const bool sync : {true, false}) {
+    SCOPED_TRACE(sync ? "--ssd_sync=true" : "--ssd_sync=false");
+    auto dir = TempDir::Create("mc_ssd_sync");
+    ASSERT_TRUE(dir.ok());
+    StoreTestClusterOptions options;
+    options.nodes = 1;
+    options.segment_size = "1MiB";  // puts past it land on SSD
+    options.ssd_dir = dir->path();
+    options.ssd_size = "16MiB";
+    options.node_metrics = true;
+    options.node_args = {sync ? "--ssd_sync=true" : "--ssd_sync=false"};
+    auto cluster = StoreTestCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+    ClientOptions client_options;
+    client_options.master_address = (*cluster)->master_address();
+    auto client = Client::Create(client_options);
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_TRUE((*client)->Put("s/" + std::to_string(i), Pattern(400000, i)).ok()) << i;
+    }
+    // Wait (bounded) until the node applied the SSD objects' headers.
+    httplib::Client http("127.0.0.1", (*cluster)->node_metrics_port(0));
+    std::string text;
+    std::optional<double> on_ssd;
+    for (int i = 0; i < 300 && on_ssd.value_or(0) < 4; ++i) {
+      auto response = http.Get("/metrics");
+      ASSERT_TRUE(response);
+      text = response->body;
+      on_ssd = Sample(text, "mooncake_node_objects", "/ssd");
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    ASSERT_GE(on_ssd.value_or(0), 4) << text;
+    const std::optional<double> syncs = Sample(text, "mooncake_node_ssd", "what=\"syncs\"");
+    ASSERT_TRUE(syncs.has_value()) << text;
+    if (sync) {
+      EXPECT_GE(*syncs, 1);
+    } else {
+      EXPECT_EQ(*syncs, 0);
+    }
+  }
 }
 
 }  // namespace
