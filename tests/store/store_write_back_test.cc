@@ -15,7 +15,6 @@
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,6 +69,7 @@ class StoreWriteBackTest : public ::testing::Test {
     options.nodes = 1;
     options.segment_size = segment_size;
     options.node_metrics = true;
+    options.metrics = true;
     options.master_args = {std::string("--object_store=s3://") + kBucket + "/pool",
                            "--object_store_endpoint=" + s3_->endpoint(),
                            "--object_store_policy=write-back", "--tick_interval=20"};
@@ -108,15 +108,21 @@ class StoreWriteBackTest : public ::testing::Test {
     return done(Tier());
   }
 
-  // mooncake_node_uploads{what="<what>"} on the node's /metrics (-1 when absent).
-  double NodeUploads(const std::string& what) {
-    httplib::Client http("127.0.0.1", cluster_->node_metrics_port(0));
+  // The value of `sample` (a metric name with its labels) on the /metrics at `port` (-1 when
+  // absent).
+  static double Scrape(int port, const std::string& sample) {
+    httplib::Client http("127.0.0.1", port);
     auto response = http.Get("/metrics");
     if (!response) return -1;
-    std::smatch match;
-    const std::regex line("mooncake_node_uploads\\{what=\"" + what + "\"\\} ([0-9.e+]+)");
-    return std::regex_search(response->body, match, line) ? std::stod(match[1]) : -1;
+    const size_t at = response->body.find("\n" + sample + " ");
+    return at == std::string::npos ? -1 : std::stod(response->body.substr(at + sample.size() + 2));
   }
+  // mooncake_node_uploads{what="<what>"} on the node's /metrics.
+  double NodeUploads(const std::string& what) {
+    return Scrape(cluster_->node_metrics_port(0), "mooncake_node_uploads{what=\"" + what + "\"}");
+  }
+  // A sample of the master's /metrics.
+  double MasterMetric(const std::string& sample) { return Scrape(cluster_->metrics_port(), sample); }
 
   void ExpectInBucket(const std::string& key, const std::vector<uint8_t>& value) {
     std::vector<char> stored(value.size());
@@ -164,6 +170,8 @@ TEST_F(StoreWriteBackTest, UploadsAfterTheAckSurviveAnS3OutageAndServeARestarted
   const TierStats during = Tier();
   EXPECT_GT(during.upload_backlog_bytes, 8u * 5000);
   EXPECT_GT(NodeUploads("failed"), 0);
+  EXPECT_EQ(MasterMetric("mooncake_master_upload_backlog{what=\"objects\"}"), 8);
+  EXPECT_GT(MasterMetric("mooncake_master_tier{counter=\"object_upload_failures\"}"), 0);
   // Everything is still readable from the pool meanwhile.
   for (size_t i = 0; i < values.size(); ++i) {
     auto got = client_->Get(key(i));
@@ -179,6 +187,8 @@ TEST_F(StoreWriteBackTest, UploadsAfterTheAckSurviveAnS3OutageAndServeARestarted
   EXPECT_EQ(Tier().object_uploads, 20u);
   EXPECT_EQ(NodeUploads("queued"), 0);
   for (size_t i = 12; i < values.size(); ++i) ExpectInBucket(key(i), values[i]);
+  EXPECT_EQ(MasterMetric("mooncake_master_upload_backlog{what=\"objects\"}"), 0);
+  EXPECT_GE(MasterMetric("mooncake_master_tier_hits_total{tier=\"dram\"}"), 20) << "the reads above";
 
   // A brand-new cluster with empty DRAM serves every object from the bucket. (Every channel
   // to the old master goes first: gRPC would share its broken connection with new ones.)
