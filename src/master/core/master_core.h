@@ -284,7 +284,8 @@ class MasterCore {
 
   // ---- Write-back (master_core_upload.cc) -------------------------------------------------
   // Schedules up to `max` uploads of objects not yet in the object store (see Write-back);
-  // returns how many. Tick calls it. O(max x replicas + nodes).
+  // returns how many. Tick calls it. Looks at no more than 16 x max queued objects, round
+  // robin. O(max x (log n + replicas)).
   size_t ScheduleUploads(size_t max);
   // Up to `max` upload tasks scheduled for `node` and not yet handed out.
   std::vector<UploadTask> TakeUploadTasks(const NodeId& node, size_t max);

@@ -12,6 +12,8 @@ namespace mooncake {
 namespace {
 
 constexpr std::chrono::milliseconds kMaxUploadRetryDelay{30000};
+// Queued objects ScheduleUploads looks at, at most, per upload it may schedule.
+constexpr size_t kScanPerUpload = 16;
 
 }  // namespace
 
@@ -125,8 +127,10 @@ size_t MasterCore::ScheduleUploads(size_t max) {
   if (options_.object_tier != ObjectTierMode::kWriteBack || upload_queue_.empty()) return 0;
   const TimePoint now = clock_.Now();
   size_t scheduled = 0;
-  // Round robin from the cursor, looking at each queued object at most once per call.
-  size_t budget = upload_queue_.size();
+  // Round robin from the cursor, looking at each queued object at most once per call, and at
+  // no more than kScanPerUpload per upload wanted: with the object store down every queued
+  // object waits for its retry, and a Tick must not walk a backlog of millions each time.
+  size_t budget = std::min(upload_queue_.size(), max * kScanPerUpload);
   auto it = upload_queue_.upper_bound(upload_cursor_);
   while (scheduled < max && budget-- > 0 && !upload_queue_.empty()) {
     if (it == upload_queue_.end()) it = upload_queue_.begin();

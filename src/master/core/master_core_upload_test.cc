@@ -161,6 +161,26 @@ TEST_F(MasterCoreUploadTest, FailedUploadIsRetriedWithGrowingDelay) {
   EXPECT_EQ(stats().upload_backlog_objects, 0u);
 }
 
+TEST_F(MasterCoreUploadTest, RetriesReachEveryWaitingObjectRoundRobin) {
+  // 40 objects on node a, whose uploads all fail: the scan (a bounded slice per Tick, round
+  // robin) reaches every one of them, at most max_uploads_per_node at a time.
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(Put("k" + std::to_string(i), 64).ok());
+  for (int round = 0; round < 20 && stats().uploads_in_flight < 40; ++round) {
+    core_->Tick();
+    for (const char* node : {"a", "b"}) {
+      for (const UploadTask& t : core_->TakeUploadTasks(node, 64)) {
+        ASSERT_TRUE(core_->CompleteUpload(t.task_id, node, Status(StatusCode::kRpcFail, "down")).ok());
+      }
+    }
+  }
+  EXPECT_EQ(stats().object_upload_failures, 40u) << "every object tried once";
+  // All wait now; once due, all are reached.
+  clock_.Advance(milliseconds(100));
+  size_t scheduled = 0;
+  for (int round = 0; round < 10; ++round) scheduled += core_->ScheduleUploads(1);
+  EXPECT_EQ(scheduled, 2u) << "max_uploads_per_node (2) on node a";
+}
+
 TEST_F(MasterCoreUploadTest, UnreportedUploadExpiresAndIsScheduledAgain) {
   ASSERT_TRUE(Put("k").ok());
   std::vector<UploadTask> tasks = TickAndTake("a");
