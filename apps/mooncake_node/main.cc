@@ -72,6 +72,11 @@ int Run(int argc, char** argv) {
                  "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  std::string upload_memory = "1GiB";
+  app.add_option("--upload_memory", upload_memory,
+                 "Object bytes the running write-back uploads may hold in memory together "
+                 "(one larger object still runs, alone)")
+      ->capture_default_str();
   app.add_option("--metrics_port", metrics_port,
                  "HTTP port of /metrics and /health (-1: off, the default; 0: any free port)")
       ->check(CLI::Range(-1, 65535))
@@ -108,6 +113,13 @@ int Run(int argc, char** argv) {
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.copy_parallelism = static_cast<size_t>(copy_parallelism);
   options.upload_parallelism = static_cast<size_t>(upload_parallelism);
+  auto upload_bytes = ParseSize(upload_memory);
+  if (!upload_bytes.ok() || *upload_bytes == 0) {
+    std::fprintf(stderr, "mooncake_node: --upload_memory '%s': %s\n", upload_memory.c_str(),
+                 upload_bytes.ok() ? "must be > 0" : upload_bytes.status().ToString().c_str());
+    return 2;
+  }
+  options.upload_memory = *upload_bytes;
   options.object_store_credentials = tier::CredentialsFromEnvironment();
 
   BlockShutdownSignals();

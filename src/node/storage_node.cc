@@ -37,6 +37,7 @@ Status StorageNodeOptions::Validate() const {
     return InvalidParams("node: copy_parallelism " + std::to_string(copy_parallelism) +
                          " outside 1..64");
   }
+  if (upload_memory == 0) return InvalidParams("node: upload_memory must be > 0");
   if (upload_parallelism < 1 || upload_parallelism > 64) {
     return InvalidParams("node: upload_parallelism " + std::to_string(upload_parallelism) +
                          " outside 1..64");
@@ -467,6 +468,7 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   auto [store, store_error] = state->OpenObjectStore();
   UploaderOptions upload_options;
   upload_options.parallelism = state->options.upload_parallelism;
+  upload_options.memory_budget = state->options.upload_memory;
   MC_ASSIGN_OR_RETURN(
       state->uploader,
       Uploader::Create(

@@ -86,6 +86,9 @@ struct StorageNodeOptions {
   // upload_parallelism at once (each holding one object's bytes in memory). Default 4; 1..64.
   tier::ObjectStoreCredentials object_store_credentials;
   size_t upload_parallelism = 4;
+  // Object bytes the running uploads may hold in memory together (one larger object still
+  // runs, alone). Default 1 GiB; > 0.
+  uint64_t upload_memory = uint64_t{1} << 30;
   // An engine to allocate and serve the segment from (not owned; it must outlive the node),
   // e.g. a store client's, so that the segment's name is the client's. Then `listen`,
   // `metadata_server` and `protocol` are the engine's own. Default null: the node creates one.

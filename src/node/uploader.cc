@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <utility>
 
@@ -18,6 +19,7 @@ Status UploaderOptions::Validate() const {
                          " outside 1..64");
   }
   if (max_queued == 0) return InvalidParams("uploader: max_queued must be > 0");
+  if (memory_budget == 0) return InvalidParams("uploader: memory_budget must be > 0");
   return Status::Ok();
 }
 
@@ -33,6 +35,27 @@ struct Uploader::State {
   uint64_t unlogged_failures = 0;
   static constexpr std::chrono::seconds kWarnInterval{5};
   std::unique_ptr<TaskRunner<UploadTask, UploadResult>> runner;
+  // Object bytes held by running uploads (memory_budget).
+  uint64_t memory_budget = 0;
+  std::mutex memory_mutex;
+  std::condition_variable memory_freed;
+  uint64_t memory_in_use = 0;
+
+  // Waits until `bytes` fit the budget (or nothing else is held), then holds them.
+  void HoldMemory(uint64_t bytes) {
+    std::unique_lock lock(memory_mutex);
+    memory_freed.wait(lock, [&] {
+      return memory_in_use == 0 || memory_in_use + bytes <= memory_budget;
+    });
+    memory_in_use += bytes;
+  }
+  void ReleaseMemory(uint64_t bytes) {
+    {
+      std::lock_guard lock(memory_mutex);
+      memory_in_use -= bytes;
+    }
+    memory_freed.notify_all();
+  }
 
   // stats_mutex held.
   void NoteFailure(const Status& status) {
@@ -70,6 +93,7 @@ Result<std::unique_ptr<Uploader>> Uploader::Create(std::unique_ptr<tier::ObjectS
                            ? Status(StatusCode::kNotSupported, "no object store is configured")
                            : std::move(store_error);
   state->reader = std::move(reader);
+  state->memory_budget = options.memory_budget;
   std::unique_ptr<Uploader> uploader(new Uploader(std::move(state)));
   State* s = uploader->state_.get();
   TaskRunner<UploadTask, UploadResult>::Callbacks callbacks;
@@ -148,6 +172,12 @@ Status Uploader::RunOne(const UploadTask& task) {
     return InvalidParams(fmt::format("{}: {} bytes do not fit the source range of {} bytes", what,
                                      task.size, task.source.length));
   }
+  s.HoldMemory(task.size);
+  struct Held {
+    State& s;
+    uint64_t bytes;
+    ~Held() { s.ReleaseMemory(bytes); }
+  } held{s, task.size};
   std::string bytes(task.size, '\0');
   MC_RETURN_IF_ERROR(s.reader(task.source, std::span<char>(bytes.data(), bytes.size()))
                          .WithContext(what + ": reading the replica"));

@@ -10,8 +10,9 @@
 // object store already holds an object of the key with the same size and CRC32C.
 //
 // At most `parallelism` uploads run at once on the uploader's own threads, each holding one
-// object's bytes in memory; tasks beyond `max_queued` waiting are refused at once (reported
-// failed) — the master keeps the object in its backlog and tries again.
+// object's bytes in memory, together at most `memory_budget` bytes (or one object larger than
+// that); tasks beyond `max_queued` waiting are refused at once (reported failed) — the master
+// keeps the object in its backlog and tries again.
 //
 // Thread safety: every method may be called from any thread.
 
@@ -34,6 +35,9 @@ struct UploaderOptions {
   size_t parallelism = 4;
   // Tasks waiting to run beyond this are refused. Default 1024; > 0.
   size_t max_queued = 1024;
+  // Object bytes the running uploads may hold in memory at once: an upload that would pass it
+  // waits for others to end (one runs whatever its size). Default 1 GiB; > 0.
+  uint64_t memory_budget = uint64_t{1} << 30;
 
   Status Validate() const;
 };

@@ -158,5 +158,43 @@ TEST_F(UploaderTest, SubmittedTasksAreReportedAndAFullQueueRefuses) {
   EXPECT_EQ(stats.queued, 0u);
 }
 
+TEST_F(UploaderTest, RunningUploadsStayWithinTheMemoryBudget) {
+  UploaderOptions options;
+  options.parallelism = 4;
+  options.memory_budget = 4000;  // one 4000-byte object at a time
+  std::atomic<int> reading{0};
+  std::atomic<int> most{0};
+  auto uploader = Uploader::Create(
+      OpenStore(), Status::Ok(),
+      [&](const Allocation&, std::span<char> out) {
+        const int now = ++reading;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::memcpy(out.data(), bytes_.data(), out.size());
+        --reading;
+        return Status::Ok();
+      },
+      options);
+  ASSERT_TRUE(uploader.ok());
+  std::vector<UploadTask> tasks;
+  for (uint64_t id = 1; id <= 6; ++id) tasks.push_back(Task(id, "m" + std::to_string(id), 4000));
+  (*uploader)->Submit(tasks);
+  size_t done = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (done < 6 && std::chrono::steady_clock::now() < deadline) {
+    for (const UploadResult& r : (*uploader)->TakeResults()) {
+      EXPECT_TRUE(r.status.ok()) << r.status.ToString();
+      ++done;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(done, 6u);
+  EXPECT_EQ(most.load(), 1) << "4 threads, but the budget holds one object";
+  // An object larger than the whole budget still runs (alone).
+  ASSERT_TRUE((*uploader)->RunOne(Task(9, "big", 5000)).ok());
+}
+
 }  // namespace
 }  // namespace mooncake
