@@ -139,13 +139,18 @@ TEST(ChildProcessTest, DestructorKillsARunningChild) {
 }
 
 TEST(ChildProcessTest, ChildDiesWithTheProcessThatStartedIt) {
+  // The log lives in a directory this process owns: the middle one never cleans up.
+  auto dir = TempDir::Create("mc_launcher_test");
+  ASSERT_TRUE(dir.ok());
+  ProcessOptions logged;
+  logged.log_path = dir->File("sh.log");
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   const pid_t middle = ::fork();
   ASSERT_GE(middle, 0);
   if (middle == 0) {
     // Stands in for a crashing test: starts a child, then vanishes without cleanup.
-    auto child = StartShell("sleep 30");
+    auto child = StartShell("sleep 30", logged);
     pid_t pid = child ? child->pid() : -1;
     ssize_t written = ::write(fds[1], &pid, sizeof(pid));
     ::_exit(written == sizeof(pid) ? 0 : 1);
