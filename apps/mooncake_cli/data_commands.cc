@@ -14,7 +14,7 @@
 #include "mooncake/common/size.h"
 #include "mooncake/store/client.h"
 #include "progress.h"
-#include "tier/object_tier_config.h"
+#include "tier/object_store_credentials.h"
 
 namespace mooncake::cli {
 namespace {
@@ -73,9 +73,9 @@ Outcome RunPut(const CliOptions& options, const PutArgs& args) {
 
   auto client = Connect(options);
   if (!client.ok()) return FromStatus(client.status(), args.key, options.master);
-  store::ReplicateConfig config;
+  ReplicateConfig config;
   config.replica_num = args.replica_num;
-  const store::PutMode mode = args.upsert ? store::PutMode::kUpsert : store::PutMode::kCreate;
+  const PutMode mode = args.upsert ? PutMode::kUpsert : PutMode::kCreate;
   progress.Phase("put " + args.key, 0);
   progress.Advance(value.size());
   Status put;

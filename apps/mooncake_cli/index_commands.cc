@@ -13,10 +13,11 @@
 
 #include "commands.h"
 #include "master/client/master_client.h"
-#include "master/core/tier_hits.h"
+#include "store_types/cluster_stats.h"
 #include "mooncake/common/size.h"
 #include "tier/object_store.h"
-#include "tier/object_tier_config.h"
+#include "store_types/object_tier.h"
+#include "tier/object_store_credentials.h"
 
 namespace mooncake::cli {
 namespace {

@@ -49,7 +49,7 @@ Result<MasterServerOptions> ToOptions(const Flags& f) {
   const std::string policy =
       !f.object_store_policy.empty() ? f.object_store_policy
                                      : (f.object_store.empty() ? "none" : "write-through");
-  MC_ASSIGN_OR_RETURN(o.object_tier.policy, tier::ParseObjectTierPolicy(policy));
+  MC_ASSIGN_OR_RETURN(o.object_tier.policy, ParseObjectTierPolicy(policy));
   o.host = f.host;
   o.port = static_cast<uint16_t>(f.port);
   o.metrics_port = f.metrics_port;

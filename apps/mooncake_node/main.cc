@@ -18,6 +18,7 @@
 #include "mooncake/common/size.h"
 #include "node/node_metrics.h"
 #include "node/storage_node.h"
+#include "tier/object_store_credentials.h"
 
 namespace mooncake {
 namespace {

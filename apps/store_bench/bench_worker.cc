@@ -1,5 +1,5 @@
 #include "bench_worker.h"
-#include "tier/object_tier_config.h"
+#include "tier/object_store_credentials.h"
 
 #include <fmt/format.h>
 
@@ -13,8 +13,8 @@ using Clock = std::chrono::steady_clock;
 
 uint8_t PatternByte(int thread, size_t i) { return static_cast<uint8_t>(i * 131 + thread * 7 + 1); }
 
-store::ReplicateConfig Replicas(int replica_num) {
-  store::ReplicateConfig config;
+ReplicateConfig Replicas(int replica_num) {
+  ReplicateConfig config;
   config.replica_num = replica_num;
   return config;
 }
@@ -76,7 +76,7 @@ Status BenchWorker::Prepare() {
   for (size_t first = 0; first < keys_; first += n) {
     for (size_t i = 0; i < n; ++i) batch_keys_[i] = Key(first + i);
     const auto results = client_->BatchPutFrom(
-        batch_keys_, sources_, lengths_, Replicas(options_.replica_num), store::PutMode::kUpsert);
+        batch_keys_, sources_, lengths_, Replicas(options_.replica_num), PutMode::kUpsert);
     for (const Status& s : results) MC_RETURN_IF_ERROR(s.WithContext("preloading keys for get"));
   }
   std::fill(buffer_.begin(), buffer_.end(), 0);
@@ -103,13 +103,13 @@ size_t BenchWorker::Call(size_t first, std::string* error) {
     }
   };
   if (options_.op == "put") {
-    const store::ReplicateConfig config = Replicas(options_.replica_num);
+    const ReplicateConfig config = Replicas(options_.replica_num);
     if (n == 1) {
       note(client_->PutFrom(batch_keys_[0], sources_[0], lengths_[0], config,
-                            store::PutMode::kUpsert));
+                            PutMode::kUpsert));
     } else {
       for (const Status& s : client_->BatchPutFrom(batch_keys_, sources_, lengths_, config,
-                                                   store::PutMode::kUpsert)) {
+                                                   PutMode::kUpsert)) {
         note(s);
       }
     }
@@ -142,7 +142,7 @@ WorkerStats BenchWorker::Run(const std::atomic<bool>& stop) {
 Status BenchWorker::RemoveRunKeys() {
   if (client_ == nullptr) return Status(StatusCode::kInternalError, "not connected");
   // The prefix is [a-z0-9-] only: no regex metacharacters to escape.
-  return client_->RemoveByRegex("^" + options_.prefix, /*force=*/true).status();
+  return client_->RemoveByRegex("^" + options_.prefix, RemoveMode::kForce).status();
 }
 
 }  // namespace mooncake::bench

@@ -17,7 +17,7 @@
 #include <set>
 #include <vector>
 
-#include "master/core/offset_allocator.h"
+#include "common/offset_allocator.h"
 
 namespace mooncake {
 namespace {

@@ -8,11 +8,6 @@
 #include "client/client_impl.h"
 
 namespace mooncake::store {
-namespace {
-
-RemoveMode ToRemoveMode(bool force) { return force ? RemoveMode::kForce : RemoveMode::kNormal; }
-
-}  // namespace
 
 Status ClientImpl::MountSegment() {
   if (options_.global_segment_size == 0) return Status::Ok();
@@ -51,10 +46,10 @@ Status ClientImpl::PutParts(const std::string& key,
   return WriteRegistered({{key, piece->data(), total}}, config, mode)[0];
 }
 
-std::vector<Status> ClientImpl::BatchRemove(const std::vector<std::string>& keys, bool force) {
+std::vector<Status> ClientImpl::BatchRemove(const std::vector<std::string>& keys, RemoveMode mode) {
   if (keys.empty()) return {};
   ForgetLocations(keys);
-  auto removed = master_->BatchRemove(keys, ToRemoveMode(force));
+  auto removed = master_->BatchRemove(keys, mode);
   if (!removed.ok()) return std::vector<Status>(keys.size(), removed.status());
   if (object_store_) {
     for (size_t i = 0; i < keys.size(); ++i) {
@@ -64,9 +59,9 @@ std::vector<Status> ClientImpl::BatchRemove(const std::vector<std::string>& keys
   return std::move(*removed);
 }
 
-Result<uint64_t> ClientImpl::RemoveAll(bool force) {
+Result<uint64_t> ClientImpl::RemoveAll(RemoveMode mode) {
   cache_.Clear();
-  MC_ASSIGN_OR_RETURN(uint64_t removed, master_->RemoveAll(ToRemoveMode(force)));
+  MC_ASSIGN_OR_RETURN(uint64_t removed, master_->RemoveAll(mode));
   if (!object_store_) return removed;
   MC_ASSIGN_OR_RETURN(uint64_t in_store,
                       RemoveMatchingFromObjectTier([](const std::string&) { return true; }));

@@ -14,19 +14,12 @@
 namespace mooncake::store {
 namespace {
 
-// `from_object_store`: the bytes are a read-through's put-back (no upload wanted).
-::mooncake::ReplicateConfig ToMaster(const ReplicateConfig& config, bool from_object_store) {
-  ::mooncake::ReplicateConfig out;
+// The caller's config as the master gets it: `from_object_store` is the client's to set (a
+// read-through's put-back, which needs no upload), never the caller's.
+ReplicateConfig ForMaster(const ReplicateConfig& config, bool from_object_store) {
+  ReplicateConfig out = config;
   out.from_object_store = from_object_store;
-  out.replica_num = config.replica_num;
-  out.preferred_segments = config.preferred_segments;
-  out.with_hard_pin = config.with_hard_pin;
-  out.soft_pin_ttl = config.soft_pin_ttl;
   return out;
-}
-
-::mooncake::PutMode ToMaster(PutMode mode) {
-  return mode == PutMode::kUpsert ? ::mooncake::PutMode::kUpsert : ::mooncake::PutMode::kCreate;
 }
 
 // Copies the request-level failure of a batch RPC into every item.
@@ -120,7 +113,7 @@ std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& it
   std::vector<PutStartItem> starts;
   starts.reserve(items.size());
   for (const WriteItem& item : items) starts.push_back({item.key, item.length});
-  auto started = master_->BatchPutStart(starts, ToMaster(config, !upload), ToMaster(mode));
+  auto started = master_->BatchPutStart(starts, ForMaster(config, !upload), mode);
   if (!started.ok()) return Broadcast(started, items.size());
 
   std::vector<Status> results(items.size());
@@ -490,8 +483,7 @@ std::vector<Status> ClientImpl::PutValues(const std::vector<std::string>& keys,
 Status ClientImpl::PutChunked(const std::string& key, std::span<const uint8_t> value,
                               const ReplicateConfig& config, PutMode mode, bool upload) {
   MC_ASSIGN_OR_RETURN(PutStartReply start,
-                      master_->PutStart(key, value.size(), ToMaster(config, !upload),
-                                        ToMaster(mode)));
+                      master_->PutStart(key, value.size(), ForMaster(config, !upload), mode));
   auto fail = [&](const Status& status) {
     master_->PutRevoke(key).IgnoreError();  // else reclaimed by the put timeout
     return status.WithContext("writing '" + key + "'");
@@ -626,10 +618,10 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
 
 // ---- Index ---------------------------------------------------------------------------------
 
-Status ClientImpl::Remove(const std::string& key, bool force) {
+Status ClientImpl::Remove(const std::string& key, RemoveMode mode) {
   cache_.Erase(key);
   return RemoveFromObjectTier(
-      key, master_->Remove(key, force ? RemoveMode::kForce : RemoveMode::kNormal));
+      key, master_->Remove(key, mode));
 }
 
 Result<bool> ClientImpl::IsExist(const std::string& key) {
@@ -649,10 +641,9 @@ std::vector<Result<bool>> ClientImpl::BatchIsExist(const std::vector<std::string
   return std::move(*exists);
 }
 
-Result<uint64_t> ClientImpl::RemoveByRegex(const std::string& pattern, bool force) {
+Result<uint64_t> ClientImpl::RemoveByRegex(const std::string& pattern, RemoveMode mode) {
   cache_.Clear();
-  MC_ASSIGN_OR_RETURN(uint64_t removed, master_->RemoveByRegex(pattern, force ? RemoveMode::kForce
-                                                                              : RemoveMode::kNormal));
+  MC_ASSIGN_OR_RETURN(uint64_t removed, master_->RemoveByRegex(pattern, mode));
   if (!object_store_) return removed;
   // The master checked the pattern: it compiles.
   const std::regex re(pattern, std::regex::ECMAScript);

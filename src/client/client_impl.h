@@ -18,7 +18,7 @@
 #include "mooncake/transfer/transfer_engine.h"
 #include "node/storage_node.h"
 #include "tier/object_store.h"
-#include "tier/object_tier_config.h"
+#include "store_types/object_tier.h"
 
 namespace mooncake::store {
 
@@ -49,16 +49,16 @@ class ClientImpl final : public Client {
                                              const std::vector<size_t>& capacities) override;
   std::vector<Status> GetIntoRanges(const std::vector<GetRange>& ranges) override;
 
-  Status Remove(const std::string& key, bool force) override;
+  Status Remove(const std::string& key, RemoveMode mode) override;
   Result<bool> IsExist(const std::string& key) override;
   Result<uint64_t> GetSize(const std::string& key) override;
   std::vector<Result<bool>> BatchIsExist(const std::vector<std::string>& keys) override;
-  Result<uint64_t> RemoveByRegex(const std::string& pattern, bool force) override;
+  Result<uint64_t> RemoveByRegex(const std::string& pattern, RemoveMode mode) override;
   // client_admin.cc:
   Status PutParts(const std::string& key, const std::vector<std::span<const uint8_t>>& parts,
                   const ReplicateConfig& config, PutMode mode) override;
-  std::vector<Status> BatchRemove(const std::vector<std::string>& keys, bool force) override;
-  Result<uint64_t> RemoveAll(bool force) override;
+  std::vector<Status> BatchRemove(const std::vector<std::string>& keys, RemoveMode mode) override;
+  Result<uint64_t> RemoveAll(RemoveMode mode) override;
   std::vector<Result<uint64_t>> BatchGetSize(const std::vector<std::string>& keys) override;
   Status Ping() override;
 
@@ -156,7 +156,7 @@ class ClientImpl final : public Client {
 
   // ---- Object-storage tier (client_object_tier.cc) ----
   // Opens the object store the master named, if any.
-  Status OpenObjectTier(const tier::ObjectTierConfig& config);
+  Status OpenObjectTier(const ObjectTierConfig& config);
   // Uploads a value about to be acknowledged (write-through); OK without a tier.
   Status UploadForPut(const std::string& key, std::span<const uint8_t> value);
   // The object-store entry of a pool miss; nullopt when there is none to read, with
@@ -213,7 +213,7 @@ class ClientImpl final : public Client {
   // The object-storage tier (null when the master names none or policy none), and the
   // master's policy: write-through uploads in the put; write-back leaves it to the nodes.
   std::unique_ptr<tier::ObjectStore> object_store_;
-  tier::ObjectTierPolicy object_tier_policy_ = tier::ObjectTierPolicy::kNone;
+  ObjectTierPolicy object_tier_policy_ = ObjectTierPolicy::kNone;
   std::atomic<uint64_t> uploads_{0}, upload_failures_{0}, read_throughs_{0}, promotions_{0};
 };
 

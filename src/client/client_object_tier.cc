@@ -14,7 +14,7 @@
 
 namespace mooncake::store {
 
-Status ClientImpl::OpenObjectTier(const tier::ObjectTierConfig& config) {
+Status ClientImpl::OpenObjectTier(const ObjectTierConfig& config) {
   if (!config.enabled()) return Status::Ok();
   tier::ObjectStoreOptions options;
   options.url = config.url;
@@ -29,7 +29,7 @@ Status ClientImpl::OpenObjectTier(const tier::ObjectTierConfig& config) {
   }
   object_store_ = std::move(*store);
   object_tier_policy_ = config.policy;
-  MC_LOG_INFO("object tier {} ({})", config.url, tier::ObjectTierPolicyName(config.policy));
+  MC_LOG_INFO("object tier {} ({})", config.url, ObjectTierPolicyName(config.policy));
   return Status::Ok();
 }
 
@@ -40,7 +40,7 @@ ObjectTierStats ClientImpl::object_tier_stats() const {
 
 Status ClientImpl::UploadForPut(const std::string& key, std::span<const uint8_t> value) {
   // Write-back: a node holding a replica uploads it after PutEnd.
-  if (!object_store_ || object_tier_policy_ != tier::ObjectTierPolicy::kWriteThrough) {
+  if (!object_store_ || object_tier_policy_ != ObjectTierPolicy::kWriteThrough) {
     return Status::Ok();
   }
   Status uploaded = object_store_->Put(

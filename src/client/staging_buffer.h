@@ -13,7 +13,7 @@
 #include <memory>
 #include <mutex>
 
-#include "master/core/offset_allocator.h"
+#include "common/offset_allocator.h"
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_engine.h"
 

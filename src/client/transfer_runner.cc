@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "master/core/master_types.h"
+#include "store_types/segment.h"
 
 namespace mooncake::store {
 

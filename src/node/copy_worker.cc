@@ -11,6 +11,7 @@
 #include "mooncake/common/crc32c.h"
 #include "mooncake/transfer/transfer_engine.h"
 #include "node/task_runner.h"
+#include "store_types/ssd_geometry.h"
 
 namespace mooncake {
 

@@ -10,13 +10,10 @@
 #include <unordered_map>
 #include <utility>
 
+#include "store_types/ssd_geometry.h"
 #include "tier/ssd_layout.h"
 
 namespace mooncake {
-
-static_assert(tier::kSsdHeaderSize == kSsdHeaderBytes && tier::kSsdBlock == kSsdBlockBytes &&
-                  tier::kSsdMaxKeySize == kSsdMaxKeyBytes,
-              "the master's SSD allocation layout must match the on-disk one");
 
 Result<std::unique_ptr<SsdFile>> SsdFile::Open(const std::string& path, uint64_t size) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -20,7 +20,7 @@
 #include <span>
 #include <vector>
 
-#include "master/core/master_core_types.h"
+#include "store_types/manifest.h"
 #include "mooncake/common/status.h"
 
 namespace mooncake {

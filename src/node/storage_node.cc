@@ -18,6 +18,7 @@
 #include "node/copy_worker.h"
 #include "node/ssd_file.h"
 #include "node/uploader.h"
+#include "store_types/ssd_geometry.h"
 
 namespace mooncake {
 
@@ -143,8 +144,8 @@ struct StorageNode::State {
   std::pair<std::unique_ptr<tier::ObjectStore>, Status> OpenObjectStore() {
     auto ping = master->Ping();
     if (!ping.ok()) return {nullptr, ping.status().WithContext("asking the master for its object tier")};
-    const tier::ObjectTierConfig& tier = ping->object_tier;
-    if (tier.url.empty() || tier.policy != tier::ObjectTierPolicy::kWriteBack) {
+    const ObjectTierConfig& tier = ping->object_tier;
+    if (tier.url.empty() || tier.policy != ObjectTierPolicy::kWriteBack) {
       return {nullptr, Status(StatusCode::kNotSupported,
                               "the master's object tier is not write-back")};
     }

@@ -40,7 +40,8 @@
 
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
-#include "tier/object_tier_config.h"
+#include "store_types/object_tier.h"
+#include "tier/object_store_credentials.h"
 
 namespace mooncake {
 

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "master/core/master_core_types.h"
+#include "store_types/node_tasks.h"
 #include "mooncake/common/status.h"
 #include "tier/object_store.h"
 

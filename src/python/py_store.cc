@@ -13,7 +13,6 @@ namespace py = pybind11;
 namespace mooncake::python {
 namespace {
 
-using store::PutMode;
 
 // Runs `fn` with the GIL released; what it returns must not be a Python object.
 template <typename F>
@@ -50,6 +49,9 @@ int64_t ValueOrCode(const char* method, const Result<T>& result) {
   return Code(method, result.status());
 }
 
+// Python's `force=` keyword.
+RemoveMode RemoveModeOf(bool force) { return force ? RemoveMode::kForce : RemoveMode::kNormal; }
+
 const char* Name(PutMode mode, const char* put, const char* upsert) {
   return mode == PutMode::kCreate ? put : upsert;
 }
@@ -75,7 +77,7 @@ Result<uint64_t> SizeArg(py::handle value, const std::string& name) {
                        Py_TYPE(value.ptr())->tp_name);
 }
 
-Result<store::ReplicateConfig> ConfigOf(const PyReplicateConfig* config) {
+Result<ReplicateConfig> ConfigOf(const PyReplicateConfig* config) {
   return ToClientConfig(config != nullptr ? *config : PyReplicateConfig{});
 }
 
@@ -577,14 +579,14 @@ int64_t PyStore::GetSize(const std::string& key) {
 int PyStore::Remove(const std::string& key, bool force) {
   return Code("remove", WithoutGil([&] {
                 auto client = session_.Borrow();
-                return client ? client->Remove(key, force) : NotSetUp("remove");
+                return client ? client->Remove(key, RemoveModeOf(force)) : NotSetUp("remove");
               }));
 }
 
 int64_t PyStore::RemoveByRegex(const std::string& pattern, bool force) {
   auto removed = WithoutGil([&] {
     auto client = session_.Borrow();
-    return client ? client->RemoveByRegex(pattern, force)
+    return client ? client->RemoveByRegex(pattern, RemoveModeOf(force))
                   : Result<uint64_t>(NotSetUp("remove_by_regex"));
   });
   return ValueOrCode("remove_by_regex", removed);
@@ -593,7 +595,7 @@ int64_t PyStore::RemoveByRegex(const std::string& pattern, bool force) {
 int64_t PyStore::RemoveAll(bool force) {
   auto removed = WithoutGil([&] {
     auto client = session_.Borrow();
-    return client ? client->RemoveAll(force) : Result<uint64_t>(NotSetUp("remove_all"));
+    return client ? client->RemoveAll(RemoveModeOf(force)) : Result<uint64_t>(NotSetUp("remove_all"));
   });
   return ValueOrCode("remove_all", removed);
 }
@@ -603,7 +605,7 @@ std::vector<int> PyStore::BatchRemove(const Keys& keys, bool force) {
   const std::vector<Status> results = WithoutGil([&] {
     auto client = session_.Borrow();
     if (!client) return std::vector<Status>(keys.size(), NotSetUp("batch_remove"));
-    return client->BatchRemove(keys, force);
+    return client->BatchRemove(keys, RemoveModeOf(force));
   });
   std::vector<int> out;
   out.reserve(results.size());

@@ -66,11 +66,11 @@ class PyStore {
 
   // ---- Plain bytes ---------------------------------------------------------------------
   int Put(const std::string& key, pybind11::handle value, const PyReplicateConfig* config,
-          store::PutMode mode);
+          PutMode mode);
   int PutParts(const std::string& key, const pybind11::args& parts,
                const PyReplicateConfig* config);
   int PutBatch(const Keys& keys, const Objects& values, const PyReplicateConfig* config,
-               store::PutMode mode);
+               PutMode mode);
   pybind11::bytes Get(const std::string& key);
   std::vector<pybind11::bytes> GetBatch(const Keys& keys);
   pybind11::object GetBuffer(const std::string& key);
@@ -80,10 +80,10 @@ class PyStore {
   int RegisterBuffer(pybind11::handle buffer_ptr, uint64_t size);
   int UnregisterBuffer(pybind11::handle buffer_ptr);
   int PutFrom(const std::string& key, pybind11::handle buffer_ptr, uint64_t size,
-              const PyReplicateConfig* config, store::PutMode mode);
+              const PyReplicateConfig* config, PutMode mode);
   int64_t GetInto(const std::string& key, pybind11::handle buffer_ptr, uint64_t size);
   std::vector<int> BatchPutFrom(const Keys& keys, const Objects& buffer_ptrs, const Sizes& sizes,
-                                const PyReplicateConfig* config, store::PutMode mode);
+                                const PyReplicateConfig* config, PutMode mode);
   std::vector<int64_t> BatchGetInto(const Keys& keys, const Objects& buffer_ptrs,
                                     const Sizes& sizes);
   // Result [buffer][key][range]: bytes read, or < 0.

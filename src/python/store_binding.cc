@@ -10,7 +10,6 @@ namespace py = pybind11;
 namespace mooncake::python {
 namespace {
 
-using store::PutMode;
 
 constexpr uint64_t kDefaultSize = uint64_t{16} << 20;  // upstream's setup() defaults
 

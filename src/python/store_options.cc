@@ -1,5 +1,5 @@
 #include "python/store_options.h"
-#include "tier/object_tier_config.h"
+#include "tier/object_store_credentials.h"
 
 #include <algorithm>
 #include <string>
@@ -50,13 +50,13 @@ std::string PyReplicateConfig::ToString() const {
          ", prefer_alloc_in_same_node=" + PyBool(prefer_alloc_in_same_node) + ")";
 }
 
-Result<store::ReplicateConfig> ToClientConfig(const PyReplicateConfig& config) {
+Result<ReplicateConfig> ToClientConfig(const PyReplicateConfig& config) {
   if (config.replica_num < 1 || config.replica_num > kMaxReplicas) {
     return InvalidParams("ReplicateConfig.replica_num must be in 1.." +
                          std::to_string(kMaxReplicas) + ", got " +
                          std::to_string(config.replica_num));
   }
-  store::ReplicateConfig out;
+  ReplicateConfig out;
   out.replica_num = static_cast<int>(config.replica_num);
   out.with_hard_pin = config.with_hard_pin;
   if (!config.preferred_segment.empty()) out.preferred_segments.push_back(config.preferred_segment);

@@ -47,7 +47,7 @@ struct PyReplicateConfig {
 };
 
 // kInvalidParams (naming the field) for a config no put may use.
-Result<store::ReplicateConfig> ToClientConfig(const PyReplicateConfig& config);
+Result<ReplicateConfig> ToClientConfig(const PyReplicateConfig& config);
 
 // MooncakeDistributedStore.setup()'s arguments, sizes already parsed.
 struct StoreSetup {

@@ -4,8 +4,8 @@
 // kill -9) finds its objects by scanning, with no index to lose.
 //
 // An object occupies one allocation of its SSD segment: a 4 KiB header block, then its bytes,
-// padded to 4 KiB (every header starts on a 4 KiB boundary, and O_DIRECT needs no bounce). The
-// header holds magic "MCSSDv01", the object's size, version and CRC32C, its key, and a CRC32C
+// padded to 4 KiB (store_types/ssd_geometry.h; every header starts on a 4 KiB boundary, and
+// O_DIRECT needs no bounce). The header holds magic "MCSSDv01", the object's size, version and CRC32C, its key, and a CRC32C
 // of the header itself, so a torn or stale header is never mistaken for an object. The header
 // is written after the bytes it describes: a valid header means complete data (and the data
 // CRC still catches a flipped byte at read time). Freeing an object punches a hole over its
@@ -19,14 +19,9 @@
 #include <vector>
 
 #include "mooncake/common/status.h"
+#include "store_types/ssd_geometry.h"
 
 namespace mooncake::tier {
-
-inline constexpr uint64_t kSsdBlock = 4096;
-inline constexpr uint64_t kSsdHeaderSize = kSsdBlock;
-// Keys longer than this do not fit the header block (the store's own key limit is larger:
-// such objects stay in DRAM).
-inline constexpr uint64_t kSsdMaxKeySize = kSsdHeaderSize - 64;
 
 struct SsdRecord {
   std::string key;
@@ -35,12 +30,7 @@ struct SsdRecord {
   uint32_t crc32c = 0;   // of the object bytes
 };
 
-// Bytes an object of `size` takes on the SSD: header + data rounded up to 4 KiB.
-inline uint64_t SsdFootprint(uint64_t size) {
-  return kSsdHeaderSize + (size + kSsdBlock - 1) / kSsdBlock * kSsdBlock;
-}
-
-// The header block of `record` (kSsdHeaderSize bytes). kInvalidKey when the key does not fit.
+// The header block of `record` (kSsdHeaderBytes bytes). kInvalidKey when the key does not fit.
 Result<std::vector<char>> EncodeSsdHeader(const SsdRecord& record);
 // Parses a header block; an error (naming why) for anything that is not a valid header.
 Result<SsdRecord> DecodeSsdHeader(std::span<const char> block);

@@ -22,13 +22,13 @@ std::vector<char> Bytes(size_t n, uint8_t seed) {
 // Writes an object as the SSD tier does: data first, then its header.
 void WriteRecord(int fd, uint64_t offset, const std::string& key, const std::vector<char>& data,
                  uint64_t version) {
-  ASSERT_EQ(::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset + kSsdHeaderSize)),
+  ASSERT_EQ(::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset + kSsdHeaderBytes)),
             static_cast<ssize_t>(data.size()));
   auto header =
       EncodeSsdHeader(SsdRecord{key, data.size(), version, Crc32c(data.data(), data.size())});
   ASSERT_TRUE(header.ok());
   ASSERT_EQ(::pwrite(fd, header->data(), header->size(), static_cast<off_t>(offset)),
-            static_cast<ssize_t>(kSsdHeaderSize));
+            static_cast<ssize_t>(kSsdHeaderBytes));
 }
 
 std::vector<ScannedRecord> Scan(int fd, uint64_t size, uint64_t* read = nullptr) {
@@ -43,7 +43,7 @@ TEST(SsdLayoutTest, HeaderRoundTripsAndRejectsDamage) {
   SsdRecord r{"model/layer-1", 12345, 42, 0xdeadbeef};
   auto block = EncodeSsdHeader(r);
   ASSERT_TRUE(block.ok());
-  ASSERT_EQ(block->size(), kSsdHeaderSize);
+  ASSERT_EQ(block->size(), kSsdHeaderBytes);
   auto back = DecodeSsdHeader(*block);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->key, r.key);
@@ -53,14 +53,15 @@ TEST(SsdLayoutTest, HeaderRoundTripsAndRejectsDamage) {
   std::vector<char> flipped = *block;
   flipped[70] ^= 1;  // inside the key
   EXPECT_EQ(DecodeSsdHeader(flipped).status().code(), StatusCode::kChecksumMismatch);
-  std::vector<char> zero(kSsdHeaderSize, 0);
+  std::vector<char> zero(kSsdHeaderBytes, 0);
   EXPECT_FALSE(DecodeSsdHeader(zero).ok());
   EXPECT_EQ(
-      EncodeSsdHeader(SsdRecord{std::string(kSsdMaxKeySize + 1, 'k'), 1, 1, 1}).status().code(),
+      EncodeSsdHeader(SsdRecord{std::string(kSsdMaxKeyBytes + 1, 'k'), 1, 1, 1}).status().code(),
       StatusCode::kInvalidKey);
-  EXPECT_EQ(SsdFootprint(0), kSsdHeaderSize);
-  EXPECT_EQ(SsdFootprint(1), kSsdHeaderSize + kSsdBlock);
-  EXPECT_EQ(SsdFootprint(8192), kSsdHeaderSize + 8192);
+  // An empty object still takes one data block (as it takes one byte on DRAM).
+  EXPECT_EQ(SsdAllocationBytes(0), kSsdHeaderBytes + kSsdBlockBytes);
+  EXPECT_EQ(SsdAllocationBytes(1), kSsdHeaderBytes + kSsdBlockBytes);
+  EXPECT_EQ(SsdAllocationBytes(8192), kSsdHeaderBytes + 8192);
 }
 
 class SsdScanTest : public ::testing::Test {
@@ -91,18 +92,18 @@ TEST_F(SsdScanTest, FindsEveryRecordSkipsHolesDataAndGarbage) {
     if (i == 7) {  // a fake header inside this object's data must not be reported
       auto fake = EncodeSsdHeader(SsdRecord{"fake", 10, 1, 1});
       std::copy(fake->begin(), fake->end(), data.begin());
-      data.resize(std::max<size_t>(data.size(), kSsdHeaderSize * 2));
+      data.resize(std::max<size_t>(data.size(), kSsdHeaderBytes * 2));
     }
     WriteRecord(fd_, at, key, data, i + 1);
     placed.emplace_back(at, key);
-    at += SsdFootprint(data.size());
+    at += SsdAllocationBytes(data.size());
   }
-  std::vector<char> garbage = Bytes(3 * kSsdBlock, 99);
+  std::vector<char> garbage = Bytes(3 * kSsdBlockBytes, 99);
   ASSERT_EQ(::pwrite(fd_, garbage.data(), garbage.size(), static_cast<off_t>(at)), 3 * 4096);
   WriteRecord(fd_, 40 << 20, "far", Bytes(777, 5), 9);
   placed.emplace_back(40 << 20, "far");
   auto past_end = EncodeSsdHeader(SsdRecord{"too-big", 100 << 20, 1, 1});
-  ASSERT_EQ(::pwrite(fd_, past_end->data(), kSsdHeaderSize, static_cast<off_t>(50 << 20)), 4096);
+  ASSERT_EQ(::pwrite(fd_, past_end->data(), kSsdHeaderBytes, static_cast<off_t>(50 << 20)), 4096);
 
   uint64_t read = 0;
   std::vector<ScannedRecord> found = Scan(fd_, kSize, &read);
@@ -118,9 +119,9 @@ TEST_F(SsdScanTest, FindsEveryRecordSkipsHolesDataAndGarbage) {
 
 TEST_F(SsdScanTest, ErasedRecordsStayGoneAndTheScanStopsAtTheSegmentSize) {
   WriteRecord(fd_, 0, "a", Bytes(5000, 1), 1);
-  WriteRecord(fd_, SsdFootprint(5000), "b", Bytes(5000, 2), 1);
+  WriteRecord(fd_, SsdAllocationBytes(5000), "b", Bytes(5000, 2), 1);
   WriteRecord(fd_, 32 << 20, "beyond", Bytes(10, 3), 1);
-  ASSERT_TRUE(EraseSsdRange(fd_, 0, SsdFootprint(5000)).ok());
+  ASSERT_TRUE(EraseSsdRange(fd_, 0, SsdAllocationBytes(5000)).ok());
   std::vector<ScannedRecord> found = Scan(fd_, 16 << 20);  // a segment smaller than the file
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].record.key, "b");
@@ -134,10 +135,10 @@ TEST_F(SsdScanTest, TenThousandSmallObjectsScanQuickly) {
   // The restart goal: 10 000 objects back in <= 5 s. The scan itself must be a small part.
   std::vector<char> data = Bytes(1024, 3);
   const uint32_t crc = Crc32c(data.data(), data.size());
-  std::vector<char> region(SsdFootprint(1024) * 10000, 0);
+  std::vector<char> region(SsdAllocationBytes(1024) * 10000, 0);
   for (int i = 0; i < 10000; ++i) {
-    char* base = region.data() + SsdFootprint(1024) * i;
-    std::copy(data.begin(), data.end(), base + kSsdHeaderSize);
+    char* base = region.data() + SsdAllocationBytes(1024) * i;
+    std::copy(data.begin(), data.end(), base + kSsdHeaderBytes);
     auto header = EncodeSsdHeader(SsdRecord{"obj-" + std::to_string(i), 1024, 1, crc});
     std::copy(header->begin(), header->end(), base);
   }

@@ -73,7 +73,7 @@ TEST_F(StoreClusterTest, RoundTripsOfManySizes) {
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     EXPECT_TRUE(*got == value);
     EXPECT_EQ(client_->GetSize(key).value(), size);
-    ASSERT_TRUE(client_->Remove(key, /*force=*/true).ok());
+    ASSERT_TRUE(client_->Remove(key, RemoveMode::kForce).ok());
   }
 }
 

@@ -86,7 +86,7 @@ TEST_F(StoreLimitsTest, ZeroByteObjectsRoundTrip) {
   ASSERT_TRUE(batch[1].ok()) << batch[1].status().ToString();
   EXPECT_TRUE(batch[0]->empty());
   EXPECT_TRUE(*batch[1] == one);
-  ASSERT_TRUE(client_->Remove("empty", /*force=*/true).ok());
+  ASSERT_TRUE(client_->Remove("empty", RemoveMode::kForce).ok());
   EXPECT_FALSE(client_->IsExist("empty").value());
 }
 
@@ -104,7 +104,7 @@ TEST_F(StoreLimitsTest, BadKeysAreInvalidKeyOnEveryCallNamingTheProblem) {
     EXPECT_EQ(client_->Get(key).status().code(), StatusCode::kInvalidKey);
     EXPECT_EQ(client_->IsExist(key).status().code(), StatusCode::kInvalidKey);
     EXPECT_EQ(client_->GetSize(key).status().code(), StatusCode::kInvalidKey);
-    EXPECT_EQ(client_->Remove(key, /*force=*/true).code(), StatusCode::kInvalidKey);
+    EXPECT_EQ(client_->Remove(key, RemoveMode::kForce).code(), StatusCode::kInvalidKey);
     EXPECT_EQ(client_->Put(key, value, {}, PutMode::kUpsert).code(), StatusCode::kInvalidKey);
   }
   // The longest key accepted is max_key_length bytes.
@@ -141,7 +141,7 @@ TEST_F(StoreLimitsTest, BinaryKeysRoundTripOrAreInvalidKey) {
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_TRUE(*got == value);
   EXPECT_TRUE(client_->IsExist(binary).value());
-  EXPECT_TRUE(client_->Remove(binary, /*force=*/true).ok());
+  EXPECT_TRUE(client_->Remove(binary, RemoveMode::kForce).ok());
 }
 
 // Valid UTF-8 with NUL and multi-byte characters: every byte of the key counts.

@@ -75,7 +75,7 @@ TEST_F(StoreLocationCacheTest, OwnWritesAndRemovesAreSeenAtOnce) {
   EXPECT_EQ(client->Get("k").value(), second) << "an upsert drops the cached location";
   // The lease this client's reads hold protects the object from a normal remove...
   EXPECT_EQ(client->Remove("k").code(), StatusCode::kObjectHasLease);
-  ASSERT_TRUE(client->Remove("k", /*force=*/true).ok());
+  ASSERT_TRUE(client->Remove("k", RemoveMode::kForce).ok());
   EXPECT_EQ(client->Get("k").status().code(), StatusCode::kObjectNotFound);
 }
 

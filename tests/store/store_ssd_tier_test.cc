@@ -331,7 +331,7 @@ TEST_F(StoreSsdTierTest, AnSsdObjectReadTwiceIsPromotedToDramAndKeepsItsSsdCopy)
   auto info = admin_->GetClusterInfo();  // no replica lookup yet: that would be a hit
   ASSERT_TRUE(info.ok());
   ASSERT_EQ(info->tier.ssd_puts, 1u) << "the object went to SSD";
-  ASSERT_TRUE(client_->Remove("dram-filler", /*force=*/true).ok());  // DRAM has room again
+  ASSERT_TRUE(client_->Remove("dram-filler", RemoveMode::kForce).ok());  // DRAM has room again
   // Two reads, from two clients (a client reuses a location it looked up while its lease
   // holds: only lookups reach the master).
   auto first = client_->Get("promoted");
@@ -483,7 +483,7 @@ TEST_F(StoreSsdTierTest, APromotedObjectIsReadFromDramOnEveryRead) {
   constexpr size_t kFlip = 150001;  // inside the object, not on a block boundary
   const std::vector<uint8_t> value = Pattern(kSize, 45);
   ASSERT_TRUE(client_->Put("two-tier", value).ok());
-  ASSERT_TRUE(client_->Remove("dram-filler", /*force=*/true).ok());  // DRAM has room again
+  ASSERT_TRUE(client_->Remove("dram-filler", RemoveMode::kForce).ok());  // DRAM has room again
   // Two lookups (two clients: a client reuses its looked-up location) promote it.
   ASSERT_TRUE(client_->Get("two-tier").ok());
   std::unique_ptr<Client> other = TestClient(cluster_->master_address());

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "mooncake/common/status.h"
+#include "mooncake/store/types.h"
 
 namespace mooncake::store {
 
@@ -86,25 +87,6 @@ struct ObjectTierStats {
   uint64_t read_throughs = 0;    // reads served from the object store: a pool miss, or every
                                  // replica failed (GetIntoRanges: one per key)
   uint64_t promotions = 0;       // of those, objects put back into the pool
-};
-
-// How a Put places its replicas.
-struct ReplicateConfig {
-  // Copies on distinct nodes; 1..16. Fewer are placed (best effort) when fewer nodes have room.
-  int replica_num = 1;
-  // Segments to try first, in order.
-  std::vector<std::string> preferred_segments;
-  // Never evicted (Remove still may).
-  bool with_hard_pin = false;
-  // Evicted only after unpinned objects, for this long after the put.
-  std::optional<std::chrono::milliseconds> soft_pin_ttl;
-};
-
-enum class PutMode : uint8_t {
-  // A key that exists is OBJECT_ALREADY_EXISTS; the stored object is unchanged.
-  kCreate,
-  // A key that exists is replaced atomically (readers see the old or the new object).
-  kUpsert,
 };
 
 // One range of GetIntoRanges: `length` bytes of `key` from `source_offset` into
@@ -160,18 +142,19 @@ class Client {
   virtual std::vector<Status> GetIntoRanges(const std::vector<GetRange>& ranges) = 0;
 
   // ---- Index ---------------------------------------------------------------------------
-  // OBJECT_HAS_LEASE while a reader holds a lease, unless `force`.
-  virtual Status Remove(const std::string& key, bool force = false) = 0;
+  // OBJECT_HAS_LEASE while a reader holds a lease, unless RemoveMode::kForce.
+  virtual Status Remove(const std::string& key, RemoveMode mode = RemoveMode::kNormal) = 0;
   virtual Result<bool> IsExist(const std::string& key) = 0;
   virtual Result<uint64_t> GetSize(const std::string& key) = 0;
   virtual std::vector<Result<bool>> BatchIsExist(const std::vector<std::string>& keys) = 0;
   // Removes every object whose key matches `pattern` (ECMAScript regex); returns how many.
-  virtual Result<uint64_t> RemoveByRegex(const std::string& pattern, bool force = false) = 0;
+  virtual Result<uint64_t> RemoveByRegex(const std::string& pattern,
+                                         RemoveMode mode = RemoveMode::kNormal) = 0;
   // One result per key, in order; one master round trip.
   virtual std::vector<Status> BatchRemove(const std::vector<std::string>& keys,
-                                          bool force = false) = 0;
+                                          RemoveMode mode = RemoveMode::kNormal) = 0;
   // Removes every object; returns how many.
-  virtual Result<uint64_t> RemoveAll(bool force = false) = 0;
+  virtual Result<uint64_t> RemoveAll(RemoveMode mode = RemoveMode::kNormal) = 0;
   virtual std::vector<Result<uint64_t>> BatchGetSize(const std::vector<std::string>& keys) = 0;
   // OK when the master answers (a Ping); the RPC error naming it otherwise.
   virtual Status Ping() = 0;

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <optional>
 
-#include "master/service/master_protocol.h"
-#include "master/service/proto_convert.h"
+#include "master/codec/master_protocol.h"
+#include "master/codec/proto_convert.h"
 #include "mooncake/proto/master.grpc.pb.h"
 
 namespace mooncake {
@@ -14,18 +14,6 @@ namespace {
 
 // Deadline of Ping (see master_client.h).
 constexpr std::chrono::milliseconds kPingTimeout{1000};
-
-ReplicaLocation FromProto(const pb::Replica& replica) {
-  ReplicaLocation out;
-  out.medium = mooncake::FromProto(replica.medium()).value_or(Medium::kDram);
-  out.node_id = replica.node_id();
-  out.complete = replica.status() == pb::REPLICA_COMPLETE;
-  out.slices.reserve(replica.slices_size());
-  for (const pb::Slice& slice : replica.slices()) {
-    out.slices.push_back({slice.segment(), slice.address(), slice.length()});
-  }
-  return out;
-}
 
 template <typename Items, typename Convert>
 auto ConvertEach(const Items& items, Convert&& convert) {
@@ -103,7 +91,7 @@ struct MasterClient::Impl {
                               " failed: " + rpc.error_message() + " (gRPC code " +
                               std::to_string(static_cast<int>(rpc.error_code())) + ")");
     }
-    Status status = mooncake::FromProto(response.status());
+    Status status = FromProto(response.status());
     if (!status.ok()) return status.WithContext(std::string(name) + " refused by master");
     return Status::Ok();
   }
@@ -154,8 +142,8 @@ Result<PingReply> MasterClient::Ping() {
   reply.object_tier.url = resp.object_store_url();
   reply.object_tier.endpoint = resp.object_store_endpoint();
   if (!resp.object_store_region().empty()) reply.object_tier.region = resp.object_store_region();
-  auto policy = tier::ParseObjectTierPolicy(resp.object_store_policy());
-  reply.object_tier.policy = policy.ok() ? *policy : tier::ObjectTierPolicy::kNone;
+  auto policy = ParseObjectTierPolicy(resp.object_store_policy());
+  reply.object_tier.policy = policy.ok() ? *policy : ObjectTierPolicy::kNone;
   return reply;
 }
 
@@ -240,12 +228,12 @@ Result<HeartbeatReply> MasterClient::Heartbeat(const NodeId& node, Epoch epoch,
   }
   reply.copy_tasks.reserve(resp.copy_tasks_size());
   for (const pb::CopyTask& task : resp.copy_tasks()) {
-    reply.copy_tasks.push_back(mooncake::FromProto(task));
+    reply.copy_tasks.push_back(FromProto(task));
     reply.copy_tasks.back().destination_node = node;
   }
   reply.upload_tasks.reserve(resp.upload_tasks_size());
   for (const pb::UploadTask& task : resp.upload_tasks()) {
-    reply.upload_tasks.push_back(mooncake::FromProto(task));
+    reply.upload_tasks.push_back(FromProto(task));
     reply.upload_tasks.back().node = node;
   }
   return reply;
@@ -263,10 +251,10 @@ Result<uint64_t> MasterClient::Drain(const NodeId& node, Epoch epoch) {
 Result<std::vector<Result<PutStartReply>>> MasterClient::BatchPutStart(
     const std::vector<PutStartItem>& items, const ReplicateConfig& config, PutMode mode) {
   // The wire reads 0 as 1 (older clients); this API promises 1..16, so 0 is refused here.
-  if (config.replica_num < 1 || config.replica_num > MasterCore::kMaxReplicaNum) {
+  if (config.replica_num < 1 || config.replica_num > kMaxReplicaNum) {
     return Status(StatusCode::kInvalidParams, "replica_num " + std::to_string(config.replica_num) +
                                                   " outside 1.." +
-                                                  std::to_string(MasterCore::kMaxReplicaNum));
+                                                  std::to_string(kMaxReplicaNum));
   }
   pb::BatchPutStartRequest req;
   ToProto(config, req.mutable_config());
@@ -282,7 +270,7 @@ Result<std::vector<Result<PutStartReply>>> MasterClient::BatchPutStart(
       impl_->Call("BatchPutStart", &pb::MasterService::Stub::BatchPutStart, req, resp));
   MC_RETURN_IF_ERROR(Impl::CheckCount("BatchPutStart", resp.results_size(), items.size()));
   return ConvertEach(resp.results(), [](const pb::PutStartResult& r) -> Result<PutStartReply> {
-    Status status = mooncake::FromProto(r.status());
+    Status status = FromProto(r.status());
     if (!status.ok()) return status;
     PutStartReply reply;
     for (const pb::Replica& replica : r.replicas()) reply.replicas.push_back(FromProto(replica));
@@ -303,7 +291,7 @@ Result<std::vector<Status>> MasterClient::BatchPutEnd(const std::vector<PutEndIt
   pb::BatchStatusResponse resp;
   MC_RETURN_IF_ERROR(impl_->Call("BatchPutEnd", &pb::MasterService::Stub::BatchPutEnd, req, resp));
   MC_RETURN_IF_ERROR(Impl::CheckCount("BatchPutEnd", resp.results_size(), items.size()));
-  return ConvertEach(resp.results(), [](const pb::Status& s) { return mooncake::FromProto(s); });
+  return ConvertEach(resp.results(), [](const pb::Status& s) { return FromProto(s); });
 }
 
 namespace {
@@ -321,7 +309,7 @@ Result<std::vector<Status>> MasterClient::BatchPutRevoke(const std::vector<std::
   MC_RETURN_IF_ERROR(
       impl_->Call("BatchPutRevoke", &pb::MasterService::Stub::BatchPutRevoke, req, resp));
   MC_RETURN_IF_ERROR(Impl::CheckCount("BatchPutRevoke", resp.results_size(), keys.size()));
-  return ConvertEach(resp.results(), [](const pb::Status& s) { return mooncake::FromProto(s); });
+  return ConvertEach(resp.results(), [](const pb::Status& s) { return FromProto(s); });
 }
 
 Result<std::vector<Result<ReplicaListReply>>> MasterClient::BatchGetReplicaList(
@@ -334,7 +322,7 @@ Result<std::vector<Result<ReplicaListReply>>> MasterClient::BatchGetReplicaList(
   MC_RETURN_IF_ERROR(Impl::CheckCount("BatchGetReplicaList", resp.results_size(), keys.size()));
   return ConvertEach(resp.results(),
                      [](const pb::GetReplicaListResult& r) -> Result<ReplicaListReply> {
-                       Status status = mooncake::FromProto(r.status());
+                       Status status = FromProto(r.status());
                        if (!status.ok()) return status;
                        ReplicaListReply reply;
                        reply.size = r.size();
@@ -357,7 +345,7 @@ Result<std::vector<Result<bool>>> MasterClient::BatchExistKey(
       impl_->Call("BatchExistKey", &pb::MasterService::Stub::BatchExistKey, req, resp));
   MC_RETURN_IF_ERROR(Impl::CheckCount("BatchExistKey", resp.results_size(), keys.size()));
   return ConvertEach(resp.results(), [](const pb::ExistResult& r) -> Result<bool> {
-    Status status = mooncake::FromProto(r.status());
+    Status status = FromProto(r.status());
     if (!status.ok()) return status;
     return r.exists();
   });
@@ -372,7 +360,7 @@ Result<std::vector<Result<uint64_t>>> MasterClient::BatchGetSize(
       impl_->Call("BatchGetSize", &pb::MasterService::Stub::BatchGetSize, req, resp));
   MC_RETURN_IF_ERROR(Impl::CheckCount("BatchGetSize", resp.results_size(), keys.size()));
   return ConvertEach(resp.results(), [](const pb::SizeResult& r) -> Result<uint64_t> {
-    Status status = mooncake::FromProto(r.status());
+    Status status = FromProto(r.status());
     if (!status.ok()) return status;
     return r.size();
   });
@@ -386,7 +374,7 @@ Result<std::vector<Status>> MasterClient::BatchRemove(const std::vector<std::str
   pb::BatchStatusResponse resp;
   MC_RETURN_IF_ERROR(impl_->Call("BatchRemove", &pb::MasterService::Stub::BatchRemove, req, resp));
   MC_RETURN_IF_ERROR(Impl::CheckCount("BatchRemove", resp.results_size(), keys.size()));
-  return ConvertEach(resp.results(), [](const pb::Status& s) { return mooncake::FromProto(s); });
+  return ConvertEach(resp.results(), [](const pb::Status& s) { return FromProto(s); });
 }
 
 Result<uint64_t> MasterClient::RemoveByRegex(const std::string& pattern, RemoveMode mode) {
@@ -412,46 +400,7 @@ Result<ClusterInfo> MasterClient::GetClusterInfo() {
   pb::GetClusterInfoResponse resp;
   MC_RETURN_IF_ERROR(
       impl_->Call("GetClusterInfo", &pb::MasterService::Stub::GetClusterInfo, req, resp));
-  ClusterInfo info;
-  for (const pb::SegmentInfo& s : resp.segments()) {
-    SegmentInfo segment;
-    segment.name = s.name();
-    segment.node_id = s.node_id();
-    segment.epoch = s.epoch();
-    segment.medium = mooncake::FromProto(s.medium()).value_or(Medium::kDram);
-    segment.capacity = s.capacity();
-    segment.used = s.used();
-    segment.draining = s.draining();
-    info.segments.push_back(std::move(segment));
-  }
-  info.objects = resp.objects();
-  info.objects_below_replica_target = resp.objects_below_replica_target();
-  info.lookups_hit = resp.lookups_hit();
-  info.lookups_miss = resp.lookups_miss();
-  info.manifest_backlog = resp.manifest_backlog();
-  info.repairs_in_flight = resp.repairs_in_flight();
-  info.repairs.scheduled = resp.repairs_scheduled();
-  info.repairs.completed = resp.repairs_completed();
-  info.repairs.failed = resp.repairs_failed();
-  info.repairs.timed_out = resp.repairs_timed_out();
-  info.repairs.cancelled = resp.repairs_cancelled();
-  info.tier.ssd_puts = resp.ssd_puts();
-  info.tier.demotions_scheduled = resp.demotions_scheduled();
-  info.tier.demotions_completed = resp.demotions_completed();
-  info.tier.demotions_failed = resp.demotions_failed();
-  info.tier.ssd_hits = resp.ssd_hits();
-  info.tier.promotions_scheduled = resp.promotions_scheduled();
-  info.tier.promotions_completed = resp.promotions_completed();
-  info.tier.promotions_failed = resp.promotions_failed();
-  info.tier.dram_hits = resp.dram_hits();
-  info.tier.object_read_throughs = resp.object_read_throughs();
-  info.tier.object_uploads = resp.object_uploads();
-  info.tier.object_upload_failures = resp.object_upload_failures();
-  info.tier.upload_backlog_objects = resp.upload_backlog_objects();
-  info.tier.upload_backlog_bytes = resp.upload_backlog_bytes();
-  info.tier.uploads_in_flight = resp.uploads_in_flight();
-  info.object_store_policy = resp.object_store_policy();
-  return info;
+  return FromProto(resp);
 }
 
 Result<KeyPage> MasterClient::ListKeys(const std::string& prefix, uint32_t limit,

@@ -17,10 +17,15 @@
 #include <utility>
 #include <vector>
 
-#include "master/core/master_core.h"
-#include "master/core/master_types.h"
 #include "mooncake/common/status.h"
-#include "tier/object_tier_config.h"
+#include "mooncake/store/types.h"
+#include "store_types/cluster_info.h"
+#include "store_types/key_page.h"
+#include "store_types/manifest.h"
+#include "store_types/node_tasks.h"
+#include "store_types/object_tier.h"
+#include "store_types/replica_location.h"
+#include "store_types/segment.h"
 
 namespace mooncake {
 
@@ -39,15 +44,6 @@ struct MasterClientOptions {
   Status Validate() const;
 };
 
-// A replica as clients see it: where its bytes are.
-struct ReplicaLocation {
-  Medium medium = Medium::kDram;
-  NodeId node_id;
-  bool complete = false;
-  // The object's bytes in order (one slice unless striped).
-  std::vector<Allocation> slices;
-};
-
 // A node's acknowledgement of the manifest changes of one of its segments.
 struct ManifestAck {
   std::string segment;
@@ -58,13 +54,6 @@ struct ManifestAck {
 struct ManifestDelta {
   std::string segment;
   ManifestBatch batch;
-};
-
-// A node's report of one copy task (MasterCore::CompleteRepair).
-struct CopyResult {
-  uint64_t task_id = 0;
-  // OK: the bytes are in place and their checksum matched; else why not.
-  Status status;
 };
 
 // What a heartbeat brings back: manifest changes and copy tasks for the node.
@@ -95,25 +84,7 @@ struct PingReply {
   uint64_t master_incarnation = 0;
   // The object-storage tier the master is configured with (policy none: no tier). An unknown
   // policy name from a newer master reads as none.
-  tier::ObjectTierConfig object_tier;
-};
-
-struct ClusterInfo {
-  std::vector<SegmentInfo> segments;  // capacity/used/epoch/medium filled; base etc. not
-  uint64_t objects = 0;
-  uint64_t objects_below_replica_target = 0;
-  // GetReplicaList keys found / not found since the master started.
-  uint64_t lookups_hit = 0;
-  uint64_t lookups_miss = 0;
-  // Manifest changes not yet acknowledged by their nodes.
-  uint64_t manifest_backlog = 0;
-  // Re-replication: copies in flight now, and the counters since the master started.
-  uint64_t repairs_in_flight = 0;
-  RepairStats repairs;  // no_destination is not reported
-  // The SSD and object tiers' counters since the master started.
-  TierStats tier;
-  // The object tier's policy ("write-through", "write-back", "none"); "" when none is set.
-  std::string object_store_policy;
+  ObjectTierConfig object_tier;
 };
 
 struct PutStartItem {
@@ -125,8 +96,6 @@ struct PutEndItem {
   std::string key;
   uint32_t checksum = 0;
 };
-
-enum class PutMode : uint8_t { kCreate, kUpsert };
 
 class MasterClient {
  public:

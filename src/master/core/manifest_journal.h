@@ -16,24 +16,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <vector>
 
-#include "master/core/master_core_types.h"
+#include "store_types/manifest.h"
 
 namespace mooncake {
-
-struct ManifestChange {
-  // Added: `entry` is now a COMPLETE replica on the segment. Removed: the replica of
-  // entry.key at entry.address is gone (only key and address are set).
-  bool removed = false;
-  ManifestEntry entry;
-};
-
-struct ManifestBatch {
-  // Number of changes.front(); the node expects its last acknowledged number + 1.
-  uint64_t first_seq = 1;
-  std::vector<ManifestChange> changes;
-};
 
 class ManifestJournal {
  public:

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "master/core/lru_eviction_policy.h"
+#include "store_types/ssd_geometry.h"
 
 namespace mooncake {
 

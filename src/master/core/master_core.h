@@ -133,7 +133,6 @@
 
 #include "master/core/eviction_policy.h"
 #include "master/core/master_core_types.h"
-#include "master/core/master_types.h"
 #include "master/core/object_record.h"
 #include "master/core/object_table.h"
 #include "master/core/object_view.h"
@@ -146,8 +145,6 @@ namespace mooncake {
 
 class MasterCore {
  public:
-  static constexpr int kMaxReplicaNum = 16;
-
   // Fails with kInvalidParams when `options` do not validate. `clock` must outlive the core.
   static Result<std::unique_ptr<MasterCore>> Create(MasterCoreOptions options, const Clock& clock);
 
@@ -478,7 +475,7 @@ class MasterCore {
   // Whether eviction may drop `record` from the pool entirely (write-back: only once it is in
   // the object store).
   bool SafeToDrop(const ObjectRecord& record) const {
-    return options_.object_tier != ObjectTierMode::kWriteBack || record.in_object_store;
+    return options_.object_tier != ObjectTierPolicy::kWriteBack || record.in_object_store;
   }
   // Cancels uploads whose source segment is gone (DropSegments), re-queueing their objects.
   void DropUploadsOnGoneSegments();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "master/core/master_core.h"
+#include "store_types/ssd_geometry.h"
 
 namespace mooncake {
 

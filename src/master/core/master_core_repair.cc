@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "master/core/master_core.h"
+#include "store_types/ssd_geometry.h"
 
 namespace mooncake {
 

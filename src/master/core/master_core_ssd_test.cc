@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "master/core/master_core.h"
+#include "store_types/ssd_geometry.h"
 #include "testing/fake_clock.h"
 
 namespace mooncake {

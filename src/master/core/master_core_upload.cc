@@ -21,14 +21,14 @@ constexpr size_t kScanPerUpload = 16;
 
 void MasterCore::OnNewVersion(ObjectRecord* record, bool from_object_store, bool adopted) {
   switch (options_.object_tier) {
-    case ObjectTierMode::kNone:
+    case ObjectTierPolicy::kNone:
       return;
-    case ObjectTierMode::kWriteThrough:
+    case ObjectTierPolicy::kWriteThrough:
       // The writer uploaded before PutEnd (a put whose upload failed never ends).
       record->in_object_store = true;
       if (!from_object_store && !adopted) ++tier_stats_.object_uploads;
       return;
-    case ObjectTierMode::kWriteBack:
+    case ObjectTierPolicy::kWriteBack:
       break;
   }
   record->in_object_store = from_object_store;
@@ -47,7 +47,7 @@ void MasterCore::OnNewVersion(ObjectRecord* record, bool from_object_store, bool
 }
 
 void MasterCore::LeaveUploadBacklog(ObjectRecord* record) {
-  if (options_.object_tier != ObjectTierMode::kWriteBack || !record->visible ||
+  if (options_.object_tier != ObjectTierPolicy::kWriteBack || !record->visible ||
       record->in_object_store) {
     return;
   }
@@ -56,7 +56,7 @@ void MasterCore::LeaveUploadBacklog(ObjectRecord* record) {
 }
 
 void MasterCore::MarkInObjectStore(ObjectRecord* record) {
-  if (options_.object_tier != ObjectTierMode::kWriteBack || record->in_object_store) return;
+  if (options_.object_tier != ObjectTierPolicy::kWriteBack || record->in_object_store) return;
   LeaveUploadBacklog(record);
   record->in_object_store = true;
   upload_queue_.erase(record);
@@ -124,7 +124,7 @@ void MasterCore::RetryUploadLater(ObjectRecord* record, TimePoint now) {
 // ---- Scheduling ------------------------------------------------------------------------------
 
 size_t MasterCore::ScheduleUploads(size_t max) {
-  if (options_.object_tier != ObjectTierMode::kWriteBack || upload_queue_.empty()) return 0;
+  if (options_.object_tier != ObjectTierPolicy::kWriteBack || upload_queue_.empty()) return 0;
   const TimePoint now = clock_.Now();
   size_t scheduled = 0;
   // Round robin from the cursor, looking at each queued object at most once per call, and at
@@ -283,7 +283,7 @@ void MasterCore::DropUploadsOnGoneSegments() {
 // ---- Invariants ------------------------------------------------------------------------------
 
 Status MasterCore::CheckUploads() const {
-  if (options_.object_tier != ObjectTierMode::kWriteBack) {
+  if (options_.object_tier != ObjectTierPolicy::kWriteBack) {
     if (!uploads_.empty() || !upload_queue_.empty() || tier_stats_.upload_backlog_objects != 0) {
       return Status(StatusCode::kInternalError, "write-back state without write-back");
     }

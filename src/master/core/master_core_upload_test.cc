@@ -39,7 +39,7 @@ class MasterCoreUploadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     MasterCoreOptions options;
-    options.object_tier = ObjectTierMode::kWriteBack;
+    options.object_tier = ObjectTierPolicy::kWriteBack;
     options.client_ttl = std::chrono::hours(24);  // liveness is not under test
     options.max_uploads_per_node = 2;
     options.upload_retry_delay = milliseconds(100);
@@ -299,7 +299,7 @@ TEST_F(MasterCoreUploadTest, ManifestsSayWhatIsInTheObjectStoreAlready) {
 TEST(MasterCoreWriteBackSsdTest, NotYetUploadedObjectsAreDemotedNotDroppedAndAFullSsdKeepsThem) {
   FakeClock clock;
   MasterCoreOptions options;
-  options.object_tier = ObjectTierMode::kWriteBack;
+  options.object_tier = ObjectTierPolicy::kWriteBack;
   options.client_ttl = std::chrono::hours(24);
   auto core = MasterCore::Create(options, clock).value();
   SegmentSpec dram = Tracked("n", Medium::kDram, 100 * kKiB);
@@ -345,7 +345,7 @@ TEST(MasterCoreWriteBackSsdTest, NotYetUploadedObjectsAreDemotedNotDroppedAndAFu
 TEST(MasterCoreWriteThroughTest, EveryPutIsInTheObjectStoreAndEvictable) {
   FakeClock clock;
   MasterCoreOptions options;
-  options.object_tier = ObjectTierMode::kWriteThrough;
+  options.object_tier = ObjectTierPolicy::kWriteThrough;
   auto core = MasterCore::Create(options, clock).value();
   ASSERT_TRUE(core->Mount(Tracked("a")).ok());
   ReplicateConfig config;

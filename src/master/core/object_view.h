@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "master/core/master_types.h"
+#include "store_types/segment.h"
 
 namespace mooncake {
 

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "master/core/manifest_journal.h"
-#include "master/core/master_types.h"
+#include "store_types/segment.h"
 #include "master/core/object_record.h"
 
 namespace mooncake {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "mooncake/common/size.h"
+#include "store_types/ssd_geometry.h"
 
 namespace mooncake {
 namespace {

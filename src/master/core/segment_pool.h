@@ -24,29 +24,11 @@
 #include <string_view>
 #include <vector>
 
-#include "master/core/master_types.h"
-#include "master/core/offset_allocator.h"
+#include "store_types/segment.h"
+#include "common/offset_allocator.h"
 #include "mooncake/common/status.h"
 
 namespace mooncake {
-
-// A snapshot of one segment, for queries and metrics.
-struct SegmentInfo {
-  std::string name;
-  NodeId node_id;
-  Epoch epoch = 0;
-  Medium medium = Medium::kDram;
-  uint64_t base = 0;
-  uint64_t capacity = 0;
-  // Bytes held by allocations, alignment padding included.
-  uint64_t used = 0;
-  uint64_t largest_free_block = 0;
-  size_t allocations = 0;
-  // 1 - largest_free_block / free bytes (see OffsetAllocator::Stats).
-  double fragmentation = 0;
-  // Its node is leaving (SetDraining): no new allocation lands here.
-  bool draining = false;
-};
 
 class SegmentPool {
  public:

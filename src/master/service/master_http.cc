@@ -30,7 +30,7 @@ struct CoreSnapshot {
 };
 
 CoreSnapshot TakeSnapshot(MasterServiceImpl& service) {
-  const tier::ObjectTierConfig& object_tier = service.object_tier();
+  const ObjectTierConfig& object_tier = service.object_tier();
   return service.WithCore([&object_tier](MasterCore& core) {
     CoreSnapshot s;
     s.segments = core.segment_pool().List();
@@ -41,7 +41,7 @@ CoreSnapshot TakeSnapshot(MasterServiceImpl& service) {
     s.repairs_in_flight = core.RepairsInFlight();
     s.repairs = core.repair_stats();
     s.tier = core.tier_stats();
-    if (!object_tier.url.empty()) s.object_tier_policy = tier::ObjectTierPolicyName(object_tier.policy);
+    if (!object_tier.url.empty()) s.object_tier_policy = ObjectTierPolicyName(object_tier.policy);
     return s;
   });
 }

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/metrics/metrics_registry.h"
-#include "master/core/tier_hits.h"
+#include "store_types/cluster_stats.h"
 #include "master/service/master_rpc.h"
 #include "mooncake/common/status.h"
 

@@ -12,7 +12,7 @@
 #include "common/metrics/metrics_registry.h"
 #include "master/service/master_http.h"
 #include "master/service/master_metrics.h"
-#include "master/service/master_protocol.h"
+#include "master/codec/master_protocol.h"
 #include "master/service/master_service.h"
 
 namespace mooncake {
@@ -83,11 +83,7 @@ Result<std::unique_ptr<MasterServer>> MasterServer::Create(MasterServerOptions o
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count());
   }
-  if (options.object_tier.enabled()) {
-    core_options.object_tier = options.object_tier.policy == tier::ObjectTierPolicy::kWriteBack
-                                   ? ObjectTierMode::kWriteBack
-                                   : ObjectTierMode::kWriteThrough;
-  }
+  if (options.object_tier.enabled()) core_options.object_tier = options.object_tier.policy;
   MC_ASSIGN_OR_RETURN(state->core, MasterCore::Create(core_options, SystemClock::Instance()));
   state->metrics = std::make_unique<MasterMetrics>(state->registry);
   state->service = std::make_unique<MasterServiceImpl>(*state->core, SystemClock::Instance(),

@@ -16,7 +16,7 @@
 #include <string>
 
 #include "master/core/master_core.h"
-#include "tier/object_tier_config.h"
+#include "store_types/object_tier.h"
 #include "mooncake/common/status.h"
 
 namespace mooncake {
@@ -33,7 +33,7 @@ struct MasterServerOptions {
   // Period of the core's Tick (timeouts, liveness, eviction). Default 100 ms; > 0.
   std::chrono::milliseconds tick_interval{100};
   // The object-storage tier handed to clients (Ping). Default: none.
-  tier::ObjectTierConfig object_tier;
+  ObjectTierConfig object_tier;
 
   // kInvalidParams naming the first bad field (core options included).
   Status Validate() const;

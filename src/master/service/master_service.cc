@@ -2,14 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "common/logging.h"
-#include "master/service/master_protocol.h"
-#include "master/service/proto_convert.h"
+#include "master/codec/master_protocol.h"
+#include "master/codec/proto_convert.h"
 
 namespace mooncake {
 namespace {
@@ -26,6 +27,12 @@ constexpr size_t kMaxCopyTasksPerBeat = 256;
 
 // Longest soft pin a request may ask for; more is almost certainly a unit mistake.
 constexpr uint64_t kMaxSoftPinTtlMs = uint64_t{365} * 24 * 3600 * 1000;
+
+// A replica as the core lists it: one slice.
+void ToProto(const ReplicaView& replica, pb::Replica* out) {
+  ToProto(replica.medium, replica.node, replica.status == ReplicaStatus::kComplete,
+          std::span<const Allocation>(&replica.allocation, 1), out);
+}
 
 Status CheckHeader(const pb::RequestHeader& header) {
   if (header.protocol_version() != kMasterProtocolVersion) {
@@ -82,7 +89,7 @@ grpc::Status MasterServiceImpl::Ping(grpc::ServerContext* ctx, const pb::PingReq
   resp->set_object_store_url(object_tier_.url);
   resp->set_object_store_endpoint(object_tier_.endpoint);
   resp->set_object_store_region(object_tier_.region);
-  resp->set_object_store_policy(tier::ObjectTierPolicyName(object_tier_.policy));
+  resp->set_object_store_policy(ObjectTierPolicyName(object_tier_.policy));
   return Serve(MasterRpc::kPing, ctx, *req, resp, [] { return Status::Ok(); });
 }
 
@@ -403,60 +410,22 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
                                                const pb::GetClusterInfoRequest* req,
                                                pb::GetClusterInfoResponse* resp) {
   return Serve(MasterRpc::kGetClusterInfo, ctx, *req, resp, [&]() -> Status {
-    std::vector<SegmentInfo> segments;
-    size_t objects = 0;
-    size_t below_target = 0;
-    size_t backlog = 0;
-    size_t repairs_in_flight = 0;
-    RepairStats repairs;
-    TierStats tier;
+    ClusterInfo info;
     WithCore([&](MasterCore& core) {
-      backlog = core.ManifestBacklog();
-      segments = core.segment_pool().List();
-      objects = core.ObjectCount();
-      below_target = core.ObjectsBelowReplicaTarget();
-      repairs_in_flight = core.RepairsInFlight();
-      repairs = core.repair_stats();
-      tier = core.tier_stats();
+      info.manifest_backlog = core.ManifestBacklog();
+      info.segments = core.segment_pool().List();
+      info.objects = core.ObjectCount();
+      info.objects_below_replica_target = core.ObjectsBelowReplicaTarget();
+      info.repairs_in_flight = core.RepairsInFlight();
+      info.repairs = core.repair_stats();
+      info.tier = core.tier_stats();
     });
-    for (const SegmentInfo& segment : segments) {
-      pb::SegmentInfo* out = resp->add_segments();
-      out->set_name(segment.name);
-      out->set_node_id(segment.node_id);
-      out->set_epoch(segment.epoch);
-      out->set_medium(ToProto(segment.medium));
-      out->set_capacity(segment.capacity);
-      out->set_used(segment.used);
-      out->set_draining(segment.draining);
+    info.lookups_hit = metrics_.lookups_hit();
+    info.lookups_miss = metrics_.lookups_miss();
+    if (!object_tier_.url.empty()) {
+      info.object_store_policy = ObjectTierPolicyName(object_tier_.policy);
     }
-    resp->set_objects(objects);
-    resp->set_objects_below_replica_target(below_target);
-    resp->set_lookups_hit(metrics_.lookups_hit());
-    resp->set_lookups_miss(metrics_.lookups_miss());
-    resp->set_manifest_backlog(backlog);
-    resp->set_repairs_in_flight(repairs_in_flight);
-    resp->set_repairs_scheduled(repairs.scheduled);
-    resp->set_repairs_completed(repairs.completed);
-    resp->set_repairs_failed(repairs.failed);
-    resp->set_repairs_timed_out(repairs.timed_out);
-    resp->set_repairs_cancelled(repairs.cancelled);
-    resp->set_ssd_puts(tier.ssd_puts);
-    resp->set_demotions_scheduled(tier.demotions_scheduled);
-    resp->set_demotions_completed(tier.demotions_completed);
-    resp->set_demotions_failed(tier.demotions_failed);
-    resp->set_ssd_hits(tier.ssd_hits);
-    resp->set_promotions_scheduled(tier.promotions_scheduled);
-    resp->set_promotions_completed(tier.promotions_completed);
-    resp->set_promotions_failed(tier.promotions_failed);
-    resp->set_dram_hits(tier.dram_hits);
-    resp->set_object_store_policy(
-        object_tier_.url.empty() ? "" : tier::ObjectTierPolicyName(object_tier_.policy));
-    resp->set_object_read_throughs(tier.object_read_throughs);
-    resp->set_object_uploads(tier.object_uploads);
-    resp->set_object_upload_failures(tier.object_upload_failures);
-    resp->set_upload_backlog_objects(tier.upload_backlog_objects);
-    resp->set_upload_backlog_bytes(tier.upload_backlog_bytes);
-    resp->set_uploads_in_flight(tier.uploads_in_flight);
+    ToProto(info, resp);
     return Status::Ok();
   });
 }

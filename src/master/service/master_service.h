@@ -19,7 +19,7 @@
 
 #include "master/core/master_core.h"
 #include "master/service/master_metrics.h"
-#include "tier/object_tier_config.h"
+#include "store_types/object_tier.h"
 #include "mooncake/proto/master.grpc.pb.h"
 
 namespace mooncake {
@@ -32,8 +32,8 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
                     uint64_t incarnation);
   // The object tier clients are told about in Ping answers. Set before serving.
   // Set once before serving; read by the HTTP status page.
-  void set_object_tier(tier::ObjectTierConfig config) { object_tier_ = std::move(config); }
-  const tier::ObjectTierConfig& object_tier() const { return object_tier_; }
+  void set_object_tier(ObjectTierConfig config) { object_tier_ = std::move(config); }
+  const ObjectTierConfig& object_tier() const { return object_tier_; }
 
   // Runs `fn(core)` under the service's lock (the tick thread and status page use this).
   // The wait for and the hold of the lock are recorded, so contention shows in /metrics.
@@ -118,7 +118,7 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   const Clock& clock_;
   MasterMetrics& metrics_;
   const uint64_t incarnation_;
-  tier::ObjectTierConfig object_tier_;
+  ObjectTierConfig object_tier_;
   std::mutex core_mutex_;
   // Signalled (under core_mutex_) when the core journaled manifest changes or queued copy
   // tasks (MasterCore::NodeEventCount).

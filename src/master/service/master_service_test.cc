@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "master/client/master_client.h"
-#include "master/service/master_protocol.h"
+#include "master/codec/master_protocol.h"
 #include "master/service/master_server.h"
 #include "mooncake/proto/master.grpc.pb.h"
 #include "testing/free_port.h"

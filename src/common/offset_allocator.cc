@@ -1,4 +1,4 @@
-#include "master/core/offset_allocator.h"
+#include "common/offset_allocator.h"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,9 @@
-#include "master/service/proto_convert.h"
+#include "master/codec/proto_convert.h"
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <utility>
 
 namespace mooncake {
 
@@ -67,17 +69,6 @@ Result<SegmentSpec> FromProto(const pb::SegmentSpec& spec) {
   return out;
 }
 
-void ToProto(const ReplicaView& replica, pb::Replica* out) {
-  out->set_medium(ToProto(replica.medium));
-  out->set_node_id(replica.node);
-  out->set_status(replica.status == ReplicaStatus::kComplete ? pb::REPLICA_COMPLETE
-                                                             : pb::REPLICA_PROCESSING);
-  pb::Slice* slice = out->add_slices();
-  slice->set_segment(replica.allocation.segment);
-  slice->set_address(replica.allocation.address);
-  slice->set_length(replica.allocation.length);
-}
-
 void ToProto(const ManifestEntry& entry, pb::ManifestEntry* out) {
   out->set_key(entry.key);
   out->set_address(entry.address);
@@ -119,6 +110,24 @@ std::chrono::milliseconds TaskTimeout(uint64_t timeout_ms) {
 }
 
 }  // namespace
+
+void ToProto(Medium medium, std::string_view node, bool complete,
+             std::span<const Allocation> slices, pb::Replica* out) {
+  out->set_medium(ToProto(medium));
+  out->set_node_id(std::string(node));
+  out->set_status(complete ? pb::REPLICA_COMPLETE : pb::REPLICA_PROCESSING);
+  for (const Allocation& slice : slices) ToProto(slice, out->add_slices());
+}
+
+ReplicaLocation FromProto(const pb::Replica& replica) {
+  ReplicaLocation out;
+  out.medium = FromProto(replica.medium()).value_or(Medium::kDram);
+  out.node_id = replica.node_id();
+  out.complete = replica.status() == pb::REPLICA_COMPLETE;
+  out.slices.reserve(replica.slices_size());
+  for (const pb::Slice& slice : replica.slices()) out.slices.push_back(FromProto(slice));
+  return out;
+}
 
 void ToProto(const CopyTask& task, pb::CopyTask* out) {
   out->set_task_id(task.task_id);
@@ -203,6 +212,91 @@ Result<ReplicateConfig> FromProto(const pb::ReplicateConfig& config) {
     out.soft_pin_ttl = std::chrono::milliseconds(config.soft_pin_ttl_ms());
   }
   out.from_object_store = config.from_object_store();
+  return out;
+}
+
+void ToProto(const ClusterInfo& info, pb::GetClusterInfoResponse* out) {
+  for (const SegmentInfo& segment : info.segments) {
+    pb::SegmentInfo* s = out->add_segments();
+    s->set_name(segment.name);
+    s->set_node_id(segment.node_id);
+    s->set_epoch(segment.epoch);
+    s->set_medium(ToProto(segment.medium));
+    s->set_capacity(segment.capacity);
+    s->set_used(segment.used);
+    s->set_draining(segment.draining);
+  }
+  out->set_objects(info.objects);
+  out->set_objects_below_replica_target(info.objects_below_replica_target);
+  out->set_lookups_hit(info.lookups_hit);
+  out->set_lookups_miss(info.lookups_miss);
+  out->set_manifest_backlog(info.manifest_backlog);
+  out->set_repairs_in_flight(info.repairs_in_flight);
+  out->set_repairs_scheduled(info.repairs.scheduled);
+  out->set_repairs_completed(info.repairs.completed);
+  out->set_repairs_failed(info.repairs.failed);
+  out->set_repairs_timed_out(info.repairs.timed_out);
+  out->set_repairs_cancelled(info.repairs.cancelled);
+  const TierStats& tier = info.tier;
+  out->set_ssd_puts(tier.ssd_puts);
+  out->set_demotions_scheduled(tier.demotions_scheduled);
+  out->set_demotions_completed(tier.demotions_completed);
+  out->set_demotions_failed(tier.demotions_failed);
+  out->set_ssd_hits(tier.ssd_hits);
+  out->set_promotions_scheduled(tier.promotions_scheduled);
+  out->set_promotions_completed(tier.promotions_completed);
+  out->set_promotions_failed(tier.promotions_failed);
+  out->set_dram_hits(tier.dram_hits);
+  out->set_object_store_policy(info.object_store_policy);
+  out->set_object_read_throughs(tier.object_read_throughs);
+  out->set_object_uploads(tier.object_uploads);
+  out->set_object_upload_failures(tier.object_upload_failures);
+  out->set_upload_backlog_objects(tier.upload_backlog_objects);
+  out->set_upload_backlog_bytes(tier.upload_backlog_bytes);
+  out->set_uploads_in_flight(tier.uploads_in_flight);
+}
+
+ClusterInfo FromProto(const pb::GetClusterInfoResponse& info) {
+  ClusterInfo out;
+  for (const pb::SegmentInfo& s : info.segments()) {
+    SegmentInfo segment;
+    segment.name = s.name();
+    segment.node_id = s.node_id();
+    segment.epoch = s.epoch();
+    segment.medium = FromProto(s.medium()).value_or(Medium::kDram);
+    segment.capacity = s.capacity();
+    segment.used = s.used();
+    segment.draining = s.draining();
+    out.segments.push_back(std::move(segment));
+  }
+  out.objects = info.objects();
+  out.objects_below_replica_target = info.objects_below_replica_target();
+  out.lookups_hit = info.lookups_hit();
+  out.lookups_miss = info.lookups_miss();
+  out.manifest_backlog = info.manifest_backlog();
+  out.repairs_in_flight = info.repairs_in_flight();
+  out.repairs.scheduled = info.repairs_scheduled();
+  out.repairs.completed = info.repairs_completed();
+  out.repairs.failed = info.repairs_failed();
+  out.repairs.timed_out = info.repairs_timed_out();
+  out.repairs.cancelled = info.repairs_cancelled();
+  TierStats& tier = out.tier;
+  tier.ssd_puts = info.ssd_puts();
+  tier.demotions_scheduled = info.demotions_scheduled();
+  tier.demotions_completed = info.demotions_completed();
+  tier.demotions_failed = info.demotions_failed();
+  tier.ssd_hits = info.ssd_hits();
+  tier.promotions_scheduled = info.promotions_scheduled();
+  tier.promotions_completed = info.promotions_completed();
+  tier.promotions_failed = info.promotions_failed();
+  tier.dram_hits = info.dram_hits();
+  tier.object_read_throughs = info.object_read_throughs();
+  tier.object_uploads = info.object_uploads();
+  tier.object_upload_failures = info.object_upload_failures();
+  tier.upload_backlog_objects = info.upload_backlog_objects();
+  tier.upload_backlog_bytes = info.upload_backlog_bytes();
+  tier.uploads_in_flight = info.uploads_in_flight();
+  out.object_store_policy = info.object_store_policy();
   return out;
 }
 

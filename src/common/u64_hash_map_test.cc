@@ -1,4 +1,4 @@
-#include "master/core/u64_hash_map.h"
+#include "common/u64_hash_map.h"
 
 #include <gtest/gtest.h>
 

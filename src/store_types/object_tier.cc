@@ -1,19 +1,8 @@
-#include "tier/object_tier_config.h"
-
-#include <cstdlib>
+#include "store_types/object_tier.h"
 
 #include <fmt/format.h>
 
-namespace mooncake::tier {
-
-ObjectStoreCredentials CredentialsFromEnvironment() {
-  auto env = [](const char* name) {
-    const char* value = std::getenv(name);
-    return std::string(value != nullptr ? value : "");
-  };
-  return ObjectStoreCredentials{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"),
-                                env("AWS_SESSION_TOKEN")};
-}
+namespace mooncake {
 
 Result<ObjectTierPolicy> ParseObjectTierPolicy(std::string_view text) {
   if (text == "none") return ObjectTierPolicy::kNone;
@@ -55,4 +44,4 @@ Status ObjectTierConfig::Validate() const {
   return Status::Ok();
 }
 
-}  // namespace mooncake::tier
+}  // namespace mooncake

@@ -2,7 +2,8 @@
 
 // Space management for one segment: hands out byte ranges of [0, capacity) by address-ordered
 // best fit and coalesces freed ranges with their free neighbours. Pure (no I/O, no clock) and
-// not thread-safe: the master core that owns the segment serialises every call.
+// not thread-safe: its owner serialises every call (the master core, per segment; the store
+// client, for its staging buffer).
 //
 // Invariants (checked by CheckConsistency()):
 //  - free blocks and allocations are disjoint and together tile [0, capacity) exactly;
@@ -25,7 +26,7 @@
 #include <set>
 #include <utility>
 
-#include "master/core/u64_hash_map.h"
+#include "common/u64_hash_map.h"
 #include "mooncake/common/status.h"
 
 namespace mooncake {

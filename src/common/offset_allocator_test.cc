@@ -1,4 +1,4 @@
-#include "master/core/offset_allocator.h"
+#include "common/offset_allocator.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
