@@ -46,9 +46,9 @@ Result<MasterServerOptions> ToOptions(const Flags& f) {
   o.object_tier.url = f.object_store;
   o.object_tier.endpoint = f.object_store_endpoint;
   o.object_tier.region = f.object_store_region;
-  const std::string policy =
-      !f.object_store_policy.empty() ? f.object_store_policy
-                                     : (f.object_store.empty() ? "none" : "write-through");
+  const std::string policy = !f.object_store_policy.empty()
+                                 ? f.object_store_policy
+                                 : (f.object_store.empty() ? "none" : "write-through");
   MC_ASSIGN_OR_RETURN(o.object_tier.policy, tier::ParseObjectTierPolicy(policy));
   o.host = f.host;
   o.port = static_cast<uint16_t>(f.port);
@@ -63,8 +63,8 @@ Result<MasterServerOptions> ToOptions(const Flags& f) {
   o.core.max_repairs_in_flight = static_cast<size_t>(f.max_repairs_in_flight);
   o.core.repair_timeout = Seconds(f.repair_timeout_s);
   o.core.promote_after_hits = static_cast<uint32_t>(f.promote_after_hits);
-  o.core.promote_hit_window = std::chrono::milliseconds(
-      static_cast<int64_t>(f.promote_hit_window_s * 1000));
+  o.core.promote_hit_window =
+      std::chrono::milliseconds(static_cast<int64_t>(f.promote_hit_window_s * 1000));
   return o;
 }
 
