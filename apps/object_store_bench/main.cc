@@ -13,9 +13,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "apps/common/app_flags.h"
 #include "common/logging.h"
 #include "mooncake/common/size.h"
 #include "tier/object_store.h"
@@ -41,18 +43,16 @@ void Fill(std::vector<char>& data, uint64_t seed) {
 }
 
 int Main(int argc, char** argv) {
-  std::string url, endpoint, op = "both", size_text = "64MiB", log_level = "warn";
+  std::string url, endpoint, op = "both", size_text = "64MiB";
   int count = 4;
   CLI::App app{"object-storage tier benchmark"};
+  app::AppFlags common(app, "object_store_bench", LogLevel::kWarn);
   app.add_option("--url", url, "s3://bucket[/prefix] or file:///dir")->required();
   app.add_option("--endpoint", endpoint, "S3-compatible server, e.g. http://127.0.0.1:4568");
   app.add_option("--op", op, "put | get | both")->check(CLI::IsMember({"put", "get", "both"}));
   app.add_option("--size", size_text, "bytes per object, e.g. 64MiB");
   app.add_option("--count", count, "objects")->check(CLI::Range(1, 10000));
-  app.add_option("--log_level", log_level, "trace|debug|info|warn|error|off");
-  CLI11_PARSE(app, argc, argv);
-  LogLevel level;
-  if (ParseLogLevel(log_level, &level)) SetLogLevel(level);
+  if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
   auto size = ParseSize(size_text);
   if (!size.ok()) {
     fmt::print(stderr, "--size: {}\n", size.status().ToString());

@@ -22,9 +22,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "apps/common/app_flags.h"
 #include "bench_pattern.h"
 #include "common/logging.h"
 #include "mooncake/common/size.h"
@@ -58,7 +60,6 @@ struct Flags {
   int io_threads = 2;
   int connections = 4;
   std::string slice_size = "1MiB";
-  std::string log_level = "warn";
   std::string nics;  // comma-separated local NIC addresses
   int transfer_timeout_ms = 10000;
   std::string target_file;  // file segment to serve (target) or to target (initiator)
@@ -388,6 +389,7 @@ int RunMemcpy(const Flags& flags, uint64_t buffer_size) {
 int Main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"Transfer Engine benchmark (upstream-compatible flags)"};
+  app::AppFlags common(app, "transfer_engine_bench", LogLevel::kWarn);
   app.add_option("--mode", flags.mode,
                  "target | initiator | memcpy (single-thread memcpy anchor, no engine)")
       ->check(CLI::IsMember({"target", "initiator", "memcpy"}));
@@ -419,7 +421,6 @@ int Main(int argc, char** argv) {
   app.add_option("--connections", flags.connections, "TCP connections per peer")
       ->check(CLI::Range(1, 64));
   app.add_option("--slice_size", flags.slice_size, "slice size, e.g. 1MiB");
-  app.add_option("--log_level", flags.log_level, "trace|debug|info|warn|error|off");
   app.add_option("--nics", flags.nics, "local NIC addresses to use, e.g. 10.0.0.1,10.0.1.1");
   app.add_option("--transfer_timeout_ms", flags.transfer_timeout_ms,
                  "a connection with no progress for this long is dropped and its slices retried")
@@ -428,14 +429,8 @@ int Main(int argc, char** argv) {
                  "target: also serve this file (--buffer_size bytes, pattern-filled) as file "
                  "segment 'bench'; initiator: target that file segment (of --segment_id, or "
                  "this file registered locally when --segment_id is not given)");
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
 
-  LogLevel level;
-  if (!ParseLogLevel(flags.log_level, &level)) {
-    fmt::print(stderr, "invalid --log_level '{}'\n", flags.log_level);
-    return 2;
-  }
-  SetLogLevel(level);
   auto buffer_size = ParseSize(flags.buffer_size);
   auto slice_size = ParseSize(flags.slice_size);
   if (!buffer_size.ok() || !slice_size.ok()) {
