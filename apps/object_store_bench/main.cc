@@ -21,6 +21,7 @@
 #include "common/logging.h"
 #include "mooncake/common/size.h"
 #include "tier/object_store.h"
+#include "tier/object_tier_config.h"
 
 namespace mooncake::tier {
 namespace {
@@ -62,9 +63,10 @@ int Main(int argc, char** argv) {
   options.url = url;
   options.endpoint = endpoint;
   options.region = Env("AWS_DEFAULT_REGION", Env("AWS_REGION", "us-east-1"));
-  options.access_key_id = Env("AWS_ACCESS_KEY_ID");
-  options.secret_access_key = Env("AWS_SECRET_ACCESS_KEY");
-  options.session_token = Env("AWS_SESSION_TOKEN");
+  const ObjectStoreCredentials credentials = CredentialsFromEnvironment();
+  options.access_key_id = credentials.access_key_id;
+  options.secret_access_key = credentials.secret_access_key;
+  options.session_token = credentials.session_token;
   auto store = ObjectStore::Create(options);
   if (!store.ok()) {
     fmt::print(stderr, "cannot open the object store: {}\n", store.status().ToString());
