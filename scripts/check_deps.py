@@ -132,8 +132,9 @@ def owners_of(include, by_stem, by_folder):
     for prefix, lib in PUBLIC_HEADER_OWNERS.items():
         if include.startswith(prefix):
             return {lib}
-    path = "src/" + include
-    if not (ROOT / path).exists():
+    # Includes are by full path from src/ (apps' shared helpers: from the repository root).
+    path = next((p for p in ("src/" + include, include) if (ROOT / p).is_file()), None)
+    if path is None:
         return None
     folder, file = os.path.split(path)
     stem = file.rsplit(".", 1)[0]

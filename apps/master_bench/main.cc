@@ -15,11 +15,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "apps/common/app_flags.h"
 #include "common/logging.h"
 #include "master/client/master_client.h"
 #include "tcp_pingpong.h"
@@ -39,7 +41,6 @@ struct Flags {
   uint64_t value_size = 4096;
   std::string metrics;  // host:port of the master's HTTP server, for its RSS
   int rpc_timeout_ms = 5000;
-  std::string log_level = "warn";
 };
 
 struct ThreadResult {
@@ -175,6 +176,7 @@ ThreadResult Worker(const Flags& f, const std::string& prefix, int thread, const
 int Run(int argc, char** argv) {
   Flags f;
   CLI::App app{"Mooncake master RPC benchmark (with a TCP ping-pong anchor)"};
+  app::AppFlags common(app, "master_bench", LogLevel::kWarn);
   app.add_option("--master", f.master, "host:port of mooncake_master")->capture_default_str();
   app.add_option("--op", f.op, "put|get|exist")
       ->check(CLI::IsMember({"put", "get", "exist"}))
@@ -196,11 +198,7 @@ int Run(int argc, char** argv) {
   app.add_option("--metrics", f.metrics,
                  "host:port of the master's HTTP server: report its RSS per preloaded object");
   app.add_option("--rpc_timeout_ms", f.rpc_timeout_ms, "Deadline per RPC")->capture_default_str();
-  app.add_option("--log_level", f.log_level, "trace|debug|info|warn|error|off")
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  LogLevel level;
-  if (ParseLogLevel(f.log_level, &level)) SetLogLevel(level);
+  if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
 
   const std::string id = "bench-" + RunId();
   const std::string prefix = id + "-";

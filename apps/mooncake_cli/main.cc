@@ -7,8 +7,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
 #include <string>
 
+#include "apps/common/app_flags.h"
 #include "commands.h"
 #include "common/logging.h"
 
@@ -22,8 +24,8 @@ constexpr const char* kFooter =
 int Run(int argc, char** argv) {
   CliOptions options;
   int timeout_ms = static_cast<int>(options.rpc_timeout.count());
-  std::string log_level = "error";
   CLI::App app{"Mooncake Store command line: put, get, remove and list objects; cluster status"};
+  app::AppFlags common(app, "mooncake", LogLevel::kError);
   app.footer(kFooter);
   app.fallthrough();  // global flags may also follow the command
   app.require_subcommand(1);
@@ -37,8 +39,6 @@ int Run(int argc, char** argv) {
                  "This process's Transfer Engine host:port (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--metadata_server", options.metadata_server, "P2PHANDSHAKE or etcd://host:port")
-      ->capture_default_str();
-  app.add_option("--log_level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
 
   PutArgs put;
@@ -72,23 +72,10 @@ int Run(int argc, char** argv) {
   CLI::App* stat_cmd =
       app.add_subcommand("stat", "Nodes, segments, capacity and use, objects, hit rate");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return static_cast<int>(ExitCode::kUsage);
+  if (std::optional<int> exit_code = common.Parse(argc, argv, static_cast<int>(ExitCode::kUsage))) {
+    return *exit_code;
   }
   options.rpc_timeout = std::chrono::milliseconds(timeout_ms);
-  LogLevel level;
-  if (!ParseLogLevel(log_level, &level)) {
-    std::fprintf(stderr,
-                 "mooncake: --log_level '%s' is not one of trace|debug|info|warn|error|off\n",
-                 log_level.c_str());
-    return static_cast<int>(ExitCode::kUsage);
-  }
-  SetLogLevel(level);
 
   Outcome outcome;
   if (*put_cmd) {

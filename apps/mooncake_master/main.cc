@@ -6,8 +6,10 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 
+#include "apps/common/app_flags.h"
 #include "common/logging.h"
 #include "common/shutdown_signals.h"
 #include "master/service/master_server.h"
@@ -30,7 +32,6 @@ struct Flags {
   int64_t promote_after_hits = 2;
   double promote_hit_window_s = 60;
   int64_t tick_interval_ms = 100;
-  std::string log_level = "info";
   std::string object_store;
   std::string object_store_policy;  // "" = write-through when --object_store is given
   std::string object_store_endpoint;
@@ -46,9 +47,9 @@ Result<MasterServerOptions> ToOptions(const Flags& f) {
   o.object_tier.url = f.object_store;
   o.object_tier.endpoint = f.object_store_endpoint;
   o.object_tier.region = f.object_store_region;
-  const std::string policy =
-      !f.object_store_policy.empty() ? f.object_store_policy
-                                     : (f.object_store.empty() ? "none" : "write-through");
+  const std::string policy = !f.object_store_policy.empty()
+                                 ? f.object_store_policy
+                                 : (f.object_store.empty() ? "none" : "write-through");
   MC_ASSIGN_OR_RETURN(o.object_tier.policy, ParseObjectTierPolicy(policy));
   o.host = f.host;
   o.port = static_cast<uint16_t>(f.port);
@@ -63,14 +64,15 @@ Result<MasterServerOptions> ToOptions(const Flags& f) {
   o.core.max_repairs_in_flight = static_cast<size_t>(f.max_repairs_in_flight);
   o.core.repair_timeout = Seconds(f.repair_timeout_s);
   o.core.promote_after_hits = static_cast<uint32_t>(f.promote_after_hits);
-  o.core.promote_hit_window = std::chrono::milliseconds(
-      static_cast<int64_t>(f.promote_hit_window_s * 1000));
+  o.core.promote_hit_window =
+      std::chrono::milliseconds(static_cast<int64_t>(f.promote_hit_window_s * 1000));
   return o;
 }
 
 int Run(int argc, char** argv) {
   Flags f;
   CLI::App app{"Mooncake Store master: object index, allocation, leases, eviction"};
+  app::AppFlags common(app, "mooncake_master", LogLevel::kInfo);
   app.set_config("--config", "", "Read flags from a file of 'key = value' lines (TOML/INI)");
   app.allow_config_extras(false);
   app.add_option("--host", f.host, "Address to listen on")->capture_default_str();
@@ -119,8 +121,6 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--tick_interval", f.tick_interval_ms, "Period of the master's timers, in ms")
       ->capture_default_str();
-  app.add_option("--log_level", f.log_level, "trace|debug|info|warn|error|off")
-      ->capture_default_str();
   app.add_option("--object_store", f.object_store,
                  "Object-storage tier clients use: s3://bucket[/prefix] or file:///dir (default: "
                  "none). Data never flows through the master; each client brings credentials "
@@ -133,20 +133,7 @@ int Run(int argc, char** argv) {
                  "S3-compatible server, e.g. http://127.0.0.1:4568 (default: AWS)");
   app.add_option("--object_store_region", f.object_store_region, "S3 signing region")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  LogLevel level;
-  if (!ParseLogLevel(f.log_level, &level)) {
-    std::fprintf(stderr,
-                 "mooncake_master: --log_level '%s' is not one of "
-                 "trace|debug|info|warn|error|off\n",
-                 f.log_level.c_str());
-    return 2;
-  }
-  SetLogLevel(level);
+  if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
 
   BlockShutdownSignals();
 

@@ -11,8 +11,10 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "apps/common/app_flags.h"
 #include "common/logging.h"
 #include "common/shutdown_signals.h"
 #include "mooncake/common/size.h"
@@ -33,8 +35,8 @@ int Run(int argc, char** argv) {
   int upload_parallelism = 4;
   int metrics_port = -1;
   std::string metrics_host = "0.0.0.0";
-  std::string log_level = "info";
   CLI::App app{"Mooncake Store storage node: contributes DRAM to the pool"};
+  app::AppFlags common(app, "mooncake_node", LogLevel::kInfo);
   app.add_option("--master", options.master_address, "host:port of mooncake_master")->required();
   app.add_option("--listen", options.listen, "Transfer Engine host:port (port 0: any free port)")
       ->capture_default_str();
@@ -84,19 +86,8 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--metrics_host", metrics_host, "Address the metrics server listens on")
       ->capture_default_str();
-  app.add_option("--log_level", log_level, "trace|debug|info|warn|error|off")
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
 
-  LogLevel level;
-  if (!ParseLogLevel(log_level, &level)) {
-    std::fprintf(stderr,
-                 "mooncake_node: --log_level '%s' is not one of "
-                 "trace|debug|info|warn|error|off\n",
-                 log_level.c_str());
-    return 2;
-  }
-  SetLogLevel(level);
   auto size = ParseSize(segment_size);
   if (!size.ok()) {
     std::fprintf(stderr, "mooncake_node: --segment_size: %s\n", size.status().ToString().c_str());

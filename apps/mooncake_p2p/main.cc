@@ -21,10 +21,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "apps/common/app_flags.h"
 #include "common/logging.h"
 #include "common/shutdown_signals.h"
 #include "mooncake/common/size.h"
@@ -236,12 +238,12 @@ int List(P2PStore& store, const std::string& prefix) {
 
 int Run(int argc, char** argv) {
   P2PStoreOptions options;
-  std::string log_level = "warn";
   int lease_ttl_s = static_cast<int>(options.lease_ttl.count());
   std::string hash = "xxh3-128";
   std::string piece_size = "4MiB";
   bool no_serve = false;
   CLI::App app{"Mooncake P2P Store: distribute named objects (checkpoints) between peers"};
+  app::AppFlags common(app, "mooncake_p2p", LogLevel::kWarn);
   app.footer(
       "Exit codes: 0 ok, 1 object not found, 2 usage, 3 etcd/peers unreachable or transfer "
       "failed, 4 verification failed, 6 local file error, 7 other failure.");
@@ -269,8 +271,6 @@ int Run(int argc, char** argv) {
                  "get: extra readers counted against seeds when choosing holders")
       ->capture_default_str();
   app.add_flag("--no_serve", no_serve, "get: never serve what was fetched (naive mode)");
-  app.add_option("--log_level", log_level, "trace|debug|info|warn|error|off")
-      ->capture_default_str();
 
   RegisterArgs reg;
   CLI::App* reg_cmd = app.add_subcommand("register", "Seed FILE... as NAME until SIGINT/SIGTERM");
@@ -295,15 +295,8 @@ int Run(int argc, char** argv) {
   CLI::App* rm_cmd = app.add_subcommand("rm", "Delete NAME's record and holder entries");
   rm_cmd->add_option("NAME", rm_name, "Object name")->required();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  LogLevel level;
-  if (!ParseLogLevel(log_level, &level)) return Fail(InvalidParams("--log_level " + log_level));
-  SetLogLevel(level);
+  // Exit code 2: usage (see the footer).
+  if (std::optional<int> exit_code = common.Parse(argc, argv, 2)) return *exit_code;
   options.lease_ttl = std::chrono::seconds(lease_ttl_s);
   options.hash_algorithm =
       hash == "sha256" ? P2PHashAlgorithm::kSha256 : P2PHashAlgorithm::kXxh3_128;

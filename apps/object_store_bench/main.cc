@@ -13,12 +13,15 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "apps/common/app_flags.h"
 #include "common/logging.h"
 #include "mooncake/common/size.h"
 #include "tier/object_store.h"
+#include "tier/object_store_credentials.h"
 
 namespace mooncake::tier {
 namespace {
@@ -41,18 +44,16 @@ void Fill(std::vector<char>& data, uint64_t seed) {
 }
 
 int Main(int argc, char** argv) {
-  std::string url, endpoint, op = "both", size_text = "64MiB", log_level = "warn";
+  std::string url, endpoint, op = "both", size_text = "64MiB";
   int count = 4;
   CLI::App app{"object-storage tier benchmark"};
+  app::AppFlags common(app, "object_store_bench", LogLevel::kWarn);
   app.add_option("--url", url, "s3://bucket[/prefix] or file:///dir")->required();
   app.add_option("--endpoint", endpoint, "S3-compatible server, e.g. http://127.0.0.1:4568");
   app.add_option("--op", op, "put | get | both")->check(CLI::IsMember({"put", "get", "both"}));
   app.add_option("--size", size_text, "bytes per object, e.g. 64MiB");
   app.add_option("--count", count, "objects")->check(CLI::Range(1, 10000));
-  app.add_option("--log_level", log_level, "trace|debug|info|warn|error|off");
-  CLI11_PARSE(app, argc, argv);
-  LogLevel level;
-  if (ParseLogLevel(log_level, &level)) SetLogLevel(level);
+  if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
   auto size = ParseSize(size_text);
   if (!size.ok()) {
     fmt::print(stderr, "--size: {}\n", size.status().ToString());
@@ -62,9 +63,10 @@ int Main(int argc, char** argv) {
   options.url = url;
   options.endpoint = endpoint;
   options.region = Env("AWS_DEFAULT_REGION", Env("AWS_REGION", "us-east-1"));
-  options.access_key_id = Env("AWS_ACCESS_KEY_ID");
-  options.secret_access_key = Env("AWS_SECRET_ACCESS_KEY");
-  options.session_token = Env("AWS_SESSION_TOKEN");
+  const ObjectStoreCredentials credentials = CredentialsFromEnvironment();
+  options.access_key_id = credentials.access_key_id;
+  options.secret_access_key = credentials.secret_access_key;
+  options.session_token = credentials.session_token;
   auto store = ObjectStore::Create(options);
   if (!store.ok()) {
     fmt::print(stderr, "cannot open the object store: {}\n", store.status().ToString());

@@ -16,11 +16,13 @@
 #include <chrono>
 #include <cstdio>
 #include <latch>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "apps/common/app_flags.h"
 #include "bench_worker.h"
 #include "common/logging.h"
 #include "mooncake/common/size.h"
@@ -38,8 +40,8 @@ std::string RunPrefix() {
 int Run(int argc, char** argv) {
   BenchOptions f;
   std::string value_size = "1MiB";
-  std::string log_level = "warn";
   CLI::App app{"Mooncake Store data-path benchmark (zero-copy PutFrom/GetInto)"};
+  app::AppFlags common(app, "store_bench", LogLevel::kWarn);
   app.add_option("--master", f.master, "host:port of mooncake_master")->capture_default_str();
   app.add_option("--op", f.op, "put|get")
       ->check(CLI::IsMember({"put", "get"}))
@@ -63,11 +65,7 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--keys", f.keys, "Keys per thread (0: about 64 MiB of values, at most 1024)")
       ->capture_default_str();
-  app.add_option("--log_level", log_level, "trace|debug|info|warn|error|off")
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  LogLevel level;
-  if (ParseLogLevel(log_level, &level)) SetLogLevel(level);
+  if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
   auto size = ParseSize(value_size);
   if (!size.ok() || *size == 0) {
     std::fprintf(stderr, "store_bench: --value_size '%s': %s\n", value_size.c_str(),

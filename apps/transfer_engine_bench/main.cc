@@ -12,20 +12,21 @@
 //              it locally (straight to io_uring, no socket).
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-
+#include "apps/common/app_flags.h"
 #include "bench_pattern.h"
 #include "common/logging.h"
 #include "mooncake/common/size.h"
@@ -59,7 +60,6 @@ struct Flags {
   int io_threads = 2;
   int connections = 4;
   std::string slice_size = "1MiB";
-  std::string log_level = "warn";
   std::string nics;  // comma-separated local NIC addresses
   int transfer_timeout_ms = 10000;
   std::string target_file;  // file segment to serve (target) or to target (initiator)
@@ -150,8 +150,8 @@ int RunTarget(const Flags& flags, TransferEngine& engine, uint64_t buffer_size) 
     file_fields = fmt::format(" file_base=0x{:x} file_size={}", *base, buffer_size);
   }
   fmt::print("READY segment={} buffer=0x{:x} size={} allocate_buffer_s={:.3f}{}\n",
-             engine.local_server_name(), reinterpret_cast<uintptr_t>(buffer), memory_size,
-             alloc_s, file_fields);
+             engine.local_server_name(), reinterpret_cast<uintptr_t>(buffer), memory_size, alloc_s,
+             file_fields);
   std::fflush(stdout);
   sigset_t set;
   sigemptyset(&set);
@@ -176,9 +176,9 @@ Result<SegmentHandle> OpenWithRetry(TransferEngine& engine, const std::string& n
   return last;
 }
 
-void RunThread(TransferEngine& engine, const Flags& flags, int index, char* local,
-               uint64_t region, SegmentHandle target, uint64_t remote_base,
-               Clock::time_point stop_at, ThreadResult* out) {
+void RunThread(TransferEngine& engine, const Flags& flags, int index, char* local, uint64_t region,
+               SegmentHandle target, uint64_t remote_base, Clock::time_point stop_at,
+               ThreadResult* out) {
   const uint64_t region_offset = index * region;
   const uint64_t blocks = region / flags.block_size;
   const TransferOpcode op =
@@ -236,13 +236,13 @@ Status Verify(TransferEngine& engine, const Flags& flags, char* local, uint64_t 
       seed = kInitiatorSeed;
     }
     // After a write run, a target holds our pattern in places: reads accept either.
-    int64_t bad = flags.operation == "write"
-                      ? FirstMismatch(data, flags.block_size, seed, offset)
-                      : FirstMismatchEither(data, flags.block_size, kTargetSeed, kInitiatorSeed,
-                                            offset);
+    int64_t bad =
+        flags.operation == "write"
+            ? FirstMismatch(data, flags.block_size, seed, offset)
+            : FirstMismatchEither(data, flags.block_size, kTargetSeed, kInitiatorSeed, offset);
     if (bad >= 0) {
-      result = Status(StatusCode::kInvalidRead,
-                      fmt::format("data mismatch at offset {}", offset + bad));
+      result =
+          Status(StatusCode::kInvalidRead, fmt::format("data mismatch at offset {}", offset + bad));
     }
   }
   engine.FreeBuffer(scratch).IgnoreError();
@@ -297,7 +297,8 @@ int RunInitiator(const Flags& flags, TransferEngine& engine, uint64_t buffer_siz
   const uint64_t usable = std::min<uint64_t>(buffer_size, descriptor->buffers[index].length);
   const uint64_t region = usable / flags.threads;
   if (region < flags.block_size * flags.batch_size) {
-    fmt::print(stderr, "buffer too small: each of {} threads needs batch_size*block_size = {} bytes\n",
+    fmt::print(stderr,
+               "buffer too small: each of {} threads needs batch_size*block_size = {} bytes\n",
                flags.threads, flags.batch_size * flags.block_size);
     return 2;
   }
@@ -339,13 +340,15 @@ int RunInitiator(const Flags& flags, TransferEngine& engine, uint64_t buffer_siz
   double gbps = seconds > 0 ? bytes / seconds / 1e9 : 0;
   fmt::print("Test completed: duration {:.2f}, batch count {}, throughput {:.3f} GB/s\n", seconds,
              batches, gbps);
-  const char* target_kind = local_file ? "local_file" : flags.target_file.empty() ? "memory" : "file";
-  fmt::print("RESULT protocol={} operation={} block_size={} batch_size={} threads={} "
-             "throughput_GBps={:.3f} p50_batch_us={:.1f} p99_batch_us={:.1f} "
-             "allocate_buffer_s={:.3f} verified=yes target={}\n",
-             flags.protocol, flags.operation, flags.block_size, flags.batch_size, flags.threads,
-             gbps,
-             Percentile(latencies, 0.5), Percentile(latencies, 0.99), alloc_s, target_kind);
+  const char* target_kind = local_file                  ? "local_file"
+                            : flags.target_file.empty() ? "memory"
+                                                        : "file";
+  fmt::print(
+      "RESULT protocol={} operation={} block_size={} batch_size={} threads={} "
+      "throughput_GBps={:.3f} p50_batch_us={:.1f} p99_batch_us={:.1f} "
+      "allocate_buffer_s={:.3f} verified=yes target={}\n",
+      flags.protocol, flags.operation, flags.block_size, flags.batch_size, flags.threads, gbps,
+      Percentile(latencies, 0.5), Percentile(latencies, 0.99), alloc_s, target_kind);
   return 0;
 }
 
@@ -376,15 +379,17 @@ int RunMemcpy(const Flags& flags, uint64_t buffer_size) {
     fmt::print(stderr, "VERIFY FAILED: memcpy destination differs\n");
     return 1;
   }
-  fmt::print("RESULT mode=memcpy block_size={} batch_size={} threads=1 throughput_GBps={:.3f} "
-             "verified=yes\n",
-             flags.block_size, flags.batch_size, bytes / seconds / 1e9);
+  fmt::print(
+      "RESULT mode=memcpy block_size={} batch_size={} threads=1 throughput_GBps={:.3f} "
+      "verified=yes\n",
+      flags.block_size, flags.batch_size, bytes / seconds / 1e9);
   return 0;
 }
 
 int Main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"Transfer Engine benchmark (upstream-compatible flags)"};
+  app::AppFlags common(app, "transfer_engine_bench", LogLevel::kWarn);
   app.add_option("--mode", flags.mode,
                  "target | initiator | memcpy (single-thread memcpy anchor, no engine)")
       ->check(CLI::IsMember({"target", "initiator", "memcpy"}));
@@ -399,19 +404,23 @@ int Main(int argc, char** argv) {
                  "peers reach with process_vm_readv/writev)");
   app.add_option("--metadata_server", flags.metadata_server, "P2PHANDSHAKE | etcd://host:port");
   app.add_option("--metadata_lease_ttl", flags.metadata_lease_ttl,
-                 "etcd lease TTL of this engine's descriptor, seconds")->check(CLI::Range(1, 3600));
+                 "etcd lease TTL of this engine's descriptor, seconds")
+      ->check(CLI::Range(1, 3600));
   app.add_option("--local_server_name", flags.local_server_name, "host:port of this engine");
   app.add_option("--segment_id", flags.segment_id, "target segment name (host:port)");
   app.add_option("--device_name", flags.device_name, "RDMA device (ignored for tcp)");
   app.add_option("--buffer_size", flags.buffer_size, "bytes or size string, e.g. 1GiB");
-  app.add_option("--block_size", flags.block_size, "bytes per request")->check(CLI::Range(1ull, 1ull << 30));
-  app.add_option("--batch_size", flags.batch_size, "requests per batch")->check(CLI::Range(1, 65536));
+  app.add_option("--block_size", flags.block_size, "bytes per request")
+      ->check(CLI::Range(1ull, 1ull << 30));
+  app.add_option("--batch_size", flags.batch_size, "requests per batch")
+      ->check(CLI::Range(1, 65536));
   app.add_option("--threads", flags.threads, "submitting threads")->check(CLI::Range(1, 64));
   app.add_option("--duration", flags.duration, "seconds")->check(CLI::Range(0.1, 3600.0));
-  app.add_option("--io_threads", flags.io_threads, "engine event-loop threads")->check(CLI::Range(1, 64));
-  app.add_option("--connections", flags.connections, "TCP connections per peer")->check(CLI::Range(1, 64));
+  app.add_option("--io_threads", flags.io_threads, "engine event-loop threads")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--connections", flags.connections, "TCP connections per peer")
+      ->check(CLI::Range(1, 64));
   app.add_option("--slice_size", flags.slice_size, "slice size, e.g. 1MiB");
-  app.add_option("--log_level", flags.log_level, "trace|debug|info|warn|error|off");
   app.add_option("--nics", flags.nics, "local NIC addresses to use, e.g. 10.0.0.1,10.0.1.1");
   app.add_option("--transfer_timeout_ms", flags.transfer_timeout_ms,
                  "a connection with no progress for this long is dropped and its slices retried")
@@ -420,18 +429,13 @@ int Main(int argc, char** argv) {
                  "target: also serve this file (--buffer_size bytes, pattern-filled) as file "
                  "segment 'bench'; initiator: target that file segment (of --segment_id, or "
                  "this file registered locally when --segment_id is not given)");
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
 
-  LogLevel level;
-  if (!ParseLogLevel(flags.log_level, &level)) {
-    fmt::print(stderr, "invalid --log_level '{}'\n", flags.log_level);
-    return 2;
-  }
-  SetLogLevel(level);
   auto buffer_size = ParseSize(flags.buffer_size);
   auto slice_size = ParseSize(flags.slice_size);
   if (!buffer_size.ok() || !slice_size.ok()) {
-    fmt::print(stderr, "{}\n", (!buffer_size.ok() ? buffer_size.status() : slice_size.status()).ToString());
+    fmt::print(stderr, "{}\n",
+               (!buffer_size.ok() ? buffer_size.status() : slice_size.status()).ToString());
     return 2;
   }
   std::string protocol = flags.protocol == "rdma" ? "ucx" : flags.protocol;

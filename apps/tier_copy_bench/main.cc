@@ -29,10 +29,12 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "apps/common/app_flags.h"
 #include "common/logging.h"
 #include "master/client/master_client.h"
 #include "mooncake/common/size.h"
@@ -363,10 +365,10 @@ int main(int argc, char** argv) {
   using namespace mooncake;
   bench::Options o;
   std::string object_size = "4MiB";
-  std::string log_level = "warn";
   int poll_ms = 5;
   double deadline_s = 60;
   CLI::App app{"Demotion and promotion throughput of a one-node cluster with an SSD segment"};
+  app::AppFlags common(app, "tier_copy_bench", LogLevel::kWarn);
   app.add_option("--master", o.master, "host:port of mooncake_master")->capture_default_str();
   app.add_option("--object_size", object_size, "Bytes per object")->capture_default_str();
   app.add_option("--high_watermark", o.high_watermark,
@@ -386,11 +388,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "tcp", "shm"}))
       ->capture_default_str();
   app.add_flag("--trace", o.trace, "Print every poll (steady clock in µs) to stderr");
-  app.add_option("--log_level", log_level, "trace|debug|info|warn|error|off")
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  LogLevel level;
-  if (ParseLogLevel(log_level, &level)) SetLogLevel(level);
+  if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
   auto size = ParseSize(object_size);
   if (!size.ok() || *size == 0) {
     std::fprintf(stderr, "tier_copy_bench: --object_size '%s': %s\n", object_size.c_str(),
