@@ -57,12 +57,12 @@ std::string RunId() {
 
 std::string Key(const std::string& prefix, size_t i) { return fmt::format("{}k{:09}", prefix, i); }
 
-std::unique_ptr<MasterClient> Connect(const Flags& f, const std::string& id) {
-  MasterClientOptions options;
+std::unique_ptr<master::MasterClient> Connect(const Flags& f, const std::string& id) {
+  master::MasterClientOptions options;
   options.master_address = f.master;
   options.rpc_timeout = std::chrono::milliseconds(f.rpc_timeout_ms);
   options.client_id = id;
-  auto client = MasterClient::Create(options);
+  auto client = master::MasterClient::Create(options);
   if (!client.ok()) {
     std::fprintf(stderr, "master_bench: %s\n", client.status().ToString().c_str());
     std::exit(1);
@@ -85,11 +85,11 @@ double MasterRss(const std::string& metrics) {
 }
 
 // Puts keys [0, n) in batches; returns how many landed.
-size_t Preload(MasterClient& client, const std::string& prefix, size_t n, uint64_t value_size) {
+size_t Preload(master::MasterClient& client, const std::string& prefix, size_t n, uint64_t value_size) {
   size_t landed = 0;
   constexpr size_t kChunk = 1024;
   for (size_t base = 0; base < n; base += kChunk) {
-    std::vector<PutStartItem> starts;
+    std::vector<master::PutStartItem> starts;
     for (size_t i = base; i < std::min(n, base + kChunk); ++i) {
       starts.push_back({Key(prefix, i), value_size});
     }
@@ -98,7 +98,7 @@ size_t Preload(MasterClient& client, const std::string& prefix, size_t n, uint64
       std::fprintf(stderr, "preload: %s\n", started.status().ToString().c_str());
       return landed;
     }
-    std::vector<PutEndItem> ends;
+    std::vector<master::PutEndItem> ends;
     for (size_t i = 0; i < starts.size(); ++i) {
       if ((*started)[i].ok()) ends.push_back({starts[i].key, 0});
     }
@@ -123,12 +123,12 @@ ThreadResult Worker(const Flags& f, const std::string& prefix, int thread, const
   while (!stop.load(std::memory_order_relaxed)) {
     const auto start = Clock::now();
     if (f.op == "put") {
-      std::vector<PutStartItem> items(f.batch_size);
+      std::vector<master::PutStartItem> items(f.batch_size);
       for (auto& item : items) {
         item = {fmt::format("{}t{}-{:09}", prefix, thread, put_serial++), f.value_size};
       }
       auto started = client->BatchPutStart(items, ReplicateConfig{});
-      std::vector<PutEndItem> ends;
+      std::vector<master::PutEndItem> ends;
       if (started.ok()) {
         for (size_t i = 0; i < items.size(); ++i) {
           if ((*started)[i].ok()) {

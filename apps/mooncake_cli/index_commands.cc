@@ -22,17 +22,17 @@
 namespace mooncake::cli {
 namespace {
 
-Result<std::unique_ptr<MasterClient>> Connect(const CliOptions& options) {
-  MasterClientOptions master;
+Result<std::unique_ptr<master::MasterClient>> Connect(const CliOptions& options) {
+  master::MasterClientOptions master;
   master.master_address = options.master;
   master.rpc_timeout = options.rpc_timeout;
   master.client_id = "mooncake-cli";
-  return MasterClient::Create(master);
+  return master::MasterClient::Create(master);
 }
 
 // The object store behind the pool, when the master names one; null otherwise.
-Result<std::unique_ptr<tier::ObjectStore>> ObjectTierOf(MasterClient& master) {
-  MC_ASSIGN_OR_RETURN(PingReply pong, master.Ping());
+Result<std::unique_ptr<tier::ObjectStore>> ObjectTierOf(master::MasterClient& master) {
+  MC_ASSIGN_OR_RETURN(master::PingReply pong, master.Ping());
   if (!pong.object_tier.enabled()) return std::unique_ptr<tier::ObjectStore>();
   tier::ObjectStoreOptions store;
   store.url = pong.object_tier.url;

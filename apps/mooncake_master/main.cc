@@ -14,7 +14,7 @@
 #include "common/shutdown_signals.h"
 #include "master/service/master_server.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 struct Flags {
@@ -42,8 +42,8 @@ std::chrono::milliseconds Seconds(double s) {
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
 }
 
-Result<MasterServerOptions> ToOptions(const Flags& f) {
-  MasterServerOptions o;
+Result<master::MasterServerOptions> ToOptions(const Flags& f) {
+  master::MasterServerOptions o;
   o.object_tier.url = f.object_store;
   o.object_tier.endpoint = f.object_store_endpoint;
   o.object_tier.region = f.object_store_region;
@@ -142,7 +142,7 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "mooncake_master: %s\n", options.status().ToString().c_str());
     return 2;
   }
-  auto server = MasterServer::Create(std::move(*options));
+  auto server = master::MasterServer::Create(std::move(*options));
   if (!server.ok()) {
     std::fprintf(stderr, "mooncake_master: %s\n", server.status().ToString().c_str());
     return 1;
@@ -159,6 +159,6 @@ int Run(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master
 
-int main(int argc, char** argv) { return mooncake::Run(argc, argv); }
+int main(int argc, char** argv) { return mooncake::master::Run(argc, argv); }

@@ -22,11 +22,11 @@
 #include "node/storage_node.h"
 #include "tier/object_store_credentials.h"
 
-namespace mooncake {
+namespace mooncake::node {
 namespace {
 
 int Run(int argc, char** argv) {
-  StorageNodeOptions options;
+  node::StorageNodeOptions options;
   options.listen = "127.0.0.1:0";
   std::string segment_size = "1GiB";
   int heartbeat_ms = 500;
@@ -116,15 +116,15 @@ int Run(int argc, char** argv) {
 
   BlockShutdownSignals();
 
-  auto node = StorageNode::Create(options);
+  auto node = node::StorageNode::Create(options);
   if (!node.ok()) {
     std::fprintf(stderr, "mooncake_node: %s\n", node.status().ToString().c_str());
     return 1;
   }
-  std::unique_ptr<NodeMetricsServer> metrics;
+  std::unique_ptr<node::NodeMetricsServer> metrics;
   if (metrics_port >= 0) {
     auto started =
-        NodeMetricsServer::Start(metrics_host, static_cast<uint16_t>(metrics_port), **node);
+        node::NodeMetricsServer::Start(metrics_host, static_cast<uint16_t>(metrics_port), **node);
     if (!started.ok()) {
       std::fprintf(stderr, "mooncake_node: %s\n", started.status().ToString().c_str());
       (*node)->Stop();
@@ -132,7 +132,7 @@ int Run(int argc, char** argv) {
     }
     metrics = std::move(*started);
   }
-  const StorageNode::Stats stats = (*node)->stats();
+  const node::StorageNode::Stats stats = (*node)->stats();
   std::printf(
       "READY node=%s segment=%s size=%llu epoch=%llu metrics_port=%u ssd_segment=%s "
       "ssd_size=%llu ssd_recovered=%llu ssd_scan_ms=%llu\n",
@@ -173,6 +173,6 @@ int Run(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::node
 
-int main(int argc, char** argv) { return mooncake::Run(argc, argv); }
+int main(int argc, char** argv) { return mooncake::node::Run(argc, argv); }

@@ -107,13 +107,13 @@ struct RegisterArgs {
   std::string shard_size = "64MiB";
 };
 
-int Register(P2PStore& store, const RegisterArgs& args) {
+int Register(p2p::P2PStore& store, const RegisterArgs& args) {
   auto shard = ParseSize(args.shard_size);
   if (!shard.ok() || *shard == 0) return Fail(InvalidParams("--shard_size: " + args.shard_size));
   std::vector<std::unique_ptr<MappedFile>> maps;
   std::vector<void*> addrs;
   std::vector<size_t> sizes;
-  P2PRegisterOptions options;
+  p2p::P2PRegisterOptions options;
   options.max_shard_size = *shard;
   uint64_t total = 0;
   for (const std::string& f : args.files) {
@@ -154,7 +154,7 @@ Status WaitForFile(const std::string& path, std::chrono::seconds timeout) {
   return Status::Ok();
 }
 
-Status WriteParts(const GetArgs& args, const P2PObjectInfo& info, const uint8_t* data) {
+Status WriteParts(const GetArgs& args, const p2p::P2PObjectInfo& info, const uint8_t* data) {
   std::filesystem::create_directories(args.outdir);
   uint64_t offset = 0;
   for (size_t i = 0; i < info.parts.size(); ++i) {
@@ -172,7 +172,7 @@ Status WriteParts(const GetArgs& args, const P2PObjectInfo& info, const uint8_t*
   return Status::Ok();
 }
 
-int Get(P2PStore& store, const GetArgs& args) {
+int Get(p2p::P2PStore& store, const GetArgs& args) {
   auto info = store.GetObjectInfo(args.name);
   if (!info.ok()) return Fail(info.status());
   // Anonymous memory for the object; pages are touched up front so that the fetch measures
@@ -193,8 +193,8 @@ int Get(P2PStore& store, const GetArgs& args) {
   }
   const bool tty = isatty(STDERR_FILENO) != 0;
   const double start = NowRealtime();
-  GetReplicaOptions options;
-  options.on_progress = [&](const ReplicaProgress& p) {
+  p2p::GetReplicaOptions options;
+  options.on_progress = [&](const p2p::ReplicaProgress& p) {
     double seconds = std::max(1e-6, NowRealtime() - start);
     std::fprintf(stderr, "%sPROGRESS %s/%s %.1f MB/s holders_in_use=%zu shards=%zu/%zu%s",
                  tty ? "\r" : "", FormatSize(p.bytes_done).c_str(),
@@ -225,11 +225,11 @@ int Get(P2PStore& store, const GetArgs& args) {
   return 0;
 }
 
-int List(P2PStore& store, const std::string& prefix) {
+int List(p2p::P2PStore& store, const std::string& prefix) {
   auto objects = store.List(prefix);
   if (!objects.ok()) return Fail(objects.status());
   std::printf("%-40s %14s %7s %8s %6s %s\n", "NAME", "SIZE", "SHARDS", "HOLDERS", "SEEDS", "HASH");
-  for (const P2PObjectInfo& o : *objects) {
+  for (const p2p::P2PObjectInfo& o : *objects) {
     std::printf("%-40s %14s %7zu %8zu %6zu %s\n", o.name.c_str(), FormatSize(o.size).c_str(),
                 o.shard_count, o.holder_count, o.seed_count, o.hash_algorithm.c_str());
   }
@@ -237,7 +237,7 @@ int List(P2PStore& store, const std::string& prefix) {
 }
 
 int Run(int argc, char** argv) {
-  P2PStoreOptions options;
+  p2p::P2PStoreOptions options;
   int lease_ttl_s = static_cast<int>(options.lease_ttl.count());
   std::string hash = "xxh3-128";
   std::string piece_size = "4MiB";
@@ -299,7 +299,7 @@ int Run(int argc, char** argv) {
   if (std::optional<int> exit_code = common.Parse(argc, argv, 2)) return *exit_code;
   options.lease_ttl = std::chrono::seconds(lease_ttl_s);
   options.hash_algorithm =
-      hash == "sha256" ? P2PHashAlgorithm::kSha256 : P2PHashAlgorithm::kXxh3_128;
+      hash == "sha256" ? p2p::P2PHashAlgorithm::kSha256 : p2p::P2PHashAlgorithm::kXxh3_128;
   auto piece = ParseSize(piece_size);
   if (!piece.ok()) return Fail(piece.status());
   options.piece_size = *piece;
@@ -308,7 +308,7 @@ int Run(int argc, char** argv) {
   // Before any thread exists: SIGINT/SIGTERM are taken with sigwait by register and get
   // --stay; elsewhere they keep their default action (Ctrl-C ends a get at once).
   if (reg_cmd->parsed() || (get_cmd->parsed() && get.stay)) BlockShutdownSignals();
-  auto store = P2PStore::Create(options);
+  auto store = p2p::P2PStore::Create(options);
   if (!store.ok()) return Fail(store.status());
   if (reg_cmd->parsed()) return Register(**store, reg);
   if (get_cmd->parsed()) return Get(**store, get);

@@ -65,7 +65,7 @@ struct Tier {
   TierStats stats;
 };
 
-Result<Tier> Sample(MasterClient& master) {
+Result<Tier> Sample(master::MasterClient& master) {
   MC_ASSIGN_OR_RETURN(ClusterInfo info, master.GetClusterInfo());
   Tier tier;
   for (const SegmentInfo& segment : info.segments) {
@@ -99,7 +99,7 @@ struct Burst {
 // `counts` picks (scheduled, completed, failed) out of the tier counters.
 constexpr auto kSettle = std::chrono::milliseconds(500);
 
-Result<Burst> Watch(MasterClient& master, const Options& options, const Tier& before,
+Result<Burst> Watch(master::MasterClient& master, const Options& options, const Tier& before,
                     const std::function<std::array<uint64_t, 3>(const TierStats&)>& counts,
                     const std::function<bool(const Tier&, uint64_t scheduled)>& finished) {
   const auto base = counts(before.stats);
@@ -185,11 +185,11 @@ int Fail(const std::string& what, const Status& status) {
 }
 
 int Run(const Options& o) {
-  MasterClientOptions master_options;
+  master::MasterClientOptions master_options;
   master_options.master_address = o.master;
-  auto master_or = MasterClient::Create(master_options);
+  auto master_or = master::MasterClient::Create(master_options);
   if (!master_or.ok()) return Fail("master client", master_or.status());
-  MasterClient& master = **master_or;
+  master::MasterClient& master = **master_or;
   store::ClientOptions client_options;
   client_options.master_address = o.master;
   client_options.protocol = o.protocol;

@@ -76,13 +76,13 @@ struct ThreadResult {
 
 // Polls a batch until every task finished. Backs off to short sleeps so that on a small
 // machine the poller does not take CPU from the engine's I/O threads.
-Status WaitBatch(TransferEngine& engine, BatchId batch, size_t n, std::chrono::seconds limit) {
+Status WaitBatch(transfer::TransferEngine& engine, transfer::BatchId batch, size_t n, std::chrono::seconds limit) {
   const auto deadline = Clock::now() + limit;
   int spins = 0;
   for (size_t i = 0; i < n;) {
-    MC_ASSIGN_OR_RETURN(TransferStatus st, engine.GetTransferStatus(batch, i));
-    if (st.state == TransferState::kFailed) return st.error;
-    if (st.state == TransferState::kCompleted) {
+    MC_ASSIGN_OR_RETURN(transfer::TransferStatus st, engine.GetTransferStatus(batch, i));
+    if (st.state == transfer::TransferState::kFailed) return st.error;
+    if (st.state == transfer::TransferState::kCompleted) {
       ++i;
       continue;
     }
@@ -98,7 +98,7 @@ Status WaitBatch(TransferEngine& engine, BatchId batch, size_t n, std::chrono::s
 
 // AllocateBuffer, timed (reported as allocate_buffer_s); prints the error and returns
 // nullptr on failure.
-char* AllocateTimed(TransferEngine& engine, uint64_t size, double* seconds) {
+char* AllocateTimed(transfer::TransferEngine& engine, uint64_t size, double* seconds) {
   auto t0 = Clock::now();
   auto buffer = engine.AllocateBuffer(size);
   if (!buffer.ok()) {
@@ -111,7 +111,7 @@ char* AllocateTimed(TransferEngine& engine, uint64_t size, double* seconds) {
 
 // Writes the target pattern over `size` bytes of `path` (created or truncated) and registers
 // it as file segment "bench"; returns its base address.
-Result<uint64_t> RegisterPatternFile(TransferEngine& engine, const std::string& path,
+Result<uint64_t> RegisterPatternFile(transfer::TransferEngine& engine, const std::string& path,
                                      uint64_t size) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -133,7 +133,7 @@ Result<uint64_t> RegisterPatternFile(TransferEngine& engine, const std::string& 
   return engine.RegisterFileSegment(kFileSegmentName, path, size);
 }
 
-int RunTarget(const Flags& flags, TransferEngine& engine, uint64_t buffer_size) {
+int RunTarget(const Flags& flags, transfer::TransferEngine& engine, uint64_t buffer_size) {
   const bool file = !flags.target_file.empty();
   const uint64_t memory_size = file ? std::min(buffer_size, kFileTargetMemory) : buffer_size;
   double alloc_s = 0;
@@ -163,7 +163,7 @@ int RunTarget(const Flags& flags, TransferEngine& engine, uint64_t buffer_size) 
   return 0;
 }
 
-Result<SegmentHandle> OpenWithRetry(TransferEngine& engine, const std::string& name) {
+Result<transfer::SegmentHandle> OpenWithRetry(transfer::TransferEngine& engine, const std::string& name) {
   // The target may still be starting: retry for a few seconds.
   Status last;
   for (int attempt = 0; attempt < 50; ++attempt) {
@@ -176,20 +176,20 @@ Result<SegmentHandle> OpenWithRetry(TransferEngine& engine, const std::string& n
   return last;
 }
 
-void RunThread(TransferEngine& engine, const Flags& flags, int index, char* local, uint64_t region,
-               SegmentHandle target, uint64_t remote_base, Clock::time_point stop_at,
+void RunThread(transfer::TransferEngine& engine, const Flags& flags, int index, char* local, uint64_t region,
+               transfer::SegmentHandle target, uint64_t remote_base, Clock::time_point stop_at,
                ThreadResult* out) {
   const uint64_t region_offset = index * region;
   const uint64_t blocks = region / flags.block_size;
-  const TransferOpcode op =
-      flags.operation == "write" ? TransferOpcode::kWrite : TransferOpcode::kRead;
-  std::vector<TransferRequest> requests(flags.batch_size);
+  const transfer::TransferOpcode op =
+      flags.operation == "write" ? transfer::TransferOpcode::kWrite : transfer::TransferOpcode::kRead;
+  std::vector<transfer::TransferRequest> requests(flags.batch_size);
   uint64_t next_block = 0;
   out->first_submit = Clock::now();
   while (Clock::now() < stop_at) {
     for (auto& r : requests) {
       uint64_t offset = region_offset + (next_block++ % blocks) * flags.block_size;
-      r = TransferRequest{op, local + offset, target, remote_base + offset, flags.block_size};
+      r = transfer::TransferRequest{op, local + offset, target, remote_base + offset, flags.block_size};
     }
     auto start = Clock::now();
     auto batch = engine.AllocateBatchId(requests.size());
@@ -213,8 +213,8 @@ void RunThread(TransferEngine& engine, const Flags& flags, int index, char* loca
 }
 
 // Reads back `samples` blocks spread over what was touched and checks their contents.
-Status Verify(TransferEngine& engine, const Flags& flags, char* local, uint64_t touched,
-              SegmentHandle target, uint64_t remote_base) {
+Status Verify(transfer::TransferEngine& engine, const Flags& flags, char* local, uint64_t touched,
+              transfer::SegmentHandle target, uint64_t remote_base) {
   const uint64_t blocks = std::max<uint64_t>(1, touched / flags.block_size);
   const uint64_t samples = std::min<uint64_t>(16, blocks);
   MC_ASSIGN_OR_RETURN(void* scratch_raw, engine.AllocateBuffer(flags.block_size));
@@ -226,9 +226,9 @@ Status Verify(TransferEngine& engine, const Flags& flags, char* local, uint64_t 
     uint64_t seed = kTargetSeed;
     if (flags.operation == "write") {
       // What we wrote must now be in the target: read it back.
-      TransferRequest r{TransferOpcode::kRead, scratch, target, remote_base + offset,
+      transfer::TransferRequest r{transfer::TransferOpcode::kRead, scratch, target, remote_base + offset,
                         flags.block_size};
-      MC_ASSIGN_OR_RETURN(BatchId batch, engine.AllocateBatchId(1));
+      MC_ASSIGN_OR_RETURN(transfer::BatchId batch, engine.AllocateBatchId(1));
       MC_RETURN_IF_ERROR(engine.SubmitTransfer(batch, {&r, 1}));
       MC_RETURN_IF_ERROR(WaitBatch(engine, batch, 1, std::chrono::seconds(30)));
       engine.FreeBatchId(batch).IgnoreError();
@@ -255,7 +255,7 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
-int RunInitiator(const Flags& flags, TransferEngine& engine, uint64_t buffer_size) {
+int RunInitiator(const Flags& flags, transfer::TransferEngine& engine, uint64_t buffer_size) {
   const bool local_file = !flags.target_file.empty() && flags.segment_id.empty();
   if (flags.segment_id.empty() && !local_file) {
     fmt::print(stderr, "--segment_id=<target host:port> is required for an initiator\n");
@@ -448,7 +448,7 @@ int Main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-  TransferEngineOptions options;
+  transfer::TransferEngineOptions options;
   options.metadata_server = flags.metadata_server;
   options.metadata_lease_ttl = std::chrono::seconds(flags.metadata_lease_ttl);
   options.local_server_name = flags.local_server_name;
@@ -464,7 +464,7 @@ int Main(int argc, char** argv) {
     if (comma > start) options.nics.push_back(flags.nics.substr(start, comma - start));
     start = comma + 1;
   }
-  auto engine = TransferEngine::Create(options);
+  auto engine = transfer::TransferEngine::Create(options);
   if (!engine.ok()) {
     fmt::print(stderr, "cannot start transfer engine: {}\n", engine.status().ToString());
     return 1;

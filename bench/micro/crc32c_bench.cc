@@ -27,7 +27,7 @@
 #include "common/crc32c_internal.h"
 #include "mooncake/common/crc32c.h"
 
-namespace mooncake {
+namespace mooncake::bench {
 namespace {
 
 constexpr int64_t kSizes[] = {4 << 10, 64 << 10, 1 << 20};
@@ -156,6 +156,6 @@ int Main(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::bench
 
-int main(int argc, char** argv) { return mooncake::Main(argc, argv); }
+int main(int argc, char** argv) { return mooncake::bench::Main(argc, argv); }

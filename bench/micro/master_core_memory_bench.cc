@@ -32,7 +32,7 @@
 #include "master/core/master_core.h"
 #include "mooncake/common/clock.h"
 
-namespace mooncake {
+namespace mooncake::bench {
 namespace {
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
@@ -71,12 +71,12 @@ struct CoreFigures {
 };
 
 bool MeasureCore(uint64_t objects, uint64_t run, CoreFigures& out) {
-  MasterCoreOptions options;
+  master::MasterCoreOptions options;
   options.put_timeout = std::chrono::hours(1);  // the fill must not race the reclaim
   options.client_ttl = std::chrono::hours(1);
-  auto created = MasterCore::Create(options, SystemClock::Instance());
+  auto created = master::MasterCore::Create(options, SystemClock::Instance());
   if (!created.ok()) return false;
-  std::unique_ptr<MasterCore> core = std::move(created).value();
+  std::unique_ptr<master::MasterCore> core = std::move(created).value();
   for (int s = 0; s < kSegments; ++s) {
     const std::string node = "node-" + std::to_string(s);
     const SegmentSpec spec{"seg-" + std::to_string(s),
@@ -212,6 +212,6 @@ int Main(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::bench
 
-int main(int argc, char** argv) { return mooncake::Main(argc, argv); }
+int main(int argc, char** argv) { return mooncake::bench::Main(argc, argv); }

@@ -19,7 +19,7 @@
 
 #include "common/offset_allocator.h"
 
-namespace mooncake {
+namespace mooncake::bench {
 namespace {
 
 constexpr uint64_t kKiB = uint64_t{1} << 10;
@@ -117,4 +117,4 @@ void BM_AnchorStdSetEraseInsert(benchmark::State& state) {
 BENCHMARK(BM_AnchorStdSetEraseInsert)->Arg(1000)->Arg(1000000);
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::bench

@@ -11,7 +11,7 @@ namespace mooncake::store {
 
 Status ClientImpl::MountSegment() {
   if (options_.global_segment_size == 0) return Status::Ok();
-  StorageNodeOptions node;
+  node::StorageNodeOptions node;
   node.master_address = options_.master_address;
   node.listen = engine_->local_server_name();
   node.metadata_server = options_.metadata_server;
@@ -19,7 +19,7 @@ Status ClientImpl::MountSegment() {
   node.segment_size = options_.global_segment_size;
   node.rpc_timeout = options_.rpc_timeout;
   node.engine = engine_.get();
-  MC_ASSIGN_OR_RETURN(node_, StorageNode::Create(std::move(node)));
+  MC_ASSIGN_OR_RETURN(node_, node::StorageNode::Create(std::move(node)));
   return Status::Ok();
 }
 

@@ -49,22 +49,22 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
 
 Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
   MC_RETURN_IF_ERROR(options.Validate());
-  MasterClientOptions master_options;
+  master::MasterClientOptions master_options;
   master_options.master_address = options.master_address;
   master_options.rpc_timeout = options.rpc_timeout;
   master_options.client_id = options.local_hostname;
   // Ride out a master restart: calls wait for it (up to rpc_timeout) instead of failing.
   master_options.wait_for_master = true;
-  MC_ASSIGN_OR_RETURN(std::unique_ptr<MasterClient> master, MasterClient::Create(master_options));
-  MC_ASSIGN_OR_RETURN(PingReply pong, master->Ping());
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<master::MasterClient> master, master::MasterClient::Create(master_options));
+  MC_ASSIGN_OR_RETURN(master::PingReply pong, master->Ping());
 
-  TransferEngineOptions engine_options;
+  transfer::TransferEngineOptions engine_options;
   engine_options.local_server_name = options.local_hostname;
   engine_options.metadata_server = options.metadata_server;
   engine_options.protocol = options.protocol;
   engine_options.transfer_timeout = options.transfer_timeout;
-  MC_ASSIGN_OR_RETURN(std::unique_ptr<TransferEngine> engine,
-                      TransferEngine::Create(engine_options));
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<transfer::TransferEngine> engine,
+                      transfer::TransferEngine::Create(engine_options));
   std::unique_ptr<ClientImpl> client(
       new ClientImpl(std::move(options), std::move(master), std::move(engine)));
   MC_ASSIGN_OR_RETURN(client->staging_,
@@ -74,8 +74,8 @@ Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
   return std::unique_ptr<Client>(std::move(client));
 }
 
-ClientImpl::ClientImpl(ClientOptions options, std::unique_ptr<MasterClient> master,
-                       std::unique_ptr<TransferEngine> engine)
+ClientImpl::ClientImpl(ClientOptions options, std::unique_ptr<master::MasterClient> master,
+                       std::unique_ptr<transfer::TransferEngine> engine)
     : options_(std::move(options)),
       master_(std::move(master)),
       engine_(std::move(engine)),
@@ -95,12 +95,12 @@ std::string ClientImpl::local_hostname() const { return engine_->local_server_na
 // ---- Transfers ------------------------------------------------------------------------------
 
 Status ClientImpl::AppendRequests(const ReplicaLocation& replica, uint64_t offset, uint64_t length,
-                                  uint8_t* local, TransferOpcode opcode,
-                                  std::vector<TransferRequest>& requests) {
+                                  uint8_t* local, transfer::TransferOpcode opcode,
+                                  std::vector<transfer::TransferRequest>& requests) {
   if (length == 0) return Status::Ok();  // an empty object (or range) moves no bytes
   MC_ASSIGN_OR_RETURN(std::vector<RemotePiece> pieces, MapObjectRange(replica, offset, length));
   for (const RemotePiece& piece : pieces) {
-    MC_ASSIGN_OR_RETURN(SegmentHandle segment, runner_->Segment(piece.segment));
+    MC_ASSIGN_OR_RETURN(transfer::SegmentHandle segment, runner_->Segment(piece.segment));
     requests.push_back(
         {opcode, local + piece.range_offset, segment, piece.remote_address, piece.length});
   }
@@ -110,14 +110,14 @@ Status ClientImpl::AppendRequests(const ReplicaLocation& replica, uint64_t offse
 std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& items,
                                                 const ReplicateConfig& config, PutMode mode,
                                                 bool upload) {
-  std::vector<PutStartItem> starts;
+  std::vector<master::PutStartItem> starts;
   starts.reserve(items.size());
   for (const WriteItem& item : items) starts.push_back({item.key, item.length});
   auto started = master_->BatchPutStart(starts, ForMaster(config, !upload), mode);
   if (!started.ok()) return Broadcast(started, items.size());
 
   std::vector<Status> results(items.size());
-  std::vector<TransferRequest> requests;
+  std::vector<transfer::TransferRequest> requests;
   std::vector<size_t> owner;  // item index of each request
   for (size_t i = 0; i < items.size(); ++i) {
     if (!(*started)[i].ok()) {
@@ -128,7 +128,7 @@ std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& it
       const size_t before = requests.size();
       Status built =
           AppendRequests(replica, 0, items[i].length, const_cast<uint8_t*>(items[i].data),
-                         TransferOpcode::kWrite, requests);
+                         transfer::TransferOpcode::kWrite, requests);
       owner.resize(requests.size(), i);
       if (!built.ok()) {
         results[i] = built;
@@ -144,7 +144,7 @@ std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& it
     }
   }
 
-  std::vector<PutEndItem> ends;
+  std::vector<master::PutEndItem> ends;
   std::vector<size_t> end_index;
   std::vector<std::string> revokes;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -166,7 +166,7 @@ std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& it
   }
   if (!ends.empty()) {
     auto ended = master_->BatchPutEnd(ends);
-    for (const PutEndItem& end : ends) cache_.Erase(end.key);
+    for (const master::PutEndItem& end : ends) cache_.Erase(end.key);
     for (size_t e = 0; e < end_index.size(); ++e) {
       results[end_index[e]] = ended.ok() ? (*ended)[e] : ended.status();
     }
@@ -184,7 +184,7 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
     order[i] = ReplicaReadOrder(items[i].object->replicas, rotation);
   }
   for (size_t attempt = 0; !pending.empty(); ++attempt) {
-    std::vector<TransferRequest> requests;
+    std::vector<transfer::TransferRequest> requests;
     std::vector<size_t> owner;
     std::vector<size_t> tried;
     // Bytes from SSD are always checked (a flipped bit on disk must never reach the caller),
@@ -197,7 +197,7 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
                                      items[i].length == items[i].object->size);
       const size_t before = requests.size();
       Status built = AppendRequests(replica, items[i].offset, items[i].length, items[i].destination,
-                                    TransferOpcode::kRead, requests);
+                                    transfer::TransferOpcode::kRead, requests);
       owner.resize(requests.size(), i);
       if (!built.ok()) {
         results[i] = built;
@@ -229,17 +229,17 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
   return results;
 }
 
-std::vector<Result<ReplicaListReply>> ClientImpl::Lookup(const std::vector<std::string>& keys,
+std::vector<Result<master::ReplicaListReply>> ClientImpl::Lookup(const std::vector<std::string>& keys,
                                                          bool use_cache,
                                                          std::vector<bool>& cached) {
-  std::vector<Result<ReplicaListReply>> results(keys.size(), Status::Ok());
+  std::vector<Result<master::ReplicaListReply>> results(keys.size(), Status::Ok());
   cached.assign(keys.size(), false);
   std::vector<std::string> ask;
   std::vector<size_t> ask_index;
   const auto now = std::chrono::steady_clock::now();
   for (size_t i = 0; i < keys.size(); ++i) {
     if (use_cache) {
-      if (std::optional<ReplicaListReply> hit = cache_.Find(keys[i], now)) {
+      if (std::optional<master::ReplicaListReply> hit = cache_.Find(keys[i], now)) {
         results[i] = std::move(*hit);
         cached[i] = true;
         continue;
@@ -268,7 +268,7 @@ void ClientImpl::ForgetLocations(const std::vector<std::string>& keys) {
 }
 
 void ClientImpl::NoteReadFailure(ReadPass& pass, size_t index, const std::string& key,
-                                 const ReplicaListReply& object, bool cached) {
+                                 const master::ReplicaListReply& object, bool cached) {
   // Dropped either way: the next read asks the master rather than retrying a location that
   // just failed.
   cache_.Erase(key);
@@ -351,7 +351,7 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetIntoOnce(const std::vector<std
                                                            bool use_cache, ReadPass& pass) {
   std::vector<Result<uint64_t>> results;
   std::vector<bool> cached;
-  std::vector<Result<ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
+  std::vector<Result<master::ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
   std::vector<ReadItem> items;
   std::vector<size_t> item_key;
   results.assign(keys.size(), Status::Ok());
@@ -403,13 +403,13 @@ std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& r
     if (key_index.emplace(range.key, keys.size()).second) keys.push_back(range.key);
   }
   std::vector<bool> cached;
-  std::vector<Result<ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
+  std::vector<Result<master::ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
   std::vector<Status> results(ranges.size());
   std::vector<ReadItem> items;
   std::vector<size_t> item_range;
   for (size_t r = 0; r < ranges.size(); ++r) {
     const GetRange& range = ranges[r];
-    const Result<ReplicaListReply>& object = objects[key_index[range.key]];
+    const Result<master::ReplicaListReply>& object = objects[key_index[range.key]];
     if (!object.ok()) {
       results[r] = object.status();
       continue;
@@ -482,7 +482,7 @@ std::vector<Status> ClientImpl::PutValues(const std::vector<std::string>& keys,
 
 Status ClientImpl::PutChunked(const std::string& key, std::span<const uint8_t> value,
                               const ReplicateConfig& config, PutMode mode, bool upload) {
-  MC_ASSIGN_OR_RETURN(PutStartReply start,
+  MC_ASSIGN_OR_RETURN(master::PutStartReply start,
                       master_->PutStart(key, value.size(), ForMaster(config, !upload), mode));
   auto fail = [&](const Status& status) {
     master_->PutRevoke(key).IgnoreError();  // else reclaimed by the put timeout
@@ -494,9 +494,9 @@ Status ClientImpl::PutChunked(const std::string& key, std::span<const uint8_t> v
     auto piece = staging_->Acquire(length, options_.transfer_timeout);
     if (!piece.ok()) return fail(piece.status());
     std::memcpy(piece->data(), value.data() + offset, length);
-    std::vector<TransferRequest> requests;
+    std::vector<transfer::TransferRequest> requests;
     for (const ReplicaLocation& replica : start.replicas) {
-      if (Status s = AppendRequests(replica, offset, length, piece->data(), TransferOpcode::kWrite,
+      if (Status s = AppendRequests(replica, offset, length, piece->data(), transfer::TransferOpcode::kWrite,
                                     requests);
           !s.ok()) {
         return fail(s);
@@ -538,7 +538,7 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
 std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
     const std::vector<std::string>& keys, bool use_cache, ReadPass& pass) {
   std::vector<bool> cached;
-  std::vector<Result<ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
+  std::vector<Result<master::ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
   auto note_failure = [&](size_t i) { NoteReadFailure(pass, i, keys[i], *objects[i], cached[i]); };
   std::vector<Result<std::vector<uint8_t>>> results;
   results.reserve(keys.size());
@@ -580,7 +580,7 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
     }
     // One key at a time through staging, in pieces of at most the staging size; the
     // checksum is verified on the assembled value.
-    const ReplicaListReply& object = *objects[i];
+    const master::ReplicaListReply& object = *objects[i];
     std::vector<uint8_t> value(object.size);
     Status status;
     bool staging_failed = false;

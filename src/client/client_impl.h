@@ -74,7 +74,7 @@ class ClientImpl final : public Client {
   };
   // A range of an object to read into registered memory.
   struct ReadItem {
-    const ReplicaListReply* object = nullptr;
+    const master::ReplicaListReply* object = nullptr;
     uint64_t offset = 0;
     uint64_t length = 0;
     uint8_t* destination = nullptr;
@@ -104,8 +104,8 @@ class ClientImpl final : public Client {
     }
   };
 
-  ClientImpl(ClientOptions options, std::unique_ptr<MasterClient> master,
-             std::unique_ptr<TransferEngine> engine);
+  ClientImpl(ClientOptions options, std::unique_ptr<master::MasterClient> master,
+             std::unique_ptr<transfer::TransferEngine> engine);
 
   // PutStart for every item in one RPC, the writes of every replica in one transfer batch,
   // then PutEnd / PutRevoke in one RPC each. One status per item.
@@ -128,11 +128,11 @@ class ClientImpl final : public Client {
   // Appends the requests moving object bytes [offset, offset + length) of `replica` to/from
   // `local`.
   Status AppendRequests(const ReplicaLocation& replica, uint64_t offset, uint64_t length,
-                        uint8_t* local, TransferOpcode opcode,
-                        std::vector<TransferRequest>& requests);
+                        uint8_t* local, transfer::TransferOpcode opcode,
+                        std::vector<transfer::TransferRequest>& requests);
   // The per-key replica lists: from the location cache where usable (with use_cache), the
   // rest in one master RPC (and cached). `cached[i]` says whether key i came from the cache.
-  std::vector<Result<ReplicaListReply>> Lookup(const std::vector<std::string>& keys, bool use_cache,
+  std::vector<Result<master::ReplicaListReply>> Lookup(const std::vector<std::string>& keys, bool use_cache,
                                                std::vector<bool>& cached);
   // One pass of BatchGet / BatchGetInto / GetIntoRanges. Every index (of keys, or of ranges)
   // whose read of a located object failed is added to `pass` (stale when the location came
@@ -147,7 +147,7 @@ class ClientImpl final : public Client {
                                         ReadPass& pass);
   // Records in `pass` that reading index `index` of `key` (located as `object`) failed.
   void NoteReadFailure(ReadPass& pass, size_t index, const std::string& key,
-                       const ReplicaListReply& object, bool cached);
+                       const master::ReplicaListReply& object, bool cached);
   // Forgets the cached locations of keys this client just wrote or removed.
   void ForgetLocations(const std::vector<std::string>& keys);
   // With options_.global_segment_size > 0: allocates this client's segment from engine_ and
@@ -199,8 +199,8 @@ class ClientImpl final : public Client {
   Result<uint64_t> RemoveMatchingFromObjectTier(const std::function<bool(const std::string&)>& match);
 
   const ClientOptions options_;
-  std::unique_ptr<MasterClient> master_;
-  std::unique_ptr<TransferEngine> engine_;
+  std::unique_ptr<master::MasterClient> master_;
+  std::unique_ptr<transfer::TransferEngine> engine_;
   std::unique_ptr<TransferRunner> runner_;
   std::unique_ptr<StagingBuffer> staging_;
   LocationCache cache_;
@@ -209,7 +209,7 @@ class ClientImpl final : public Client {
   std::atomic<uint64_t> read_rotation_{0};
   // The segment this client contributes (global_segment_size > 0), served by engine_; stopped
   // (unmounted) before engine_ goes.
-  std::unique_ptr<StorageNode> node_;
+  std::unique_ptr<node::StorageNode> node_;
   // The object-storage tier (null when the master names none or policy none), and the
   // master's policy: write-through uploads in the put; write-back leaves it to the nodes.
   std::unique_ptr<tier::ObjectStore> object_store_;

@@ -2,7 +2,7 @@
 
 namespace mooncake::store {
 
-std::optional<ReplicaListReply> LocationCache::Find(const std::string& key, TimePoint now) {
+std::optional<master::ReplicaListReply> LocationCache::Find(const std::string& key, TimePoint now) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
@@ -15,7 +15,7 @@ std::optional<ReplicaListReply> LocationCache::Find(const std::string& key, Time
   return it->second.reply;
 }
 
-void LocationCache::Insert(const std::string& key, const ReplicaListReply& reply, TimePoint sent) {
+void LocationCache::Insert(const std::string& key, const master::ReplicaListReply& reply, TimePoint sent) {
   if (capacity_ == 0 || reply.lease_ttl.count() <= 0) return;
   const TimePoint usable_until = sent + reply.lease_ttl * 3 / 4;
   std::lock_guard lock(mutex_);

@@ -38,16 +38,16 @@ class LocationCache {
   explicit LocationCache(size_t capacity) : capacity_(capacity) {}
 
   // The cached reply for `key` when it is still usable at `now`.
-  std::optional<ReplicaListReply> Find(const std::string& key, TimePoint now);
+  std::optional<master::ReplicaListReply> Find(const std::string& key, TimePoint now);
   // Caches `reply` for `key`, looked up with a request sent at `sent`.
-  void Insert(const std::string& key, const ReplicaListReply& reply, TimePoint sent);
+  void Insert(const std::string& key, const master::ReplicaListReply& reply, TimePoint sent);
   void Erase(const std::string& key);
   void Clear();
   size_t size() const;
 
  private:
   struct Entry {
-    ReplicaListReply reply;
+    master::ReplicaListReply reply;
     TimePoint usable_until;
     std::list<std::string>::iterator recency;
   };

@@ -10,8 +10,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-ReplicaListReply Reply(uint64_t version, milliseconds lease = milliseconds(4000)) {
-  ReplicaListReply reply;
+master::ReplicaListReply Reply(uint64_t version, milliseconds lease = milliseconds(4000)) {
+  master::ReplicaListReply reply;
   reply.size = 10;
   reply.version = version;
   reply.lease_ttl = lease;

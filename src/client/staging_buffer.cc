@@ -20,7 +20,7 @@ void StagingBuffer::Piece::Release() {
   data_ = nullptr;
 }
 
-Result<std::unique_ptr<StagingBuffer>> StagingBuffer::Create(TransferEngine& engine,
+Result<std::unique_ptr<StagingBuffer>> StagingBuffer::Create(transfer::TransferEngine& engine,
                                                              uint64_t size) {
   MC_ASSIGN_OR_RETURN(OffsetAllocator allocator, OffsetAllocator::Create(size));
   MC_ASSIGN_OR_RETURN(void* base, engine.AllocateBuffer(size));
@@ -28,7 +28,7 @@ Result<std::unique_ptr<StagingBuffer>> StagingBuffer::Create(TransferEngine& eng
       new StagingBuffer(engine, static_cast<uint8_t*>(base), size, std::move(allocator)));
 }
 
-StagingBuffer::StagingBuffer(TransferEngine& engine, uint8_t* base, uint64_t size,
+StagingBuffer::StagingBuffer(transfer::TransferEngine& engine, uint8_t* base, uint64_t size,
                              OffsetAllocator allocator)
     : engine_(engine), base_(base), size_(size), allocator_(std::move(allocator)) {}
 

@@ -41,7 +41,7 @@ class StagingBuffer {
   };
 
   // Allocates `size` bytes of registered memory from `engine` (which must outlive this).
-  static Result<std::unique_ptr<StagingBuffer>> Create(TransferEngine& engine, uint64_t size);
+  static Result<std::unique_ptr<StagingBuffer>> Create(transfer::TransferEngine& engine, uint64_t size);
   ~StagingBuffer();
 
   uint64_t size() const { return size_; }
@@ -51,10 +51,10 @@ class StagingBuffer {
   Result<Piece> Acquire(uint64_t length, std::chrono::milliseconds timeout);
 
  private:
-  StagingBuffer(TransferEngine& engine, uint8_t* base, uint64_t size, OffsetAllocator allocator);
+  StagingBuffer(transfer::TransferEngine& engine, uint8_t* base, uint64_t size, OffsetAllocator allocator);
   void Free(uint64_t offset);
 
-  TransferEngine& engine_;
+  transfer::TransferEngine& engine_;
   uint8_t* const base_;
   const uint64_t size_;
   std::mutex mutex_;

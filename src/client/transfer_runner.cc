@@ -6,10 +6,10 @@
 
 namespace mooncake::store {
 
-TransferRunner::TransferRunner(TransferEngine& engine, std::chrono::milliseconds timeout)
+TransferRunner::TransferRunner(transfer::TransferEngine& engine, std::chrono::milliseconds timeout)
     : engine_(engine), timeout_(timeout) {}
 
-Result<SegmentHandle> TransferRunner::Segment(const std::string& name) {
+Result<transfer::SegmentHandle> TransferRunner::Segment(const std::string& name) {
   {
     std::lock_guard lock(segments_mutex_);
     auto it = segments_.find(name);
@@ -17,14 +17,14 @@ Result<SegmentHandle> TransferRunner::Segment(const std::string& name) {
   }
   // Opened outside the lock: the first contact with a peer may take a handshake. A node's
   // further segments ("<engine>/ssd") are served by its engine.
-  MC_ASSIGN_OR_RETURN(SegmentHandle handle,
+  MC_ASSIGN_OR_RETURN(transfer::SegmentHandle handle,
                       engine_.OpenSegment(std::string(TransferSegmentOf(name))));
   std::lock_guard lock(segments_mutex_);
   segments_.emplace(name, handle);
   return handle;
 }
 
-std::vector<Status> TransferRunner::Run(const std::vector<TransferRequest>& requests) {
+std::vector<Status> TransferRunner::Run(const std::vector<transfer::TransferRequest>& requests) {
   std::vector<Status> results(requests.size());
   if (requests.empty()) return results;
   auto batch = engine_.AllocateBatchId(requests.size());
@@ -50,9 +50,9 @@ std::vector<Status> TransferRunner::Run(const std::vector<TransferRequest>& requ
       auto status = engine_.GetTransferStatus(*batch, i);
       if (!status.ok()) {
         results[i] = status.status();
-      } else if (status->state == TransferState::kCompleted) {
+      } else if (status->state == transfer::TransferState::kCompleted) {
         results[i] = Status::Ok();
-      } else if (status->state == TransferState::kFailed) {
+      } else if (status->state == transfer::TransferState::kFailed) {
         results[i] = status->error.ok() ? Status(StatusCode::kTransferFail, "transfer failed")
                                         : status->error;
       } else {

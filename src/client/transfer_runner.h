@@ -19,20 +19,20 @@ namespace mooncake::store {
 class TransferRunner {
  public:
   // `engine` must outlive the runner.
-  TransferRunner(TransferEngine& engine, std::chrono::milliseconds timeout);
+  TransferRunner(transfer::TransferEngine& engine, std::chrono::milliseconds timeout);
 
   // The handle of segment `name`, opening it on first use.
-  Result<SegmentHandle> Segment(const std::string& name);
+  Result<transfer::SegmentHandle> Segment(const std::string& name);
 
   // Submits every request in one batch and waits until each completed or failed (or the
   // timeout passed: then the stragglers are reported kTransferFail). One status per request.
-  std::vector<Status> Run(const std::vector<TransferRequest>& requests);
+  std::vector<Status> Run(const std::vector<transfer::TransferRequest>& requests);
 
  private:
-  TransferEngine& engine_;
+  transfer::TransferEngine& engine_;
   const std::chrono::milliseconds timeout_;
   std::mutex segments_mutex_;
-  std::unordered_map<std::string, SegmentHandle> segments_;
+  std::unordered_map<std::string, transfer::SegmentHandle> segments_;
 };
 
 }  // namespace mooncake::store

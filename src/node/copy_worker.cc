@@ -13,7 +13,7 @@
 #include "node/task_runner.h"
 #include "store_types/ssd_geometry.h"
 
-namespace mooncake {
+namespace mooncake::node {
 
 Status CopyWorkerOptions::Validate() const {
   if (parallelism < 1 || parallelism > 64) {
@@ -36,7 +36,7 @@ constexpr uint64_t kBounceBytes = 4 << 20;
 }  // namespace
 
 struct CopyWorker::State {
-  TransferEngine* engine = nullptr;
+  transfer::TransferEngine* engine = nullptr;
   std::vector<CopyDestination> destinations;
   std::mutex bounce_mutex;
   std::vector<void*> idle_bounce;
@@ -51,7 +51,7 @@ CopyWorker::CopyWorker(std::unique_ptr<State> state) : state_(std::move(state)) 
 
 CopyWorker::~CopyWorker() { Stop(); }
 
-Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(TransferEngine& engine,
+Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(transfer::TransferEngine& engine,
                                                        CopyDestination destination,
                                                        CopyWorkerOptions options,
                                                        std::function<void()> on_result) {
@@ -60,7 +60,7 @@ Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(TransferEngine& engine,
   return Create(engine, std::move(destinations), options, std::move(on_result));
 }
 
-Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(TransferEngine& engine,
+Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(transfer::TransferEngine& engine,
                                                        std::vector<CopyDestination> destinations,
                                                        CopyWorkerOptions options,
                                                        std::function<void()> on_result) {
@@ -145,10 +145,10 @@ namespace {
 // Runs one transfer and waits for it until `deadline`.
 // `abandoned` (optional) is set when the transfer was left in flight at the deadline: its
 // local buffer may still be written by the engine.
-Status RunTransfer(TransferEngine& engine, const TransferRequest& request,
+Status RunTransfer(transfer::TransferEngine& engine, const transfer::TransferRequest& request,
                    std::chrono::steady_clock::time_point deadline, const std::string& what,
                    bool* abandoned = nullptr) {
-  MC_ASSIGN_OR_RETURN(BatchId batch, engine.AllocateBatchId(1));
+  MC_ASSIGN_OR_RETURN(transfer::BatchId batch, engine.AllocateBatchId(1));
   if (Status submitted = engine.SubmitTransfer(batch, {&request, 1}); !submitted.ok()) {
     engine.FreeBatchId(batch).IgnoreError();
     return submitted.WithContext(what);
@@ -156,13 +156,13 @@ Status RunTransfer(TransferEngine& engine, const TransferRequest& request,
   auto pause = std::chrono::microseconds(20);
   Status transferred;
   for (;;) {
-    Result<TransferStatus> status = engine.GetTransferStatus(batch, 0);
+    Result<transfer::TransferStatus> status = engine.GetTransferStatus(batch, 0);
     if (!status.ok()) {
       transferred = status.status();
       break;
     }
-    if (status->state == TransferState::kCompleted) break;
-    if (status->state == TransferState::kFailed) {
+    if (status->state == transfer::TransferState::kCompleted) break;
+    if (status->state == transfer::TransferState::kFailed) {
       transferred =
           status->error.ok() ? Status(StatusCode::kTransferFail, "transfer failed") : status->error;
       break;
@@ -214,10 +214,10 @@ Status CopyWorker::RunOne(const CopyTask& task) {
   if (own->kind == CopyDestination::Kind::kFileSegment) return CopyToFile(task, *own, deadline);
   auto* local = reinterpret_cast<uint8_t*>(dst.address);
   if (task.size > 0) {
-    TransferEngine& engine = *state_->engine;
-    Result<SegmentHandle> source = engine.OpenSegment(std::string(TransferSegmentOf(src.segment)));
+    transfer::TransferEngine& engine = *state_->engine;
+    Result<transfer::SegmentHandle> source = engine.OpenSegment(std::string(TransferSegmentOf(src.segment)));
     if (!source.ok()) return source.status().WithContext(what + ": opening the source");
-    const TransferRequest request{TransferOpcode::kRead, local, *source, src.address, task.size};
+    const transfer::TransferRequest request{transfer::TransferOpcode::kRead, local, *source, src.address, task.size};
     MC_RETURN_IF_ERROR(RunTransfer(engine, request, deadline, what));
   }
   const uint32_t crc = Crc32c(local, task.size);
@@ -233,7 +233,7 @@ Status CopyWorker::RunOne(const CopyTask& task) {
 Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
                               std::chrono::steady_clock::time_point deadline) {
   State& s = *state_;
-  TransferEngine& engine = *s.engine;
+  transfer::TransferEngine& engine = *s.engine;
   const Allocation& src = task.source;
   const uint64_t dst = task.destination.address;
   const std::string what = fmt::format("copy task {} of '{}' from {}@{:#x} to SSD", task.task_id,
@@ -253,10 +253,10 @@ Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
       local_source = reinterpret_cast<const uint8_t*>(src.address);
     }
   }
-  MC_ASSIGN_OR_RETURN(SegmentHandle self, engine.OpenSegment(engine.local_server_name()));
-  SegmentHandle source{};
+  MC_ASSIGN_OR_RETURN(transfer::SegmentHandle self, engine.OpenSegment(engine.local_server_name()));
+  transfer::SegmentHandle source{};
   if (local_source == nullptr && task.size > 0) {
-    Result<SegmentHandle> opened = engine.OpenSegment(std::string(TransferSegmentOf(src.segment)));
+    Result<transfer::SegmentHandle> opened = engine.OpenSegment(std::string(TransferSegmentOf(src.segment)));
     if (!opened.ok()) return opened.status().WithContext(what + ": opening the source");
     source = *opened;
   }
@@ -280,7 +280,7 @@ Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
     if (local_source != nullptr) {
       std::memcpy(bounce, local_source + offset, n);
     } else {
-      status = RunTransfer(engine, {TransferOpcode::kRead, bounce, source, src.address + offset, n},
+      status = RunTransfer(engine, {transfer::TransferOpcode::kRead, bounce, source, src.address + offset, n},
                            deadline, what + ": reading the source", &abandoned);
       if (!status.ok()) break;
     }
@@ -295,7 +295,7 @@ Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
     }
     const uint64_t write = std::min<uint64_t>(kBounceBytes, padded - offset);
     std::memset(bounce + n, 0, write - n);
-    status = RunTransfer(engine, {TransferOpcode::kWrite, bounce, self, dst + offset, write},
+    status = RunTransfer(engine, {transfer::TransferOpcode::kWrite, bounce, self, dst + offset, write},
                          deadline, what + ": writing the SSD segment", &abandoned);
   }
   if (task.size == 0 && task.checksum != Crc32c(nullptr, 0)) {
@@ -308,4 +308,4 @@ Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
   return status;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::node

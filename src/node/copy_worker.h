@@ -28,9 +28,12 @@
 #include "master/client/master_client.h"
 #include "mooncake/common/status.h"
 
-namespace mooncake {
-
+namespace mooncake::transfer {
 class TransferEngine;
+}  // namespace mooncake::transfer
+
+namespace mooncake::node {
+
 
 struct CopyWorkerOptions {
   // Copies running at once. Default 4; 1..64.
@@ -74,13 +77,13 @@ class CopyWorker {
   // by a call that begins after it was queued, but one call may follow several results (calls
   // never overlap; results queued during a call bring one more). kInvalidParams for bad options
   // or an empty destination.
-  static Result<std::unique_ptr<CopyWorker>> Create(TransferEngine& engine,
+  static Result<std::unique_ptr<CopyWorker>> Create(transfer::TransferEngine& engine,
                                                     CopyDestination destination,
                                                     CopyWorkerOptions options,
                                                     std::function<void()> on_result = {});
   // The same, for a node with several segments (DRAM and SSD): a task's destination must lie
   // in one of them.
-  static Result<std::unique_ptr<CopyWorker>> Create(TransferEngine& engine,
+  static Result<std::unique_ptr<CopyWorker>> Create(transfer::TransferEngine& engine,
                                                     std::vector<CopyDestination> destinations,
                                                     CopyWorkerOptions options,
                                                     std::function<void()> on_result = {});
@@ -119,4 +122,4 @@ class CopyWorker {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::node

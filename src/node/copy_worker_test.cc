@@ -21,18 +21,18 @@
 #include "mooncake/transfer/transfer_engine.h"
 #include "testing/temp_dir.h"
 
-namespace mooncake {
+namespace mooncake::node {
 namespace {
 
 using std::chrono::milliseconds;
 
 constexpr uint64_t kSegmentBytes = 4 << 20;
 
-std::unique_ptr<TransferEngine> Engine() {
-  TransferEngineOptions options;
+std::unique_ptr<transfer::TransferEngine> Engine() {
+  transfer::TransferEngineOptions options;
   options.local_server_name = "127.0.0.1:0";
   options.protocol = "tcp";
-  auto engine = TransferEngine::Create(options);
+  auto engine = transfer::TransferEngine::Create(options);
   EXPECT_TRUE(engine.ok()) << engine.status().ToString();
   return engine.ok() ? std::move(*engine) : nullptr;
 }
@@ -83,8 +83,8 @@ class CopyWorkerTest : public ::testing::Test {
     return std::memcmp(source_ + from, segment_ + to, size) == 0;
   }
 
-  std::unique_ptr<TransferEngine> source_engine_;
-  std::unique_ptr<TransferEngine> node_engine_;
+  std::unique_ptr<transfer::TransferEngine> source_engine_;
+  std::unique_ptr<transfer::TransferEngine> node_engine_;
   uint8_t* source_ = nullptr;
   uint8_t* segment_ = nullptr;
   CopyDestination destination_;
@@ -256,9 +256,9 @@ class CopyWorkerFileTest : public CopyWorkerTest {
  protected:
   void SetUp() override {
     CopyWorkerTest::SetUp();
-    auto dir = TempDir::Create("mc_copy_file");
+    auto dir = testing::TempDir::Create("mc_copy_file");
     ASSERT_TRUE(dir.ok());
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
     path_ = dir_->File("ssd");
     auto base = node_engine_->RegisterFileSegment("ssd", path_, kFileBytes);
     ASSERT_TRUE(base.ok()) << base.status().ToString();
@@ -282,7 +282,7 @@ class CopyWorkerFileTest : public CopyWorkerTest {
   }
 
   static constexpr uint64_t kFileBytes = 16 << 20;
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<testing::TempDir> dir_;
   std::string path_;
   CopyDestination file_;
 };
@@ -348,4 +348,4 @@ TEST_F(CopyWorkerFileTest, ABadChecksumOrRangeNeverLandsWhole) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::node

@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-namespace mooncake {
+namespace mooncake::node {
 
 Result<std::unique_ptr<NodeMetricsServer>> NodeMetricsServer::Start(const std::string& host,
                                                                     uint16_t port,
@@ -89,7 +89,7 @@ Result<std::unique_ptr<NodeMetricsServer>> NodeMetricsServer::Start(const std::s
       "wrote to this node over TCP; read/write = what this node's copies read from / wrote to "
       "the peer. Shared-memory (same host) and UCX transfers are one-sided and not seen here.",
       [&node](GaugeEmitter& out) {
-        for (const PeerTransferStats& p : node.peer_stats()) {
+        for (const transfer::PeerTransferStats& p : node.peer_stats()) {
           const std::pair<const char*, uint64_t> values[] = {
               {"served_read", p.served_bytes_read},
               {"served_write", p.served_bytes_written},
@@ -105,7 +105,7 @@ Result<std::unique_ptr<NodeMetricsServer>> NodeMetricsServer::Start(const std::s
       "mooncake_node_peer_transfers_total",
       "Transfers this node started to each peer (copy tasks' reads), by outcome.",
       [&node](GaugeEmitter& out) {
-        for (const PeerTransferStats& p : node.peer_stats()) {
+        for (const transfer::PeerTransferStats& p : node.peer_stats()) {
           if (p.tasks_completed + p.tasks_failed == 0) continue;
           out.Emit({{"peer", p.peer}, {"result", "ok"}}, static_cast<double>(p.tasks_completed));
           out.Emit({{"peer", p.peer}, {"result", "failed"}}, static_cast<double>(p.tasks_failed));
@@ -138,4 +138,4 @@ NodeMetricsServer::~NodeMetricsServer() {
 
 uint16_t NodeMetricsServer::port() const { return server_->port(); }
 
-}  // namespace mooncake
+}  // namespace mooncake::node

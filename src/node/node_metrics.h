@@ -18,7 +18,7 @@
 #include "mooncake/common/status.h"
 #include "node/storage_node.h"
 
-namespace mooncake {
+namespace mooncake::node {
 
 class NodeMetricsServer {
  public:
@@ -35,4 +35,4 @@ class NodeMetricsServer {
   std::unique_ptr<HttpServer> server_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::node

@@ -13,7 +13,7 @@
 #include "store_types/ssd_geometry.h"
 #include "tier/ssd_layout.h"
 
-namespace mooncake {
+namespace mooncake::node {
 
 Result<std::unique_ptr<SsdFile>> SsdFile::Open(const std::string& path, uint64_t size) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -119,4 +119,4 @@ Status SsdFile::ReadData(uint64_t offset, std::span<char> out) {
   return Status::Ok();
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::node

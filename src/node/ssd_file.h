@@ -23,7 +23,7 @@
 #include "store_types/manifest.h"
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::node {
 
 class SsdFile {
  public:
@@ -67,4 +67,4 @@ class SsdFile {
   uint64_t size_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::node

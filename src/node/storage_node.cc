@@ -20,7 +20,7 @@
 #include "node/uploader.h"
 #include "store_types/ssd_geometry.h"
 
-namespace mooncake {
+namespace mooncake::node {
 
 namespace {
 // The Transfer Engine file segment serving the SSD tier, and the suffix of its master segment.
@@ -52,9 +52,9 @@ Status StorageNodeOptions::Validate() const {
 
 struct StorageNode::State {
   StorageNodeOptions options;
-  std::unique_ptr<MasterClient> master;
-  std::unique_ptr<TransferEngine> engine;
-  TransferEngine* engine_used = nullptr;  // engine.get() or options.engine
+  std::unique_ptr<master::MasterClient> master;
+  std::unique_ptr<transfer::TransferEngine> engine;
+  transfer::TransferEngine* engine_used = nullptr;  // engine.get() or options.engine
   // The DRAM segment (mounted[0].spec, the node's identity and epoch); aliases mounted[0].
   SegmentSpec spec;
   std::atomic<uint64_t> remounts{0};
@@ -190,7 +190,7 @@ struct StorageNode::State {
 
   // Opens and registers the SSD file, scans it and adds its segment to `mounted` with the
   // records found as its manifest.
-  Status OpenSsd(const std::string& path, uint64_t size, TransferEngine& engine,
+  Status OpenSsd(const std::string& path, uint64_t size, transfer::TransferEngine& engine,
                  const std::string& name);
 
   // Mounts the segment announcing every object the manifest holds (none at first start; all
@@ -329,9 +329,9 @@ struct StorageNode::State {
     m.manifest.erase(it);
   }
 
-  std::vector<ManifestAck> Acks() {
+  std::vector<master::ManifestAck> Acks() {
     std::lock_guard lock(manifest_mutex);
-    std::vector<ManifestAck> acks;
+    std::vector<master::ManifestAck> acks;
     for (const Mounted& m : mounted) acks.push_back({m.spec.name, m.acked_seq});
     return acks;
   }
@@ -342,7 +342,7 @@ struct StorageNode::State {
     const auto interval = options.heartbeat_interval;
     const auto retry_pause = std::min<std::chrono::milliseconds>(interval, kRetryPause);
     while (!Stopping()) {
-      const std::vector<ManifestAck> acks = Acks();
+      const std::vector<master::ManifestAck> acks = Acks();
       const auto sent = std::chrono::steady_clock::now();
       std::vector<CopyResult> results = copier->TakeResults();
       std::vector<UploadResult> uploads = uploader->TakeResults();
@@ -350,7 +350,7 @@ struct StorageNode::State {
       auto reply = master->Heartbeat(spec.node_id, spec.epoch, acks, results, interval, uploads);
       if (reply.ok()) {
         heartbeats_ok.fetch_add(1, std::memory_order_relaxed);
-        for (const ManifestDelta& delta : reply->deltas) {
+        for (const master::ManifestDelta& delta : reply->deltas) {
           for (Mounted& m : mounted) {
             if (delta.segment == m.spec.name) Apply(m, delta.batch);
           }
@@ -421,7 +421,7 @@ StorageNode::~StorageNode() { Stop(); }
 Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions options) {
   MC_RETURN_IF_ERROR(options.Validate());
   auto state = std::make_unique<State>();
-  MasterClientOptions master_options;
+  master::MasterClientOptions master_options;
   master_options.master_address = options.master_address;
   master_options.rpc_timeout = options.rpc_timeout;
   master_options.client_id = options.listen;
@@ -429,16 +429,16 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   // channel whose calls fail fast may keep failing from gRPC's cached connection error for
   // seconds after a new master listens.
   master_options.wait_for_master = true;
-  MC_ASSIGN_OR_RETURN(state->master, MasterClient::Create(master_options));
+  MC_ASSIGN_OR_RETURN(state->master, master::MasterClient::Create(master_options));
 
   if (options.engine == nullptr) {
-    TransferEngineOptions engine_options;
+    transfer::TransferEngineOptions engine_options;
     engine_options.local_server_name = options.listen;
     engine_options.metadata_server = options.metadata_server;
     engine_options.protocol = options.protocol;
-    MC_ASSIGN_OR_RETURN(state->engine, TransferEngine::Create(engine_options));
+    MC_ASSIGN_OR_RETURN(state->engine, transfer::TransferEngine::Create(engine_options));
   }
-  TransferEngine& engine = options.engine != nullptr ? *options.engine : *state->engine;
+  transfer::TransferEngine& engine = options.engine != nullptr ? *options.engine : *state->engine;
   state->engine_used = &engine;
   MC_ASSIGN_OR_RETURN(void* base, engine.AllocateBuffer(options.segment_size));
 
@@ -485,7 +485,7 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   return std::unique_ptr<StorageNode>(new StorageNode(std::move(state)));
 }
 
-Status StorageNode::State::OpenSsd(const std::string& path, uint64_t size, TransferEngine& engine,
+Status StorageNode::State::OpenSsd(const std::string& path, uint64_t size, transfer::TransferEngine& engine,
                                    const std::string& name) {
   MC_ASSIGN_OR_RETURN(ssd_file, SsdFile::Open(path, size));
   // Registering creates or extends the file (sparse) and checks a device is large enough.
@@ -552,13 +552,13 @@ StorageNode::Stats StorageNode::stats() const {
   return stats;
 }
 
-std::vector<PeerTransferStats> StorageNode::peer_stats() const {
+std::vector<transfer::PeerTransferStats> StorageNode::peer_stats() const {
   State& s = *state_;  // the state is not const: its mutex is taken
   // Under the lock Stop() takes first: once it has run, the engine may be gone.
   std::lock_guard lock(s.mutex);
   if (s.stopping) return {};
-  const TransferEngine* engine = s.options.engine != nullptr ? s.options.engine : s.engine.get();
-  return engine != nullptr ? engine->GetPeerStats() : std::vector<PeerTransferStats>{};
+  const transfer::TransferEngine* engine = s.options.engine != nullptr ? s.options.engine : s.engine.get();
+  return engine != nullptr ? engine->GetPeerStats() : std::vector<transfer::PeerTransferStats>{};
 }
 
 size_t StorageNode::manifest_size() const {
@@ -627,4 +627,4 @@ void StorageNode::Stop() {
   });
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::node

@@ -43,9 +43,12 @@
 #include "store_types/object_tier.h"
 #include "tier/object_store_credentials.h"
 
-namespace mooncake {
-
+namespace mooncake::transfer {
 class TransferEngine;
+}  // namespace mooncake::transfer
+
+namespace mooncake::node {
+
 
 struct StorageNodeOptions {
   // "host:port" of mooncake_master. Required.
@@ -93,7 +96,7 @@ struct StorageNodeOptions {
   // An engine to allocate and serve the segment from (not owned; it must outlive the node),
   // e.g. a store client's, so that the segment's name is the client's. Then `listen`,
   // `metadata_server` and `protocol` are the engine's own. Default null: the node creates one.
-  TransferEngine* engine = nullptr;
+  transfer::TransferEngine* engine = nullptr;
 
   Status Validate() const;
 };
@@ -158,7 +161,7 @@ class StorageNode {
   Stats stats() const;
   // Bytes and tasks per peer of the node's Transfer Engine (GetPeerStats): what it served to
   // each client over TCP, and what its copies read from other nodes. Empty once stopped.
-  std::vector<PeerTransferStats> peer_stats() const;
+  std::vector<transfer::PeerTransferStats> peer_stats() const;
 
   // Asks the master to copy away every object only this node holds, and waits until none is
   // left or `timeout` passes (asking every ~100 ms; heartbeats and copies go on meanwhile).
@@ -175,4 +178,4 @@ class StorageNode {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::node

@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-namespace mooncake {
+namespace mooncake::node {
 
 // Task: has a uint64_t task_id.
 template <typename Task, typename Result>
@@ -196,4 +196,4 @@ class TaskRunner {
   std::once_flag stop_once_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::node

@@ -11,7 +11,7 @@
 #include "mooncake/common/crc32c.h"
 #include "node/task_runner.h"
 
-namespace mooncake {
+namespace mooncake::node {
 
 Status UploaderOptions::Validate() const {
   if (parallelism < 1 || parallelism > 64) {
@@ -193,4 +193,4 @@ Status Uploader::RunOne(const UploadTask& task) {
       .WithContext(what);
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::node

@@ -28,7 +28,7 @@
 #include "mooncake/common/status.h"
 #include "tier/object_store.h"
 
-namespace mooncake {
+namespace mooncake::node {
 
 struct UploaderOptions {
   // Uploads running at once. Default 4; 1..64.
@@ -94,4 +94,4 @@ class Uploader {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::node

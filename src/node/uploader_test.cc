@@ -17,15 +17,15 @@
 #include "mooncake/common/crc32c.h"
 #include "testing/temp_dir.h"
 
-namespace mooncake {
+namespace mooncake::node {
 namespace {
 
 class UploaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("mc_uploader");
+    auto dir = testing::TempDir::Create("mc_uploader");
     ASSERT_TRUE(dir.ok());
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
     bytes_.resize(5000);
     for (size_t i = 0; i < bytes_.size(); ++i) bytes_[i] = static_cast<char>(i * 7 + 3);
   }
@@ -68,7 +68,7 @@ class UploaderTest : public ::testing::Test {
     return task;
   }
 
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<testing::TempDir> dir_;
   std::vector<char> bytes_;
   std::atomic<int> reads_{0};
 };
@@ -197,4 +197,4 @@ TEST_F(UploaderTest, RunningUploadsStayWithinTheMemoryBudget) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::node

@@ -10,7 +10,7 @@
 #include "p2p/replica_fetch.h"
 #include "p2p/shard_hash.h"
 
-namespace mooncake {
+namespace mooncake::p2p {
 
 using p2p::Extent;
 using p2p::HolderRecord;
@@ -87,17 +87,17 @@ Status P2PStoreOptions::Validate() const {
 
 Result<std::unique_ptr<P2PStore>> P2PStore::Create(P2PStoreOptions options) {
   MC_RETURN_IF_ERROR(options.Validate().WithContext("P2PStore options"));
-  EtcdClientOptions etcd_options;
+  transfer::EtcdClientOptions etcd_options;
   MC_ASSIGN_OR_RETURN(etcd_options.endpoints, ParseEtcdEndpoints(options.metadata_server));
   etcd_options.request_timeout = options.etcd_timeout;
-  MC_ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> etcd, EtcdClient::Create(etcd_options));
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<transfer::EtcdClient> etcd, transfer::EtcdClient::Create(etcd_options));
 
-  TransferEngineOptions te;
+  transfer::TransferEngineOptions te;
   te.metadata_server = options.metadata_server;
   te.local_server_name = options.local_server_name;
   te.protocol = options.protocol;
   te.metadata_lease_ttl = options.lease_ttl;
-  MC_ASSIGN_OR_RETURN(std::unique_ptr<TransferEngine> engine, TransferEngine::Create(te));
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<transfer::TransferEngine> engine, transfer::TransferEngine::Create(te));
 
   auto lease = etcd->GrantLease(options.lease_ttl);
   if (!lease.ok()) return lease.status().WithContext("P2PStore: granting the holder lease");
@@ -105,10 +105,8 @@ Result<std::unique_ptr<P2PStore>> P2PStore::Create(P2PStoreOptions options) {
       new p2p::P2PStoreImpl(std::move(options), std::move(etcd), std::move(engine), lease->id));
 }
 
-namespace p2p {
-
-P2PStoreImpl::P2PStoreImpl(P2PStoreOptions options, std::unique_ptr<EtcdClient> etcd,
-                           std::unique_ptr<TransferEngine> engine, EtcdLeaseId lease)
+P2PStoreImpl::P2PStoreImpl(P2PStoreOptions options, std::unique_ptr<transfer::EtcdClient> etcd,
+                           std::unique_ptr<transfer::TransferEngine> engine, transfer::EtcdLeaseId lease)
     : options_(std::move(options)),
       etcd_(std::move(etcd)),
       engine_(std::move(engine)),
@@ -161,7 +159,7 @@ void P2PStoreImpl::KeepAliveLoop() {
 }
 
 Status P2PStoreImpl::RenewLeaseLocked() {
-  MC_ASSIGN_OR_RETURN(EtcdLease lease, etcd_->GrantLease(options_.lease_ttl));
+  MC_ASSIGN_OR_RETURN(transfer::EtcdLease lease, etcd_->GrantLease(options_.lease_ttl));
   lease_ = lease.id;
   std::vector<std::pair<std::string, std::string>> records;
   {
@@ -232,7 +230,7 @@ Status P2PStoreImpl::Publish(const std::string& name, const std::vector<bool>& h
 }
 
 Result<std::optional<ObjectRecord>> P2PStoreImpl::ReadObject(const std::string& name) {
-  MC_ASSIGN_OR_RETURN(std::optional<EtcdKeyValue> kv, etcd_->Get(ObjectKey(name)));
+  MC_ASSIGN_OR_RETURN(std::optional<transfer::EtcdKeyValue> kv, etcd_->Get(ObjectKey(name)));
   if (!kv) return std::optional<ObjectRecord>();
   MC_ASSIGN_OR_RETURN(ObjectRecord record, DecodeObjectRecord(kv->value));
   return std::optional<ObjectRecord>(std::move(record));
@@ -393,11 +391,11 @@ Status P2PStoreImpl::Unregister(const std::string& name) { return Drop(name, Kin
 Status P2PStoreImpl::DeleteReplica(const std::string& name) { return Drop(name, Kind::kReplica); }
 
 Result<std::vector<P2PObjectInfo>> P2PStoreImpl::List(const std::string& prefix) {
-  MC_ASSIGN_OR_RETURN(std::vector<EtcdKeyValue> objects, etcd_->GetPrefix(ObjectKey(prefix)));
-  MC_ASSIGN_OR_RETURN(std::vector<EtcdKeyValue> holders,
+  MC_ASSIGN_OR_RETURN(std::vector<transfer::EtcdKeyValue> objects, etcd_->GetPrefix(ObjectKey(prefix)));
+  MC_ASSIGN_OR_RETURN(std::vector<transfer::EtcdKeyValue> holders,
                       etcd_->GetPrefix(std::string(kP2PKeyPrefix) + "holders/"));
   std::vector<P2PObjectInfo> out;
-  for (const EtcdKeyValue& kv : objects) {
+  for (const transfer::EtcdKeyValue& kv : objects) {
     auto record = DecodeObjectRecord(kv.value);
     if (!record.ok()) {
       MC_LOG_WARN("p2p: skipping {}: {}", kv.key, record.status().ToString());
@@ -410,7 +408,7 @@ Result<std::vector<P2PObjectInfo>> P2PStoreImpl::List(const std::string& prefix)
     info.hash_algorithm = record->hash_algorithm;
     info.parts = record->parts;
     const std::string holder_prefix = HolderPrefix(record->name);
-    for (const EtcdKeyValue& h : holders) {
+    for (const transfer::EtcdKeyValue& h : holders) {
       if (h.key.rfind(holder_prefix, 0) != 0) continue;
       auto holder = DecodeHolderRecord(h.value, info.shard_count, info.size);
       if (!holder.ok() || !holder->HoldsAny()) continue;
@@ -435,8 +433,8 @@ Result<P2PObjectInfo> P2PStoreImpl::GetObjectInfo(const std::string& name) {
 Status P2PStoreImpl::Remove(const std::string& name) {
   MC_RETURN_IF_ERROR(ValidateObjectName(name));
   MC_ASSIGN_OR_RETURN(int64_t deleted, etcd_->Delete(ObjectKey(name)));
-  MC_ASSIGN_OR_RETURN(std::vector<EtcdKeyValue> holders, etcd_->GetPrefix(HolderPrefix(name)));
-  for (const EtcdKeyValue& kv : holders) MC_RETURN_IF_ERROR(etcd_->Delete(kv.key).status());
+  MC_ASSIGN_OR_RETURN(std::vector<transfer::EtcdKeyValue> holders, etcd_->GetPrefix(HolderPrefix(name)));
+  for (const transfer::EtcdKeyValue& kv : holders) MC_RETURN_IF_ERROR(etcd_->Delete(kv.key).status());
   if (deleted == 0 && holders.empty()) {
     return NotFound(name, fmt::format("not found (no P2P object of that name in etcd {})",
                                       etcd_->EndpointList()));
@@ -444,5 +442,4 @@ Status P2PStoreImpl::Remove(const std::string& name) {
   return Status::Ok();
 }
 
-}  // namespace p2p
-}  // namespace mooncake
+}  // namespace mooncake::p2p

@@ -22,8 +22,8 @@ namespace mooncake::p2p {
 
 class P2PStoreImpl final : public P2PStore {
  public:
-  P2PStoreImpl(P2PStoreOptions options, std::unique_ptr<EtcdClient> etcd,
-               std::unique_ptr<TransferEngine> engine, EtcdLeaseId lease);
+  P2PStoreImpl(P2PStoreOptions options, std::unique_ptr<transfer::EtcdClient> etcd,
+               std::unique_ptr<transfer::TransferEngine> engine, transfer::EtcdLeaseId lease);
   ~P2PStoreImpl() override;
 
   std::string local_server_name() const override { return engine_->local_server_name(); }
@@ -65,13 +65,13 @@ class P2PStoreImpl final : public P2PStore {
   Status RenewLeaseLocked();
 
   const P2PStoreOptions options_;
-  std::unique_ptr<EtcdClient> etcd_;
-  std::unique_ptr<TransferEngine> engine_;
+  std::unique_ptr<transfer::EtcdClient> etcd_;
+  std::unique_ptr<transfer::TransferEngine> engine_;
 
   // Serializes holder-record writes and lease changes (held across etcd calls), so a
   // re-publish after a lease change never resurrects a record that was just removed.
   std::mutex publish_mu_;
-  EtcdLeaseId lease_;  // guarded by publish_mu_
+  transfer::EtcdLeaseId lease_;  // guarded by publish_mu_
 
   std::mutex mu_;  // guards objects_ (never held across I/O)
   std::map<std::string, LocalObject> objects_;

@@ -57,7 +57,7 @@ Status ReplicaFetch::RefreshHolders() {
   std::map<std::string, Holder> holders;
   std::vector<std::vector<std::string>> by_shard(record_.shards.size());
   std::vector<size_t> fetchers(record_.shards.size(), 0);
-  for (const EtcdKeyValue& kv : *kvs) {
+  for (const transfer::EtcdKeyValue& kv : *kvs) {
     auto decoded = DecodeHolderRecord(kv.value, record_.shards.size(), record_.size);
     if (!decoded.ok()) {
       MC_LOG_WARN("p2p: ignoring holder entry {}: {}", kv.key, decoded.status().ToString());
@@ -86,9 +86,9 @@ Status ReplicaFetch::RefreshHolders() {
   return Status::Ok();
 }
 
-Result<SegmentHandle> ReplicaFetch::Open(const std::string& segment) {
+Result<transfer::SegmentHandle> ReplicaFetch::Open(const std::string& segment) {
   if (auto it = segments_.find(segment); it != segments_.end()) return it->second;
-  MC_ASSIGN_OR_RETURN(SegmentHandle handle, context_.engine->OpenSegment(segment));
+  MC_ASSIGN_OR_RETURN(transfer::SegmentHandle handle, context_.engine->OpenSegment(segment));
   segments_[segment] = handle;
   return handle;
 }
@@ -126,10 +126,10 @@ void ReplicaFetch::StartPieces() {
       fail(batch.status());
       continue;
     }
-    std::vector<TransferRequest> requests;
+    std::vector<transfer::TransferRequest> requests;
     for (const Copy& c : *copies) {
-      TransferRequest r;
-      r.opcode = TransferOpcode::kRead;
+      transfer::TransferRequest r;
+      r.opcode = transfer::TransferOpcode::kRead;
       r.source = reinterpret_cast<void*>(c.local);
       r.target_id = *handle;
       r.target_offset = c.remote;
@@ -157,9 +157,9 @@ bool ReplicaFetch::PollPieces() {
         error = status.status();
         continue;
       }
-      if (status->state == TransferState::kFailed) {
+      if (status->state == transfer::TransferState::kFailed) {
         if (error.ok()) error = status->error;
-      } else if (status->state != TransferState::kCompleted) {
+      } else if (status->state != transfer::TransferState::kCompleted) {
         finished = false;
         break;
       }
@@ -219,7 +219,7 @@ void ReplicaFetch::Drain() {
       for (size_t t = 0; t < in_flight_[k].tasks && finished; ++t) {
         auto s = context_.engine->GetTransferStatus(in_flight_[k].batch, t);
         finished =
-            !s.ok() || s->state == TransferState::kCompleted || s->state == TransferState::kFailed;
+            !s.ok() || s->state == transfer::TransferState::kCompleted || s->state == transfer::TransferState::kFailed;
       }
       if (finished) {
         context_.engine->FreeBatchId(in_flight_[k].batch).IgnoreError();

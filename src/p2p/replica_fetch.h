@@ -22,8 +22,8 @@
 namespace mooncake::p2p {
 
 struct ReplicaFetchContext {
-  TransferEngine* engine = nullptr;
-  EtcdClient* etcd = nullptr;
+  transfer::TransferEngine* engine = nullptr;
+  transfer::EtcdClient* etcd = nullptr;
   const P2PStoreOptions* options = nullptr;
   std::string self;  // our segment: never a holder to read from
   // Called from the fetching thread with the shards verified so far and those being fetched,
@@ -47,7 +47,7 @@ class ReplicaFetch {
   };
   struct InFlight {
     PieceAssignment piece;
-    BatchId batch = 0;
+    transfer::BatchId batch = 0;
     size_t tasks = 0;
   };
 
@@ -60,7 +60,7 @@ class ReplicaFetch {
   // Waits (bounded) until nothing is in flight, then frees the batches.
   void Drain();
   ReplicaProgress Progress() const;
-  Result<SegmentHandle> Open(const std::string& segment);
+  Result<transfer::SegmentHandle> Open(const std::string& segment);
 
   ReplicaFetchContext context_;
   ObjectRecord record_;
@@ -70,7 +70,7 @@ class ReplicaFetch {
   ShardScheduler scheduler_;
   std::map<std::string, Holder> holders_;
   bool any_holder_ = false;  // some live peer holds some shard
-  std::map<std::string, SegmentHandle> segments_;
+  std::map<std::string, transfer::SegmentHandle> segments_;
   std::vector<InFlight> in_flight_;
   std::vector<bool> held_;
   bool publish_pending_ = false;

@@ -12,8 +12,8 @@ void BindEngine(py::module_& m) {
   using E = PyTransferEngine;
   using A = E::Addresses;
   using L = E::Lengths;
-  constexpr auto kRead = TransferOpcode::kRead;
-  constexpr auto kWrite = TransferOpcode::kWrite;
+  constexpr auto kRead = transfer::TransferOpcode::kRead;
+  constexpr auto kWrite = transfer::TransferOpcode::kWrite;
   py::class_<E>(m, "TransferEngine",
                 "Moves bytes between this process's registered memory and other segments "
                 "(upstream's API: ints are 0 or a negative error code).")

@@ -44,23 +44,23 @@ class PyP2PStore {
   PyP2PStore(const std::string& metadata_server, const std::string& local_server_name,
              const std::string& protocol, int lease_ttl_s, const std::string& hash,
              uint64_t piece_size, bool serve_replicas) {
-    P2PStoreOptions o;
+    p2p::P2PStoreOptions o;
     o.metadata_server = metadata_server;
     o.local_server_name = local_server_name;
     o.protocol = protocol;
     o.lease_ttl = std::chrono::seconds(lease_ttl_s);
     if (hash == "sha256") {
-      o.hash_algorithm = P2PHashAlgorithm::kSha256;
+      o.hash_algorithm = p2p::P2PHashAlgorithm::kSha256;
     } else if (hash != "xxh3-128") {
       throw py::value_error("hash must be 'xxh3-128' or 'sha256'");
     }
     o.piece_size = piece_size;
     o.serve_replicas = serve_replicas;
     serve_replicas_ = serve_replicas;
-    Result<std::unique_ptr<P2PStore>> store = Status();
+    Result<std::unique_ptr<p2p::P2PStore>> store = Status();
     {
       py::gil_scoped_release nogil;
-      store = P2PStore::Create(std::move(o));
+      store = p2p::P2PStore::Create(std::move(o));
     }
     if (!store.ok()) Raise(store.status());
     store_ = std::move(*store);
@@ -83,7 +83,7 @@ class PyP2PStore {
 
   void Register(const std::string& name, const py::handle& buffers, uint64_t max_shard_size,
                 const std::vector<std::string>& part_names) {
-    P2PStore& store = Store();
+    p2p::P2PStore& store = Store();
     auto views = std::make_unique<BufferViews>();
     std::vector<void*> addrs;
     std::vector<size_t> sizes;
@@ -92,7 +92,7 @@ class PyP2PStore {
       addrs.push_back(v.data());
       sizes.push_back(v.size());
     }
-    P2PRegisterOptions options;
+    p2p::P2PRegisterOptions options;
     options.max_shard_size = max_shard_size;
     options.part_names = part_names;
     Status s;
@@ -105,7 +105,7 @@ class PyP2PStore {
   }
 
   py::dict GetReplica(const std::string& name, const py::handle& buffers) {
-    P2PStore& store = Store();
+    p2p::P2PStore& store = Store();
     auto views = std::make_unique<BufferViews>();
     std::vector<void*> addrs;
     std::vector<size_t> sizes;
@@ -114,7 +114,7 @@ class PyP2PStore {
       addrs.push_back(v.data());
       sizes.push_back(v.size());
     }
-    Result<ReplicaStats> stats = Status();
+    Result<p2p::ReplicaStats> stats = Status();
     {
       py::gil_scoped_release nogil;
       stats = store.GetReplica(name, addrs, sizes);
@@ -137,15 +137,15 @@ class PyP2PStore {
   void DeleteReplica(const std::string& name) { Drop(name, /*replica=*/true); }
 
   py::list List(const std::string& prefix) {
-    P2PStore& store = Store();
-    Result<std::vector<P2PObjectInfo>> infos = Status();
+    p2p::P2PStore& store = Store();
+    Result<std::vector<p2p::P2PObjectInfo>> infos = Status();
     {
       py::gil_scoped_release nogil;
       infos = store.List(prefix);
     }
     if (!infos.ok()) Raise(infos.status());
     py::list out;
-    for (const P2PObjectInfo& info : *infos) {
+    for (const p2p::P2PObjectInfo& info : *infos) {
       py::dict d;
       d["name"] = info.name;
       d["size"] = info.size;
@@ -154,7 +154,7 @@ class PyP2PStore {
       d["holders"] = info.holder_count;
       d["seeds"] = info.seed_count;
       py::list parts;
-      for (const P2PObjectPart& p : info.parts) parts.append(py::make_tuple(p.name, p.size));
+      for (const p2p::P2PObjectPart& p : info.parts) parts.append(py::make_tuple(p.name, p.size));
       d["parts"] = parts;
       out.append(d);
     }
@@ -162,13 +162,13 @@ class PyP2PStore {
   }
 
  private:
-  P2PStore& Store() {
+  p2p::P2PStore& Store() {
     if (!store_) Raise(Status(StatusCode::kInvalidParams, "P2PStore is closed"));
     return *store_;
   }
 
   void Drop(const std::string& name, bool replica) {
-    P2PStore& store = Store();
+    p2p::P2PStore& store = Store();
     Status s;
     {
       py::gil_scoped_release nogil;
@@ -179,7 +179,7 @@ class PyP2PStore {
     if (!s.ok()) Raise(s);
   }
 
-  std::unique_ptr<P2PStore> store_;
+  std::unique_ptr<p2p::P2PStore> store_;
   bool serve_replicas_ = true;
   std::map<std::string, std::unique_ptr<BufferViews>> views_;
 };

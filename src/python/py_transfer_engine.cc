@@ -38,7 +38,7 @@ Status FirstError(const std::vector<Status>& results) {
 
 PyTransferEngine::~PyTransferEngine() {
   std::unique_ptr<store::TransferRunner> runner = std::move(runner_);
-  std::unique_ptr<TransferEngine> engine = std::move(engine_);
+  std::unique_ptr<transfer::TransferEngine> engine = std::move(engine_);
   runner.reset();
   if (engine == nullptr) return;
   if (InterpreterRunning()) {
@@ -60,7 +60,7 @@ int PyTransferEngine::Initialize(const std::string& local_hostname,
     MC_LOG_DEBUG("TransferEngine.initialize: device_name '{}' unused with protocol {}", device_name,
                  protocol);
   }
-  TransferEngineOptions options;
+  transfer::TransferEngineOptions options;
   options.metadata_server = metadata_server;
   options.protocol = protocol;
   const std::string host = local_hostname.empty() ? "127.0.0.1" : local_hostname;
@@ -73,7 +73,7 @@ int PyTransferEngine::Initialize(const std::string& local_hostname,
     } else {
       options.local_server_name = host;
     }
-    auto engine = TransferEngine::Create(options);
+    auto engine = transfer::TransferEngine::Create(options);
     if (engine.ok()) {
       engine_ = std::move(*engine);
       transfer_timeout_ = options.transfer_timeout;
@@ -122,7 +122,7 @@ int PyTransferEngine::RegisterMemory(uintptr_t address, uint64_t length,
   std::shared_lock lock(mutex_);
   if (engine_ == nullptr) return Code("register_memory", NotInitialized("register_memory"));
   return Code("register_memory", engine_->RegisterLocalMemory(reinterpret_cast<void*>(address),
-                                                              length, MemoryLocation{location}));
+                                                              length, transfer::MemoryLocation{location}));
 }
 
 int PyTransferEngine::UnregisterMemory(uintptr_t address) {
@@ -133,18 +133,18 @@ int PyTransferEngine::UnregisterMemory(uintptr_t address) {
               engine_->UnregisterLocalMemory(reinterpret_cast<void*>(address)));
 }
 
-Result<std::vector<TransferRequest>> PyTransferEngine::Requests(const std::string& target,
+Result<std::vector<transfer::TransferRequest>> PyTransferEngine::Requests(const std::string& target,
                                                                 const Addresses& buffers,
                                                                 const Addresses& peer_addresses,
                                                                 const Lengths& lengths,
-                                                                TransferOpcode opcode) {
+                                                                transfer::TransferOpcode opcode) {
   if (peer_addresses.size() != buffers.size() || lengths.size() != buffers.size()) {
     return InvalidParams(fmt::format("{} buffers, {} peer_buffer_addresses, {} lengths",
                                      buffers.size(), peer_addresses.size(), lengths.size()));
   }
   if (buffers.empty()) return InvalidParams("no buffers given");
-  MC_ASSIGN_OR_RETURN(SegmentHandle segment, runner_->Segment(target));
-  std::vector<TransferRequest> requests;
+  MC_ASSIGN_OR_RETURN(transfer::SegmentHandle segment, runner_->Segment(target));
+  std::vector<transfer::TransferRequest> requests;
   requests.reserve(buffers.size());
   for (size_t i = 0; i < buffers.size(); ++i) {
     requests.push_back(
@@ -154,15 +154,15 @@ Result<std::vector<TransferRequest>> PyTransferEngine::Requests(const std::strin
 }
 
 int PyTransferEngine::TransferSync(const std::string& target, uintptr_t buffer,
-                                   uintptr_t peer_address, uint64_t length, TransferOpcode opcode) {
+                                   uintptr_t peer_address, uint64_t length, transfer::TransferOpcode opcode) {
   return BatchTransferSync(target, {buffer}, {peer_address}, {length}, opcode);
 }
 
 int PyTransferEngine::BatchTransferSync(const std::string& target, const Addresses& buffers,
                                         const Addresses& peer_addresses, const Lengths& lengths,
-                                        TransferOpcode opcode) {
+                                        transfer::TransferOpcode opcode) {
   const char* method =
-      opcode == TransferOpcode::kRead ? "transfer_sync_read" : "transfer_sync_write";
+      opcode == transfer::TransferOpcode::kRead ? "transfer_sync_read" : "transfer_sync_write";
   py::gil_scoped_release nogil;
   std::shared_lock lock(mutex_);
   if (engine_ == nullptr) return Code(method, NotInitialized(method));
@@ -173,9 +173,9 @@ int PyTransferEngine::BatchTransferSync(const std::string& target, const Address
 
 uint64_t PyTransferEngine::BatchTransferAsync(const std::string& target, const Addresses& buffers,
                                               const Addresses& peer_addresses,
-                                              const Lengths& lengths, TransferOpcode opcode) {
+                                              const Lengths& lengths, transfer::TransferOpcode opcode) {
   const char* method =
-      opcode == TransferOpcode::kRead ? "batch_transfer_async_read" : "batch_transfer_async_write";
+      opcode == transfer::TransferOpcode::kRead ? "batch_transfer_async_read" : "batch_transfer_async_write";
   py::gil_scoped_release nogil;
   std::shared_lock lock(mutex_);
   if (engine_ == nullptr) {
@@ -202,7 +202,7 @@ uint64_t PyTransferEngine::BatchTransferAsync(const std::string& target, const A
   return *batch;
 }
 
-Status PyTransferEngine::WaitBatch(BatchId batch, size_t tasks) {
+Status PyTransferEngine::WaitBatch(transfer::BatchId batch, size_t tasks) {
   // The engine bounds every slice with its own timeout; this only guards against a task that
   // never settles.
   const auto deadline =
@@ -217,9 +217,9 @@ Status PyTransferEngine::WaitBatch(BatchId batch, size_t tasks) {
       Status outcome;
       if (!status.ok()) {
         outcome = status.status();
-      } else if (status->state == TransferState::kFailed) {
+      } else if (status->state == transfer::TransferState::kFailed) {
         outcome = status->error.ok() ? TransferFail("transfer failed") : status->error;
-      } else if (status->state != TransferState::kCompleted) {
+      } else if (status->state != transfer::TransferState::kCompleted) {
         continue;
       }
       if (!outcome.ok() && first_error.ok()) first_error = outcome;

@@ -45,14 +45,14 @@ class PyTransferEngine {
   int UnregisterMemory(uintptr_t address);
 
   int TransferSync(const std::string& target, uintptr_t buffer, uintptr_t peer_address,
-                   uint64_t length, TransferOpcode opcode);
+                   uint64_t length, transfer::TransferOpcode opcode);
   int BatchTransferSync(const std::string& target, const Addresses& buffers,
                         const Addresses& peer_addresses, const Lengths& lengths,
-                        TransferOpcode opcode);
+                        transfer::TransferOpcode opcode);
   // The batch id to give get_batch_transfer_status; 0 when nothing was submitted.
   uint64_t BatchTransferAsync(const std::string& target, const Addresses& buffers,
                               const Addresses& peer_addresses, const Lengths& lengths,
-                              TransferOpcode opcode);
+                              transfer::TransferOpcode opcode);
   // Waits for every batch, frees them; 0 when every transfer completed, else the first error.
   int GetBatchTransferStatus(const std::vector<uint64_t>& batch_ids);
 
@@ -63,19 +63,19 @@ class PyTransferEngine {
 
  private:
   // The requests moving each (buffer, peer address, length) to/from `target`.
-  Result<std::vector<TransferRequest>> Requests(const std::string& target, const Addresses& buffers,
+  Result<std::vector<transfer::TransferRequest>> Requests(const std::string& target, const Addresses& buffers,
                                                 const Addresses& peer_addresses,
-                                                const Lengths& lengths, TransferOpcode opcode);
-  Status WaitBatch(BatchId batch, size_t tasks);
+                                                const Lengths& lengths, transfer::TransferOpcode opcode);
+  Status WaitBatch(transfer::BatchId batch, size_t tasks);
 
   // Shared by calls, exclusive for initialize / destruction.
   mutable std::shared_mutex mutex_;
-  std::unique_ptr<TransferEngine> engine_;
+  std::unique_ptr<transfer::TransferEngine> engine_;
   std::unique_ptr<store::TransferRunner> runner_;
   std::chrono::milliseconds transfer_timeout_{10000};
 
   std::mutex batches_mutex_;
-  std::unordered_map<BatchId, size_t> async_batches_;  // batch -> tasks submitted
+  std::unordered_map<transfer::BatchId, size_t> async_batches_;  // batch -> tasks submitted
 };
 
 }  // namespace mooncake::python

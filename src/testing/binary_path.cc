@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <system_error>
 
-namespace mooncake {
+namespace mooncake::testing {
 
 std::string BinaryPath(std::string_view name) {
   const char* bin_dir = std::getenv("MC_BIN_DIR");
@@ -20,4 +20,4 @@ std::string BinaryPath(std::string_view name) {
   return dir + "/" + std::string(name);
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

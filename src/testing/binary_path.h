@@ -5,10 +5,10 @@
 #include <string>
 #include <string_view>
 
-namespace mooncake {
+namespace mooncake::testing {
 
 // "$MC_BIN_DIR/<name>" (mc_add_test sets MC_BIN_DIR to build/bin); when MC_BIN_DIR is unset or
 // empty, "<directory of the running test binary>/<name>". Does not check that the file exists.
 std::string BinaryPath(std::string_view name);
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

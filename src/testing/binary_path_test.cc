@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-namespace mooncake {
+namespace mooncake::testing {
 namespace {
 
 // Restores MC_BIN_DIR when a test is done with it.
@@ -43,4 +43,4 @@ TEST_F(BinaryPathTest, FallsBackToTheTestBinarysDirectory) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::testing

@@ -9,7 +9,7 @@
 
 #include "testing/free_port.h"
 
-namespace mooncake {
+namespace mooncake::testing {
 namespace {
 
 using std::chrono::milliseconds;
@@ -141,4 +141,4 @@ Status EtcdServer::Restart(EtcdData data) {
 
 std::string EtcdServer::ReadLog() const { return process_ ? process_->ReadLog() : std::string(); }
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

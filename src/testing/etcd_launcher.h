@@ -16,7 +16,7 @@
 #include "testing/process_launcher.h"
 #include "testing/temp_dir.h"
 
-namespace mooncake {
+namespace mooncake::testing {
 
 struct EtcdServerOptions {
   // The etcd executable (default "/usr/bin/etcd").
@@ -76,4 +76,4 @@ class EtcdServer {
   std::unique_ptr<ChildProcess> process_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

@@ -7,7 +7,7 @@
 
 #include "mooncake/common/clock.h"
 
-namespace mooncake {
+namespace mooncake::testing {
 
 // Thread-safe: any thread may read or move the time. Starts at an arbitrary fixed point well
 // past the epoch so that "now - timeout" never underflows in the code under test.
@@ -32,4 +32,4 @@ class FakeClock final : public Clock {
   std::atomic<Duration::rep> now_{kStart};
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-namespace mooncake {
+namespace mooncake::testing {
 namespace {
 
 using std::chrono::milliseconds;
@@ -73,4 +73,4 @@ TEST(FakeClockTest, ConcurrentAdvancesAreNotLost) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::testing

@@ -12,7 +12,7 @@
 #include <string>
 #include <unordered_set>
 
-namespace mooncake {
+namespace mooncake::testing {
 namespace {
 
 // The kernel picks ephemeral ports at random, so a repeat is rare; a few retries suffice.
@@ -63,4 +63,4 @@ Result<uint16_t> PickFreeTcpPort() {
                        " attempts");
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

@@ -6,7 +6,7 @@
 
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::testing {
 
 // Asks the kernel for an unused port on 127.0.0.1 and releases it again, so the caller can hand
 // the number to a server. Racy by nature (another process may take it in between), but never
@@ -14,4 +14,4 @@ namespace mooncake {
 // collide. Thread-safe.
 Result<uint16_t> PickFreeTcpPort();
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

@@ -8,7 +8,7 @@
 
 #include <set>
 
-namespace mooncake {
+namespace mooncake::testing {
 namespace {
 
 // Binds and listens on 127.0.0.1:<port>; returns errno, 0 on success.
@@ -46,4 +46,4 @@ TEST(FreePortTest, NeverReturnsTheSamePortTwice) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::testing

@@ -14,7 +14,7 @@
 
 extern char** environ;
 
-namespace mooncake {
+namespace mooncake::testing {
 namespace {
 
 using std::chrono::milliseconds;
@@ -255,4 +255,4 @@ std::string ChildProcess::Describe() const {
   return "'" + binary_ + "' (pid " + std::to_string(pid_) + ")";
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

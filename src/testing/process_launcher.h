@@ -18,7 +18,7 @@
 #include "mooncake/common/status.h"
 #include "testing/temp_dir.h"
 
-namespace mooncake {
+namespace mooncake::testing {
 
 struct ProcessOptions {
   // Path of the executable (not searched in $PATH); also passed as argv[0]. Required.
@@ -81,4 +81,4 @@ class ChildProcess {
   std::optional<int> exit_status_;  // Set once the child has exited.
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

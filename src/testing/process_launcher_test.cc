@@ -13,7 +13,7 @@
 
 #include "testing/temp_dir.h"
 
-namespace mooncake {
+namespace mooncake::testing {
 namespace {
 
 using std::chrono::milliseconds;
@@ -216,4 +216,4 @@ TEST(ChildProcessTest, EmptyBinaryIsInvalid) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::testing

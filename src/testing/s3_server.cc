@@ -9,7 +9,7 @@
 
 #include "testing/free_port.h"
 
-namespace mooncake {
+namespace mooncake::testing {
 namespace {
 
 std::string S3rverPath() {
@@ -71,4 +71,4 @@ Status S3Server::Restart() {
   return Launch();
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

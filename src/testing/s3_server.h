@@ -17,7 +17,7 @@
 #include "testing/process_launcher.h"
 #include "testing/temp_dir.h"
 
-namespace mooncake {
+namespace mooncake::testing {
 
 class S3Server {
  public:
@@ -47,4 +47,4 @@ class S3Server {
   std::unique_ptr<ChildProcess> process_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

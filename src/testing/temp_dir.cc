@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace mooncake {
+namespace mooncake::testing {
 
 Result<TempDir> TempDir::Create(std::string_view prefix) {
   // Tests may read the environment; libraries may not (STYLE.md).
@@ -45,4 +45,4 @@ void TempDir::Remove() {
   path_.clear();
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

@@ -7,7 +7,7 @@
 
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::testing {
 
 // Move-only. Not thread-safe; the directory's contents may of course be used from any thread.
 class TempDir {
@@ -34,4 +34,4 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::testing

@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-namespace mooncake {
+namespace mooncake::testing {
 namespace {
 
 namespace fs = std::filesystem;
@@ -101,4 +101,4 @@ TEST(TempDirTest, FailsCleanlyWhenTmpdirIsMissing) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::testing

@@ -62,16 +62,16 @@ TEST(ObjectStoreOptionsTest, BadOptionsAreRefusedByName) {
 class FileObjectStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("mc_objstore");
+    auto dir = testing::TempDir::Create("mc_objstore");
     ASSERT_TRUE(dir.ok());
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
     ObjectStoreOptions o;
     o.url = "file://" + dir_->path() + "/bucket/prefix";
     auto store = ObjectStore::Create(o);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
   }
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<testing::TempDir> dir_;
   std::unique_ptr<ObjectStore> store_;
 };
 

@@ -29,7 +29,7 @@ std::vector<char> Bytes(size_t n, uint8_t seed) {
 class S3ObjectStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = S3Server::Start(kBucket);
+    auto server = testing::S3Server::Start(kBucket);
     if (server.status().code() == StatusCode::kNotSupported) {
       GTEST_SKIP() << server.status().ToString();
     }
@@ -43,8 +43,8 @@ class S3ObjectStoreTest : public ::testing::Test {
     ObjectStoreOptions o;
     o.url = url;
     o.endpoint = server_->endpoint();
-    o.access_key_id = access_key.empty() ? S3Server::kAccessKey : access_key;
-    o.secret_access_key = S3Server::kSecretKey;
+    o.access_key_id = access_key.empty() ? testing::S3Server::kAccessKey : access_key;
+    o.secret_access_key = testing::S3Server::kSecretKey;
     o.multipart_threshold = 6 << 20;
     o.part_size = 5 << 20;
     o.max_attempts = 3;
@@ -66,7 +66,7 @@ class S3ObjectStoreTest : public ::testing::Test {
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   }
 
-  std::unique_ptr<S3Server> server_;
+  std::unique_ptr<testing::S3Server> server_;
   std::unique_ptr<ObjectStore> store_;
 };
 
@@ -153,7 +153,7 @@ TEST_F(S3ObjectStoreTest, ServerDownIsRetriedThenReportedAndItsReturnIsSeen) {
 }
 
 TEST_F(S3ObjectStoreTest, AwsCliReadsWhatWeWroteAndWeReadWhatItWrote) {
-  auto dir = TempDir::Create("mc_s3_cli");
+  auto dir = testing::TempDir::Create("mc_s3_cli");
   ASSERT_TRUE(dir.ok());
   std::vector<char> data = Bytes(7 << 20, 21);  // multipart on our side
   ASSERT_TRUE(store_->Put("ckpt/shard 1", data).ok());

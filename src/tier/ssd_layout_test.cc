@@ -67,9 +67,9 @@ TEST(SsdLayoutTest, HeaderRoundTripsAndRejectsDamage) {
 class SsdScanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("mc_ssd_layout");
+    auto dir = testing::TempDir::Create("mc_ssd_layout");
     ASSERT_TRUE(dir.ok());
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
     fd_ = ::open(dir_->File("ssd").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     ASSERT_GE(fd_, 0);
     ASSERT_EQ(::ftruncate(fd_, kSize), 0);  // sparse: all hole
@@ -77,7 +77,7 @@ class SsdScanTest : public ::testing::Test {
   void TearDown() override { ::close(fd_); }
 
   static constexpr uint64_t kSize = 128 << 20;
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<testing::TempDir> dir_;
   int fd_ = -1;
 };
 

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 // Refuses absurd batch sizes before they turn into a huge allocation.
 constexpr size_t kMaxBatchCapacity = 1 << 20;
@@ -120,4 +120,4 @@ Status BatchTable::Free(BatchId id) {
   return Status::Ok();
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -13,7 +13,7 @@
 #include "mooncake/transfer/transfer_types.h"
 #include "transfer/peer_counters.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 class TaskState {
  public:
@@ -72,4 +72,4 @@ class BatchTable {
   std::unordered_map<BatchId, std::shared_ptr<Batch>> batches_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -5,7 +5,7 @@
 
 #include <set>
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using ::testing::HasSubstr;
@@ -211,4 +211,4 @@ TEST(TaskStateTest, ZeroSlicesCompleteImmediately) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

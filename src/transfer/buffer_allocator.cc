@@ -16,7 +16,7 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 constexpr size_t kHugePage = 2u << 20;
@@ -103,4 +103,4 @@ void FreeSharedBuffer(const SharedBuffer& buffer) {
   if (buffer.fd >= 0) close(buffer.fd);
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -12,7 +12,7 @@
 
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 enum class Prefault { kNo, kYes };
 
@@ -31,4 +31,4 @@ Result<SharedBuffer> AllocateSharedBuffer(size_t length, Prefault prefault);
 // Unmaps and closes; peers that mapped the fd keep their (still valid) mappings.
 void FreeSharedBuffer(const SharedBuffer& buffer);
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

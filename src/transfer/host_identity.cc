@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 std::string LocalHostIdentity() {
   std::string boot_id = "unknown-boot";
@@ -18,4 +18,4 @@ std::string LocalHostIdentity() {
   return fmt::format("{}/{}", boot_id, netns);
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -2,10 +2,10 @@
 
 #include <string>
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 // "<boot id>/<network namespace inode>": two processes share memory cheaply only when both
 // parts match, so network namespaces emulate separate hosts faithfully.
 std::string LocalHostIdentity();
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 Status MemoryRegistry::Register(uint64_t address, uint64_t length, std::string location) {
   if (length == 0) return InvalidParams("cannot register an empty memory region");
@@ -52,4 +52,4 @@ std::vector<BufferDescriptor> MemoryRegistry::Snapshot() const {
   return out;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -13,7 +13,7 @@
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 class MemoryRegistry {
  public:
@@ -30,4 +30,4 @@ class MemoryRegistry {
   std::map<uint64_t, BufferDescriptor> regions_;  // keyed by start address
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

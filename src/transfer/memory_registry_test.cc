@@ -5,7 +5,7 @@
 
 #include <limits>
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using ::testing::HasSubstr;
@@ -133,4 +133,4 @@ TEST(MemoryRegistryTest, SnapshotIsSortedByAddressAndKeepsLocation) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

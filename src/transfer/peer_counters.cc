@@ -1,6 +1,6 @@
 #include "transfer/peer_counters.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 PeerCounters* PeerCounterTable::For(const std::string& peer) {
   std::lock_guard lock(mutex_);
@@ -30,4 +30,4 @@ std::vector<PeerTransferStats> PeerCounterTable::Snapshot() const {
   return out;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -15,7 +15,7 @@
 
 #include "mooncake/transfer/transfer_types.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 struct PeerCounters {
   std::atomic<uint64_t> bytes_read{0};
@@ -40,4 +40,4 @@ class PeerCounterTable {
   std::map<std::string, std::unique_ptr<PeerCounters>> peers_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 const char* RouteName(Route route) {
   switch (route) {
@@ -53,4 +53,4 @@ Result<Route> ChooseRoute(const LocalTransports& local, const SegmentDescriptor&
   return Route::kTcp;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -13,7 +13,7 @@
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 enum class Route { kTcp, kShm, kUcx };
 
@@ -31,4 +31,4 @@ struct LocalTransports {
 // kNotSupported (naming the segment and why) when the forced protocol cannot reach `target`.
 Result<Route> ChooseRoute(const LocalTransports& local, const SegmentDescriptor& target);
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

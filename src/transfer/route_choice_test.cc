@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using ::testing::HasSubstr;
@@ -84,4 +84,4 @@ TEST(RouteChoiceTest, ShmRefusesAnotherHostAndTcpAlwaysUsesTcp) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 // UCX blobs travel as lower-case hex. Bounds are far above what UCX packs (a worker address
@@ -130,4 +130,4 @@ Result<SegmentDescriptor> DecodeSegmentDescriptor(const std::string& text) {
   }
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

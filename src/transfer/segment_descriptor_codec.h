@@ -8,10 +8,10 @@
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 std::string EncodeSegmentDescriptor(const SegmentDescriptor& descriptor);
 // Fails with kInvalidParams naming the missing or mistyped field.
 Result<SegmentDescriptor> DecodeSegmentDescriptor(const std::string& json);
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

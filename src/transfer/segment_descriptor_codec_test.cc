@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using ::testing::HasSubstr;
@@ -163,9 +163,9 @@ TEST(SegmentDescriptorFindBufferTest, OverflowingRangesAreNotFound) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 TEST(SegmentDescriptorCodecRangeTest, OutOfRangeNumbersAreRefusedNotTruncated) {
@@ -190,9 +190,9 @@ TEST(SegmentDescriptorCodecRangeTest, OutOfRangeNumbersAreRefusedNotTruncated) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 TEST(SegmentDescriptorCodecUcxTest, UcxAddressRdmaFlagAndKeysRoundTrip) {
@@ -244,4 +244,4 @@ TEST(SegmentDescriptorCodecUcxTest, MalformedUcxBlobsAreRefusedNamingTheField) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 size_t SliceRequest(const TransferRequest& request, uint64_t slice_size,
                     const std::shared_ptr<Batch>& batch, TaskState* task, std::vector<Slice>* out) {
@@ -20,4 +20,4 @@ size_t SliceRequest(const TransferRequest& request, uint64_t slice_size,
   return count;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -9,7 +9,7 @@
 #include "mooncake/transfer/transfer_types.h"
 #include "transfer/batch_table.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 struct Slice {
   TransferOpcode opcode = TransferOpcode::kRead;
@@ -30,4 +30,4 @@ struct Slice {
 size_t SliceRequest(const TransferRequest& request, uint64_t slice_size,
                     const std::shared_ptr<Batch>& batch, TaskState* task, std::vector<Slice>* out);
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

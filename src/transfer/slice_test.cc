@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 constexpr uint64_t kSliceSize = 64 << 10;
@@ -103,4 +103,4 @@ TEST_F(SliceRequestTest, SlicesAreAppendedAfterExistingOnes) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -17,7 +17,7 @@
 #include "transfer/transport/tcp/wire_format.h"
 #include "transfer/transport/ucx/ucx_resources.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 // Largest slice sent to a file segment: the owner stages each in memory (its TCP target
@@ -581,4 +581,4 @@ Result<TransferStatus> TransferEngineImpl::GetTransferStatus(BatchId batch_id, s
 
 Status TransferEngineImpl::FreeBatchId(BatchId batch_id) { return batches_.Free(batch_id); }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -19,7 +19,7 @@
 #include "transfer/transport/tcp/tcp_transport.h"
 #include "transfer/transport/ucx/ucx_transport.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 class TransferEngineImpl : public TransferEngine {
  public:
@@ -110,4 +110,4 @@ class TransferEngineImpl : public TransferEngine {
   std::unordered_map<SegmentHandle, SegmentDescriptor> segments_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

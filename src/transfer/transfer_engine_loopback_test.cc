@@ -14,7 +14,7 @@
 
 #include "mooncake/transfer/transfer_engine.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using ::testing::HasSubstr;
@@ -414,9 +414,9 @@ TEST_F(TransferEngineLoopbackTest, FreeBufferRefusesForeignAddresses) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 // A target restarted on the same port may register memory at the very addresses its
@@ -478,4 +478,4 @@ TEST(TransferEngineRestartTest, RequestsForAnEarlierIncarnationNeverLandInTheSuc
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

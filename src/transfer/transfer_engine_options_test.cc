@@ -7,7 +7,7 @@
 #include "mooncake/transfer/transfer_engine.h"
 #include "transfer/transport/ucx/ucx_transport.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using std::chrono::milliseconds;
@@ -121,4 +121,4 @@ TEST(TransferEngineOptionsTest, CreateRefusesInvalidOptions) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -12,7 +12,7 @@
 #include "mooncake/transfer/transfer_engine.h"
 #include "transfer/transfer_engine_impl.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using ::testing::HasSubstr;
@@ -174,4 +174,4 @@ TEST(TransferEngineShmTest, FreedBufferIsNeverWrittenThroughACachedMapping) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

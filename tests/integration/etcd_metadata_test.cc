@@ -55,31 +55,31 @@ bool PollUntil(Predicate predicate, milliseconds timeout) {
   }
 }
 
-Result<std::unique_ptr<EtcdClient>> ClientFor(const std::string& endpoint) {
-  EtcdClientOptions options;
+Result<std::unique_ptr<transfer::EtcdClient>> ClientFor(const std::string& endpoint) {
+  transfer::EtcdClientOptions options;
   options.endpoints = {endpoint};
   options.request_timeout = milliseconds(2000);
-  return EtcdClient::Create(options);
+  return transfer::EtcdClient::Create(options);
 }
 
 // A transfer_engine_bench target publishing to etcd.
 struct EtcdTarget {
-  std::unique_ptr<ChildProcess> process;
+  std::unique_ptr<testing::ChildProcess> process;
   std::string name;
   uint64_t buffer = 0;
 };
 
 Result<EtcdTarget> StartEtcdTarget(const std::string& etcd, uint16_t port, seconds ttl,
                                    uint64_t buffer_size = 16 * kMiB) {
-  ProcessOptions options;
-  options.binary = BinaryPath("transfer_engine_bench");
+  testing::ProcessOptions options;
+  options.binary = testing::BinaryPath("transfer_engine_bench");
   options.args = {"--mode=target", "--metadata_server=etcd://" + etcd,
                   "--local_server_name=127.0.0.1:" + std::to_string(port),
                   "--metadata_lease_ttl=" + std::to_string(ttl.count()),
                   "--buffer_size=" + std::to_string(buffer_size)};
   EtcdTarget target;
   target.name = "127.0.0.1:" + std::to_string(port);
-  MC_ASSIGN_OR_RETURN(target.process, ChildProcess::Start(std::move(options)));
+  MC_ASSIGN_OR_RETURN(target.process, testing::ChildProcess::Start(std::move(options)));
   MC_RETURN_IF_ERROR(target.process->WaitForLine("READY", seconds(20)));
   const std::string log = target.process->ReadLog();
   size_t at = log.find("buffer=0x");
@@ -90,10 +90,10 @@ Result<EtcdTarget> StartEtcdTarget(const std::string& etcd, uint16_t port, secon
 
 // Reads `length` bytes at `offset` of the bench target's buffer through `engine` and checks
 // them against the bench pattern.
-Status ReadAndVerify(TransferEngine& engine, SegmentHandle handle, uint64_t buffer, uint64_t offset,
+Status ReadAndVerify(transfer::TransferEngine& engine, transfer::SegmentHandle handle, uint64_t buffer, uint64_t offset,
                      uint64_t length) {
   MC_ASSIGN_OR_RETURN(void* local, engine.AllocateBuffer(length));
-  TransferRequest read{TransferOpcode::kRead, local, handle, buffer + offset, length};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, handle, buffer + offset, length};
   Status s = RunBatch(engine, {&read, 1}, seconds(10));
   if (s.ok()) {
     int64_t bad = bench::FirstMismatch(static_cast<char*>(local), length, kTargetSeed, offset);
@@ -103,8 +103,8 @@ Status ReadAndVerify(TransferEngine& engine, SegmentHandle handle, uint64_t buff
   return s;
 }
 
-TransferEngineOptions EngineOptionsFor(const std::string& etcd) {
-  TransferEngineOptions options;
+transfer::TransferEngineOptions EngineOptionsFor(const std::string& etcd) {
+  transfer::TransferEngineOptions options;
   options.metadata_server = "etcd://" + etcd;
   options.metadata_lease_ttl = kLeaseTtl;
   options.io_threads = 1;
@@ -116,7 +116,7 @@ TransferEngineOptions EngineOptionsFor(const std::string& etcd) {
 class EtcdMetadataTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto etcd = EtcdServer::Start();
+    auto etcd = testing::EtcdServer::Start();
     ASSERT_TRUE(etcd.ok()) << etcd.status().ToString();
     etcd_ = std::move(*etcd).release();
   }
@@ -132,21 +132,21 @@ class EtcdMetadataTest : public ::testing::Test {
   }
 
   // The descriptor stored for `segment`, or nullopt; fails the test on etcd errors.
-  std::optional<SegmentDescriptor> Stored(const std::string& segment) {
-    auto kv = client_->Get(EtcdMetadataStore::SegmentKey(segment));
+  std::optional<transfer::SegmentDescriptor> Stored(const std::string& segment) {
+    auto kv = client_->Get(transfer::EtcdMetadataStore::SegmentKey(segment));
     EXPECT_TRUE(kv.ok()) << kv.status().ToString();
     if (!kv.ok() || !kv->has_value()) return std::nullopt;
-    auto descriptor = DecodeSegmentDescriptor((*kv)->value);
+    auto descriptor = transfer::DecodeSegmentDescriptor((*kv)->value);
     EXPECT_TRUE(descriptor.ok()) << descriptor.status().ToString();
     if (!descriptor.ok()) return std::nullopt;
     return *descriptor;
   }
 
-  static EtcdServer* etcd_;
-  std::unique_ptr<EtcdClient> client_;
+  static testing::EtcdServer* etcd_;
+  std::unique_ptr<transfer::EtcdClient> client_;
 };
 
-EtcdServer* EtcdMetadataTest::etcd_ = nullptr;
+testing::EtcdServer* EtcdMetadataTest::etcd_ = nullptr;
 
 TEST_F(EtcdMetadataTest, ClientPutGetDeleteAndPrefix) {
   const std::string binary_value("v\0\xff\x01 with bytes", 15);
@@ -233,12 +233,12 @@ TEST_F(EtcdMetadataTest, ClientLeaseKeepsKeyAliveAndItsExpiryDeletesIt) {
 }
 
 TEST_F(EtcdMetadataTest, ClientFailsOverToALiveEndpointAndNamesEveryDeadOne) {
-  const std::string dead1 = "127.0.0.1:" + std::to_string(PickFreeTcpPort().value());
-  const std::string dead2 = "127.0.0.1:" + std::to_string(PickFreeTcpPort().value());
-  EtcdClientOptions options;
+  const std::string dead1 = "127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value());
+  const std::string dead2 = "127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value());
+  transfer::EtcdClientOptions options;
   options.endpoints = {dead1, etcd_->endpoint()};
   options.request_timeout = milliseconds(2000);
-  auto client = EtcdClient::Create(options);
+  auto client = transfer::EtcdClient::Create(options);
   MC_ASSERT_OK(client);
   MC_ASSERT_OK((*client)->Put("failover/k", "v"));
   auto got = (*client)->Get("failover/k");
@@ -246,7 +246,7 @@ TEST_F(EtcdMetadataTest, ClientFailsOverToALiveEndpointAndNamesEveryDeadOne) {
   EXPECT_TRUE(got->has_value());
 
   options.endpoints = {dead1, dead2};
-  auto dead = EtcdClient::Create(options);
+  auto dead = transfer::EtcdClient::Create(options);
   MC_ASSERT_OK(dead);
   auto start = Clock::now();
   Status s = (*dead)->Put("failover/k", "v");
@@ -258,13 +258,13 @@ TEST_F(EtcdMetadataTest, ClientFailsOverToALiveEndpointAndNamesEveryDeadOne) {
 }
 
 TEST_F(EtcdMetadataTest, StorePublishesLooksUpAndUnpublishes) {
-  MetadataStoreOptions options;
+  transfer::MetadataStoreOptions options;
   options.connection_string = "etcd://" + etcd_->endpoint();
   options.lease_ttl = kLeaseTtl;
-  auto store = CreateMetadataStore(options);
+  auto store = transfer::CreateMetadataStore(options);
   MC_ASSERT_OK(store);
 
-  SegmentDescriptor d;
+  transfer::SegmentDescriptor d;
   d.name = "store-test:1";
   d.protocol_version = 1;
   d.incarnation = 42;
@@ -301,14 +301,14 @@ TEST_F(EtcdMetadataTest, StorePublishesLooksUpAndUnpublishes) {
 }
 
 TEST_F(EtcdMetadataTest, StorePublishesAgainUnderANewLeaseWhenItsLeaseIsRevoked) {
-  MetadataStoreOptions options;
+  transfer::MetadataStoreOptions options;
   options.lease_ttl = kLeaseTtl;
-  auto store = EtcdMetadataStore::Create(options, {etcd_->endpoint()});
+  auto store = transfer::EtcdMetadataStore::Create(options, {etcd_->endpoint()});
   MC_ASSERT_OK(store);
-  SegmentDescriptor d;
+  transfer::SegmentDescriptor d;
   d.name = "revoked:1";
   MC_ASSERT_OK((*store)->Publish(d));
-  const EtcdLeaseId first = (*store)->lease_id();
+  const transfer::EtcdLeaseId first = (*store)->lease_id();
   ASSERT_NE(first, 0);
 
   // Someone (an operator, or etcd losing the lease) ends it: the key goes with it.
@@ -319,7 +319,7 @@ TEST_F(EtcdMetadataTest, StorePublishesAgainUnderANewLeaseWhenItsLeaseIsRevoked)
   auto start = Clock::now();
   EXPECT_TRUE(PollUntil([&] { return Stored(d.name).has_value(); }, kLeaseTtl + kExpirySlack));
   std::printf("re-published %.2f s after the lease was revoked\n", SecondsSince(start));
-  auto kv = client_->Get(EtcdMetadataStore::SegmentKey(d.name));
+  auto kv = client_->Get(transfer::EtcdMetadataStore::SegmentKey(d.name));
   MC_ASSERT_OK(kv);
   ASSERT_TRUE(kv->has_value());
   EXPECT_NE((*kv)->lease, first);
@@ -327,7 +327,7 @@ TEST_F(EtcdMetadataTest, StorePublishesAgainUnderANewLeaseWhenItsLeaseIsRevoked)
 }
 
 TEST_F(EtcdMetadataTest, TargetIsFoundByNameVanishesOnKillAndIsFoundAgainAfterRestart) {
-  const uint16_t port = PickFreeTcpPort().value();
+  const uint16_t port = testing::PickFreeTcpPort().value();
   auto target = StartEtcdTarget(etcd_->endpoint(), port, kLeaseTtl);
   MC_ASSERT_OK(target);
   auto first = Stored(target->name);
@@ -349,7 +349,7 @@ TEST_F(EtcdMetadataTest, TargetIsFoundByNameVanishesOnKillAndIsFoundAgainAfterRe
       PollUntil([&] { return !Stored(target->name).has_value(); }, kLeaseTtl + kExpirySlack));
   std::printf("descriptor gone %.2f s after SIGKILL (lease TTL %lld s)\n", SecondsSince(killed_at),
               static_cast<long long>(kLeaseTtl.count()));
-  auto missing = (*engine)->OpenSegment("127.0.0.1:" + std::to_string(PickFreeTcpPort().value()));
+  auto missing = (*engine)->OpenSegment("127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value()));
   EXPECT_EQ(missing.status().code(), StatusCode::kSegmentNotFound);
 
   // Restarted on the same name: a new incarnation is published and served.
@@ -386,7 +386,7 @@ TEST_F(EtcdMetadataTest, TargetIsFoundByNameVanishesOnKillAndIsFoundAgainAfterRe
 
 TEST_F(EtcdMetadataTest, CleanShutdownUnpublishesAtOnce) {
   // A long TTL: if the key goes, it is Unpublish, not expiry.
-  auto target = StartEtcdTarget(etcd_->endpoint(), PickFreeTcpPort().value(), seconds(30));
+  auto target = StartEtcdTarget(etcd_->endpoint(), testing::PickFreeTcpPort().value(), seconds(30));
   MC_ASSERT_OK(target);
   ASSERT_TRUE(Stored(target->name).has_value());
   target->process->Kill(SIGTERM);
@@ -420,7 +420,7 @@ TEST_F(EtcdMetadataTest, UcxKeysStayOutOfEtcdUnlessPublishedAndPeersFetchThemOve
   if (Status s = ProtocolAvailable("ucx"); !s.ok()) GTEST_SKIP() << s.ToString();
   for (bool publish : {false, true}) {
     SCOPED_TRACE(publish ? "publish_ucx_keys" : "keys kept out of etcd");
-    TransferEngineOptions options = EngineOptionsFor(etcd_->endpoint());
+    transfer::TransferEngineOptions options = EngineOptionsFor(etcd_->endpoint());
     options.protocol = "ucx";
     options.publish_ucx_keys = publish;
     auto target = StartInitiator(options);
@@ -438,7 +438,7 @@ TEST_F(EtcdMetadataTest, UcxKeysStayOutOfEtcdUnlessPublishedAndPeersFetchThemOve
     EXPECT_EQ(stored->buffers[0].ucx_rkey.empty(), !publish);
 
     // A ucx peer finds the segment through etcd and takes the keys from the segment itself.
-    TransferEngineOptions initiator_options = EngineOptionsFor(etcd_->endpoint());
+    transfer::TransferEngineOptions initiator_options = EngineOptionsFor(etcd_->endpoint());
     initiator_options.protocol = "ucx";
     auto engine = StartInitiator(initiator_options);
     MC_ASSERT_OK(engine);
@@ -457,21 +457,21 @@ TEST_F(EtcdMetadataTest, UcxKeysStayOutOfEtcdUnlessPublishedAndPeersFetchThemOve
 
 // Needs no etcd at all: nothing listens on the port.
 TEST(EtcdMetadataDownTest, EngineCreateFailsFastNamingTheEndpoint) {
-  const std::string endpoint = "127.0.0.1:" + std::to_string(PickFreeTcpPort().value());
-  TransferEngineOptions options;
+  const std::string endpoint = "127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value());
+  transfer::TransferEngineOptions options;
   options.metadata_server = "etcd://" + endpoint;
   auto start = Clock::now();
-  auto engine = TransferEngine::Create(options);
+  auto engine = transfer::TransferEngine::Create(options);
   EXPECT_LT(SecondsSince(start), 5.0);
   ASSERT_FALSE(engine.ok());
   EXPECT_EQ(engine.status().code(), StatusCode::kEtcdOperationError);
   EXPECT_THAT(engine.status().message(), HasSubstr(endpoint));
 
   // The bench reports it and exits non-zero, just as fast.
-  ProcessOptions bench;
-  bench.binary = BinaryPath("transfer_engine_bench");
+  testing::ProcessOptions bench;
+  bench.binary = testing::BinaryPath("transfer_engine_bench");
   bench.args = {"--mode=target", "--metadata_server=" + endpoint, "--buffer_size=1MiB"};
-  auto process = ChildProcess::Start(std::move(bench));
+  auto process = testing::ChildProcess::Start(std::move(bench));
   MC_ASSERT_OK(process);
   auto exited = (*process)->Wait(seconds(5));
   MC_ASSERT_OK(exited);
@@ -481,13 +481,13 @@ TEST(EtcdMetadataDownTest, EngineCreateFailsFastNamingTheEndpoint) {
 
 // Restarts etcd, so it has its own.
 TEST(EtcdMetadataRestartTest, DescriptorSurvivesEtcdRestartAndIsPutBackAfterDataLoss) {
-  auto etcd = EtcdServer::Start();
+  auto etcd = testing::EtcdServer::Start();
   MC_ASSERT_OK(etcd);
   auto client = ClientFor((*etcd)->endpoint());
   MC_ASSERT_OK(client);
   auto engine = StartInitiator(EngineOptionsFor((*etcd)->endpoint()));
   MC_ASSERT_OK(engine);
-  const std::string key = EtcdMetadataStore::SegmentKey((*engine)->local_server_name());
+  const std::string key = transfer::EtcdMetadataStore::SegmentKey((*engine)->local_server_name());
   auto present = [&] {
     auto kv = (*client)->Get(key);
     return kv.ok() && kv->has_value();
@@ -498,7 +498,7 @@ TEST(EtcdMetadataRestartTest, DescriptorSurvivesEtcdRestartAndIsPutBackAfterData
   // the leases it recovers, and the keep-alives (retrying with backoff meanwhile) resume.
   MC_ASSERT_OK((*etcd)->Stop());
   std::this_thread::sleep_for(kLeaseTtl + milliseconds(500));
-  MC_ASSERT_OK((*etcd)->Restart(EtcdData::kKeep));
+  MC_ASSERT_OK((*etcd)->Restart(testing::EtcdData::kKeep));
   EXPECT_TRUE(PollUntil(present, seconds(5)));
   std::this_thread::sleep_for(kLeaseTtl + milliseconds(1000));  // past one TTL: kept alive
   EXPECT_TRUE(present()) << "the lease was not kept alive after the restart";
@@ -506,7 +506,7 @@ TEST(EtcdMetadataRestartTest, DescriptorSurvivesEtcdRestartAndIsPutBackAfterData
   // Restarted empty: the lease is unknown, so the engine grants a new one and puts the
   // latest descriptor back.
   (*etcd)->Kill();
-  MC_ASSERT_OK((*etcd)->Restart(EtcdData::kWipe));
+  MC_ASSERT_OK((*etcd)->Restart(testing::EtcdData::kWipe));
   auto restarted_at = Clock::now();
   EXPECT_TRUE(PollUntil(present, kLeaseTtl + kExpirySlack));
   std::printf("descriptor put back %.2f s after etcd restarted empty\n",

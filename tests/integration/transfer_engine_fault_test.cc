@@ -42,7 +42,7 @@ double SecondsSince(Clock::time_point start) {
 
 // SIGSTOPs `process` and waits until every one of its threads is stopped: kill() returns
 // before the signal takes effect, and a target that runs on for a moment answers requests.
-void Freeze(ChildProcess& process) {
+void Freeze(testing::ChildProcess& process) {
   process.Kill(SIGSTOP);
   const std::string tasks = "/proc/" + std::to_string(process.pid()) + "/task";
   const auto deadline = Clock::now() + seconds(5);
@@ -74,7 +74,7 @@ class TransferEngineFaultTest : public ::testing::TestWithParam<std::string> {
   void TearDown() override { DestroyWithin(std::move(engine_), seconds(15)); }
 
   void StartEngine(milliseconds transfer_timeout) {
-    TransferEngineOptions options;
+    transfer::TransferEngineOptions options;
     options.protocol = GetParam();
     options.transfer_timeout = transfer_timeout;
     auto engine = StartInitiator(options);
@@ -82,7 +82,7 @@ class TransferEngineFaultTest : public ::testing::TestWithParam<std::string> {
     engine_ = std::move(*engine);
   }
 
-  std::unique_ptr<TransferEngine> engine_;
+  std::unique_ptr<transfer::TransferEngine> engine_;
 };
 class TcpFaultTest : public TransferEngineFaultTest {};
 
@@ -108,12 +108,12 @@ struct BatchOutcome {
   std::vector<Status> errors;  // of the failed tasks
 };
 
-BatchOutcome Summarize(const std::vector<TransferStatus>& statuses) {
+BatchOutcome Summarize(const std::vector<transfer::TransferStatus>& statuses) {
   BatchOutcome out;
   for (const auto& s : statuses) {
-    if (s.state == TransferState::kCompleted) {
+    if (s.state == transfer::TransferState::kCompleted) {
       ++out.completed;
-    } else if (s.state == TransferState::kFailed) {
+    } else if (s.state == transfer::TransferState::kFailed) {
       ++out.failed;
       out.errors.push_back(s.error);
     } else {
@@ -131,7 +131,7 @@ BatchOutcome Summarize(const std::vector<TransferStatus>& statuses) {
 // while that call runs (after a warm-up transfer mapped its buffer), at growing delays. The
 // copies that race with the death land in memory that outlives the process (never a crash);
 // every slice settled after the death is FAILED.
-void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds transfer_timeout,
+void KillTargetMidBatch(transfer::TransferEngine& engine, transfer::TransferOpcode op, milliseconds transfer_timeout,
                         const std::string& protocol) {
   const bool shm = protocol == "shm";
   constexpr uint64_t kTargetSize = 256 * kMiB;
@@ -140,7 +140,7 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
   auto local_or = engine.AllocateBuffer(kTargetSize);
   MC_ASSERT_OK(local_or);
   char* local = static_cast<char*>(*local_or);
-  if (op == TransferOpcode::kWrite) bench::FillPattern(local, kTargetSize, 0x1717);
+  if (op == transfer::TransferOpcode::kWrite) bench::FillPattern(local, kTargetSize, 0x1717);
 
   bool saw_failure = false;
   const int attempts = shm ? 5 : 3;
@@ -153,9 +153,9 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
     MC_ASSERT_OK(target);
     auto handle = engine.OpenSegment(target->name);
     MC_ASSERT_OK(handle);
-    std::memset(local, 0, op == TransferOpcode::kRead ? kTargetSize : 0);
+    std::memset(local, 0, op == transfer::TransferOpcode::kRead ? kTargetSize : 0);
 
-    std::vector<TransferRequest> requests;
+    std::vector<transfer::TransferRequest> requests;
     for (size_t i = 0; i < count; ++i) {
       const uint64_t off = (i % kDistinct) * kRequest;
       requests.push_back({op, local + off, *handle, target->buffer + off, kRequest});
@@ -164,7 +164,7 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
     MC_ASSERT_OK(batch);
     Clock::time_point killed_at;
     if (shm) {
-      TransferRequest warm_up{TransferOpcode::kRead, local, *handle, target->buffer, 4096};
+      transfer::TransferRequest warm_up{transfer::TransferOpcode::kRead, local, *handle, target->buffer, 4096};
       MC_ASSERT_OK(RunBatch(engine, {&warm_up, 1}));
       std::thread killer([&] {
         std::this_thread::sleep_for(milliseconds(8 >> attempt));
@@ -186,7 +186,7 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
     std::printf(
         "kill %s attempt %d: %zu completed, %zu failed, %zu unfinished, %.2f s after "
         "the kill\n",
-        op == TransferOpcode::kRead ? "READ" : "WRITE", attempt, outcome.completed, outcome.failed,
+        op == transfer::TransferOpcode::kRead ? "READ" : "WRITE", attempt, outcome.completed, outcome.failed,
         outcome.unfinished, took);
     if (!outcome.errors.empty())
       std::printf("  first error: %s\n", outcome.errors[0].ToString().c_str());
@@ -197,12 +197,12 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
       EXPECT_FALSE(e.ok());
       EXPECT_THAT(e.message(), HasSubstr(target->name)) << e.ToString();
     }
-    if (op == TransferOpcode::kRead && (attempt == 0 || shm)) {
+    if (op == transfer::TransferOpcode::kRead && (attempt == 0 || shm)) {
       // Task i reads target range (i % kDistinct) into the same local range; tasks sharing a
       // range read the same bytes, so a COMPLETED READ's range holds exactly the target's bytes
       // (a failed sharer can only have copied those same bytes, or nothing).
       for (size_t i = 0; i < count; ++i) {
-        if (statuses[i].state != TransferState::kCompleted) continue;
+        if (statuses[i].state != transfer::TransferState::kCompleted) continue;
         EXPECT_EQ(statuses[i].transferred_bytes, kRequest);
         const uint64_t off = (i % kDistinct) * kRequest;
         EXPECT_EQ(bench::FirstMismatch(local + off, kRequest, kTargetSeed, off), -1)
@@ -213,7 +213,7 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
     saw_failure = outcome.failed > 0;
 
     // The engine stays usable: a transfer to the dead segment fails promptly, naming it.
-    TransferRequest again{op, local, *handle, target->buffer, 4096};
+    transfer::TransferRequest again{op, local, *handle, target->buffer, 4096};
     auto start = Clock::now();
     Status s = RunBatch(engine, {&again, 1}, seconds(10));
     EXPECT_FALSE(s.ok());
@@ -227,13 +227,13 @@ void KillTargetMidBatch(TransferEngine& engine, TransferOpcode op, milliseconds 
 TEST_P(TransferEngineFaultTest, TargetKilledMidReadBatchFailsTasksNamingTheSegment) {
   StartEngine(seconds(2));
   ASSERT_NE(engine_, nullptr);
-  KillTargetMidBatch(*engine_, TransferOpcode::kRead, seconds(2), GetParam());
+  KillTargetMidBatch(*engine_, transfer::TransferOpcode::kRead, seconds(2), GetParam());
 }
 
 TEST_P(TransferEngineFaultTest, TargetKilledMidWriteBatchFailsTasksNamingTheSegment) {
   StartEngine(seconds(2));
   ASSERT_NE(engine_, nullptr);
-  KillTargetMidBatch(*engine_, TransferOpcode::kWrite, seconds(2), GetParam());
+  KillTargetMidBatch(*engine_, transfer::TransferOpcode::kWrite, seconds(2), GetParam());
 }
 
 TEST_P(TcpFaultTest, FrozenTargetTimesOutAndIsServedAgainAfterResume) {
@@ -252,9 +252,9 @@ TEST_P(TcpFaultTest, FrozenTargetTimesOutAndIsServedAgainAfterResume) {
 
   // Frozen with its connections open: requests are accepted by the kernel, never answered.
   Freeze(*target->process);
-  std::vector<TransferRequest> requests;
+  std::vector<transfer::TransferRequest> requests;
   for (uint64_t off = 0; off < 32 * kMiB; off += 2 * kMiB) {
-    requests.push_back({off % (4 * kMiB) ? TransferOpcode::kRead : TransferOpcode::kWrite,
+    requests.push_back({off % (4 * kMiB) ? transfer::TransferOpcode::kRead : transfer::TransferOpcode::kWrite,
                         local + off, *handle, target->buffer + off, 2 * kMiB});
   }
   auto batch = engine_->AllocateBatchId(requests.size());
@@ -289,10 +289,10 @@ TEST_P(TcpFaultTest, FrozenTargetTimesOutAndIsServedAgainAfterResume) {
   // region the frozen batch only READ: its timed-out WRITEs were still queued in the target's
   // socket buffers and may be applied once it runs again (see the note printed below).
   target->process->Kill(SIGCONT);
-  TransferRequest read{TransferOpcode::kRead, local, *handle, target->buffer + 2 * kMiB + 5, kMiB};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, *handle, target->buffer + 2 * kMiB + 5, kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(local, kMiB, kTargetSeed, 2 * kMiB + 5), -1);
-  TransferRequest written{TransferOpcode::kRead, local + 8 * kMiB, *handle, target->buffer,
+  transfer::TransferRequest written{transfer::TransferOpcode::kRead, local + 8 * kMiB, *handle, target->buffer,
                           2 * kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&written, 1}, seconds(10)));
   std::printf(
@@ -311,15 +311,15 @@ TEST_P(ShmFaultTest, FrozenTargetDoesNotDelayTransfersToItsMappedMemory) {
   auto local_or = engine_->AllocateBuffer(32 * kMiB);
   MC_ASSERT_OK(local_or);
   char* local = static_cast<char*>(*local_or);
-  TransferRequest warm_up{TransferOpcode::kRead, local, *handle, target->buffer, 4096};
+  transfer::TransferRequest warm_up{transfer::TransferOpcode::kRead, local, *handle, target->buffer, 4096};
   MC_ASSERT_OK(RunBatch(*engine_, {&warm_up, 1}));
 
   Freeze(*target->process);
   constexpr uint64_t kLocalSeed = 0x5151;
   bench::FillPattern(local, 16 * kMiB, kLocalSeed);
-  std::vector<TransferRequest> requests;
+  std::vector<transfer::TransferRequest> requests;
   for (uint64_t off = 0; off < 32 * kMiB; off += 2 * kMiB) {
-    requests.push_back({off < 16 * kMiB ? TransferOpcode::kWrite : TransferOpcode::kRead,
+    requests.push_back({off < 16 * kMiB ? transfer::TransferOpcode::kWrite : transfer::TransferOpcode::kRead,
                         local + off, *handle, target->buffer + off, 2 * kMiB});
   }
   const auto start = Clock::now();
@@ -328,7 +328,7 @@ TEST_P(ShmFaultTest, FrozenTargetDoesNotDelayTransfersToItsMappedMemory) {
   EXPECT_EQ(bench::FirstMismatch(local + 16 * kMiB, 16 * kMiB, kTargetSeed, 16 * kMiB), -1);
   target->process->Kill(SIGCONT);
   // The WRITEs are in the target's memory: read them back.
-  TransferRequest back{TransferOpcode::kRead, local + 16 * kMiB, *handle, target->buffer,
+  transfer::TransferRequest back{transfer::TransferOpcode::kRead, local + 16 * kMiB, *handle, target->buffer,
                        16 * kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&back, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(local + 16 * kMiB, 16 * kMiB, kLocalSeed, 0), -1);
@@ -345,7 +345,7 @@ TEST_P(TcpFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
   MC_ASSERT_OK(local_or);
   char* local = static_cast<char*>(*local_or);
   // A second engine, to be destroyed with its transfers in flight.
-  TransferEngineOptions options;
+  transfer::TransferEngineOptions options;
   options.protocol = GetParam();
   options.transfer_timeout = seconds(30);
   auto doomed = StartInitiator(options);
@@ -356,9 +356,9 @@ TEST_P(TcpFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
   MC_ASSERT_OK(doomed_local);
 
   Freeze(*target->process);  // nothing will be answered from now on
-  std::vector<TransferRequest> requests;
+  std::vector<transfer::TransferRequest> requests;
   for (uint64_t off = 0; off < 8 * kMiB; off += kMiB) {
-    requests.push_back({TransferOpcode::kRead, local + off, *handle, target->buffer + off, kMiB});
+    requests.push_back({transfer::TransferOpcode::kRead, local + off, *handle, target->buffer + off, kMiB});
   }
   auto batch = engine_->AllocateBatchId(requests.size());
   MC_ASSERT_OK(batch);
@@ -383,7 +383,7 @@ TEST_P(TcpFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
   }
   MC_ASSERT_OK(engine_->FreeBatchId(*batch));
   // The closed handle is gone.
-  TransferRequest stale{TransferOpcode::kRead, local, *handle, target->buffer, 16};
+  transfer::TransferRequest stale{transfer::TransferOpcode::kRead, local, *handle, target->buffer, 16};
   EXPECT_EQ(RunBatch(*engine_, {&stale, 1}).code(), StatusCode::kInvalidParams);
 
   // Destroying an engine with transfers in flight returns promptly (DestroyWithin ends the
@@ -400,7 +400,7 @@ TEST_P(TcpFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
   }
   auto reopened = engine_->OpenSegment(target->name);
   MC_ASSERT_OK(reopened);
-  TransferRequest read{TransferOpcode::kRead, local, *reopened, target->buffer + 77, 2 * kMiB};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, *reopened, target->buffer + 77, 2 * kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(local, 2 * kMiB, kTargetSeed, 77), -1);
 }
@@ -415,14 +415,14 @@ TEST_P(TransferEngineFaultTest, InitiatorKilledMidBatchLeavesTargetServing) {
   // A second process reads 4 MiB blocks as fast as it can and is SIGKILLed mid-stream, leaving
   // the target with replies it can no longer send (the peer resets the connections).
   for (int round = 0; round < 2; ++round) {
-    ProcessOptions options;
-    options.binary = BinaryPath("transfer_engine_bench");
+    testing::ProcessOptions options;
+    options.binary = testing::BinaryPath("transfer_engine_bench");
     options.args = {"--mode=initiator",    "--segment_id=" + target->name,
                     "--operation=read",    "--block_size=4194304",
                     "--batch_size=8",      "--threads=2",
                     "--buffer_size=64MiB", "--duration=30",
                     "--connections=4",     "--protocol=" + GetParam()};
-    auto initiator = ChildProcess::Start(std::move(options));
+    auto initiator = testing::ChildProcess::Start(std::move(options));
     MC_ASSERT_OK(initiator);
     std::this_thread::sleep_for(milliseconds(600));  // let it reach full speed
     ASSERT_TRUE((*initiator)->Running()) << (*initiator)->ReadLog();
@@ -438,10 +438,10 @@ TEST_P(TransferEngineFaultTest, InitiatorKilledMidBatchLeavesTargetServing) {
   MC_ASSERT_OK(local_or);
   char* local = static_cast<char*>(*local_or);
   for (int round = 0; round < 3; ++round) {
-    std::vector<TransferRequest> requests;
+    std::vector<transfer::TransferRequest> requests;
     for (uint64_t off = 0; off < 16 * kMiB; off += kMiB) {
       requests.push_back(
-          {TransferOpcode::kRead, local + off, *handle, target->buffer + off + round * 7, kMiB});
+          {transfer::TransferOpcode::kRead, local + off, *handle, target->buffer + off + round * 7, kMiB});
     }
     MC_ASSERT_OK(RunBatch(*engine_, requests, seconds(10)));
     EXPECT_EQ(bench::FirstMismatch(local, 16 * kMiB, kTargetSeed, round * 7), -1);

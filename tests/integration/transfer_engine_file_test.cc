@@ -45,9 +45,9 @@ class TransferEngineFileTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     Status available = ProtocolAvailable(GetParam());
     if (!available.ok()) GTEST_SKIP() << available.ToString();
-    auto dir = TempDir::Create("mc_te_file");
+    auto dir = testing::TempDir::Create("mc_te_file");
     MC_ASSERT_OK(dir);
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
     path_ = dir_->File("seg.bin");
     content_ = RandomBytes(kFileSize, 77);
     int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -55,7 +55,7 @@ class TransferEngineFileTest : public ::testing::TestWithParam<std::string> {
     ASSERT_EQ(::pwrite(fd, content_.data(), kFileSize, 0), static_cast<ssize_t>(kFileSize));
     ::close(fd);
 
-    TransferEngineOptions owner_options;
+    transfer::TransferEngineOptions owner_options;
     owner_options.protocol = TargetProtocolFor(GetParam()).empty() ? "auto" : "ucx";
     auto owner = StartInitiator(owner_options);
     MC_ASSERT_OK(owner);
@@ -64,7 +64,7 @@ class TransferEngineFileTest : public ::testing::TestWithParam<std::string> {
     MC_ASSERT_OK(base);
     base_ = *base;
 
-    TransferEngineOptions reader_options;
+    transfer::TransferEngineOptions reader_options;
     reader_options.protocol = GetParam();
     auto reader = StartInitiator(reader_options);
     MC_ASSERT_OK(reader);
@@ -82,17 +82,17 @@ class TransferEngineFileTest : public ::testing::TestWithParam<std::string> {
     if (owner_) DestroyWithin(std::move(owner_), seconds(15));
   }
 
-  file::FileIoStats OwnerFileStats() {
-    return static_cast<TransferEngineImpl*>(owner_.get())->file_stats();
+  transfer::file::FileIoStats OwnerFileStats() {
+    return static_cast<transfer::TransferEngineImpl*>(owner_.get())->file_stats();
   }
 
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<testing::TempDir> dir_;
   std::string path_;
   std::vector<char> content_;
-  std::unique_ptr<TransferEngine> owner_;
-  std::unique_ptr<TransferEngine> reader_;
+  std::unique_ptr<transfer::TransferEngine> owner_;
+  std::unique_ptr<transfer::TransferEngine> reader_;
   uint64_t base_ = 0;
-  SegmentHandle handle_ = 0;
+  transfer::SegmentHandle handle_ = 0;
   char* local_ = nullptr;
 };
 
@@ -114,7 +114,7 @@ TEST_P(TransferEngineFileTest, RemoteReadsAlignedUnalignedAndWhole) {
   for (Range r : {Range{0, kMiB}, Range{4097, 300000}, Range{kFileSize - 123, 123},
                   Range{0, kFileSize}, Range{1, 1}}) {
     std::memset(local_ + 1, 0, r.length);
-    TransferRequest read{TransferOpcode::kRead, local_ + 1, handle_, base_ + r.offset, r.length};
+    transfer::TransferRequest read{transfer::TransferOpcode::kRead, local_ + 1, handle_, base_ + r.offset, r.length};
     MC_ASSERT_OK(RunBatch(*reader_, {&read, 1}));
     EXPECT_EQ(std::memcmp(local_ + 1, content_.data() + r.offset, r.length), 0)
         << "range " << r.offset << "+" << r.length;
@@ -125,9 +125,9 @@ TEST_P(TransferEngineFileTest, RemoteReadsAlignedUnalignedAndWhole) {
 TEST_P(TransferEngineFileTest, RemoteWritesLandInTheFileAndSpareTheirNeighbours) {
   std::vector<char> data = RandomBytes(70000, 5);
   std::memcpy(local_, data.data(), data.size());
-  TransferRequest writes[2] = {
-      {TransferOpcode::kWrite, local_, handle_, base_ + 12345, 70000},
-      {TransferOpcode::kWrite, local_ + 100, handle_, base_ + 2 * kMiB, 4096}};
+  transfer::TransferRequest writes[2] = {
+      {transfer::TransferOpcode::kWrite, local_, handle_, base_ + 12345, 70000},
+      {transfer::TransferOpcode::kWrite, local_ + 100, handle_, base_ + 2 * kMiB, 4096}};
   MC_ASSERT_OK(RunBatch(*reader_, writes));
   std::vector<char> expected = content_;
   std::memcpy(expected.data() + 12345, data.data(), 70000);
@@ -144,11 +144,11 @@ TEST_P(TransferEngineFileTest, ManyConcurrentReadersInOneBatchAndAcrossThreads) 
   std::vector<Status> results(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      std::vector<TransferRequest> batch;
+      std::vector<transfer::TransferRequest> batch;
       for (int i = 0; i < kPerThread; ++i) {
         const uint64_t offset =
             (static_cast<uint64_t>(t * kPerThread + i) * 77777) % (kFileSize - kLength);
-        batch.push_back({TransferOpcode::kRead, local_ + (t * kPerThread + i) * kLength, handle_,
+        batch.push_back({transfer::TransferOpcode::kRead, local_ + (t * kPerThread + i) * kLength, handle_,
                          base_ + offset, kLength});
       }
       results[t] = RunBatch(*reader_, batch);
@@ -170,7 +170,7 @@ TEST_P(TransferEngineFileTest, ManyConcurrentReadersInOneBatchAndAcrossThreads) 
 
 TEST_P(TransferEngineFileTest, RangePastTheEndIsRefusedBeforeAnythingMoves) {
   const uint64_t writes_before = OwnerFileStats().writes;
-  TransferRequest past{TransferOpcode::kWrite, local_, handle_, base_ + kFileSize - 10, 20};
+  transfer::TransferRequest past{transfer::TransferOpcode::kWrite, local_, handle_, base_ + kFileSize - 10, 20};
   auto batch = reader_->AllocateBatchId(1);
   MC_ASSERT_OK(batch);
   Status s = reader_->SubmitTransfer(*batch, {&past, 1});
@@ -184,19 +184,19 @@ TEST_P(TransferEngineFileTest, RangePastTheEndIsRefusedBeforeAnythingMoves) {
 
 TEST_P(TransferEngineFileTest, FileTruncatedUnderTheReaderFailsTheTask) {
   ASSERT_EQ(::truncate(path_.c_str(), 4096), 0);
-  TransferRequest read{TransferOpcode::kRead, local_, handle_, base_ + 4 * kMiB, 65536};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local_, handle_, base_ + 4 * kMiB, 65536};
   Status s = RunBatch(*reader_, {&read, 1});
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("truncated")) << s.ToString();
   // The owner is fine: what is still in the file reads as before.
-  TransferRequest head{TransferOpcode::kRead, local_, handle_, base_, 4096};
+  transfer::TransferRequest head{transfer::TransferOpcode::kRead, local_, handle_, base_, 4096};
   MC_ASSERT_OK(RunBatch(*reader_, {&head, 1}));
   EXPECT_EQ(std::memcmp(local_, content_.data(), 4096), 0);
 }
 
 TEST_P(TransferEngineFileTest, UnregisteredFileSegmentIsNoLongerServed) {
   MC_ASSERT_OK(owner_->UnregisterFileSegment("ssd"));
-  TransferRequest read{TransferOpcode::kRead, local_, handle_, base_, 4096};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local_, handle_, base_, 4096};
   // The reader's cached descriptor still lists the file: the owner refuses the request.
   Status s = RunBatch(*reader_, {&read, 1});
   EXPECT_FALSE(s.ok());
@@ -211,8 +211,8 @@ TEST_P(TransferEngineFileTest, OwnerReachesItsOwnFileWithoutASocket) {
   MC_ASSERT_OK(buffer);
   char* mine = static_cast<char*>(*buffer);
   std::memcpy(mine, "local write", 11);
-  TransferRequest requests[2] = {{TransferOpcode::kRead, mine + 4096, *self, base_ + 777, kMiB},
-                                 {TransferOpcode::kWrite, mine, *self, base_ + 5 * kMiB + 3, 11}};
+  transfer::TransferRequest requests[2] = {{transfer::TransferOpcode::kRead, mine + 4096, *self, base_ + 777, kMiB},
+                                 {transfer::TransferOpcode::kWrite, mine, *self, base_ + 5 * kMiB + 3, 11}};
   MC_ASSERT_OK(RunBatch(*owner_, requests));
   EXPECT_EQ(std::memcmp(mine + 4096, content_.data() + 777, kMiB), 0);
   std::vector<char> written = FileBytes(path_, 5 * kMiB + 3, 11);

@@ -38,7 +38,7 @@ class TransferEngineIntegrationTest : public ::testing::TestWithParam<std::strin
   void SetUp() override {
     if (Status s = ProtocolAvailable(GetParam()); !s.ok()) GTEST_SKIP() << s.ToString();
     SetTargetProtocol(TargetProtocolFor(GetParam()));
-    TransferEngineOptions options;
+    transfer::TransferEngineOptions options;
     options.protocol = GetParam();
     auto engine = StartInitiator(options);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
@@ -48,9 +48,9 @@ class TransferEngineIntegrationTest : public ::testing::TestWithParam<std::strin
   void TearDown() override { DestroyWithin(std::move(engine_), seconds(15)); }
 
   // Opens `target` and checks that the descriptor the engine fetched matches its READY line.
-  Result<SegmentHandle> Open(const TargetProcess& target) {
-    MC_ASSIGN_OR_RETURN(SegmentHandle handle, engine_->OpenSegment(target.name));
-    MC_ASSIGN_OR_RETURN(SegmentDescriptor d, engine_->GetSegmentDescriptor(handle));
+  Result<transfer::SegmentHandle> Open(const TargetProcess& target) {
+    MC_ASSIGN_OR_RETURN(transfer::SegmentHandle handle, engine_->OpenSegment(target.name));
+    MC_ASSIGN_OR_RETURN(transfer::SegmentDescriptor d, engine_->GetSegmentDescriptor(handle));
     if (d.name != target.name || d.buffers.size() != 1 || d.buffers[0].address != target.buffer ||
         d.buffers[0].length != target.size) {
       return InternalError("descriptor of " + target.name + " does not match its READY line");
@@ -64,7 +64,7 @@ class TransferEngineIntegrationTest : public ::testing::TestWithParam<std::strin
     return buffer.ok() ? static_cast<char*>(*buffer) : nullptr;
   }
 
-  std::unique_ptr<TransferEngine> engine_;
+  std::unique_ptr<transfer::TransferEngine> engine_;
 };
 
 // Offset of the first differing byte, or -1.
@@ -104,7 +104,7 @@ TEST_P(TransferEngineIntegrationTest, ReadAndWriteFromOneByteTo64MiBKeepDataInta
     const uint64_t remote = kTargetSize - len - 3 * i;  // towards the end, unaligned
     const uint64_t local_dst = 3 + i;
     std::memset(dst + local_dst, 0, len);
-    TransferRequest r{TransferOpcode::kRead, dst + local_dst, *handle, base + remote, len};
+    transfer::TransferRequest r{transfer::TransferOpcode::kRead, dst + local_dst, *handle, base + remote, len};
     MC_ASSERT_OK(RunBatch(*engine_, {&r, 1}));
     int64_t bad = bench::FirstMismatch(dst + local_dst, len, kTargetSeed, remote);
     ASSERT_EQ(bad, -1) << "READ of " << len << " bytes at offset " << remote
@@ -122,12 +122,12 @@ TEST_P(TransferEngineIntegrationTest, ReadAndWriteFromOneByteTo64MiBKeepDataInta
     // WRITE random bytes, READ them back into another region, compare.
     std::vector<char> data = RandomBytes(len, 1000 + i);
     std::memcpy(src + local_src, data.data(), len);
-    TransferRequest write{TransferOpcode::kWrite, src + local_src, *handle, base + remote, len};
+    transfer::TransferRequest write{transfer::TransferOpcode::kWrite, src + local_src, *handle, base + remote, len};
     MC_ASSERT_OK(RunBatch(*engine_, {&write, 1}));
     std::memcpy(shadow.data() + remote, data.data(), len);
 
     std::memset(dst + local_dst, 0, len);
-    TransferRequest read_back{TransferOpcode::kRead, dst + local_dst, *handle, base + remote, len};
+    transfer::TransferRequest read_back{transfer::TransferOpcode::kRead, dst + local_dst, *handle, base + remote, len};
     MC_ASSERT_OK(RunBatch(*engine_, {&read_back, 1}));
     ASSERT_EQ(FirstDifference(dst + local_dst, data.data(), len), -1)
         << "READ-back of a " << len << "-byte WRITE at offset " << remote << " differs";
@@ -138,10 +138,10 @@ TEST_P(TransferEngineIntegrationTest, ReadAndWriteFromOneByteTo64MiBKeepDataInta
   // The whole target buffer equals the model: no WRITE spilled outside its range, and every
   // byte not written still holds the pattern. Read it as 12 requests of one batch.
   std::memset(dst, 0, kTargetSize);
-  std::vector<TransferRequest> whole;
+  std::vector<transfer::TransferRequest> whole;
   constexpr uint64_t kPiece = 8 * kMiB;
   for (uint64_t off = 0; off < kTargetSize; off += kPiece) {
-    whole.push_back({TransferOpcode::kRead, dst + off, *handle, base + off, kPiece});
+    whole.push_back({transfer::TransferOpcode::kRead, dst + off, *handle, base + off, kPiece});
   }
   MC_ASSERT_OK(RunBatch(*engine_, whole));
   int64_t bad = FirstDifference(dst, shadow.data(), kTargetSize);
@@ -172,7 +172,7 @@ TEST_P(TransferEngineIntegrationTest, ConcurrentBatchesFromTwoThreadsStayApart) 
     const auto deadline = Clock::now() + seconds(60);
     for (int round = 0; round < kRounds && Clock::now() < deadline; ++round) {
       // Requests of mixed sizes (some sliced, some tiny) at distinct offsets of the region.
-      std::vector<TransferRequest> writes, reads;
+      std::vector<transfer::TransferRequest> writes, reads;
       std::vector<char> data = RandomBytes(kRegion, 7919 * t + round);
       uint64_t off = static_cast<uint64_t>(round) * 4099 % 8192;
       for (int r = 0; r < kRequests; ++r) {
@@ -181,7 +181,7 @@ TEST_P(TransferEngineIntegrationTest, ConcurrentBatchesFromTwoThreadsStayApart) 
         if (off + len > kRegion) break;
         std::memcpy(src + off, data.data() + off, len);
         std::memcpy(model.data() + off, data.data() + off, len);
-        writes.push_back({TransferOpcode::kWrite, src + off, *handle, remote_base + off, len});
+        writes.push_back({transfer::TransferOpcode::kWrite, src + off, *handle, remote_base + off, len});
         off += len + 4096 + r;  // leave untouched gaps between requests
       }
       Status s = RunBatch(*engine_, writes);
@@ -192,7 +192,7 @@ TEST_P(TransferEngineIntegrationTest, ConcurrentBatchesFromTwoThreadsStayApart) 
       // Read the whole region back in slices of one batch and compare with the model.
       std::memset(dst, 0, kRegion);
       for (uint64_t o = 0; o < kRegion; o += 2 * kMiB) {
-        reads.push_back({TransferOpcode::kRead, dst + o, *handle, remote_base + o, 2 * kMiB});
+        reads.push_back({transfer::TransferOpcode::kRead, dst + o, *handle, remote_base + o, 2 * kMiB});
       }
       s = RunBatch(*engine_, reads);
       if (!s.ok()) {
@@ -229,13 +229,13 @@ TEST_P(TransferEngineIntegrationTest, TwentyThousandTinyRequestsInOneBatchKeepFr
   std::vector<char> model(kHalf);
   bench::FillPattern(model.data(), kHalf, kTargetSeed);
 
-  std::vector<TransferRequest> writes, reads;
+  std::vector<transfer::TransferRequest> writes, reads;
   std::vector<char> lengths = RandomBytes(2 * 20000, 5);
   uint64_t off = 0;
   for (size_t i = 0; i < 20000; ++i) {
     const uint64_t len = 1 + static_cast<uint8_t>(lengths[2 * i]) % 97;
     if (off + len > kHalf) break;
-    writes.push_back({TransferOpcode::kWrite, local + off, *handle, target.buffer + off, len});
+    writes.push_back({transfer::TransferOpcode::kWrite, local + off, *handle, target.buffer + off, len});
     std::memcpy(model.data() + off, data.data() + off, len);
     off += len + static_cast<uint8_t>(lengths[2 * i + 1]) % 13;  // gaps keep the pattern
   }
@@ -244,7 +244,7 @@ TEST_P(TransferEngineIntegrationTest, TwentyThousandTinyRequestsInOneBatchKeepFr
   // Read everything back with tiny requests too (odd lengths, covering gaps), then compare.
   for (uint64_t o = 0; o < kHalf;) {
     const uint64_t len = std::min<uint64_t>(kHalf - o, 1 + (o * 7919) % 211);
-    reads.push_back({TransferOpcode::kRead, local + kHalf + o, *handle, target.buffer + o, len});
+    reads.push_back({transfer::TransferOpcode::kRead, local + kHalf + o, *handle, target.buffer + o, len});
     o += len;
   }
   MC_ASSERT_OK(RunBatch(*engine_, reads));
@@ -259,11 +259,11 @@ TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
   TargetProcess& target = *target_or;
   auto handle_or = Open(target);
   MC_ASSERT_OK(handle_or);
-  const SegmentHandle handle = *handle_or;
+  const transfer::SegmentHandle handle = *handle_or;
   char* local = Allocate(kMiB);
   ASSERT_NE(local, nullptr);
 
-  auto submit_one = [&](const TransferRequest& r) -> Status {
+  auto submit_one = [&](const transfer::TransferRequest& r) -> Status {
     auto batch = engine_->AllocateBatchId(1);
     if (!batch.ok()) return batch.status();
     Status s = engine_->SubmitTransfer(*batch, {&r, 1});
@@ -277,10 +277,10 @@ TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
 
   {  // Unregistered local memory, and a range running past the end of registered memory.
     std::vector<char> heap(4096);
-    Status s = submit_one({TransferOpcode::kRead, heap.data(), handle, target.buffer, 4096});
+    Status s = submit_one({transfer::TransferOpcode::kRead, heap.data(), handle, target.buffer, 4096});
     EXPECT_EQ(s.code(), StatusCode::kInvalidParams) << s.ToString();
     EXPECT_THAT(s.message(), HasSubstr("not registered")) << s.ToString();
-    s = submit_one({TransferOpcode::kWrite, local + kMiB - 10, handle, target.buffer, 11});
+    s = submit_one({transfer::TransferOpcode::kWrite, local + kMiB - 10, handle, target.buffer, 11});
     EXPECT_EQ(s.code(), StatusCode::kInvalidParams) << s.ToString();
     EXPECT_THAT(s.message(), HasSubstr("not registered")) << s.ToString();
   }
@@ -289,7 +289,7 @@ TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
     const std::vector<std::pair<uint64_t, uint64_t>> bad_ranges = {
         {end - 10, 100}, {end, 1}, {target.buffer - 1, 2}, {~0ull - 5, 100}, {0, 16}};
     for (auto [address, length] : bad_ranges) {
-      for (auto op : {TransferOpcode::kRead, TransferOpcode::kWrite}) {
+      for (auto op : {transfer::TransferOpcode::kRead, transfer::TransferOpcode::kWrite}) {
         Status s = submit_one({op, local, handle, address, length});
         EXPECT_EQ(s.code(), StatusCode::kInvalidParams) << s.ToString();
         EXPECT_THAT(s.message(), HasSubstr("outside the registered buffers")) << s.ToString();
@@ -298,9 +298,9 @@ TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
     }
   }
   {  // A batch with one bad request among good ones is rejected as a whole.
-    TransferRequest mixed[2] = {
-        {TransferOpcode::kRead, local, handle, target.buffer, 4096},
-        {TransferOpcode::kRead, local + 4096, handle, target.buffer + target.size, 4096}};
+    transfer::TransferRequest mixed[2] = {
+        {transfer::TransferOpcode::kRead, local, handle, target.buffer, 4096},
+        {transfer::TransferOpcode::kRead, local + 4096, handle, target.buffer + target.size, 4096}};
     auto batch = engine_->AllocateBatchId(2);
     MC_ASSERT_OK(batch);
     Status s = engine_->SubmitTransfer(*batch, mixed);
@@ -311,19 +311,19 @@ TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
     mixed[1].target_offset = target.buffer + 4096;
     MC_ASSERT_OK(engine_->SubmitTransfer(*batch, mixed));
     auto statuses = WaitForTasks(*engine_, *batch, 2, seconds(10));
-    for (const auto& st : statuses) EXPECT_EQ(st.state, TransferState::kCompleted);
+    for (const auto& st : statuses) EXPECT_EQ(st.state, transfer::TransferState::kCompleted);
     EXPECT_EQ(bench::FirstMismatch(local, 8192, kTargetSeed, 0), -1);
     MC_ASSERT_OK(engine_->FreeBatchId(*batch));
   }
   {  // A request naming a segment handle that was never opened.
-    Status s = submit_one({TransferOpcode::kRead, local, handle + 1000, target.buffer, 16});
+    Status s = submit_one({transfer::TransferOpcode::kRead, local, handle + 1000, target.buffer, 16});
     EXPECT_EQ(s.code(), StatusCode::kInvalidParams) << s.ToString();
     EXPECT_THAT(s.message(), HasSubstr("unknown segment handle")) << s.ToString();
     EXPECT_FALSE(engine_->GetSegmentDescriptor(handle + 1000).ok());
     EXPECT_FALSE(engine_->CloseSegment(handle + 1000).ok());
   }
   {  // A segment name where nothing listens: kSegmentNotFound within a few seconds.
-    auto port = PickFreeTcpPort();
+    auto port = testing::PickFreeTcpPort();
     MC_ASSERT_OK(port);
     const std::string nowhere = "127.0.0.1:" + std::to_string(*port);
     auto start = Clock::now();
@@ -341,17 +341,17 @@ TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
   {  // Batch ids: freed, never allocated, overfilled, empty; task ids past the submitted ones.
     auto batch = engine_->AllocateBatchId(2);
     MC_ASSERT_OK(batch);
-    TransferRequest r{TransferOpcode::kRead, local, handle, target.buffer, 64};
-    TransferRequest three[3] = {r, r, r};
+    transfer::TransferRequest r{transfer::TransferOpcode::kRead, local, handle, target.buffer, 64};
+    transfer::TransferRequest three[3] = {r, r, r};
     Status s = engine_->SubmitTransfer(*batch, three);
     EXPECT_EQ(s.code(), StatusCode::kInvalidParams) << s.ToString();
     EXPECT_THAT(s.message(), HasSubstr("batch holds 2 tasks"));
     MC_ASSERT_OK(engine_->SubmitTransfer(*batch, {&r, 1}));
     EXPECT_EQ(engine_->GetTransferStatus(*batch, 1).status().code(), StatusCode::kInvalidParams);
     auto statuses = WaitForTasks(*engine_, *batch, 1, seconds(10));
-    EXPECT_EQ(statuses[0].state, TransferState::kCompleted);
+    EXPECT_EQ(statuses[0].state, transfer::TransferState::kCompleted);
     MC_ASSERT_OK(engine_->FreeBatchId(*batch));
-    for (BatchId id : {*batch, BatchId{0}, *batch + 12345}) {
+    for (transfer::BatchId id : {*batch, transfer::BatchId{0}, *batch + 12345}) {
       Status freed = engine_->FreeBatchId(id);
       auto status = engine_->GetTransferStatus(id, 0);
       Status submit = engine_->SubmitTransfer(id, {&r, 1});
@@ -364,7 +364,7 @@ TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
     EXPECT_EQ(engine_->AllocateBatchId(0).status().code(), StatusCode::kInvalidParams);
   }
   // None of that disturbed the engine or the target: a normal transfer still works.
-  TransferRequest ok{TransferOpcode::kRead, local, handle, target.buffer + 12345, 100000};
+  transfer::TransferRequest ok{transfer::TransferOpcode::kRead, local, handle, target.buffer + 12345, 100000};
   MC_ASSERT_OK(RunBatch(*engine_, {&ok, 1}));
   EXPECT_EQ(bench::FirstMismatch(local, 100000, kTargetSeed, 12345), -1);
   EXPECT_TRUE(target.process->Running());
@@ -387,9 +387,9 @@ TEST_P(TransferEngineIntegrationTest, TargetRestartedOnSamePortIsServedThroughSa
   // Overwrite part of the first incarnation, so that data read later tells the two apart.
   std::vector<char> data = RandomBytes(kLength, 99);
   std::memcpy(local, data.data(), kLength);
-  TransferRequest write{TransferOpcode::kWrite, local, *handle, first->buffer + kOffset, kLength};
+  transfer::TransferRequest write{transfer::TransferOpcode::kWrite, local, *handle, first->buffer + kOffset, kLength};
   MC_ASSERT_OK(RunBatch(*engine_, {&write, 1}));
-  TransferRequest read{TransferOpcode::kRead, local + kLength, *handle, first->buffer + kOffset,
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local + kLength, *handle, first->buffer + kOffset,
                        kLength};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}));
   ASSERT_EQ(FirstDifference(local + kLength, data.data(), kLength), -1);
@@ -409,7 +409,7 @@ TEST_P(TransferEngineIntegrationTest, TargetRestartedOnSamePortIsServedThroughSa
     MC_ASSERT_OK(d);
     ASSERT_FALSE(d->buffers.empty());
     std::memset(local + kLength, 0, kLength);
-    TransferRequest again{TransferOpcode::kRead, local + kLength, *handle,
+    transfer::TransferRequest again{transfer::TransferOpcode::kRead, local + kLength, *handle,
                           d->buffers[0].address + kOffset, kLength};
     Status s = RunBatch(*engine_, {&again, 1}, seconds(15));
     if (s.ok()) {
@@ -432,10 +432,10 @@ TEST_P(TransferEngineIntegrationTest, TargetRestartedOnSamePortIsServedThroughSa
   EXPECT_EQ(refreshed->buffers[0].address, second->buffer);
   EXPECT_NE(refreshed->incarnation, old_descriptor->incarnation);
   // And WRITEs land in the new incarnation.
-  TransferRequest write2{TransferOpcode::kWrite, local, *handle, second->buffer + kOffset, kLength};
+  transfer::TransferRequest write2{transfer::TransferOpcode::kWrite, local, *handle, second->buffer + kOffset, kLength};
   MC_ASSERT_OK(RunBatch(*engine_, {&write2, 1}));
   std::memset(local + kLength, 0, kLength);
-  TransferRequest read2{TransferOpcode::kRead, local + kLength, *handle, second->buffer + kOffset,
+  transfer::TransferRequest read2{transfer::TransferOpcode::kRead, local + kLength, *handle, second->buffer + kOffset,
                         kLength};
   MC_ASSERT_OK(RunBatch(*engine_, {&read2, 1}));
   EXPECT_EQ(FirstDifference(local + kLength, data.data(), kLength), -1);
@@ -447,8 +447,8 @@ TEST_P(TransferEngineIntegrationTest, BenchInitiatorProcessReadsAndWritesAndVeri
   auto target = StartTarget(64 * kMiB);
   MC_ASSERT_OK(target);
   for (const char* operation : {"read", "write"}) {
-    ProcessOptions options;
-    options.binary = BinaryPath("transfer_engine_bench");
+    testing::ProcessOptions options;
+    options.binary = testing::BinaryPath("transfer_engine_bench");
     options.args = {"--mode=initiator",
                     "--segment_id=" + target->name,
                     std::string("--operation=") + operation,
@@ -457,7 +457,7 @@ TEST_P(TransferEngineIntegrationTest, BenchInitiatorProcessReadsAndWritesAndVeri
                     "--buffer_size=64MiB",
                     "--duration=0.5",
                     "--protocol=" + GetParam()};
-    auto initiator = ChildProcess::Start(std::move(options));
+    auto initiator = testing::ChildProcess::Start(std::move(options));
     MC_ASSERT_OK(initiator);
     auto exit_code = (*initiator)->Wait(seconds(60));
     MC_ASSERT_OK(exit_code);

@@ -14,7 +14,7 @@
 #include "testing/free_port.h"
 #include "testing/process_launcher.h"
 
-namespace mooncake {
+namespace mooncake::integration {
 namespace {
 
 constexpr char kA1[] = "10.250.1.1";
@@ -25,37 +25,37 @@ constexpr char kB2[] = "10.250.2.2";
 class MultiNicTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string reason = NetnsTopology::SkipReason();
+    std::string reason = netns::NetnsTopology::SkipReason();
     if (!reason.empty()) GTEST_SKIP() << "needs network namespaces: " << reason;
-    auto topo = NetnsTopology::Create();
+    auto topo = netns::NetnsTopology::Create();
     ASSERT_TRUE(topo.ok()) << topo.status().ToString();
     topo_ = std::move(*topo);
     ASSERT_TRUE(topo_->AddHost("a").ok());
     ASSERT_TRUE(topo_->AddHost("b").ok());
     Status s = topo_->Link("a", std::string(kA1) + "/24", "b", std::string(kB1) + "/24",
-                           OneGbitLink());
+                           netns::OneGbitLink());
     ASSERT_TRUE(s.ok()) << s.ToString();
-    s = topo_->Link("a", std::string(kA2) + "/24", "b", std::string(kB2) + "/24", OneGbitLink());
+    s = topo_->Link("a", std::string(kA2) + "/24", "b", std::string(kB2) + "/24", netns::OneGbitLink());
     ASSERT_TRUE(s.ok()) << s.ToString();
 
-    port_ = PickFreeTcpPort().value();
+    port_ = testing::PickFreeTcpPort().value();
     segment_ = std::string(kB1) + ":" + std::to_string(port_);
-    ProcessOptions target;
-    target.binary = BinaryPath("transfer_engine_bench");
+    testing::ProcessOptions target;
+    target.binary = testing::BinaryPath("transfer_engine_bench");
     target.args = {"--mode=target", "--local_server_name=" + segment_,
                    std::string("--nics=") + kB1 + "," + kB2, "--buffer_size=64MiB"};
     auto in_b = topo_->InHost("b", target);
     ASSERT_TRUE(in_b.ok()) << in_b.status().ToString();
-    auto started = ChildProcess::Start(*in_b);
+    auto started = testing::ChildProcess::Start(*in_b);
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     target_ = std::move(*started);
     Status ready = target_->WaitForLine("READY", std::chrono::seconds(15));
     ASSERT_TRUE(ready.ok()) << ready.ToString();
   }
 
-  std::unique_ptr<ChildProcess> StartInitiator(std::vector<std::string> extra) {
-    ProcessOptions initiator;
-    initiator.binary = BinaryPath("transfer_engine_bench");
+  std::unique_ptr<testing::ChildProcess> StartInitiator(std::vector<std::string> extra) {
+    testing::ProcessOptions initiator;
+    initiator.binary = testing::BinaryPath("transfer_engine_bench");
     initiator.args = {"--mode=initiator", "--segment_id=" + segment_,
                       std::string("--nics=") + kA1 + "," + kA2, "--buffer_size=64MiB",
                       "--block_size=1048576", "--batch_size=16"};
@@ -63,7 +63,7 @@ class MultiNicTest : public ::testing::Test {
     auto in_a = topo_->InHost("a", initiator);
     EXPECT_TRUE(in_a.ok()) << in_a.status().ToString();
     if (!in_a.ok()) return nullptr;
-    auto started = ChildProcess::Start(*in_a);
+    auto started = testing::ChildProcess::Start(*in_a);
     EXPECT_TRUE(started.ok()) << started.status().ToString();
     return started.ok() ? std::move(*started) : nullptr;
   }
@@ -75,10 +75,10 @@ class MultiNicTest : public ::testing::Test {
     return c.ok() ? c->rx_bytes : 0;
   }
 
-  std::unique_ptr<NetnsTopology> topo_;
+  std::unique_ptr<netns::NetnsTopology> topo_;
   uint16_t port_ = 0;
   std::string segment_;
-  std::unique_ptr<ChildProcess> target_;
+  std::unique_ptr<testing::ChildProcess> target_;
 };
 
 TEST_F(MultiNicTest, ReadsAreSpreadOverBothLinks) {
@@ -104,7 +104,7 @@ TEST_F(MultiNicTest, LinkCutMidTransferMovesSlicesToTheOtherLink) {
   auto initiator = StartInitiator({"--operation=write", "--duration=4", "--transfer_timeout_ms=1000"});
   ASSERT_NE(initiator, nullptr);
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  Status cut = topo_->SetLinkState("b", kB2, LinkState::kDown);
+  Status cut = topo_->SetLinkState("b", kB2, netns::LinkState::kDown);
   ASSERT_TRUE(cut.ok()) << cut.ToString();
   const uint64_t link1_at_cut = topo_->Counters("a", kA1)->tx_bytes;
 
@@ -120,4 +120,4 @@ TEST_F(MultiNicTest, LinkCutMidTransferMovesSlicesToTheOtherLink) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::integration

@@ -13,7 +13,7 @@
 #include "testing/free_port.h"
 #include "testing/process_launcher.h"
 
-namespace mooncake {
+namespace mooncake::integration {
 namespace {
 
 constexpr char kA[] = "10.250.7.1";
@@ -22,20 +22,20 @@ constexpr char kB[] = "10.250.7.2";
 class NetnsShmTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string reason = NetnsTopology::SkipReason();
+    std::string reason = netns::NetnsTopology::SkipReason();
     if (!reason.empty()) GTEST_SKIP() << "needs network namespaces: " << reason;
-    auto topo = NetnsTopology::Create();
+    auto topo = netns::NetnsTopology::Create();
     ASSERT_TRUE(topo.ok()) << topo.status().ToString();
     topo_ = std::move(*topo);
     ASSERT_TRUE(topo_->AddHost("a").ok());
     ASSERT_TRUE(topo_->AddHost("b").ok());
     Status s = topo_->Link("a", std::string(kA) + "/24", "b", std::string(kB) + "/24");
     ASSERT_TRUE(s.ok()) << s.ToString();
-    segment_ = std::string(kB) + ":" + std::to_string(PickFreeTcpPort().value());
-    ProcessOptions target;
-    target.binary = BinaryPath("transfer_engine_bench");
+    segment_ = std::string(kB) + ":" + std::to_string(testing::PickFreeTcpPort().value());
+    testing::ProcessOptions target;
+    target.binary = testing::BinaryPath("transfer_engine_bench");
     target.args = {"--mode=target", "--local_server_name=" + segment_, "--buffer_size=64MiB"};
-    auto started = ChildProcess::Start(topo_->InHost("b", target).value());
+    auto started = testing::ChildProcess::Start(topo_->InHost("b", target).value());
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     target_ = std::move(*started);
     Status ready = target_->WaitForLine("READY", std::chrono::seconds(15));
@@ -44,13 +44,13 @@ class NetnsShmTest : public ::testing::Test {
 
   // Runs a 0.5 s read initiator in `host`; returns its exit code and log.
   std::pair<int, std::string> RunInitiator(const char* host, const std::string& protocol) {
-    ProcessOptions initiator;
-    initiator.binary = BinaryPath("transfer_engine_bench");
+    testing::ProcessOptions initiator;
+    initiator.binary = testing::BinaryPath("transfer_engine_bench");
     initiator.args = {"--mode=initiator",       "--segment_id=" + segment_,
                       "--protocol=" + protocol, "--operation=read",
                       "--buffer_size=64MiB",    "--block_size=1048576",
                       "--batch_size=16",        "--duration=0.5"};
-    auto started = ChildProcess::Start(topo_->InHost(host, initiator).value());
+    auto started = testing::ChildProcess::Start(topo_->InHost(host, initiator).value());
     EXPECT_TRUE(started.ok()) << started.status().ToString();
     if (!started.ok()) return {-1, ""};
     auto code = (*started)->Wait(std::chrono::seconds(60));
@@ -58,9 +58,9 @@ class NetnsShmTest : public ::testing::Test {
     return {code.ok() ? *code : -1, (*started)->ReadLog()};
   }
 
-  std::unique_ptr<NetnsTopology> topo_;
+  std::unique_ptr<netns::NetnsTopology> topo_;
   std::string segment_;
-  std::unique_ptr<ChildProcess> target_;
+  std::unique_ptr<testing::ChildProcess> target_;
 };
 
 TEST_F(NetnsShmTest, AutoAcrossNamespacesMovesBytesOverTheLink) {
@@ -88,4 +88,4 @@ TEST_F(NetnsShmTest, ShmInTheTargetsOwnNamespaceWorks) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::integration

@@ -46,7 +46,7 @@ class TransferEngineWireTest : public ::testing::Test {
   }
   void TearDown() override { DestroyWithin(std::move(engine_), seconds(15)); }
 
-  std::unique_ptr<TransferEngine> engine_;
+  std::unique_ptr<transfer::TransferEngine> engine_;
 };
 
 constexpr uint32_t kMagic = 0x4554434D;  // "MCTE"
@@ -316,7 +316,7 @@ TEST_F(TransferEngineWireTest, MalformedFramesDropOnlyTheOffendingConnection) {
   // After all that the target process is unharmed: the engine's existing connections and a
   // fresh engine both transfer correctly.
   EXPECT_TRUE(target->process->Running());
-  TransferRequest read{TransferOpcode::kRead, local, *handle, base + 3 * kMiB, 4 * kMiB};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, *handle, base + 3 * kMiB, 4 * kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(local, 4 * kMiB, kTargetSeed, 3 * kMiB), -1);
   auto fresh = StartInitiator();
@@ -325,7 +325,7 @@ TEST_F(TransferEngineWireTest, MalformedFramesDropOnlyTheOffendingConnection) {
   MC_ASSERT_OK(fresh_handle);
   auto fresh_local = (*fresh)->AllocateBuffer(kMiB);
   MC_ASSERT_OK(fresh_local);
-  TransferRequest fresh_read{TransferOpcode::kRead, *fresh_local, *fresh_handle, base + 2 * kMiB,
+  transfer::TransferRequest fresh_read{transfer::TransferOpcode::kRead, *fresh_local, *fresh_handle, base + 2 * kMiB,
                              5};
   MC_ASSERT_OK(RunBatch(**fresh, {&fresh_read, 1}, seconds(10)));
   EXPECT_EQ(std::string(static_cast<char*>(*fresh_local), 5), "hello");
@@ -375,7 +375,7 @@ TEST_F(TransferEngineWireTest, DescriptorExhaustionNeitherSpinsNorFloodsTheLog) 
   MC_ASSERT_OK(handle);
   auto local = engine_->AllocateBuffer(kMiB);
   MC_ASSERT_OK(local);
-  TransferRequest read{TransferOpcode::kRead, *local, *handle, target->buffer + 3, kMiB};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, *local, *handle, target->buffer + 3, kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(static_cast<char*>(*local), kMiB, kTargetSeed, 3), -1);
 }
@@ -384,7 +384,7 @@ TEST_F(TransferEngineWireTest, DescriptorExhaustionNeitherSpinsNorFloodsTheLog) 
 // peer that crafts addresses gets error replies, never bytes past the file's end, and cannot
 // grow the file.
 TEST_F(TransferEngineWireTest, FileSegmentRangesAreEnforcedOnTheWire) {
-  auto dir = TempDir::Create("mc_wire_file");
+  auto dir = testing::TempDir::Create("mc_wire_file");
   MC_ASSERT_OK(dir);
   const std::string path = dir->File("served.seg");
   const uint64_t size = 80 * kMiB;  // room for an in-range request above the 64 MiB limit

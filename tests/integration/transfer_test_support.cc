@@ -64,8 +64,8 @@ Status ParseReadyLine(const std::string& log, TargetProcess* target) {
 
 Result<TargetProcess> StartTargetOnce(uint64_t buffer_size, uint16_t port,
                                       const std::vector<std::string>& launcher) {
-  ProcessOptions options;
-  options.binary = BinaryPath("transfer_engine_bench");
+  testing::ProcessOptions options;
+  options.binary = testing::BinaryPath("transfer_engine_bench");
   options.args = {"--mode=target", "--local_server_name=127.0.0.1:" + std::to_string(port),
                   "--buffer_size=" + std::to_string(buffer_size)};
   if (!TargetProtocol().empty()) options.args.push_back("--protocol=" + TargetProtocol());
@@ -76,7 +76,7 @@ Result<TargetProcess> StartTargetOnce(uint64_t buffer_size, uint16_t port,
     options.binary = launcher[0];
   }
   TargetProcess target;
-  MC_ASSIGN_OR_RETURN(target.process, ChildProcess::Start(std::move(options)));
+  MC_ASSIGN_OR_RETURN(target.process, testing::ChildProcess::Start(std::move(options)));
   MC_RETURN_IF_ERROR(target.process->WaitForLine("READY", kReadyTimeout));
   MC_RETURN_IF_ERROR(ParseReadyLine(target.process->ReadLog(), &target));
   target.port = port;
@@ -97,7 +97,7 @@ Result<TargetProcess> StartTarget(uint64_t buffer_size, uint16_t port,
   if (port != 0) return StartTargetOnce(buffer_size, port, launcher);
   Status last;
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
-    MC_ASSIGN_OR_RETURN(uint16_t free_port, PickFreeTcpPort());
+    MC_ASSIGN_OR_RETURN(uint16_t free_port, testing::PickFreeTcpPort());
     auto target = StartTargetOnce(buffer_size, free_port, launcher);
     if (target.ok()) return target;
     last = target.status();
@@ -116,21 +116,21 @@ std::string TargetProtocolFor(const std::string& initiator_protocol) {
 }
 
 Status ProtocolAvailable(const std::string& protocol) {
-  TransferEngineOptions options;
+  transfer::TransferEngineOptions options;
   options.protocol = protocol;
   return options.Validate();
 }
 
-Result<std::unique_ptr<TransferEngine>> StartInitiator(TransferEngineOptions options) {
+Result<std::unique_ptr<transfer::TransferEngine>> StartInitiator(transfer::TransferEngineOptions options) {
   options.local_server_name = "127.0.0.1:0";
   options.prefault_buffers = false;
-  return TransferEngine::Create(std::move(options));
+  return transfer::TransferEngine::Create(std::move(options));
 }
 
-std::vector<TransferStatus> WaitForTasks(TransferEngine& engine, BatchId batch, size_t n,
+std::vector<transfer::TransferStatus> WaitForTasks(transfer::TransferEngine& engine, transfer::BatchId batch, size_t n,
                                          milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  std::vector<TransferStatus> statuses(n);
+  std::vector<transfer::TransferStatus> statuses(n);
   std::vector<bool> done(n, false);
   size_t finished = 0;
   while (finished < n) {
@@ -138,13 +138,13 @@ std::vector<TransferStatus> WaitForTasks(TransferEngine& engine, BatchId batch, 
       if (done[i]) continue;
       auto status = engine.GetTransferStatus(batch, i);
       if (!status.ok()) {
-        statuses[i].state = TransferState::kFailed;
+        statuses[i].state = transfer::TransferState::kFailed;
         statuses[i].error = status.status().WithContext("GetTransferStatus");
       } else {
         statuses[i] = *status;
       }
-      if (statuses[i].state == TransferState::kCompleted ||
-          statuses[i].state == TransferState::kFailed) {
+      if (statuses[i].state == transfer::TransferState::kCompleted ||
+          statuses[i].state == transfer::TransferState::kFailed) {
         done[i] = true;
         ++finished;
       }
@@ -155,24 +155,24 @@ std::vector<TransferStatus> WaitForTasks(TransferEngine& engine, BatchId batch, 
   return statuses;
 }
 
-bool AllFinished(const std::vector<TransferStatus>& statuses) {
+bool AllFinished(const std::vector<transfer::TransferStatus>& statuses) {
   for (const auto& s : statuses) {
-    if (s.state != TransferState::kCompleted && s.state != TransferState::kFailed) return false;
+    if (s.state != transfer::TransferState::kCompleted && s.state != transfer::TransferState::kFailed) return false;
   }
   return true;
 }
 
-Status RunBatch(TransferEngine& engine, std::span<const TransferRequest> requests,
+Status RunBatch(transfer::TransferEngine& engine, std::span<const transfer::TransferRequest> requests,
                 milliseconds timeout) {
-  MC_ASSIGN_OR_RETURN(BatchId batch, engine.AllocateBatchId(requests.size()));
+  MC_ASSIGN_OR_RETURN(transfer::BatchId batch, engine.AllocateBatchId(requests.size()));
   Status submitted = engine.SubmitTransfer(batch, requests);
   // Even a failed submit may have started tasks (transport errors fail them); wait for them.
   auto statuses = WaitForTasks(engine, batch, submitted.ok() ? requests.size() : 0, timeout);
   Status result = submitted;
   for (size_t i = 0; i < statuses.size() && result.ok(); ++i) {
-    if (statuses[i].state == TransferState::kFailed) {
+    if (statuses[i].state == transfer::TransferState::kFailed) {
       result = statuses[i].error.WithContext("task " + std::to_string(i));
-    } else if (statuses[i].state != TransferState::kCompleted) {
+    } else if (statuses[i].state != transfer::TransferState::kCompleted) {
       result = Status(StatusCode::kRpcTimeout, "task " + std::to_string(i) + " still " +
                                                    StateName(statuses[i].state) + " after " +
                                                    std::to_string(timeout.count()) + " ms");
@@ -189,7 +189,7 @@ Status RunBatch(TransferEngine& engine, std::span<const TransferRequest> request
   return result;
 }
 
-void DestroyWithin(std::unique_ptr<TransferEngine> engine, std::chrono::seconds limit) {
+void DestroyWithin(std::unique_ptr<transfer::TransferEngine> engine, std::chrono::seconds limit) {
   if (!engine) return;
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> finished = done->get_future();
@@ -218,15 +218,15 @@ std::vector<char> RandomBytes(size_t length, uint64_t seed) {
   return out;
 }
 
-const char* StateName(TransferState state) {
+const char* StateName(transfer::TransferState state) {
   switch (state) {
-    case TransferState::kPending:
+    case transfer::TransferState::kPending:
       return "PENDING";
-    case TransferState::kWaiting:
+    case transfer::TransferState::kWaiting:
       return "WAITING";
-    case TransferState::kCompleted:
+    case transfer::TransferState::kCompleted:
       return "COMPLETED";
-    case TransferState::kFailed:
+    case transfer::TransferState::kFailed:
       return "FAILED";
   }
   return "UNKNOWN";

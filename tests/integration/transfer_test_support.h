@@ -31,7 +31,7 @@ Status StatusOf(const Result<T>& r) {
 
 // A running `transfer_engine_bench --mode=target`; SIGKILLed when destroyed.
 struct TargetProcess {
-  std::unique_ptr<ChildProcess> process;
+  std::unique_ptr<testing::ChildProcess> process;
   std::string name;  // "127.0.0.1:<port>", the segment name
   uint16_t port = 0;
   uint64_t buffer = 0;  // address of its buffer, as printed on its READY line
@@ -63,30 +63,30 @@ Status ProtocolAvailable(const std::string& protocol);
 
 // An in-process initiator listening on 127.0.0.1:0, with buffers not prefaulted (faster
 // start; the tests touch only what they use). `options` fields other than those two are kept.
-Result<std::unique_ptr<TransferEngine>> StartInitiator(TransferEngineOptions options = {});
+Result<std::unique_ptr<transfer::TransferEngine>> StartInitiator(transfer::TransferEngineOptions options = {});
 
 // Polls the first `n` tasks of `batch` until all are COMPLETED or FAILED or `timeout` passed;
 // returns their last observed statuses (a task still PENDING/WAITING means the wait timed out).
-std::vector<TransferStatus> WaitForTasks(TransferEngine& engine, BatchId batch, size_t n,
+std::vector<transfer::TransferStatus> WaitForTasks(transfer::TransferEngine& engine, transfer::BatchId batch, size_t n,
                                          std::chrono::milliseconds timeout);
 
 // True when every status is COMPLETED or FAILED.
-bool AllFinished(const std::vector<TransferStatus>& statuses);
+bool AllFinished(const std::vector<transfer::TransferStatus>& statuses);
 
 // Allocates a batch, submits `requests`, waits (bounded) and frees the batch. OK when every
 // task COMPLETED; otherwise the submit error, the first task error, or a timeout.
-Status RunBatch(TransferEngine& engine, std::span<const TransferRequest> requests,
+Status RunBatch(transfer::TransferEngine& engine, std::span<const transfer::TransferRequest> requests,
                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // Destroys `engine` on another thread and ends the whole test process with a clear message if
 // that takes longer than `limit`: a destructor that never returns is a deadlock in the engine,
 // and a hung test would only be reported as a ctest timeout.
-void DestroyWithin(std::unique_ptr<TransferEngine> engine, std::chrono::seconds limit);
+void DestroyWithin(std::unique_ptr<transfer::TransferEngine> engine, std::chrono::seconds limit);
 
 // `length` pseudo-random bytes from `seed`.
 std::vector<char> RandomBytes(size_t length, uint64_t seed);
 
-const char* StateName(TransferState state);
+const char* StateName(transfer::TransferState state);
 
 // Test-name suffix of a transport-parametrised test: the protocol itself ("tcp", "shm", "ucx").
 inline std::string TransportName(const ::testing::TestParamInfo<std::string>& info) {

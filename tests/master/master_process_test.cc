@@ -16,7 +16,7 @@
 #include "testing/process_launcher.h"
 #include "testing/temp_dir.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using std::chrono::milliseconds;
@@ -30,27 +30,27 @@ struct Ports {
   uint16_t metrics = 0;
 };
 
-Ports FreePorts() { return {PickFreeTcpPort().value(), PickFreeTcpPort().value()}; }
+Ports FreePorts() { return {testing::PickFreeTcpPort().value(), testing::PickFreeTcpPort().value()}; }
 
 std::vector<std::string> PortArgs(const Ports& ports) {
   return {"--host=127.0.0.1", "--port=" + std::to_string(ports.rpc),
           "--metrics_port=" + std::to_string(ports.metrics)};
 }
 
-std::unique_ptr<ChildProcess> StartMaster(std::vector<std::string> args) {
-  ProcessOptions options;
-  options.binary = BinaryPath("mooncake_master");
+std::unique_ptr<testing::ChildProcess> StartMaster(std::vector<std::string> args) {
+  testing::ProcessOptions options;
+  options.binary = testing::BinaryPath("mooncake_master");
   options.args = std::move(args);
-  auto child = ChildProcess::Start(options);
+  auto child = testing::ChildProcess::Start(options);
   EXPECT_TRUE(child.ok()) << child.status().ToString();
   return child.ok() ? std::move(*child) : nullptr;
 }
 
-std::unique_ptr<MasterClient> ClientFor(uint16_t port) {
-  MasterClientOptions options;
+std::unique_ptr<master::MasterClient> ClientFor(uint16_t port) {
+  master::MasterClientOptions options;
   options.master_address = "127.0.0.1:" + std::to_string(port);
   options.rpc_timeout = milliseconds(3000);
-  return std::move(MasterClient::Create(options).value());
+  return std::move(master::MasterClient::Create(options).value());
 }
 
 // Runs the master with `args` expecting it to refuse to start; returns its output.
@@ -122,11 +122,11 @@ TEST(MasterProcessTest, ASecondMasterOnABusyPortFailsClearly) {
   ASSERT_NE(first, nullptr);
   ASSERT_TRUE(first->WaitForLine("READY", kStartTimeout).ok()) << first->ReadLog();
 
-  const Ports other_metrics{ports.rpc, PickFreeTcpPort().value()};
+  const Ports other_metrics{ports.rpc, testing::PickFreeTcpPort().value()};
   const std::string log = ExpectStartFailure(PortArgs(other_metrics));
   EXPECT_THAT(log, HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(ports.rpc)));
 
-  const Ports other_rpc{PickFreeTcpPort().value(), ports.metrics};
+  const Ports other_rpc{testing::PickFreeTcpPort().value(), ports.metrics};
   EXPECT_THAT(ExpectStartFailure(PortArgs(other_rpc)),
               HasSubstr("port " + std::to_string(ports.metrics) + " already in use"));
   EXPECT_TRUE(first->Running());
@@ -156,7 +156,7 @@ TEST(MasterProcessTest, BadFlagsAreRefusedWithTheReason) {
 }
 
 TEST(MasterProcessTest, ConfigFileSetsFlagsAndRejectsUnknownKeys) {
-  TempDir dir = TempDir::Create("master-config").value();
+  testing::TempDir dir = testing::TempDir::Create("master-config").value();
   const Ports ports = FreePorts();
   const std::string good = dir.path() + "/good.toml";
   {
@@ -189,4 +189,4 @@ TEST(MasterProcessTest, ConfigFileSetsFlagsAndRejectsUnknownKeys) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

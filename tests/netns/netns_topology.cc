@@ -14,7 +14,7 @@
 
 #include "common/logging.h"
 
-namespace mooncake {
+namespace mooncake::netns {
 namespace {
 
 using std::chrono::milliseconds;
@@ -63,10 +63,10 @@ struct CommandResult {
 // Runs argv (argv[0] an absolute path) to completion; fails only when it cannot be started or
 // runs past `timeout` (then it is SIGKILLed).
 Result<CommandResult> Execute(const std::vector<std::string>& argv, milliseconds timeout) {
-  ProcessOptions options;
+  testing::ProcessOptions options;
   options.binary = argv.at(0);
   options.args.assign(argv.begin() + 1, argv.end());
-  MC_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child, ChildProcess::Start(options));
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<testing::ChildProcess> child, testing::ChildProcess::Start(options));
   Result<int> code = child->Wait(timeout);
   if (!code.ok()) return code.status().WithContext("`" + Join(argv) + "`");
   return CommandResult{*code, child->ReadLog()};
@@ -370,7 +370,7 @@ Result<std::vector<std::string>> NetnsTopology::CommandPrefix(std::string_view h
   return std::vector<std::string>{IpPath(), "netns", "exec", ns};
 }
 
-Result<ProcessOptions> NetnsTopology::InHost(std::string_view host, ProcessOptions options) const {
+Result<testing::ProcessOptions> NetnsTopology::InHost(std::string_view host, testing::ProcessOptions options) const {
   MC_ASSIGN_OR_RETURN(std::vector<std::string> prefix, CommandPrefix(host));
   std::vector<std::string> args(prefix.begin() + 1, prefix.end());
   args.push_back(std::move(options.binary));
@@ -424,4 +424,4 @@ const NetnsTopology::LinkEnd* NetnsTopology::FindEnd(std::string_view host,
   return nullptr;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::netns

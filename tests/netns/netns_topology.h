@@ -22,7 +22,7 @@
 #include "mooncake/common/status.h"
 #include "testing/process_launcher.h"
 
-namespace mooncake {
+namespace mooncake::netns {
 
 inline constexpr uint64_t kOneGbitPerSecond = 1'000'000'000;
 
@@ -103,7 +103,7 @@ class NetnsTopology {
   // `options` rewritten to run inside `host`: binary becomes `ip`, args become
   // {"netns", "exec", ns, options.binary, options.args...}; env and log_path are kept. Pass the
   // result to ChildProcess::Start.
-  Result<ProcessOptions> InHost(std::string_view host, ProcessOptions options) const;
+  Result<testing::ProcessOptions> InHost(std::string_view host, testing::ProcessOptions options) const;
 
   // Runs `argv` inside `host` and waits. Fails when it exits non-zero (the message holds its
   // output) or runs past `timeout` (it is then SIGKILLed).
@@ -137,4 +137,4 @@ class NetnsTopology {
   std::vector<LinkEnd> ends_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::netns

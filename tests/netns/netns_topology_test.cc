@@ -19,7 +19,7 @@
 
 #include "testing/process_launcher.h"
 
-namespace mooncake {
+namespace mooncake::netns {
 namespace {
 
 using std::chrono::milliseconds;
@@ -182,12 +182,12 @@ TEST(NetnsTopologyTest, ProcessStartedInAHostRunsThereAndDiesWithTheTopology) {
   MC_SKIP_WITHOUT_NETNS();
   auto topology = TwoHostsOneLink();
   ASSERT_NE(topology, nullptr);
-  ProcessOptions sleeper;
+  testing::ProcessOptions sleeper;
   sleeper.binary = "/bin/sh";
   sleeper.args = {"-c", "ip -o -4 addr show; echo READY; exec sleep 60"};
-  Result<ProcessOptions> inside = topology->InHost("b", sleeper);
+  Result<testing::ProcessOptions> inside = topology->InHost("b", sleeper);
   ASSERT_TRUE(inside.ok()) << inside.status().ToString();
-  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(*inside);
+  Result<std::unique_ptr<testing::ChildProcess>> child = testing::ChildProcess::Start(*inside);
   ASSERT_TRUE(child.ok()) << child.status().ToString();
   ASSERT_TRUE((*child)->WaitForLine("READY", seconds(10)).ok());
   EXPECT_THAT((*child)->ReadLog(), HasSubstr("10.250.1.2/24"));
@@ -201,7 +201,7 @@ TEST(NetnsTopologyTest, ProcessStartedInAHostRunsThereAndDiesWithTheTopology) {
 
   topology.reset();  // Kills the sleeper before deleting the namespace.
   EXPECT_FALSE((*child)->Running());
-  EXPECT_THAT(OurNamespaces(), testing::IsEmpty());
+  EXPECT_THAT(OurNamespaces(), ::testing::IsEmpty());
 }
 
 TEST(NetnsTopologyTest, CutLinkFailsConnectsUntilItIsBroughtBackUp) {
@@ -274,10 +274,10 @@ TEST(NetnsTopologyTest, RejectsBadNamesAddressesAndHosts) {
 
 // Runs `script` with /bin/sh in the root namespace (bounded); its exit code, or -1.
 int Shell(const std::string& script) {
-  ProcessOptions options;
+  testing::ProcessOptions options;
   options.binary = "/bin/sh";
   options.args = {"-c", script};
-  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(options);
+  Result<std::unique_ptr<testing::ChildProcess>> child = testing::ChildProcess::Start(options);
   return child.ok() ? (*child)->Wait(seconds(10)).value_or(-1) : -1;
 }
 
@@ -309,10 +309,10 @@ TEST(NetnsTopologyTest, CreateSweepsNamespacesOfDeadProcessesOnly) {
   HandMadeNamespaces guard{{stale, live_owner, foreign}};
   for (const std::string& name : guard.names) ASSERT_EQ(Shell("ip netns add " + name), 0) << name;
   // Something still running in the stale namespace must be killed, or it would keep it alive.
-  ProcessOptions squatter_options;
+  testing::ProcessOptions squatter_options;
   squatter_options.binary = "/bin/sh";
   squatter_options.args = {"-c", "exec ip netns exec " + stale + " sleep 60"};
-  Result<std::unique_ptr<ChildProcess>> squatter = ChildProcess::Start(squatter_options);
+  Result<std::unique_ptr<testing::ChildProcess>> squatter = testing::ChildProcess::Start(squatter_options);
   ASSERT_TRUE(squatter.ok());
   for (int attempt = 0; attempt < 100; ++attempt) {  // Until it has entered the namespace.
     if (Shell("ip netns pids " + stale + " | grep -q .") == 0) break;
@@ -342,4 +342,4 @@ TEST(NetnsTopologyTest, TwoTopologiesOfOneProcessDoNotCollide) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::netns

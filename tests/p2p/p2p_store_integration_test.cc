@@ -15,7 +15,7 @@
 #include "testing/process_launcher.h"
 #include "testing/temp_dir.h"
 
-namespace mooncake {
+namespace mooncake::p2p {
 namespace {
 
 using namespace std::chrono_literals;
@@ -53,7 +53,7 @@ std::string UniqueName() {
 class P2PStoreTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto etcd = EtcdServer::Start();
+    auto etcd = testing::EtcdServer::Start();
     ASSERT_TRUE(etcd.ok()) << etcd.status().ToString();
     etcd_ = std::move(*etcd).release();
   }
@@ -83,11 +83,11 @@ class P2PStoreTest : public ::testing::Test {
     return info.ok() ? *info : P2PObjectInfo{};
   }
   // A mooncake_p2p child seeding `file` as `name`, once it printed READY.
-  static std::unique_ptr<ChildProcess> StartSeedProcess(const std::string& name,
+  static std::unique_ptr<testing::ChildProcess> StartSeedProcess(const std::string& name,
                                                         const std::string& file,
                                                         const std::string& shard_size) {
-    ProcessOptions p;
-    p.binary = BinaryPath("mooncake_p2p");
+    testing::ProcessOptions p;
+    p.binary = testing::BinaryPath("mooncake_p2p");
     p.args = {"--metadata_server",
               "etcd://" + etcd_->endpoint(),
               "--protocol",
@@ -99,7 +99,7 @@ class P2PStoreTest : public ::testing::Test {
               file,
               "--shard_size",
               shard_size};
-    auto child = ChildProcess::Start(std::move(p));
+    auto child = testing::ChildProcess::Start(std::move(p));
     EXPECT_TRUE(child.ok()) << child.status().ToString();
     if (!child.ok()) return nullptr;
     Status ready = (*child)->WaitForLine("READY", 20s);
@@ -107,10 +107,10 @@ class P2PStoreTest : public ::testing::Test {
     return ready.ok() ? std::move(*child) : nullptr;
   }
 
-  static EtcdServer* etcd_;
+  static testing::EtcdServer* etcd_;
 };
 
-EtcdServer* P2PStoreTest::etcd_ = nullptr;
+testing::EtcdServer* P2PStoreTest::etcd_ = nullptr;
 
 TEST_F(P2PStoreTest, OneByteRoundTrip) {
   auto seed = NewStore();
@@ -237,7 +237,7 @@ TEST_F(P2PStoreTest, CorruptHolderIsDetectedAndTheShardFetchedElsewhere) {
 }
 
 TEST_F(P2PStoreTest, ChainSeedToAToBWithTheSeedKilled) {
-  auto dir = TempDir::Create("mc_p2p_chain");
+  auto dir = testing::TempDir::Create("mc_p2p_chain");
   ASSERT_OK(dir);
   std::vector<uint8_t> src = Pattern(6 * kMiB + 7, 7);
   {
@@ -264,7 +264,7 @@ TEST_F(P2PStoreTest, ChainSeedToAToBWithTheSeedKilled) {
 }
 
 TEST_F(P2PStoreTest, KilledPeersEntriesVanishWhenItsLeaseExpires) {
-  auto dir = TempDir::Create("mc_p2p_lease");
+  auto dir = testing::TempDir::Create("mc_p2p_lease");
   ASSERT_OK(dir);
   {
     std::ofstream f(dir->File("x.bin"), std::ios::binary);
@@ -323,4 +323,4 @@ TEST_F(P2PStoreTest, ThreePeersFetchAtOnceAndServeEachOther) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::p2p

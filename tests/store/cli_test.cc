@@ -19,7 +19,7 @@
 #include "testing/free_port.h"
 #include "testing/temp_dir.h"
 
-namespace mooncake {
+namespace mooncake::store {
 namespace {
 
 using ::testing::HasSubstr;
@@ -80,7 +80,7 @@ TierRow ParseTierRow(const std::string& output, const std::string& tier) {
 // `stdout_path` (each "" = not redirected: stdin /dev/null, stdout into the captured output).
 CliRun RunCli(const std::vector<std::string>& args, const std::string& stdin_path = "",
               const std::string& stdout_path = "") {
-  ProcessOptions process;
+  testing::ProcessOptions process;
   process.binary = "/bin/sh";
   std::string script = "exec \"$0\" \"$@\"";
   if (!stdin_path.empty()) {
@@ -91,10 +91,10 @@ CliRun RunCli(const std::vector<std::string>& args, const std::string& stdin_pat
     script += " >\"$MC_STDOUT\"";
     process.extra_env.emplace_back("MC_STDOUT", stdout_path);
   }
-  process.args = {"-c", script, BinaryPath("mooncake")};
+  process.args = {"-c", script, testing::BinaryPath("mooncake")};
   process.args.insert(process.args.end(), args.begin(), args.end());
   CliRun run;
-  auto child = ChildProcess::Start(process);
+  auto child = testing::ChildProcess::Start(process);
   if (!child.ok()) {
     run.output = child.status().ToString();
     return run;
@@ -120,7 +120,7 @@ class CliTest : public ::testing::Test {
   }
   void SetUp() override {
     ASSERT_NE(cluster_, nullptr);
-    dir_ = std::make_unique<TempDir>(TempDir::Create("cli_test").value());
+    dir_ = std::make_unique<testing::TempDir>(testing::TempDir::Create("cli_test").value());
   }
 
   // `mooncake --master=<the cluster> ARGS`.
@@ -133,7 +133,7 @@ class CliTest : public ::testing::Test {
   std::string File(const std::string& name) const { return dir_->File(name); }
 
   static StoreTestCluster* cluster_;
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<testing::TempDir> dir_;
 };
 
 StoreTestCluster* CliTest::cluster_ = nullptr;
@@ -267,7 +267,7 @@ TEST_F(CliTest, MissingInputFileIsALocalError) {
 // put, then the cluster restarted with an empty pool, so both are only in the bucket; one of
 // them damaged there.
 TEST(CliObjectTierTest, StatShowsTierHitRatesAndTheObjectTier) {
-  auto dir = TempDir::Create("cli_object_tier");
+  auto dir = testing::TempDir::Create("cli_object_tier");
   ASSERT_TRUE(dir.ok()) << dir.status().ToString();
   StoreTestClusterOptions options;
   options.nodes = 1;
@@ -328,7 +328,7 @@ TEST(CliObjectTierTest, StatShowsTierHitRatesAndTheObjectTier) {
 }
 
 TEST(CliNoClusterTest, UnreachableMasterIsNamed) {
-  const std::string master = "127.0.0.1:" + std::to_string(PickFreeTcpPort().value());
+  const std::string master = "127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value());
   for (const std::vector<std::string>& command :
        {std::vector<std::string>{"stat"}, {"exists", "k"}, {"get", "k"}}) {
     std::vector<std::string> args = {"--master=" + master, "--timeout_ms=2000"};
@@ -345,4 +345,4 @@ TEST(CliNoClusterTest, BadUsageIsExitCode2) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::store

@@ -124,7 +124,7 @@ TEST_F(NodeMetricsTest, CountsBytesServedToEachPeerOverTcp) {
 TEST(NodeSsdSyncTest, AppliedSsdHeadersAreSyncedUnlessTurnedOff) {
   for (const bool sync : {true, false}) {
     SCOPED_TRACE(sync ? "--ssd_sync=true" : "--ssd_sync=false");
-    auto dir = TempDir::Create("mc_ssd_sync");
+    auto dir = testing::TempDir::Create("mc_ssd_sync");
     ASSERT_TRUE(dir.ok());
     StoreTestClusterOptions options;
     options.nodes = 1;

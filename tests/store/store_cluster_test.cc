@@ -53,10 +53,10 @@ class StoreClusterTest : public ::testing::Test {
     return client.ok() ? std::move(*client) : nullptr;
   }
 
-  std::unique_ptr<MasterClient> Admin() {
-    MasterClientOptions options;
+  std::unique_ptr<master::MasterClient> Admin() {
+    master::MasterClientOptions options;
     options.master_address = MasterAddress();
-    return std::move(MasterClient::Create(options).value());
+    return std::move(master::MasterClient::Create(options).value());
   }
 
   std::unique_ptr<StoreTestCluster> cluster_;
@@ -216,7 +216,7 @@ TEST_F(StoreClusterTest, BadKeysAndSizesAreClearErrors) {
 
 TEST(StoreClientTest, UnreachableMasterFailsCreateNamingIt) {
   ClientOptions options;
-  options.master_address = "127.0.0.1:" + std::to_string(PickFreeTcpPort().value());
+  options.master_address = "127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value());
   options.rpc_timeout = milliseconds(500);
   auto client = Client::Create(options);
   ASSERT_FALSE(client.ok());

@@ -21,7 +21,7 @@
 #include "testing/binary_path.h"
 #include "testing/temp_dir.h"
 
-namespace mooncake {
+namespace mooncake::store {
 namespace {
 
 using ::testing::HasSubstr;
@@ -73,10 +73,10 @@ std::string ReadFile(const std::string& path) {
 class StoreCrossHostTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::string reason = NetnsTopology::SkipReason(); !reason.empty()) {
+    if (std::string reason = netns::NetnsTopology::SkipReason(); !reason.empty()) {
       GTEST_SKIP() << "needs network namespaces: " << reason;
     }
-    auto topo = NetnsTopology::Create();
+    auto topo = netns::NetnsTopology::Create();
     ASSERT_TRUE(topo.ok()) << topo.status().ToString();
     topo_ = std::move(*topo);
     ASSERT_TRUE(topo_->AddHost(kRouter).ok());
@@ -93,21 +93,21 @@ class StoreCrossHostTest : public ::testing::Test {
     options.master_host = kMaster.address;
     options.node_hosts = {kNode0.address, kNode1.address};
     options.node_protocol = "tcp";
-    options.launcher = [this](const std::string& role, ProcessOptions process) {
+    options.launcher = [this](const std::string& role, testing::ProcessOptions process) {
       return topo_->InHost(role, std::move(process));
     };
     auto cluster = StoreTestCluster::Start(options);
     ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
     cluster_ = std::move(*cluster);
-    auto dir = TempDir::Create("store_cross_host_test");
+    auto dir = testing::TempDir::Create("store_cross_host_test");
     ASSERT_TRUE(dir.ok()) << dir.status().ToString();
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
   }
 
   // `mooncake --master=… --protocol=tcp ARGS` run inside the client's namespace.
   CliRun Cli(const std::vector<std::string>& args) {
-    ProcessOptions process;
-    process.binary = BinaryPath("mooncake");
+    testing::ProcessOptions process;
+    process.binary = testing::BinaryPath("mooncake");
     process.args = {"--master=" + cluster_->master_address(), "--protocol=tcp",
                     "--local_hostname=" + std::string(kClient.address) + ":0", "--timeout_ms=5000"};
     process.args.insert(process.args.end(), args.begin(), args.end());
@@ -117,7 +117,7 @@ class StoreCrossHostTest : public ::testing::Test {
       run.output = in_client.status().ToString();
       return run;
     }
-    auto child = ChildProcess::Start(*in_client);
+    auto child = testing::ChildProcess::Start(*in_client);
     if (!child.ok()) {
       run.output = child.status().ToString();
       return run;
@@ -139,9 +139,9 @@ class StoreCrossHostTest : public ::testing::Test {
 
   // Declared first so it is destroyed last: the cluster's processes go before their namespaces
   // (which the topology would also kill them with).
-  std::unique_ptr<NetnsTopology> topo_;
+  std::unique_ptr<netns::NetnsTopology> topo_;
   std::unique_ptr<StoreTestCluster> cluster_;
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<testing::TempDir> dir_;
 };
 
 TEST_F(StoreCrossHostTest, ClientPutsAndGetsAcrossHostsOverTcp) {
@@ -218,4 +218,4 @@ TEST_F(StoreCrossHostTest, EachNodeHoldsOneReplicaOfEveryReplicatedObject) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::store

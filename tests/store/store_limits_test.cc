@@ -51,7 +51,7 @@ class StoreLimitsTest : public ::testing::Test {
 
   std::unique_ptr<StoreTestCluster> cluster_;
   std::unique_ptr<Client> client_;
-  std::unique_ptr<MasterClient> admin_;
+  std::unique_ptr<master::MasterClient> admin_;
 };
 
 TEST_F(StoreLimitsTest, ZeroByteObjectsRoundTrip) {

@@ -25,9 +25,9 @@ class StoreLocationCacheTest : public ::testing::Test {
     auto cluster = StoreTestCluster::Start();
     ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
     cluster_ = std::move(*cluster);
-    MasterClientOptions admin;
+    master::MasterClientOptions admin;
     admin.master_address = cluster_->master_address();
-    admin_ = std::move(MasterClient::Create(admin).value());
+    admin_ = std::move(master::MasterClient::Create(admin).value());
   }
 
   std::unique_ptr<Client> NewClient(size_t cache_entries) {
@@ -49,7 +49,7 @@ class StoreLocationCacheTest : public ::testing::Test {
   }
 
   std::unique_ptr<StoreTestCluster> cluster_;
-  std::unique_ptr<MasterClient> admin_;
+  std::unique_ptr<master::MasterClient> admin_;
 };
 
 TEST_F(StoreLocationCacheTest, HotKeysSkipTheMasterUnlessTheCacheIsOff) {

@@ -44,11 +44,11 @@ class StoreMasterRestartTest : public ::testing::Test {
     client_ = std::move(*client);
   }
 
-  std::unique_ptr<MasterClient> Admin() {
-    MasterClientOptions options;
+  std::unique_ptr<master::MasterClient> Admin() {
+    master::MasterClientOptions options;
     options.master_address = cluster_->master_address();
     options.rpc_timeout = milliseconds(2000);
-    return std::move(MasterClient::Create(options).value());
+    return std::move(master::MasterClient::Create(options).value());
   }
 
   // Waits (bounded) until every node acknowledged every manifest change: from then on a

@@ -33,12 +33,12 @@ constexpr const char* kBucket = "mc-tier";
 class StoreObjectTierTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("mc_object_tier");
+    auto dir = testing::TempDir::Create("mc_object_tier");
     ASSERT_TRUE(dir.ok());
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
     std::vector<std::string> master_args;
     if (GetParam() == "s3") {
-      auto s3 = S3Server::Start(kBucket);
+      auto s3 = testing::S3Server::Start(kBucket);
       if (s3.status().code() == StatusCode::kNotSupported) GTEST_SKIP() << s3.status().ToString();
       ASSERT_TRUE(s3.ok()) << s3.status().ToString();
       s3_ = std::move(*s3);
@@ -60,8 +60,8 @@ class StoreObjectTierTest : public ::testing::TestWithParam<std::string> {
     tier::ObjectStoreOptions store_options;
     store_options.url = url_;
     store_options.endpoint = endpoint_;
-    store_options.access_key_id = S3Server::kAccessKey;
-    store_options.secret_access_key = S3Server::kSecretKey;
+    store_options.access_key_id = testing::S3Server::kAccessKey;
+    store_options.secret_access_key = testing::S3Server::kSecretKey;
     auto store = tier::ObjectStore::Create(store_options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     bucket_ = std::move(*store);
@@ -70,8 +70,8 @@ class StoreObjectTierTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Client> NewClient() {
     ClientOptions options;
     options.master_address = cluster_->master_address();
-    options.object_store_access_key_id = S3Server::kAccessKey;
-    options.object_store_secret_access_key = S3Server::kSecretKey;
+    options.object_store_access_key_id = testing::S3Server::kAccessKey;
+    options.object_store_secret_access_key = testing::S3Server::kSecretKey;
     auto client = Client::Create(options);
     EXPECT_TRUE(client.ok()) << client.status().ToString();
     return client.ok() ? std::move(*client) : nullptr;
@@ -86,8 +86,8 @@ class StoreObjectTierTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(client_);
   }
 
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<S3Server> s3_;
+  std::unique_ptr<testing::TempDir> dir_;
+  std::unique_ptr<testing::S3Server> s3_;
   std::string url_;
   std::string endpoint_;
   std::unique_ptr<StoreTestCluster> cluster_;
@@ -172,13 +172,13 @@ TEST_P(StoreObjectTierTest, CliExistsAndRmSeeTheBucket) {
   ASSERT_TRUE(client_->Put("cli/k", Pattern(5000, 4)).ok());
   RestartCluster();  // only in the bucket now
   auto cli = [&](std::vector<std::string> args) {
-    ProcessOptions options;
-    options.binary = BinaryPath("mooncake");
+    testing::ProcessOptions options;
+    options.binary = testing::BinaryPath("mooncake");
     options.args = {"--master=" + cluster_->master_address()};
     options.args.insert(options.args.end(), args.begin(), args.end());
-    options.extra_env = {{"AWS_ACCESS_KEY_ID", S3Server::kAccessKey},
-                         {"AWS_SECRET_ACCESS_KEY", S3Server::kSecretKey}};
-    auto child = ChildProcess::Start(options);
+    options.extra_env = {{"AWS_ACCESS_KEY_ID", testing::S3Server::kAccessKey},
+                         {"AWS_SECRET_ACCESS_KEY", testing::S3Server::kSecretKey}};
+    auto child = testing::ChildProcess::Start(options);
     EXPECT_TRUE(child.ok()) << child.status().ToString();
     if (!child.ok()) return -1;
     auto code = (*child)->Wait(std::chrono::seconds(30));
@@ -243,7 +243,7 @@ TEST_P(StoreObjectTierTest, RangesOfAnObjectOnlyInTheBucketAreReadThrough) {
   EXPECT_EQ(client_->object_tier_stats().promotions, 0u);
   // Not put back: the pool still lacks it, and a whole Get then reads it through (and puts it
   // back).
-  std::unique_ptr<MasterClient> admin = TestAdmin(cluster_->master_address());
+  std::unique_ptr<master::MasterClient> admin = TestAdmin(cluster_->master_address());
   ASSERT_NE(admin, nullptr);
   EXPECT_EQ(admin->GetReplicaList("ranges/a").status().code(), StatusCode::kObjectNotFound);
   auto whole = client_->Get("ranges/a");
@@ -276,8 +276,8 @@ class StoreObjectTierFallThroughTest : public StoreObjectTierTest {
     client.master_address = cluster_->master_address();
     client.protocol = "tcp";
     client.transfer_timeout = std::chrono::milliseconds(3000);
-    client.object_store_access_key_id = S3Server::kAccessKey;
-    client.object_store_secret_access_key = S3Server::kSecretKey;
+    client.object_store_access_key_id = testing::S3Server::kAccessKey;
+    client.object_store_secret_access_key = testing::S3Server::kSecretKey;
     auto created = Client::Create(client);
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     client_ = std::move(*created);
@@ -285,7 +285,7 @@ class StoreObjectTierFallThroughTest : public StoreObjectTierTest {
     ASSERT_NE(admin_, nullptr);
   }
 
-  std::unique_ptr<MasterClient> admin_;
+  std::unique_ptr<master::MasterClient> admin_;
 };
 
 // Every replica failing is not the end of a read when the object tier holds the object: Get,

@@ -37,10 +37,10 @@ size_t SizeOf(int i) { return i == 0 ? 0 : 1 + (static_cast<size_t>(i) * 7919) %
 class ReplicaReader {
  public:
   static std::unique_ptr<ReplicaReader> Create() {
-    TransferEngineOptions options;
+    transfer::TransferEngineOptions options;
     options.local_server_name = "127.0.0.1:0";
     options.protocol = "tcp";
-    auto engine = TransferEngine::Create(options);
+    auto engine = transfer::TransferEngine::Create(options);
     EXPECT_TRUE(engine.ok()) << engine.status().ToString();
     if (!engine.ok()) return nullptr;
     auto buffer = (*engine)->AllocateBuffer(kBufferBytes);
@@ -56,32 +56,32 @@ class ReplicaReader {
       return Status(StatusCode::kInvalidParams, "replica larger than the reader's buffer");
     }
     if (size == 0) return std::vector<uint8_t>{};
-    MC_RETURN_IF_ERROR(Transfer(TransferOpcode::kRead, slice.segment, slice.address, size));
+    MC_RETURN_IF_ERROR(Transfer(transfer::TransferOpcode::kRead, slice.segment, slice.address, size));
     return std::vector<uint8_t>(buffer_, buffer_ + size);
   }
 
   // Overwrites the byte at `offset` of `slice` with its complement (a flipped replica).
   Status FlipByte(const Allocation& slice, uint64_t offset) {
-    MC_RETURN_IF_ERROR(Transfer(TransferOpcode::kRead, slice.segment, slice.address + offset, 1));
+    MC_RETURN_IF_ERROR(Transfer(transfer::TransferOpcode::kRead, slice.segment, slice.address + offset, 1));
     buffer_[0] = static_cast<uint8_t>(~buffer_[0]);
-    return Transfer(TransferOpcode::kWrite, slice.segment, slice.address + offset, 1);
+    return Transfer(transfer::TransferOpcode::kWrite, slice.segment, slice.address + offset, 1);
   }
 
  private:
   static constexpr size_t kBufferBytes = 1 << 20;
 
   // One transfer between the buffer's start and `address` in `segment`, waited for (10 s).
-  Status Transfer(TransferOpcode opcode, const std::string& segment_name, uint64_t address,
+  Status Transfer(transfer::TransferOpcode opcode, const std::string& segment_name, uint64_t address,
                   size_t size) {
-    MC_ASSIGN_OR_RETURN(SegmentHandle segment, engine_->OpenSegment(segment_name));
-    MC_ASSIGN_OR_RETURN(BatchId batch, engine_->AllocateBatchId(1));
-    const TransferRequest request{opcode, buffer_, segment, address, size};
+    MC_ASSIGN_OR_RETURN(transfer::SegmentHandle segment, engine_->OpenSegment(segment_name));
+    MC_ASSIGN_OR_RETURN(transfer::BatchId batch, engine_->AllocateBatchId(1));
+    const transfer::TransferRequest request{opcode, buffer_, segment, address, size};
     MC_RETURN_IF_ERROR(engine_->SubmitTransfer(batch, {&request, 1}));
     const auto deadline = SteadyClock::now() + seconds(10);
     for (;;) {  // bounded by the deadline
-      MC_ASSIGN_OR_RETURN(TransferStatus status, engine_->GetTransferStatus(batch, 0));
-      if (status.state == TransferState::kCompleted) break;
-      if (status.state == TransferState::kFailed) return status.error;
+      MC_ASSIGN_OR_RETURN(transfer::TransferStatus status, engine_->GetTransferStatus(batch, 0));
+      if (status.state == transfer::TransferState::kCompleted) break;
+      if (status.state == transfer::TransferState::kFailed) return status.error;
       if (SteadyClock::now() > deadline) {
         return Status(StatusCode::kTransferFail, "replica transfer did not finish in 10 s");
       }
@@ -91,9 +91,9 @@ class ReplicaReader {
     return Status::Ok();
   }
 
-  ReplicaReader(std::unique_ptr<TransferEngine> engine, uint8_t* buffer)
+  ReplicaReader(std::unique_ptr<transfer::TransferEngine> engine, uint8_t* buffer)
       : engine_(std::move(engine)), buffer_(buffer) {}
-  std::unique_ptr<TransferEngine> engine_;
+  std::unique_ptr<transfer::TransferEngine> engine_;
   uint8_t* buffer_;
 };
 
@@ -174,7 +174,7 @@ class StoreRereplicationTest : public ::testing::Test {
 
   std::unique_ptr<StoreTestCluster> cluster_;
   std::unique_ptr<Client> client_;
-  std::unique_ptr<MasterClient> admin_;
+  std::unique_ptr<master::MasterClient> admin_;
   std::unique_ptr<ReplicaReader> reader_;
 };
 

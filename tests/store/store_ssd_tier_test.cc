@@ -46,9 +46,9 @@ class StoreSsdTierTest : public ::testing::Test {
   // `nodes` nodes with `dram` of DRAM and `ssd` of SSD each.
   void StartCluster(const std::string& dram, const std::string& ssd, int nodes = 1,
                     std::vector<std::string> master_args = {}) {
-    auto dir = TempDir::Create("mc_ssd_tier");
+    auto dir = testing::TempDir::Create("mc_ssd_tier");
     ASSERT_TRUE(dir.ok()) << dir.status().ToString();
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
     StoreTestClusterOptions options;
     options.nodes = nodes;
     options.segment_size = dram;
@@ -74,7 +74,7 @@ class StoreSsdTierTest : public ::testing::Test {
     ASSERT_EQ(MediumOf(*admin_->GetReplicaList("dram-filler")), Medium::kDram);
   }
 
-  static mooncake::Medium MediumOf(const ReplicaListReply& reply) {
+  static mooncake::Medium MediumOf(const master::ReplicaListReply& reply) {
     return reply.replicas.empty() ? mooncake::Medium::kVram : reply.replicas[0].medium;
   }
 
@@ -123,13 +123,13 @@ class StoreSsdTierTest : public ::testing::Test {
     return correct;
   }
 
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<testing::TempDir> dir_;
   // The output of `mooncake stat` against the cluster; a failed or non-zero run fails the test.
   std::string RunStat() {
-    ProcessOptions stat;
-    stat.binary = BinaryPath("mooncake");
+    testing::ProcessOptions stat;
+    stat.binary = testing::BinaryPath("mooncake");
     stat.args = {"--master=" + cluster_->master_address(), "stat"};
-    auto cli = ChildProcess::Start(stat);
+    auto cli = testing::ChildProcess::Start(stat);
     EXPECT_TRUE(cli.ok()) << cli.status().ToString();
     if (!cli.ok()) return "";
     auto exit_code = (*cli)->Wait(std::chrono::seconds(20));
@@ -141,7 +141,7 @@ class StoreSsdTierTest : public ::testing::Test {
   }
 
   std::unique_ptr<StoreTestCluster> cluster_;
-  std::unique_ptr<MasterClient> admin_;
+  std::unique_ptr<master::MasterClient> admin_;
   std::unique_ptr<Client> client_;
 };
 

@@ -74,7 +74,7 @@ class StoreStaleBytesTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::unique_ptr<StoreTestCluster> cluster_;
-  std::unique_ptr<MasterClient> admin_;
+  std::unique_ptr<master::MasterClient> admin_;
 };
 
 TEST_P(StoreStaleBytesTest, ARestartedNodeNeverServesItsPredecessorsBytes) {

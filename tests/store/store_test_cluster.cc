@@ -7,7 +7,7 @@
 #include "testing/binary_path.h"
 #include "testing/free_port.h"
 
-namespace mooncake {
+namespace mooncake::store {
 namespace {
 
 constexpr std::chrono::seconds kStartTimeout{30};
@@ -16,9 +16,9 @@ constexpr std::chrono::seconds kStartTimeout{30};
 
 Result<std::unique_ptr<StoreTestCluster>> StoreTestCluster::Start(StoreTestClusterOptions options) {
   std::unique_ptr<StoreTestCluster> cluster(new StoreTestCluster(std::move(options)));
-  MC_ASSIGN_OR_RETURN(cluster->master_port_, PickFreeTcpPort());
+  MC_ASSIGN_OR_RETURN(cluster->master_port_, testing::PickFreeTcpPort());
   if (cluster->options_.metrics) {
-    MC_ASSIGN_OR_RETURN(uint16_t http, PickFreeTcpPort());
+    MC_ASSIGN_OR_RETURN(uint16_t http, testing::PickFreeTcpPort());
     cluster->metrics_port_ = http;
   }
   MC_RETURN_IF_ERROR(cluster->StartMaster());
@@ -27,9 +27,9 @@ Result<std::unique_ptr<StoreTestCluster>> StoreTestCluster::Start(StoreTestClust
   cluster->node_metrics_ports_.assign(n, 0);
   cluster->nodes_.resize(n);
   for (int i = 0; i < n; ++i) {
-    MC_ASSIGN_OR_RETURN(cluster->node_ports_[i], PickFreeTcpPort());
+    MC_ASSIGN_OR_RETURN(cluster->node_ports_[i], testing::PickFreeTcpPort());
     if (cluster->options_.node_metrics) {
-      MC_ASSIGN_OR_RETURN(uint16_t http, PickFreeTcpPort());
+      MC_ASSIGN_OR_RETURN(uint16_t http, testing::PickFreeTcpPort());
       cluster->node_metrics_ports_[i] = http;
     }
     MC_RETURN_IF_ERROR(cluster->StartNode(i));
@@ -47,18 +47,18 @@ std::string StoreTestCluster::node_name(int i) const {
   return host + ":" + std::to_string(node_ports_[i]);
 }
 
-Result<std::unique_ptr<ChildProcess>> StoreTestCluster::Launch(const std::string& role,
-                                                               ProcessOptions process) {
+Result<std::unique_ptr<testing::ChildProcess>> StoreTestCluster::Launch(const std::string& role,
+                                                               testing::ProcessOptions process) {
   if (options_.launcher) {
     MC_ASSIGN_OR_RETURN(process, options_.launcher(role, std::move(process)));
   }
-  return ChildProcess::Start(std::move(process));
+  return testing::ChildProcess::Start(std::move(process));
 }
 
 Status StoreTestCluster::StartMaster() {
   master_.reset();  // a previous incarnation, if any, is killed first
-  ProcessOptions master;
-  master.binary = BinaryPath("mooncake_master");
+  testing::ProcessOptions master;
+  master.binary = testing::BinaryPath("mooncake_master");
   master.args = {"--host=" + options_.master_host, "--port=" + std::to_string(master_port_),
                  "--metrics_port=" + std::to_string(options_.metrics ? metrics_port_ : -1),
                  "--client_ttl=" + std::to_string(options_.client_ttl_s), "--log_level=warn"};
@@ -72,8 +72,8 @@ Status StoreTestCluster::StartMaster() {
 
 Status StoreTestCluster::StartNode(int i) {
   nodes_[i].reset();  // a previous incarnation, if any, is killed first
-  ProcessOptions node;
-  node.binary = BinaryPath("mooncake_node");
+  testing::ProcessOptions node;
+  node.binary = testing::BinaryPath("mooncake_node");
   node.args = {"--master=" + master_address(), "--listen=" + node_name(i),
                "--segment_size=" + options_.segment_size, "--heartbeat_interval_ms=200",
                "--log_level=warn"};
@@ -94,4 +94,4 @@ Status StoreTestCluster::StartNode(int i) {
   return Status::Ok();
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::store

@@ -17,7 +17,7 @@
 #include "mooncake/common/status.h"
 #include "testing/process_launcher.h"
 
-namespace mooncake {
+namespace mooncake::store {
 
 struct StoreTestClusterOptions {
   // Storage nodes to start. Default 2.
@@ -49,7 +49,7 @@ struct StoreTestClusterOptions {
   // How each process is started: given "master" or "node<i>" and the plain ProcessOptions,
   // returns the ones to start instead (e.g. NetnsTopology::InHost to run it inside an emulated
   // host). Default: none, every process runs as is.
-  std::function<Result<ProcessOptions>(const std::string& role, ProcessOptions)> launcher;
+  std::function<Result<testing::ProcessOptions>(const std::string& role, testing::ProcessOptions)> launcher;
 };
 
 class StoreTestCluster {
@@ -75,8 +75,8 @@ class StoreTestCluster {
   // Node i's /metrics port; 0 when node_metrics is off.
   int node_metrics_port(int i) const { return node_metrics_ports_[i]; }
 
-  ChildProcess& master() { return *master_; }
-  ChildProcess& node(int i) { return *nodes_[i]; }
+  testing::ChildProcess& master() { return *master_; }
+  testing::ChildProcess& node(int i) { return *nodes_[i]; }
   // (Re)starts node i on its port, a new process and epoch, and waits for READY.
   Status StartNode(int i);
   // (Re)starts the master on its ports (a previous one is killed with SIGKILL first, its
@@ -86,15 +86,15 @@ class StoreTestCluster {
  private:
   explicit StoreTestCluster(StoreTestClusterOptions options) : options_(std::move(options)) {}
   // `process` through options_.launcher, if any.
-  Result<std::unique_ptr<ChildProcess>> Launch(const std::string& role, ProcessOptions process);
+  Result<std::unique_ptr<testing::ChildProcess>> Launch(const std::string& role, testing::ProcessOptions process);
 
   StoreTestClusterOptions options_;
   uint16_t master_port_ = 0;
   int metrics_port_ = 0;
   std::vector<uint16_t> node_ports_;
   std::vector<int> node_metrics_ports_;
-  std::unique_ptr<ChildProcess> master_;
-  std::vector<std::unique_ptr<ChildProcess>> nodes_;
+  std::unique_ptr<testing::ChildProcess> master_;
+  std::vector<std::unique_ptr<testing::ChildProcess>> nodes_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::store

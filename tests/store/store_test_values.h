@@ -57,10 +57,10 @@ inline std::unique_ptr<Client> TestClient(const std::string& master_address,
 }
 
 // An admin MasterClient (cluster info, raw PutStart); fails the test (nullptr) on error.
-inline std::unique_ptr<MasterClient> TestAdmin(const std::string& master_address) {
-  MasterClientOptions options;
+inline std::unique_ptr<master::MasterClient> TestAdmin(const std::string& master_address) {
+  master::MasterClientOptions options;
   options.master_address = master_address;
-  auto admin = MasterClient::Create(options);
+  auto admin = master::MasterClient::Create(options);
   EXPECT_TRUE(admin.ok()) << admin.status().ToString();
   return admin.ok() ? std::move(*admin) : nullptr;
 }

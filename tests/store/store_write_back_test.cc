@@ -37,19 +37,19 @@ constexpr const char* kBucket = "mc-write-back";
 class StoreWriteBackTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s3 = S3Server::Start(kBucket);
+    auto s3 = testing::S3Server::Start(kBucket);
     if (s3.status().code() == StatusCode::kNotSupported) GTEST_SKIP() << s3.status().ToString();
     ASSERT_TRUE(s3.ok()) << s3.status().ToString();
     s3_ = std::move(*s3);
     // The nodes (child processes) take their credentials from the environment, as
     // mooncake_node does in production.
-    ::setenv("AWS_ACCESS_KEY_ID", S3Server::kAccessKey, 1);
-    ::setenv("AWS_SECRET_ACCESS_KEY", S3Server::kSecretKey, 1);
+    ::setenv("AWS_ACCESS_KEY_ID", testing::S3Server::kAccessKey, 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", testing::S3Server::kSecretKey, 1);
     tier::ObjectStoreOptions store_options;
     store_options.url = std::string("s3://") + kBucket + "/pool";
     store_options.endpoint = s3_->endpoint();
-    store_options.access_key_id = S3Server::kAccessKey;
-    store_options.secret_access_key = S3Server::kSecretKey;
+    store_options.access_key_id = testing::S3Server::kAccessKey;
+    store_options.secret_access_key = testing::S3Server::kSecretKey;
     store_options.max_attempts = 1;
     auto store = tier::ObjectStore::Create(store_options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -57,9 +57,9 @@ class StoreWriteBackTest : public ::testing::Test {
   }
 
   void ConnectMaster() {
-    MasterClientOptions master_options;
+    master::MasterClientOptions master_options;
     master_options.master_address = cluster_->master_address();
-    auto master = MasterClient::Create(master_options);
+    auto master = master::MasterClient::Create(master_options);
     ASSERT_TRUE(master.ok()) << master.status().ToString();
     master_ = std::move(*master);
   }
@@ -84,8 +84,8 @@ class StoreWriteBackTest : public ::testing::Test {
   std::unique_ptr<Client> NewClient() {
     ClientOptions options;
     options.master_address = cluster_->master_address();
-    options.object_store_access_key_id = S3Server::kAccessKey;
-    options.object_store_secret_access_key = S3Server::kSecretKey;
+    options.object_store_access_key_id = testing::S3Server::kAccessKey;
+    options.object_store_secret_access_key = testing::S3Server::kSecretKey;
     auto client = Client::Create(options);
     EXPECT_TRUE(client.ok()) << client.status().ToString();
     return client.ok() ? std::move(*client) : nullptr;
@@ -131,11 +131,11 @@ class StoreWriteBackTest : public ::testing::Test {
     EXPECT_EQ(std::memcmp(stored.data(), value.data(), value.size()), 0) << key;
   }
 
-  std::unique_ptr<S3Server> s3_;
+  std::unique_ptr<testing::S3Server> s3_;
   std::unique_ptr<tier::ObjectStore> bucket_;
   std::unique_ptr<StoreTestCluster> cluster_;
   std::unique_ptr<Client> client_;
-  std::unique_ptr<MasterClient> master_;
+  std::unique_ptr<master::MasterClient> master_;
 };
 
 TEST_F(StoreWriteBackTest, UploadsAfterTheAckSurviveAnS3OutageAndServeARestartedCluster) {

@@ -29,7 +29,7 @@
 
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::p2p {
 
 enum class P2PHashAlgorithm {
   kXxh3_128,  // "xxh3-128": fast; detects corruption, not forgery
@@ -183,4 +183,4 @@ class P2PStore {
   virtual Status Remove(const std::string& name) = 0;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::p2p

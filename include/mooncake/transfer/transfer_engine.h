@@ -26,7 +26,7 @@
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 struct TransferEngineOptions {
   // Metadata connection string. "P2PHANDSHAKE" (default): no server, descriptors are fetched
@@ -141,4 +141,4 @@ class TransferEngine {
   virtual std::vector<PeerTransferStats> GetPeerStats() const = 0;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -10,7 +10,7 @@
 
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 // Handle of a segment opened with TransferEngine::OpenSegment.
 using SegmentHandle = uint64_t;
@@ -108,4 +108,4 @@ struct SegmentDescriptor {
   int FindFileSegment(const std::string& name) const;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -9,7 +9,7 @@
 #include "master/codec/proto_convert.h"
 #include "mooncake/proto/master.grpc.pb.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 // Deadline of Ping (see master_client.h).
@@ -445,4 +445,4 @@ Status MasterClient::Remove(const std::string& key, RemoveMode mode) {
   return SingleStatus(BatchRemove({key}, mode));
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -27,7 +27,7 @@
 #include "store_types/replica_location.h"
 #include "store_types/segment.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 struct MasterClientOptions {
   // "host:port" of the master. Required.
@@ -170,4 +170,4 @@ class MasterClient {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace mooncake {
+namespace mooncake::master {
 
 // Carried in every request's header; the master refuses any other value with
 // kInvalidVersion. Bump on any incompatible change to proto/master.proto.
@@ -19,4 +19,4 @@ inline constexpr size_t kMaxBatchItems = 16384;
 // 1M entries of ~60 bytes.
 inline constexpr int kMaxMasterMessageBytes = 256 << 20;
 
-}  // namespace mooncake
+}  // namespace mooncake::master

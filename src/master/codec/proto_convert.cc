@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-namespace mooncake {
+namespace mooncake::master {
 
 void ToProto(const Status& status, pb::Status* out) {
   out->set_code(status.raw_code());
@@ -300,4 +300,4 @@ ClusterInfo FromProto(const pb::GetClusterInfoResponse& info) {
   return out;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -18,7 +18,7 @@
 #include "store_types/replica_location.h"
 #include "store_types/segment.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 namespace pb = ::mooncake::master::v1;
 
@@ -60,4 +60,4 @@ Result<ReplicateConfig> FromProto(const pb::ReplicateConfig& config);
 void ToProto(const ClusterInfo& info, pb::GetClusterInfoResponse* out);
 ClusterInfo FromProto(const pb::GetClusterInfoResponse& info);
 
-}  // namespace mooncake
+}  // namespace mooncake::master

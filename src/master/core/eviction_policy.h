@@ -10,7 +10,7 @@
 
 #include "master/core/object_view.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 // One object that may be evicted, as the policy sees it. `key` points into the core's object
 // table and is valid only during the Order() call.
@@ -30,4 +30,4 @@ class EvictionPolicy {
   virtual void Order(std::vector<EvictionCandidate>& candidates) const = 0;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
-namespace mooncake {
+namespace mooncake::master {
 
 void LruEvictionPolicy::Order(std::vector<EvictionCandidate>& candidates) const {
   std::sort(candidates.begin(), candidates.end(),
@@ -13,4 +13,4 @@ void LruEvictionPolicy::Order(std::vector<EvictionCandidate>& candidates) const 
             });
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -7,7 +7,7 @@
 
 #include "master/core/eviction_policy.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 class LruEvictionPolicy final : public EvictionPolicy {
  public:
@@ -15,4 +15,4 @@ class LruEvictionPolicy final : public EvictionPolicy {
   void Order(std::vector<EvictionCandidate>& candidates) const override;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-namespace mooncake {
+namespace mooncake::master {
 
 void ManifestJournal::Append(ManifestChange change) { changes_.push_back(std::move(change)); }
 
@@ -20,4 +20,4 @@ ManifestBatch ManifestJournal::Take(uint64_t acked, size_t max) {
   return batch;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -19,7 +19,7 @@
 
 #include "store_types/manifest.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 class ManifestJournal {
  public:
@@ -38,4 +38,4 @@ class ManifestJournal {
   uint64_t first_seq_ = 1;  // number of changes_.front()
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -18,7 +18,7 @@
 #include "master/core/lru_eviction_policy.h"
 #include "store_types/ssd_geometry.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 Status MasterCoreOptions::Validate() const {
   if (default_lease_ttl.count() <= 0) return InvalidParams("default_lease_ttl must be > 0");
@@ -422,4 +422,4 @@ void MasterCore::Tick() {
   ScheduleUploads(options_.repairs_per_tick);
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -141,7 +141,7 @@
 #include "mooncake/common/clock.h"
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 class MasterCore {
  public:
@@ -624,4 +624,4 @@ class MasterCore {
   void ReleaseQuarantine(SegmentId segment);
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

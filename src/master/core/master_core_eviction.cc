@@ -8,7 +8,7 @@
 #include "master/core/master_core.h"
 #include "store_types/ssd_geometry.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 namespace {
 
@@ -189,4 +189,4 @@ uint64_t MasterCore::QuarantinedBytes(Medium medium) const {
   return bytes;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

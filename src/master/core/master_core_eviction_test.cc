@@ -14,7 +14,7 @@
 #include "master/core/master_core.h"
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using std::chrono::milliseconds;
@@ -69,7 +69,7 @@ class MasterCoreEvictionTest : public ::testing::Test {
     return config;
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -245,4 +245,4 @@ TEST_F(MasterCoreEvictionTest, EvictionCountersAddUp) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

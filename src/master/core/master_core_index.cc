@@ -15,7 +15,7 @@
 
 #include "master/core/master_core.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 ObjectRecord* MasterCore::CreateWithPending(std::string_view key,
                                             std::unique_ptr<PendingPut> pending) {
@@ -261,4 +261,4 @@ void MasterCore::DropSegmentMembers(SegmentId id) {
   }
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

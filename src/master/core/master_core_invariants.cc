@@ -9,7 +9,7 @@
 
 #include "master/core/master_core.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 namespace {
 
@@ -299,4 +299,4 @@ Status MasterCore::CheckRepairs(std::map<SegmentId, size_t>& replicas_on) const 
   return Status::Ok();
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -16,7 +16,7 @@
 #include "master/core/master_core.h"
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using std::chrono::milliseconds;
@@ -59,7 +59,7 @@ class MasterCoreSegmentIndexTest : public ::testing::Test {
     return core_->segment_pool().Find(segment)->allocations;
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -133,7 +133,7 @@ TEST_F(MasterCoreSegmentIndexTest, NewEpochReusingTheNameStartsWithAnEmptyIndex)
 
 class RandomOps {
  public:
-  RandomOps(FakeClock& clock, MasterCore& core, uint32_t seed)
+  RandomOps(testing::FakeClock& clock, MasterCore& core, uint32_t seed)
       : clock_(clock), core_(core), rng_(seed) {}
 
   void Step() {
@@ -238,7 +238,7 @@ class RandomOps {
     core_.MountWithManifest(SpecOf(n), manifest).status().IgnoreError();
   }
 
-  FakeClock& clock_;
+  testing::FakeClock& clock_;
   MasterCore& core_;
   std::mt19937 rng_;
   Epoch epochs_[kNodes] = {1, 1, 1, 1};
@@ -249,7 +249,7 @@ class RandomOps {
 TEST(MasterCoreRandomOpsTest, InvariantsHoldAfterEveryOperation) {
   RepairStats repairs;  // over every seed: the sequences must reach each repair outcome
   for (uint32_t seed = 1; seed <= 12; ++seed) {
-    FakeClock clock;
+    testing::FakeClock clock;
     MasterCoreOptions options;
     options.client_ttl = seconds(20);  // heartbeats are random: nodes expire now and then
     auto core = MasterCore::Create(options, clock).value();
@@ -291,4 +291,4 @@ TEST(MasterCoreRandomOpsTest, InvariantsHoldAfterEveryOperation) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

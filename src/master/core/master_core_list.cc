@@ -7,7 +7,7 @@
 
 #include "master/core/master_core.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 Result<KeyPage> MasterCore::ListKeys(std::string_view prefix, std::string_view start_after,
                                      size_t limit) const {
@@ -39,4 +39,4 @@ Result<KeyPage> MasterCore::ListKeys(std::string_view prefix, std::string_view s
   return page;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -12,7 +12,7 @@
 #include "master/core/master_core.h"
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using ::testing::ElementsAre;
@@ -39,7 +39,7 @@ class MasterCoreListTest : public ::testing::Test {
     return page.ok() ? page->keys : std::vector<std::string>{};
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -87,4 +87,4 @@ TEST_F(MasterCoreListTest, RemovedKeysVanishAndZeroLimitIsInvalid) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -6,7 +6,7 @@
 
 #include "master/core/master_core.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 Status MasterCore::Heartbeat(const NodeId& node, Epoch epoch) {
   auto it = last_seen_.find(node);
@@ -48,4 +48,4 @@ void MasterCore::ExpireDeadNodes() {
   }
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

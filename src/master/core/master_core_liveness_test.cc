@@ -10,7 +10,7 @@
 #include "master/core/master_core.h"
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using std::chrono::seconds;
@@ -48,7 +48,7 @@ class MasterCoreLivenessTest : public ::testing::Test {
     ASSERT_TRUE(core_->PutEnd(key, 7).ok());
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -132,4 +132,4 @@ TEST_F(MasterCoreLivenessTest, UnknownNodeHeartbeatIsClientNotFound) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -16,7 +16,7 @@
 #include "master/core/master_core.h"
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 constexpr uint64_t kKiB = uint64_t{1} << 10;
@@ -85,7 +85,7 @@ class MasterCoreManifestTest : public ::testing::Test {
     FAIL() << "journal did not drain";
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -235,7 +235,7 @@ TEST_F(MasterCoreManifestTest, ReplayedManifestsRebuildTheSameIndex) {
   for (const auto& n : nodes) Sync(n, acked[n], manifests[n]);
 
   // A brand-new master learns everything from the manifests.
-  FakeClock clock2;
+  testing::FakeClock clock2;
   MasterCoreOptions options;
   options.first_version = 1;
   auto rebuilt = MasterCore::Create(options, clock2);
@@ -292,4 +292,4 @@ TEST_F(MasterCoreManifestTest, LaterPutsOutrankAdoptedVersionsAfterRestart) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

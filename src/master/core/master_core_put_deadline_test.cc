@@ -13,7 +13,7 @@
 #include "master/core/master_core.h"
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using std::chrono::milliseconds;
@@ -52,7 +52,7 @@ class MasterCorePutDeadlineTest : public ::testing::Test {
   }
   uint64_t Used() const { return core_->segment_pool().Usage(Medium::kDram).used; }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -202,4 +202,4 @@ TEST_F(MasterCorePutDeadlineTest, BelowTargetCounterFollowsPutsAndSegmentLoss) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

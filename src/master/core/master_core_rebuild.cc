@@ -11,7 +11,7 @@
 #include "master/core/master_core.h"
 #include "store_types/ssd_geometry.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 Result<MountReport> MasterCore::MountWithManifest(const SegmentSpec& spec,
                                                   const std::vector<ManifestEntry>& manifest) {
@@ -143,4 +143,4 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   OnNewVersion(&record, /*from_object_store=*/m.in_object_store, /*adopted=*/true);
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -11,7 +11,7 @@
 #include "master/core/master_core.h"
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 constexpr uint64_t kKiB = uint64_t{1} << 10;
@@ -47,7 +47,7 @@ class MasterCoreRebuildTest : public ::testing::Test {
     return report.ok() ? *report : MountReport{};
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -182,4 +182,4 @@ TEST_F(MasterCoreRebuildTest, ManifestSpaceIsReservedSoAllocationsDoNotOverlapIt
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

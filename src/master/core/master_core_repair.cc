@@ -12,7 +12,7 @@
 #include "master/core/master_core.h"
 #include "store_types/ssd_geometry.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 namespace {
 
@@ -469,4 +469,4 @@ Result<size_t> MasterCore::Drain(const NodeId& node, Epoch epoch) {
   return remaining;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -14,7 +14,7 @@
 #include "master/core/master_core.h"
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using std::chrono::milliseconds;
@@ -76,7 +76,7 @@ class MasterCoreRepairTest : public ::testing::Test {
     return tasks.empty() ? CopyTask{} : tasks[0];
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -456,4 +456,4 @@ TEST_F(MasterCoreRepairTest, DrainOfAnUnknownNodeOrEpochIsRefused) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -17,7 +17,7 @@
 #include "store_types/ssd_geometry.h"
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 constexpr uint64_t kKiB = uint64_t{1} << 10;
@@ -78,7 +78,7 @@ class MasterCoreSsdTest : public ::testing::Test {
     return *batch;
   }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -681,4 +681,4 @@ TEST_F(MasterCorePromotionTest, SsdHitsFarApartDecayAndPromoteNothing) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -13,7 +13,7 @@
 
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using std::chrono::seconds;
@@ -69,7 +69,7 @@ class MasterCoreTest : public ::testing::Test {
 
   uint64_t Used() const { return core_->segment_pool().Usage(Medium::kDram).used; }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -81,7 +81,7 @@ TEST(MasterCoreOptionsTest, DefaultsValidateAndBadValuesAreRefused) {
   options = MasterCoreOptions{};
   options.put_timeout = seconds(0);
   EXPECT_EQ(options.Validate().code(), StatusCode::kInvalidParams);
-  FakeClock clock;
+  testing::FakeClock clock;
   EXPECT_EQ(MasterCore::Create(options, clock).status().code(), StatusCode::kInvalidParams);
 }
 
@@ -404,4 +404,4 @@ TEST_F(MasterCoreTest, UpsertRevokeAndTimeoutKeepOldVersion) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

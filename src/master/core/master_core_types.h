@@ -18,7 +18,7 @@
 #include "store_types/object_tier.h"
 #include "store_types/segment.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 struct MasterCoreOptions {
   // Read lease granted by GetReplicaList. Default 5 s; > 0 and <= max_lease_ttl.
@@ -123,4 +123,4 @@ enum class RepairOutcome : uint8_t {
   kDropped,
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -7,7 +7,7 @@
 
 #include "master/core/master_core.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 namespace {
 
@@ -333,4 +333,4 @@ Status MasterCore::CheckUploads() const {
   return Status::Ok();
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

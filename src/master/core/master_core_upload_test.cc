@@ -12,7 +12,7 @@
 #include "master/core/master_core.h"
 #include "testing/fake_clock.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using std::chrono::milliseconds;
@@ -67,7 +67,7 @@ class MasterCoreUploadTest : public ::testing::Test {
   }
   const TierStats& stats() const { return core_->tier_stats(); }
 
-  FakeClock clock_;
+  testing::FakeClock clock_;
   std::unique_ptr<MasterCore> core_;
 };
 
@@ -297,7 +297,7 @@ TEST_F(MasterCoreUploadTest, ManifestsSayWhatIsInTheObjectStoreAlready) {
 }
 
 TEST(MasterCoreWriteBackSsdTest, NotYetUploadedObjectsAreDemotedNotDroppedAndAFullSsdKeepsThem) {
-  FakeClock clock;
+  testing::FakeClock clock;
   MasterCoreOptions options;
   options.object_tier = ObjectTierPolicy::kWriteBack;
   options.client_ttl = std::chrono::hours(24);
@@ -343,7 +343,7 @@ TEST(MasterCoreWriteBackSsdTest, NotYetUploadedObjectsAreDemotedNotDroppedAndAFu
 }
 
 TEST(MasterCoreWriteThroughTest, EveryPutIsInTheObjectStoreAndEvictable) {
-  FakeClock clock;
+  testing::FakeClock clock;
   MasterCoreOptions options;
   options.object_tier = ObjectTierPolicy::kWriteThrough;
   auto core = MasterCore::Create(options, clock).value();
@@ -363,4 +363,4 @@ TEST(MasterCoreWriteThroughTest, EveryPutIsInTheObjectStoreAndEvictable) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

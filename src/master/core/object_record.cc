@@ -4,7 +4,7 @@
 #include <cstring>
 #include <new>
 
-namespace mooncake {
+namespace mooncake::master {
 
 ObjectRecord* ObjectRecord::Create(std::string_view key) {
   // The key's bytes follow the record in the same block; ObjectRecord's alignment is that of
@@ -98,4 +98,4 @@ ReplicaRecord* ObjectRecord::FindMember(SegmentId segment, uint32_t member_slot)
   return nullptr;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

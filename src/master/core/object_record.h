@@ -23,7 +23,7 @@
 
 #include "master/core/object_view.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 // A mounted segment's compact id in the core's SegmentIndex. Ids are reused after their
 // segment is gone and no record refers to it any more.
@@ -145,4 +145,4 @@ class ObjectRecord {
   bool hard_pin = false;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -6,7 +6,7 @@
 #include <bit>
 #include <functional>
 
-namespace mooncake {
+namespace mooncake::master {
 
 namespace {
 constexpr size_t kMinCapacity = 16;
@@ -147,4 +147,4 @@ Status ObjectTable::CheckConsistency() const {
   return Status::Ok();
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -31,7 +31,7 @@
 #include "master/core/object_record.h"
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 class ObjectTable {
  public:
@@ -85,4 +85,4 @@ class ObjectTable {
   std::unique_ptr<ObjectRecord*[]> slots_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

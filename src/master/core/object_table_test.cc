@@ -12,7 +12,7 @@
 
 #include "master/core/object_record.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 void ExpectConsistent(const ObjectTable& table) {
@@ -146,4 +146,4 @@ TEST(ObjectTableTest, RandomOperationsAgreeWithAModel) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

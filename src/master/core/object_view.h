@@ -10,7 +10,7 @@
 
 #include "store_types/segment.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 using TimePoint = std::chrono::steady_clock::time_point;
 
@@ -54,4 +54,4 @@ struct PutStartResult {
   uint64_t version = 0;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

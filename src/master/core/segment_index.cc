@@ -2,7 +2,7 @@
 
 #include <utility>
 
-namespace mooncake {
+namespace mooncake::master {
 
 SegmentId SegmentIndex::Add(const SegmentSpec& spec) {
   SegmentId id;
@@ -69,4 +69,4 @@ std::vector<ObjectRecord*> SegmentIndex::TakeMembers(SegmentId id) {
   return std::exchange(segments_[id]->members, {});
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -28,7 +28,7 @@
 #include "store_types/segment.h"
 #include "master/core/object_record.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 class SegmentIndex {
  public:
@@ -86,4 +86,4 @@ class SegmentIndex {
   std::map<std::string, SegmentId, std::less<>> by_name_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

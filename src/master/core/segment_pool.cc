@@ -9,7 +9,7 @@
 #include "mooncake/common/size.h"
 #include "store_types/ssd_geometry.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 std::string Bytes(uint64_t n) { return fmt::format("{} B ({})", n, FormatSize(n)); }
@@ -333,4 +333,4 @@ Status SegmentPool::CheckConsistency() const {
   return Status::Ok();
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -28,7 +28,7 @@
 #include "common/offset_allocator.h"
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 class SegmentPool {
  public:
@@ -141,4 +141,4 @@ class SegmentPool {
   std::map<NodeId, Node, std::less<>> nodes_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

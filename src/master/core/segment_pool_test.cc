@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using ::testing::AllOf;
@@ -511,4 +511,4 @@ TEST(MediumTest, NamesEveryMedium) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -12,7 +12,7 @@
 #include "common/http/http_server.h"
 #include "master/service/status_page.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 // Everything the gauges and the status page need, copied under the service lock in one go.
@@ -297,4 +297,4 @@ Result<std::unique_ptr<MasterHttp>> MasterHttp::Start(const std::string& host, u
   return http;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

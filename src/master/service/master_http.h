@@ -15,8 +15,10 @@
 #include "mooncake/common/status.h"
 
 namespace mooncake {
-
 class HttpServer;
+}  // namespace mooncake
+
+namespace mooncake::master {
 
 class MasterHttp {
  public:
@@ -38,4 +40,4 @@ class MasterHttp {
   std::unique_ptr<HttpServer> server_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

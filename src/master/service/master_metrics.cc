@@ -1,6 +1,6 @@
 #include "master/service/master_metrics.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 const char* MasterRpcName(MasterRpc rpc) {
   switch (rpc) {
@@ -112,4 +112,4 @@ std::vector<MasterErrorRecord> MasterMetrics::RecentErrors() const {
   return {recent_.begin(), recent_.end()};
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

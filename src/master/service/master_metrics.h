@@ -21,7 +21,7 @@
 #include "master/service/master_rpc.h"
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 // One failure kept for the status page.
 struct MasterErrorRecord {
@@ -76,4 +76,4 @@ class MasterMetrics {
   std::deque<MasterErrorRecord> recent_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-namespace mooncake {
+namespace mooncake::master {
 
 enum class MasterRpc : int {
   kPing,
@@ -30,4 +30,4 @@ inline constexpr size_t kMasterRpcCount = static_cast<size_t>(MasterRpc::kDrain)
 // Snake-case name used as the `rpc` label, e.g. "get_replica_list".
 const char* MasterRpcName(MasterRpc rpc);
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -15,7 +15,7 @@
 #include "master/codec/master_protocol.h"
 #include "master/service/master_service.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 Status MasterServerOptions::Validate() const {
   MC_RETURN_IF_ERROR(core.Validate());
@@ -148,4 +148,4 @@ void MasterServer::Shutdown(std::chrono::milliseconds grace) {
   });
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -19,7 +19,7 @@
 #include "store_types/object_tier.h"
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 struct MasterServerOptions {
   MasterCoreOptions core;
@@ -66,4 +66,4 @@ class MasterServer {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -12,7 +12,7 @@
 #include "master/codec/master_protocol.h"
 #include "master/codec/proto_convert.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 // Longest a heartbeat waits for manifest changes (a node's liveness must not depend on it).
@@ -29,7 +29,7 @@ constexpr size_t kMaxCopyTasksPerBeat = 256;
 constexpr uint64_t kMaxSoftPinTtlMs = uint64_t{365} * 24 * 3600 * 1000;
 
 // A replica as the core lists it: one slice.
-void ToProto(const ReplicaView& replica, pb::Replica* out) {
+void ReplicaToProto(const ReplicaView& replica, pb::Replica* out) {
   ToProto(replica.medium, replica.node, replica.status == ReplicaStatus::kComplete,
           std::span<const Allocation>(&replica.allocation, 1), out);
 }
@@ -239,7 +239,7 @@ grpc::Status MasterServiceImpl::BatchPutStart(grpc::ServerContext* ctx,
         metrics_.RecordItemError(MasterRpc::kPutStart, result.status());
         continue;
       }
-      for (const ReplicaView& replica : result->replicas) ToProto(replica, out->add_replicas());
+      for (const ReplicaView& replica : result->replicas) ReplicaToProto(replica, out->add_replicas());
       out->set_replicas_short(result->replicas_short);
       out->set_version(result->version);
     }
@@ -310,7 +310,7 @@ grpc::Status MasterServiceImpl::BatchGetReplicaList(grpc::ServerContext* ctx,
       out->set_size(result->size);
       out->set_version(result->version);
       out->set_checksum(result->checksum);
-      for (const ReplicaView& replica : result->replicas) ToProto(replica, out->add_replicas());
+      for (const ReplicaView& replica : result->replicas) ReplicaToProto(replica, out->add_replicas());
       const auto ttl =
           std::chrono::duration_cast<std::chrono::milliseconds>(result->lease_until - now);
       out->set_lease_ttl_ms(ttl.count() > 0 ? static_cast<uint64_t>(ttl.count()) : 0);
@@ -466,4 +466,4 @@ grpc::Status MasterServiceImpl::Drain(grpc::ServerContext* ctx, const pb::DrainR
   });
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

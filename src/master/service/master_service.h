@@ -22,7 +22,7 @@
 #include "store_types/object_tier.h"
 #include "mooncake/proto/master.grpc.pb.h"
 
-namespace mooncake {
+namespace mooncake::master {
 
 class MasterServiceImpl final : public master::v1::MasterService::Service {
  public:
@@ -125,4 +125,4 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   std::condition_variable manifest_changed_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::master

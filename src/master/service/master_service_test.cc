@@ -23,7 +23,7 @@
 #include "mooncake/proto/master.grpc.pb.h"
 #include "testing/free_port.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using ::testing::HasSubstr;
@@ -433,7 +433,7 @@ TEST_F(MasterServiceTest, GarbageBytesDoNotHurtTheMaster) {
 }
 
 TEST_F(MasterServiceTest, DeadMasterIsAClearBoundedError) {
-  auto port = PickFreeTcpPort();
+  auto port = testing::PickFreeTcpPort();
   ASSERT_TRUE(port.ok());
   MasterClientOptions options;
   options.master_address = "127.0.0.1:" + std::to_string(*port);
@@ -568,4 +568,4 @@ TEST(MasterServerTest, InvalidOptionsAreRejected) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

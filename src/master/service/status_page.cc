@@ -5,7 +5,7 @@
 
 #include "mooncake/common/size.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 constexpr const char* kStyle =
@@ -212,4 +212,4 @@ std::string RenderStatusPage(const MasterStatusSnapshot& snapshot) {
   return out;
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace mooncake {
+namespace mooncake::master {
 
 // Everything the page shows, copied out of the master at request time. Plain data.
 struct MasterStatusSnapshot {
@@ -70,4 +70,4 @@ std::string RenderStatusPage(const MasterStatusSnapshot& snapshot);
 // "&", "<", ">", '"' and "'" as character references; exposed for tests.
 std::string HtmlEscape(const std::string& text);
 
-}  // namespace mooncake
+}  // namespace mooncake::master

@@ -5,7 +5,7 @@
 
 #include "mooncake/common/units.h"
 
-namespace mooncake {
+namespace mooncake::master {
 namespace {
 
 using ::testing::HasSubstr;
@@ -158,4 +158,4 @@ TEST(StatusPageTest, TheObjectTierRowAppearsOnlyWhenConfigured) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::master

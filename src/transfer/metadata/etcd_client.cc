@@ -10,7 +10,7 @@
 
 #include "common/host_port.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using nlohmann::json;
@@ -347,4 +347,4 @@ Status EtcdClient::RevokeLease(EtcdLeaseId lease) {
   return ParseAnswer("lease revoke", *this, body).status();
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -24,7 +24,7 @@
 
 #include "mooncake/common/status.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 // An etcd lease id; 0 means "no lease".
 using EtcdLeaseId = int64_t;
@@ -92,4 +92,4 @@ class EtcdClient {
   std::atomic<size_t> preferred_{0};
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

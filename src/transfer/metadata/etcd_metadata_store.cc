@@ -7,7 +7,7 @@
 #include "common/logging.h"
 #include "transfer/segment_descriptor_codec.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using std::chrono::milliseconds;
@@ -230,4 +230,4 @@ Result<SegmentDescriptor> EtcdMetadataStore::Lookup(const std::string& segment_n
   return std::move(*descriptor);
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

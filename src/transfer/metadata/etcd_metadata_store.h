@@ -30,7 +30,7 @@
 #include "transfer/metadata/etcd_client.h"
 #include "transfer/metadata/metadata_store.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 class EtcdMetadataStore : public MetadataStore {
  public:
@@ -96,4 +96,4 @@ class EtcdMetadataStore : public MetadataStore {
   std::thread thread_;  // keep-alive; started by the first Publish
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

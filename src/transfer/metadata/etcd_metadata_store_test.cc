@@ -12,13 +12,13 @@
 #include "testing/free_port.h"
 #include "transfer/metadata/etcd_client.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-std::string DeadEndpoint() { return "127.0.0.1:" + std::to_string(PickFreeTcpPort().value()); }
+std::string DeadEndpoint() { return "127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value()); }
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -102,4 +102,4 @@ TEST(EtcdClientTest, LeaseTtlBelowOneSecondIsRefusedWithoutARequest) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

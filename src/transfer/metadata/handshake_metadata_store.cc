@@ -5,7 +5,7 @@
 #include "common/host_port.h"
 #include "transfer/transport/tcp/handshake.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 Result<SegmentDescriptor> HandshakeMetadataStore::Lookup(const std::string& segment_name) {
   auto address = ParseHostPort(segment_name);
@@ -24,4 +24,4 @@ Result<SegmentDescriptor> HandshakeMetadataStore::Lookup(const std::string& segm
   return std::move(result->descriptor);
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

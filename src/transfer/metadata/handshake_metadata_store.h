@@ -5,7 +5,7 @@
 
 #include "transfer/metadata/metadata_store.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 class HandshakeMetadataStore : public MetadataStore {
  public:
@@ -20,4 +20,4 @@ class HandshakeMetadataStore : public MetadataStore {
   const MetadataStoreOptions options_;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -10,7 +10,7 @@
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 class MetadataStore {
  public:
@@ -39,4 +39,4 @@ struct MetadataStoreOptions {
 // anything else is kInvalidParams.
 Result<std::unique_ptr<MetadataStore>> CreateMetadataStore(const MetadataStoreOptions& options);
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

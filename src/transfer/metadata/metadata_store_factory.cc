@@ -5,7 +5,7 @@
 #include "transfer/metadata/handshake_metadata_store.h"
 #include "transfer/metadata/metadata_store.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 // "h:p,h:p" → {"h:p", "h:p"}; nullopt unless every part is a host:port.
@@ -52,4 +52,4 @@ Result<std::unique_ptr<MetadataStore>> CreateMetadataStore(const MetadataStoreOp
                   s));
 }
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -13,7 +13,7 @@
 #include "transfer/metadata/metadata_store.h"
 #include "transfer/transport/tcp/wire_format.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using ::testing::HasSubstr;
@@ -38,7 +38,7 @@ TEST(MetadataStoreFactoryTest, DefaultOptionsGiveAHandshakeStore) {
 
 TEST(MetadataStoreFactoryTest, EtcdUrlGivesAnEtcdStoreWithoutContactingEtcd) {
   // Nothing listens there: creating the store must not need etcd yet.
-  const std::string url = "etcd://127.0.0.1:" + std::to_string(PickFreeTcpPort().value());
+  const std::string url = "etcd://127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value());
   auto store = CreateMetadataStore(WithConnectionString(url));
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_NE(dynamic_cast<EtcdMetadataStore*>(store->get()), nullptr);
@@ -103,7 +103,7 @@ TEST(HandshakeMetadataStoreTest, LookupOfUnreachableSegmentFailsQuicklyNamingIt)
   MetadataStoreOptions options;
   options.timeout = std::chrono::milliseconds(500);
   HandshakeMetadataStore store(options);
-  uint16_t port = PickFreeTcpPort().value();  // nobody listens there
+  uint16_t port = testing::PickFreeTcpPort().value();  // nobody listens there
   const std::string name = "127.0.0.1:" + std::to_string(port);
 
   auto start = std::chrono::steady_clock::now();
@@ -149,4 +149,4 @@ TEST(HandshakeMetadataStoreTest, LookupFetchesTheDescriptorFromTheSegmentItself)
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

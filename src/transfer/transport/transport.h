@@ -10,7 +10,7 @@
 #include "mooncake/transfer/transfer_types.h"
 #include "transfer/slice.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 
 class Transport {
  public:
@@ -27,4 +27,4 @@ class Transport {
   virtual void Disconnect(const std::string& segment_name) = 0;
 };
 
-}  // namespace mooncake
+}  // namespace mooncake::transfer

@@ -12,7 +12,7 @@
 
 #include "common/logging.h"
 
-namespace mooncake::file {
+namespace mooncake::transfer::file {
 namespace {
 
 constexpr uint64_t kWakeTag = 1;   // user_data of the eventfd read; requests are pointers
@@ -404,4 +404,4 @@ void FileIoService::Finish(std::unique_ptr<Request> request, const Status& statu
   op.done(status);
 }
 
-}  // namespace mooncake::file
+}  // namespace mooncake::transfer::file

@@ -24,7 +24,7 @@
 #include "mooncake/transfer/transfer_types.h"
 #include "transfer/transport/file/file_segment.h"
 
-namespace mooncake::file {
+namespace mooncake::transfer::file {
 
 struct FileOp {
   TransferOpcode opcode = TransferOpcode::kRead;  // kRead: file -> buffer; kWrite: buffer -> file
@@ -97,4 +97,4 @@ class FileIoService {
   std::thread thread_;
 };
 
-}  // namespace mooncake::file
+}  // namespace mooncake::transfer::file

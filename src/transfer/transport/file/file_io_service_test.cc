@@ -17,7 +17,7 @@
 #include "transfer/transport/file/file_segments.h"
 #include "transfer/transport/file/staging_pool.h"
 
-namespace mooncake::file {
+namespace mooncake::transfer::file {
 namespace {
 
 constexpr auto kWait = std::chrono::seconds(10);
@@ -82,9 +82,9 @@ struct AlignedBuffer {
 class FileIoServiceTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("mc_file_io");
+    auto dir = testing::TempDir::Create("mc_file_io");
     ASSERT_TRUE(dir.ok()) << dir.status().ToString();
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
     FileIoServiceOptions options;
     options.use_io_uring = GetParam();
     options.queue_depth = 8;
@@ -104,7 +104,7 @@ class FileIoServiceTest : public ::testing::TestWithParam<bool> {
     return segment.ok() ? *segment : nullptr;
   }
 
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<testing::TempDir> dir_;
   std::unique_ptr<FileIoService> io_;
 };
 
@@ -265,7 +265,7 @@ TEST(StagingPoolTest, RecyclesAlignedBuffersWithinItsBound) {
 }
 
 TEST(FileSegmentTest, OpenRefusesWhatItCannotServe) {
-  auto dir = TempDir::Create("mc_file_seg");
+  auto dir = testing::TempDir::Create("mc_file_seg");
   ASSERT_TRUE(dir.ok());
   FileSegmentSpec spec;
   spec.name = "x";
@@ -283,7 +283,7 @@ TEST(FileSegmentTest, OpenRefusesWhatItCannotServe) {
 }
 
 TEST(FileSegmentTest, ShortFileIsExtendedSparse) {
-  auto dir = TempDir::Create("mc_file_seg");
+  auto dir = testing::TempDir::Create("mc_file_seg");
   ASSERT_TRUE(dir.ok());
   FileSegmentSpec spec;
   spec.name = "s";
@@ -303,7 +303,7 @@ TEST(FileSegmentTest, ShortFileIsExtendedSparse) {
 }
 
 TEST(FileSegmentsTest, AddressesNamesAndUnregister) {
-  auto dir = TempDir::Create("mc_file_segs");
+  auto dir = testing::TempDir::Create("mc_file_segs");
   ASSERT_TRUE(dir.ok());
   FileSegments files;
   FileSegmentSpec spec{"one", dir->File("one"), 1 << 20, true};
@@ -350,4 +350,4 @@ TEST(FileSegmentsTest, AddressesNamesAndUnregister) {
 }
 
 }  // namespace
-}  // namespace mooncake::file
+}  // namespace mooncake::transfer::file

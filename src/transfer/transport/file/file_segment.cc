@@ -12,7 +12,7 @@
 
 #include "common/logging.h"
 
-namespace mooncake::file {
+namespace mooncake::transfer::file {
 namespace {
 
 Status ValidateName(const std::string& name) {
@@ -114,4 +114,4 @@ Result<std::shared_ptr<FileSegment>> FileSegment::Open(const FileSegmentSpec& sp
 
 FileSegment::~FileSegment() { ::close(fd_); }
 
-}  // namespace mooncake::file
+}  // namespace mooncake::transfer::file

@@ -11,7 +11,7 @@
 
 #include "mooncake/common/status.h"
 
-namespace mooncake::file {
+namespace mooncake::transfer::file {
 
 // Offset, length and memory alignment that O_DIRECT requests use. 4 KiB satisfies every
 // logical block size in use (512 B and 4 KiB), so it is not queried per device.
@@ -51,4 +51,4 @@ class FileSegment {
   const bool direct_;
 };
 
-}  // namespace mooncake::file
+}  // namespace mooncake::transfer::file

@@ -4,7 +4,7 @@
 
 #include "common/logging.h"
 
-namespace mooncake::file {
+namespace mooncake::transfer::file {
 
 FileSegments::~FileSegments() {
   // Finish in-flight requests (their callbacks may still look segments up) before the map goes.
@@ -126,4 +126,4 @@ bool FileSegments::uses_io_uring() const {
   return io_ && io_->uses_io_uring();
 }
 
-}  // namespace mooncake::file
+}  // namespace mooncake::transfer::file

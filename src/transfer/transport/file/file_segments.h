@@ -26,7 +26,7 @@
 #include "transfer/transport/file/file_segment.h"
 #include "transfer/transport/file/staging_pool.h"
 
-namespace mooncake::file {
+namespace mooncake::transfer::file {
 
 inline constexpr uint64_t kFileAddressBase = uint64_t{1} << 63;
 // Each file segment owns 16 TiB of address space: its size limit.
@@ -73,4 +73,4 @@ class FileSegments {
   const std::shared_ptr<StagingPool> staging_ = StagingPool::Create();
 };
 
-}  // namespace mooncake::file
+}  // namespace mooncake::transfer::file

@@ -6,7 +6,7 @@
 
 #include "transfer/transport/file/file_segment.h"
 
-namespace mooncake::file {
+namespace mooncake::transfer::file {
 
 std::shared_ptr<StagingPool> StagingPool::Create(uint64_t max_cached_bytes) {
   return std::shared_ptr<StagingPool>(new StagingPool(max_cached_bytes));
@@ -58,4 +58,4 @@ uint64_t StagingPool::cached_bytes() const {
   return cached_bytes_;
 }
 
-}  // namespace mooncake::file
+}  // namespace mooncake::transfer::file

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <vector>
 
-namespace mooncake::file {
+namespace mooncake::transfer::file {
 
 class StagingPool : public std::enable_shared_from_this<StagingPool> {
  public:
@@ -34,4 +34,4 @@ class StagingPool : public std::enable_shared_from_this<StagingPool> {
   uint64_t cached_bytes_ = 0;
 };
 
-}  // namespace mooncake::file
+}  // namespace mooncake::transfer::file

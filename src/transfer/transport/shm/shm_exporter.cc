@@ -14,7 +14,7 @@
 
 #include "common/logging.h"
 
-namespace mooncake::shm {
+namespace mooncake::transfer::shm {
 namespace {
 
 // Peers beyond this many watch connections are refused (each pins one fd here).
@@ -246,4 +246,4 @@ Reply ShmExporter::FetchReply(const Request& request, std::shared_ptr<UniqueFd>*
                                 request.address, request.length));
 }
 
-}  // namespace mooncake::shm
+}  // namespace mooncake::transfer::shm

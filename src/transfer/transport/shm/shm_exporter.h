@@ -25,7 +25,7 @@
 #include "mooncake/common/status.h"
 #include "transfer/transport/shm/shm_socket.h"
 
-namespace mooncake::shm {
+namespace mooncake::transfer::shm {
 
 struct ShmExporterOptions {
   std::string segment_name;  // used in the endpoint name and logs
@@ -88,4 +88,4 @@ class ShmExporter {
   bool warned_full_ = false;
 };
 
-}  // namespace mooncake::shm
+}  // namespace mooncake::transfer::shm

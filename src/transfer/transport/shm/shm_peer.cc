@@ -16,7 +16,7 @@
 
 #include "common/logging.h"
 
-namespace mooncake::shm {
+namespace mooncake::transfer::shm {
 namespace {
 
 // Liveness and slot re-checks happen at least once per this many copied bytes.
@@ -389,4 +389,4 @@ MoveOutcome ShmPeer::Move(std::vector<Slice>& slices, std::vector<Slice>* fallba
   return outcome;
 }
 
-}  // namespace mooncake::shm
+}  // namespace mooncake::transfer::shm

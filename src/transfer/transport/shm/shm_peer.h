@@ -30,7 +30,7 @@
 #include "transfer/slice.h"
 #include "transfer/transport/shm/shm_socket.h"
 
-namespace mooncake::shm {
+namespace mooncake::transfer::shm {
 
 // Counters of one ShmTransport, shared by its peers.
 struct ShmCounters {
@@ -114,4 +114,4 @@ class ShmPeer {
   std::chrono::steady_clock::time_point fetch_retry_after_{};
 };
 
-}  // namespace mooncake::shm
+}  // namespace mooncake::transfer::shm

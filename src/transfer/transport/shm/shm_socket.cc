@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace mooncake::shm {
+namespace mooncake::transfer::shm {
 namespace {
 
 Result<sockaddr_un> AbstractAddress(const std::string& endpoint, socklen_t* length) {
@@ -156,4 +156,4 @@ bool PeerHungUp(int socket) {
   return n > 0 && (p.revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL)) != 0;
 }
 
-}  // namespace mooncake::shm
+}  // namespace mooncake::transfer::shm

@@ -20,7 +20,7 @@
 #include "mooncake/common/status.h"
 #include "transfer/transport/tcp/socket_util.h"
 
-namespace mooncake::shm {
+namespace mooncake::transfer::shm {
 
 using tcp::UniqueFd;
 
@@ -106,4 +106,4 @@ std::string TextOf(const char (&in)[N]) {
   return std::string(in, n);
 }
 
-}  // namespace mooncake::shm
+}  // namespace mooncake::transfer::shm

@@ -15,7 +15,7 @@
 
 #include "transfer/buffer_allocator.h"
 
-namespace mooncake::shm {
+namespace mooncake::transfer::shm {
 namespace {
 
 using std::chrono::milliseconds;
@@ -137,4 +137,4 @@ TEST(ShmSocketTest, SharedBuffersAreSealedAgainstResizing) {
 }
 
 }  // namespace
-}  // namespace mooncake::shm
+}  // namespace mooncake::transfer::shm

@@ -10,7 +10,7 @@
 
 #include "common/logging.h"
 
-namespace mooncake::shm {
+namespace mooncake::transfer::shm {
 
 Result<std::unique_ptr<ShmTransport>> ShmTransport::Create(ShmTransportOptions options) {
   std::unique_ptr<ShmTransport> t(new ShmTransport(std::move(options)));
@@ -140,4 +140,4 @@ void ShmTransport::Watch() {
   }
 }
 
-}  // namespace mooncake::shm
+}  // namespace mooncake::transfer::shm

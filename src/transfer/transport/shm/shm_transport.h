@@ -21,7 +21,7 @@
 #include "transfer/slice.h"
 #include "transfer/transport/shm/shm_peer.h"
 
-namespace mooncake::shm {
+namespace mooncake::transfer::shm {
 
 struct ShmTransportOptions {
   std::string local_name;  // announced to owners (logs only)
@@ -76,4 +76,4 @@ class ShmTransport {
   std::unordered_map<std::string, std::shared_ptr<ShmPeer>> peers_;  // by segment name
 };
 
-}  // namespace mooncake::shm
+}  // namespace mooncake::transfer::shm

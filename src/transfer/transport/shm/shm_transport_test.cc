@@ -16,7 +16,7 @@
 #include "transfer/buffer_allocator.h"
 #include "transfer/transport/shm/shm_exporter.h"
 
-namespace mooncake::shm {
+namespace mooncake::transfer::shm {
 namespace {
 
 using ::testing::HasSubstr;
@@ -261,4 +261,4 @@ TEST(ShmTransportReachableTest, OnlySameHostPeersWithAnEndpoint) {
 }
 
 }  // namespace
-}  // namespace mooncake::shm
+}  // namespace mooncake::transfer::shm

@@ -11,7 +11,7 @@
 
 #include "common/logging.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 constexpr size_t kStagingSize = 256 << 10;
@@ -265,4 +265,4 @@ bool Connection::ProcessBuffered() {
   return false;
 }
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

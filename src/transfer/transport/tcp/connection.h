@@ -20,7 +20,7 @@
 #include "transfer/transport/tcp/socket_util.h"
 #include "transfer/transport/tcp/wire_format.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 // One frame waiting to be written. `data` points into registered memory (not owned) unless
 // `owned` is used; owned payloads are referenced at write time, so moving the frame is safe.
@@ -115,4 +115,4 @@ class Connection : public EventHandler, public std::enable_shared_from_this<Conn
   bool reading_paused_ = false;
 };
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

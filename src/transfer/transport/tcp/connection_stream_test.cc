@@ -13,7 +13,7 @@
 
 #include "transfer/transport/tcp/connection.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 // Receives frames: data frames land at `memory + address`, control frames are recorded.
@@ -135,4 +135,4 @@ TEST(ConnectionStreamTest, GarbageClosesTheConnectionWithAReason) {
 }
 
 }  // namespace
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 using ::testing::HasSubstr;
@@ -126,4 +126,4 @@ TEST_F(ConnectionTest, SendAfterCloseIsDropped) {
 }
 
 }  // namespace
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 Result<std::unique_ptr<EventLoop>> EventLoop::Create(std::chrono::milliseconds tick) {
   int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -146,4 +146,4 @@ void EventLoop::Run() {
   for (auto& h : all) h->OnLoopStopped();
 }
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -17,7 +17,7 @@
 
 #include "mooncake/common/status.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 class EventHandler {
  public:
@@ -64,4 +64,4 @@ class EventLoop {
   std::vector<std::function<void()>> posted_;
 };
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -5,7 +5,7 @@
 #include "transfer/segment_descriptor_codec.h"
 #include "transfer/transport/tcp/wire_format.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 Result<HandshakeResult> ConnectAndHandshake(const HostPort& address, const std::string& local_name,
                                             Deadline deadline, const std::string& bind_host) {
@@ -49,4 +49,4 @@ Result<HandshakeResult> ConnectAndHandshake(const HostPort& address, const std::
   return HandshakeResult{std::move(fd), std::move(*descriptor)};
 }
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

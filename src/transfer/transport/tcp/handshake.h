@@ -10,7 +10,7 @@
 #include "mooncake/transfer/transfer_types.h"
 #include "transfer/transport/tcp/socket_util.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 struct HandshakeResult {
   UniqueFd fd;  // connected, blocking, ready for frames
@@ -22,4 +22,4 @@ struct HandshakeResult {
 Result<HandshakeResult> ConnectAndHandshake(const HostPort& address, const std::string& local_name,
                                             Deadline deadline, const std::string& bind_host = "");
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 const char* OpName(TransferOpcode op) { return op == TransferOpcode::kRead ? "READ" : "WRITE"; }
@@ -120,4 +120,4 @@ void InitiatorChannel::OnClose(const Status& reason) {
   if (!lost.empty()) on_lost_(this, std::move(lost), reason);
 }
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -15,7 +15,7 @@
 #include "transfer/slice.h"
 #include "transfer/transport/tcp/connection.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 class InitiatorChannel : public Connection {
  public:
@@ -48,4 +48,4 @@ class InitiatorChannel : public Connection {
   std::unordered_map<uint64_t, Slice> inflight_;
 };
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -1,6 +1,6 @@
 #include "transfer/transport/tcp/path_plan.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 // "10.250.1.7" → "10.250.1"; empty for anything that is not dotted IPv4.
@@ -57,4 +57,4 @@ std::vector<PathPlan> PlanPaths(const std::vector<std::string>& local_nics,
   return plan;
 }
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

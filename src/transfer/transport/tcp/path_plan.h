@@ -11,7 +11,7 @@
 #include "common/host_port.h"
 #include "mooncake/transfer/transfer_types.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 struct PathPlan {
   std::string local;  // address to bind before connecting; empty = any
@@ -21,4 +21,4 @@ struct PathPlan {
 std::vector<PathPlan> PlanPaths(const std::vector<std::string>& local_nics,
                                 const std::vector<EndpointDescriptor>& remote_endpoints);
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

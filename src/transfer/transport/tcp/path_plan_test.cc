@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 std::vector<EndpointDescriptor> Remote(std::initializer_list<const char*> hosts) {
@@ -53,4 +53,4 @@ TEST(PathPlanTest, NoRemoteEndpointsMeansNoPath) {
 }
 
 }  // namespace
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

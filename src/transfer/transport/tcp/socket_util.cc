@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 int RemainingMs(Deadline deadline) {
@@ -183,4 +183,4 @@ Status SetNonBlocking(int fd) {
   return Status::Ok();
 }
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

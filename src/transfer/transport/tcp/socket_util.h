@@ -9,7 +9,7 @@
 #include "common/host_port.h"
 #include "mooncake/common/status.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -51,4 +51,4 @@ Status SetNonBlocking(int fd);
 // Larger kernel buffers keep the pipe full for multi-MiB slices.
 void TuneSocket(int fd);
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 // A file-segment request is staged in memory on the target: bound what one request may pin.
@@ -200,4 +200,4 @@ void TargetSession::OnBadStream(const Status& why) {
   Send(std::move(frames));
 }
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -18,7 +18,7 @@
 #include "transfer/transport/file/file_segments.h"
 #include "transfer/transport/tcp/connection.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 class TargetSession : public Connection {
  public:
@@ -63,4 +63,4 @@ class TargetSession : public Connection {
   std::vector<OutFrame> replies_;  // flushed once per read batch: one writev for many replies
 };
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -7,7 +7,7 @@
 #include "common/logging.h"
 #include "transfer/transport/tcp/handshake.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 constexpr std::chrono::milliseconds kMinBackoff{250};
@@ -291,4 +291,4 @@ void TcpPeer::Shutdown() {
   }
 }
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

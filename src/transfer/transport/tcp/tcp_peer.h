@@ -25,7 +25,7 @@
 #include "transfer/transport/tcp/initiator_channel.h"
 #include "transfer/transport/tcp/path_plan.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 struct TcpPeerOptions {
   std::string local_name;               // announced in HELLO
@@ -92,4 +92,4 @@ class TcpPeer : public std::enable_shared_from_this<TcpPeer> {
   bool reconnecting_ = false;
 };
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

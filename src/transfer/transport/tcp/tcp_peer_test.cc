@@ -16,7 +16,7 @@
 #include "transfer/transport/tcp/socket_util.h"
 #include "transfer/transport/tcp/wire_format.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 constexpr uint64_t kIncarnation = 77;
@@ -166,4 +166,4 @@ TEST(TcpPeerTest, EnsureConnectedAfterShutdownFailsNamingTheSegment) {
 }
 
 }  // namespace
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

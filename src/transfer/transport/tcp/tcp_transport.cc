@@ -10,7 +10,7 @@
 #include "common/logging.h"
 #include "transfer/transport/tcp/target_session.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 // Accepts connections and hands each to a loop as a TargetSession.
 class TcpTransport::Listener : public EventHandler {
@@ -157,4 +157,4 @@ void TcpTransport::Disconnect(const std::string& segment_name) {
   peer->Shutdown();
 }
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

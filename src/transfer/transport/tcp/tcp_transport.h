@@ -19,7 +19,7 @@
 #include "transfer/transport/tcp/tcp_peer.h"
 #include "transfer/transport/transport.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 struct TcpTransportOptions {
   HostPort listen;  // the segment's name address; port 0: any free port
@@ -78,4 +78,4 @@ class TcpTransport : public Transport {
   std::unordered_map<std::string, std::shared_ptr<TcpPeer>> peers_;
 };
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

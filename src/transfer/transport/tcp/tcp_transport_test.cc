@@ -9,7 +9,7 @@
 
 #include "transfer/transport/tcp/socket_util.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 std::unique_ptr<TcpTransport> StartServer(const MemoryRegistry* registry,
@@ -77,9 +77,9 @@ TEST(TcpTransportTest, EveryNicIsPublishedWithTheSamePort) {
 }
 
 }  // namespace
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 // Sends one frame (header + payload) and reads one reply header + payload, bounded.
@@ -138,4 +138,4 @@ TEST(TcpTransportTest, RequestsTaggedForAnotherIncarnationAreRefused) {
 }
 
 }  // namespace
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

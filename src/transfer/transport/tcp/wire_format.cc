@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 // x86-64 and aarch64 are little-endian; the static_assert keeps a big-endian port honest.
@@ -89,4 +89,4 @@ const char* FrameTypeName(FrameType type) {
   return "UNKNOWN";
 }
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

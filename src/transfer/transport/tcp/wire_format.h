@@ -26,7 +26,7 @@
 
 #include "mooncake/common/status.h"
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 
 inline constexpr uint32_t kFrameMagic = 0x4554434D;  // "MCTE" in memory order
 inline constexpr uint16_t kProtocolVersion = 1;
@@ -80,4 +80,4 @@ Result<FrameHeader> DecodeHeader(const uint8_t* data);
 
 const char* FrameTypeName(FrameType type);
 
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

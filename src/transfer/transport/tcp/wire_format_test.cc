@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-namespace mooncake::tcp {
+namespace mooncake::transfer::tcp {
 namespace {
 
 using ::testing::HasSubstr;
@@ -165,4 +165,4 @@ TEST(WireFormatTest, FrameTypeNamesAreDistinct) {
 }
 
 }  // namespace
-}  // namespace mooncake::tcp
+}  // namespace mooncake::transfer::tcp

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 
 inline std::string HexEncode(const void* data, size_t length) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -39,4 +39,4 @@ inline std::optional<std::string> HexDecode(std::string_view hex) {
   return out;
 }
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

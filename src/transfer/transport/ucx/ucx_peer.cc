@@ -6,7 +6,7 @@
 
 #include "transfer/transport/ucx/ucx_hex.h"
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 
 Result<std::shared_ptr<UcxPeer>> UcxPeer::Open(ucp_worker_h worker, const SegmentDescriptor& target,
                                                ErrorMode first_mode, ErrorHandler on_error,
@@ -120,4 +120,4 @@ void UcxPeer::DestroyKeys() {
   keys_.clear();
 }
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

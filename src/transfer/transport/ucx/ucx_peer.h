@@ -21,7 +21,7 @@
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 
 class UcxPeer {
  public:
@@ -93,4 +93,4 @@ class UcxPeer {
   std::vector<Key> keys_;  // sorted by address, non-overlapping (the owner's registry)
 };
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

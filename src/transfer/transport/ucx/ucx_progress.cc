@@ -13,7 +13,7 @@
 #include "transfer/transport/ucx/ucx_hex.h"
 #include "transfer/transport/ucx/ucx_transport_impl.h"
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -587,4 +587,4 @@ void UcxTransportImpl::Deliver(std::vector<Slice> slices, const Status& why, Rep
   for (Slice& slice : slices) slice.task->SliceFailed(why);
 }
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

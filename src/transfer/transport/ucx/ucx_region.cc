@@ -4,7 +4,7 @@
 
 #include "transfer/transport/ucx/ucx_hex.h"
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 
 Result<std::shared_ptr<UcxRegion>> UcxRegion::Map(ucp_context_h context, uint64_t address,
                                                   uint64_t length) {
@@ -33,4 +33,4 @@ Result<std::shared_ptr<UcxRegion>> UcxRegion::Map(ucp_context_h context, uint64_
 
 UcxRegion::~UcxRegion() { ucp_mem_unmap(context_, memh_); }
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

@@ -16,7 +16,7 @@
 
 #include "mooncake/common/status.h"
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 
 class UcxRegion {
  public:
@@ -49,4 +49,4 @@ class UcxRegion {
   std::string rkey_;
 };
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

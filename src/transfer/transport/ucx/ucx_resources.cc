@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <system_error>
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 
 bool HostHasRdmaDevice(const std::string& sysfs_dir) {
   std::error_code ec;
@@ -29,4 +29,4 @@ bool ListsRdmaTransport(std::string_view info) {
   return false;
 }
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

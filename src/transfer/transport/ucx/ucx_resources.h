@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 
 // True when `sysfs_dir` (default /sys/class/infiniband, where the kernel lists verbs devices:
 // InfiniBand, RoCE, iWARP) holds at least one device. Cheap; lets "auto" engines skip UCX
@@ -19,4 +19,4 @@ bool HostHasRdmaDevice(const std::string& sysfs_dir = "/sys/class/infiniband");
 // rc_mlx5/mlx5_0:1").
 bool ListsRdmaTransport(std::string_view context_info);
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

@@ -5,7 +5,7 @@
 
 #include "testing/temp_dir.h"
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 namespace {
 
 // ucp_context_print_info of UCX 1.13 on a host without RDMA (this VM) ...
@@ -46,7 +46,7 @@ TEST(UcxResourcesTest, VerbsTransportsAreRdma) {
 }
 
 TEST(UcxResourcesTest, RdmaDeviceIsAnEntryOfTheSysfsClassDirectory) {
-  auto dir = TempDir::Create("ucx-sysfs");
+  auto dir = testing::TempDir::Create("ucx-sysfs");
   ASSERT_TRUE(dir.ok());
   EXPECT_FALSE(HostHasRdmaDevice(dir->path()));
   EXPECT_FALSE(HostHasRdmaDevice(dir->path() + "/missing"));
@@ -55,4 +55,4 @@ TEST(UcxResourcesTest, RdmaDeviceIsAnEntryOfTheSysfsClassDirectory) {
 }
 
 }  // namespace
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

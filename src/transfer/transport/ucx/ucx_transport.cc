@@ -18,7 +18,7 @@
 #include "transfer/transport/ucx/ucx_resources.h"
 #include "transfer/transport/ucx/ucx_transport_impl.h"
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 namespace {
 
 using std::chrono::milliseconds;
@@ -266,4 +266,4 @@ void UcxTransportImpl::Notify() {
   }
 }
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

@@ -46,7 +46,7 @@
 #include "transfer/slice.h"
 #include "transfer/transport/transport.h"
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 
 struct UcxTransportOptions {
   // This engine's segment name: names the UCP context and worker (UCX logs) (default empty).
@@ -117,4 +117,4 @@ class UcxTransport : public Transport {
   virtual UcxStats stats() const = 0;
 };
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

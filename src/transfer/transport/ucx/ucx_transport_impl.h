@@ -26,7 +26,7 @@
 #include "transfer/transport/ucx/ucx_region.h"
 #include "transfer/transport/ucx/ucx_transport.h"
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 
 class UcxTransportImpl;
 
@@ -176,4 +176,4 @@ class UcxTransportImpl final : public UcxTransport {
       endpoints_failed_{0};
 };
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx

@@ -18,7 +18,7 @@
 #include "transfer/transfer_engine_impl.h"
 #include "transfer/transport/ucx/ucx_resources.h"
 
-namespace mooncake {
+namespace mooncake::transfer {
 namespace {
 
 using std::chrono::milliseconds;
@@ -426,4 +426,4 @@ TEST_F(UcxTransportTest, DestroyingTheInitiatorFailsWhatItStillHolds) {
 }
 
 }  // namespace
-}  // namespace mooncake
+}  // namespace mooncake::transfer

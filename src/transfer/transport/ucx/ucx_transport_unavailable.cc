@@ -3,7 +3,7 @@
 
 #include "transfer/transport/ucx/ucx_transport.h"
 
-namespace mooncake::ucx {
+namespace mooncake::transfer::ucx {
 
 bool UcxTransport::Compiled() { return false; }
 
@@ -13,4 +13,4 @@ Result<std::unique_ptr<UcxTransport>> UcxTransport::Create(UcxTransportOptions /
       "when it was configured, or MC_WITH_UCX=OFF)");
 }
 
-}  // namespace mooncake::ucx
+}  // namespace mooncake::transfer::ucx
