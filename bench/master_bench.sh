@@ -4,29 +4,17 @@
 # Usage: bench/master_bench.sh [duration_s] [rss_keys]   (uses build/bin from scripts/quickstart.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=build/bin
+source scripts/lib.sh
+BIN=$(mc_bin_dir)
 DURATION="${1:-5}"
 RSS_KEYS="${2:-1000000}"
-[ -x "$BIN/mooncake_master" ] && [ -x "$BIN/master_bench" ] || { echo "build first: scripts/quickstart.sh"; exit 1; }
+mc_need_bins "$BIN" mooncake_master master_bench
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-master_pid=""
-cleanup() { [ -n "$master_pid" ] && { kill "$master_pid" 2>/dev/null || true; wait "$master_pid" 2>/dev/null || true; }; }
-trap cleanup EXIT
-
-start_master() {
-  local log=$1
-  "$BIN/mooncake_master" --host=127.0.0.1 --port="$RPC" --metrics_port="$HTTP" --log_level=warn >"$log" 2>&1 &
-  master_pid=$!
-  for _ in $(seq 1 100); do grep -q '^READY' "$log" && return 0; sleep 0.1; done
-  cat "$log"; exit 1
-}
-
-RPC=$(free_port); HTTP=$(free_port)
-log=$(mktemp)
-start_master "$log"
+# A master alone, with its /metrics on a free port: MC_MASTER, MC_METRICS_PORT.
+start_master() { mc_start_cluster -n 0 -m "$(mc_free_port)" --log_level=warn; }
+start_master
 run() {
-  "$BIN/master_bench" --master=127.0.0.1:"$RPC" --duration="$DURATION" "$@" | tee /dev/stderr | grep '^RESULT'
+  "$BIN/master_bench" --master="$MC_MASTER" --duration="$DURATION" "$@" | tee /dev/stderr | grep '^RESULT'
 }
 results=()
 results+=("$(run --op=get --batch_size=128 --threads=2 2>/dev/null)")
@@ -34,11 +22,11 @@ results+=("$(run --op=exist --batch_size=128 --threads=2 2>/dev/null)")
 results+=("$(run --op=get --batch_size=1 --threads=1 2>/dev/null)")
 results+=("$(run --op=exist --batch_size=1 --threads=1 2>/dev/null)")
 results+=("$(run --op=put --batch_size=128 --threads=2 2>/dev/null)")
-cleanup; master_pid=""
+mc_stop_cluster
 
 # RSS per object: a fresh master, RSS read from its /metrics before and after the preload.
-start_master "$log"
-rss=$("$BIN/master_bench" --master=127.0.0.1:"$RPC" --metrics=127.0.0.1:"$HTTP" --op=exist \
+start_master
+rss=$("$BIN/master_bench" --master="$MC_MASTER" --metrics=127.0.0.1:"$MC_METRICS_PORT" --op=exist \
       --keys="$RSS_KEYS" --batch_size=128 --threads=1 --duration=0.5 | grep '^master RSS' || true)
 
 printf '\n%-34s %12s %10s %10s %14s %8s\n' "run" "keys/s" "p50 us" "p99 us" "pingpong p50" "ratio"

@@ -19,12 +19,14 @@
 # Needs root, iproute2, etcd (/usr/bin/etcd) and build/bin/mooncake_p2p. Cleans up everything
 # (processes, namespaces, files), on failure and signals too. Exit 77 (skip) without root.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
 SIZE=1GiB
 PEERS=4
 RATE=1gbit
 SHARD_SIZE=8MiB
-BIN_DIR=${MC_BIN_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
+BIN_DIR=$(mc_bin_dir)
 readonly TIMEOUT_S=600
 
 usage() {
@@ -44,51 +46,33 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-die() {
-  echo "p2p_bench.sh: $*" >&2
-  exit 1
-}
-
 if [ "$(id -u)" -ne 0 ]; then
   echo "p2p_bench.sh: SKIP: needs root (network namespaces)" >&2
   exit 77
 fi
 if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
-  die "iproute2 (ip, tc) is not installed"
+  mc_die "iproute2 (ip, tc) is not installed"
 fi
-[ -x /usr/bin/etcd ] || die "/usr/bin/etcd not found (apt-get install etcd-server)"
+[ -x /usr/bin/etcd ] || mc_die "/usr/bin/etcd not found (apt-get install etcd-server)"
 P2P=$BIN_DIR/mooncake_p2p
-[ -x "$P2P" ] || die "$P2P not found (build the mooncake_p2p target)"
+[ -x "$P2P" ] || mc_die "$P2P not found (build the mooncake_p2p target)"
 if ! [[ "$PEERS" =~ ^[0-9]+$ ]] || [ "$PEERS" -lt 1 ] || [ "$PEERS" -gt 32 ]; then
-  die "--peers must be 1..32"
+  mc_die "--peers must be 1..32"
 fi
 
 # --size in bytes, with the project's size grammar (powers of 1024).
-to_bytes() {
-  local text=${1// /} n unit
-  [[ "$text" =~ ^([0-9]+)([A-Za-z]*)$ ]] || die "bad size '$1'"
-  n=${BASH_REMATCH[1]}
-  unit=${BASH_REMATCH[2],,}
-  case "$unit" in
-    ''|b) echo "$n" ;;
-    k|kb|kib) echo $((n << 10)) ;;
-    m|mb|mib) echo $((n << 20)) ;;
-    g|gb|gib) echo $((n << 30)) ;;
-    t|tb|tib) echo $((n << 40)) ;;
-    *) die "bad size unit in '$1'" ;;
-  esac
-}
-BYTES=$(to_bytes "$SIZE")
-[ "$BYTES" -gt 0 ] || die "--size must be > 0"
+BYTES=$(mc_bytes "$SIZE") || exit 1
+[ "$BYTES" -gt 0 ] || mc_die "--size must be > 0"
 
 P=mc$$                 # namespace prefix: mc<pid>br (bridge), mc<pid>e (etcd), mc<pid>h<i>
 BR=${P}br
 WORK=$(mktemp -d /dev/shm/mc_p2p_bench.XXXXXX)
+mc_track_path "$WORK"
 HOSTS=()               # namespaces of the hosts (etcd, seed, peers)
 
-cleanup() {
-  local rc=$? ns pids
-  trap - EXIT INT TERM
+# Kills what runs in the namespaces (bounded rounds), then deletes them.
+remove_hosts() {
+  local ns pids
   for ns in "${HOSTS[@]}" "$BR"; do
     ip netns list | awk '{print $1}' | grep -qxF "$ns" || continue
     for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -100,11 +84,8 @@ cleanup() {
     done
     ip netns delete "$ns" 2>/dev/null || true
   done
-  rm -rf "$WORK"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+mc_on_exit remove_hosts
 
 # Host $1 (namespace) at 10.250.0.$2, linked to the bridge; shaped unless $3 = none.
 add_host() {
@@ -141,15 +122,11 @@ ip netns exec "${P}e" /usr/bin/etcd --name=mc --data-dir="$WORK/etcd" \
   --listen-peer-urls=http://127.0.0.1:2380 --initial-advertise-peer-urls=http://127.0.0.1:2380 \
   --initial-cluster=mc=http://127.0.0.1:2380 >"$WORK/etcd.log" 2>&1 &
 disown  # killed by cleanup; no job-control notice
-for _ in $(seq 1 300); do
-  if ip netns exec "${P}h0" curl -fs --max-time 1 http://10.250.0.10:2379/health 2>/dev/null |
-    grep -q '"health":"true"'; then
-    break
-  fi
-  sleep 0.05
-done
-ip netns exec "${P}h0" curl -fs --max-time 1 http://10.250.0.10:2379/health >/dev/null ||
-  die "etcd did not start: $(tail -5 "$WORK/etcd.log")"
+etcd_up() {
+  ip netns exec "${P}h0" curl -fs --max-time 1 http://10.250.0.10:2379/health 2>/dev/null |
+    grep -q '"health":"true"'
+}
+mc_wait_for 15 etcd etcd_up || mc_die "etcd did not start: $(tail -5 "$WORK/etcd.log")"
 METADATA=etcd://10.250.0.10:2379
 
 p2p() {  # p2p HOST_INDEX ARGS...: mooncake_p2p on host i
@@ -161,19 +138,11 @@ p2p() {  # p2p HOST_INDEX ARGS...: mooncake_p2p on host i
     --local_server_name "10.250.0.$octet:0" --lease_ttl 5 ${P2P_FLAGS:-} "$@"
 }
 
-# Waits (bounded) until file $1 holds a line starting with $2; dies with the log otherwise.
-wait_line() {
-  local file=$1 prefix=$2 deadline=$((SECONDS + TIMEOUT_S))
-  until grep -q "^$prefix" "$file" 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || die "no $prefix in $file: $(tail -5 "$file")"
-    sleep 0.01
-  done
-}
-
 head -c "$BYTES" /dev/urandom >"$WORK/object.bin"
 p2p 0 register bench "$WORK/object.bin" --shard_size "$SHARD_SIZE" >"$WORK/seed.log" 2>&1 &
+seed=$!
 disown
-wait_line "$WORK/seed.log" READY
+mc_wait_ready "$WORK/seed.log" "$seed" "$TIMEOUT_S"
 
 # run_phase NAME COUNT GET_FLAGS...: COUNT peers fetch at once from one start event; prints
 # the time of the last DONE after the start, and leaves DONE lines in $WORK/NAME.<i>.log.
@@ -185,11 +154,13 @@ run_phase() {
       >"$WORK/$name.$i.log" 2>&1 &
     pids+=($!)
   done
-  for i in $(seq 1 "$count"); do wait_line "$WORK/$name.$i.log" READY; done
+  for i in $(seq 1 "$count"); do
+    mc_wait_ready "$WORK/$name.$i.log" "${pids[i - 1]}" "$TIMEOUT_S" || exit 1  # in $(...): no -e
+  done
   start=$(date +%s.%N)
   touch "$WORK/$name.start"
   for i in $(seq 1 "$count"); do
-    wait_line "$WORK/$name.$i.log" DONE
+    mc_wait_line "$WORK/$name.$i.log" DONE "${pids[i - 1]}" "$TIMEOUT_S" || exit 1
     end=$(grep '^DONE' "$WORK/$name.$i.log" | sed 's/.* end=\([0-9.]*\).*/\1/')
     t=$(awk -v e="$end" -v s="$start" 'BEGIN { printf "%.3f", e - s }')
     echo "  $name peer $i: ${t} s  $(grep '^DONE' "$WORK/$name.$i.log" | cut -d' ' -f7-)" >&2
@@ -212,7 +183,7 @@ FROM_SEEDS=0
 FROM_PEERS=0
 for i in $(seq 1 "$PEERS"); do
   line=$(grep '^DONE' "$WORK/p2p.$i.log")
-  [[ "$line" =~ from_seeds=([0-9]+)\ from_peers=([0-9]+) ]] || die "bad DONE line: $line"
+  [[ "$line" =~ from_seeds=([0-9]+)\ from_peers=([0-9]+) ]] || mc_die "bad DONE line: $line"
   FROM_SEEDS=$((FROM_SEEDS + BASH_REMATCH[1]))
   FROM_PEERS=$((FROM_PEERS + BASH_REMATCH[2]))
 done

@@ -8,53 +8,22 @@
 #        MC_PROTOCOL=tcp|shm|auto picks the store's transport, default tcp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${MC_BIN_DIR:-build/bin}"
+source scripts/lib.sh
+BIN=$(mc_bin_dir)
 DURATION="${1:-5}"
 PROTOCOL="${MC_PROTOCOL:-tcp}"
-for b in mooncake_master mooncake_node store_bench; do
-  [ -x "$BIN/$b" ] || { echo "store_vs_redis: $BIN/$b missing: build first (scripts/quickstart.sh)"; exit 1; }
-done
-for b in redis-server redis-benchmark redis-cli; do
-  command -v "$b" >/dev/null || { echo "store_vs_redis: $b missing (scripts/install-deps.sh)"; exit 1; }
-done
+mc_need_bins "$BIN" mooncake_master mooncake_node store_bench
+mc_need_tools redis-server redis-benchmark redis-cli
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# wait_ready LOG PID: until LOG has a line starting with READY, or the process dies (30 s).
-wait_ready() {
-  for _ in $(seq 1 300); do
-    grep -qs '^READY' "$1" && return 0
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$1"; echo "store_vs_redis: $1 did not become READY"; exit 1
-}
-
-REDIS_PORT=$(free_port)
+mc_track_path "$work"
+REDIS_PORT=$(mc_free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+mc_track $!
+redis_up() { redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+mc_wait_for 10 redis-server redis_up
 
-MASTER_PORT=$(free_port)
-"$BIN/mooncake_master" --host=127.0.0.1 --port="$MASTER_PORT" --metrics_port=-1 --log_level=warn \
-  >"$work/master.log" 2>&1 &
-pids+=($!)
-wait_ready "$work/master.log" "${pids[-1]}"
-for i in 1 2; do
-  "$BIN/mooncake_node" --master=127.0.0.1:"$MASTER_PORT" --listen=127.0.0.1:"$(free_port)" \
-    --segment_size=1GiB --log_level=warn >"$work/node$i.log" 2>&1 &
-  pids+=($!)
-done
-wait_ready "$work/node1.log" "${pids[-2]}"
-wait_ready "$work/node2.log" "${pids[-1]}"
+mc_start_cluster -n 2 -d "$work" --log_level=warn -- --segment_size=1GiB --log_level=warn
 
 # redis NAME SIZE [PIPELINE]: SET then GET; sized by a short calibration run to last about
 # DURATION seconds each. Prints "NAME SET rps p50_ms" and "NAME GET rps p50_ms".
@@ -69,12 +38,10 @@ redis() {
 # store NAME OP SIZE BATCH: one store_bench run; prints "NAME OP ops_per_s p50_us".
 store() {
   local name=$1 op=$2 size=$3 batch=$4 line
-  line=$("$BIN/store_bench" --master=127.0.0.1:"$MASTER_PORT" --op="$op" --value_size="$size" \
+  line=$("$BIN/store_bench" --master="$MC_MASTER" --op="$op" --value_size="$size" \
          --batch_size="$batch" --threads=1 --duration="$DURATION" --protocol="$PROTOCOL" |
          grep '^RESULT') || { echo "store_vs_redis: store_bench $op $size failed" >&2; exit 1; }
-  echo "$line" | awk -v name="$name" -v op="$op" '{
-    for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-    print name, op, v["ops_per_s"], v["p50_us"] }'
+  echo "$name $op $(mc_result_field "$line" ops_per_s) $(mc_result_field "$line" p50_us)"
 }
 
 results="$work/results"

@@ -7,36 +7,29 @@
 # Usage: bench/te_shm_vs_memcpy.sh [duration_s]   (uses build/bin, or MC_BIN=dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${MC_BIN:-build/bin}"
+source scripts/lib.sh
+BIN=$(mc_bin_dir)
 DURATION="${1:-3}"
 BATCH="${MC_BENCH_BATCH:-128}"
 SIZE="${MC_BENCH_BUFFER:-1GiB}"
-[ -x "$BIN/transfer_engine_bench" ] || { echo "build first: scripts/quickstart.sh"; exit 1; }
+mc_need_bins "$BIN" transfer_engine_bench
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
+work=$(mktemp -d /tmp/mc_shm_bench.XXXXXX)
+mc_track_path "$work"
+mc_start_target "$work/target.log" --buffer_size="$SIZE"
+segment=$MC_SEGMENT
+alloc=$(mc_ready_field "$work/target.log" allocate_buffer_s)
 
-log=$(mktemp)
-"$BIN/transfer_engine_bench" --mode=target --local_server_name=127.0.0.1:0 \
-  --buffer_size="$SIZE" >"$log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 200); do grep -q '^READY' "$log" && break; sleep 0.1; done
-segment=$(sed -n 's/^READY segment=\([^ ]*\).*/\1/p' "$log")
-[ -n "$segment" ] || { cat "$log"; exit 1; }
-alloc=$(sed -n 's/.*allocate_buffer_s=\([0-9.]*\).*/\1/p' "$log")
-
-field() { sed -n "s/^RESULT .*$1=\([0-9.]*\).*/\1/p"; }
 memcpy_gbps() {
   "$BIN/transfer_engine_bench" --mode=memcpy --block_size="$1" --batch_size="$BATCH" \
-    --buffer_size="$SIZE" --duration="$DURATION" | field throughput_GBps
+    --buffer_size="$SIZE" --duration="$DURATION" | mc_result_field - throughput_GBps
 }
 te() {  # op block -> "GBps alloc_s"
   local out
   out=$("$BIN/transfer_engine_bench" --mode=initiator --protocol=shm --segment_id="$segment" \
     --operation="$1" --block_size="$2" --batch_size="$BATCH" --buffer_size="$SIZE" \
     --duration="$DURATION")
-  echo "$(echo "$out" | field throughput_GBps) $(echo "$out" | field allocate_buffer_s)"
+  echo "$(mc_result_field "$out" throughput_GBps) $(mc_result_field "$out" allocate_buffer_s)"
 }
 
 printf "%-9s %-6s %12s %12s %8s\n" block op "memcpy GB/s" "shm GB/s" ratio
@@ -48,7 +41,7 @@ for size in 4096 65536 1048576; do
   for op in read write; do
     read -r ours a <<<"$(te "$op" "$size")"
     init_alloc="$a"
-    ratio=$(python3 -c "print('%.2f' % ($ours / $anchor if $anchor > 0 else 0))")
+    ratio=$(mc_ratio "$ours" "$anchor")
     printf "%-9s %-6s %12s %12s %8s\n" "$size" "$op" "$anchor" "$ours" "$ratio"
     summary+=" shm_${op}_${size}_GBps=$ours ratio_${op}_${size}=$ratio"
   done

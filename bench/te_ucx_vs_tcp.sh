@@ -9,44 +9,25 @@
 # Usage: bench/te_ucx_vs_tcp.sh [duration_s]   (uses build/bin, or MC_BIN=dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${MC_BIN:-build/bin}"
+source scripts/lib.sh
+BIN=$(mc_bin_dir)
 DURATION="${1:-3}"
 BATCH="${MC_BENCH_BATCH:-128}"
 SIZE="${MC_BENCH_BUFFER:-256MiB}"
-[ -x "$BIN/transfer_engine_bench" ] || { echo "build first: scripts/quickstart.sh"; exit 1; }
+mc_need_bins "$BIN" transfer_engine_bench
 
-pids=()
-logs=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  rm -f "${logs[@]}"
-}
-trap cleanup EXIT
+work=$(mktemp -d /tmp/mc_ucx_bench.XXXXXX)
+mc_track_path "$work"
+mc_start_target "$work/auto_target.log" --protocol=auto --buffer_size="$SIZE"
+auto_target=$MC_SEGMENT
+mc_start_target "$work/ucx_target.log" --protocol=ucx --buffer_size="$SIZE"
+ucx_target=$MC_SEGMENT
 
-segment=""
-start_target() {  # protocol -> $segment (not a $(...) subshell: the pid must reach cleanup)
-  local log
-  log=$(mktemp)
-  logs+=("$log")
-  "$BIN/transfer_engine_bench" --mode=target --local_server_name=127.0.0.1:0 \
-    --protocol="$1" --buffer_size="$SIZE" >"$log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 300); do grep -q '^READY' "$log" && break; sleep 0.1; done
-  segment=$(sed -n 's/^READY segment=\([^ ]*\).*/\1/p' "$log")
-  [ -n "$segment" ] || { cat "$log" >&2; exit 1; }
-}
-start_target auto
-auto_target=$segment
-start_target ucx
-ucx_target=$segment
-
-field() { sed -n "s/^RESULT .*$1=\([0-9.]*\).*/\1/p"; }
 te() {  # protocol segment op block -> GBps
   "$BIN/transfer_engine_bench" --mode=initiator --protocol="$1" --segment_id="$2" \
     --operation="$3" --block_size="$4" --batch_size="$BATCH" --buffer_size="$SIZE" \
-    --duration="$DURATION" | field throughput_GBps
+    --duration="$DURATION" | mc_result_field - throughput_GBps
 }
-ratio() { python3 -c "print('%.2f' % ($1 / $2 if $2 > 0 else 0))"; }
 
 echo "UCX_TLS=${UCX_TLS:-<UCX defaults>}"
 printf "%-8s %-6s %10s %10s %10s %10s %10s\n" block op "tcp GB/s" "shm GB/s" "ucx GB/s" \
@@ -58,9 +39,9 @@ for size in 65536 1048576; do
     shm=$(te shm "$auto_target" "$op" "$size")
     ucx=$(te ucx "$ucx_target" "$op" "$size")
     printf "%-8s %-6s %10s %10s %10s %10s %10s\n" "$size" "$op" "$tcp" "$shm" "$ucx" \
-      "$(ratio "$ucx" "$tcp")" "$(ratio "$ucx" "$shm")"
+      "$(mc_ratio "$ucx" "$tcp")" "$(mc_ratio "$ucx" "$shm")"
     summary+=" tcp_${op}_${size}_GBps=$tcp shm_${op}_${size}_GBps=$shm"
-    summary+=" ucx_${op}_${size}_GBps=$ucx ratio_ucx_tcp_${op}_${size}=$(ratio "$ucx" "$tcp")"
+    summary+=" ucx_${op}_${size}_GBps=$ucx ratio_ucx_tcp_${op}_${size}=$(mc_ratio "$ucx" "$tcp")"
   done
 done
 echo "RESULT bench=te_ucx_vs_tcp duration_s=$DURATION batch_size=$BATCH buffer=$SIZE" \

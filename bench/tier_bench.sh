@@ -21,7 +21,8 @@
 #   count/size are the S3 section's; the SSD section's knobs are in tier_ssd_section.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${MC_BIN:-build/bin}"
+source scripts/lib.sh
+BIN=$(mc_bin_dir)
 ONLY=""
 if [ "${1:-}" = "--only" ]; then
   ONLY="${2:-}"
@@ -34,36 +35,22 @@ fi
 COUNT="${1:-4}"
 SIZE="${2:-64MiB}"
 S3RVER="${MC_TOOLS_PREFIX:-/opt/mooncake-tools}/node_modules/.bin/s3rver"
-for b in object_store_bench mooncake_master mooncake_node mooncake store_bench; do
-  [ -x "$BIN/$b" ] || { echo "build first: scripts/quickstart.sh ($BIN/$b missing)"; exit 1; }
-done
+mc_need_bins "$BIN" object_store_bench mooncake_master mooncake_node mooncake store_bench
 [ -x "$S3RVER" ] || { echo "s3rver missing: scripts/install-deps.sh"; exit 1; }
-command -v aws >/dev/null || { echo "aws (awscli) missing: scripts/install-deps.sh"; exit 1; }
+mc_need_tools aws
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mc_tier_bench.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}" "${cluster_pids[@]}"; do
-    kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-cluster_pids=()
-trap cleanup EXIT
-
-port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+mc_track_path "$WORK"
+port=$(mc_free_port)
 mkdir -p "$WORK/s3"
 "$S3RVER" -d "$WORK/s3" -a 127.0.0.1 -p "$port" --silent --configure-bucket bench >"$WORK/s3rver.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+mc_track $!
+mc_wait_for 20 s3rver mc_port_open "$port"
 endpoint="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 
-bytes=$(python3 -c "
-import re
-m=re.fullmatch(r'(\d+)([KMG]i?B)?','$SIZE'); u={'KiB':1<<10,'MiB':1<<20,'GiB':1<<30,None:1}
-print(int(m.group(1))*u.get(m.group(2),1))")
+bytes=$(mc_bytes "$SIZE")
 head -c "$bytes" /dev/urandom >"$WORK/object"
 now() { python3 -c "import time; print(time.monotonic())"; }
 mbps() { python3 -c "print('%.1f' % ($bytes * $COUNT / ($2 - $1) / 1e6))"; }
@@ -83,46 +70,28 @@ cli_get=$(mbps "$t1" "$t2")
 
 out=$("$BIN/object_store_bench" --url=s3://bench/mooncake --endpoint="$endpoint" --op=both \
   --size="$SIZE" --count="$COUNT")
-ours_put=$(echo "$out" | sed -n 's/^RESULT .*put_MBps=\([0-9.]*\).*/\1/p')
-ours_get=$(echo "$out" | sed -n 's/^RESULT .*get_MBps=\([0-9.]*\).*/\1/p')
-ratio() { python3 -c "print('%.2f' % ($1 / $2 if $2 > 0 else 0))"; }
+ours_put=$(mc_result_field "$out" put_MBps)
+ours_get=$(mc_result_field "$out" get_MBps)
 
 echo "S3 (s3rver on loopback), $COUNT objects of $SIZE, whole-object put/get:"
 printf "%-4s %14s %14s %7s\n" op "aws s3 cp MB/s" "mooncake MB/s" ratio
-printf "%-4s %14s %14s %7s\n" put "$cli_put" "$ours_put" "$(ratio "$ours_put" "$cli_put")"
-printf "%-4s %14s %14s %7s\n" get "$cli_get" "$ours_get" "$(ratio "$ours_get" "$cli_get")"
+printf "%-4s %14s %14s %7s\n" put "$cli_put" "$ours_put" "$(mc_ratio "$ours_put" "$cli_put")"
+printf "%-4s %14s %14s %7s\n" get "$cli_get" "$ours_get" "$(mc_ratio "$ours_get" "$cli_get")"
 
 # ---- read-through latency ----
-free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
-cluster_pids=()
-start_cluster() {  # [POLICY [SEGMENT]] -> sets MASTER (POLICY none: no object store)
-  local mport policy="${1:-write-through}" segment="${2:-256MiB}" tier=()
-  # Gone first: a READY left from the previous cluster must not pass for this one's.
-  rm -f "$WORK/master.log" "$WORK/node.log"
+tier_cluster() {  # [POLICY [SEGMENT]] -> sets MASTER (POLICY none: no object store)
+  local policy="${1:-write-through}" segment="${2:-256MiB}" tier=()
   [ "$policy" = none ] || tier=(--object_store=s3://bench/pool --object_store_endpoint="$endpoint"
                                 --object_store_policy="$policy")
-  mport=$(free_port)
-  "$BIN/mooncake_master" --host=127.0.0.1 --port="$mport" --metrics_port=-1 "${tier[@]}" \
-    >"$WORK/master.log" 2>&1 &
-  cluster_pids=($!)
-  for _ in $(seq 1 200); do grep -qs '^READY' "$WORK/master.log" && break; sleep 0.05; done
-  MASTER="127.0.0.1:$mport"
-  "$BIN/mooncake_node" --master="$MASTER" --listen="127.0.0.1:$(free_port)" \
-    --segment_size="$segment" >"$WORK/node.log" 2>&1 &
-  cluster_pids+=($!)
-  for _ in $(seq 1 200); do grep -qs '^READY' "$WORK/node.log" && break; sleep 0.05; done
-  grep -qs '^READY' "$WORK/node.log" || { cat "$WORK/master.log" "$WORK/node.log"; exit 1; }
-}
-stop_cluster() {
-  for p in "${cluster_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  cluster_pids=()
+  mc_start_cluster -d "$WORK" "${tier[@]}" -- --segment_size="$segment"
+  MASTER=$MC_MASTER
 }
 RT_COUNT=10
 head -c 1048576 /dev/urandom >"$WORK/mib"
-start_cluster
+tier_cluster
 for i in $(seq 1 "$RT_COUNT"); do "$BIN/mooncake" --master="$MASTER" put "rt/$i" "$WORK/mib" >/dev/null; done
-stop_cluster
-start_cluster
+mc_stop_cluster KILL
+tier_cluster
 timed_get() { python3 - "$@" <<'PY'
 import subprocess, sys, time
 t = time.monotonic()
@@ -136,10 +105,9 @@ for i in $(seq 1 "$RT_COUNT"); do
   cmp -s "$WORK/mib" "$WORK/rt_out" || { echo "read-through returned different bytes"; exit 1; }
   hit+=("$(timed_get "$BIN/mooncake" --master="$MASTER" get "rt/$i" "$WORK/rt_out")")
 done
-stop_cluster
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-rt_ms=$(median "${through[@]}")
-hit_ms=$(median "${hit[@]}")
+mc_stop_cluster KILL
+rt_ms=$(mc_median "${through[@]}")
+hit_ms=$(mc_median "${hit[@]}")
 echo
 echo "Read-through of a 1 MiB object (median of $RT_COUNT, whole 'mooncake get' runs):"
 echo "  first get (read-through from S3 + put back): ${rt_ms} ms; second get (pool hit): ${hit_ms} ms;" \
@@ -152,12 +120,12 @@ echo "  first get (read-through from S3 + put back): ${rt_ms} ms; second get (po
 POLICY_SECONDS="${MC_TIER_POLICY_SECONDS:-1}"
 declare -A put_p50 put_mbps
 for policy in none write-through write-back; do
-  start_cluster "$policy" 2GiB
+  tier_cluster "$policy" 2GiB
   line=$("$BIN/store_bench" --master="$MASTER" --op=put --value_size=1MiB \
     --duration="$POLICY_SECONDS" | grep '^RESULT')
-  stop_cluster
-  put_p50[$policy]=$(echo "$line" | sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p')
-  put_mbps[$policy]=$(echo "$line" | sed -n 's/.* throughput_GBps=\([0-9.]*\).*/\1/p' |
+  mc_stop_cluster KILL
+  put_p50[$policy]=$(mc_result_field "$line" p50_us)
+  put_mbps[$policy]=$(mc_result_field "$line" throughput_GBps |
     python3 -c "import sys; print('%.1f' % (float(sys.stdin.read()) * 1000))")
 done
 echo
@@ -165,12 +133,12 @@ echo "1 MiB puts by object-tier policy (store_bench, ${POLICY_SECONDS} s each, s
 printf "%-14s %10s %10s %14s\n" policy "p50 us" "MB/s" "p50 / no tier"
 for policy in none write-through write-back; do
   printf "%-14s %10s %10s %14s\n" "$policy" "${put_p50[$policy]}" "${put_mbps[$policy]}" \
-    "$(ratio "${put_p50[$policy]}" "${put_p50[none]}")"
+    "$(mc_ratio "${put_p50[$policy]}" "${put_p50[none]}")"
 done
 
 s3_result="s3_size=$SIZE s3_count=$COUNT aws_put_MBps=$cli_put"
-s3_result+=" ours_put_MBps=$ours_put ratio_put=$(ratio "$ours_put" "$cli_put") aws_get_MBps=$cli_get"
-s3_result+=" ours_get_MBps=$ours_get ratio_get=$(ratio "$ours_get" "$cli_get")"
+s3_result+=" ours_put_MBps=$ours_put ratio_put=$(mc_ratio "$ours_put" "$cli_put") aws_get_MBps=$cli_get"
+s3_result+=" ours_get_MBps=$ours_get ratio_get=$(mc_ratio "$ours_get" "$cli_get")"
 s3_result+=" readthrough_1MiB_ms=$rt_ms pool_hit_1MiB_ms=$hit_ms"
 s3_result+=" put_p50_us_none=${put_p50[none]} put_p50_us_write_through=${put_p50[write-through]}"
 s3_result+=" put_p50_us_write_back=${put_p50[write-back]}"

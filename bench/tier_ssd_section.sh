@@ -25,7 +25,8 @@
 #   MC_TIER_TICK_MS (10)   MC_TIER_ROUNDS (3)   MC_TIER_HEARTBEAT_MS (the node's default, 500)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${MC_BIN:-build/bin}"
+source scripts/lib.sh
+BIN=$(mc_bin_dir)
 DRAM="${MC_TIER_DRAM:-512MiB}"
 OBJECT="${MC_TIER_OBJECT:-4MiB}"
 PAR="${MC_TIER_COPY_PARALLELISM:-4}"
@@ -33,71 +34,33 @@ TICK_MS="${MC_TIER_TICK_MS:-10}"
 ROUNDS="${MC_TIER_ROUNDS:-3}"
 HEARTBEAT_MS="${MC_TIER_HEARTBEAT_MS:-500}"
 HIGH=0.9
-for b in mooncake_master mooncake_node tier_copy_bench; do
-  [ -x "$BIN/$b" ] || { echo "build first: scripts/quickstart.sh ($BIN/$b missing)"; exit 1; }
-done
-command -v fio >/dev/null || { echo "fio is missing: scripts/install-deps.sh"; exit 1; }
+mc_need_bins "$BIN" mooncake_master mooncake_node tier_copy_bench
+mc_need_tools fio
 
-own_dir=0
 DIR="${MC_TIER_SSD_DIR:-}"
 if [ -z "$DIR" ]; then
   DIR=$(mktemp -d "${TMPDIR:-/var/tmp}/mc_tier_ssd.XXXXXX")
-  own_dir=1
+  mc_track_path "$DIR"
 fi
-pids=()
-stop_cluster() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  pids=()
-  rm -f "$DIR/ssd.bin"
-}
-cleanup() {
-  stop_cluster
-  rm -f "$DIR/fio.bin" "$DIR"/*.log
-  [ "$own_dir" = 1 ] && rm -rf "$DIR"
-  return 0
-}
-trap cleanup EXIT
-trap "exit 130" INT
-trap "exit 143" TERM
+mc_track_path "$DIR/ssd.bin" "$DIR/fio.bin" "$DIR/master.log" "$DIR/node1.log"
 fs=$(df -T "$DIR" | awk 'NR==2 {print $2}')
 [ "$fs" != tmpfs ] || { echo "$DIR is on tmpfs: set MC_TIER_SSD_DIR to a disk"; exit 1; }
 
-bytes_of() {
-  python3 -c "
-import re
-m=re.fullmatch(r'(\d+)([KMG]i?B)?','$1'); u={'KiB':1<<10,'MiB':1<<20,'GiB':1<<30,None:1}
-print(int(m.group(1))*u.get(m.group(2),1))"
-}
-dram_bytes=$(bytes_of "$DRAM")
-object_bytes=$(bytes_of "$OBJECT")
+dram_bytes=$(mc_bytes "$DRAM")
+object_bytes=$(mc_bytes "$OBJECT")
 ssd_bytes=$((dram_bytes * 2 / 4096 * 4096))
-free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
-wait_ready() {  # log pid
-  for _ in $(seq 1 300); do
-    grep -qs '^READY' "$1" && return 0
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "not ready:"; cat "$1"; exit 1
+ssd_cluster() {  # -> MASTER
+  mc_start_cluster -d "$DIR" --tick_interval="$TICK_MS" --eviction_high_watermark_ratio="$HIGH" \
+    --eviction_ratio=0.85 --promote_after_hits=2 \
+    -- --segment_size="$dram_bytes" --ssd_path="$DIR/ssd.bin" --ssd_size="$ssd_bytes" \
+    --copy_parallelism="$PAR" --heartbeat_interval_ms="$HEARTBEAT_MS" --drain_timeout=0
+  MASTER=$MC_MASTER
 }
-start_cluster() {  # -> MASTER
-  local mport
-  mport=$(free_port)
-  # Logs are removed first: a backgrounded command truncates its log only once it runs, so an
-  # old READY line could otherwise pass for this round's.
-  rm -f "$DIR/master.log" "$DIR/node.log"
-  "$BIN/mooncake_master" --host=127.0.0.1 --port="$mport" --metrics_port=-1 \
-    --tick_interval="$TICK_MS" --eviction_high_watermark_ratio="$HIGH" --eviction_ratio=0.85 \
-    --promote_after_hits=2 >"$DIR/master.log" 2>&1 &
-  pids+=($!)
-  wait_ready "$DIR/master.log" "$!"
-  MASTER="127.0.0.1:$mport"
-  "$BIN/mooncake_node" --master="$MASTER" --listen="127.0.0.1:$(free_port)" \
-    --segment_size="$dram_bytes" --ssd_path="$DIR/ssd.bin" --ssd_size="$ssd_bytes" \
-    --copy_parallelism="$PAR" --heartbeat_interval_ms="$HEARTBEAT_MS" --drain_timeout=0 \
-    >"$DIR/node.log" 2>&1 &
-  pids+=($!)
-  wait_ready "$DIR/node.log" "$!"
+# shellcheck disable=SC2034  # read by mc_stop_cluster
+MC_CLUSTER_STOP_SIGNAL=KILL  # also on exit
+stop_cluster() {
+  mc_stop_cluster
+  rm -f "$DIR/ssd.bin"
 }
 
 # fio's engine: io_uring where the kernel allows it.
@@ -117,9 +80,6 @@ fio_mbps() {  # rw size -> MB/s (the first `size` bytes of fio.bin, made by the 
     python3 -c "import json,sys; j=json.load(sys.stdin)['jobs'][0]; \
 print('%.1f' % (j['$1']['bw_bytes'] / 1e6))"
 }
-field() { sed -n "s/^RESULT .*[ ]$1=\([0-9.]*\).*/\1/p"; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { python3 -c "a,b=$1,$2; print('%.2f' % (a / b if b > 0 else 0))"; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 echo "SSD tier demote/promote: $fs at $DIR; DRAM $DRAM, objects of $OBJECT," \
@@ -131,33 +91,33 @@ row round demoted "MB/s" steady "write" ratio promoted "MB/s" steady "1st done" 
 row "" "" demote "" "fio" "" "" promote "" "ms" fio "" ""
 dem=(); dst=(); pro=(); pst=(); fw=(); fr=()
 for round in $(seq 1 "$ROUNDS"); do
-  start_cluster
+  ssd_cluster
   out=$("$BIN/tier_copy_bench" --master="$MASTER" --object_size="$object_bytes" \
-    --high_watermark="$HIGH" --promote_after_hits=2) || { echo "$out"; cat "$DIR/node.log"; exit 1; }
+    --high_watermark="$HIGH" --promote_after_hits=2) || { echo "$out"; cat "$DIR/node1.log"; exit 1; }
   stop_cluster
-  demoted=$(echo "$out" | field demoted)
-  promoted=$(echo "$out" | field promoted)
-  d=$(echo "$out" | field demote_MBps)
-  ds=$(echo "$out" | field demote_steady_MBps)
-  p=$(echo "$out" | field promote_MBps)
-  ps=$(echo "$out" | field promote_steady_MBps)
-  first_ms=$(python3 -c "print('%.0f' % ($(echo "$out" | field promote_first_done_s) * 1000))")
+  demoted=$(mc_result_field "$out" demoted)
+  promoted=$(mc_result_field "$out" promoted)
+  d=$(mc_result_field "$out" demote_MBps)
+  ds=$(mc_result_field "$out" demote_steady_MBps)
+  p=$(mc_result_field "$out" promote_MBps)
+  ps=$(mc_result_field "$out" promote_steady_MBps)
+  first_ms=$(python3 -c "print('%.0f' % ($(mc_result_field "$out" promote_first_done_s) * 1000))")
   truncate -s "$ssd_bytes" "$DIR/fio.bin"  # sparse, like the node's SSD file
   w=$(fio_mbps write "$((demoted * object_bytes))")
   r=$(fio_mbps read "$((demoted * object_bytes))")
   rm -f "$DIR/fio.bin"
   dem+=("$d"); dst+=("$ds"); pro+=("$p"); pst+=("$ps"); fw+=("$w"); fr+=("$r")
-  row "$round" "$demoted" "$d" "$ds" "$w" "$(ratio "$d" "$w")" "$promoted" "$p" "$ps" \
-    "$first_ms" "$r" "$(ratio "$p" "$r")" "$(load)"
+  row "$round" "$demoted" "$d" "$ds" "$w" "$(mc_ratio "$d" "$w")" "$promoted" "$p" "$ps" \
+    "$first_ms" "$r" "$(mc_ratio "$p" "$r")" "$(load)"
 done
-md=$(median "${dem[@]}"); mds=$(median "${dst[@]}"); mp=$(median "${pro[@]}")
-mps=$(median "${pst[@]}"); mw=$(median "${fw[@]}"); mr=$(median "${fr[@]}")
-row median "" "$md" "$mds" "$mw" "$(ratio "$md" "$mw")" "" "$mp" "$mps" "" "$mr" \
-  "$(ratio "$mp" "$mr")" ""
+md=$(mc_median "${dem[@]}"); mds=$(mc_median "${dst[@]}"); mp=$(mc_median "${pro[@]}")
+mps=$(mc_median "${pst[@]}"); mw=$(mc_median "${fw[@]}"); mr=$(mc_median "${fr[@]}")
+row median "" "$md" "$mds" "$mw" "$(mc_ratio "$md" "$mw")" "" "$mp" "$mps" "" "$mr" \
+  "$(mc_ratio "$mp" "$mr")" ""
 echo "(MB = 1e6 B of object data; ours: first copy seen scheduled to last seen done, 5 ms polls;" \
   "load = 1-min load average after the round)"
 echo "RESULT bench=tier_ssd fs=$fs dram=$DRAM object=$OBJECT copy_parallelism=$PAR" \
   "tick_ms=$TICK_MS heartbeat_ms=$HEARTBEAT_MS fio_engine=$ENGINE rounds=$ROUNDS" \
-  "demote_MBps=$md demote_steady_MBps=$mds fio_write_MBps=$mw ratio_demote=$(ratio "$md" "$mw")" \
+  "demote_MBps=$md demote_steady_MBps=$mds fio_write_MBps=$mw ratio_demote=$(mc_ratio "$md" "$mw")" \
   "promote_MBps=$mp promote_steady_MBps=$mps fio_read_MBps=$mr" \
-  "ratio_promote=$(ratio "$mp" "$mr") ratio_promote_steady=$(ratio "$mps" "$mr") load1=$(load)"
+  "ratio_promote=$(mc_ratio "$mp" "$mr") ratio_promote_steady=$(mc_ratio "$mps" "$mr") load1=$(load)"

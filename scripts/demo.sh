@@ -4,25 +4,15 @@
 # Uses the Release tree in build/ (scripts/quickstart.sh builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=build/bin
+source scripts/lib.sh
+BIN=$(mc_bin_dir)
 DURATION="${MC_DEMO_DURATION:-3}"
-log=$(mktemp)
-target_pid=""
-cleanup() {
-  [ -n "$target_pid" ] && kill "$target_pid" 2>/dev/null && wait "$target_pid" 2>/dev/null
-  rm -f "$log"
-}
-trap cleanup EXIT
+mc_need_bins "$BIN" transfer_engine_bench
+work=$(mktemp -d /tmp/mc_demo.XXXXXX)
+mc_track_path "$work"
 
-"$BIN/transfer_engine_bench" --mode=target --local_server_name=127.0.0.1:0 --buffer_size=1GiB >"$log" 2>&1 &
-target_pid=$!
-for _ in $(seq 1 100); do
-  grep -q '^READY' "$log" && break
-  kill -0 "$target_pid" 2>/dev/null || { cat "$log"; echo "demo: target exited"; exit 1; }
-  sleep 0.1
-done
-segment=$(sed -n 's/^READY segment=\([^ ]*\).*/\1/p' "$log")
-[ -n "$segment" ] || { cat "$log"; echo "demo: target did not become READY"; exit 1; }
+mc_start_target "$work/target.log" --buffer_size=1GiB
+segment=$MC_SEGMENT
 echo "demo: target serving segment $segment"
 
 for op in write read; do

@@ -12,7 +12,8 @@
 # Uses build/bin (scripts/quickstart.sh builds it), or $MC_BIN_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${MC_BIN_DIR:-build/bin}"
+source scripts/lib.sh
+BIN=$(mc_bin_dir)
 OBJECTS=48
 SIZE=$((1 << 20))
 POLICY=write-back
@@ -29,67 +30,39 @@ while [ $# -gt 0 ]; do
             "[--object_store URL [--endpoint URL]]"; exit 2 ;;
   esac
 done
-for b in mooncake_master mooncake_node mooncake; do
-  [ -x "$BIN/$b" ] || { echo "tiered_demo: $BIN/$b missing: build first (scripts/quickstart.sh)"; exit 1; }
-done
+mc_need_bins "$BIN" mooncake_master mooncake_node mooncake
 
 work=$(mktemp -d /tmp/mooncake_tiers.XXXXXX)
-pids=()
-stop_all() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
+mc_track_path "$work"
+show_logs() {  # on failure, say what the processes said
+  [ "$MC_EXIT_RC" -eq 0 ] && return 0
+  for f in "$work"/*.log; do [ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 20 "$f"; }; done
 }
-on_exit() {
-  local rc=$?
-  stop_all
-  if [ "$rc" -ne 0 ]; then  # say what the processes said
-    for f in "$work"/*.log; do [ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 20 "$f"; }; done
-  fi
-  rm -rf "$work"
-}
-trap on_exit EXIT
+mc_on_exit show_logs
+# shellcheck disable=SC2034  # read by mc_cleanup
+MC_CLUSTER_STOP_SIGNAL=KILL  # on exit too, as before (here a node's drain on TERM takes > 10 s)
 [ -n "$STORE" ] || STORE="file://$work/bucket"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() {  # LOG PID
-  for _ in $(seq 1 300); do
-    grep -qs '^READY' "$1" && return 0
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$1"; echo "tiered_demo: $(basename "$1" .log) did not become READY"; exit 1
-}
-
-MASTER_PORT=$(free_port)
-METRICS_PORT=$(free_port)  # not the default 9003: another cluster may hold it
+MASTER_PORT=$(mc_free_port)
+METRICS_PORT=$(mc_free_port)  # not the default 9003: another cluster may hold it
 MASTER=127.0.0.1:$MASTER_PORT
 # Each node: DRAM for about a quarter of the objects, SSD for all of them.
 DRAM=$(( (OBJECTS * SIZE / 8 + (1 << 20) - 1) / (1 << 20) ))MiB
 SSD_BYTES=$(( (OBJECTS * (SIZE + 8192) / 4096 + 1) * 4096 ))
-start_cluster() {  # TAG
+tiers_cluster() {  # TAG: the same ports, object store and SSD files every time
   local extra=()
   [ -n "$ENDPOINT" ] && extra+=("--object_store_endpoint=$ENDPOINT")
-  "$BIN/mooncake_master" --host=127.0.0.1 --port="$MASTER_PORT" --metrics_port="$METRICS_PORT" \
-    --log_level=warn \
+  mc_start_cluster -n 2 -d "$work" -t "$1" -p "$MASTER_PORT" -m "$METRICS_PORT" --log_level=warn \
     --object_store="$STORE" --object_store_policy="$POLICY" --tick_interval=50 "${extra[@]}" \
-    >"$work/master-$1.log" 2>&1 &
-  pids+=($!)
-  wait_ready "$work/master-$1.log" "${pids[-1]}"
-  for i in 1 2; do
-    "$BIN/mooncake_node" --master="$MASTER" --listen=127.0.0.1:"$(free_port)" \
-      --segment_size="$DRAM" --ssd_path="$work/node$i.ssd" --ssd_size="$SSD_BYTES" \
-      --log_level=warn >"$work/node$i-$1.log" 2>&1 &
-    pids+=($!)
-    wait_ready "$work/node$i-$1.log" "${pids[-1]}"
-  done
+    -- --segment_size="$DRAM" --ssd_path="$work/node{i}.ssd" --ssd_size="$SSD_BYTES" \
+    --log_level=warn
 }
 stat_line() { "$BIN/mooncake" --master="$MASTER" stat | grep -E "$1" || true; }
 
 echo "tiered_demo: master --object_store=$STORE --object_store_policy=$POLICY;" \
      "2 nodes with $DRAM DRAM + $SSD_BYTES bytes of SSD each;" \
      "status page http://127.0.0.1:$METRICS_PORT/"
-start_cluster first
+tiers_cluster first
 mkdir -p "$work/values"
 start=$(date +%s.%N)
 for i in $(seq 1 "$OBJECTS"); do
@@ -116,9 +89,9 @@ echo "tiered_demo: read all $OBJECTS objects back from the pool (DRAM and SSD)"
 "$BIN/mooncake" --master="$MASTER" stat | sed -n '/^tiers:/,/^$/p'
 
 echo "tiered_demo: killing every process and deleting the SSD files (the whole cache is lost)"
-stop_all
+mc_stop_cluster KILL
 rm -f "$work"/node*.ssd
-start_cluster cold
+tiers_cluster cold
 start=$(date +%s.%N)
 for i in $(seq 1 "$OBJECTS"); do
   "$BIN/mooncake" --master="$MASTER" get "tiers/$i" "$work/back" >/dev/null
