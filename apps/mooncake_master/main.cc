@@ -42,8 +42,8 @@ std::chrono::milliseconds Seconds(double s) {
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
 }
 
-Result<master::MasterServerOptions> ToOptions(const Flags& f) {
-  master::MasterServerOptions o;
+Result<MasterServerOptions> ToOptions(const Flags& f) {
+  MasterServerOptions o;
   o.object_tier.url = f.object_store;
   o.object_tier.endpoint = f.object_store_endpoint;
   o.object_tier.region = f.object_store_region;
@@ -142,7 +142,7 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "mooncake_master: %s\n", options.status().ToString().c_str());
     return 2;
   }
-  auto server = master::MasterServer::Create(std::move(*options));
+  auto server = MasterServer::Create(std::move(*options));
   if (!server.ok()) {
     std::fprintf(stderr, "mooncake_master: %s\n", server.status().ToString().c_str());
     return 1;

@@ -26,7 +26,7 @@ namespace mooncake::node {
 namespace {
 
 int Run(int argc, char** argv) {
-  node::StorageNodeOptions options;
+  StorageNodeOptions options;
   options.listen = "127.0.0.1:0";
   std::string segment_size = "1GiB";
   int heartbeat_ms = 500;
@@ -116,15 +116,15 @@ int Run(int argc, char** argv) {
 
   BlockShutdownSignals();
 
-  auto node = node::StorageNode::Create(options);
+  auto node = StorageNode::Create(options);
   if (!node.ok()) {
     std::fprintf(stderr, "mooncake_node: %s\n", node.status().ToString().c_str());
     return 1;
   }
-  std::unique_ptr<node::NodeMetricsServer> metrics;
+  std::unique_ptr<NodeMetricsServer> metrics;
   if (metrics_port >= 0) {
     auto started =
-        node::NodeMetricsServer::Start(metrics_host, static_cast<uint16_t>(metrics_port), **node);
+        NodeMetricsServer::Start(metrics_host, static_cast<uint16_t>(metrics_port), **node);
     if (!started.ok()) {
       std::fprintf(stderr, "mooncake_node: %s\n", started.status().ToString().c_str());
       (*node)->Stop();
@@ -132,7 +132,7 @@ int Run(int argc, char** argv) {
     }
     metrics = std::move(*started);
   }
-  const node::StorageNode::Stats stats = (*node)->stats();
+  const StorageNode::Stats stats = (*node)->stats();
   std::printf(
       "READY node=%s segment=%s size=%llu epoch=%llu metrics_port=%u ssd_segment=%s "
       "ssd_size=%llu ssd_recovered=%llu ssd_scan_ms=%llu\n",

@@ -12,9 +12,6 @@
 
 namespace mooncake::p2p {
 
-using p2p::Extent;
-using p2p::HolderRecord;
-using p2p::ObjectRecord;
 
 namespace {
 
@@ -102,7 +99,7 @@ Result<std::unique_ptr<P2PStore>> P2PStore::Create(P2PStoreOptions options) {
   auto lease = etcd->GrantLease(options.lease_ttl);
   if (!lease.ok()) return lease.status().WithContext("P2PStore: granting the holder lease");
   return std::unique_ptr<P2PStore>(
-      new p2p::P2PStoreImpl(std::move(options), std::move(etcd), std::move(engine), lease->id));
+      new P2PStoreImpl(std::move(options), std::move(etcd), std::move(engine), lease->id));
 }
 
 P2PStoreImpl::P2PStoreImpl(P2PStoreOptions options, std::unique_ptr<transfer::EtcdClient> etcd,

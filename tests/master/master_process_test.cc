@@ -46,11 +46,11 @@ std::unique_ptr<testing::ChildProcess> StartMaster(std::vector<std::string> args
   return child.ok() ? std::move(*child) : nullptr;
 }
 
-std::unique_ptr<master::MasterClient> ClientFor(uint16_t port) {
-  master::MasterClientOptions options;
+std::unique_ptr<MasterClient> ClientFor(uint16_t port) {
+  MasterClientOptions options;
   options.master_address = "127.0.0.1:" + std::to_string(port);
   options.rpc_timeout = milliseconds(3000);
-  return std::move(master::MasterClient::Create(options).value());
+  return std::move(MasterClient::Create(options).value());
 }
 
 // Runs the master with `args` expecting it to refuse to start; returns its output.
