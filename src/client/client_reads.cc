@@ -1,0 +1,349 @@
+// ClientImpl's reads: replica lookup (location cache, then the master), reading replicas in
+// order with retries and checksum checks, and the gets built on it: into registered memory
+// (zero-copy, whole objects or ranges) and of plain bytes through the staging buffer. A read
+// that failed on a cached location is retried once through the master.
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "client/client_impl.h"
+#include "client/replica_ranges.h"
+#include "mooncake/common/crc32c.h"
+
+namespace mooncake::store {
+
+std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& items) {
+  std::vector<Status> results(items.size(), Status(StatusCode::kObjectNotFound, "no replica"));
+  std::vector<size_t> pending;  // items still to read
+  for (size_t i = 0; i < items.size(); ++i) pending.push_back(i);
+  const uint64_t rotation = read_rotation_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<std::vector<size_t>> order(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    order[i] = ReplicaReadOrder(items[i].object->replicas, rotation);
+  }
+  for (size_t attempt = 0; !pending.empty(); ++attempt) {
+    std::vector<transfer::TransferRequest> requests;
+    std::vector<size_t> owner;
+    std::vector<size_t> tried;
+    // Bytes from SSD are always checked (a flipped bit on disk must never reach the caller),
+    // when the item is the whole object.
+    std::vector<bool> check(items.size(), false);
+    for (size_t i : pending) {
+      if (attempt >= order[i].size()) continue;  // out of replicas: keep the last error
+      const ReplicaLocation& replica = items[i].object->replicas[order[i][attempt]];
+      check[i] = items[i].verify || (replica.medium == Medium::kSsd && items[i].offset == 0 &&
+                                     items[i].length == items[i].object->size);
+      const size_t before = requests.size();
+      Status built = AppendRequests(replica, items[i].offset, items[i].length, items[i].destination,
+                                    transfer::TransferOpcode::kRead, requests);
+      owner.resize(requests.size(), i);
+      if (!built.ok()) {
+        results[i] = built;
+        requests.resize(before);
+        owner.resize(before);
+        tried.push_back(i);  // counts as a failed attempt on this replica
+        continue;
+      }
+      results[i] = Status::Ok();
+      tried.push_back(i);
+    }
+    if (tried.empty()) break;
+    const std::vector<Status> transferred = runner_->Run(requests);
+    for (size_t r = 0; r < transferred.size(); ++r) {
+      if (!transferred[r].ok() && results[owner[r]].ok()) results[owner[r]] = transferred[r];
+    }
+    pending.clear();
+    for (size_t i : tried) {
+      if (results[i].ok() && check[i]) {
+        const uint32_t crc = Crc32c(items[i].destination, items[i].length);
+        if (crc != items[i].object->checksum) {
+          results[i] = Status(StatusCode::kChecksumMismatch,
+                              "CRC32C of the bytes read does not match the stored checksum");
+        }
+      }
+      if (!results[i].ok()) pending.push_back(i);
+    }
+  }
+  return results;
+}
+
+std::vector<Result<master::ReplicaListReply>> ClientImpl::Lookup(
+    const std::vector<std::string>& keys, bool use_cache, std::vector<bool>& cached) {
+  std::vector<Result<master::ReplicaListReply>> results(keys.size(), Status::Ok());
+  cached.assign(keys.size(), false);
+  std::vector<std::string> ask;
+  std::vector<size_t> ask_index;
+  const auto now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (use_cache) {
+      if (std::optional<master::ReplicaListReply> hit = cache_.Find(keys[i], now)) {
+        results[i] = std::move(*hit);
+        cached[i] = true;
+        continue;
+      }
+    }
+    ask.push_back(keys[i]);
+    ask_index.push_back(i);
+  }
+  if (ask.empty()) return results;
+  const auto sent = std::chrono::steady_clock::now();
+  auto replies = master_->BatchGetReplicaList(ask);
+  for (size_t j = 0; j < ask.size(); ++j) {
+    const size_t i = ask_index[j];
+    if (!replies.ok()) {
+      results[i] = replies.status();
+      continue;
+    }
+    results[i] = std::move((*replies)[j]);
+    if (results[i].ok()) cache_.Insert(keys[i], *results[i], sent);
+  }
+  return results;
+}
+
+void ClientImpl::NoteReadFailure(ReadPass& pass, size_t index, const std::string& key,
+                                 const master::ReplicaListReply& object, bool cached) {
+  // Dropped either way: the next read asks the master rather than retrying a location that
+  // just failed.
+  cache_.Erase(key);
+  if (cached) {
+    pass.stale.push_back(index);
+  } else {
+    pass.failed.push_back({index, object.size, object.checksum});
+  }
+}
+
+// ---- Zero-copy -------------------------------------------------------------------------------
+
+Result<uint64_t> ClientImpl::GetInto(const std::string& key, void* address, size_t capacity) {
+  return std::move(BatchGetInto({key}, {address}, {capacity})[0]);
+}
+
+std::vector<Result<uint64_t>> ClientImpl::BatchGetInto(const std::vector<std::string>& keys,
+                                                       const std::vector<void*>& addresses,
+                                                       const std::vector<size_t>& capacities) {
+  if (addresses.size() != keys.size() || capacities.size() != keys.size()) {
+    return std::vector<Result<uint64_t>>(
+        keys.size(),
+        Status(StatusCode::kInvalidParams, "keys, addresses and capacities differ in size"));
+  }
+  ReadPass pass;
+  std::vector<Result<uint64_t>> results =
+      BatchGetIntoOnce(keys, addresses, capacities, /*use_cache=*/true, pass);
+  if (!pass.stale.empty()) {
+    std::vector<std::string> again_keys;
+    std::vector<void*> again_addresses;
+    std::vector<size_t> again_capacities;
+    for (size_t i : pass.stale) {
+      again_keys.push_back(keys[i]);
+      again_addresses.push_back(addresses[i]);
+      again_capacities.push_back(capacities[i]);
+    }
+    ReadPass retry;
+    std::vector<Result<uint64_t>> again =
+        BatchGetIntoOnce(again_keys, again_addresses, again_capacities, false, retry);
+    for (size_t j = 0; j < pass.stale.size(); ++j) results[pass.stale[j]] = std::move(again[j]);
+    pass.AddRetry(retry);
+  }
+  ReadThroughInto(keys, addresses, capacities, results);
+  FallThroughInto(keys, addresses, pass.failed, results);
+  return results;
+}
+
+std::vector<Result<uint64_t>> ClientImpl::BatchGetIntoOnce(const std::vector<std::string>& keys,
+                                                           const std::vector<void*>& addresses,
+                                                           const std::vector<size_t>& capacities,
+                                                           bool use_cache, ReadPass& pass) {
+  std::vector<Result<uint64_t>> results;
+  std::vector<bool> cached;
+  std::vector<Result<master::ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
+  std::vector<ReadItem> items;
+  std::vector<size_t> item_key;
+  results.assign(keys.size(), Status::Ok());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!objects[i].ok()) {
+      results[i] = objects[i].status();
+      continue;
+    }
+    if (objects[i]->size > capacities[i]) {
+      results[i] = Status(StatusCode::kBufferOverflow,
+                          "object '" + keys[i] + "' has " + std::to_string(objects[i]->size) +
+                              " bytes, buffer holds " + std::to_string(capacities[i]));
+      continue;
+    }
+    items.push_back({&*objects[i], 0, objects[i]->size, static_cast<uint8_t*>(addresses[i]),
+                     options_.verify_checksum});
+    item_key.push_back(i);
+  }
+  const std::vector<Status> read = ReadRegistered(items);
+  for (size_t n = 0; n < items.size(); ++n) {
+    const size_t i = item_key[n];
+    if (!read[n].ok()) NoteReadFailure(pass, i, keys[i], *objects[i], cached[i]);
+    results[i] = read[n].ok() ? Result<uint64_t>(objects[i]->size)
+                              : Result<uint64_t>(read[n].WithContext("reading '" + keys[i] + "'"));
+  }
+  return results;
+}
+
+std::vector<Status> ClientImpl::GetIntoRanges(const std::vector<GetRange>& ranges) {
+  ReadPass pass;
+  std::vector<Status> results = GetIntoRangesOnce(ranges, /*use_cache=*/true, pass);
+  if (!pass.stale.empty()) {
+    std::vector<GetRange> again_ranges;
+    for (size_t r : pass.stale) again_ranges.push_back(ranges[r]);
+    ReadPass retry;
+    std::vector<Status> again = GetIntoRangesOnce(again_ranges, false, retry);
+    for (size_t j = 0; j < pass.stale.size(); ++j) results[pass.stale[j]] = std::move(again[j]);
+    pass.AddRetry(retry);
+  }
+  ReadRangesThrough(ranges, pass.failed, results);
+  return results;
+}
+
+std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& ranges,
+                                                  bool use_cache, ReadPass& pass) {
+  std::vector<std::string> keys;
+  std::map<std::string, size_t> key_index;
+  for (const GetRange& range : ranges) {
+    if (key_index.emplace(range.key, keys.size()).second) keys.push_back(range.key);
+  }
+  std::vector<bool> cached;
+  std::vector<Result<master::ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
+  std::vector<Status> results(ranges.size());
+  std::vector<ReadItem> items;
+  std::vector<size_t> item_range;
+  for (size_t r = 0; r < ranges.size(); ++r) {
+    const GetRange& range = ranges[r];
+    const Result<master::ReplicaListReply>& object = objects[key_index[range.key]];
+    if (!object.ok()) {
+      results[r] = object.status();
+      continue;
+    }
+    if (range.source_offset > object->size || range.length > object->size - range.source_offset) {
+      results[r] = Status(StatusCode::kInvalidParams,
+                          "range [" + std::to_string(range.source_offset) + ", +" +
+                              std::to_string(range.length) + ") is outside object '" + range.key +
+                              "' of " + std::to_string(object->size) + " bytes");
+      continue;
+    }
+    items.push_back({&*object, range.source_offset, range.length,
+                     static_cast<uint8_t*>(range.destination), false});
+    item_range.push_back(r);
+  }
+  const std::vector<Status> read = ReadRegistered(items);
+  for (size_t n = 0; n < items.size(); ++n) {
+    const size_t r = item_range[n];
+    results[r] = read[n];
+    const size_t k = key_index[ranges[r].key];
+    if (!read[n].ok()) NoteReadFailure(pass, r, keys[k], *objects[k], cached[k]);
+  }
+  return results;
+}
+
+// ---- Plain bytes -----------------------------------------------------------------------------
+
+Result<std::vector<uint8_t>> ClientImpl::Get(const std::string& key) {
+  return std::move(BatchGet({key})[0]);
+}
+
+std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
+    const std::vector<std::string>& keys) {
+  ReadPass pass;
+  std::vector<Result<std::vector<uint8_t>>> results = BatchGetOnce(keys, true, pass);
+  if (!pass.stale.empty()) {
+    std::vector<std::string> again_keys;
+    for (size_t i : pass.stale) again_keys.push_back(keys[i]);
+    ReadPass retry;
+    std::vector<Result<std::vector<uint8_t>>> again = BatchGetOnce(again_keys, false, retry);
+    for (size_t j = 0; j < pass.stale.size(); ++j) results[pass.stale[j]] = std::move(again[j]);
+    pass.AddRetry(retry);
+  }
+  ReadThrough(keys, results);               // pool misses
+  FallThrough(keys, pass.failed, results);  // objects whose every replica failed
+  return results;
+}
+
+std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
+    const std::vector<std::string>& keys, bool use_cache, ReadPass& pass) {
+  std::vector<bool> cached;
+  std::vector<Result<master::ReplicaListReply>> objects = Lookup(keys, use_cache, cached);
+  auto note_failure = [&](size_t i) { NoteReadFailure(pass, i, keys[i], *objects[i], cached[i]); };
+  std::vector<Result<std::vector<uint8_t>>> results;
+  results.reserve(keys.size());
+  uint64_t total = 0;
+  for (const auto& object : objects) total += object.ok() ? object->size : 0;
+  if (total > 0 && total <= staging_->size()) {
+    // Everything fits in staging at once: one transfer batch for all keys.
+    auto piece = staging_->Acquire(total, options_.transfer_timeout);
+    if (piece.ok()) {
+      std::vector<ReadItem> items;
+      std::vector<size_t> item_key;
+      uint64_t offset = 0;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (!objects[i].ok()) continue;
+        items.push_back(
+            {&*objects[i], 0, objects[i]->size, piece->data() + offset, options_.verify_checksum});
+        item_key.push_back(i);
+        offset += objects[i]->size;
+      }
+      const std::vector<Status> read = ReadRegistered(items);
+      for (size_t i = 0; i < keys.size(); ++i) results.push_back(objects[i].status());
+      for (size_t n = 0; n < items.size(); ++n) {
+        const size_t i = item_key[n];
+        if (!read[n].ok()) {
+          note_failure(i);
+          results[i] = read[n].WithContext("reading '" + keys[i] + "'");
+          continue;
+        }
+        results[i] =
+            std::vector<uint8_t>(items[n].destination, items[n].destination + items[n].length);
+      }
+      return results;
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!objects[i].ok()) {
+      results.push_back(objects[i].status());
+      continue;
+    }
+    // One key at a time through staging, in pieces of at most the staging size; the
+    // checksum is verified on the assembled value.
+    const master::ReplicaListReply& object = *objects[i];
+    std::vector<uint8_t> value(object.size);
+    Status status;
+    bool staging_failed = false;
+    const uint64_t chunk = staging_->size();
+    for (uint64_t offset = 0; offset < object.size && status.ok(); offset += chunk) {
+      const uint64_t length = std::min<uint64_t>(chunk, object.size - offset);
+      auto piece = staging_->Acquire(length, options_.transfer_timeout);
+      if (!piece.ok()) {
+        status = piece.status();
+        staging_failed = true;
+        break;
+      }
+      status = ReadRegistered({{&object, offset, length, piece->data(), false}})[0];
+      if (status.ok()) std::memcpy(value.data() + offset, piece->data(), length);
+    }
+    const bool on_ssd = std::any_of(object.replicas.begin(), object.replicas.end(),
+                                    [](const auto& r) { return r.medium == Medium::kSsd; });
+    if (status.ok() && (options_.verify_checksum || on_ssd) &&
+        Crc32c(value.data(), value.size()) != object.checksum) {
+      status = Status(StatusCode::kChecksumMismatch,
+                      "CRC32C of the bytes read does not match the stored checksum");
+    }
+    if (status.ok()) {
+      results.push_back(std::move(value));
+    } else {
+      // A staging timeout is this client's own contention, not a failure of the replicas:
+      // retried through the master when the location was cached, never served by the object
+      // store.
+      if (!staging_failed || cached[i]) note_failure(i);
+      results.push_back(status.WithContext("reading '" + keys[i] + "'"));
+    }
+  }
+  return results;
+}
+
+}  // namespace mooncake::store

@@ -1,0 +1,162 @@
+#pragma once
+
+// StorageNode::State, the node behind storage_node.h's opaque pointer: the master client and
+// engine, the mounted segments with their manifests, the heartbeat thread, the copy worker and
+// the uploader. Its member functions live by concern in storage_node_manifest.cc (mounting,
+// manifest changes, SSD headers), storage_node_heartbeat.cc (the heartbeat loop) and
+// storage_node_tasks.cc (copy and upload task plumbing); StorageNode itself in storage_node.cc.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "master/client/master_client.h"
+#include "mooncake/transfer/transfer_engine.h"
+#include "node/copy_worker.h"
+#include "node/ssd_file.h"
+#include "node/storage_node.h"
+#include "node/uploader.h"
+#include "tier/object_store.h"
+
+namespace mooncake::node {
+
+// The Transfer Engine file segment serving the SSD tier.
+inline constexpr char kSsdFileSegment[] = "ssd";
+
+struct StorageNode::State {
+  StorageNodeOptions options;
+  std::unique_ptr<master::MasterClient> master;
+  std::unique_ptr<transfer::TransferEngine> engine;
+  transfer::TransferEngine* engine_used = nullptr;  // engine.get() or options.engine
+  // The DRAM segment (mounted[0].spec, the node's identity and epoch); aliases mounted[0].
+  SegmentSpec spec;
+  std::atomic<uint64_t> remounts{0};
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::thread heartbeat;
+  std::once_flag stop_once;
+
+  // One mounted segment and the objects in it, as the master journaled them.
+  struct Mounted {
+    SegmentSpec spec;
+    std::unordered_map<std::string, ManifestEntry> manifest;
+    uint64_t manifest_bytes = 0;  // sum of the entries' lengths
+    uint64_t acked_seq = 0;
+  };
+  // [0]: DRAM; [1]: SSD when ssd_path is set. Fixed after Create; the manifests are changed
+  // by the heartbeat thread (and Create) under manifest_mutex.
+  std::mutex manifest_mutex;
+  std::vector<Mounted> mounted;
+  uint64_t manifest_changes = 0;
+  // The SSD file, for header writes, erasures and the start-up scan (null: no SSD segment).
+  std::unique_ptr<SsdFile> ssd_file;
+  uint64_t ssd_scanned_records = 0;
+  uint64_t ssd_scan_ms = 0;
+  std::atomic<uint64_t> ssd_header_errors{0};
+  std::atomic<uint64_t> ssd_syncs{0};
+  std::atomic<uint64_t> heartbeats_ok{0};
+  std::atomic<uint64_t> heartbeats_failed{0};
+  std::atomic<bool> draining{false};
+  // Runs the master's copy tasks into the segment (created once the segment is mounted).
+  std::unique_ptr<CopyWorker> copier;
+  // Runs the master's write-back uploads (created before the first mount).
+  std::unique_ptr<Uploader> uploader;
+
+  bool Stopping() {
+    std::lock_guard lock(mutex);
+    return stopping;
+  }
+
+  static bool IsSsd(const Mounted& m) { return m.spec.medium == Medium::kSsd; }
+
+  // ---- Mounting, the manifests and the SSD headers (storage_node_manifest.cc) ----
+
+  // Opens and registers the SSD file, scans it and adds its segment to `mounted` with the
+  // records found as its manifest.
+  Status OpenSsd(const std::string& path, uint64_t size, transfer::TransferEngine& engine,
+                 const std::string& name);
+
+  // Mounts the segment announcing every object the manifest holds (none at first start; all
+  // of them after a master restart), and forgets the entries the master did not adopt.
+  Status Mount();
+
+  Status MountOne(Mounted& m);
+
+  void Apply(Mounted& m, const ManifestBatch& batch);
+
+  // Drops `key` from m's manifest (only at `address` when given). manifest_mutex held.
+  static void Forget(Mounted& m, const std::string& key, std::optional<uint64_t> address);
+
+  std::vector<master::ManifestAck> Acks();
+
+  // Marks the manifest entries whose version an upload put in the object store, so that a
+  // restarted master adopting them schedules no upload again.
+  void NoteUploaded(const std::vector<UploadResult>& results);
+
+  // Erases the headers of SSD records the master did not adopt (older versions, overlaps), so
+  // that no later scan announces them again; a header inside an adopted record's range is
+  // left alone (it cannot be a record then). manifest_mutex held.
+  void EraseRejected(Mounted& m, const std::vector<std::string>& rejected);
+
+  // Writes the header of `entry`, a COMPLETE replica on the SSD segment m. A failure is
+  // counted and logged: the object is served, but a restart will not find it.
+  void WriteSsdHeader(const Mounted& m, const ManifestEntry& entry);
+
+  // Erases [address, address + length) of the SSD segment m (its header, so a scan skips it).
+  void EraseSsd(const Mounted& m, uint64_t address, uint64_t length);
+
+  // Makes the headers written and erased so far durable (fdatasync; the objects' bytes went
+  // with O_DIRECT before): after a power loss the scan finds what the node acknowledged to the
+  // master, and no removed object comes back. One sync per applied batch, not per object.
+  void SyncSsd(const Mounted& m);
+
+  // ---- Heartbeats (storage_node_heartbeat.cc) ----
+
+  // Heartbeats double as the manifest feed: each is a long poll that returns as soon as the
+  // master journals a change for this segment, or after heartbeat_interval.
+  void HeartbeatLoop();
+
+  // Sleeps up to `how_long`, returning early when Stop is called.
+  void Pause(std::chrono::milliseconds how_long);
+
+  // ---- Copy and upload tasks (storage_node_tasks.cc) ----
+
+  // Sends finished copy results at once, in a heartbeat that does not wait (the long poll
+  // may be parked on the master for up to heartbeat_interval); new tasks in its reply are
+  // queued. Called by copy worker threads; results whose report failed go back for the
+  // heartbeat loop to carry.
+  void ReportCopies();
+
+  // Sends finished upload results at once, as ReportCopies does for copies.
+  void ReportUploads();
+
+  // Reads `source`, a range of one of this node's segments, for an upload.
+  Status ReadLocal(const Allocation& source, std::span<char> out);
+
+  // The object store for write-back uploads, as the master names it (null, with the reason,
+  // when the master's policy is not write-back or the store cannot be opened).
+  std::pair<std::unique_ptr<tier::ObjectStore>, Status> OpenObjectStore();
+
+  // Pause after a heartbeat that brought manifest changes (see HeartbeatLoop).
+  static constexpr std::chrono::milliseconds kManifestBatchPause{10};
+  // Pause between retries while the master is unreachable.
+  static constexpr std::chrono::milliseconds kRetryPause{100};
+  // Longest a re-mount waits for running copies to end.
+  static constexpr std::chrono::milliseconds kQuiesceTimeout{10000};
+  // Pause between Drain calls while objects are still being copied away.
+  static constexpr std::chrono::milliseconds kDrainPoll{100};
+};
+
+}  // namespace mooncake::node
