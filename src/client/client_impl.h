@@ -2,6 +2,10 @@
 
 // The Client behind include/mooncake/store/client.h: a MasterClient for the index, a
 // Transfer Engine for the bytes, a staging buffer for unregistered memory.
+//
+// Its methods live in: client_impl.cc (creation, transfers, the index calls), client_writes.cc
+// (puts), client_reads.cc (gets and the read path), client_admin.cc (its own segment, multi-part
+// puts, batch index calls) and client_object_tier.cc (the object-storage tier).
 
 #include <atomic>
 #include <functional>
