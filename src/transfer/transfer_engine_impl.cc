@@ -1,30 +1,23 @@
+// The transfer engine's lifecycle: options validation, creation (the TCP transport, the shm
+// and ucx transports when the protocol asks for them, then the published descriptor), teardown
+// and the transports' counters. Segments and registration: transfer_engine_segments.cc;
+// batches, submission and routing: transfer_engine_batches.cc.
+
 #include "transfer/transfer_engine_impl.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "common/host_port.h"
 #include "common/logging.h"
-#include "transfer/buffer_allocator.h"
 #include "transfer/host_identity.h"
 #include "transfer/segment_descriptor_codec.h"
-#include "transfer/slice.h"
-#include "transfer/transport/tcp/handshake.h"
 #include "transfer/transport/tcp/wire_format.h"
 #include "transfer/transport/ucx/ucx_resources.h"
 
 namespace mooncake::transfer {
-namespace {
-
-// Largest slice sent to a file segment: the owner stages each in memory (its TCP target
-// refuses larger ones).
-constexpr uint64_t kMaxFileSlice = uint64_t{64} << 20;
-
-}  // namespace
 
 Status TransferEngineOptions::Validate() const {
   const bool ucx = protocol == "ucx" || protocol == "rdma";
@@ -58,7 +51,8 @@ Status TransferEngineOptions::Validate() const {
     }
   }
   if (!local_server_name.empty()) {
-    MC_RETURN_IF_ERROR(ParseHostPort(local_server_name, PortRequirement::kOptional).status()
+    MC_RETURN_IF_ERROR(ParseHostPort(local_server_name, PortRequirement::kOptional)
+                           .status()
                            .WithContext("local_server_name"));
   }
   return Status::Ok();
@@ -78,8 +72,9 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
 
   std::unique_ptr<TransferEngineImpl> engine(new TransferEngineImpl(std::move(options)));
   const TransferEngineOptions& opts = engine->options_;
-  engine->incarnation_ = std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^
-                         static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  engine->incarnation_ =
+      std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   engine->host_id_ = LocalHostIdentity();
 
   tcp::TcpTransportOptions tcp_options;
@@ -179,14 +174,6 @@ TransferEngineImpl::~TransferEngineImpl() {
   }
 }
 
-void TransferEngineImpl::FreeOwned(void* address, const OwnedBuffer& buffer) {
-  if (buffer.fd >= 0) {
-    FreeSharedBuffer(SharedBuffer{address, buffer.mapped_length, buffer.fd});
-  } else {
-    FreeHugePageBuffer(address, buffer.length);
-  }
-}
-
 shm::ShmStats TransferEngineImpl::shm_stats() const {
   return shm_ ? shm_->stats() : shm::ShmStats{};
 }
@@ -194,391 +181,5 @@ shm::ShmStats TransferEngineImpl::shm_stats() const {
 ucx::UcxStats TransferEngineImpl::ucx_stats() const {
   return ucx_ ? ucx_->stats() : ucx::UcxStats{};
 }
-
-SegmentDescriptor TransferEngineImpl::LocalDescriptor() const {
-  SegmentDescriptor d;
-  d.name = local_name_;
-  d.protocol_version = tcp::kProtocolVersion;
-  d.incarnation = incarnation_;
-  d.host_id = host_id_;
-  d.endpoints = transport_->endpoints();
-  d.buffers = registry_.Snapshot();
-  if (exporter_) d.shm_endpoint = exporter_->endpoint();
-  if (ucx_) {
-    d.ucx_address = ucx_->worker_address();
-    d.ucx_rdma = ucx_->offers_rdma();
-    for (BufferDescriptor& b : d.buffers) b.ucx_rkey = ucx_->RkeyOf(b.address);
-  }
-  for (BufferDescriptor& b : files_.Snapshot()) d.buffers.push_back(std::move(b));
-  return d;
-}
-
-SegmentDescriptor TransferEngineImpl::PublishedDescriptor() const {
-  SegmentDescriptor d = LocalDescriptor();
-  // Keys grant remote access to our memory: readers of the metadata server get them only
-  // when the deployment says so; peers otherwise take them from the HELLO exchange.
-  if (!options_.publish_ucx_keys) {
-    for (BufferDescriptor& b : d.buffers) b.ucx_rkey.clear();
-  }
-  return d;
-}
-
-Result<SegmentDescriptor> TransferEngineImpl::LookupDescriptor(const std::string& name) {
-  MC_ASSIGN_OR_RETURN(SegmentDescriptor d, metadata_->Lookup(name));
-  if (!ucx_ || d.ucx_address.empty() || d.endpoints.empty()) return d;
-  bool keyless = false;
-  for (const BufferDescriptor& b : d.buffers) {
-    keyless |= b.ucx_rkey.empty() && !file::IsFileLocation(b.location);  // files have no key
-  }
-  if (!keyless) return d;
-  // Our route to it may be UCX: ask the segment itself, as P2PHANDSHAKE would.
-  auto full =
-      tcp::ConnectAndHandshake(HostPort{d.endpoints[0].host, d.endpoints[0].port}, local_name_,
-                               std::chrono::steady_clock::now() + options_.connect_timeout);
-  if (!full.ok()) {
-    MC_LOG_WARN("segment {}: cannot fetch its UCX keys over HELLO: {}", name,
-                full.status().ToString());
-    return d;  // transfers through UCX to keyless buffers fail, naming the segment
-  }
-  if (full->descriptor.name != d.name) {
-    MC_LOG_WARN("segment {}: its endpoint {}:{} answers as {}; UCX keys not taken", name,
-                d.endpoints[0].host, d.endpoints[0].port, full->descriptor.name);
-    return d;
-  }
-  return std::move(full->descriptor);
-}
-
-Status TransferEngineImpl::RegisterLocalMemory(void* address, size_t length,
-                                               const MemoryLocation& location) {
-  if (address == nullptr) return InvalidParams("cannot register a null address");
-  const uint64_t start = reinterpret_cast<uint64_t>(address);
-  MC_RETURN_IF_ERROR(registry_.Register(start, length, location.name));
-  if (ucx_) {
-    Status mapped = ucx_->RegisterMemory(start, length);
-    if (!mapped.ok()) {
-      registry_.Unregister(start).IgnoreError();
-      return mapped.WithContext("registering memory with UCX");
-    }
-  }
-  if (exporter_) {
-    // Shared memory when the range lies inside an engine-allocated memfd; else private
-    // memory, which peers reach with process_vm_readv/writev. The lock keeps the fd open
-    // until the exporter has its own copy (FreeBuffer closes it only after erasing).
-    std::lock_guard lock(buffers_mutex_);
-    int fd = -1;
-    uint64_t fd_offset = 0;
-    auto it = owned_buffers_.upper_bound(start);
-    if (it != owned_buffers_.begin()) {
-      --it;
-      const OwnedBuffer& owned = it->second;
-      if (owned.fd >= 0 && start - it->first < owned.mapped_length &&
-          length <= owned.mapped_length - (start - it->first)) {
-        fd = owned.fd;
-        fd_offset = start - it->first;
-      }
-    }
-    exporter_->Export(start, length, fd, fd_offset);
-  }
-  RepublishDescriptor();
-  return Status::Ok();
-}
-
-Status TransferEngineImpl::UnregisterLocalMemory(void* address) {
-  // Unexport first: from here on no same-host peer starts a copy into the range.
-  if (exporter_) exporter_->Unexport(reinterpret_cast<uint64_t>(address));
-  MC_RETURN_IF_ERROR(registry_.Unregister(reinterpret_cast<uint64_t>(address)));
-  if (ucx_) ucx_->UnregisterMemory(reinterpret_cast<uint64_t>(address));
-  RepublishDescriptor();
-  return Status::Ok();
-}
-
-void TransferEngineImpl::RepublishDescriptor() {
-  // Peers that look this segment up must see the buffers it serves now. (With P2PHANDSHAKE
-  // the descriptor is built per HELLO and this is a no-op.) A failure is not the caller's:
-  // the metadata store keeps the latest descriptor and retries in the background.
-  if (!metadata_) return;
-  Status s = metadata_->Publish(PublishedDescriptor());
-  if (!s.ok()) MC_LOG_WARN("publishing segment descriptor failed (will retry): {}", s.ToString());
-}
-
-Result<void*> TransferEngineImpl::AllocateBuffer(size_t length) {
-  const Prefault prefault = options_.prefault_buffers ? Prefault::kYes : Prefault::kNo;
-  void* buffer = nullptr;
-  OwnedBuffer owned;
-  owned.length = length;
-  if (exporter_ && options_.shareable_buffers) {
-    MC_ASSIGN_OR_RETURN(SharedBuffer shared, AllocateSharedBuffer(length, prefault));
-    buffer = shared.address;
-    owned.mapped_length = shared.length;
-    owned.fd = shared.fd;
-  } else {
-    MC_ASSIGN_OR_RETURN(buffer, AllocateHugePageBuffer(length, prefault));
-  }
-  const uintptr_t key = reinterpret_cast<uintptr_t>(buffer);
-  {  // Known before it is registered, so that registration exports it as shared memory.
-    std::lock_guard lock(buffers_mutex_);
-    owned_buffers_[key] = owned;
-  }
-  Status registered = RegisterLocalMemory(buffer, length, MemoryLocation{});
-  if (!registered.ok()) {
-    {
-      std::lock_guard lock(buffers_mutex_);
-      owned_buffers_.erase(key);
-    }
-    FreeOwned(buffer, owned);
-    return registered;
-  }
-  return buffer;
-}
-
-Status TransferEngineImpl::FreeBuffer(void* address) {
-  OwnedBuffer owned;
-  {
-    std::lock_guard lock(buffers_mutex_);
-    auto it = owned_buffers_.find(reinterpret_cast<uintptr_t>(address));
-    if (it == owned_buffers_.end()) {
-      return InvalidParams(fmt::format("{} was not allocated by AllocateBuffer", address));
-    }
-    owned = it->second;
-    owned_buffers_.erase(it);
-  }
-  MC_RETURN_IF_ERROR(UnregisterLocalMemory(address));
-  // Peers that mapped it keep valid (orphaned) memory until they notice; nothing of ours.
-  FreeOwned(address, owned);
-  return Status::Ok();
-}
-
-Result<uint64_t> TransferEngineImpl::RegisterFileSegment(const std::string& name,
-                                                         const std::string& path, uint64_t size) {
-  file::FileSegmentSpec spec;
-  spec.name = name;
-  spec.path = path;
-  spec.size = size;
-  MC_ASSIGN_OR_RETURN(uint64_t base, files_.Register(spec));
-  RepublishDescriptor();
-  return base;
-}
-
-Status TransferEngineImpl::UnregisterFileSegment(const std::string& name) {
-  MC_RETURN_IF_ERROR(files_.Unregister(name));
-  RepublishDescriptor();
-  return Status::Ok();
-}
-
-Result<SegmentHandle> TransferEngineImpl::OpenSegment(const std::string& name) {
-  {
-    std::lock_guard lock(segments_mutex_);
-    auto it = segment_by_name_.find(name);
-    if (it != segment_by_name_.end()) return it->second;
-  }
-  MC_ASSIGN_OR_RETURN(SegmentDescriptor descriptor, LookupDescriptor(name));
-  MC_ASSIGN_OR_RETURN(Route route, RouteFor(descriptor));
-  Status connected = Status::Ok();
-  if (route == Route::kUcx) {
-    connected = ucx_->Connect(descriptor);
-  } else if (route == Route::kShm) {
-    connected = shm_->Connect(descriptor);
-    if (!connected.ok() && options_.protocol != "shm") {
-      // Same host, but its shared memory is not for us (another user, an exited owner...):
-      // TCP serves it, as it would a remote peer.
-      MC_LOG_INFO("segment {}: shm unavailable ({}); using TCP", name, connected.ToString());
-      connected = transport_->Connect(descriptor);
-    }
-  } else {
-    connected = transport_->Connect(descriptor);
-  }
-  MC_RETURN_IF_ERROR(connected);
-  std::lock_guard lock(segments_mutex_);
-  auto [it, inserted] = segment_by_name_.emplace(name, next_segment_);
-  if (inserted) segments_.emplace(next_segment_++, std::move(descriptor));
-  return it->second;
-}
-
-Status TransferEngineImpl::CloseSegment(SegmentHandle handle) {
-  std::string name;
-  {
-    std::lock_guard lock(segments_mutex_);
-    auto it = segments_.find(handle);
-    if (it == segments_.end()) return InvalidParams(fmt::format("unknown segment handle {}", handle));
-    name = it->second.name;
-    segment_by_name_.erase(name);
-    segments_.erase(it);
-  }
-  transport_->Disconnect(name);
-  if (shm_) shm_->Disconnect(name);
-  if (ucx_) ucx_->Disconnect(name);
-  return Status::Ok();
-}
-
-Result<SegmentDescriptor> TransferEngineImpl::GetSegmentDescriptor(SegmentHandle handle) {
-  std::lock_guard lock(segments_mutex_);
-  auto it = segments_.find(handle);
-  if (it == segments_.end()) return InvalidParams(fmt::format("unknown segment handle {}", handle));
-  return it->second;
-}
-
-void TransferEngineImpl::OnPeerDescriptor(const SegmentDescriptor& descriptor) {
-  std::lock_guard lock(segments_mutex_);
-  auto it = segment_by_name_.find(descriptor.name);
-  if (it != segment_by_name_.end()) segments_[it->second] = descriptor;
-}
-
-Result<SegmentDescriptor> TransferEngineImpl::DescriptorCovering(SegmentHandle handle,
-                                                                 uint64_t address,
-                                                                 uint64_t length) {
-  MC_ASSIGN_OR_RETURN(SegmentDescriptor cached, GetSegmentDescriptor(handle));
-  if (cached.FindBuffer(address, length) >= 0) return cached;
-  auto fresh = LookupDescriptor(cached.name);
-  if (fresh.ok()) {
-    OnPeerDescriptor(*fresh);
-    if (fresh->FindBuffer(address, length) >= 0) return *fresh;
-  }
-  return InvalidParams(fmt::format("target range 0x{:x}+{} is outside the registered buffers of "
-                                   "segment {}",
-                                   address, length, cached.name));
-}
-
-Result<Route> TransferEngineImpl::RouteFor(const SegmentDescriptor& target) const {
-  return ChooseRoute(local_transports_, target);
-}
-
-void TransferEngineImpl::RefreshDescriptor(const std::string& name) {
-  auto fresh = LookupDescriptor(name);
-  if (fresh.ok()) OnPeerDescriptor(*fresh);
-}
-
-Status TransferEngineImpl::SubmitTcp(const SegmentDescriptor& target, std::vector<Slice>& slices) {
-  Status s = transport_->Submit(target, slices);
-  if (!s.ok()) {
-    for (Slice& slice : slices) slice.task->SliceFailed(s);
-  }
-  return s;
-}
-
-void TransferEngineImpl::SubmitLocalFile(std::vector<Slice>& slices) {
-  for (Slice& slice : slices) {
-    // The batch stays alive (and with it the task) until the callback has run.
-    files_.Submit(slice.opcode, slice.remote_address, slice.local, slice.length,
-                  [batch = slice.batch, task = slice.task, length = slice.length](
-                      const Status& status) {
-                    if (status.ok()) {
-                      task->SliceSucceeded(length);
-                    } else {
-                      task->SliceFailed(status);
-                    }
-                  });
-  }
-}
-
-Result<BatchId> TransferEngineImpl::AllocateBatchId(size_t batch_size) {
-  return batches_.Allocate(batch_size);
-}
-
-Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
-                                          std::span<const TransferRequest> requests) {
-  MC_ASSIGN_OR_RETURN(std::shared_ptr<Batch> batch, batches_.Get(batch_id));
-  // Validate everything first: a bad request rejects the whole call and starts nothing.
-  std::unordered_map<SegmentHandle, SegmentDescriptor> targets;
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const TransferRequest& r = requests[i];
-    if (r.length == 0) continue;
-    if (!registry_.Contains(reinterpret_cast<uint64_t>(r.source), r.length)) {
-      return InvalidParams(fmt::format("request {}: local range {}+{} is not registered memory", i,
-                                       r.source, r.length));
-    }
-    auto cached = targets.find(r.target_id);
-    if (cached != targets.end() && cached->second.FindBuffer(r.target_offset, r.length) >= 0) {
-      continue;
-    }
-    auto descriptor = DescriptorCovering(r.target_id, r.target_offset, r.length);
-    if (!descriptor.ok()) return descriptor.status().WithContext(fmt::format("request {}", i));
-    targets[r.target_id] = std::move(*descriptor);
-  }
-  std::unordered_map<SegmentHandle, Route> routes;
-  for (const auto& [handle, descriptor] : targets) {
-    MC_ASSIGN_OR_RETURN(routes[handle], RouteFor(descriptor));
-  }
-  MC_ASSIGN_OR_RETURN(size_t first_task, batch->ReserveTasks(requests.size()));
-
-  std::unordered_map<SegmentHandle, std::vector<Slice>> per_target;
-  std::unordered_map<SegmentHandle, std::vector<Slice>> per_target_file;  // file segments
-  std::unordered_map<SegmentHandle, PeerCounters*> counters;
-  for (const auto& [handle, descriptor] : targets) counters[handle] = peers_.For(descriptor.name);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    TaskState* task = &batch->task(first_task + i);
-    const TransferRequest& r = requests[i];
-    bool to_file = false;
-    PeerCounters* peer = nullptr;
-    if (r.length > 0) {
-      peer = counters.at(r.target_id);
-      const SegmentDescriptor& target = targets.at(r.target_id);
-      to_file = file::IsFileLocation(
-          target.buffers[target.FindBuffer(r.target_offset, r.length)].location);
-    }
-    std::vector<Slice>& slices = (to_file ? per_target_file : per_target)[r.target_id];
-    // The target stages each file slice in memory: keep them at most kMaxFileSlice.
-    const uint64_t slice_size = to_file ? std::min(options_.slice_size, kMaxFileSlice)
-                                        : options_.slice_size;
-    // Count the slices before any can complete: Start must precede the first completion.
-    uint64_t count = r.length == 0 ? 0 : (r.length + slice_size - 1) / slice_size;
-    task->Start(static_cast<uint32_t>(count), peer, r.opcode);
-    const size_t first_slice = slices.size();
-    SliceRequest(r, slice_size, batch, task, &slices);
-    if (first_slice < slices.size()) {
-      const uint32_t tag = tcp::IncarnationTag(targets.at(r.target_id).incarnation);
-      for (size_t k = first_slice; k < slices.size(); ++k) slices[k].target_tag = tag;
-    }
-  }
-  Status result;
-  for (auto& [handle, slices] : per_target_file) {
-    if (slices.empty()) continue;
-    const SegmentDescriptor& target = targets.at(handle);
-    if (target.incarnation == incarnation_ && target.name == local_name_) {
-      SubmitLocalFile(slices);  // our own file: straight to io_uring, no socket
-      continue;
-    }
-    // Shared memory and UCX reach memory only: the owner serves its files over TCP.
-    Status s = SubmitTcp(target, slices);
-    if (result.ok()) result = s;
-  }
-  for (auto& [handle, slices] : per_target) {
-    if (slices.empty()) continue;
-    const SegmentDescriptor& target = targets.at(handle);
-    if (routes.at(handle) == Route::kUcx) {
-      ucx_->Submit(target, slices).IgnoreError();  // takes every slice, reports each itself
-      continue;
-    }
-    if (routes.at(handle) == Route::kTcp) {
-      Status s = SubmitTcp(target, slices);
-      if (result.ok()) result = s;
-      continue;
-    }
-    // Same host: copied here and now; what shared memory cannot move goes to TCP ("auto")
-    // or fails ("shm").
-    std::vector<Slice> fallback;
-    shm::MoveOutcome outcome = shm_->Submit(target, slices, &fallback);
-    if (outcome.refresh_descriptor) RefreshDescriptor(target.name);
-    if (fallback.empty()) continue;
-    if (options_.protocol == "shm") {
-      const Status why = outcome.fallback_reason.WithContext("protocol shm");
-      for (Slice& slice : fallback) slice.task->SliceFailed(why);
-      continue;
-    }
-    Status s = SubmitTcp(target, fallback);
-    if (result.ok()) result = s;
-  }
-  return result;
-}
-
-Result<TransferStatus> TransferEngineImpl::GetTransferStatus(BatchId batch_id, size_t task_id) {
-  MC_ASSIGN_OR_RETURN(std::shared_ptr<Batch> batch, batches_.Get(batch_id));
-  if (task_id >= batch->submitted()) {
-    return InvalidParams(fmt::format("batch {} has no task {} ({} submitted)", batch_id, task_id,
-                                     batch->submitted()));
-  }
-  return batch->task(task_id).Snapshot();
-}
-
-Status TransferEngineImpl::FreeBatchId(BatchId batch_id) { return batches_.Free(batch_id); }
 
 }  // namespace mooncake::transfer

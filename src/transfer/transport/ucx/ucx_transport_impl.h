@@ -1,8 +1,9 @@
 #pragma once
 
 // Internal: the UCX implementation of UcxTransport, shared by ucx_transport.cc (construction,
-// the API that other threads call, the failure notifier) and ucx_progress.cc (everything that
-// runs on the progress thread: the worker, endpoints, operations, timeouts, closing).
+// the API that other threads call, the failure notifier) and the files of everything that runs
+// on the progress thread: ucx_progress.cc (the worker, the loop), ucx_operations.cc (endpoints,
+// operations) and ucx_peer_retirement.cc (timeouts, failed peers, closing).
 
 #include <ucp/api/ucp.h>
 
