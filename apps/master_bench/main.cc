@@ -85,7 +85,8 @@ double MasterRss(const std::string& metrics) {
 }
 
 // Puts keys [0, n) in batches; returns how many landed.
-size_t Preload(master::MasterClient& client, const std::string& prefix, size_t n, uint64_t value_size) {
+size_t Preload(master::MasterClient& client, const std::string& prefix, size_t n,
+               uint64_t value_size) {
   size_t landed = 0;
   constexpr size_t kChunk = 1024;
   for (size_t base = 0; base < n; base += kChunk) {

@@ -13,10 +13,10 @@
 
 #include "commands.h"
 #include "master/client/master_client.h"
-#include "store_types/cluster_stats.h"
 #include "mooncake/common/size.h"
-#include "tier/object_store.h"
+#include "store_types/cluster_stats.h"
 #include "store_types/object_tier.h"
+#include "tier/object_store.h"
 #include "tier/object_store_credentials.h"
 
 namespace mooncake::cli {
@@ -195,14 +195,15 @@ Outcome RunStat(const CliOptions& options) {
               static_cast<unsigned long long>(info->lookups_hit),
               static_cast<unsigned long long>(info->lookups_miss),
               Percent(info->lookups_hit, lookups).c_str());
-  std::printf("re-replication: %llu in flight; since start %llu scheduled, %llu completed, %llu "
-              "failed, %llu timed out, %llu cancelled\n",
-              static_cast<unsigned long long>(info->repairs_in_flight),
-              static_cast<unsigned long long>(info->repairs.scheduled),
-              static_cast<unsigned long long>(info->repairs.completed),
-              static_cast<unsigned long long>(info->repairs.failed),
-              static_cast<unsigned long long>(info->repairs.timed_out),
-              static_cast<unsigned long long>(info->repairs.cancelled));
+  std::printf(
+      "re-replication: %llu in flight; since start %llu scheduled, %llu completed, %llu "
+      "failed, %llu timed out, %llu cancelled\n",
+      static_cast<unsigned long long>(info->repairs_in_flight),
+      static_cast<unsigned long long>(info->repairs.scheduled),
+      static_cast<unsigned long long>(info->repairs.completed),
+      static_cast<unsigned long long>(info->repairs.failed),
+      static_cast<unsigned long long>(info->repairs.timed_out),
+      static_cast<unsigned long long>(info->repairs.cancelled));
   PrintTiers(*info, per_medium);
 
   std::printf("\nper node and medium:\n  %-24s %-6s %8s %12s %12s %7s\n", "node", "medium",

@@ -1,10 +1,11 @@
 #include "bench_worker.h"
-#include "tier/object_store_credentials.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+
+#include "tier/object_store_credentials.h"
 
 namespace mooncake::bench {
 namespace {
@@ -75,8 +76,8 @@ Status BenchWorker::Prepare() {
   // Put every key of the ring (in batches), then read the first batch back and verify it.
   for (size_t first = 0; first < keys_; first += n) {
     for (size_t i = 0; i < n; ++i) batch_keys_[i] = Key(first + i);
-    const auto results = client_->BatchPutFrom(
-        batch_keys_, sources_, lengths_, Replicas(options_.replica_num), PutMode::kUpsert);
+    const auto results = client_->BatchPutFrom(batch_keys_, sources_, lengths_,
+                                               Replicas(options_.replica_num), PutMode::kUpsert);
     for (const Status& s : results) MC_RETURN_IF_ERROR(s.WithContext("preloading keys for get"));
   }
   std::fill(buffer_.begin(), buffer_.end(), 0);
@@ -105,11 +106,10 @@ size_t BenchWorker::Call(size_t first, std::string* error) {
   if (options_.op == "put") {
     const ReplicateConfig config = Replicas(options_.replica_num);
     if (n == 1) {
-      note(client_->PutFrom(batch_keys_[0], sources_[0], lengths_[0], config,
-                            PutMode::kUpsert));
+      note(client_->PutFrom(batch_keys_[0], sources_[0], lengths_[0], config, PutMode::kUpsert));
     } else {
-      for (const Status& s : client_->BatchPutFrom(batch_keys_, sources_, lengths_, config,
-                                                   PutMode::kUpsert)) {
+      for (const Status& s :
+           client_->BatchPutFrom(batch_keys_, sources_, lengths_, config, PutMode::kUpsert)) {
         note(s);
       }
     }

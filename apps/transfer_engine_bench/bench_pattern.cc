@@ -15,7 +15,8 @@ char PatternByte(uint64_t seed, uint64_t abs) {
 
 void FillPattern(char* base, size_t length, uint64_t seed, uint64_t base_offset) {
   size_t i = 0;
-  for (; i < length && ((base_offset + i) & 7) != 0; ++i) base[i] = PatternByte(seed, base_offset + i);
+  for (; i < length && ((base_offset + i) & 7) != 0; ++i)
+    base[i] = PatternByte(seed, base_offset + i);
   for (; i + 8 <= length; i += 8) {
     uint64_t w = PatternWord(seed, base_offset + i);
     std::memcpy(base + i, &w, 8);

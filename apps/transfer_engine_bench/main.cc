@@ -76,7 +76,8 @@ struct ThreadResult {
 
 // Polls a batch until every task finished. Backs off to short sleeps so that on a small
 // machine the poller does not take CPU from the engine's I/O threads.
-Status WaitBatch(transfer::TransferEngine& engine, transfer::BatchId batch, size_t n, std::chrono::seconds limit) {
+Status WaitBatch(transfer::TransferEngine& engine, transfer::BatchId batch, size_t n,
+                 std::chrono::seconds limit) {
   const auto deadline = Clock::now() + limit;
   int spins = 0;
   for (size_t i = 0; i < n;) {
@@ -163,7 +164,8 @@ int RunTarget(const Flags& flags, transfer::TransferEngine& engine, uint64_t buf
   return 0;
 }
 
-Result<transfer::SegmentHandle> OpenWithRetry(transfer::TransferEngine& engine, const std::string& name) {
+Result<transfer::SegmentHandle> OpenWithRetry(transfer::TransferEngine& engine,
+                                              const std::string& name) {
   // The target may still be starting: retry for a few seconds.
   Status last;
   for (int attempt = 0; attempt < 50; ++attempt) {
@@ -176,20 +178,21 @@ Result<transfer::SegmentHandle> OpenWithRetry(transfer::TransferEngine& engine, 
   return last;
 }
 
-void RunThread(transfer::TransferEngine& engine, const Flags& flags, int index, char* local, uint64_t region,
-               transfer::SegmentHandle target, uint64_t remote_base, Clock::time_point stop_at,
-               ThreadResult* out) {
+void RunThread(transfer::TransferEngine& engine, const Flags& flags, int index, char* local,
+               uint64_t region, transfer::SegmentHandle target, uint64_t remote_base,
+               Clock::time_point stop_at, ThreadResult* out) {
   const uint64_t region_offset = index * region;
   const uint64_t blocks = region / flags.block_size;
-  const transfer::TransferOpcode op =
-      flags.operation == "write" ? transfer::TransferOpcode::kWrite : transfer::TransferOpcode::kRead;
+  const transfer::TransferOpcode op = flags.operation == "write" ? transfer::TransferOpcode::kWrite
+                                                                 : transfer::TransferOpcode::kRead;
   std::vector<transfer::TransferRequest> requests(flags.batch_size);
   uint64_t next_block = 0;
   out->first_submit = Clock::now();
   while (Clock::now() < stop_at) {
     for (auto& r : requests) {
       uint64_t offset = region_offset + (next_block++ % blocks) * flags.block_size;
-      r = transfer::TransferRequest{op, local + offset, target, remote_base + offset, flags.block_size};
+      r = transfer::TransferRequest{op, local + offset, target, remote_base + offset,
+                                    flags.block_size};
     }
     auto start = Clock::now();
     auto batch = engine.AllocateBatchId(requests.size());
@@ -226,8 +229,8 @@ Status Verify(transfer::TransferEngine& engine, const Flags& flags, char* local,
     uint64_t seed = kTargetSeed;
     if (flags.operation == "write") {
       // What we wrote must now be in the target: read it back.
-      transfer::TransferRequest r{transfer::TransferOpcode::kRead, scratch, target, remote_base + offset,
-                        flags.block_size};
+      transfer::TransferRequest r{transfer::TransferOpcode::kRead, scratch, target,
+                                  remote_base + offset, flags.block_size};
       MC_ASSIGN_OR_RETURN(transfer::BatchId batch, engine.AllocateBatchId(1));
       MC_RETURN_IF_ERROR(engine.SubmitTransfer(batch, {&r, 1}));
       MC_RETURN_IF_ERROR(WaitBatch(engine, batch, 1, std::chrono::seconds(30)));

@@ -21,8 +21,8 @@
 #include "mooncake/store/client.h"
 #include "mooncake/transfer/transfer_engine.h"
 #include "node/storage_node.h"
-#include "tier/object_store.h"
 #include "store_types/object_tier.h"
+#include "tier/object_store.h"
 
 namespace mooncake::store {
 
@@ -136,8 +136,8 @@ class ClientImpl final : public Client {
                         std::vector<transfer::TransferRequest>& requests);
   // The per-key replica lists: from the location cache where usable (with use_cache), the
   // rest in one master RPC (and cached). `cached[i]` says whether key i came from the cache.
-  std::vector<Result<master::ReplicaListReply>> Lookup(const std::vector<std::string>& keys, bool use_cache,
-                                               std::vector<bool>& cached);
+  std::vector<Result<master::ReplicaListReply>> Lookup(const std::vector<std::string>& keys,
+                                                       bool use_cache, std::vector<bool>& cached);
   // One pass of BatchGet / BatchGetInto / GetIntoRanges. Every index (of keys, or of ranges)
   // whose read of a located object failed is added to `pass` (stale when the location came
   // from the cache, failed otherwise) and its location dropped from the cache.
@@ -200,7 +200,8 @@ class ClientImpl final : public Client {
   // The outcome of removing `key` everywhere, given the pool's answer.
   Status RemoveFromObjectTier(const std::string& key, const Status& pool);
   // Removes the object store's objects whose keys `match`; returns how many.
-  Result<uint64_t> RemoveMatchingFromObjectTier(const std::function<bool(const std::string&)>& match);
+  Result<uint64_t> RemoveMatchingFromObjectTier(
+      const std::function<bool(const std::string&)>& match);
 
   const ClientOptions options_;
   std::unique_ptr<master::MasterClient> master_;

@@ -15,7 +15,8 @@ std::optional<master::ReplicaListReply> LocationCache::Find(const std::string& k
   return it->second.reply;
 }
 
-void LocationCache::Insert(const std::string& key, const master::ReplicaListReply& reply, TimePoint sent) {
+void LocationCache::Insert(const std::string& key, const master::ReplicaListReply& reply,
+                           TimePoint sent) {
   if (capacity_ == 0 || reply.lease_ttl.count() <= 0) return;
   const TimePoint usable_until = sent + reply.lease_ttl * 3 / 4;
   std::lock_guard lock(mutex_);

@@ -41,7 +41,8 @@ class StagingBuffer {
   };
 
   // Allocates `size` bytes of registered memory from `engine` (which must outlive this).
-  static Result<std::unique_ptr<StagingBuffer>> Create(transfer::TransferEngine& engine, uint64_t size);
+  static Result<std::unique_ptr<StagingBuffer>> Create(transfer::TransferEngine& engine,
+                                                       uint64_t size);
   ~StagingBuffer();
 
   uint64_t size() const { return size_; }
@@ -51,7 +52,8 @@ class StagingBuffer {
   Result<Piece> Acquire(uint64_t length, std::chrono::milliseconds timeout);
 
  private:
-  StagingBuffer(transfer::TransferEngine& engine, uint8_t* base, uint64_t size, OffsetAllocator allocator);
+  StagingBuffer(transfer::TransferEngine& engine, uint8_t* base, uint64_t size,
+                OffsetAllocator allocator);
   void Free(uint64_t offset);
 
   transfer::TransferEngine& engine_;

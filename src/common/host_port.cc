@@ -1,8 +1,8 @@
 #include "common/host_port.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 namespace mooncake {
 

@@ -5,9 +5,9 @@
 namespace mooncake {
 
 void SetLogLevel(LogLevel level) {
-  static const spdlog::level::level_enum kMap[] = {
-      spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
-      spdlog::level::warn,  spdlog::level::err,   spdlog::level::off};
+  static const spdlog::level::level_enum kMap[] = {spdlog::level::trace, spdlog::level::debug,
+                                                   spdlog::level::info,  spdlog::level::warn,
+                                                   spdlog::level::err,   spdlog::level::off};
   spdlog::set_level(kMap[static_cast<int>(level)]);
 }
 

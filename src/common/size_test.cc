@@ -1,5 +1,4 @@
 #include "mooncake/common/size.h"
-#include "mooncake/common/units.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,12 +6,13 @@
 #include <cstdint>
 #include <string>
 
+#include "mooncake/common/units.h"
+
 namespace mooncake {
 namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
 
 uint64_t ParseOk(std::string_view text) {
   Result<uint64_t> r = ParseSize(text);

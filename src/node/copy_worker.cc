@@ -88,8 +88,8 @@ Result<std::unique_ptr<CopyWorker>> CopyWorker::Create(transfer::TransferEngine&
   callbacks.refuse = [](const CopyTask& task, size_t max_queued) {
     return CopyResult{task.task_id,
                       Status(StatusCode::kNoAvailableHandle,
-                             fmt::format("copy of '{}' refused: {} copies already queued",
-                                         task.key, max_queued))};
+                             fmt::format("copy of '{}' refused: {} copies already queued", task.key,
+                                         max_queued))};
   };
   callbacks.count = [s](const CopyTask& task, const CopyResult& result) {
     std::lock_guard lock(s->stats_mutex);
@@ -215,9 +215,11 @@ Status CopyWorker::RunOne(const CopyTask& task) {
   auto* local = reinterpret_cast<uint8_t*>(dst.address);
   if (task.size > 0) {
     transfer::TransferEngine& engine = *state_->engine;
-    Result<transfer::SegmentHandle> source = engine.OpenSegment(std::string(TransferSegmentOf(src.segment)));
+    Result<transfer::SegmentHandle> source =
+        engine.OpenSegment(std::string(TransferSegmentOf(src.segment)));
     if (!source.ok()) return source.status().WithContext(what + ": opening the source");
-    const transfer::TransferRequest request{transfer::TransferOpcode::kRead, local, *source, src.address, task.size};
+    const transfer::TransferRequest request{transfer::TransferOpcode::kRead, local, *source,
+                                            src.address, task.size};
     MC_RETURN_IF_ERROR(RunTransfer(engine, request, deadline, what));
   }
   const uint32_t crc = Crc32c(local, task.size);
@@ -256,7 +258,8 @@ Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
   MC_ASSIGN_OR_RETURN(transfer::SegmentHandle self, engine.OpenSegment(engine.local_server_name()));
   transfer::SegmentHandle source{};
   if (local_source == nullptr && task.size > 0) {
-    Result<transfer::SegmentHandle> opened = engine.OpenSegment(std::string(TransferSegmentOf(src.segment)));
+    Result<transfer::SegmentHandle> opened =
+        engine.OpenSegment(std::string(TransferSegmentOf(src.segment)));
     if (!opened.ok()) return opened.status().WithContext(what + ": opening the source");
     source = *opened;
   }
@@ -280,8 +283,9 @@ Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
     if (local_source != nullptr) {
       std::memcpy(bounce, local_source + offset, n);
     } else {
-      status = RunTransfer(engine, {transfer::TransferOpcode::kRead, bounce, source, src.address + offset, n},
-                           deadline, what + ": reading the source", &abandoned);
+      status = RunTransfer(
+          engine, {transfer::TransferOpcode::kRead, bounce, source, src.address + offset, n},
+          deadline, what + ": reading the source", &abandoned);
       if (!status.ok()) break;
     }
     crc = Crc32cExtend(crc, bounce, n);
@@ -295,8 +299,9 @@ Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
     }
     const uint64_t write = std::min<uint64_t>(kBounceBytes, padded - offset);
     std::memset(bounce + n, 0, write - n);
-    status = RunTransfer(engine, {transfer::TransferOpcode::kWrite, bounce, self, dst + offset, write},
-                         deadline, what + ": writing the SSD segment", &abandoned);
+    status =
+        RunTransfer(engine, {transfer::TransferOpcode::kWrite, bounce, self, dst + offset, write},
+                    deadline, what + ": writing the SSD segment", &abandoned);
   }
   if (task.size == 0 && task.checksum != Crc32c(nullptr, 0)) {
     status = Status(StatusCode::kTransferFail, what + ": checksum mismatch on an empty object");

@@ -34,7 +34,6 @@ class TransferEngine;
 
 namespace mooncake::node {
 
-
 struct CopyWorkerOptions {
   // Copies running at once. Default 4; 1..64.
   size_t parallelism = 4;

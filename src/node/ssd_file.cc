@@ -1,9 +1,8 @@
 #include "node/ssd_file.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -105,14 +104,14 @@ Status SsdFile::ReadData(uint64_t offset, std::span<char> out) {
   size_t done = 0;
   // Bounded: each round reads at least one byte or fails.
   while (done < out.size()) {
-    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                              static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return Status(StatusCode::kFileReadFail,
-                    fmt::format("SSD path '{}': reading {} bytes at offset {}: {}", path_,
-                                out.size() - done, offset + done,
-                                n < 0 ? std::strerror(errno) : "unexpected end of file"));
+      return Status(
+          StatusCode::kFileReadFail,
+          fmt::format("SSD path '{}': reading {} bytes at offset {}: {}", path_, out.size() - done,
+                      offset + done, n < 0 ? std::strerror(errno) : "unexpected end of file"));
     }
     done += static_cast<size_t>(n);
   }

@@ -16,12 +16,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <span>
+#include <string>
 #include <vector>
 
-#include "store_types/manifest.h"
 #include "mooncake/common/status.h"
+#include "store_types/manifest.h"
 
 namespace mooncake::node {
 

@@ -49,7 +49,6 @@ class TransferEngine;
 
 namespace mooncake::node {
 
-
 struct StorageNodeOptions {
   // "host:port" of mooncake_master. Required.
   std::string master_address;

@@ -15,8 +15,7 @@ namespace mooncake::node {
 
 Status UploaderOptions::Validate() const {
   if (parallelism < 1 || parallelism > 64) {
-    return InvalidParams("uploader: parallelism " + std::to_string(parallelism) +
-                         " outside 1..64");
+    return InvalidParams("uploader: parallelism " + std::to_string(parallelism) + " outside 1..64");
   }
   if (max_queued == 0) return InvalidParams("uploader: max_queued must be > 0");
   if (memory_budget == 0) return InvalidParams("uploader: memory_budget must be > 0");
@@ -44,9 +43,8 @@ struct Uploader::State {
   // Waits until `bytes` fit the budget (or nothing else is held), then holds them.
   void HoldMemory(uint64_t bytes) {
     std::unique_lock lock(memory_mutex);
-    memory_freed.wait(lock, [&] {
-      return memory_in_use == 0 || memory_in_use + bytes <= memory_budget;
-    });
+    memory_freed.wait(lock,
+                      [&] { return memory_in_use == 0 || memory_in_use + bytes <= memory_budget; });
     memory_in_use += bytes;
   }
   void ReleaseMemory(uint64_t bytes) {
@@ -155,8 +153,8 @@ Uploader::Stats Uploader::stats() const {
 
 Status Uploader::RunOne(const UploadTask& task) {
   State& s = *state_;
-  const std::string what = fmt::format("upload task {} of '{}' (version {})", task.task_id,
-                                       task.key, task.version);
+  const std::string what =
+      fmt::format("upload task {} of '{}' (version {})", task.task_id, task.key, task.version);
   if (!s.store) return s.store_error.WithContext(what);
   if (task.remove_only) {
     return s.store->Delete(task.key).WithContext(what + ": deleting a late upload");

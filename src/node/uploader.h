@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "store_types/node_tasks.h"
 #include "mooncake/common/status.h"
+#include "store_types/node_tasks.h"
 #include "tier/object_store.h"
 
 namespace mooncake::node {

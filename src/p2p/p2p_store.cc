@@ -12,7 +12,6 @@
 
 namespace mooncake::p2p {
 
-
 namespace {
 
 // "etcd://h:p,h:p[/]" or "h:p,h:p" → {"h:p", ...}.
@@ -87,14 +86,16 @@ Result<std::unique_ptr<P2PStore>> P2PStore::Create(P2PStoreOptions options) {
   transfer::EtcdClientOptions etcd_options;
   MC_ASSIGN_OR_RETURN(etcd_options.endpoints, ParseEtcdEndpoints(options.metadata_server));
   etcd_options.request_timeout = options.etcd_timeout;
-  MC_ASSIGN_OR_RETURN(std::unique_ptr<transfer::EtcdClient> etcd, transfer::EtcdClient::Create(etcd_options));
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<transfer::EtcdClient> etcd,
+                      transfer::EtcdClient::Create(etcd_options));
 
   transfer::TransferEngineOptions te;
   te.metadata_server = options.metadata_server;
   te.local_server_name = options.local_server_name;
   te.protocol = options.protocol;
   te.metadata_lease_ttl = options.lease_ttl;
-  MC_ASSIGN_OR_RETURN(std::unique_ptr<transfer::TransferEngine> engine, transfer::TransferEngine::Create(te));
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<transfer::TransferEngine> engine,
+                      transfer::TransferEngine::Create(te));
 
   auto lease = etcd->GrantLease(options.lease_ttl);
   if (!lease.ok()) return lease.status().WithContext("P2PStore: granting the holder lease");
@@ -103,7 +104,8 @@ Result<std::unique_ptr<P2PStore>> P2PStore::Create(P2PStoreOptions options) {
 }
 
 P2PStoreImpl::P2PStoreImpl(P2PStoreOptions options, std::unique_ptr<transfer::EtcdClient> etcd,
-                           std::unique_ptr<transfer::TransferEngine> engine, transfer::EtcdLeaseId lease)
+                           std::unique_ptr<transfer::TransferEngine> engine,
+                           transfer::EtcdLeaseId lease)
     : options_(std::move(options)),
       etcd_(std::move(etcd)),
       engine_(std::move(engine)),
@@ -388,7 +390,8 @@ Status P2PStoreImpl::Unregister(const std::string& name) { return Drop(name, Kin
 Status P2PStoreImpl::DeleteReplica(const std::string& name) { return Drop(name, Kind::kReplica); }
 
 Result<std::vector<P2PObjectInfo>> P2PStoreImpl::List(const std::string& prefix) {
-  MC_ASSIGN_OR_RETURN(std::vector<transfer::EtcdKeyValue> objects, etcd_->GetPrefix(ObjectKey(prefix)));
+  MC_ASSIGN_OR_RETURN(std::vector<transfer::EtcdKeyValue> objects,
+                      etcd_->GetPrefix(ObjectKey(prefix)));
   MC_ASSIGN_OR_RETURN(std::vector<transfer::EtcdKeyValue> holders,
                       etcd_->GetPrefix(std::string(kP2PKeyPrefix) + "holders/"));
   std::vector<P2PObjectInfo> out;
@@ -430,8 +433,10 @@ Result<P2PObjectInfo> P2PStoreImpl::GetObjectInfo(const std::string& name) {
 Status P2PStoreImpl::Remove(const std::string& name) {
   MC_RETURN_IF_ERROR(ValidateObjectName(name));
   MC_ASSIGN_OR_RETURN(int64_t deleted, etcd_->Delete(ObjectKey(name)));
-  MC_ASSIGN_OR_RETURN(std::vector<transfer::EtcdKeyValue> holders, etcd_->GetPrefix(HolderPrefix(name)));
-  for (const transfer::EtcdKeyValue& kv : holders) MC_RETURN_IF_ERROR(etcd_->Delete(kv.key).status());
+  MC_ASSIGN_OR_RETURN(std::vector<transfer::EtcdKeyValue> holders,
+                      etcd_->GetPrefix(HolderPrefix(name)));
+  for (const transfer::EtcdKeyValue& kv : holders)
+    MC_RETURN_IF_ERROR(etcd_->Delete(kv.key).status());
   if (deleted == 0 && holders.empty()) {
     return NotFound(name, fmt::format("not found (no P2P object of that name in etcd {})",
                                       etcd_->EndpointList()));

@@ -218,8 +218,8 @@ void ReplicaFetch::Drain() {
       bool finished = true;
       for (size_t t = 0; t < in_flight_[k].tasks && finished; ++t) {
         auto s = context_.engine->GetTransferStatus(in_flight_[k].batch, t);
-        finished =
-            !s.ok() || s->state == transfer::TransferState::kCompleted || s->state == transfer::TransferState::kFailed;
+        finished = !s.ok() || s->state == transfer::TransferState::kCompleted ||
+                   s->state == transfer::TransferState::kFailed;
       }
       if (finished) {
         context_.engine->FreeBatchId(in_flight_[k].batch).IgnoreError();

@@ -121,8 +121,9 @@ int PyTransferEngine::RegisterMemory(uintptr_t address, uint64_t length,
   py::gil_scoped_release nogil;
   std::shared_lock lock(mutex_);
   if (engine_ == nullptr) return Code("register_memory", NotInitialized("register_memory"));
-  return Code("register_memory", engine_->RegisterLocalMemory(reinterpret_cast<void*>(address),
-                                                              length, transfer::MemoryLocation{location}));
+  return Code("register_memory",
+              engine_->RegisterLocalMemory(reinterpret_cast<void*>(address), length,
+                                           transfer::MemoryLocation{location}));
 }
 
 int PyTransferEngine::UnregisterMemory(uintptr_t address) {
@@ -133,11 +134,9 @@ int PyTransferEngine::UnregisterMemory(uintptr_t address) {
               engine_->UnregisterLocalMemory(reinterpret_cast<void*>(address)));
 }
 
-Result<std::vector<transfer::TransferRequest>> PyTransferEngine::Requests(const std::string& target,
-                                                                const Addresses& buffers,
-                                                                const Addresses& peer_addresses,
-                                                                const Lengths& lengths,
-                                                                transfer::TransferOpcode opcode) {
+Result<std::vector<transfer::TransferRequest>> PyTransferEngine::Requests(
+    const std::string& target, const Addresses& buffers, const Addresses& peer_addresses,
+    const Lengths& lengths, transfer::TransferOpcode opcode) {
   if (peer_addresses.size() != buffers.size() || lengths.size() != buffers.size()) {
     return InvalidParams(fmt::format("{} buffers, {} peer_buffer_addresses, {} lengths",
                                      buffers.size(), peer_addresses.size(), lengths.size()));
@@ -154,7 +153,8 @@ Result<std::vector<transfer::TransferRequest>> PyTransferEngine::Requests(const 
 }
 
 int PyTransferEngine::TransferSync(const std::string& target, uintptr_t buffer,
-                                   uintptr_t peer_address, uint64_t length, transfer::TransferOpcode opcode) {
+                                   uintptr_t peer_address, uint64_t length,
+                                   transfer::TransferOpcode opcode) {
   return BatchTransferSync(target, {buffer}, {peer_address}, {length}, opcode);
 }
 
@@ -173,9 +173,10 @@ int PyTransferEngine::BatchTransferSync(const std::string& target, const Address
 
 uint64_t PyTransferEngine::BatchTransferAsync(const std::string& target, const Addresses& buffers,
                                               const Addresses& peer_addresses,
-                                              const Lengths& lengths, transfer::TransferOpcode opcode) {
-  const char* method =
-      opcode == transfer::TransferOpcode::kRead ? "batch_transfer_async_read" : "batch_transfer_async_write";
+                                              const Lengths& lengths,
+                                              transfer::TransferOpcode opcode) {
+  const char* method = opcode == transfer::TransferOpcode::kRead ? "batch_transfer_async_read"
+                                                                 : "batch_transfer_async_write";
   py::gil_scoped_release nogil;
   std::shared_lock lock(mutex_);
   if (engine_ == nullptr) {

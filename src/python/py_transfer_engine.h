@@ -63,9 +63,11 @@ class PyTransferEngine {
 
  private:
   // The requests moving each (buffer, peer address, length) to/from `target`.
-  Result<std::vector<transfer::TransferRequest>> Requests(const std::string& target, const Addresses& buffers,
-                                                const Addresses& peer_addresses,
-                                                const Lengths& lengths, transfer::TransferOpcode opcode);
+  Result<std::vector<transfer::TransferRequest>> Requests(const std::string& target,
+                                                          const Addresses& buffers,
+                                                          const Addresses& peer_addresses,
+                                                          const Lengths& lengths,
+                                                          transfer::TransferOpcode opcode);
   Status WaitBatch(transfer::BatchId batch, size_t tasks);
 
   // Shared by calls, exclusive for initialize / destruction.

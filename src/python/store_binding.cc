@@ -10,7 +10,6 @@ namespace py = pybind11;
 namespace mooncake::python {
 namespace {
 
-
 constexpr uint64_t kDefaultSize = uint64_t{16} << 20;  // upstream's setup() defaults
 
 void BindReplicateConfig(py::module_& m) {

@@ -1,8 +1,9 @@
 #include "python/store_options.h"
-#include "tier/object_store_credentials.h"
 
 #include <algorithm>
 #include <string>
+
+#include "tier/object_store_credentials.h"
 
 namespace mooncake::python {
 namespace {

@@ -88,8 +88,7 @@ Result<bool> ExistsBehindPool(ObjectStore& store, const std::string& key, Result
   return info.status().WithContext("looking '" + key + "' up in the object store");
 }
 
-Result<uint64_t> SizeBehindPool(ObjectStore& store, const std::string& key,
-                                Result<uint64_t> pool) {
+Result<uint64_t> SizeBehindPool(ObjectStore& store, const std::string& key, Result<uint64_t> pool) {
   if (pool.ok() || pool.status().code() != StatusCode::kObjectNotFound) return pool;
   auto info = store.Head(key);
   if (info.ok()) return info->size;

@@ -97,7 +97,8 @@ Result<uint64_t> ScanSsdSegment(int fd, uint64_t segment_size,
     }
     at = (static_cast<uint64_t>(data) + kSsdBlockBytes - 1) / kSsdBlockBytes * kSsdBlockBytes;
     if (at + kSsdHeaderBytes > segment_size) break;
-    const uint64_t want = std::min<uint64_t>(kScanChunk, segment_size - at) / kSsdBlockBytes * kSsdBlockBytes;
+    const uint64_t want =
+        std::min<uint64_t>(kScanChunk, segment_size - at) / kSsdBlockBytes * kSsdBlockBytes;
     ssize_t n;
     do {
       n = ::pread(fd, chunk, want, static_cast<off_t>(at));

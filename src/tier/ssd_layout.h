@@ -5,12 +5,12 @@
 //
 // An object occupies one allocation of its SSD segment: a 4 KiB header block, then its bytes,
 // padded to 4 KiB (store_types/ssd_geometry.h; every header starts on a 4 KiB boundary, and
-// O_DIRECT needs no bounce). The header holds magic "MCSSDv01", the object's size, version and CRC32C, its key, and a CRC32C
-// of the header itself, so a torn or stale header is never mistaken for an object. The header
-// is written after the bytes it describes: a valid header means complete data (and the data
-// CRC still catches a flipped byte at read time). Freeing an object punches a hole over its
-// allocation (or zeroes its header where the filesystem cannot punch), so a scan neither
-// resurrects it nor reads the free space: ScanSsdSegment skips holes with SEEK_DATA.
+// O_DIRECT needs no bounce). The header holds magic "MCSSDv01", the object's size, version and
+// CRC32C, its key, and a CRC32C of the header itself, so a torn or stale header is never mistaken
+// for an object. The header is written after the bytes it describes: a valid header means complete
+// data (and the data CRC still catches a flipped byte at read time). Freeing an object punches a
+// hole over its allocation (or zeroes its header where the filesystem cannot punch), so a scan
+// neither resurrects it nor reads the free space: ScanSsdSegment skips holes with SEEK_DATA.
 
 #include <cstdint>
 #include <functional>

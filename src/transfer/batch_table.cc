@@ -39,7 +39,8 @@ void TaskState::SliceFinished() {
   if (slices_left_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     const bool failed = failed_.load(std::memory_order_acquire);
     if (peer_ != nullptr) {
-      (failed ? peer_->tasks_failed : peer_->tasks_completed).fetch_add(1, std::memory_order_relaxed);
+      (failed ? peer_->tasks_failed : peer_->tasks_completed)
+          .fetch_add(1, std::memory_order_relaxed);
     }
     state_.store(failed ? TransferState::kFailed : TransferState::kCompleted,
                  std::memory_order_release);

@@ -1,6 +1,7 @@
 #include "transfer/buffer_allocator.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <cstring>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -80,9 +79,8 @@ Result<SharedBuffer> AllocateSharedBuffer(size_t length, Prefault prefault) {
                   fmt::format("memfd_create failed: {}", std::strerror(errno)));
   }
   auto fail = [&](const char* what) {
-    Status s(StatusCode::kNoAvailableHandle,
-             fmt::format("{} of a {}-byte shared buffer failed: {}", what, rounded,
-                         std::strerror(errno)));
+    Status s(StatusCode::kNoAvailableHandle, fmt::format("{} of a {}-byte shared buffer failed: {}",
+                                                         what, rounded, std::strerror(errno)));
     close(fd);
     return s;
   };

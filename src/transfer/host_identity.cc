@@ -1,10 +1,9 @@
 #include "transfer/host_identity.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <fstream>
-
-#include <fmt/format.h>
 
 namespace mooncake::transfer {
 

@@ -1,8 +1,8 @@
 #include "transfer/memory_registry.h"
 
-#include <mutex>
-
 #include <fmt/format.h>
+
+#include <mutex>
 
 namespace mooncake::transfer {
 

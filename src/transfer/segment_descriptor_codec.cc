@@ -121,8 +121,9 @@ Result<SegmentDescriptor> DecodeSegmentDescriptor(const std::string& text) {
     d.shm_endpoint = j.value("shm_endpoint", std::string());
     // An abstract Unix socket name: '@' then at most 99 bytes (sun_path's limit).
     if (!d.shm_endpoint.empty() && (d.shm_endpoint[0] != '@' || d.shm_endpoint.size() > 100)) {
-      return InvalidParams("malformed segment descriptor: shm_endpoint must be '@' and at most "
-                           "99 more characters");
+      return InvalidParams(
+          "malformed segment descriptor: shm_endpoint must be '@' and at most "
+          "99 more characters");
     }
     return d;
   } catch (const nlohmann::json::exception& e) {

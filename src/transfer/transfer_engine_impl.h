@@ -10,8 +10,8 @@
 #include "mooncake/transfer/transfer_engine.h"
 #include "transfer/batch_table.h"
 #include "transfer/memory_registry.h"
-#include "transfer/peer_counters.h"
 #include "transfer/metadata/metadata_store.h"
+#include "transfer/peer_counters.h"
 #include "transfer/route_choice.h"
 #include "transfer/transport/file/file_segments.h"
 #include "transfer/transport/shm/shm_exporter.h"
@@ -101,7 +101,7 @@ class TransferEngineImpl : public TransferEngine {
   std::unique_ptr<ucx::UcxTransport> ucx_;
   LocalTransports local_transports_;  // what RouteFor decides from
 
-  std::mutex buffers_mutex_;  // taken before the exporter's lock, never after
+  std::mutex buffers_mutex_;                        // taken before the exporter's lock, never after
   std::map<uintptr_t, OwnedBuffer> owned_buffers_;  // AllocateBuffer'd, by address
 
   std::mutex segments_mutex_;

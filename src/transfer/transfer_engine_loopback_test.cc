@@ -25,7 +25,7 @@ constexpr size_t kTargetSize = 8 << 20;
 TransferEngineOptions LoopbackOptions() {
   TransferEngineOptions options;
   options.local_server_name = "127.0.0.1:0";
-  options.protocol = "tcp";  // both engines share a host: auto would pick shm (shm tests)
+  options.protocol = "tcp";         // both engines share a host: auto would pick shm (shm tests)
   options.slice_size = kSliceSize;  // small, so that every test request is sliced
   options.prefault_buffers = false;
   return options;

@@ -90,10 +90,11 @@ Result<EtcdTarget> StartEtcdTarget(const std::string& etcd, uint16_t port, secon
 
 // Reads `length` bytes at `offset` of the bench target's buffer through `engine` and checks
 // them against the bench pattern.
-Status ReadAndVerify(transfer::TransferEngine& engine, transfer::SegmentHandle handle, uint64_t buffer, uint64_t offset,
-                     uint64_t length) {
+Status ReadAndVerify(transfer::TransferEngine& engine, transfer::SegmentHandle handle,
+                     uint64_t buffer, uint64_t offset, uint64_t length) {
   MC_ASSIGN_OR_RETURN(void* local, engine.AllocateBuffer(length));
-  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, handle, buffer + offset, length};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, handle, buffer + offset,
+                                 length};
   Status s = RunBatch(engine, {&read, 1}, seconds(10));
   if (s.ok()) {
     int64_t bad = bench::FirstMismatch(static_cast<char*>(local), length, kTargetSeed, offset);
@@ -349,7 +350,8 @@ TEST_F(EtcdMetadataTest, TargetIsFoundByNameVanishesOnKillAndIsFoundAgainAfterRe
       PollUntil([&] { return !Stored(target->name).has_value(); }, kLeaseTtl + kExpirySlack));
   std::printf("descriptor gone %.2f s after SIGKILL (lease TTL %lld s)\n", SecondsSince(killed_at),
               static_cast<long long>(kLeaseTtl.count()));
-  auto missing = (*engine)->OpenSegment("127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value()));
+  auto missing =
+      (*engine)->OpenSegment("127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value()));
   EXPECT_EQ(missing.status().code(), StatusCode::kSegmentNotFound);
 
   // Restarted on the same name: a new incarnation is published and served.

@@ -131,8 +131,8 @@ BatchOutcome Summarize(const std::vector<transfer::TransferStatus>& statuses) {
 // while that call runs (after a warm-up transfer mapped its buffer), at growing delays. The
 // copies that race with the death land in memory that outlives the process (never a crash);
 // every slice settled after the death is FAILED.
-void KillTargetMidBatch(transfer::TransferEngine& engine, transfer::TransferOpcode op, milliseconds transfer_timeout,
-                        const std::string& protocol) {
+void KillTargetMidBatch(transfer::TransferEngine& engine, transfer::TransferOpcode op,
+                        milliseconds transfer_timeout, const std::string& protocol) {
   const bool shm = protocol == "shm";
   constexpr uint64_t kTargetSize = 256 * kMiB;
   constexpr uint64_t kRequest = 4 * kMiB;
@@ -164,7 +164,8 @@ void KillTargetMidBatch(transfer::TransferEngine& engine, transfer::TransferOpco
     MC_ASSERT_OK(batch);
     Clock::time_point killed_at;
     if (shm) {
-      transfer::TransferRequest warm_up{transfer::TransferOpcode::kRead, local, *handle, target->buffer, 4096};
+      transfer::TransferRequest warm_up{transfer::TransferOpcode::kRead, local, *handle,
+                                        target->buffer, 4096};
       MC_ASSERT_OK(RunBatch(engine, {&warm_up, 1}));
       std::thread killer([&] {
         std::this_thread::sleep_for(milliseconds(8 >> attempt));
@@ -186,8 +187,8 @@ void KillTargetMidBatch(transfer::TransferEngine& engine, transfer::TransferOpco
     std::printf(
         "kill %s attempt %d: %zu completed, %zu failed, %zu unfinished, %.2f s after "
         "the kill\n",
-        op == transfer::TransferOpcode::kRead ? "READ" : "WRITE", attempt, outcome.completed, outcome.failed,
-        outcome.unfinished, took);
+        op == transfer::TransferOpcode::kRead ? "READ" : "WRITE", attempt, outcome.completed,
+        outcome.failed, outcome.unfinished, took);
     if (!outcome.errors.empty())
       std::printf("  first error: %s\n", outcome.errors[0].ToString().c_str());
     ASSERT_EQ(outcome.unfinished, 0u)
@@ -254,8 +255,9 @@ TEST_P(TcpFaultTest, FrozenTargetTimesOutAndIsServedAgainAfterResume) {
   Freeze(*target->process);
   std::vector<transfer::TransferRequest> requests;
   for (uint64_t off = 0; off < 32 * kMiB; off += 2 * kMiB) {
-    requests.push_back({off % (4 * kMiB) ? transfer::TransferOpcode::kRead : transfer::TransferOpcode::kWrite,
-                        local + off, *handle, target->buffer + off, 2 * kMiB});
+    requests.push_back(
+        {off % (4 * kMiB) ? transfer::TransferOpcode::kRead : transfer::TransferOpcode::kWrite,
+         local + off, *handle, target->buffer + off, 2 * kMiB});
   }
   auto batch = engine_->AllocateBatchId(requests.size());
   MC_ASSERT_OK(batch);
@@ -289,11 +291,12 @@ TEST_P(TcpFaultTest, FrozenTargetTimesOutAndIsServedAgainAfterResume) {
   // region the frozen batch only READ: its timed-out WRITEs were still queued in the target's
   // socket buffers and may be applied once it runs again (see the note printed below).
   target->process->Kill(SIGCONT);
-  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, *handle, target->buffer + 2 * kMiB + 5, kMiB};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, *handle,
+                                 target->buffer + 2 * kMiB + 5, kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(local, kMiB, kTargetSeed, 2 * kMiB + 5), -1);
-  transfer::TransferRequest written{transfer::TransferOpcode::kRead, local + 8 * kMiB, *handle, target->buffer,
-                          2 * kMiB};
+  transfer::TransferRequest written{transfer::TransferOpcode::kRead, local + 8 * kMiB, *handle,
+                                    target->buffer, 2 * kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&written, 1}, seconds(10)));
   std::printf(
       "note: a WRITE that FAILED by timeout %s applied after the target resumed\n",
@@ -311,7 +314,8 @@ TEST_P(ShmFaultTest, FrozenTargetDoesNotDelayTransfersToItsMappedMemory) {
   auto local_or = engine_->AllocateBuffer(32 * kMiB);
   MC_ASSERT_OK(local_or);
   char* local = static_cast<char*>(*local_or);
-  transfer::TransferRequest warm_up{transfer::TransferOpcode::kRead, local, *handle, target->buffer, 4096};
+  transfer::TransferRequest warm_up{transfer::TransferOpcode::kRead, local, *handle, target->buffer,
+                                    4096};
   MC_ASSERT_OK(RunBatch(*engine_, {&warm_up, 1}));
 
   Freeze(*target->process);
@@ -319,8 +323,9 @@ TEST_P(ShmFaultTest, FrozenTargetDoesNotDelayTransfersToItsMappedMemory) {
   bench::FillPattern(local, 16 * kMiB, kLocalSeed);
   std::vector<transfer::TransferRequest> requests;
   for (uint64_t off = 0; off < 32 * kMiB; off += 2 * kMiB) {
-    requests.push_back({off < 16 * kMiB ? transfer::TransferOpcode::kWrite : transfer::TransferOpcode::kRead,
-                        local + off, *handle, target->buffer + off, 2 * kMiB});
+    requests.push_back(
+        {off < 16 * kMiB ? transfer::TransferOpcode::kWrite : transfer::TransferOpcode::kRead,
+         local + off, *handle, target->buffer + off, 2 * kMiB});
   }
   const auto start = Clock::now();
   MC_ASSERT_OK(RunBatch(*engine_, requests, seconds(10)));
@@ -328,8 +333,8 @@ TEST_P(ShmFaultTest, FrozenTargetDoesNotDelayTransfersToItsMappedMemory) {
   EXPECT_EQ(bench::FirstMismatch(local + 16 * kMiB, 16 * kMiB, kTargetSeed, 16 * kMiB), -1);
   target->process->Kill(SIGCONT);
   // The WRITEs are in the target's memory: read them back.
-  transfer::TransferRequest back{transfer::TransferOpcode::kRead, local + 16 * kMiB, *handle, target->buffer,
-                       16 * kMiB};
+  transfer::TransferRequest back{transfer::TransferOpcode::kRead, local + 16 * kMiB, *handle,
+                                 target->buffer, 16 * kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&back, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(local + 16 * kMiB, 16 * kMiB, kLocalSeed, 0), -1);
 }
@@ -358,7 +363,8 @@ TEST_P(TcpFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
   Freeze(*target->process);  // nothing will be answered from now on
   std::vector<transfer::TransferRequest> requests;
   for (uint64_t off = 0; off < 8 * kMiB; off += kMiB) {
-    requests.push_back({transfer::TransferOpcode::kRead, local + off, *handle, target->buffer + off, kMiB});
+    requests.push_back(
+        {transfer::TransferOpcode::kRead, local + off, *handle, target->buffer + off, kMiB});
   }
   auto batch = engine_->AllocateBatchId(requests.size());
   MC_ASSERT_OK(batch);
@@ -383,7 +389,8 @@ TEST_P(TcpFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
   }
   MC_ASSERT_OK(engine_->FreeBatchId(*batch));
   // The closed handle is gone.
-  transfer::TransferRequest stale{transfer::TransferOpcode::kRead, local, *handle, target->buffer, 16};
+  transfer::TransferRequest stale{transfer::TransferOpcode::kRead, local, *handle, target->buffer,
+                                  16};
   EXPECT_EQ(RunBatch(*engine_, {&stale, 1}).code(), StatusCode::kInvalidParams);
 
   // Destroying an engine with transfers in flight returns promptly (DestroyWithin ends the
@@ -400,7 +407,8 @@ TEST_P(TcpFaultTest, ClosingSegmentOrEngineEndsInFlightTransfersPromptly) {
   }
   auto reopened = engine_->OpenSegment(target->name);
   MC_ASSERT_OK(reopened);
-  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, *reopened, target->buffer + 77, 2 * kMiB};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, *reopened,
+                                 target->buffer + 77, 2 * kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(local, 2 * kMiB, kTargetSeed, 77), -1);
 }
@@ -440,8 +448,8 @@ TEST_P(TransferEngineFaultTest, InitiatorKilledMidBatchLeavesTargetServing) {
   for (int round = 0; round < 3; ++round) {
     std::vector<transfer::TransferRequest> requests;
     for (uint64_t off = 0; off < 16 * kMiB; off += kMiB) {
-      requests.push_back(
-          {transfer::TransferOpcode::kRead, local + off, *handle, target->buffer + off + round * 7, kMiB});
+      requests.push_back({transfer::TransferOpcode::kRead, local + off, *handle,
+                          target->buffer + off + round * 7, kMiB});
     }
     MC_ASSERT_OK(RunBatch(*engine_, requests, seconds(10)));
     EXPECT_EQ(bench::FirstMismatch(local, 16 * kMiB, kTargetSeed, round * 7), -1);

@@ -114,7 +114,8 @@ TEST_P(TransferEngineFileTest, RemoteReadsAlignedUnalignedAndWhole) {
   for (Range r : {Range{0, kMiB}, Range{4097, 300000}, Range{kFileSize - 123, 123},
                   Range{0, kFileSize}, Range{1, 1}}) {
     std::memset(local_ + 1, 0, r.length);
-    transfer::TransferRequest read{transfer::TransferOpcode::kRead, local_ + 1, handle_, base_ + r.offset, r.length};
+    transfer::TransferRequest read{transfer::TransferOpcode::kRead, local_ + 1, handle_,
+                                   base_ + r.offset, r.length};
     MC_ASSERT_OK(RunBatch(*reader_, {&read, 1}));
     EXPECT_EQ(std::memcmp(local_ + 1, content_.data() + r.offset, r.length), 0)
         << "range " << r.offset << "+" << r.length;
@@ -148,8 +149,8 @@ TEST_P(TransferEngineFileTest, ManyConcurrentReadersInOneBatchAndAcrossThreads) 
       for (int i = 0; i < kPerThread; ++i) {
         const uint64_t offset =
             (static_cast<uint64_t>(t * kPerThread + i) * 77777) % (kFileSize - kLength);
-        batch.push_back({transfer::TransferOpcode::kRead, local_ + (t * kPerThread + i) * kLength, handle_,
-                         base_ + offset, kLength});
+        batch.push_back({transfer::TransferOpcode::kRead, local_ + (t * kPerThread + i) * kLength,
+                         handle_, base_ + offset, kLength});
       }
       results[t] = RunBatch(*reader_, batch);
     });
@@ -170,7 +171,8 @@ TEST_P(TransferEngineFileTest, ManyConcurrentReadersInOneBatchAndAcrossThreads) 
 
 TEST_P(TransferEngineFileTest, RangePastTheEndIsRefusedBeforeAnythingMoves) {
   const uint64_t writes_before = OwnerFileStats().writes;
-  transfer::TransferRequest past{transfer::TransferOpcode::kWrite, local_, handle_, base_ + kFileSize - 10, 20};
+  transfer::TransferRequest past{transfer::TransferOpcode::kWrite, local_, handle_,
+                                 base_ + kFileSize - 10, 20};
   auto batch = reader_->AllocateBatchId(1);
   MC_ASSERT_OK(batch);
   Status s = reader_->SubmitTransfer(*batch, {&past, 1});
@@ -184,7 +186,8 @@ TEST_P(TransferEngineFileTest, RangePastTheEndIsRefusedBeforeAnythingMoves) {
 
 TEST_P(TransferEngineFileTest, FileTruncatedUnderTheReaderFailsTheTask) {
   ASSERT_EQ(::truncate(path_.c_str(), 4096), 0);
-  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local_, handle_, base_ + 4 * kMiB, 65536};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local_, handle_, base_ + 4 * kMiB,
+                                 65536};
   Status s = RunBatch(*reader_, {&read, 1});
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("truncated")) << s.ToString();
@@ -211,8 +214,9 @@ TEST_P(TransferEngineFileTest, OwnerReachesItsOwnFileWithoutASocket) {
   MC_ASSERT_OK(buffer);
   char* mine = static_cast<char*>(*buffer);
   std::memcpy(mine, "local write", 11);
-  transfer::TransferRequest requests[2] = {{transfer::TransferOpcode::kRead, mine + 4096, *self, base_ + 777, kMiB},
-                                 {transfer::TransferOpcode::kWrite, mine, *self, base_ + 5 * kMiB + 3, 11}};
+  transfer::TransferRequest requests[2] = {
+      {transfer::TransferOpcode::kRead, mine + 4096, *self, base_ + 777, kMiB},
+      {transfer::TransferOpcode::kWrite, mine, *self, base_ + 5 * kMiB + 3, 11}};
   MC_ASSERT_OK(RunBatch(*owner_, requests));
   EXPECT_EQ(std::memcmp(mine + 4096, content_.data() + 777, kMiB), 0);
   std::vector<char> written = FileBytes(path_, 5 * kMiB + 3, 11);

@@ -104,7 +104,8 @@ TEST_P(TransferEngineIntegrationTest, ReadAndWriteFromOneByteTo64MiBKeepDataInta
     const uint64_t remote = kTargetSize - len - 3 * i;  // towards the end, unaligned
     const uint64_t local_dst = 3 + i;
     std::memset(dst + local_dst, 0, len);
-    transfer::TransferRequest r{transfer::TransferOpcode::kRead, dst + local_dst, *handle, base + remote, len};
+    transfer::TransferRequest r{transfer::TransferOpcode::kRead, dst + local_dst, *handle,
+                                base + remote, len};
     MC_ASSERT_OK(RunBatch(*engine_, {&r, 1}));
     int64_t bad = bench::FirstMismatch(dst + local_dst, len, kTargetSeed, remote);
     ASSERT_EQ(bad, -1) << "READ of " << len << " bytes at offset " << remote
@@ -122,12 +123,14 @@ TEST_P(TransferEngineIntegrationTest, ReadAndWriteFromOneByteTo64MiBKeepDataInta
     // WRITE random bytes, READ them back into another region, compare.
     std::vector<char> data = RandomBytes(len, 1000 + i);
     std::memcpy(src + local_src, data.data(), len);
-    transfer::TransferRequest write{transfer::TransferOpcode::kWrite, src + local_src, *handle, base + remote, len};
+    transfer::TransferRequest write{transfer::TransferOpcode::kWrite, src + local_src, *handle,
+                                    base + remote, len};
     MC_ASSERT_OK(RunBatch(*engine_, {&write, 1}));
     std::memcpy(shadow.data() + remote, data.data(), len);
 
     std::memset(dst + local_dst, 0, len);
-    transfer::TransferRequest read_back{transfer::TransferOpcode::kRead, dst + local_dst, *handle, base + remote, len};
+    transfer::TransferRequest read_back{transfer::TransferOpcode::kRead, dst + local_dst, *handle,
+                                        base + remote, len};
     MC_ASSERT_OK(RunBatch(*engine_, {&read_back, 1}));
     ASSERT_EQ(FirstDifference(dst + local_dst, data.data(), len), -1)
         << "READ-back of a " << len << "-byte WRITE at offset " << remote << " differs";
@@ -181,7 +184,8 @@ TEST_P(TransferEngineIntegrationTest, ConcurrentBatchesFromTwoThreadsStayApart) 
         if (off + len > kRegion) break;
         std::memcpy(src + off, data.data() + off, len);
         std::memcpy(model.data() + off, data.data() + off, len);
-        writes.push_back({transfer::TransferOpcode::kWrite, src + off, *handle, remote_base + off, len});
+        writes.push_back(
+            {transfer::TransferOpcode::kWrite, src + off, *handle, remote_base + off, len});
         off += len + 4096 + r;  // leave untouched gaps between requests
       }
       Status s = RunBatch(*engine_, writes);
@@ -192,7 +196,8 @@ TEST_P(TransferEngineIntegrationTest, ConcurrentBatchesFromTwoThreadsStayApart) 
       // Read the whole region back in slices of one batch and compare with the model.
       std::memset(dst, 0, kRegion);
       for (uint64_t o = 0; o < kRegion; o += 2 * kMiB) {
-        reads.push_back({transfer::TransferOpcode::kRead, dst + o, *handle, remote_base + o, 2 * kMiB});
+        reads.push_back(
+            {transfer::TransferOpcode::kRead, dst + o, *handle, remote_base + o, 2 * kMiB});
       }
       s = RunBatch(*engine_, reads);
       if (!s.ok()) {
@@ -235,7 +240,8 @@ TEST_P(TransferEngineIntegrationTest, TwentyThousandTinyRequestsInOneBatchKeepFr
   for (size_t i = 0; i < 20000; ++i) {
     const uint64_t len = 1 + static_cast<uint8_t>(lengths[2 * i]) % 97;
     if (off + len > kHalf) break;
-    writes.push_back({transfer::TransferOpcode::kWrite, local + off, *handle, target.buffer + off, len});
+    writes.push_back(
+        {transfer::TransferOpcode::kWrite, local + off, *handle, target.buffer + off, len});
     std::memcpy(model.data() + off, data.data() + off, len);
     off += len + static_cast<uint8_t>(lengths[2 * i + 1]) % 13;  // gaps keep the pattern
   }
@@ -244,7 +250,8 @@ TEST_P(TransferEngineIntegrationTest, TwentyThousandTinyRequestsInOneBatchKeepFr
   // Read everything back with tiny requests too (odd lengths, covering gaps), then compare.
   for (uint64_t o = 0; o < kHalf;) {
     const uint64_t len = std::min<uint64_t>(kHalf - o, 1 + (o * 7919) % 211);
-    reads.push_back({transfer::TransferOpcode::kRead, local + kHalf + o, *handle, target.buffer + o, len});
+    reads.push_back(
+        {transfer::TransferOpcode::kRead, local + kHalf + o, *handle, target.buffer + o, len});
     o += len;
   }
   MC_ASSERT_OK(RunBatch(*engine_, reads));
@@ -277,10 +284,12 @@ TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
 
   {  // Unregistered local memory, and a range running past the end of registered memory.
     std::vector<char> heap(4096);
-    Status s = submit_one({transfer::TransferOpcode::kRead, heap.data(), handle, target.buffer, 4096});
+    Status s =
+        submit_one({transfer::TransferOpcode::kRead, heap.data(), handle, target.buffer, 4096});
     EXPECT_EQ(s.code(), StatusCode::kInvalidParams) << s.ToString();
     EXPECT_THAT(s.message(), HasSubstr("not registered")) << s.ToString();
-    s = submit_one({transfer::TransferOpcode::kWrite, local + kMiB - 10, handle, target.buffer, 11});
+    s = submit_one(
+        {transfer::TransferOpcode::kWrite, local + kMiB - 10, handle, target.buffer, 11});
     EXPECT_EQ(s.code(), StatusCode::kInvalidParams) << s.ToString();
     EXPECT_THAT(s.message(), HasSubstr("not registered")) << s.ToString();
   }
@@ -316,7 +325,8 @@ TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
     MC_ASSERT_OK(engine_->FreeBatchId(*batch));
   }
   {  // A request naming a segment handle that was never opened.
-    Status s = submit_one({transfer::TransferOpcode::kRead, local, handle + 1000, target.buffer, 16});
+    Status s =
+        submit_one({transfer::TransferOpcode::kRead, local, handle + 1000, target.buffer, 16});
     EXPECT_EQ(s.code(), StatusCode::kInvalidParams) << s.ToString();
     EXPECT_THAT(s.message(), HasSubstr("unknown segment handle")) << s.ToString();
     EXPECT_FALSE(engine_->GetSegmentDescriptor(handle + 1000).ok());
@@ -364,7 +374,8 @@ TEST_P(TransferEngineIntegrationTest, BadRequestsAreRejectedWithClearErrors) {
     EXPECT_EQ(engine_->AllocateBatchId(0).status().code(), StatusCode::kInvalidParams);
   }
   // None of that disturbed the engine or the target: a normal transfer still works.
-  transfer::TransferRequest ok{transfer::TransferOpcode::kRead, local, handle, target.buffer + 12345, 100000};
+  transfer::TransferRequest ok{transfer::TransferOpcode::kRead, local, handle,
+                               target.buffer + 12345, 100000};
   MC_ASSERT_OK(RunBatch(*engine_, {&ok, 1}));
   EXPECT_EQ(bench::FirstMismatch(local, 100000, kTargetSeed, 12345), -1);
   EXPECT_TRUE(target.process->Running());
@@ -387,10 +398,11 @@ TEST_P(TransferEngineIntegrationTest, TargetRestartedOnSamePortIsServedThroughSa
   // Overwrite part of the first incarnation, so that data read later tells the two apart.
   std::vector<char> data = RandomBytes(kLength, 99);
   std::memcpy(local, data.data(), kLength);
-  transfer::TransferRequest write{transfer::TransferOpcode::kWrite, local, *handle, first->buffer + kOffset, kLength};
+  transfer::TransferRequest write{transfer::TransferOpcode::kWrite, local, *handle,
+                                  first->buffer + kOffset, kLength};
   MC_ASSERT_OK(RunBatch(*engine_, {&write, 1}));
-  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local + kLength, *handle, first->buffer + kOffset,
-                       kLength};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local + kLength, *handle,
+                                 first->buffer + kOffset, kLength};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}));
   ASSERT_EQ(FirstDifference(local + kLength, data.data(), kLength), -1);
 
@@ -410,7 +422,7 @@ TEST_P(TransferEngineIntegrationTest, TargetRestartedOnSamePortIsServedThroughSa
     ASSERT_FALSE(d->buffers.empty());
     std::memset(local + kLength, 0, kLength);
     transfer::TransferRequest again{transfer::TransferOpcode::kRead, local + kLength, *handle,
-                          d->buffers[0].address + kOffset, kLength};
+                                    d->buffers[0].address + kOffset, kLength};
     Status s = RunBatch(*engine_, {&again, 1}, seconds(15));
     if (s.ok()) {
       succeeded = true;
@@ -432,11 +444,12 @@ TEST_P(TransferEngineIntegrationTest, TargetRestartedOnSamePortIsServedThroughSa
   EXPECT_EQ(refreshed->buffers[0].address, second->buffer);
   EXPECT_NE(refreshed->incarnation, old_descriptor->incarnation);
   // And WRITEs land in the new incarnation.
-  transfer::TransferRequest write2{transfer::TransferOpcode::kWrite, local, *handle, second->buffer + kOffset, kLength};
+  transfer::TransferRequest write2{transfer::TransferOpcode::kWrite, local, *handle,
+                                   second->buffer + kOffset, kLength};
   MC_ASSERT_OK(RunBatch(*engine_, {&write2, 1}));
   std::memset(local + kLength, 0, kLength);
-  transfer::TransferRequest read2{transfer::TransferOpcode::kRead, local + kLength, *handle, second->buffer + kOffset,
-                        kLength};
+  transfer::TransferRequest read2{transfer::TransferOpcode::kRead, local + kLength, *handle,
+                                  second->buffer + kOffset, kLength};
   MC_ASSERT_OK(RunBatch(*engine_, {&read2, 1}));
   EXPECT_EQ(FirstDifference(local + kLength, data.data(), kLength), -1);
 }

@@ -35,7 +35,8 @@ class MultiNicTest : public ::testing::Test {
     Status s = topo_->Link("a", std::string(kA1) + "/24", "b", std::string(kB1) + "/24",
                            netns::OneGbitLink());
     ASSERT_TRUE(s.ok()) << s.ToString();
-    s = topo_->Link("a", std::string(kA2) + "/24", "b", std::string(kB2) + "/24", netns::OneGbitLink());
+    s = topo_->Link("a", std::string(kA2) + "/24", "b", std::string(kB2) + "/24",
+                    netns::OneGbitLink());
     ASSERT_TRUE(s.ok()) << s.ToString();
 
     port_ = testing::PickFreeTcpPort().value();
@@ -56,9 +57,9 @@ class MultiNicTest : public ::testing::Test {
   std::unique_ptr<testing::ChildProcess> StartInitiator(std::vector<std::string> extra) {
     testing::ProcessOptions initiator;
     initiator.binary = testing::BinaryPath("transfer_engine_bench");
-    initiator.args = {"--mode=initiator", "--segment_id=" + segment_,
-                      std::string("--nics=") + kA1 + "," + kA2, "--buffer_size=64MiB",
-                      "--block_size=1048576", "--batch_size=16"};
+    initiator.args = {
+        "--mode=initiator",    "--segment_id=" + segment_, std::string("--nics=") + kA1 + "," + kA2,
+        "--buffer_size=64MiB", "--block_size=1048576",     "--batch_size=16"};
     initiator.args.insert(initiator.args.end(), extra.begin(), extra.end());
     auto in_a = topo_->InHost("a", initiator);
     EXPECT_TRUE(in_a.ok()) << in_a.status().ToString();
@@ -101,7 +102,8 @@ TEST_F(MultiNicTest, ReadsAreSpreadOverBothLinks) {
 TEST_F(MultiNicTest, LinkCutMidTransferMovesSlicesToTheOtherLink) {
   // The far end goes down: no reset, no route change on our side, only silence. The progress
   // timeout (1 s) must notice, retry the slices on link 1, and the run must still complete.
-  auto initiator = StartInitiator({"--operation=write", "--duration=4", "--transfer_timeout_ms=1000"});
+  auto initiator =
+      StartInitiator({"--operation=write", "--duration=4", "--transfer_timeout_ms=1000"});
   ASSERT_NE(initiator, nullptr);
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   Status cut = topo_->SetLinkState("b", kB2, netns::LinkState::kDown);

@@ -316,7 +316,8 @@ TEST_F(TransferEngineWireTest, MalformedFramesDropOnlyTheOffendingConnection) {
   // After all that the target process is unharmed: the engine's existing connections and a
   // fresh engine both transfer correctly.
   EXPECT_TRUE(target->process->Running());
-  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, *handle, base + 3 * kMiB, 4 * kMiB};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, local, *handle, base + 3 * kMiB,
+                                 4 * kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(local, 4 * kMiB, kTargetSeed, 3 * kMiB), -1);
   auto fresh = StartInitiator();
@@ -325,8 +326,8 @@ TEST_F(TransferEngineWireTest, MalformedFramesDropOnlyTheOffendingConnection) {
   MC_ASSERT_OK(fresh_handle);
   auto fresh_local = (*fresh)->AllocateBuffer(kMiB);
   MC_ASSERT_OK(fresh_local);
-  transfer::TransferRequest fresh_read{transfer::TransferOpcode::kRead, *fresh_local, *fresh_handle, base + 2 * kMiB,
-                             5};
+  transfer::TransferRequest fresh_read{transfer::TransferOpcode::kRead, *fresh_local, *fresh_handle,
+                                       base + 2 * kMiB, 5};
   MC_ASSERT_OK(RunBatch(**fresh, {&fresh_read, 1}, seconds(10)));
   EXPECT_EQ(std::string(static_cast<char*>(*fresh_local), 5), "hello");
   DestroyWithin(std::move(*fresh), seconds(15));
@@ -375,7 +376,8 @@ TEST_F(TransferEngineWireTest, DescriptorExhaustionNeitherSpinsNorFloodsTheLog) 
   MC_ASSERT_OK(handle);
   auto local = engine_->AllocateBuffer(kMiB);
   MC_ASSERT_OK(local);
-  transfer::TransferRequest read{transfer::TransferOpcode::kRead, *local, *handle, target->buffer + 3, kMiB};
+  transfer::TransferRequest read{transfer::TransferOpcode::kRead, *local, *handle,
+                                 target->buffer + 3, kMiB};
   MC_ASSERT_OK(RunBatch(*engine_, {&read, 1}, seconds(10)));
   EXPECT_EQ(bench::FirstMismatch(static_cast<char*>(*local), kMiB, kTargetSeed, 3), -1);
 }
@@ -403,8 +405,8 @@ TEST_F(TransferEngineWireTest, FileSegmentRangesAreEnforcedOnTheWire) {
   for (auto [address, length] : outside) {
     ASSERT_TRUE(c->Send(Header(kReadRequest, ++id, address, length)));
     auto reply = c->ReadFrame();
-    ASSERT_TRUE(reply.has_value()) << "no reply to an out-of-range READ at 0x" << std::hex
-                                   << address;
+    ASSERT_TRUE(reply.has_value())
+        << "no reply to an out-of-range READ at 0x" << std::hex << address;
     EXPECT_EQ(reply->id, id);
     EXPECT_EQ(reply->status, static_cast<int32_t>(StatusCode::kInvalidParams));
     EXPECT_THAT(reply->payload, HasSubstr("outside the registered buffers"));

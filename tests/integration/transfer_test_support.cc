@@ -121,14 +121,16 @@ Status ProtocolAvailable(const std::string& protocol) {
   return options.Validate();
 }
 
-Result<std::unique_ptr<transfer::TransferEngine>> StartInitiator(transfer::TransferEngineOptions options) {
+Result<std::unique_ptr<transfer::TransferEngine>> StartInitiator(
+    transfer::TransferEngineOptions options) {
   options.local_server_name = "127.0.0.1:0";
   options.prefault_buffers = false;
   return transfer::TransferEngine::Create(std::move(options));
 }
 
-std::vector<transfer::TransferStatus> WaitForTasks(transfer::TransferEngine& engine, transfer::BatchId batch, size_t n,
-                                         milliseconds timeout) {
+std::vector<transfer::TransferStatus> WaitForTasks(transfer::TransferEngine& engine,
+                                                   transfer::BatchId batch, size_t n,
+                                                   milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   std::vector<transfer::TransferStatus> statuses(n);
   std::vector<bool> done(n, false);
@@ -157,13 +159,15 @@ std::vector<transfer::TransferStatus> WaitForTasks(transfer::TransferEngine& eng
 
 bool AllFinished(const std::vector<transfer::TransferStatus>& statuses) {
   for (const auto& s : statuses) {
-    if (s.state != transfer::TransferState::kCompleted && s.state != transfer::TransferState::kFailed) return false;
+    if (s.state != transfer::TransferState::kCompleted &&
+        s.state != transfer::TransferState::kFailed)
+      return false;
   }
   return true;
 }
 
-Status RunBatch(transfer::TransferEngine& engine, std::span<const transfer::TransferRequest> requests,
-                milliseconds timeout) {
+Status RunBatch(transfer::TransferEngine& engine,
+                std::span<const transfer::TransferRequest> requests, milliseconds timeout) {
   MC_ASSIGN_OR_RETURN(transfer::BatchId batch, engine.AllocateBatchId(requests.size()));
   Status submitted = engine.SubmitTransfer(batch, requests);
   // Even a failed submit may have started tasks (transport errors fail them); wait for them.

@@ -63,19 +63,22 @@ Status ProtocolAvailable(const std::string& protocol);
 
 // An in-process initiator listening on 127.0.0.1:0, with buffers not prefaulted (faster
 // start; the tests touch only what they use). `options` fields other than those two are kept.
-Result<std::unique_ptr<transfer::TransferEngine>> StartInitiator(transfer::TransferEngineOptions options = {});
+Result<std::unique_ptr<transfer::TransferEngine>> StartInitiator(
+    transfer::TransferEngineOptions options = {});
 
 // Polls the first `n` tasks of `batch` until all are COMPLETED or FAILED or `timeout` passed;
 // returns their last observed statuses (a task still PENDING/WAITING means the wait timed out).
-std::vector<transfer::TransferStatus> WaitForTasks(transfer::TransferEngine& engine, transfer::BatchId batch, size_t n,
-                                         std::chrono::milliseconds timeout);
+std::vector<transfer::TransferStatus> WaitForTasks(transfer::TransferEngine& engine,
+                                                   transfer::BatchId batch, size_t n,
+                                                   std::chrono::milliseconds timeout);
 
 // True when every status is COMPLETED or FAILED.
 bool AllFinished(const std::vector<transfer::TransferStatus>& statuses);
 
 // Allocates a batch, submits `requests`, waits (bounded) and frees the batch. OK when every
 // task COMPLETED; otherwise the submit error, the first task error, or a timeout.
-Status RunBatch(transfer::TransferEngine& engine, std::span<const transfer::TransferRequest> requests,
+Status RunBatch(transfer::TransferEngine& engine,
+                std::span<const transfer::TransferRequest> requests,
                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // Destroys `engine` on another thread and ends the whole test process with a clear message if

@@ -30,7 +30,9 @@ struct Ports {
   uint16_t metrics = 0;
 };
 
-Ports FreePorts() { return {testing::PickFreeTcpPort().value(), testing::PickFreeTcpPort().value()}; }
+Ports FreePorts() {
+  return {testing::PickFreeTcpPort().value(), testing::PickFreeTcpPort().value()};
+}
 
 std::vector<std::string> PortArgs(const Ports& ports) {
   return {"--host=127.0.0.1", "--port=" + std::to_string(ports.rpc),

@@ -66,7 +66,8 @@ Result<CommandResult> Execute(const std::vector<std::string>& argv, milliseconds
   testing::ProcessOptions options;
   options.binary = argv.at(0);
   options.args.assign(argv.begin() + 1, argv.end());
-  MC_ASSIGN_OR_RETURN(std::unique_ptr<testing::ChildProcess> child, testing::ChildProcess::Start(options));
+  MC_ASSIGN_OR_RETURN(std::unique_ptr<testing::ChildProcess> child,
+                      testing::ChildProcess::Start(options));
   Result<int> code = child->Wait(timeout);
   if (!code.ok()) return code.status().WithContext("`" + Join(argv) + "`");
   return CommandResult{*code, child->ReadLog()};
@@ -370,7 +371,8 @@ Result<std::vector<std::string>> NetnsTopology::CommandPrefix(std::string_view h
   return std::vector<std::string>{IpPath(), "netns", "exec", ns};
 }
 
-Result<testing::ProcessOptions> NetnsTopology::InHost(std::string_view host, testing::ProcessOptions options) const {
+Result<testing::ProcessOptions> NetnsTopology::InHost(std::string_view host,
+                                                      testing::ProcessOptions options) const {
   MC_ASSIGN_OR_RETURN(std::vector<std::string> prefix, CommandPrefix(host));
   std::vector<std::string> args(prefix.begin() + 1, prefix.end());
   args.push_back(std::move(options.binary));

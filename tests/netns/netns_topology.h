@@ -103,7 +103,8 @@ class NetnsTopology {
   // `options` rewritten to run inside `host`: binary becomes `ip`, args become
   // {"netns", "exec", ns, options.binary, options.args...}; env and log_path are kept. Pass the
   // result to ChildProcess::Start.
-  Result<testing::ProcessOptions> InHost(std::string_view host, testing::ProcessOptions options) const;
+  Result<testing::ProcessOptions> InHost(std::string_view host,
+                                         testing::ProcessOptions options) const;
 
   // Runs `argv` inside `host` and waits. Fails when it exits non-zero (the message holds its
   // output) or runs past `timeout` (it is then SIGKILLed).

@@ -312,7 +312,8 @@ TEST(NetnsTopologyTest, CreateSweepsNamespacesOfDeadProcessesOnly) {
   testing::ProcessOptions squatter_options;
   squatter_options.binary = "/bin/sh";
   squatter_options.args = {"-c", "exec ip netns exec " + stale + " sleep 60"};
-  Result<std::unique_ptr<testing::ChildProcess>> squatter = testing::ChildProcess::Start(squatter_options);
+  Result<std::unique_ptr<testing::ChildProcess>> squatter =
+      testing::ChildProcess::Start(squatter_options);
   ASSERT_TRUE(squatter.ok());
   for (int attempt = 0; attempt < 100; ++attempt) {  // Until it has entered the namespace.
     if (Shell("ip netns pids " + stale + " | grep -q .") == 0) break;

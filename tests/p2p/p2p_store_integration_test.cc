@@ -84,8 +84,8 @@ class P2PStoreTest : public ::testing::Test {
   }
   // A mooncake_p2p child seeding `file` as `name`, once it printed READY.
   static std::unique_ptr<testing::ChildProcess> StartSeedProcess(const std::string& name,
-                                                        const std::string& file,
-                                                        const std::string& shard_size) {
+                                                                 const std::string& file,
+                                                                 const std::string& shard_size) {
     testing::ProcessOptions p;
     p.binary = testing::BinaryPath("mooncake_p2p");
     p.args = {"--metadata_server",

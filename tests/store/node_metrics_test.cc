@@ -114,8 +114,7 @@ TEST_F(NodeMetricsTest, CountsBytesServedToEachPeerOverTcp) {
   EXPECT_EQ(Sample(text, "mooncake_node_peer_bytes_total", "direction=\"served_write\""),
             3.0 * 4096)
       << text;
-  EXPECT_EQ(Sample(text, "mooncake_node_peer_bytes_total", "direction=\"served_read\""),
-            2.0 * 4096)
+  EXPECT_EQ(Sample(text, "mooncake_node_peer_bytes_total", "direction=\"served_read\""), 2.0 * 4096)
       << text;
 }
 

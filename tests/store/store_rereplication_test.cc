@@ -56,13 +56,15 @@ class ReplicaReader {
       return Status(StatusCode::kInvalidParams, "replica larger than the reader's buffer");
     }
     if (size == 0) return std::vector<uint8_t>{};
-    MC_RETURN_IF_ERROR(Transfer(transfer::TransferOpcode::kRead, slice.segment, slice.address, size));
+    MC_RETURN_IF_ERROR(
+        Transfer(transfer::TransferOpcode::kRead, slice.segment, slice.address, size));
     return std::vector<uint8_t>(buffer_, buffer_ + size);
   }
 
   // Overwrites the byte at `offset` of `slice` with its complement (a flipped replica).
   Status FlipByte(const Allocation& slice, uint64_t offset) {
-    MC_RETURN_IF_ERROR(Transfer(transfer::TransferOpcode::kRead, slice.segment, slice.address + offset, 1));
+    MC_RETURN_IF_ERROR(
+        Transfer(transfer::TransferOpcode::kRead, slice.segment, slice.address + offset, 1));
     buffer_[0] = static_cast<uint8_t>(~buffer_[0]);
     return Transfer(transfer::TransferOpcode::kWrite, slice.segment, slice.address + offset, 1);
   }
@@ -71,8 +73,8 @@ class ReplicaReader {
   static constexpr size_t kBufferBytes = 1 << 20;
 
   // One transfer between the buffer's start and `address` in `segment`, waited for (10 s).
-  Status Transfer(transfer::TransferOpcode opcode, const std::string& segment_name, uint64_t address,
-                  size_t size) {
+  Status Transfer(transfer::TransferOpcode opcode, const std::string& segment_name,
+                  uint64_t address, size_t size) {
     MC_ASSIGN_OR_RETURN(transfer::SegmentHandle segment, engine_->OpenSegment(segment_name));
     MC_ASSIGN_OR_RETURN(transfer::BatchId batch, engine_->AllocateBatchId(1));
     const transfer::TransferRequest request{opcode, buffer_, segment, address, size};

@@ -47,8 +47,8 @@ std::string StoreTestCluster::node_name(int i) const {
   return host + ":" + std::to_string(node_ports_[i]);
 }
 
-Result<std::unique_ptr<testing::ChildProcess>> StoreTestCluster::Launch(const std::string& role,
-                                                               testing::ProcessOptions process) {
+Result<std::unique_ptr<testing::ChildProcess>> StoreTestCluster::Launch(
+    const std::string& role, testing::ProcessOptions process) {
   if (options_.launcher) {
     MC_ASSIGN_OR_RETURN(process, options_.launcher(role, std::move(process)));
   }

@@ -49,7 +49,8 @@ struct StoreTestClusterOptions {
   // How each process is started: given "master" or "node<i>" and the plain ProcessOptions,
   // returns the ones to start instead (e.g. NetnsTopology::InHost to run it inside an emulated
   // host). Default: none, every process runs as is.
-  std::function<Result<testing::ProcessOptions>(const std::string& role, testing::ProcessOptions)> launcher;
+  std::function<Result<testing::ProcessOptions>(const std::string& role, testing::ProcessOptions)>
+      launcher;
 };
 
 class StoreTestCluster {
@@ -86,7 +87,8 @@ class StoreTestCluster {
  private:
   explicit StoreTestCluster(StoreTestClusterOptions options) : options_(std::move(options)) {}
   // `process` through options_.launcher, if any.
-  Result<std::unique_ptr<testing::ChildProcess>> Launch(const std::string& role, testing::ProcessOptions process);
+  Result<std::unique_ptr<testing::ChildProcess>> Launch(const std::string& role,
+                                                        testing::ProcessOptions process);
 
   StoreTestClusterOptions options_;
   uint16_t master_port_ = 0;

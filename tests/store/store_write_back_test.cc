@@ -94,7 +94,9 @@ class StoreWriteBackTest : public ::testing::Test {
   TierStats Tier() {
     auto info = master_->GetClusterInfo();
     EXPECT_TRUE(info.ok()) << info.status().ToString();
-    if (info.ok()) EXPECT_EQ(info->object_store_policy, "write-back");
+    if (info.ok()) {
+      EXPECT_EQ(info->object_store_policy, "write-back");
+    }
     return info.ok() ? info->tier : TierStats{};
   }
 
@@ -122,7 +124,9 @@ class StoreWriteBackTest : public ::testing::Test {
     return Scrape(cluster_->node_metrics_port(0), "mooncake_node_uploads{what=\"" + what + "\"}");
   }
   // A sample of the master's /metrics.
-  double MasterMetric(const std::string& sample) { return Scrape(cluster_->metrics_port(), sample); }
+  double MasterMetric(const std::string& sample) {
+    return Scrape(cluster_->metrics_port(), sample);
+  }
 
   void ExpectInBucket(const std::string& key, const std::vector<uint8_t>& value) {
     std::vector<char> stored(value.size());
@@ -188,7 +192,8 @@ TEST_F(StoreWriteBackTest, UploadsAfterTheAckSurviveAnS3OutageAndServeARestarted
   EXPECT_EQ(NodeUploads("queued"), 0);
   for (size_t i = 12; i < values.size(); ++i) ExpectInBucket(key(i), values[i]);
   EXPECT_EQ(MasterMetric("mooncake_master_upload_backlog{what=\"objects\"}"), 0);
-  EXPECT_GE(MasterMetric("mooncake_master_tier_hits_total{tier=\"dram\"}"), 20) << "the reads above";
+  EXPECT_GE(MasterMetric("mooncake_master_tier_hits_total{tier=\"dram\"}"), 20)
+      << "the reads above";
 
   // A brand-new cluster with empty DRAM serves every object from the bucket. (Every channel
   // to the old master goes first: gRPC would share its broken connection with new ones.)
@@ -234,8 +239,8 @@ TEST_F(StoreWriteBackTest, AMasterRestartKeepsKnowingWhatWasUploaded) {
   client_ = NewClient();
   ASSERT_TRUE(client_);
   ASSERT_TRUE(client_->Put("mr/new", Pattern(1000, 77)).ok());
-  ASSERT_TRUE(WaitFor([](const TierStats& t) { return t.object_uploads == 1; },
-                      milliseconds(20000)));
+  ASSERT_TRUE(
+      WaitFor([](const TierStats& t) { return t.object_uploads == 1; }, milliseconds(20000)));
 }
 
 TEST_F(StoreWriteBackTest, APoolFullOfObjectsNotYetUploadedRefusesPutsAndLosesNothing) {

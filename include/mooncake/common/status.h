@@ -91,7 +91,7 @@ inline Status SegmentNotFound(std::string m) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : data_(std::move(status)) {  // NOLINT: implicit by design
     if (std::get<Status>(data_).ok()) {
       data_ = Status(StatusCode::kInternalError, "Result constructed from an OK status");
@@ -123,10 +123,10 @@ class [[nodiscard]] Result {
 #define MC_STATUS_CONCAT_(a, b) MC_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function when `expr` is not OK.
-#define MC_RETURN_IF_ERROR(expr)                          \
-  do {                                                    \
-    ::mooncake::Status mc_status_tmp_ = (expr);           \
-    if (!mc_status_tmp_.ok()) return mc_status_tmp_;      \
+#define MC_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    ::mooncake::Status mc_status_tmp_ = (expr);      \
+    if (!mc_status_tmp_.ok()) return mc_status_tmp_; \
   } while (0)
 
 // `MC_ASSIGN_OR_RETURN(auto x, FunctionReturningResult());`

@@ -85,7 +85,7 @@ struct EndpointDescriptor {
 
 // What a peer needs to reach a segment: published through the MetadataStore.
 struct SegmentDescriptor {
-  std::string name;          // "host:port" as given by --local_server_name
+  std::string name;  // "host:port" as given by --local_server_name
   uint32_t protocol_version = 0;
   uint64_t incarnation = 0;  // changes on every process start; detects restarted peers
   std::string host_id;       // boot id + network-namespace inode: equal means same host

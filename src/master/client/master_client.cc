@@ -253,8 +253,7 @@ Result<std::vector<Result<PutStartReply>>> MasterClient::BatchPutStart(
   // The wire reads 0 as 1 (older clients); this API promises 1..16, so 0 is refused here.
   if (config.replica_num < 1 || config.replica_num > kMaxReplicaNum) {
     return Status(StatusCode::kInvalidParams, "replica_num " + std::to_string(config.replica_num) +
-                                                  " outside 1.." +
-                                                  std::to_string(kMaxReplicaNum));
+                                                  " outside 1.." + std::to_string(kMaxReplicaNum));
   }
   pb::BatchPutStartRequest req;
   ToProto(config, req.mutable_config());

@@ -282,7 +282,7 @@ TEST_F(MasterCoreManifestTest, LaterPutsOutrankAdoptedVersionsAfterRestart) {
   ASSERT_TRUE(core_->Mount(Tracked("a")).ok());
   Put("k", kKiB);  // version >= 1000 on "a"
   auto late = core_->MountWithManifest(Tracked("b"), {ManifestEntry{"k", kBase, kKiB, kKiB,
-                                                                     /*version=*/999, 1}});
+                                                                    /*version=*/999, 1}});
   ASSERT_TRUE(late.ok());
   EXPECT_EQ(late->adopted, 0u);
   EXPECT_EQ(late->rejected_keys, std::vector<std::string>{"k"});

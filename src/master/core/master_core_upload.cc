@@ -308,8 +308,7 @@ Status MasterCore::CheckUploads() const {
     bytes += record->size;
     if (queued == in_flight) {
       broken = Status(StatusCode::kInternalError,
-                      "object '" + std::string(record->key()) +
-                          "' awaits its upload but is " +
+                      "object '" + std::string(record->key()) + "' awaits its upload but is " +
                           (queued ? "both queued and uploading" : "neither queued nor uploading"));
     }
   });

@@ -30,7 +30,7 @@ SegmentSpec Tracked(const std::string& node, Medium medium = Medium::kDram,
                     uint64_t size = 64 * kKiB) {
   const bool ssd = medium == Medium::kSsd;
   SegmentSpec spec{"seg-" + node + (ssd ? "/ssd" : ""), node, 1, medium,
-                   ssd ? (uint64_t{1} << 63) : kBase, size};
+                   ssd ? (uint64_t{1} << 63) : kBase,   size};
   spec.track_manifest = true;
   return spec;
 }
@@ -57,7 +57,8 @@ class MasterCoreUploadTest : public ::testing::Test {
     ReplicateConfig config;
     config.preferred_segments = {segment};
     config.from_object_store = from_object_store;
-    auto started = upsert ? core_->UpsertStart(key, size, config) : core_->PutStart(key, size, config);
+    auto started =
+        upsert ? core_->UpsertStart(key, size, config) : core_->PutStart(key, size, config);
     if (!started.ok()) return started.status();
     return core_->PutEnd(key, 7);
   }
@@ -144,14 +145,16 @@ TEST_F(MasterCoreUploadTest, FailedUploadIsRetriedWithGrowingDelay) {
   ASSERT_TRUE(Put("k").ok());
   std::vector<UploadTask> first = TickAndTake("a");
   ASSERT_EQ(first.size(), 1u);
-  ASSERT_TRUE(core_->CompleteUpload(first[0].task_id, "a", Status(StatusCode::kRpcFail, "down")).ok());
+  ASSERT_TRUE(
+      core_->CompleteUpload(first[0].task_id, "a", Status(StatusCode::kRpcFail, "down")).ok());
   EXPECT_EQ(stats().object_upload_failures, 1u);
   EXPECT_EQ(stats().upload_backlog_objects, 1u);
   EXPECT_TRUE(TickAndTake("a").empty()) << "waits upload_retry_delay";
   clock_.Advance(milliseconds(100));
   std::vector<UploadTask> second = TickAndTake("a");
   ASSERT_EQ(second.size(), 1u);
-  ASSERT_TRUE(core_->CompleteUpload(second[0].task_id, "a", Status(StatusCode::kRpcFail, "down")).ok());
+  ASSERT_TRUE(
+      core_->CompleteUpload(second[0].task_id, "a", Status(StatusCode::kRpcFail, "down")).ok());
   clock_.Advance(milliseconds(100));
   EXPECT_TRUE(TickAndTake("a").empty()) << "the second failure waits twice as long";
   clock_.Advance(milliseconds(100));
@@ -169,7 +172,8 @@ TEST_F(MasterCoreUploadTest, RetriesReachEveryWaitingObjectRoundRobin) {
     core_->Tick();
     for (const char* node : {"a", "b"}) {
       for (const UploadTask& t : core_->TakeUploadTasks(node, 64)) {
-        ASSERT_TRUE(core_->CompleteUpload(t.task_id, node, Status(StatusCode::kRpcFail, "down")).ok());
+        ASSERT_TRUE(
+            core_->CompleteUpload(t.task_id, node, Status(StatusCode::kRpcFail, "down")).ok());
       }
     }
   }

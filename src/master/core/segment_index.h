@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "master/core/manifest_journal.h"
-#include "store_types/segment.h"
 #include "master/core/object_record.h"
+#include "store_types/segment.h"
 
 namespace mooncake::master {
 

@@ -24,9 +24,9 @@
 #include <string_view>
 #include <vector>
 
-#include "store_types/segment.h"
 #include "common/offset_allocator.h"
 #include "mooncake/common/status.h"
+#include "store_types/segment.h"
 
 namespace mooncake::master {
 

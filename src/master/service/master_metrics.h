@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "common/metrics/metrics_registry.h"
-#include "store_types/cluster_stats.h"
 #include "master/service/master_rpc.h"
 #include "mooncake/common/status.h"
+#include "store_types/cluster_stats.h"
 
 namespace mooncake::master {
 

@@ -10,9 +10,9 @@
 
 #include "common/logging.h"
 #include "common/metrics/metrics_registry.h"
+#include "master/codec/master_protocol.h"
 #include "master/service/master_http.h"
 #include "master/service/master_metrics.h"
-#include "master/codec/master_protocol.h"
 #include "master/service/master_service.h"
 
 namespace mooncake::master {

@@ -16,8 +16,8 @@
 #include <string>
 
 #include "master/core/master_core.h"
-#include "store_types/object_tier.h"
 #include "mooncake/common/status.h"
+#include "store_types/object_tier.h"
 
 namespace mooncake::master {
 

@@ -239,7 +239,8 @@ grpc::Status MasterServiceImpl::BatchPutStart(grpc::ServerContext* ctx,
         metrics_.RecordItemError(MasterRpc::kPutStart, result.status());
         continue;
       }
-      for (const ReplicaView& replica : result->replicas) ReplicaToProto(replica, out->add_replicas());
+      for (const ReplicaView& replica : result->replicas)
+        ReplicaToProto(replica, out->add_replicas());
       out->set_replicas_short(result->replicas_short);
       out->set_version(result->version);
     }
@@ -310,7 +311,8 @@ grpc::Status MasterServiceImpl::BatchGetReplicaList(grpc::ServerContext* ctx,
       out->set_size(result->size);
       out->set_version(result->version);
       out->set_checksum(result->checksum);
-      for (const ReplicaView& replica : result->replicas) ReplicaToProto(replica, out->add_replicas());
+      for (const ReplicaView& replica : result->replicas)
+        ReplicaToProto(replica, out->add_replicas());
       const auto ttl =
           std::chrono::duration_cast<std::chrono::milliseconds>(result->lease_until - now);
       out->set_lease_ttl_ms(ttl.count() > 0 ? static_cast<uint64_t>(ttl.count()) : 0);

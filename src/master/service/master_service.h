@@ -19,8 +19,8 @@
 
 #include "master/core/master_core.h"
 #include "master/service/master_metrics.h"
-#include "store_types/object_tier.h"
 #include "mooncake/proto/master.grpc.pb.h"
+#include "store_types/object_tier.h"
 
 namespace mooncake::master {
 

@@ -210,7 +210,8 @@ TEST_F(MasterServiceTest, BatchesReportOneResultPerKeyInOrder) {
   Mount("seg-a", "node-a");
   Put("exists", 100);
   auto starts = client_->BatchPutStart(
-      {{"new-1", 100}, {"exists", 100}, {"", 100}, {"huge", uint64_t{1} << 50}, {"new-2", 200}}, ReplicateConfig{});
+      {{"new-1", 100}, {"exists", 100}, {"", 100}, {"huge", uint64_t{1} << 50}, {"new-2", 200}},
+      ReplicateConfig{});
   ASSERT_TRUE(starts.ok()) << starts.status().ToString();
   ASSERT_EQ(starts->size(), 5u);
   EXPECT_TRUE((*starts)[0].ok());

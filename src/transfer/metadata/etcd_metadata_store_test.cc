@@ -18,7 +18,9 @@ namespace {
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-std::string DeadEndpoint() { return "127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value()); }
+std::string DeadEndpoint() {
+  return "127.0.0.1:" + std::to_string(testing::PickFreeTcpPort().value());
+}
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();

@@ -17,9 +17,9 @@ Result<SegmentDescriptor> HandshakeMetadataStore::Lookup(const std::string& segm
   auto result = tcp::ConnectAndHandshake(*address, options_.local_name,
                                          std::chrono::steady_clock::now() + options_.timeout);
   if (!result.ok()) {
-    return Status(StatusCode::kSegmentNotFound,
-                  fmt::format("segment '{}' not reachable: {}", segment_name,
-                              result.status().message()));
+    return Status(
+        StatusCode::kSegmentNotFound,
+        fmt::format("segment '{}' not reachable: {}", segment_name, result.status().message()));
   }
   return std::move(result->descriptor);
 }

@@ -1,13 +1,12 @@
 #include "transfer/transport/tcp/connection.h"
 
+#include <fmt/format.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 
@@ -108,8 +107,8 @@ void Connection::FlushLocked() {
       // to the loop, even on the loop thread itself (Close() would run CloseNow inline there
       // and self-deadlock: an EPOLLOUT flush, a reply, or a retry onto a sibling channel).
       loop_->Post([self = shared_from_this(),
-                   reason = TransferFail(fmt::format("send to {} failed: {}", peer_label_,
-                                                     std::strerror(errno)))] {
+                   reason = TransferFail(
+                       fmt::format("send to {} failed: {}", peer_label_, std::strerror(errno)))] {
         self->CloseNow(reason);
       });
       return;
@@ -134,7 +133,8 @@ void Connection::FlushLocked() {
 void Connection::UpdateInterestLocked() {
   if (closed()) return;
   if (reading_paused_ && queued_bytes_ < kMaxQueuedBytes / 2) reading_paused_ = false;
-  uint32_t want = (reading_paused_ ? 0u : uint32_t{EPOLLIN}) | (queue_.empty() ? 0u : uint32_t{EPOLLOUT});
+  uint32_t want =
+      (reading_paused_ ? 0u : uint32_t{EPOLLIN}) | (queue_.empty() ? 0u : uint32_t{EPOLLOUT});
   if (want != interest_) {
     interest_ = want;
     loop_->Modify(this, want).IgnoreError();  // fails only once the fd is gone
@@ -201,8 +201,8 @@ void Connection::HandleReadable() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      CloseNow(TransferFail(fmt::format("receive from {} failed: {}", peer_label_,
-                                        std::strerror(errno))));
+      CloseNow(TransferFail(
+          fmt::format("receive from {} failed: {}", peer_label_, std::strerror(errno))));
       return;
     }
     NoteProgress();
@@ -225,7 +225,8 @@ bool Connection::ProcessBuffered() {
       if (write_pos_ - read_pos_ < kFrameHeaderSize) return true;
       auto header = DecodeHeader(staging_.data() + read_pos_);
       if (!header.ok()) {
-        Status why = header.status().WithContext(fmt::format("malformed frame from {}", peer_label_));
+        Status why =
+            header.status().WithContext(fmt::format("malformed frame from {}", peer_label_));
         MC_LOG_WARN("{}", why.ToString());
         OnBadStream(why);
         CloseNow(why);

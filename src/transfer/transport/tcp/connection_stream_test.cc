@@ -1,6 +1,7 @@
 // Tests of the framed connection's byte handling: gathered writes that the kernel accepts
 // only in part, payloads landing straight in their destination, and malformed streams.
 
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,8 +9,6 @@
 #include <cstring>
 #include <mutex>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "transfer/transport/tcp/connection.h"
 

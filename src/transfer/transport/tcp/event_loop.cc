@@ -1,12 +1,11 @@
 #include "transfer/transport/tcp/event_loop.h"
 
+#include <fmt/format.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace mooncake::transfer::tcp {
 

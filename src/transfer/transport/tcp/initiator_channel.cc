@@ -56,8 +56,8 @@ Result<Connection::PayloadSink> InitiatorChannel::OnHeader(const FrameHeader& he
   std::lock_guard lock(mutex_);
   auto it = inflight_.find(header.request_id);
   if (it == inflight_.end()) {
-    return InvalidParams(fmt::format("{} answered unknown request {}", peer_label(),
-                                     header.request_id));
+    return InvalidParams(
+        fmt::format("{} answered unknown request {}", peer_label(), header.request_id));
   }
   const Slice& s = it->second;
   const bool is_read = s.opcode == TransferOpcode::kRead;

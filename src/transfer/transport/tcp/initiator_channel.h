@@ -20,8 +20,8 @@ namespace mooncake::transfer::tcp {
 class InitiatorChannel : public Connection {
  public:
   // Receives the slices of a lost connection, on the loop thread.
-  using LostSlicesHandler = std::function<void(InitiatorChannel*, std::vector<Slice>&&,
-                                               const Status& cause)>;
+  using LostSlicesHandler =
+      std::function<void(InitiatorChannel*, std::vector<Slice>&&, const Status& cause)>;
 
   InitiatorChannel(UniqueFd fd, EventLoop* loop, std::string peer_label,
                    std::chrono::milliseconds timeout, LostSlicesHandler on_lost);

@@ -31,7 +31,8 @@ TEST(PathPlanTest, EachRemoteNicIsPairedWithTheLocalNicOnItsSubnet) {
 }
 
 TEST(PathPlanTest, WithoutSubnetMatchLocalNicsAreTakenInTurn) {
-  auto plan = PlanPaths({"a.example", "b.example"}, Remote({"x.example", "y.example", "z.example"}));
+  auto plan =
+      PlanPaths({"a.example", "b.example"}, Remote({"x.example", "y.example", "z.example"}));
   ASSERT_EQ(plan.size(), 3u);
   EXPECT_EQ(plan[0].local, "a.example");
   EXPECT_EQ(plan[1].local, "b.example");

@@ -1,6 +1,7 @@
 #include "transfer/transport/tcp/socket_util.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -10,8 +11,6 @@
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace mooncake::transfer::tcp {
 namespace {

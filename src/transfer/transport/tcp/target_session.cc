@@ -24,8 +24,8 @@ TargetSession::TargetSession(UniqueFd fd, EventLoop* loop, std::string peer_labe
 
 Result<Connection::PayloadSink> TargetSession::OnHeader(const FrameHeader& header) {
   if (!hello_done_ && header.type != FrameType::kHello) {
-    return InvalidParams(fmt::format("{} sent {} before HELLO", peer_label(),
-                                     FrameTypeName(header.type)));
+    return InvalidParams(
+        fmt::format("{} sent {} before HELLO", peer_label(), FrameTypeName(header.type)));
   }
   switch (header.type) {
     case FrameType::kHello:
@@ -162,18 +162,17 @@ void TargetSession::Reply(FrameType type, const FrameHeader& request) {
   }
   resp.status = static_cast<int32_t>(StatusCode::kInvalidParams);
   replies_.push_back(MakeControlFrame(
-      resp, current_stale_
-                ? std::string("request addressed an earlier incarnation of this segment (it "
-                              "restarted): re-read its descriptor")
-            : current_too_big_
-                ? fmt::format("file-segment request of {} bytes exceeds the {}-byte limit per "
-                              "request",
-                              request.length, kMaxFileRequest)
-            : current_file_
-                ? fmt::format("cannot allocate {} bytes to stage a file-segment request",
-                              request.length)
-                : fmt::format("range 0x{:x}+{} is outside the registered buffers",
-                              request.address, request.length)));
+      resp,
+      current_stale_ ? std::string("request addressed an earlier incarnation of this segment (it "
+                                   "restarted): re-read its descriptor")
+      : current_too_big_
+          ? fmt::format("file-segment request of {} bytes exceeds the {}-byte limit per "
+                        "request",
+                        request.length, kMaxFileRequest)
+      : current_file_
+          ? fmt::format("cannot allocate {} bytes to stage a file-segment request", request.length)
+          : fmt::format("range 0x{:x}+{} is outside the registered buffers", request.address,
+                        request.length)));
 }
 
 void TargetSession::OnReadBatchDone() {
@@ -184,8 +183,8 @@ void TargetSession::OnReadBatchDone() {
 
 void TargetSession::OnTick(std::chrono::steady_clock::time_point now) {
   if (!hello_done_ && now - accepted_at_ > hello_timeout_) {
-    Close(Status(StatusCode::kRpcTimeout, fmt::format("{} sent no HELLO within {} ms",
-                                                      peer_label(), hello_timeout_.count())));
+    Close(Status(StatusCode::kRpcTimeout, fmt::format("{} sent no HELLO within {} ms", peer_label(),
+                                                      hello_timeout_.count())));
   }
 }
 

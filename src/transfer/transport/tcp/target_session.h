@@ -47,17 +47,17 @@ class TargetSession : public Connection {
   void ServeFile(const FrameHeader& header, std::shared_ptr<char> buffer);
 
   const MemoryRegistry* registry_;
-  file::FileSegments* const files_;  // may be null
+  file::FileSegments* const files_;        // may be null
   PeerCounterTable* const peer_counters_;  // may be null
-  PeerCounters* served_ = nullptr;  // the peer's counters, once it said HELLO
+  PeerCounters* served_ = nullptr;         // the peer's counters, once it said HELLO
   DescriptorProvider descriptor_;
   const std::chrono::milliseconds hello_timeout_;
   bool hello_done_ = false;
   const std::chrono::steady_clock::time_point accepted_at_ = std::chrono::steady_clock::now();
   bool current_valid_ = false;
-  bool current_stale_ = false;  // tagged for another incarnation of this segment
-  bool current_file_ = false;   // addresses a file segment
-  bool current_too_big_ = false;  // a file-segment request above kMaxFileRequest
+  bool current_stale_ = false;         // tagged for another incarnation of this segment
+  bool current_file_ = false;          // addresses a file segment
+  bool current_too_big_ = false;       // a file-segment request above kMaxFileRequest
   std::shared_ptr<char> file_buffer_;  // where the current file WRITE's payload lands
   const uint32_t own_tag_;
   std::vector<OutFrame> replies_;  // flushed once per read batch: one writev for many replies

@@ -1,8 +1,8 @@
 #include "transfer/transport/tcp/tcp_peer.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "common/logging.h"
 #include "transfer/transport/tcp/handshake.h"
@@ -18,7 +18,8 @@ bool SamePlan(const PathPlan& a, const PathPlan& b) {
 }
 
 std::string PathLabel(const PathPlan& p) {
-  return p.local.empty() ? p.remote.ToString() : fmt::format("{}->{}", p.local, p.remote.ToString());
+  return p.local.empty() ? p.remote.ToString()
+                         : fmt::format("{}->{}", p.local, p.remote.ToString());
 }
 
 }  // namespace
@@ -52,8 +53,8 @@ void TcpPeer::ReplanLocked() {
   }
   // Paths no longer published keep nothing worth keeping; their slices are retried elsewhere.
   for (Path& gone : paths_) {
-    for (auto& c : gone.channels) c->Close(TransferFail(fmt::format("{} left segment {}",
-                                                                    PathLabel(gone.plan), name_)));
+    for (auto& c : gone.channels)
+      c->Close(TransferFail(fmt::format("{} left segment {}", PathLabel(gone.plan), name_)));
   }
   paths_ = std::move(next);
 }

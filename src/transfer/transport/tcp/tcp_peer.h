@@ -83,7 +83,7 @@ class TcpPeer : public std::enable_shared_from_this<TcpPeer> {
   DescriptorListener on_descriptor_;
   std::atomic<size_t> next_channel_{0};
 
-  std::mutex mutex_;  // guards everything below
+  std::mutex mutex_;                      // guards everything below
   std::condition_variable connected_cv_;  // a path's `connecting` turned false
   SegmentDescriptor descriptor_;
   std::vector<Path> paths_;

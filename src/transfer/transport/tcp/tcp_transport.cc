@@ -1,11 +1,10 @@
 #include "transfer/transport/tcp/tcp_transport.h"
 
+#include <fmt/format.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "transfer/transport/tcp/target_session.h"
@@ -17,7 +16,10 @@ class TcpTransport::Listener : public EventHandler {
  public:
   Listener(UniqueFd fd, TcpTransport* owner, const MemoryRegistry* registry,
            DescriptorProvider descriptor)
-      : fd_(std::move(fd)), owner_(owner), registry_(registry), descriptor_(std::move(descriptor)) {}
+      : fd_(std::move(fd)),
+        owner_(owner),
+        registry_(registry),
+        descriptor_(std::move(descriptor)) {}
 
   int fd() const override { return fd_.get(); }
 
@@ -31,8 +33,8 @@ class TcpTransport::Listener : public EventHandler {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
           // The connection stays queued and level-triggered epoll reports it again at once:
           // stop watching until the next tick instead of spinning (and logging) at full speed.
-          if (!starved_) MC_LOG_WARN("accept failed, pausing until resources free up: {}",
-                                     std::strerror(errno));
+          if (!starved_)
+            MC_LOG_WARN("accept failed, pausing until resources free up: {}", std::strerror(errno));
           starved_ = true;
           owner_->loops_[0]->Modify(this, 0).IgnoreError();
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -45,12 +47,10 @@ class TcpTransport::Listener : public EventHandler {
       if (starved_) MC_LOG_INFO("accepting connections again");
       starved_ = false;
       TuneSocket(fd);
-      auto session = std::make_shared<TargetSession>(UniqueFd(fd), owner_->NextLoop(),
-                                                     "incoming connection", registry_,
-                                                     owner_->options_.file_segments,
-                                                     owner_->options_.peer_counters, descriptor_,
-                                                     owner_->options_.hello_timeout,
-                                                     owner_->options_.incarnation_tag);
+      auto session = std::make_shared<TargetSession>(
+          UniqueFd(fd), owner_->NextLoop(), "incoming connection", registry_,
+          owner_->options_.file_segments, owner_->options_.peer_counters, descriptor_,
+          owner_->options_.hello_timeout, owner_->options_.incarnation_tag);
       Status attached = session->Attach();
       if (!attached.ok()) MC_LOG_WARN("cannot serve connection: {}", attached.ToString());
     }
@@ -84,16 +84,16 @@ Result<std::unique_ptr<TcpTransport>> TcpTransport::Create(TcpTransportOptions o
     MC_ASSIGN_OR_RETURN(auto loop, EventLoop::Create(std::chrono::milliseconds(100)));
     transport->loops_.push_back(std::move(loop));
   }
-  auto listener = std::make_shared<Listener>(std::move(listen_fd), transport.get(), registry,
-                                             descriptor);
+  auto listener =
+      std::make_shared<Listener>(std::move(listen_fd), transport.get(), registry, descriptor);
   MC_RETURN_IF_ERROR(transport->loops_[0]->Add(listener, EPOLLIN));
   // Every NIC serves on the same port, so an endpoint list is just addresses plus one port.
   for (const std::string& nic : transport->options_.nics) {
     if (nic == transport->options_.listen.host) continue;
     auto nic_fd = Listen(HostPort{nic, port});
     if (!nic_fd.ok()) return nic_fd.status().WithContext(fmt::format("NIC {}", nic));
-    auto nic_listener = std::make_shared<Listener>(std::move(*nic_fd), transport.get(), registry,
-                                                   descriptor);
+    auto nic_listener =
+        std::make_shared<Listener>(std::move(*nic_fd), transport.get(), registry, descriptor);
     MC_RETURN_IF_ERROR(transport->loops_[0]->Add(nic_listener, EPOLLIN));
   }
   return transport;

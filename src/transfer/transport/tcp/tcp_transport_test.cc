@@ -2,10 +2,9 @@
 
 #include "transfer/transport/tcp/tcp_transport.h"
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
-
-#include <gtest/gtest.h>
 
 #include "transfer/transport/tcp/socket_util.h"
 
@@ -19,8 +18,7 @@ std::unique_ptr<TcpTransport> StartServer(const MemoryRegistry* registry,
   options.io_threads = 1;
   options.hello_timeout = hello_timeout;
   return TcpTransport::Create(
-             options, registry, [] { return std::string("{}"); },
-             [](const SegmentDescriptor&) {})
+             options, registry, [] { return std::string("{}"); }, [](const SegmentDescriptor&) {})
       .value();
 }
 
@@ -61,8 +59,8 @@ TEST(TcpTransportTest, EveryNicIsPublishedWithTheSamePort) {
   TcpTransportOptions options;
   options.listen = HostPort{"127.0.0.1", 0};
   options.nics = {"127.0.0.1", "127.0.0.2"};
-  auto server = TcpTransport::Create(options, &registry, [] { return std::string("{}"); },
-                                     [](const SegmentDescriptor&) {});
+  auto server = TcpTransport::Create(
+      options, &registry, [] { return std::string("{}"); }, [](const SegmentDescriptor&) {});
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   auto endpoints = (*server)->endpoints();
   ASSERT_EQ(endpoints.size(), 2u);
@@ -99,14 +97,16 @@ Result<std::pair<FrameHeader, std::string>> Exchange(int fd, const FrameHeader& 
 TEST(TcpTransportTest, RequestsTaggedForAnotherIncarnationAreRefused) {
   std::vector<char> memory(4096, 'm');
   MemoryRegistry registry;
-  ASSERT_TRUE(registry.Register(reinterpret_cast<uint64_t>(memory.data()), memory.size(), "cpu").ok());
+  ASSERT_TRUE(
+      registry.Register(reinterpret_cast<uint64_t>(memory.data()), memory.size(), "cpu").ok());
   TcpTransportOptions options;
   options.listen = HostPort{"127.0.0.1", 0};
   options.io_threads = 1;
   options.incarnation_tag = IncarnationTag(1234);
-  auto server = TcpTransport::Create(options, &registry, [] { return std::string("{}"); },
-                                     [](const SegmentDescriptor&) {})
-                    .value();
+  auto server =
+      TcpTransport::Create(
+          options, &registry, [] { return std::string("{}"); }, [](const SegmentDescriptor&) {})
+          .value();
   auto fd = ConnectWithDeadline(HostPort{"127.0.0.1", server->port()},
                                 std::chrono::steady_clock::now() + std::chrono::seconds(2));
   ASSERT_TRUE(fd.ok()) << fd.status().ToString();

@@ -1,9 +1,9 @@
 #include "transfer/transport/tcp/wire_format.h"
 
+#include <fmt/format.h>
+
 #include <bit>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace mooncake::transfer::tcp {
 namespace {
@@ -79,12 +79,18 @@ Result<FrameHeader> DecodeHeader(const uint8_t* data) {
 
 const char* FrameTypeName(FrameType type) {
   switch (type) {
-    case FrameType::kHello: return "HELLO";
-    case FrameType::kHelloAck: return "HELLO_ACK";
-    case FrameType::kReadRequest: return "READ_REQUEST";
-    case FrameType::kReadResponse: return "READ_RESPONSE";
-    case FrameType::kWriteRequest: return "WRITE_REQUEST";
-    case FrameType::kWriteResponse: return "WRITE_RESPONSE";
+    case FrameType::kHello:
+      return "HELLO";
+    case FrameType::kHelloAck:
+      return "HELLO_ACK";
+    case FrameType::kReadRequest:
+      return "READ_REQUEST";
+    case FrameType::kReadResponse:
+      return "READ_RESPONSE";
+    case FrameType::kWriteRequest:
+      return "WRITE_REQUEST";
+    case FrameType::kWriteResponse:
+      return "WRITE_RESPONSE";
   }
   return "UNKNOWN";
 }

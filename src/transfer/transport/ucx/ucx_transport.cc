@@ -1,6 +1,6 @@
 // The ucx transport: construction, the calls other threads make (handed to the progress
-// thread as commands; ucx_progress.cc runs them), and the notifier that reports failed slices
-// after the engine re-read the segment's descriptor.
+// thread as commands: ucx_progress.cc takes them, ucx_operations.cc carries them out), and the
+// notifier that reports failed slices after the engine re-read the segment's descriptor.
 
 #include "transfer/transport/ucx/ucx_transport.h"
 
