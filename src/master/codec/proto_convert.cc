@@ -129,53 +129,57 @@ ReplicaLocation FromProto(const pb::Replica& replica) {
   return out;
 }
 
-void ToProto(const CopyTask& task, pb::CopyTask* out) {
+namespace {
+
+// The fields copy and upload tasks share (the object, its source replica, the deadline); the
+// messages name them alike.
+template <typename Task, typename Message>
+void TaskToProto(const Task& task, Message* out) {
   out->set_task_id(task.task_id);
   out->set_key(task.key);
   out->set_version(task.version);
   out->set_size(task.size);
   out->set_checksum(task.checksum);
   ToProto(task.source, out->mutable_source());
-  ToProto(task.destination, out->mutable_destination());
   out->set_timeout_ms(static_cast<uint64_t>(std::max<int64_t>(task.timeout.count(), 0)));
+}
+
+template <typename Message, typename Task>
+void TaskFromProto(const Message& task, Task* out) {
+  out->task_id = task.task_id();
+  out->key = task.key();
+  out->version = task.version();
+  out->size = task.size();
+  out->checksum = task.checksum();
+  out->source = FromProto(task.source());
+  out->timeout = TaskTimeout(task.timeout_ms());
+}
+
+}  // namespace
+
+void ToProto(const CopyTask& task, pb::CopyTask* out) {
+  TaskToProto(task, out);
+  ToProto(task.destination, out->mutable_destination());
 }
 
 CopyTask FromProto(const pb::CopyTask& task) {
   CopyTask out;
-  out.task_id = task.task_id();
-  out.key = task.key();
-  out.version = task.version();
-  out.size = task.size();
-  out.checksum = task.checksum();
-  out.source = FromProto(task.source());
+  TaskFromProto(task, &out);
   out.destination = FromProto(task.destination());
-  out.timeout = TaskTimeout(task.timeout_ms());
   return out;
 }
 
 void ToProto(const UploadTask& task, pb::UploadTask* out) {
-  out->set_task_id(task.task_id);
-  out->set_key(task.key);
-  out->set_version(task.version);
-  out->set_size(task.size);
-  out->set_checksum(task.checksum);
-  ToProto(task.source, out->mutable_source());
+  TaskToProto(task, out);
   out->set_check_first(task.check_first);
   out->set_remove_only(task.remove_only);
-  out->set_timeout_ms(static_cast<uint64_t>(std::max<int64_t>(task.timeout.count(), 0)));
 }
 
 UploadTask FromProto(const pb::UploadTask& task) {
   UploadTask out;
-  out.task_id = task.task_id();
-  out.key = task.key();
-  out.version = task.version();
-  out.size = task.size();
-  out.checksum = task.checksum();
-  out.source = FromProto(task.source());
+  TaskFromProto(task, &out);
   out.check_first = task.check_first();
   out.remove_only = task.remove_only();
-  out.timeout = TaskTimeout(task.timeout_ms());
   return out;
 }
 

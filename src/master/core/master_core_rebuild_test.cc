@@ -68,7 +68,7 @@ TEST_F(MasterCoreRebuildTest, RestartedMasterRegainsIndexFromManifests) {
   std::vector<NodeId> nodes{view->replicas[0].node, view->replicas[1].node};
   std::sort(nodes.begin(), nodes.end());
   EXPECT_EQ(nodes, (std::vector<NodeId>{"a", "b"}));
-  for (const Replica& r : view->replicas) {
+  for (const ReplicaView& r : view->replicas) {
     EXPECT_EQ(r.status, ReplicaStatus::kComplete);
     EXPECT_EQ(r.allocation.address, kBase + (r.node == "a" ? 0 : 8 * kKiB));
   }

@@ -30,9 +30,6 @@ struct ReplicaView {
   friend bool operator==(const ReplicaView&, const ReplicaView&) = default;
 };
 
-// The name ReplicaView had when records and views were the same type; kept for existing users.
-using Replica = ReplicaView;
-
 // A readable object as GetReplicaList returns it: only COMPLETE replicas.
 struct ObjectView {
   uint64_t size = 0;
