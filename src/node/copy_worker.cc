@@ -12,6 +12,7 @@
 #include "mooncake/transfer/transfer_engine.h"
 #include "node/task_runner.h"
 #include "store_types/ssd_geometry.h"
+#include "transfer/batch_runner.h"
 
 namespace mooncake::node {
 
@@ -148,34 +149,9 @@ namespace {
 Status RunTransfer(transfer::TransferEngine& engine, const transfer::TransferRequest& request,
                    std::chrono::steady_clock::time_point deadline, const std::string& what,
                    bool* abandoned = nullptr) {
-  MC_ASSIGN_OR_RETURN(transfer::BatchId batch, engine.AllocateBatchId(1));
-  if (Status submitted = engine.SubmitTransfer(batch, {&request, 1}); !submitted.ok()) {
-    engine.FreeBatchId(batch).IgnoreError();
-    return submitted.WithContext(what);
-  }
-  auto pause = std::chrono::microseconds(20);
-  Status transferred;
-  for (;;) {
-    Result<transfer::TransferStatus> status = engine.GetTransferStatus(batch, 0);
-    if (!status.ok()) {
-      transferred = status.status();
-      break;
-    }
-    if (status->state == transfer::TransferState::kCompleted) break;
-    if (status->state == transfer::TransferState::kFailed) {
-      transferred =
-          status->error.ok() ? Status(StatusCode::kTransferFail, "transfer failed") : status->error;
-      break;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      // Still in flight: the batch cannot be freed; the engine's own deadline ends it.
-      if (abandoned != nullptr) *abandoned = true;
-      return Status(StatusCode::kTransferFail, fmt::format("{}: not done in time", what));
-    }
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::microseconds(2000));
-  }
-  engine.FreeBatchId(batch).IgnoreError();
+  transfer::PendingBatch batch = transfer::PendingBatch::Start(engine, {&request, 1});
+  Status transferred = batch.Wait(deadline)[0];
+  if (abandoned != nullptr && batch.abandoned()) *abandoned = true;
   if (!transferred.ok()) return transferred.WithContext(what);
   return Status::Ok();
 }

@@ -121,11 +121,6 @@ void ReplicaFetch::StartPieces() {
       fail(handle.status());
       continue;
     }
-    auto batch = context_.engine->AllocateBatchId(copies->size());
-    if (!batch.ok()) {
-      fail(batch.status());
-      continue;
-    }
     std::vector<transfer::TransferRequest> requests;
     for (const Copy& c : *copies) {
       transfer::TransferRequest r;
@@ -136,42 +131,24 @@ void ReplicaFetch::StartPieces() {
       r.length = c.length;
       requests.push_back(r);
     }
-    if (Status s = context_.engine->SubmitTransfer(*batch, requests); !s.ok()) {
-      context_.engine->FreeBatchId(*batch).IgnoreError();
-      fail(s);
-      continue;
-    }
-    in_flight_.push_back({a, *batch, requests.size()});
+    in_flight_.push_back({a, transfer::PendingBatch::Start(*context_.engine, requests)});
   }
 }
 
 bool ReplicaFetch::PollPieces() {
   bool any = false;
   for (size_t k = 0; k < in_flight_.size();) {
-    InFlight& f = in_flight_[k];
-    bool finished = true;
-    Status error;
-    for (size_t t = 0; t < f.tasks; ++t) {
-      auto status = context_.engine->GetTransferStatus(f.batch, t);
-      if (!status.ok()) {
-        error = status.status();
-        continue;
-      }
-      if (status->state == transfer::TransferState::kFailed) {
-        if (error.ok()) error = status->error;
-      } else if (status->state != transfer::TransferState::kCompleted) {
-        finished = false;
-        break;
-      }
-    }
-    if (!finished) {
+    if (!in_flight_[k].batch.Done()) {
       ++k;
       continue;
     }
     any = true;
-    context_.engine->FreeBatchId(f.batch).IgnoreError();
-    InFlight done = f;
+    InFlight done = std::move(in_flight_[k]);
     in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(k));
+    Status error;
+    for (const Status& s : done.batch.Wait(Clock::now())) {
+      if (!s.ok() && error.ok()) error = s;
+    }
     if (!error.ok()) {
       MC_LOG_WARN("p2p: '{}': piece {} from {} failed, retrying elsewhere: {}", record_.name,
                   done.piece.piece, done.piece.holder, error.ToString());
@@ -213,26 +190,23 @@ void ReplicaFetch::Verify(size_t shard) {
 void ReplicaFetch::Drain() {
   // Every transfer completes or fails within the engine's transfer timeout; wait a bit longer.
   const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (!in_flight_.empty() && Clock::now() < deadline) {
-    for (size_t k = 0; k < in_flight_.size();) {
-      bool finished = true;
-      for (size_t t = 0; t < in_flight_[k].tasks && finished; ++t) {
-        auto s = context_.engine->GetTransferStatus(in_flight_[k].batch, t);
-        finished = !s.ok() || s->state == transfer::TransferState::kCompleted ||
-                   s->state == transfer::TransferState::kFailed;
-      }
-      if (finished) {
-        context_.engine->FreeBatchId(in_flight_[k].batch).IgnoreError();
-        in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(k));
-      } else {
-        ++k;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  size_t stuck = 0;
+  for (InFlight& f : in_flight_) {
+    f.batch.Wait(deadline);
+    if (f.batch.abandoned()) ++stuck;
   }
-  if (!in_flight_.empty()) {
-    MC_LOG_ERROR("p2p: '{}': {} pieces still in flight after 30 s", record_.name,
-                 in_flight_.size());
+  in_flight_.clear();
+  if (stuck > 0) {
+    MC_LOG_ERROR("p2p: '{}': {} pieces still in flight after 30 s", record_.name, stuck);
+  }
+}
+
+void ReplicaFetch::AwaitProgress() {
+  constexpr auto kIdle = std::chrono::microseconds(200);
+  if (in_flight_.empty()) {
+    std::this_thread::sleep_for(kIdle);
+  } else {
+    in_flight_.front().batch.WaitUntilDone(Clock::now() + kIdle);
   }
 }
 
@@ -313,7 +287,7 @@ Result<ReplicaStats> ReplicaFetch::Run(const GetReplicaOptions& options) {
       options.on_progress(Progress());
       last_progress = now;
     }
-    if (!progressed) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (!progressed) AwaitProgress();
   }
   if (options.on_progress) options.on_progress(Progress());
   stats_.bytes = record_.size;

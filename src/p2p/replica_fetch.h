@@ -17,6 +17,7 @@
 #include "p2p/object_layout.h"
 #include "p2p/p2p_records.h"
 #include "p2p/shard_scheduler.h"
+#include "transfer/batch_runner.h"
 #include "transfer/metadata/etcd_client.h"
 
 namespace mooncake::p2p {
@@ -47,18 +48,20 @@ class ReplicaFetch {
   };
   struct InFlight {
     PieceAssignment piece;
-    transfer::BatchId batch = 0;
-    size_t tasks = 0;
+    transfer::PendingBatch batch;
   };
 
   // Re-reads the holder records; keeps the previous view when etcd cannot be read.
   Status RefreshHolders();
   void StartPieces();
-  // Polls the pieces in flight; true when any finished.
+  // Collects the pieces in flight that finished; true when any did.
   bool PollPieces();
   void Verify(size_t shard);
   // Waits (bounded) until nothing is in flight, then frees the batches.
   void Drain();
+  // Nothing finished this round: sleeps until the oldest piece in flight finishes (woken by
+  // the transport), or a short while when none is.
+  void AwaitProgress();
   ReplicaProgress Progress() const;
   Result<transfer::SegmentHandle> Open(const std::string& segment);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
 namespace mooncake::transfer {
 
 // Refuses absurd batch sizes before they turn into a huge allocation.
@@ -14,8 +16,16 @@ void TaskState::Start(uint32_t slice_count, PeerCounters* peer, TransferOpcode o
     peer_->tasks_completed.fetch_add(1, std::memory_order_relaxed);
   }
   slices_left_.store(slice_count, std::memory_order_relaxed);
-  state_.store(slice_count == 0 ? TransferState::kCompleted : TransferState::kWaiting,
-               std::memory_order_release);
+  if (slice_count == 0) {
+    Finish(TransferState::kCompleted);
+  } else {
+    state_.store(TransferState::kWaiting, std::memory_order_release);
+  }
+}
+
+void TaskState::Finish(TransferState state) {
+  state_.store(state, std::memory_order_release);
+  if (batch_ != nullptr) batch_->TaskFinished();
 }
 
 void TaskState::SliceSucceeded(uint64_t bytes) {
@@ -42,8 +52,7 @@ void TaskState::SliceFinished() {
       (failed ? peer_->tasks_failed : peer_->tasks_completed)
           .fetch_add(1, std::memory_order_relaxed);
     }
-    state_.store(failed ? TransferState::kFailed : TransferState::kCompleted,
-                 std::memory_order_release);
+    Finish(failed ? TransferState::kFailed : TransferState::kCompleted);
   }
 }
 
@@ -63,6 +72,10 @@ bool TaskState::Finished() const {
   return s == TransferState::kCompleted || s == TransferState::kFailed;
 }
 
+Batch::Batch(size_t capacity) : capacity_(capacity), tasks_(new TaskState[capacity]) {
+  for (size_t i = 0; i < capacity; ++i) tasks_[i].batch_ = this;
+}
+
 Result<size_t> Batch::ReserveTasks(size_t count) {
   std::lock_guard lock(mutex_);
   if (count > capacity_ - submitted_) {
@@ -71,7 +84,36 @@ Result<size_t> Batch::ReserveTasks(size_t count) {
   }
   size_t first = submitted_;
   submitted_ += count;
+  unfinished_.fetch_add(count, std::memory_order_seq_cst);
   return first;
+}
+
+void Batch::TaskFinished() {
+  if (unfinished_.fetch_sub(1, std::memory_order_seq_cst) != 1) return;
+  if (waiters_.load(std::memory_order_seq_cst) == 0) return;
+  std::lock_guard lock(wait_mutex_);
+  all_finished_.notify_all();
+}
+
+bool Batch::WaitAllFinished(std::chrono::steady_clock::time_point deadline) {
+  if (unfinished_.load(std::memory_order_acquire) == 0) return true;
+  if (deadline <= std::chrono::steady_clock::now()) return false;  // a look, not a wait
+  // A small transfer (shared memory, a short TCP round trip) often finishes before a sleeping
+  // thread could even be woken: look a few times, leaving the CPU to the I/O threads between.
+  constexpr int kSpins = 64;
+  for (int i = 0; i < kSpins; ++i) {
+    if (unfinished_.load(std::memory_order_acquire) == 0) return true;
+    std::this_thread::yield();
+  }
+  waiters_.fetch_add(1, std::memory_order_seq_cst);
+  bool done;
+  {
+    std::unique_lock lock(wait_mutex_);
+    done = all_finished_.wait_until(
+        lock, deadline, [&] { return unfinished_.load(std::memory_order_seq_cst) == 0; });
+  }
+  waiters_.fetch_sub(1, std::memory_order_seq_cst);
+  return done;
 }
 
 size_t Batch::submitted() const {

@@ -2,8 +2,13 @@
 
 // Batches and their tasks. A task's slices complete on I/O threads; the task becomes
 // COMPLETED when its last slice succeeds, FAILED when its last slice finishes and any failed.
+// A batch counts its unfinished tasks, so a caller can sleep until the last one finishes
+// (Batch::WaitAllFinished) instead of polling each task's state: the transport thread that
+// finishes the batch wakes it.
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -14,6 +19,8 @@
 #include "transfer/peer_counters.h"
 
 namespace mooncake::transfer {
+
+class Batch;
 
 class TaskState {
  public:
@@ -28,8 +35,12 @@ class TaskState {
   bool Finished() const;
 
  private:
+  friend class Batch;
   void SliceFinished();
+  // Marks the task finished and tells its batch.
+  void Finish(TransferState state);
 
+  Batch* batch_ = nullptr;  // the batch holding this task; set once by the batch
   std::atomic<TransferState> state_{TransferState::kPending};
   std::atomic<uint64_t> transferred_{0};
   std::atomic<uint32_t> slices_left_{0};
@@ -42,7 +53,7 @@ class TaskState {
 
 class Batch {
  public:
-  explicit Batch(size_t capacity) : capacity_(capacity), tasks_(new TaskState[capacity]) {}
+  explicit Batch(size_t capacity);
 
   size_t capacity() const { return capacity_; }
   // Reserves `count` task ids; returns the first, or fails when the batch would overflow.
@@ -50,12 +61,29 @@ class Batch {
   size_t submitted() const;
   TaskState& task(size_t index) { return tasks_[index]; }
   bool AllFinished() const;
+  // Waits until every task reserved so far has finished, or until `deadline`; true when they
+  // all have. Spins briefly first (small transfers finish within microseconds), then sleeps
+  // until the task that finishes the batch wakes it. Any thread; several may wait.
+  bool WaitAllFinished(std::chrono::steady_clock::time_point deadline);
 
  private:
+  friend class TaskState;
+  // A task of this batch finished (called once per task, on the thread that finished it).
+  void TaskFinished();
+
   const size_t capacity_;
   std::unique_ptr<TaskState[]> tasks_;
   mutable std::mutex mutex_;
   size_t submitted_ = 0;
+  // Tasks reserved and not yet finished. ReserveTasks adds before any of them can start, so
+  // it reaches 0 only when every reserved task has finished.
+  std::atomic<size_t> unfinished_{0};
+  // Threads asleep in WaitAllFinished: the finishing task takes the lock and notifies only
+  // when there is one (seq_cst on both counters orders "waiter registers, then checks" against
+  // "last task decrements, then looks for waiters", so no wake-up is lost).
+  std::atomic<uint32_t> waiters_{0};
+  std::mutex wait_mutex_;
+  std::condition_variable all_finished_;
 };
 
 class BatchTable {

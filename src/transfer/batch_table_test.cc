@@ -3,7 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <set>
+#include <thread>
+#include <vector>
 
 namespace mooncake::transfer {
 namespace {
@@ -208,6 +212,76 @@ TEST(TaskStateTest, ZeroSlicesCompleteImmediately) {
   EXPECT_EQ(s.state, TransferState::kCompleted);
   EXPECT_EQ(s.transferred_bytes, 0u);
   EXPECT_TRUE(task.Finished());
+}
+
+using Clock = std::chrono::steady_clock;
+
+TEST(BatchWaitTest, AWaiterIsWokenWhenTheLastTaskFinishesOnAnotherThread) {
+  Batch batch(2);
+  ASSERT_TRUE(batch.ReserveTasks(2).ok());
+  batch.task(0).Start(1);
+  batch.task(1).Start(2);
+  std::thread io([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    batch.task(0).SliceSucceeded(10);
+    batch.task(1).SliceSucceeded(10);
+    batch.task(1).SliceFailed(Status(StatusCode::kTransferFail, "peer gone"));
+  });
+  const auto start = Clock::now();
+  EXPECT_TRUE(batch.WaitAllFinished(start + std::chrono::seconds(10)));
+  // Woken by the finishing thread, far sooner than the deadline.
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+  io.join();
+  EXPECT_TRUE(batch.AllFinished());
+  EXPECT_EQ(batch.task(1).Snapshot().state, TransferState::kFailed);
+}
+
+TEST(BatchWaitTest, AnUnfinishedTaskHoldsTheWaitUntilTheDeadline) {
+  Batch batch(2);
+  ASSERT_TRUE(batch.ReserveTasks(2).ok());
+  batch.task(0).Start(1);
+  batch.task(1).Start(1);
+  batch.task(0).SliceSucceeded(1);
+  const auto start = Clock::now();
+  EXPECT_FALSE(batch.WaitAllFinished(start + std::chrono::milliseconds(30)));
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(30));
+  // A deadline already past only looks.
+  EXPECT_FALSE(batch.WaitAllFinished(Clock::time_point{}));
+  batch.task(1).SliceSucceeded(1);
+  EXPECT_TRUE(batch.WaitAllFinished(Clock::time_point{}));
+}
+
+TEST(BatchWaitTest, EmptyTasksFinishAtStartAndLaterSubmissionsCountAgain) {
+  Batch batch(3);
+  EXPECT_TRUE(batch.WaitAllFinished(Clock::time_point{}))
+      << "nothing reserved: nothing to wait for";
+  ASSERT_TRUE(batch.ReserveTasks(1).ok());
+  EXPECT_FALSE(batch.WaitAllFinished(Clock::time_point{})) << "reserved, not started";
+  batch.task(0).Start(0);  // an empty request: finished at once
+  EXPECT_TRUE(batch.WaitAllFinished(Clock::time_point{}));
+  ASSERT_TRUE(batch.ReserveTasks(2).ok());
+  batch.task(1).Start(1);
+  batch.task(2).Start(0);
+  EXPECT_FALSE(batch.WaitAllFinished(Clock::time_point{}));
+  batch.task(1).SliceSucceeded(5);
+  EXPECT_TRUE(batch.WaitAllFinished(Clock::time_point{}));
+}
+
+TEST(BatchWaitTest, SeveralWaitersAreAllWoken) {
+  Batch batch(1);
+  ASSERT_TRUE(batch.ReserveTasks(1).ok());
+  batch.task(0).Start(1);
+  std::atomic<int> woken{0};
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 4; ++i) {
+    waiters.emplace_back([&] {
+      if (batch.WaitAllFinished(Clock::now() + std::chrono::seconds(10))) ++woken;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  batch.task(0).SliceSucceeded(1);
+  for (std::thread& t : waiters) t.join();
+  EXPECT_EQ(woken.load(), 4);
 }
 
 }  // namespace

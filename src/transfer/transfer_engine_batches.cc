@@ -155,6 +155,14 @@ Result<TransferStatus> TransferEngineImpl::GetTransferStatus(BatchId batch_id, s
   return batch->task(task_id).Snapshot();
 }
 
+Status TransferEngineImpl::WaitBatch(BatchId batch_id,
+                                     std::chrono::steady_clock::time_point deadline) {
+  MC_ASSIGN_OR_RETURN(std::shared_ptr<Batch> batch, batches_.Get(batch_id));
+  if (batch->WaitAllFinished(deadline)) return Status::Ok();
+  return Status(StatusCode::kTransferFail,
+                fmt::format("batch {}: tasks still in flight at the deadline", batch_id));
+}
+
 Status TransferEngineImpl::FreeBatchId(BatchId batch_id) { return batches_.Free(batch_id); }
 
 }  // namespace mooncake::transfer

@@ -40,6 +40,7 @@ class TransferEngineImpl : public TransferEngine {
   Result<BatchId> AllocateBatchId(size_t batch_size) override;
   Status SubmitTransfer(BatchId batch, std::span<const TransferRequest> requests) override;
   Result<TransferStatus> GetTransferStatus(BatchId batch, size_t task_id) override;
+  Status WaitBatch(BatchId batch, std::chrono::steady_clock::time_point deadline) override;
   Status FreeBatchId(BatchId batch) override;
   std::vector<PeerTransferStats> GetPeerStats() const override { return peers_.Snapshot(); }
 

@@ -66,8 +66,9 @@ Status ProtocolAvailable(const std::string& protocol);
 Result<std::unique_ptr<transfer::TransferEngine>> StartInitiator(
     transfer::TransferEngineOptions options = {});
 
-// Polls the first `n` tasks of `batch` until all are COMPLETED or FAILED or `timeout` passed;
-// returns their last observed statuses (a task still PENDING/WAITING means the wait timed out).
+// Waits (TransferEngine::WaitBatch) until every task of `batch` is COMPLETED or FAILED or
+// `timeout` passed; returns the statuses of its first `n` tasks (a task still PENDING/WAITING
+// means the wait timed out).
 std::vector<transfer::TransferStatus> WaitForTasks(transfer::TransferEngine& engine,
                                                    transfer::BatchId batch, size_t n,
                                                    std::chrono::milliseconds timeout);

@@ -133,6 +133,11 @@ class TransferEngine {
   // (the first submission's tasks are 0..n-1). Validation errors reject the whole call.
   virtual Status SubmitTransfer(BatchId batch, std::span<const TransferRequest> requests) = 0;
   virtual Result<TransferStatus> GetTransferStatus(BatchId batch, size_t task_id) = 0;
+  // Blocks until every task submitted to `batch` so far has finished (completed or failed), or
+  // until `deadline`: kTransferFail naming the batch then. Woken by the transport thread that
+  // finishes the batch's last task, not by polling (src/transfer/batch_runner.h builds on it).
+  // Any thread; several may wait on one batch.
+  virtual Status WaitBatch(BatchId batch, std::chrono::steady_clock::time_point deadline) = 0;
   // Frees a batch whose tasks are all finished; a batch with tasks in flight is refused.
   virtual Status FreeBatchId(BatchId batch) = 0;
 
