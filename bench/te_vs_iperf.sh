@@ -32,7 +32,7 @@ segment=$MC_SEGMENT
 alloc=$(mc_ready_field "$work/target.log" allocate_buffer_s)
 
 te_gbps() {
-  "$BIN/transfer_engine_bench" --mode=initiator --segment_id="$segment" --operation="$1" \
+  "$BIN/transfer_engine_bench" --mode=initiator --protocol=tcp --segment_id="$segment" --operation="$1" \
     --block_size="$2" --batch_size="$BATCH" --duration="$DURATION" |
     mc_result_field - throughput_GBps
 }
