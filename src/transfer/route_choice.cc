@@ -17,9 +17,9 @@ const char* RouteName(Route route) {
 }
 
 Result<Route> ChooseRoute(const LocalTransports& local, const SegmentDescriptor& target) {
-  const std::string& protocol = local.protocol;
-  if (protocol == "tcp") return Route::kTcp;
-  if (protocol == "ucx" || protocol == "rdma") {
+  const Protocol protocol = local.protocol;
+  if (protocol == Protocol::kTcp) return Route::kTcp;
+  if (protocol == Protocol::kUcx) {
     if (!local.ucx) {
       return NotSupported(
           fmt::format("protocol ucx cannot reach segment {}: UCX is not running "
@@ -37,7 +37,7 @@ Result<Route> ChooseRoute(const LocalTransports& local, const SegmentDescriptor&
   // Same host: identical boot id and network namespace, and the target serves shared memory.
   const bool same_host = local.shm && !target.shm_endpoint.empty() && !target.host_id.empty() &&
                          target.host_id == local.host_id;
-  if (protocol == "shm") {
+  if (protocol == Protocol::kShm) {
     if (same_host) return Route::kShm;
     return NotSupported(
         fmt::format("protocol shm cannot reach segment {}: {}", target.name,

@@ -3,15 +3,16 @@
 // Which transport reaches a target segment, from the engine's protocol, what this engine runs,
 // and the target's descriptor. Pure: no I/O, so the policy is testable on its own.
 //
-//   "tcp"          tcp
-//   "shm"          shm for a same-host peer, else kNotSupported
-//   "ucx"/"rdma"   ucx when the peer serves UCX, else kNotSupported
-//   "auto"         shm for a same-host peer; else ucx when both ends' UCX offers RDMA; else tcp
+//   kTcp   tcp
+//   kShm   shm for a same-host peer, else kNotSupported
+//   kUcx   ucx when the peer serves UCX, else kNotSupported
+//   kAuto  shm for a same-host peer; else ucx when both ends' UCX offers RDMA; else tcp
 
 #include <string>
 
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
+#include "transfer/protocol.h"
 
 namespace mooncake::transfer {
 
@@ -21,11 +22,11 @@ const char* RouteName(Route route);
 
 // What this engine runs, besides TCP (always there).
 struct LocalTransports {
-  std::string protocol = "auto";  // as in TransferEngineOptions ("rdma" means "ucx")
-  std::string host_id;            // LocalHostIdentity()
-  bool shm = false;               // the shm transport runs
-  bool ucx = false;               // the ucx transport runs
-  bool ucx_rdma = false;          // ... and UCX offers an RDMA transport here
+  Protocol protocol = Protocol::kAuto;
+  std::string host_id;    // LocalHostIdentity()
+  bool shm = false;       // the shm transport runs
+  bool ucx = false;       // the ucx transport runs
+  bool ucx_rdma = false;  // ... and UCX offers an RDMA transport here
 };
 
 // kNotSupported (naming the segment and why) when the forced protocol cannot reach `target`.

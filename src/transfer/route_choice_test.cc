@@ -10,7 +10,7 @@ using ::testing::HasSubstr;
 
 LocalTransports Local(const std::string& protocol, bool ucx_rdma = false) {
   LocalTransports l;
-  l.protocol = protocol;
+  l.protocol = ParseProtocol(protocol).value();
   l.host_id = "boot/1";
   l.shm = protocol == "auto" || protocol == "shm";
   l.ucx = protocol == "ucx" || protocol == "rdma" || ucx_rdma;

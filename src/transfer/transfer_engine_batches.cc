@@ -1,6 +1,6 @@
 // The transfer engine's batches: allocating them, submitting transfers (every request checked
-// before any starts, cut into slices, each target's slices routed to TCP, shared memory, UCX or
-// this engine's own file I/O thread) and reading each task's status.
+// before any starts, cut into slices, each target's slices handed to the SliceRouter, which
+// picks the transport) and reading or waiting for each task's status.
 
 #include <fmt/format.h>
 
@@ -18,33 +18,6 @@ namespace {
 constexpr uint64_t kMaxFileSlice = uint64_t{64} << 20;
 
 }  // namespace
-
-Result<Route> TransferEngineImpl::RouteFor(const SegmentDescriptor& target) const {
-  return ChooseRoute(local_transports_, target);
-}
-
-Status TransferEngineImpl::SubmitTcp(const SegmentDescriptor& target, std::vector<Slice>& slices) {
-  Status s = transport_->Submit(target, slices);
-  if (!s.ok()) {
-    for (Slice& slice : slices) slice.task->SliceFailed(s);
-  }
-  return s;
-}
-
-void TransferEngineImpl::SubmitLocalFile(std::vector<Slice>& slices) {
-  for (Slice& slice : slices) {
-    // The batch stays alive (and with it the task) until the callback has run.
-    files_.Submit(
-        slice.opcode, slice.remote_address, slice.local, slice.length,
-        [batch = slice.batch, task = slice.task, length = slice.length](const Status& status) {
-          if (status.ok()) {
-            task->SliceSucceeded(length);
-          } else {
-            task->SliceFailed(status);
-          }
-        });
-  }
-}
 
 Result<BatchId> TransferEngineImpl::AllocateBatchId(size_t batch_size) {
   return batches_.Allocate(batch_size);
@@ -72,7 +45,7 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
   }
   std::unordered_map<SegmentHandle, Route> routes;
   for (const auto& [handle, descriptor] : targets) {
-    MC_ASSIGN_OR_RETURN(routes[handle], RouteFor(descriptor));
+    MC_ASSIGN_OR_RETURN(routes[handle], router_->RouteFor(descriptor));
   }
   MC_ASSIGN_OR_RETURN(size_t first_task, batch->ReserveTasks(requests.size()));
 
@@ -105,42 +78,15 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
       for (size_t k = first_slice; k < slices.size(); ++k) slices[k].target_tag = tag;
     }
   }
+  // Every slice is taken (started, handed on or failed); the first refusal by TCP is the
+  // call's error, as it always was.
   Status result;
   for (auto& [handle, slices] : per_target_file) {
-    if (slices.empty()) continue;
-    const SegmentDescriptor& target = targets.at(handle);
-    if (target.incarnation == incarnation_ && target.name == local_name_) {
-      SubmitLocalFile(slices);  // our own file: straight to io_uring, no socket
-      continue;
-    }
-    // Shared memory and UCX reach memory only: the owner serves its files over TCP.
-    Status s = SubmitTcp(target, slices);
+    Status s = router_->DispatchFile(targets.at(handle), slices);
     if (result.ok()) result = s;
   }
   for (auto& [handle, slices] : per_target) {
-    if (slices.empty()) continue;
-    const SegmentDescriptor& target = targets.at(handle);
-    if (routes.at(handle) == Route::kUcx) {
-      ucx_->Submit(target, slices).IgnoreError();  // takes every slice, reports each itself
-      continue;
-    }
-    if (routes.at(handle) == Route::kTcp) {
-      Status s = SubmitTcp(target, slices);
-      if (result.ok()) result = s;
-      continue;
-    }
-    // Same host: copied here and now; what shared memory cannot move goes to TCP ("auto")
-    // or fails ("shm").
-    std::vector<Slice> fallback;
-    shm::MoveOutcome outcome = shm_->Submit(target, slices, &fallback);
-    if (outcome.refresh_descriptor) RefreshDescriptor(target.name);
-    if (fallback.empty()) continue;
-    if (options_.protocol == "shm") {
-      const Status why = outcome.fallback_reason.WithContext("protocol shm");
-      for (Slice& slice : fallback) slice.task->SliceFailed(why);
-      continue;
-    }
-    Status s = SubmitTcp(target, fallback);
+    Status s = router_->DispatchMemory(targets.at(handle), routes.at(handle), slices);
     if (result.ok()) result = s;
   }
   return result;

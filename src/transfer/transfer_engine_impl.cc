@@ -20,12 +20,8 @@
 namespace mooncake::transfer {
 
 Status TransferEngineOptions::Validate() const {
-  const bool ucx = protocol == "ucx" || protocol == "rdma";
-  if (protocol != "auto" && protocol != "tcp" && protocol != "shm" && !ucx) {
-    return NotSupported(fmt::format(
-        "protocol '{}' is not available (supported: auto, tcp, shm, ucx, rdma)", protocol));
-  }
-  if (ucx && !ucx::UcxTransport::Compiled()) {
+  MC_ASSIGN_OR_RETURN(Protocol parsed, ParseProtocol(protocol));
+  if (parsed == Protocol::kUcx && !ucx::UcxTransport::Compiled()) {
     return NotSupported(
         fmt::format("protocol '{}' is not available: this build has no UCX "
                     "(libucx-dev >= 1.13 was not found when it was configured, or MC_WITH_UCX=OFF)",
@@ -62,15 +58,16 @@ Result<std::unique_ptr<TransferEngine>> TransferEngine::Create(TransferEngineOpt
   return TransferEngineImpl::Create(std::move(options));
 }
 
-TransferEngineImpl::TransferEngineImpl(TransferEngineOptions options)
-    : options_(std::move(options)) {}
+TransferEngineImpl::TransferEngineImpl(TransferEngineOptions options, Protocol protocol)
+    : options_(std::move(options)), protocol_(protocol) {}
 
 Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngineOptions options) {
   MC_RETURN_IF_ERROR(options.Validate());
   std::string name = options.local_server_name.empty() ? "127.0.0.1:0" : options.local_server_name;
   MC_ASSIGN_OR_RETURN(HostPort listen, ParseHostPort(name, PortRequirement::kOptional));
 
-  std::unique_ptr<TransferEngineImpl> engine(new TransferEngineImpl(std::move(options)));
+  MC_ASSIGN_OR_RETURN(const Protocol protocol, ParseProtocol(options.protocol));
+  std::unique_ptr<TransferEngineImpl> engine(new TransferEngineImpl(std::move(options), protocol));
   const TransferEngineOptions& opts = engine->options_;
   engine->incarnation_ =
       std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32) ^
@@ -98,8 +95,7 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   engine->local_name_ = listen.ToString();
   engine->transport_->set_local_name(engine->local_name_);
 
-  const bool ucx_only = opts.protocol == "ucx" || opts.protocol == "rdma";
-  if (opts.protocol != "tcp" && !ucx_only) {
+  if (protocol == Protocol::kAuto || protocol == Protocol::kShm) {
     shm::ShmExporterOptions exporter_options;
     exporter_options.segment_name = engine->local_name_;
     exporter_options.incarnation = engine->incarnation_;
@@ -108,6 +104,10 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
     engine->exporter_ = std::move(*exporter);
     shm::ShmTransportOptions shm_options;
     shm_options.local_name = engine->local_name_;
+    // Runs on the submitting thread; the engine outlives its shm transport.
+    shm_options.on_stale_descriptor = [raw](const std::string& name) {
+      raw->RefreshDescriptor(name);
+    };
     auto shm_transport = shm::ShmTransport::Create(shm_options);
     if (!shm_transport.ok()) {
       return shm_transport.status().WithContext("starting the shm transport");
@@ -115,9 +115,13 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
     engine->shm_ = std::move(*shm_transport);
   }
   MC_RETURN_IF_ERROR(engine->StartUcx());
-  engine->local_transports_ =
-      LocalTransports{opts.protocol, engine->host_id_, engine->shm_ != nullptr,
-                      engine->ucx_ != nullptr, engine->ucx_ && engine->ucx_->offers_rdma()};
+  engine->local_files_ = std::make_unique<file::LocalFileTransport>(engine->files_);
+  engine->router_ = std::make_unique<SliceRouter>(
+      LocalTransports{protocol, engine->host_id_, engine->shm_ != nullptr, engine->ucx_ != nullptr,
+                      engine->ucx_ && engine->ucx_->offers_rdma()},
+      RouterTransports{engine->transport_.get(), engine->shm_.get(), engine->ucx_.get(),
+                       engine->local_files_.get()},
+      engine->local_name_, engine->incarnation_);
 
   MetadataStoreOptions metadata_options;
   metadata_options.connection_string = opts.metadata_server;
@@ -132,9 +136,9 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
 }
 
 Status TransferEngineImpl::StartUcx() {
-  const bool forced = options_.protocol == "ucx" || options_.protocol == "rdma";
+  const bool forced = protocol_ == Protocol::kUcx;
   // "auto" looks for RDMA first: on hosts without an RDMA device UCX is never started.
-  if (!forced && (options_.protocol != "auto" || !ucx::UcxTransport::Compiled() ||
+  if (!forced && (protocol_ != Protocol::kAuto || !ucx::UcxTransport::Compiled() ||
                   !ucx::HostHasRdmaDevice())) {
     return Status::Ok();
   }
@@ -165,6 +169,7 @@ Status TransferEngineImpl::StartUcx() {
 
 TransferEngineImpl::~TransferEngineImpl() {
   if (metadata_) metadata_->Unpublish(local_name_).IgnoreError();
+  router_.reset();     // points at the transports below
   ucx_.reset();        // fails its in-flight slices; its helper thread calls back into us
   shm_.reset();        // drops our mappings of peers' memory
   exporter_.reset();   // peers see their watch connections hang up

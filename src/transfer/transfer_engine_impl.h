@@ -12,8 +12,10 @@
 #include "transfer/memory_registry.h"
 #include "transfer/metadata/metadata_store.h"
 #include "transfer/peer_counters.h"
-#include "transfer/route_choice.h"
+#include "transfer/protocol.h"
+#include "transfer/slice_router.h"
 #include "transfer/transport/file/file_segments.h"
+#include "transfer/transport/file/local_file_transport.h"
 #include "transfer/transport/shm/shm_exporter.h"
 #include "transfer/transport/shm/shm_transport.h"
 #include "transfer/transport/tcp/tcp_transport.h"
@@ -58,7 +60,7 @@ class TransferEngineImpl : public TransferEngine {
     size_t mapped_length = 0;  // shared: the memfd's length
     int fd = -1;
   };
-  explicit TransferEngineImpl(TransferEngineOptions options);
+  TransferEngineImpl(TransferEngineOptions options, Protocol protocol);
   // This segment's descriptor as peers get it in the HELLO exchange (with UCX keys) ...
   SegmentDescriptor LocalDescriptor() const;
   // ... and as it is published to the metadata store (keys only if publish_ucx_keys).
@@ -74,17 +76,12 @@ class TransferEngineImpl : public TransferEngine {
   // [address, address + length) (the target may have registered more memory, or restarted).
   Result<SegmentDescriptor> DescriptorCovering(SegmentHandle handle, uint64_t address,
                                                uint64_t length);
-  // Which transport serves `target`; kNotSupported when a forced protocol cannot reach it.
-  Result<Route> RouteFor(const SegmentDescriptor& target) const;
   // Re-reads a segment's descriptor (best effort) after shm found it stale.
   void RefreshDescriptor(const std::string& name);
-  // Hands slices to TCP; slices it could not start are failed with its error.
-  Status SubmitTcp(const SegmentDescriptor& target, std::vector<Slice>& slices);
-  // Runs slices against this engine's own file segments on the file I/O thread.
-  void SubmitLocalFile(std::vector<Slice>& slices);
   void FreeOwned(void* address, const OwnedBuffer& buffer);
 
   const TransferEngineOptions options_;
+  const Protocol protocol_;  // options_.protocol, parsed
   std::string local_name_;
   uint64_t incarnation_ = 0;
   std::string host_id_;
@@ -95,12 +92,15 @@ class TransferEngineImpl : public TransferEngine {
   BatchTable batches_;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<tcp::TcpTransport> transport_;
-  // Both null with protocol "tcp".
+  // Both null unless protocol "auto" or "shm".
   std::unique_ptr<shm::ShmExporter> exporter_;  // serves our buffers to same-host peers
   std::unique_ptr<shm::ShmTransport> shm_;      // reaches same-host peers
   // Null unless protocol "ucx"/"rdma", or "auto" on a host where UCX offers RDMA.
   std::unique_ptr<ucx::UcxTransport> ucx_;
-  LocalTransports local_transports_;  // what RouteFor decides from
+  // This engine's own file segments, for its own requests (after files_: it refers to them).
+  std::unique_ptr<file::LocalFileTransport> local_files_;
+  // Which of the transports above takes a target's slices (set last in Create).
+  std::unique_ptr<SliceRouter> router_;
 
   std::mutex buffers_mutex_;                        // taken before the exporter's lock, never after
   std::map<uintptr_t, OwnedBuffer> owned_buffers_;  // AllocateBuffer'd, by address

@@ -198,22 +198,7 @@ Result<SegmentHandle> TransferEngineImpl::OpenSegment(const std::string& name) {
     if (it != segment_by_name_.end()) return it->second;
   }
   MC_ASSIGN_OR_RETURN(SegmentDescriptor descriptor, LookupDescriptor(name));
-  MC_ASSIGN_OR_RETURN(Route route, RouteFor(descriptor));
-  Status connected = Status::Ok();
-  if (route == Route::kUcx) {
-    connected = ucx_->Connect(descriptor);
-  } else if (route == Route::kShm) {
-    connected = shm_->Connect(descriptor);
-    if (!connected.ok() && options_.protocol != "shm") {
-      // Same host, but its shared memory is not for us (another user, an exited owner...):
-      // TCP serves it, as it would a remote peer.
-      MC_LOG_INFO("segment {}: shm unavailable ({}); using TCP", name, connected.ToString());
-      connected = transport_->Connect(descriptor);
-    }
-  } else {
-    connected = transport_->Connect(descriptor);
-  }
-  MC_RETURN_IF_ERROR(connected);
+  MC_RETURN_IF_ERROR(router_->Connect(descriptor));
   std::lock_guard lock(segments_mutex_);
   auto [it, inserted] = segment_by_name_.emplace(name, next_segment_);
   if (inserted) segments_.emplace(next_segment_++, std::move(descriptor));
@@ -231,9 +216,7 @@ Status TransferEngineImpl::CloseSegment(SegmentHandle handle) {
     segment_by_name_.erase(name);
     segments_.erase(it);
   }
-  transport_->Disconnect(name);
-  if (shm_) shm_->Disconnect(name);
-  if (ucx_) ucx_->Disconnect(name);
+  router_->Disconnect(name);
   return Status::Ok();
 }
 

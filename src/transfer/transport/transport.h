@@ -1,7 +1,9 @@
 #pragma once
 
-// A way of moving slices to and from other segments. The engine picks one per peer; each
-// implementation (tcp now; shm, ucx later) lives in its own folder under transport/.
+// A way of moving slices to and from other segments. Each implementation lives in its own
+// folder under transport/: tcp (any peer; also other engines' file segments), shm (same-host
+// peers), ucx (RDMA through UCX) and file (this engine's own file segments). The SliceRouter
+// (slice_router.h) picks one per target and decides what becomes of the slices it hands back.
 
 #include <string>
 #include <vector>
@@ -20,8 +22,9 @@ class Transport {
   virtual std::vector<EndpointDescriptor> endpoints() const = 0;
   // Makes sure `target` is reachable (connecting if needed).
   virtual Status Connect(const SegmentDescriptor& target) = 0;
-  // Starts the slices; their tasks are told of completion or failure. On error, slices not
-  // started stay in `slices` for the caller to fail.
+  // Starts the slices it takes and removes them from `slices`; their tasks are told of
+  // completion or failure. Slices it does not take stay in `slices` (for the router to hand to
+  // another transport or fail), and the status says why.
   virtual Status Submit(const SegmentDescriptor& target, std::vector<Slice>& slices) = 0;
   // Drops connections to a segment; its in-flight slices fail.
   virtual void Disconnect(const std::string& segment_name) = 0;

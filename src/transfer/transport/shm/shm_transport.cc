@@ -64,8 +64,18 @@ Result<std::shared_ptr<ShmPeer>> ShmTransport::PeerFor(const SegmentDescriptor& 
 
 Status ShmTransport::Connect(const SegmentDescriptor& target) { return PeerFor(target).status(); }
 
-MoveOutcome ShmTransport::Submit(const SegmentDescriptor& target, std::vector<Slice>& slices,
-                                 std::vector<Slice>* fallback) {
+Status ShmTransport::Submit(const SegmentDescriptor& target, std::vector<Slice>& slices) {
+  std::vector<Slice> fallback;
+  const MoveOutcome outcome = Move(target, slices, &fallback);
+  slices = std::move(fallback);
+  if (outcome.refresh_descriptor && options_.on_stale_descriptor) {
+    options_.on_stale_descriptor(target.name);
+  }
+  return outcome.fallback_reason;
+}
+
+MoveOutcome ShmTransport::Move(const SegmentDescriptor& target, std::vector<Slice>& slices,
+                               std::vector<Slice>* fallback) {
   MoveOutcome outcome;
   auto peer = PeerFor(target);
   if (!peer.ok()) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,6 +21,7 @@
 #include "mooncake/transfer/transfer_types.h"
 #include "transfer/slice.h"
 #include "transfer/transport/shm/shm_peer.h"
+#include "transfer/transport/transport.h"
 
 namespace mooncake::transfer::shm {
 
@@ -27,6 +29,10 @@ struct ShmTransportOptions {
   std::string local_name;  // announced to owners (logs only)
   // Bound on each control-socket exchange (HELLO, FETCH); default 1 s.
   std::chrono::milliseconds io_timeout{1000};
+  // Called (on the submitting thread, no lock held) when Submit found a segment's descriptor
+  // stale: its owner exited, restarted, or no longer has memory the descriptor listed. The
+  // engine re-reads the descriptor. Optional.
+  std::function<void(const std::string& segment)> on_stale_descriptor;
 };
 
 // A snapshot of ShmCounters.
@@ -38,25 +44,31 @@ struct ShmStats {
   uint64_t mappings = 0;  // buffers of peers mapped right now
 };
 
-class ShmTransport {
+class ShmTransport final : public Transport {
  public:
   static Result<std::unique_ptr<ShmTransport>> Create(ShmTransportOptions options);
-  ~ShmTransport();
+  ~ShmTransport() override;
 
   // True when `target` publishes an shm endpoint and runs on this host (`local_host_id`).
   static bool Reachable(const SegmentDescriptor& target, const std::string& local_host_id);
 
+  // The shm endpoint is published by the exporter (ShmExporter), not by this side: none.
+  std::vector<EndpointDescriptor> endpoints() const override { return {}; }
   // Attaches to `target` (its incarnation) unless already attached. kSegmentNotFound when it
   // exited; other codes when it refuses us (then TCP is the way).
-  Status Connect(const SegmentDescriptor& target);
+  Status Connect(const SegmentDescriptor& target) override;
+  // Transport::Submit: moves what shared memory can (Move) and leaves the rest in `slices`,
+  // returning why (OK when every slice was taken); calls on_stale_descriptor when Move asked
+  // for a descriptor refresh.
+  Status Submit(const SegmentDescriptor& target, std::vector<Slice>& slices) override;
   // Moves the slices (validated against `target`): each is completed or failed, or appended
   // to `fallback` (see MoveOutcome::fallback_reason) for another transport; `slices` is left
   // empty. Slices validated against another incarnation than the one attached fail like
   // TCP's incarnation check, and ask for a descriptor refresh.
-  MoveOutcome Submit(const SegmentDescriptor& target, std::vector<Slice>& slices,
-                     std::vector<Slice>* fallback);
+  MoveOutcome Move(const SegmentDescriptor& target, std::vector<Slice>& slices,
+                   std::vector<Slice>* fallback);
   // Detaches from a segment; its mappings go (once copies using them end).
-  void Disconnect(const std::string& segment_name);
+  void Disconnect(const std::string& segment_name) override;
 
   ShmStats stats() const;
 

@@ -87,7 +87,7 @@ class ShmTransportTest : public ::testing::Test {
       slices.push_back(std::move(s));
     }
     Run run;
-    run.outcome = transport_->Submit(target, slices, &run.fallback);
+    run.outcome = transport_->Move(target, slices, &run.fallback);
     EXPECT_TRUE(slices.empty());
     for (size_t i = 0; i < requests.size(); ++i) run.statuses.push_back(batch->task(i).Snapshot());
     return run;
