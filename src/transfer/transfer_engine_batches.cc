@@ -81,11 +81,14 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
   // Every slice is taken (started, handed on or failed); the first refusal by TCP is the
   // call's error, as it always was.
   Status result;
+  // (A zero-length request leaves an empty group under a handle that may not be in `targets`.)
   for (auto& [handle, slices] : per_target_file) {
+    if (slices.empty()) continue;
     Status s = router_->DispatchFile(targets.at(handle), slices);
     if (result.ok()) result = s;
   }
   for (auto& [handle, slices] : per_target) {
+    if (slices.empty()) continue;
     Status s = router_->DispatchMemory(targets.at(handle), routes.at(handle), slices);
     if (result.ok()) result = s;
   }
