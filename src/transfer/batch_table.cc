@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace mooncake::transfer {
@@ -98,13 +99,15 @@ void Batch::TaskFinished() {
 bool Batch::WaitAllFinished(std::chrono::steady_clock::time_point deadline) {
   if (unfinished_.load(std::memory_order_acquire) == 0) return true;
   if (deadline <= std::chrono::steady_clock::now()) return false;  // a look, not a wait
-  // A small transfer (shared memory, a short TCP round trip) often finishes before a sleeping
-  // thread could even be woken: look a few times, leaving the CPU to the I/O threads between.
-  constexpr int kSpins = 64;
-  for (int i = 0; i < kSpins; ++i) {
-    if (unfinished_.load(std::memory_order_acquire) == 0) return true;
+  // A small transfer (shared memory, a short TCP round trip) finishes within tens of
+  // microseconds, sooner than a sleeping thread is woken and scheduled again: look for a while
+  // first, leaving the CPU to the I/O threads between looks, then sleep until woken.
+  constexpr auto kSpinFor = std::chrono::microseconds(50);
+  const auto spin_until = std::min(deadline, std::chrono::steady_clock::now() + kSpinFor);
+  do {
     std::this_thread::yield();
-  }
+    if (unfinished_.load(std::memory_order_acquire) == 0) return true;
+  } while (std::chrono::steady_clock::now() < spin_until);
   waiters_.fetch_add(1, std::memory_order_seq_cst);
   bool done;
   {
