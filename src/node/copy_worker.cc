@@ -156,11 +156,6 @@ Status RunTransfer(transfer::TransferEngine& engine, const transfer::TransferReq
   return Status::Ok();
 }
 
-// Whether [address, address + length) lies in `d`.
-bool Inside(const CopyDestination& d, uint64_t address, uint64_t length) {
-  return address >= d.base && length <= d.size && address - d.base <= d.size - length;
-}
-
 }  // namespace
 
 Status CopyWorker::RunOne(const CopyTask& task) {
@@ -179,7 +174,8 @@ Status CopyWorker::RunOne(const CopyTask& task) {
     return InvalidParams(fmt::format("{}: destination segment '{}' is not this node's ({})", what,
                                      dst.segment, names));
   }
-  if (task.size > dst.length || task.size > src.length || !Inside(*own, dst.address, dst.length)) {
+  if (task.size > dst.length || task.size > src.length ||
+      !own->range().Contains(dst.address, dst.length)) {
     return InvalidParams(fmt::format(
         "{}: {} bytes into [{:#x}, +{}) do not fit the source ({} bytes) or this segment "
         "[{:#x}, +{})",
@@ -219,7 +215,7 @@ Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
   // The padding up to the next block is the object's allocation too (SsdAllocationBytes):
   // whole blocks go to the file with O_DIRECT, no read-modify-write.
   const uint64_t padded = (task.size + kSsdBlockBytes - 1) / kSsdBlockBytes * kSsdBlockBytes;
-  if (!Inside(own, dst, padded)) {
+  if (!own.range().Contains(dst, padded)) {
     return InvalidParams(
         fmt::format("{}: {} bytes at {:#x} leave the SSD segment", what, padded, dst));
   }
@@ -227,7 +223,7 @@ Status CopyWorker::CopyToFile(const CopyTask& task, const CopyDestination& own,
   const uint8_t* local_source = nullptr;
   for (const CopyDestination& d : s.destinations) {
     if (d.kind == CopyDestination::Kind::kMemory && d.name == src.segment &&
-        Inside(d, src.address, task.size)) {
+        d.range().Contains(src.address, task.size)) {
       local_source = reinterpret_cast<const uint8_t*>(src.address);
     }
   }

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/address_range.h"
 #include "master/client/master_client.h"
 #include "mooncake/common/status.h"
 
@@ -56,6 +57,8 @@ struct CopyDestination {
   uint64_t base = 0;
   uint64_t size = 0;
   Kind kind = Kind::kMemory;
+
+  AddressRange range() const { return {base, size}; }
 };
 
 class CopyWorker {

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/address_range.h"
 #include "common/logging.h"
 #include "node/storage_node_state.h"
 
@@ -44,11 +45,9 @@ void StorageNode::State::ReportUploads() {
 Status StorageNode::State::ReadLocal(const Allocation& source, std::span<char> out) {
   for (const Mounted& m : mounted) {
     if (source.segment != m.spec.name) continue;
-    if (source.address < m.spec.base || source.address - m.spec.base > m.spec.size ||
-        out.size() > m.spec.size - (source.address - m.spec.base)) {
-      break;
-    }
-    if (IsSsd(m)) return ssd_file->ReadData(source.address - m.spec.base, out);
+    const AddressRange segment{m.spec.base, m.spec.size};
+    if (!segment.Contains(source.address, out.size())) break;
+    if (IsSsd(m)) return ssd_file->ReadData(segment.OffsetOf(source.address), out);
     std::memcpy(out.data(), reinterpret_cast<const void*>(source.address), out.size());
     return Status::Ok();
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/address_range.h"
 #include "python/py_store.h"
 #include "python/py_store_calls.h"
 
@@ -18,16 +19,20 @@ namespace mooncake::python {
 // ---- Zero-copy ---------------------------------------------------------------------------------
 
 Status PyStore::CheckRegistered(uintptr_t address, uint64_t size) const {
-  auto it = regions_.upper_bound(address);
-  if (it != regions_.begin()) {
-    --it;
-    const uint64_t offset = address - it->first;
-    if (offset < it->second.size || (offset == 0 && size == 0)) {
-      if (size <= it->second.size - offset) return Status::Ok();
+  const auto range_of = [](const auto& entry) {
+    return AddressRange{entry.first, entry.second.size};
+  };
+  // A range must start on a byte of a buffer (registered buffers are never empty: the engine
+  // refuses them); starting there but running past the buffer's end is an overflow.
+  auto it = FindStartingAtOrBefore(regions_, address, range_of);
+  if (it != regions_.end()) {
+    const AddressRange region = range_of(*it);
+    if (region.ContainsAddress(address)) {
+      if (region.Contains(address, size)) return Status::Ok();
       return Status(StatusCode::kBufferOverflow,
                     fmt::format("[{:#x}, +{}) runs past the end of the registered buffer "
                                 "[{:#x}, +{})",
-                                address, size, it->first, it->second.size));
+                                address, size, region.start, region.length));
     }
   }
   return InvalidParams(

@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "common/address_range.h"
+
 namespace mooncake::transfer {
 
 Status MemoryRegistry::Register(uint64_t address, uint64_t length, std::string location) {
@@ -38,10 +40,10 @@ Status MemoryRegistry::Unregister(uint64_t address) {
 
 bool MemoryRegistry::Contains(uint64_t address, uint64_t length) const {
   std::shared_lock lock(mutex_);
-  auto it = regions_.upper_bound(address);
-  if (it == regions_.begin()) return false;
-  const BufferDescriptor& r = std::prev(it)->second;
-  return length <= r.length && address - r.address <= r.length - length;
+  auto it = FindContaining(regions_, address, length, [](const auto& entry) {
+    return AddressRange{entry.first, entry.second.length};
+  });
+  return it != regions_.end();
 }
 
 std::vector<BufferDescriptor> MemoryRegistry::Snapshot() const {

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/address_range.h"
+
 namespace mooncake::transfer {
 namespace {
 
@@ -38,10 +40,9 @@ Status ReadHexBlob(const nlohmann::json& object, const char* field, size_t max_l
 }  // namespace
 
 int SegmentDescriptor::FindBuffer(uint64_t address, uint64_t length) const {
+  // A linear scan: a decoded descriptor's buffers are neither sorted nor checked for overlap.
   for (size_t i = 0; i < buffers.size(); ++i) {
-    const BufferDescriptor& b = buffers[i];
-    // Written to avoid overflow: address + length may wrap for hostile input.
-    if (address >= b.address && length <= b.length && address - b.address <= b.length - length) {
+    if (AddressRange{buffers[i].address, buffers[i].length}.Contains(address, length)) {
       return static_cast<int>(i);
     }
   }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/address_range.h"
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "transfer/buffer_allocator.h"
@@ -85,15 +86,12 @@ Status TransferEngineImpl::RegisterLocalMemory(void* address, size_t length,
     std::lock_guard lock(buffers_mutex_);
     int fd = -1;
     uint64_t fd_offset = 0;
-    auto it = owned_buffers_.upper_bound(start);
-    if (it != owned_buffers_.begin()) {
-      --it;
-      const OwnedBuffer& owned = it->second;
-      if (owned.fd >= 0 && start - it->first < owned.mapped_length &&
-          length <= owned.mapped_length - (start - it->first)) {
-        fd = owned.fd;
-        fd_offset = start - it->first;
-      }
+    auto owned = FindContaining(owned_buffers_, start, length, [](const auto& entry) {
+      return AddressRange{entry.first, entry.second.mapped_length};
+    });
+    if (owned != owned_buffers_.end() && owned->second.fd >= 0) {
+      fd = owned->second.fd;
+      fd_offset = start - owned->first;
     }
     exporter_->Export(start, length, fd, fd_offset);
   }

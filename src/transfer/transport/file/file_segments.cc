@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/address_range.h"
 #include "common/logging.h"
 
 namespace mooncake::transfer::file {
@@ -65,13 +66,11 @@ Status FileSegments::Unregister(const std::string& name) {
 
 std::shared_ptr<FileSegment> FileSegments::Find(uint64_t address, uint64_t length,
                                                 uint64_t* offset) const {
-  auto it = by_base_.upper_bound(address);
-  if (it == by_base_.begin()) return nullptr;
-  --it;
-  const uint64_t off = address - it->first;
-  const uint64_t size = it->second->size();
-  if (off > size || length > size - off) return nullptr;
-  *offset = off;
+  auto it = FindContaining(by_base_, address, length, [](const auto& entry) {
+    return AddressRange{entry.first, entry.second->size()};
+  });
+  if (it == by_base_.end()) return nullptr;
+  *offset = address - it->first;
   return it->second;
 }
 

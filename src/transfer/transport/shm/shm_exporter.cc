@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/address_range.h"
 #include "common/logging.h"
 
 namespace mooncake::transfer::shm {
@@ -222,24 +223,21 @@ void ShmExporter::HandleConnection(UniqueFd connection) {
 
 Reply ShmExporter::FetchReply(const Request& request, std::shared_ptr<UniqueFd>* fd) {
   std::lock_guard lock(mutex_);
-  auto it = entries_.upper_bound(request.address);
-  if (it != entries_.begin()) {
-    --it;
-    const uint64_t base = it->first;
+  auto it = FindContaining(entries_, request.address, request.length, [](const auto& entry) {
+    return AddressRange{entry.first, entry.second.length};
+  });
+  if (it != entries_.end()) {
     const Entry& e = it->second;
-    // Overflow-safe containment of [address, address + length) in [base, base + e.length).
-    if (request.length <= e.length && request.address - base <= e.length - request.length) {
-      Reply r;
-      r.type = MessageType::kFetchReply;
-      r.incarnation = options_.incarnation;
-      r.slot = e.slot;
-      r.id = e.id;
-      r.base = base;
-      r.length = e.length;
-      r.fd_offset = e.fd_offset;
-      *fd = e.fd;
-      return r;
-    }
+    Reply r;
+    r.type = MessageType::kFetchReply;
+    r.incarnation = options_.incarnation;
+    r.slot = e.slot;
+    r.id = e.id;
+    r.base = it->first;
+    r.length = e.length;
+    r.fd_offset = e.fd_offset;
+    *fd = e.fd;
+    return r;
   }
   return ErrorReply(MessageType::kFetchReply, StatusCode::kInvalidParams,
                     fmt::format("range 0x{:x}+{} is outside the registered buffers",

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/address_range.h"
 #include "common/logging.h"
 
 namespace mooncake::transfer::shm {
@@ -33,6 +34,9 @@ bool SafeToMap(int fd, uint64_t end) {
          static_cast<uint64_t>(st.st_size) >= end;
 }
 
+// The address range of a `buffers_` entry.
+constexpr auto RangeOfEntry = [](const auto& entry) { return entry.second->range(); };
+
 }  // namespace
 
 struct ShmPeer::RemoteBuffer {
@@ -45,9 +49,7 @@ struct ShmPeer::RemoteBuffer {
   size_t map_length = 0;
   ShmCounters* counters = nullptr;
 
-  bool Contains(uint64_t address, uint64_t len) const {
-    return address >= base && len <= length && address - base <= length - len;
-  }
+  AddressRange range() const { return {base, length}; }
   ~RemoteBuffer() {
     if (map_start != nullptr) {
       munmap(map_start, map_length);
@@ -179,11 +181,8 @@ void ShmPeer::OnWatchReadable() {
 Result<ShmPeer::BufferRef> ShmPeer::BufferFor(uint64_t address, uint64_t length) {
   {
     std::shared_lock lock(buffers_mutex_);
-    auto it = buffers_.upper_bound(address);
-    if (it != buffers_.begin()) {
-      const BufferRef& b = std::prev(it)->second;
-      if (b->Contains(address, length) && SlotHolds(*b)) return b;
-    }
+    auto it = FindContaining(buffers_, address, length, RangeOfEntry);
+    if (it != buffers_.end() && SlotHolds(*it->second)) return it->second;
   }
   return Fetch(address, length);
 }
@@ -192,11 +191,11 @@ Result<ShmPeer::BufferRef> ShmPeer::Fetch(uint64_t address, uint64_t length) {
   std::lock_guard fetch_lock(fetch_mutex_);
   {  // Another thread may have fetched it while we waited.
     std::unique_lock lock(buffers_mutex_);
-    auto it = buffers_.upper_bound(address);
-    if (it != buffers_.begin()) {
-      const BufferRef& b = std::prev(it)->second;
-      if (b->Contains(address, length) && SlotHolds(*b)) return b;
-      if (!SlotHolds(*b)) buffers_.erase(std::prev(it));  // unregistered: drop the mapping
+    auto it = FindStartingAtOrBefore(buffers_, address, RangeOfEntry);
+    if (it != buffers_.end()) {
+      const BufferRef& b = it->second;
+      if (b->range().Contains(address, length) && SlotHolds(*b)) return b;
+      if (!SlotHolds(*b)) buffers_.erase(it);  // unregistered: drop the mapping
     }
   }
   const std::string where =
@@ -240,7 +239,7 @@ Result<ShmPeer::BufferRef> ShmPeer::Fetch(uint64_t address, uint64_t length) {
   buffer->counters = counters_;
   // Never trust the reply's bounds further than the table and the range we asked for.
   if (reply.incarnation != incarnation_ || reply.slot >= slots_ || reply.id == 0 ||
-      reply.base + reply.length < reply.base || !buffer->Contains(address, length)) {
+      reply.base + reply.length < reply.base || !buffer->range().Contains(address, length)) {
     return InvalidParams(where + ": malformed FETCH reply");
   }
   if (fd.valid()) {
@@ -335,7 +334,7 @@ MoveOutcome ShmPeer::Move(std::vector<Slice>& slices, std::vector<Slice>* fallba
       continue;
     }
     BufferRef buffer;
-    if (last && last->Contains(s.remote_address, s.length) && SlotHolds(*last)) {
+    if (last && last->range().Contains(s.remote_address, s.length) && SlotHolds(*last)) {
       buffer = last;
     } else {
       auto found = BufferFor(s.remote_address, s.length);
@@ -357,7 +356,7 @@ MoveOutcome ShmPeer::Move(std::vector<Slice>& slices, std::vector<Slice>* fallba
       last = buffer;
     }
     if (buffer->mapped != nullptr) {
-      char* remote = buffer->mapped + (s.remote_address - buffer->base);
+      char* remote = buffer->mapped + buffer->range().OffsetOf(s.remote_address);
       if (s.opcode == TransferOpcode::kRead) {
         std::memcpy(s.local, remote, s.length);
       } else {

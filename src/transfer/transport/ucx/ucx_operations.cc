@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "common/address_range.h"
 #include "common/logging.h"
 #include "transfer/transport/ucx/ucx_progress_internal.h"
 #include "transfer/transport/ucx/ucx_transport_impl.h"
@@ -169,10 +170,9 @@ void UcxTransportImpl::DoSubmit(const SegmentDescriptor& target, std::vector<Sli
       }
       std::shared_ptr<UcxRegion> region;
       const uint64_t local = reinterpret_cast<uint64_t>(slice.local);
-      auto it = regions_.upper_bound(local);
-      if (it != regions_.begin() && std::prev(it)->second->Contains(local, slice.length)) {
-        region = std::prev(it)->second;
-      }
+      auto it = FindContaining(regions_, local, slice.length,
+                               [](const auto& entry) { return entry.second->range(); });
+      if (it != regions_.end()) region = it->second;
       (slice.opcode == TransferOpcode::kRead ? gets : puts).push_back({&slice, rkey, region});
     }
   }

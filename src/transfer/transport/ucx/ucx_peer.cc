@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/address_range.h"
 #include "transfer/transport/ucx/ucx_hex.h"
 
 namespace mooncake::transfer::ucx {
@@ -97,13 +98,10 @@ bool UcxPeer::HasKey(const BufferDescriptor& buffer) const {
 }
 
 ucp_rkey_h UcxPeer::KeyFor(uint64_t address, uint64_t length) const {
-  auto it = std::upper_bound(keys_.begin(), keys_.end(), address,
-                             [](uint64_t a, const Key& k) { return a < k.address; });
-  if (it == keys_.begin()) return nullptr;
-  --it;
-  // Overflow-safe: address + length may wrap for a hostile request.
-  if (length <= it->length && address - it->address <= it->length - length) return it->rkey;
-  return nullptr;
+  auto it = FindContaining(keys_, address, length, [](const Key& k) {
+    return AddressRange{k.address, k.length};
+  });
+  return it == keys_.end() ? nullptr : it->rkey;
 }
 
 void* UcxPeer::Close(CloseMode mode) {

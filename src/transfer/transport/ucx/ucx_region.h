@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "common/address_range.h"
 #include "mooncake/common/status.h"
 
 namespace mooncake::transfer::ucx {
@@ -33,10 +34,7 @@ class UcxRegion {
   ucp_mem_h memh() const { return memh_; }
   // Packed rkey, lower-case hex.
   const std::string& rkey() const { return rkey_; }
-  // True when [address, address + length) lies inside this region (overflow-safe).
-  bool Contains(uint64_t address, uint64_t length) const {
-    return address >= address_ && length <= length_ && address - address_ <= length_ - length;
-  }
+  AddressRange range() const { return {address_, length_}; }
 
  private:
   UcxRegion(ucp_context_h context, uint64_t address, uint64_t length, ucp_mem_h memh)
