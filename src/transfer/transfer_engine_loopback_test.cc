@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mooncake/transfer/transfer_engine.h"
+#include "transfer/batch_runner.h"
 
 namespace mooncake::transfer {
 namespace {
@@ -475,6 +476,68 @@ TEST(TransferEngineRestartTest, RequestsForAnEarlierIncarnationNeverLandInTheSuc
   }
   EXPECT_EQ(st.state, TransferState::kCompleted) << failures;
   EXPECT_EQ(target_memory[0], 'n');
+}
+
+}  // namespace
+}  // namespace mooncake::transfer
+
+// RunBatch / PendingBatch (transfer/batch_runner.h) over the same two loopback engines.
+namespace mooncake::transfer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+TEST_F(TransferEngineLoopbackTest, RunBatchMovesEveryRequestAndReportsEach) {
+  for (size_t i = 0; i < (2 << 20); ++i) local_[i] = static_cast<char>(i * 7);
+  std::vector<TransferRequest> writes = {
+      Request(TransferOpcode::kWrite, local_.data(), 0, 1 << 20),
+      Request(TransferOpcode::kWrite, local_.data() + (1 << 20), 1 << 20, 4096),
+      Request(TransferOpcode::kWrite, local_.data(), 2 << 20, 0)};
+  std::vector<Status> written = RunBatch(*a_, writes, std::chrono::seconds(10));
+  ASSERT_EQ(written.size(), 3u);
+  for (const Status& s : written) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(std::memcmp(target_, local_.data(), (1 << 20) + 4096), 0);
+
+  std::memset(local_.data(), 0, 2 << 20);
+  std::vector<TransferRequest> reads = {
+      Request(TransferOpcode::kRead, local_.data(), 0, (1 << 20) + 4096)};
+  std::vector<Status> read = RunBatch(*a_, reads, std::chrono::seconds(10));
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_TRUE(read[0].ok()) << read[0].ToString();
+  EXPECT_EQ(std::memcmp(target_, local_.data(), (1 << 20) + 4096), 0);
+}
+
+TEST_F(TransferEngineLoopbackTest, ARefusedBatchIsEveryRequestsErrorAndNothingRuns) {
+  std::vector<char> unregistered(4096);
+  std::vector<TransferRequest> requests = {
+      Request(TransferOpcode::kWrite, local_.data(), 0, 4096),
+      Request(TransferOpcode::kWrite, unregistered.data(), 0, 4096)};
+  PendingBatch pending = PendingBatch::Start(*a_, requests);
+  EXPECT_TRUE(pending.Done()) << "nothing was started";
+  std::vector<Status> results = pending.Wait(Clock::now());
+  ASSERT_EQ(results.size(), 2u);
+  for (const Status& s : results) EXPECT_EQ(s.code(), StatusCode::kInvalidParams) << s.ToString();
+  EXPECT_FALSE(pending.abandoned());
+}
+
+TEST_F(TransferEngineLoopbackTest, APendingBatchIsDoneOnceItsTransfersFinish) {
+  std::vector<TransferRequest> requests;
+  for (size_t i = 0; i < 8; ++i) {
+    requests.push_back(
+        Request(TransferOpcode::kRead, local_.data() + (i << 19), i << 19, 512 << 10));
+  }
+  PendingBatch pending = PendingBatch::Start(*a_, requests);
+  EXPECT_TRUE(pending.WaitUntilDone(Clock::now() + std::chrono::seconds(10)));
+  EXPECT_TRUE(pending.Done());
+  std::vector<Status> results = pending.Wait(Clock::now());
+  ASSERT_EQ(results.size(), 8u);
+  for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE(pending.abandoned());
+}
+
+TEST_F(TransferEngineLoopbackTest, NoRequestsIsNoBatchAndAnUnknownBatchCannotBeAwaited) {
+  EXPECT_TRUE(RunBatch(*a_, {}, std::chrono::milliseconds(10)).empty());
+  EXPECT_EQ(a_->WaitBatch(987654, Clock::now()).code(), StatusCode::kInvalidParams);
 }
 
 }  // namespace
