@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "master/client/master_client.h"
 #include "mooncake/common/size.h"
+#include "stat_integrity.h"
 #include "store_types/cluster_stats.h"
 #include "store_types/object_tier.h"
 #include "tier/object_store.h"
@@ -204,6 +205,7 @@ Outcome RunStat(const CliOptions& options) {
       static_cast<unsigned long long>(info->repairs.failed),
       static_cast<unsigned long long>(info->repairs.timed_out),
       static_cast<unsigned long long>(info->repairs.cancelled));
+  std::fputs(FormatIntegrity(info->integrity).c_str(), stdout);
   PrintTiers(*info, per_medium);
 
   std::printf("\nper node and medium:\n  %-24s %-6s %8s %12s %12s %7s\n", "node", "medium",

@@ -1,8 +1,8 @@
 #pragma once
 
 // The state of the whole cluster as the master reports it (GetClusterInfo): its segments, its
-// object counts and the counters of its tiers and re-replication. Read by `mooncake stat`, the
-// status page, the benchmarks and the tests.
+// object counts and the counters of its tiers, re-replication and corrupt replicas. Read by
+// `mooncake stat`, the status page, the benchmarks and the tests.
 
 #include <cstdint>
 #include <string>
@@ -29,6 +29,8 @@ struct ClusterInfo {
   RepairStats repairs;  // no_destination is not reported
   // The SSD and object tiers' counters since the master started.
   TierStats tier;
+  // Corrupt replicas reported by clients since the master started.
+  IntegrityStats integrity;
   // The object tier's policy ("write-through", "write-back", "none"); "" when none is set.
   std::string object_store_policy;
 };

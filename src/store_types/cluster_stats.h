@@ -1,10 +1,16 @@
 #pragma once
 
-// Counters the master keeps about its tiers and re-replication, as GetClusterInfo reports them
-// and the metrics, the status page and `mooncake stat` show them; and the one definition of how
-// lookups split over the tiers that served them.
+// Counters the master keeps about its tiers, re-replication and corrupt replicas, as
+// GetClusterInfo reports them and the metrics, the status page and `mooncake stat` show them;
+// and the one definition of how lookups split over the tiers that served them.
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mooncake/store/types.h"
 
 namespace mooncake {
 
@@ -58,6 +64,44 @@ struct RepairStats {
   // Attempts that found no room on any node not already holding the object (objects that
   // every node already holds are not attempted, nor counted).
   uint64_t no_destination = 0;
+};
+
+// Corrupt replicas on one node's medium: replicas clients read and found not to match their
+// object's CRC32C.
+struct CorruptReplicaCounts {
+  std::string node;
+  Medium medium = Medium::kDram;
+  // Reports the master accepted for a replica here.
+  uint64_t detected = 0;
+  // Replicas here the master dropped for them (an object's last replica with an upsert in
+  // flight is kept).
+  uint64_t dropped = 0;
+};
+
+// What the master did with clients' reports of corrupt replicas since it started
+// (MasterCore::ReportCorruptReplica). A report the master refused (stale version, replica
+// already gone) is counted nowhere.
+struct IntegrityStats {
+  // Reports accepted: the replica was one of its object's visible replicas.
+  uint64_t corrupt_reports = 0;
+  // Replicas dropped for them; re-replication copies a remaining one.
+  uint64_t corrupt_replicas_dropped = 0;
+  // Objects erased because their last replica was corrupt.
+  uint64_t objects_lost_to_corruption = 0;
+  // Per node and medium with a report, sorted by (node, medium).
+  std::vector<CorruptReplicaCounts> per_node;
+
+  // The entry of (node, medium), inserted in order when missing.
+  CorruptReplicaCounts& At(std::string_view node, Medium medium) {
+    auto before = [&](const CorruptReplicaCounts& c) {
+      return std::string_view(c.node) < node || (c.node == node && c.medium < medium);
+    };
+    auto it = std::partition_point(per_node.begin(), per_node.end(), before);
+    if (it == per_node.end() || it->node != node || it->medium != medium) {
+      it = per_node.insert(it, CorruptReplicaCounts{std::string(node), medium});
+    }
+    return *it;
+  }
 };
 
 // Lookups (GetReplicaList keys) since the master started, split by the tier that served them:

@@ -394,6 +394,25 @@ Result<uint64_t> MasterClient::RemoveAll(RemoveMode mode) {
   return resp.removed();
 }
 
+Result<std::vector<Status>> MasterClient::ReportCorruptReplicas(
+    const std::vector<CorruptReplicaReport>& reports) {
+  pb::ReportCorruptReplicasRequest req;
+  req.mutable_items()->Reserve(static_cast<int>(reports.size()));
+  for (const CorruptReplicaReport& report : reports) {
+    pb::CorruptReplicaReport* out = req.add_items();
+    out->set_key(report.key);
+    out->set_version(report.version);
+    out->set_segment(report.segment);
+    out->set_address(report.address);
+  }
+  pb::BatchStatusResponse resp;
+  MC_RETURN_IF_ERROR(impl_->Call("ReportCorruptReplicas",
+                                 &pb::MasterService::Stub::ReportCorruptReplicas, req, resp));
+  MC_RETURN_IF_ERROR(
+      Impl::CheckCount("ReportCorruptReplicas", resp.results_size(), reports.size()));
+  return ConvertEach(resp.results(), [](const pb::Status& s) { return FromProto(s); });
+}
+
 Result<ClusterInfo> MasterClient::GetClusterInfo() {
   pb::GetClusterInfoRequest req;
   pb::GetClusterInfoResponse resp;

@@ -97,6 +97,16 @@ struct PutEndItem {
   uint32_t checksum = 0;
 };
 
+// A replica a client read and found not to match its object's checksum.
+struct CorruptReplicaReport {
+  std::string key;
+  // The object's version in the replica list the client read from.
+  uint64_t version = 0;
+  // The replica's first slice as the replica list gave it (segment name and absolute address).
+  std::string segment;
+  uint64_t address = 0;
+};
+
 class MasterClient {
  public:
   // Creates the channel; does not contact the master (see Ping).
@@ -146,6 +156,15 @@ class MasterClient {
   Result<std::vector<Status>> BatchRemove(const std::vector<std::string>& keys, RemoveMode mode);
   Result<uint64_t> RemoveByRegex(const std::string& pattern, RemoveMode mode);
   Result<uint64_t> RemoveAll(RemoveMode mode);
+
+  // Tells the master these replicas hold wrong bytes. One status per report (see
+  // MasterCore::ReportCorruptReplica): OK when the master took it (dropped the replica for
+  // re-replication, erased an object whose last replica it was, or kept a last replica under
+  // an upsert in flight); kObjectNotFound, kInvalidVersion (a stale report) and
+  // kInvalidReplica (no such replica any more) change nothing. A master without this RPC
+  // answers kRpcFail.
+  Result<std::vector<Status>> ReportCorruptReplicas(
+      const std::vector<CorruptReplicaReport>& reports);
 
   Result<ClusterInfo> GetClusterInfo();
   // Up to `limit` visible keys with `prefix` sorting after `start_after` ("" = from the

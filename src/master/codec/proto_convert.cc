@@ -258,6 +258,17 @@ void ToProto(const ClusterInfo& info, pb::GetClusterInfoResponse* out) {
   out->set_upload_backlog_objects(tier.upload_backlog_objects);
   out->set_upload_backlog_bytes(tier.upload_backlog_bytes);
   out->set_uploads_in_flight(tier.uploads_in_flight);
+  const IntegrityStats& integrity = info.integrity;
+  out->set_corrupt_reports(integrity.corrupt_reports);
+  out->set_corrupt_replicas_dropped(integrity.corrupt_replicas_dropped);
+  out->set_objects_lost_to_corruption(integrity.objects_lost_to_corruption);
+  for (const CorruptReplicaCounts& counts : integrity.per_node) {
+    pb::CorruptReplicaCounts* c = out->add_corrupt_replicas();
+    c->set_node_id(counts.node);
+    c->set_medium(ToProto(counts.medium));
+    c->set_detected(counts.detected);
+    c->set_dropped(counts.dropped);
+  }
 }
 
 ClusterInfo FromProto(const pb::GetClusterInfoResponse& info) {
@@ -301,6 +312,17 @@ ClusterInfo FromProto(const pb::GetClusterInfoResponse& info) {
   tier.upload_backlog_bytes = info.upload_backlog_bytes();
   tier.uploads_in_flight = info.uploads_in_flight();
   out.object_store_policy = info.object_store_policy();
+  IntegrityStats& integrity = out.integrity;
+  integrity.corrupt_reports = info.corrupt_reports();
+  integrity.corrupt_replicas_dropped = info.corrupt_replicas_dropped();
+  integrity.objects_lost_to_corruption = info.objects_lost_to_corruption();
+  for (const pb::CorruptReplicaCounts& c : info.corrupt_replicas()) {
+    // At() keeps them sorted (and merges an unknown medium's into DRAM's).
+    CorruptReplicaCounts& counts =
+        integrity.At(c.node_id(), FromProto(c.medium()).value_or(Medium::kDram));
+    counts.detected += c.detected();
+    counts.dropped += c.dropped();
+  }
   return out;
 }
 

@@ -56,7 +56,7 @@ void ToProto(const ReplicateConfig& config, pb::ReplicateConfig* out);
 Result<ReplicateConfig> FromProto(const pb::ReplicateConfig& config);
 
 // Segments travel with name, node, epoch, medium, capacity, used and draining only. An unknown
-// segment medium reads as DRAM.
+// segment (or corrupt-replica count) medium reads as DRAM.
 void ToProto(const ClusterInfo& info, pb::GetClusterInfoResponse* out);
 ClusterInfo FromProto(const pb::GetClusterInfoResponse& info);
 

@@ -158,6 +158,11 @@ TEST(ProtoConvertTest, ClusterInfoRoundTripsItsCounters) {
   info.tier.upload_backlog_bytes = 4096;
   info.tier.uploads_in_flight = 1;
   info.object_store_policy = "write-back";
+  info.integrity.corrupt_reports = 3;
+  info.integrity.corrupt_replicas_dropped = 2;
+  info.integrity.objects_lost_to_corruption = 1;
+  info.integrity.At("n", Medium::kSsd) = {"n", Medium::kSsd, 2, 1};
+  info.integrity.At("m", Medium::kDram) = {"m", Medium::kDram, 1, 1};
   pb::GetClusterInfoResponse message;
   ToProto(info, &message);
   const ClusterInfo back = FromProto(message);
@@ -179,6 +184,16 @@ TEST(ProtoConvertTest, ClusterInfoRoundTripsItsCounters) {
   EXPECT_EQ(back.tier.upload_backlog_bytes, 4096u);
   EXPECT_EQ(back.tier.uploads_in_flight, 1u);
   EXPECT_EQ(back.object_store_policy, "write-back");
+  EXPECT_EQ(back.integrity.corrupt_reports, 3u);
+  EXPECT_EQ(back.integrity.corrupt_replicas_dropped, 2u);
+  EXPECT_EQ(back.integrity.objects_lost_to_corruption, 1u);
+  ASSERT_EQ(back.integrity.per_node.size(), 2u);
+  EXPECT_EQ(back.integrity.per_node[0].node, "m");
+  EXPECT_EQ(back.integrity.per_node[0].medium, Medium::kDram);
+  EXPECT_EQ(back.integrity.per_node[1].node, "n");
+  EXPECT_EQ(back.integrity.per_node[1].medium, Medium::kSsd);
+  EXPECT_EQ(back.integrity.per_node[1].detected, 2u);
+  EXPECT_EQ(back.integrity.per_node[1].dropped, 1u);
 }
 
 TEST(ProtoConvertTest, AStatusCodeThisBuildDoesNotKnowIsKept) {

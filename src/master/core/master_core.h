@@ -251,6 +251,17 @@ class MasterCore {
   // Removes every visible object Remove would accept and returns how many.
   size_t RemoveAll(RemoveMode mode);
 
+  // ---- Integrity (master_core_integrity.cc) ----------------------------------------------
+  // A client read the replica of `key` at `version` whose first slice GetReplicaList gave as
+  // (segment, address) and found it not to match the checksum: counts it and drops it (see
+  // CorruptReplicaOutcome; its free waits for a live read lease), so Tick re-replicates from
+  // a remaining replica. Errors, changing nothing: kInvalidKey, kObjectNotFound (not
+  // visible), kInvalidVersion (not the visible version: a stale report), kInvalidReplica (no
+  // visible replica there, e.g. already dropped).
+  Result<CorruptReplicaOutcome> ReportCorruptReplica(std::string_view key, uint64_t version,
+                                                     std::string_view segment, uint64_t address);
+  const IntegrityStats& integrity_stats() const { return integrity_stats_; }
+
   // ---- Re-replication and drain (master_core_repair.cc) -----------------------------------
   // Schedules up to `max` repairs (see the file comment), drain copies first, then objects
   // below target in round-robin order, never more than max_repairs_in_flight in flight, and
@@ -400,6 +411,9 @@ class MasterCore {
   // segment, preferably on the node of that replica; when it completes, the DRAM replica is
   // added next to the SSD ones (CompleteRepair).
   PromoteResult TrySchedulePromotion(ObjectRecord* record, TimePoint now);
+  // Drops visible replica `index` of `record`, corrupt (ReportCorruptReplica): unlinks and
+  // journals it, frees it (at lease_until while leased), cancels a copy or upload reading it.
+  void DropCorruptReplica(ObjectRecord* record, size_t index);
   // Drops the replicas of `record` (visible, unleased, no put in flight) on `medium`, keeping
   // the others (eviction of an object also held on another medium); returns their bytes.
   uint64_t DropReplicasOn(ObjectRecord* record, Medium medium);
@@ -603,6 +617,7 @@ class MasterCore {
   std::set<const ObjectRecord*, std::less<>> upload_check_first_;
   uint64_t upload_tasks_queued_ = 0;
   RepairStats repair_stats_;
+  IntegrityStats integrity_stats_;
   uint64_t manifest_changes_ = 0;
   uint64_t next_version_ = 1;
   // Last Mount/Heartbeat of every node with mounted segments.

@@ -1,9 +1,10 @@
 #pragma once
 
 // The plain value types of MasterCore's API (master_core.h) that only the master uses: its
-// options, eviction counters and what a reported copy became. The types it shares with nodes and
-// clients (segments, manifests, node tasks, tier counters, ReplicateConfig, PutMode, RemoveMode)
-// are in src/store_types/ and include/mooncake/store/types.h.
+// options, eviction counters, what a reported copy became and what a corrupt-replica report
+// did. The types it shares with nodes and clients (segments, manifests, node tasks, tier
+// counters, ReplicateConfig, PutMode, RemoveMode) are in src/store_types/ and
+// include/mooncake/store/types.h.
 
 #include <chrono>
 #include <cstddef>
@@ -122,5 +123,21 @@ enum class RepairOutcome : uint8_t {
   // past its deadline: the destination was freed.
   kDropped,
 };
+
+// What ReportCorruptReplica did with a replica a client found not to match its checksum.
+enum class CorruptReplicaOutcome : uint8_t {
+  // The replica was dropped; the object keeps its other replicas and re-replication (Tick)
+  // copies one of them to restore the replica target.
+  kDropped,
+  // It was the object's last replica: the object was erased (a later Get misses and may read
+  // through the object store).
+  kObjectErased,
+  // It was the object's last replica and an upsert of the key is in flight: the replica is
+  // kept (the object cannot be erased under its writer); the upsert's PutEnd replaces it.
+  kKept,
+};
+
+// "dropped", "object erased", "kept".
+const char* CorruptReplicaOutcomeName(CorruptReplicaOutcome outcome);
 
 }  // namespace mooncake::master

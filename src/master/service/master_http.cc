@@ -25,6 +25,7 @@ struct CoreSnapshot {
   size_t repairs_in_flight = 0;
   RepairStats repairs;
   TierStats tier;
+  IntegrityStats integrity;
   // The object tier's policy name; "" without one.
   std::string object_tier_policy;
 };
@@ -41,6 +42,7 @@ CoreSnapshot TakeSnapshot(MasterServiceImpl& service) {
     s.repairs_in_flight = core.RepairsInFlight();
     s.repairs = core.repair_stats();
     s.tier = core.tier_stats();
+    s.integrity = core.integrity_stats();
     if (!object_tier.url.empty()) s.object_tier_policy = ObjectTierPolicyName(object_tier.policy);
     return s;
   });
@@ -147,6 +149,13 @@ MasterStatusSnapshot BuildStatusSnapshot(const CoreSnapshot& core, const MasterM
                          {MediumName(Medium::kVram), hits.vram}};
   page.object_store_reads = hits.object;
   page.misses = hits.miss;
+  page.integrity_counters = {
+      {"corrupt_reports", core.integrity.corrupt_reports},
+      {"corrupt_replicas_dropped", core.integrity.corrupt_replicas_dropped},
+      {"objects_lost_to_corruption", core.integrity.objects_lost_to_corruption}};
+  for (const CorruptReplicaCounts& c : core.integrity.per_node) {
+    page.corrupt_replicas.push_back({c.node, MediumName(c.medium), c.detected, c.dropped});
+  }
   page.object_tier.policy = core.object_tier_policy;
   page.object_tier.uploads = core.tier.object_uploads;
   page.object_tier.upload_failures = core.tier.object_upload_failures;
@@ -214,6 +223,41 @@ Result<std::unique_ptr<MasterHttp>> MasterHttp::Start(const std::string& host, u
   repair_counter("mooncake_repairs_cancelled_total",
                  "Copies made moot while in flight (object changed, segment gone) since start.",
                  [](const RepairStats& r) { return r.cancelled; });
+
+  // Corrupt replicas clients reported (MasterCore::ReportCorruptReplica): the totals always,
+  // detections and drops per node and medium once there are any.
+  auto integrity = [&service] {
+    return service.WithCore([](MasterCore& core) { return core.integrity_stats(); });
+  };
+  registry.AddGaugeCallback("mooncake_master_corrupt_reports_total",
+                            "Reports of corrupt replicas (bytes not matching the object's "
+                            "checksum) accepted since start.",
+                            [integrity](GaugeEmitter& out) {
+                              out.Emit({}, static_cast<double>(integrity().corrupt_reports));
+                            });
+  registry.AddGaugeCallback(
+      "mooncake_master_objects_lost_to_corruption_total",
+      "Objects erased since start because their last replica was reported corrupt.",
+      [integrity](GaugeEmitter& out) {
+        out.Emit({}, static_cast<double>(integrity().objects_lost_to_corruption));
+      });
+  registry.AddGaugeCallback("mooncake_master_corrupt_replicas_detected_total",
+                            "Replicas reported corrupt since start, by node and medium.",
+                            [integrity](GaugeEmitter& out) {
+                              for (const CorruptReplicaCounts& c : integrity().per_node) {
+                                out.Emit({{"node", c.node}, {"medium", MediumName(c.medium)}},
+                                         static_cast<double>(c.detected));
+                              }
+                            });
+  registry.AddGaugeCallback(
+      "mooncake_master_corrupt_replicas_dropped_total",
+      "Replicas dropped since start because they were reported corrupt, by node and medium.",
+      [integrity](GaugeEmitter& out) {
+        for (const CorruptReplicaCounts& c : integrity().per_node) {
+          out.Emit({{"node", c.node}, {"medium", MediumName(c.medium)}},
+                   static_cast<double>(c.dropped));
+        }
+      });
 
   // The lower tiers: puts placed on SSD for want of DRAM, demotions, DRAM and SSD hits,
   // promotions, quarantined SSD ranges; the object tier's read-throughs and uploads.

@@ -36,6 +36,8 @@ const char* MasterRpcName(MasterRpc rpc) {
       return "list_keys";
     case MasterRpc::kDrain:
       return "drain";
+    case MasterRpc::kReportCorruptReplicas:
+      return "report_corrupt_replicas";
   }
   return "unknown";
 }

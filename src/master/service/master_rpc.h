@@ -23,9 +23,11 @@ enum class MasterRpc : int {
   kGetClusterInfo,
   kListKeys,
   kDrain,
+  kReportCorruptReplicas,
 };
 
-inline constexpr size_t kMasterRpcCount = static_cast<size_t>(MasterRpc::kDrain) + 1;
+inline constexpr size_t kMasterRpcCount =
+    static_cast<size_t>(MasterRpc::kReportCorruptReplicas) + 1;
 
 // Snake-case name used as the `rpc` label, e.g. "get_replica_list".
 const char* MasterRpcName(MasterRpc rpc);

@@ -421,6 +421,7 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
       info.repairs_in_flight = core.RepairsInFlight();
       info.repairs = core.repair_stats();
       info.tier = core.tier_stats();
+      info.integrity = core.integrity_stats();
     });
     info.lookups_hit = metrics_.lookups_hit();
     info.lookups_miss = metrics_.lookups_miss();
@@ -464,6 +465,34 @@ grpc::Status MasterServiceImpl::Drain(grpc::ServerContext* ctx, const pb::DrainR
                           return left;
                         }));
     resp->set_remaining(remaining);
+    return Status::Ok();
+  });
+}
+
+grpc::Status MasterServiceImpl::ReportCorruptReplicas(grpc::ServerContext* ctx,
+                                                      const pb::ReportCorruptReplicasRequest* req,
+                                                      pb::BatchStatusResponse* resp) {
+  return Serve(MasterRpc::kReportCorruptReplicas, ctx, *req, resp, [&]() -> Status {
+    MC_RETURN_IF_ERROR(CheckBatchSize(req->items_size()));
+    std::vector<Result<CorruptReplicaOutcome>> results;
+    results.reserve(req->items_size());
+    WithCore([&](MasterCore& core) {
+      for (const pb::CorruptReplicaReport& item : req->items()) {
+        results.push_back(
+            core.ReportCorruptReplica(item.key(), item.version(), item.segment(), item.address()));
+      }
+    });
+    for (int i = 0; i < req->items_size(); ++i) {
+      const pb::CorruptReplicaReport& item = req->items(i);
+      ToProto(results[i].status(), resp->add_results());
+      if (!results[i].ok()) {
+        metrics_.RecordItemError(MasterRpc::kReportCorruptReplicas, results[i].status());
+        continue;
+      }
+      MC_LOG_WARN("corrupt replica of '{}' (version {}) at {} {:#x} reported by '{}': {}",
+                  item.key(), item.version(), item.segment(), item.address(),
+                  req->header().client_id(), CorruptReplicaOutcomeName(*results[i]));
+    }
     return Status::Ok();
   });
 }

@@ -96,6 +96,10 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
                         master::v1::ListKeysResponse* resp) override;
   grpc::Status Drain(grpc::ServerContext* ctx, const master::v1::DrainRequest* req,
                      master::v1::DrainResponse* resp) override;
+  // Each accepted report is logged as a warning (key, segment, version, what became of it).
+  grpc::Status ReportCorruptReplicas(grpc::ServerContext* ctx,
+                                     const master::v1::ReportCorruptReplicasRequest* req,
+                                     master::v1::BatchStatusResponse* resp) override;
 
  private:
   // Runs one RPC: checks the envelope, calls `body` (which fills `resp` and returns the

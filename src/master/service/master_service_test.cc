@@ -525,12 +525,17 @@ TEST_F(MasterServiceTest, MetricsHealthAndStatusPage) {
   EXPECT_THAT(text, HasSubstr("mooncake_master_rpc_latency_seconds_bucket"));
   EXPECT_THAT(text, HasSubstr("mooncake_master_lock_hold_seconds_count"));
   EXPECT_THAT(text, HasSubstr("process_resident_memory_bytes "));
+  // The integrity totals are there before any report.
+  EXPECT_THAT(text, HasSubstr("mooncake_master_corrupt_reports_total 0"));
+  EXPECT_THAT(text, HasSubstr("mooncake_master_objects_lost_to_corruption_total 0"));
+  EXPECT_THAT(text, HasSubstr("# TYPE mooncake_master_corrupt_replicas_dropped_total"));
 
   auto page = http.Get("/");
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
   EXPECT_THAT(page->body, HasSubstr("seg-metrics"));
   EXPECT_THAT(page->body, HasSubstr("INVALID_KEY"));
+  EXPECT_THAT(page->body, HasSubstr("<h2>Integrity</h2>"));
 }
 
 TEST(MasterServerTest, BusyPortsAreErrorsNotSecondMasters) {

@@ -151,6 +151,29 @@ void AppendRepairs(const MasterStatusSnapshot& s, std::string* out) {
   *out += "</table>\n";
 }
 
+void AppendIntegrity(const MasterStatusSnapshot& s, std::string* out) {
+  *out += "<h2>Integrity</h2>\n";
+  if (s.integrity_counters.empty()) {
+    *out += "<p>No counters.</p>\n";
+    return;
+  }
+  *out += "<table><tr><th>Counter</th><th>Value</th></tr>\n";
+  for (const auto& [name, value] : s.integrity_counters) {
+    *out += "<tr>" + Cell(name) + "<td class=\"num\">" + std::to_string(value) + "</td></tr>\n";
+  }
+  *out += "</table>\n";
+  if (s.corrupt_replicas.empty()) return;
+  *out +=
+      "<table><tr><th>Node</th><th>Medium</th><th>Corrupt replicas reported</th>"
+      "<th>Dropped</th></tr>\n";
+  for (const auto& c : s.corrupt_replicas) {
+    *out += "<tr>" + Cell(c.node) + Cell(c.medium) + "<td class=\"num\">" +
+            std::to_string(c.detected) + "</td><td class=\"num\">" + std::to_string(c.dropped) +
+            "</td></tr>\n";
+  }
+  *out += "</table>\n";
+}
+
 void AppendErrors(const MasterStatusSnapshot& s, std::string* out) {
   *out += "<h2>Recent errors</h2>\n";
   if (s.recent_errors.empty()) {
@@ -207,6 +230,7 @@ std::string RenderStatusPage(const MasterStatusSnapshot& snapshot) {
   AppendSegments(snapshot, &out);
   AppendEviction(snapshot, &out);
   AppendRepairs(snapshot, &out);
+  AppendIntegrity(snapshot, &out);
   AppendErrors(snapshot, &out);
   out += "</body></html>\n";
   return out;

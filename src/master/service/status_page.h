@@ -59,6 +59,16 @@ struct MasterStatusSnapshot {
   uint64_t below_target = 0;
   uint64_t repairs_in_flight = 0;
   std::map<std::string, uint64_t> repair_counters;
+  // Corrupt replicas clients reported: totals ("corrupt_reports" -> 2, ...) and, per node and
+  // medium with a report, detections and drops.
+  struct CorruptReplicas {
+    std::string node;
+    std::string medium;  // "DRAM", "VRAM", "SSD".
+    uint64_t detected = 0;
+    uint64_t dropped = 0;
+  };
+  std::map<std::string, uint64_t> integrity_counters;
+  std::vector<CorruptReplicas> corrupt_replicas;
   // Oldest first; the page shows them newest first.
   std::vector<RecentError> recent_errors;
 };

@@ -157,5 +157,26 @@ TEST(StatusPageTest, TheObjectTierRowAppearsOnlyWhenConfigured) {
   EXPECT_LT(page.find("Object store"), page.find("<td>Miss</td>"));
 }
 
+TEST(StatusPageTest, IntegrityShowsTotalsAndARowPerNodeAndMediumWithReports) {
+  MasterStatusSnapshot s = TwoSegments();
+  s.integrity_counters = {
+      {"corrupt_reports", 3}, {"corrupt_replicas_dropped", 2}, {"objects_lost_to_corruption", 1}};
+  std::string page = RenderStatusPage(s);
+  EXPECT_THAT(page, HasSubstr("<h2>Integrity</h2>"));
+  EXPECT_THAT(page, HasSubstr("<tr><td>corrupt_reports</td><td class=\"num\">3</td></tr>"));
+  EXPECT_THAT(page,
+              HasSubstr("<tr><td>objects_lost_to_corruption</td><td class=\"num\">1</td></tr>"));
+  EXPECT_THAT(page, Not(HasSubstr("Corrupt replicas reported"))) << "no per-node rows yet";
+
+  s.corrupt_replicas = {{"node-<1>", "SSD", 2, 1}, {"node-2", "DRAM", 1, 1}};
+  page = RenderStatusPage(s);
+  EXPECT_THAT(page, HasSubstr("<tr><td>node-&lt;1&gt;</td><td>SSD</td><td class=\"num\">2</td>"
+                              "<td class=\"num\">1</td></tr>"));
+  EXPECT_THAT(page, HasSubstr("<tr><td>node-2</td><td>DRAM</td><td class=\"num\">1</td>"));
+  // Between re-replication and the recent errors.
+  EXPECT_LT(page.find("<h2>Re-replication</h2>"), page.find("<h2>Integrity</h2>"));
+  EXPECT_LT(page.find("<h2>Integrity</h2>"), page.find("<h2>Recent errors</h2>"));
+}
+
 }  // namespace
 }  // namespace mooncake::master

@@ -1,0 +1,124 @@
+// MasterCore's reaction to corrupt replicas: a client that read a replica and found its bytes
+// not to match the object's CRC32C reports it (after reading another replica), and the master
+// drops that replica so that re-replication (Tick -> ScheduleRepairs) copies a good one; the
+// copy's node checks the CRC32C, so a bad source can never become a new replica.
+//
+// Why the report names the replica by (segment, address) as GetReplicaList listed it, with the
+// version: a report that arrives after the object was upserted, removed or repaired names a
+// replica that is no longer there (or another version), and is refused without changing
+// anything, so a late or repeated report can never drop a good replica.
+//
+// Memory safety: the replica's range is freed only when no reader may still be reading it
+// (at lease_until while a read lease is live, as RetireReplicas does), even when the object is
+// erased; an SSD range then waits for its node to erase the header (FreeInPool's quarantine).
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "master/core/master_core.h"
+
+namespace mooncake::master {
+
+const char* CorruptReplicaOutcomeName(CorruptReplicaOutcome outcome) {
+  switch (outcome) {
+    case CorruptReplicaOutcome::kDropped:
+      return "dropped";
+    case CorruptReplicaOutcome::kObjectErased:
+      return "object erased";
+    case CorruptReplicaOutcome::kKept:
+      return "kept";
+  }
+  return "unknown";
+}
+
+Result<CorruptReplicaOutcome> MasterCore::ReportCorruptReplica(std::string_view key,
+                                                               uint64_t version,
+                                                               std::string_view segment,
+                                                               uint64_t address) {
+  MC_RETURN_IF_ERROR(ValidateKey(key));
+  ObjectRecord* record = objects_.Find(key);
+  if (record == nullptr || !record->visible) {
+    return Status(StatusCode::kObjectNotFound, "object '" + std::string(key) + "' not found");
+  }
+  // An upsert past its deadline is no longer in flight (a visible record stays).
+  ReclaimIfExpired(record);
+  if (version != record->version) {
+    return Status(StatusCode::kInvalidVersion,
+                  "corrupt replica of '" + std::string(key) + "' reported at version " +
+                      std::to_string(version) + ", the object is at version " +
+                      std::to_string(record->version));
+  }
+  const auto replicas = record->replicas();
+  size_t index = replicas.size();
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    // Readers address a replica by its data range (past the header block on SSD).
+    const Allocation data = DataRange(replicas[i], record->size);
+    if (data.segment == segment && data.address == address) {
+      index = i;
+      break;
+    }
+  }
+  if (index == replicas.size()) {
+    return Status(StatusCode::kInvalidReplica,
+                  "object '" + std::string(key) + "' has no replica at " + std::string(segment) +
+                      " address " + std::to_string(address) + " (already dropped?)");
+  }
+  const SegmentIndex::Segment& where = segments_.Get(replicas[index].segment);
+  CorruptReplicaCounts& counts = integrity_stats_.At(where.node, where.medium);
+  ++integrity_stats_.corrupt_reports;
+  ++counts.detected;
+  // The writer of an upsert still owns the object; its PutEnd replaces this replica, and a
+  // revoke leaves it to be reported again once nothing is in flight.
+  if (replicas.size() == 1 && record->pending) return CorruptReplicaOutcome::kKept;
+  ++integrity_stats_.corrupt_replicas_dropped;
+  ++counts.dropped;
+  DropCorruptReplica(record, index);
+  if (!record->replicas().empty()) return CorruptReplicaOutcome::kDropped;
+  // No good bytes left anywhere in the pool: gone, as Remove would (whatever the lease: the
+  // replica's range itself waits for the lease above).
+  ++integrity_stats_.objects_lost_to_corruption;
+  EraseObject(record);
+  return CorruptReplicaOutcome::kObjectErased;
+}
+
+void MasterCore::DropCorruptReplica(ObjectRecord* record, size_t index) {
+  const ReplicaRecord replica = record->replicas()[index];
+  const Allocation data = DataRange(replica, record->size);
+  // A copy reading this replica would fail its node's checksum check; cancel it now so a
+  // remaining replica is the source of the next one. A demotion counts this replica's bytes
+  // as freed on completion: cancel it too rather than let eviction count them twice.
+  if (auto link = repair_of_.find(record); link != repair_of_.end()) {
+    auto it = repairs_.find(link->second);
+    if (it != repairs_.end() && ((it->second.source_segment == replica.segment &&
+                                  it->second.task.source.address == data.address) ||
+                                 it->second.demotion)) {
+      CancelRepairAt(it);
+    }
+  }
+  // An upload not yet handed out goes back to the queue, to be read from a remaining replica.
+  // One handed out is left to its node: the node checks the checksum before uploading, so it
+  // fails and is retried (RetryUploadLater) from the replicas then listed.
+  if (auto link = upload_of_.find(record); link != upload_of_.end()) {
+    auto it = uploads_.find(link->second);
+    if (it != uploads_.end() && !it->second.delivered &&
+        it->second.source_segment == replica.segment &&
+        it->second.task.source.address == data.address) {
+      EraseUpload(it);
+      if (!record->in_object_store) upload_queue_.insert(record);
+    }
+  }
+  const bool was_below = BelowTarget(*record);
+  JournalReplicaGone(*record, replica);
+  segments_.Unlink(record->replicas()[index]);
+  record->EraseReplicaAt(index);
+  // A reader holding the replica list may still be reading the range (and a new object's
+  // bytes there would pass for its own until its checksum fails): as RetireReplicas does.
+  if (LeaseLive(*record)) {
+    deferred_.emplace(record->lease_until, std::vector<ReplicaRecord>{replica});
+  } else {
+    FreeInPool(replica);
+  }
+  UpdateBelowTarget(was_below, record);
+}
+
+}  // namespace mooncake::master
