@@ -26,6 +26,8 @@ struct BenchOptions {
   double duration_s = 5;
   int replica_num = 1;
   std::string protocol = "auto";
+  // ClientOptions::verify_checksum: reads check the CRC32C of what they read (the default).
+  bool verify_checksum = true;
   // Keys per thread; 0 = batch_size rounded up so a thread's keys hold about 64 MiB, at most
   // 1024 keys (KeysPerThread).
   size_t keys = 0;

@@ -6,7 +6,8 @@
 // redis SET overwrites, so the pool never fills. Keys share a prefix unique to the run and are
 // removed at exit. bench/store_vs_redis.sh runs it next to redis-benchmark (the anchor).
 // Last line: RESULT op=… value_size=… batch_size=… threads=… ops_per_s=… throughput_GBps=…
-//            p50_us=… p99_us=… protocol=… failed_ops=…   (GB = 1e9 B; p50/p99 per call)
+//            p50_us=… p99_us=… protocol=… failed_ops=… verify_checksum=0|1
+//            (GB = 1e9 B; p50/p99 per call)
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -62,6 +63,10 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--protocol", f.protocol, "Transfer Engine protocol: auto|tcp|shm")
       ->check(CLI::IsMember({"auto", "tcp", "shm"}))
+      ->capture_default_str();
+  app.add_option(
+         "--verify_checksum", f.verify_checksum,
+         "Reads check the CRC32C of what they read (false: the opt-out, to measure its cost)")
       ->capture_default_str();
   app.add_option("--keys", f.keys, "Keys per thread (0: about 64 MiB of values, at most 1024)")
       ->capture_default_str();
@@ -131,9 +136,10 @@ int Run(int argc, char** argv) {
               static_cast<unsigned long long>(failed_ops), secs, latency.size());
   std::printf(
       "RESULT op=%s value_size=%llu batch_size=%zu threads=%d ops_per_s=%.0f throughput_GBps=%.3f "
-      "p50_us=%.1f p99_us=%.1f protocol=%s failed_ops=%llu\n",
+      "p50_us=%.1f p99_us=%.1f protocol=%s failed_ops=%llu verify_checksum=%d\n",
       f.op.c_str(), static_cast<unsigned long long>(f.value_size), f.batch_size, f.threads,
-      ops_per_s, gbps, p50, p99, f.protocol.c_str(), static_cast<unsigned long long>(failed_ops));
+      ops_per_s, gbps, p50, p99, f.protocol.c_str(), static_cast<unsigned long long>(failed_ops),
+      f.verify_checksum ? 1 : 0);
   return ok_ops > 0 ? 0 : 1;
 }
 

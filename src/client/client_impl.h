@@ -68,6 +68,7 @@ class ClientImpl final : public Client {
 
   std::string local_hostname() const override;
   ObjectTierStats object_tier_stats() const override;
+  ReadIntegrityStats read_integrity_stats() const override;
 
  private:
   // An object to write from registered memory.
@@ -78,11 +79,13 @@ class ClientImpl final : public Client {
   };
   // A range of an object to read into registered memory.
   struct ReadItem {
+    // The object's key (named in errors and corruption reports).
+    const std::string* key = nullptr;
     const master::ReplicaListReply* object = nullptr;
     uint64_t offset = 0;
     uint64_t length = 0;
     uint8_t* destination = nullptr;
-    // Verify the checksum after reading (whole-object reads with verify_checksum only).
+    // Verify the checksum after reading (whole-object reads; verify_checksum).
     bool verify = false;
   };
   // A read whose every replica failed although the master had just listed the object (a
@@ -129,6 +132,19 @@ class ClientImpl final : public Client {
   // SSD checksum) failed is retried on the object's next replica, memory replicas before SSD
   // ones (ReplicaReadOrder). One status per item: the last replica's error when all failed.
   std::vector<Status> ReadRegistered(const std::vector<ReadItem>& items);
+  // The error of a read of `replica` of `key` whose bytes had CRC32C `crc` (not the object's);
+  // adds the replica to `reports` for ReportCorruptReplicas.
+  static Status CorruptReplica(const std::string& key, const master::ReplicaListReply& object,
+                               const ReplicaLocation& replica, uint32_t crc,
+                               std::vector<master::CorruptReplicaReport>& reports);
+  // Tells the master about replicas a read found corrupt (it drops and re-replicates them);
+  // counts and logs them. A failed report is logged, not returned: the read went on anyway.
+  void ReportCorruptReplicas(const std::vector<master::CorruptReplicaReport>& reports);
+  // BatchGet of one object larger than the staging buffer: each replica in read order, in
+  // staging-sized pieces into `value`, until one reads whole with the right checksum.
+  // `staging_failed` says the error is this client's staging contention, not the replicas'.
+  Status GetChunked(const std::string& key, const master::ReplicaListReply& object,
+                    std::vector<uint8_t>& value, bool& staging_failed);
   // Appends the requests moving object bytes [offset, offset + length) of `replica` to/from
   // `local`.
   Status AppendRequests(const ReplicaLocation& replica, uint64_t offset, uint64_t length,
@@ -220,6 +236,8 @@ class ClientImpl final : public Client {
   std::unique_ptr<tier::ObjectStore> object_store_;
   ObjectTierPolicy object_tier_policy_ = ObjectTierPolicy::kNone;
   std::atomic<uint64_t> uploads_{0}, upload_failures_{0}, read_throughs_{0}, promotions_{0};
+  // Replicas whose bytes failed their checksum on a read of this client.
+  std::atomic<uint64_t> corrupt_replicas_detected_{0}, failed_corruption_reports_{0};
 };
 
 }  // namespace mooncake::store

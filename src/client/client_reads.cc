@@ -3,6 +3,8 @@
 // (zero-copy, whole objects or ranges) and of plain bytes through the staging buffer. A read
 // that failed on a cached location is retried once through the master.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -11,6 +13,7 @@
 
 #include "client/client_impl.h"
 #include "client/replica_ranges.h"
+#include "common/logging.h"
 #include "mooncake/common/crc32c.h"
 
 namespace mooncake::store {
@@ -24,12 +27,14 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
   for (size_t i = 0; i < items.size(); ++i) {
     order[i] = ReplicaReadOrder(items[i].object->replicas, rotation);
   }
+  std::vector<master::CorruptReplicaReport> corrupt;
   for (size_t attempt = 0; !pending.empty(); ++attempt) {
     std::vector<transfer::TransferRequest> requests;
     std::vector<size_t> owner;
     std::vector<size_t> tried;
-    // Bytes from SSD are always checked (a flipped bit on disk must never reach the caller),
-    // when the item is the whole object.
+    // Whole-object reads are checked unless the caller opted out (ClientOptions::
+    // verify_checksum); bytes from SSD always are (a flipped bit on disk must never reach the
+    // caller).
     std::vector<bool> check(items.size(), false);
     for (size_t i : pending) {
       if (attempt >= order[i].size()) continue;  // out of replicas: keep the last error
@@ -58,16 +63,56 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
     pending.clear();
     for (size_t i : tried) {
       if (results[i].ok() && check[i]) {
+        const ReplicaLocation& replica = items[i].object->replicas[order[i][attempt]];
         const uint32_t crc = Crc32c(items[i].destination, items[i].length);
         if (crc != items[i].object->checksum) {
-          results[i] = Status(StatusCode::kChecksumMismatch,
-                              "CRC32C of the bytes read does not match the stored checksum");
+          results[i] = CorruptReplica(*items[i].key, *items[i].object, replica, crc, corrupt);
         }
       }
       if (!results[i].ok()) pending.push_back(i);
     }
   }
+  ReportCorruptReplicas(corrupt);
   return results;
+}
+
+ReadIntegrityStats ClientImpl::read_integrity_stats() const {
+  return {corrupt_replicas_detected_.load(std::memory_order_relaxed),
+          failed_corruption_reports_.load(std::memory_order_relaxed)};
+}
+
+Status ClientImpl::CorruptReplica(const std::string& key, const master::ReplicaListReply& object,
+                                  const ReplicaLocation& replica, uint32_t crc,
+                                  std::vector<master::CorruptReplicaReport>& reports) {
+  const std::string segment = replica.slices.empty() ? "" : replica.slices[0].segment;
+  if (!replica.slices.empty()) {
+    reports.push_back({key, object.version, segment, replica.slices[0].address});
+  }
+  return Status(StatusCode::kChecksumMismatch,
+                fmt::format("the {} replica of '{}' (version {}) on node {}, segment {} holds "
+                            "bytes with CRC32C {:#010x}, the put stored {:#010x}",
+                            MediumName(replica.medium), key, object.version, replica.node_id,
+                            segment, crc, object.checksum));
+}
+
+void ClientImpl::ReportCorruptReplicas(const std::vector<master::CorruptReplicaReport>& reports) {
+  if (reports.empty()) return;
+  corrupt_replicas_detected_.fetch_add(reports.size(), std::memory_order_relaxed);
+  for (const master::CorruptReplicaReport& r : reports) {
+    cache_.Erase(r.key);  // the next read asks the master, which no longer lists the replica
+    MC_LOG_WARN(
+        "checksum mismatch reading '{}' (version {}) from segment {} at {:#x}: "
+        "reported to the master",
+        r.key, r.version, r.segment, r.address);
+  }
+  // The master drops the replica and re-replicates from a good one; the read itself has
+  // already moved on to the next replica, so a failed report only costs the repair.
+  auto reported = master_->ReportCorruptReplicas(reports);
+  if (!reported.ok()) {
+    failed_corruption_reports_.fetch_add(reports.size(), std::memory_order_relaxed);
+    MC_LOG_WARN("could not report {} corrupt replica(s) to the master: {}", reports.size(),
+                reported.status().ToString());
+  }
 }
 
 std::vector<Result<master::ReplicaListReply>> ClientImpl::Lookup(
@@ -173,8 +218,8 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetIntoOnce(const std::vector<std
                               " bytes, buffer holds " + std::to_string(capacities[i]));
       continue;
     }
-    items.push_back({&*objects[i], 0, objects[i]->size, static_cast<uint8_t*>(addresses[i]),
-                     options_.verify_checksum});
+    items.push_back({&keys[i], &*objects[i], 0, objects[i]->size,
+                     static_cast<uint8_t*>(addresses[i]), options_.verify_checksum});
     item_key.push_back(i);
   }
   const std::vector<Status> read = ReadRegistered(items);
@@ -228,7 +273,7 @@ std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& r
                               "' of " + std::to_string(object->size) + " bytes");
       continue;
     }
-    items.push_back({&*object, range.source_offset, range.length,
+    items.push_back({&range.key, &*object, range.source_offset, range.length,
                      static_cast<uint8_t*>(range.destination), false});
     item_range.push_back(r);
   }
@@ -283,8 +328,8 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
       uint64_t offset = 0;
       for (size_t i = 0; i < keys.size(); ++i) {
         if (!objects[i].ok()) continue;
-        items.push_back(
-            {&*objects[i], 0, objects[i]->size, piece->data() + offset, options_.verify_checksum});
+        items.push_back({&keys[i], &*objects[i], 0, objects[i]->size, piece->data() + offset,
+                         options_.verify_checksum});
         item_key.push_back(i);
         offset += objects[i]->size;
       }
@@ -308,31 +353,9 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
       results.push_back(objects[i].status());
       continue;
     }
-    // One key at a time through staging, in pieces of at most the staging size; the
-    // checksum is verified on the assembled value.
-    const master::ReplicaListReply& object = *objects[i];
-    std::vector<uint8_t> value(object.size);
-    Status status;
+    std::vector<uint8_t> value;
     bool staging_failed = false;
-    const uint64_t chunk = staging_->size();
-    for (uint64_t offset = 0; offset < object.size && status.ok(); offset += chunk) {
-      const uint64_t length = std::min<uint64_t>(chunk, object.size - offset);
-      auto piece = staging_->Acquire(length, options_.transfer_timeout);
-      if (!piece.ok()) {
-        status = piece.status();
-        staging_failed = true;
-        break;
-      }
-      status = ReadRegistered({{&object, offset, length, piece->data(), false}})[0];
-      if (status.ok()) std::memcpy(value.data() + offset, piece->data(), length);
-    }
-    const bool on_ssd = std::any_of(object.replicas.begin(), object.replicas.end(),
-                                    [](const auto& r) { return r.medium == Medium::kSsd; });
-    if (status.ok() && (options_.verify_checksum || on_ssd) &&
-        Crc32c(value.data(), value.size()) != object.checksum) {
-      status = Status(StatusCode::kChecksumMismatch,
-                      "CRC32C of the bytes read does not match the stored checksum");
-    }
+    Status status = GetChunked(keys[i], *objects[i], value, staging_failed);
     if (status.ok()) {
       results.push_back(std::move(value));
     } else {
@@ -344,6 +367,43 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
     }
   }
   return results;
+}
+
+Status ClientImpl::GetChunked(const std::string& key, const master::ReplicaListReply& object,
+                              std::vector<uint8_t>& value, bool& staging_failed) {
+  // One replica at a time, in pieces of at most the staging size, the checksum extended over
+  // each piece as it is copied out of staging (still in cache): a mismatch then names the
+  // replica, which is reported before the next one is tried.
+  value.resize(object.size);
+  const bool check = options_.verify_checksum ||
+                     std::any_of(object.replicas.begin(), object.replicas.end(),
+                                 [](const auto& r) { return r.medium == Medium::kSsd; });
+  const uint64_t chunk = staging_->size();
+  std::vector<master::CorruptReplicaReport> corrupt;
+  Status status(StatusCode::kObjectNotFound, "no replica");
+  for (size_t index : ReplicaReadOrder(object.replicas, read_rotation_.fetch_add(1))) {
+    master::ReplicaListReply one = object;
+    one.replicas = {object.replicas[index]};
+    uint32_t crc = 0;
+    status = Status::Ok();
+    for (uint64_t offset = 0; offset < object.size && status.ok(); offset += chunk) {
+      const uint64_t length = std::min<uint64_t>(chunk, object.size - offset);
+      auto piece = staging_->Acquire(length, options_.transfer_timeout);
+      if (!piece.ok()) {
+        staging_failed = true;
+        ReportCorruptReplicas(corrupt);
+        return piece.status();
+      }
+      status = ReadRegistered({{&key, &one, offset, length, piece->data(), false}})[0];
+      if (status.ok()) crc = Crc32cCopy(value.data() + offset, piece->data(), length, crc);
+    }
+    if (status.ok() && check && crc != object.checksum) {
+      status = CorruptReplica(key, object, object.replicas[index], crc, corrupt);
+    }
+    if (status.ok()) break;
+  }
+  ReportCorruptReplicas(corrupt);
+  return status;
 }
 
 }  // namespace mooncake::store

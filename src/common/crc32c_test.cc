@@ -185,6 +185,22 @@ TEST(Crc32cPathsTest, HardwareAndSoftwareAgreeOnLargeBuffersFromAnyStartingCrc) 
   }
 }
 
+TEST(Crc32cCopyTest, CopiesEveryByteAndExtendsTheChecksumAtStepBoundariesAndAround) {
+  const size_t kStep = size_t{16} << 10;
+  const std::vector<uint8_t> bytes = RandomBytes(3 * kStep + 64, 11);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{7}, kStep - 1, kStep, kStep + 1, 2 * kStep + 13,
+                   3 * kStep + 64}) {
+    for (uint32_t start : {0u, 0xdeadbeefu}) {
+      std::vector<uint8_t> out(n + 2, 0xa5);
+      const uint32_t crc = Crc32cCopy(out.data() + 1, bytes.data(), n, start);
+      EXPECT_EQ(crc, Crc32cExtend(start, bytes.data(), n)) << "length " << n;
+      EXPECT_TRUE(std::equal(bytes.begin(), bytes.begin() + n, out.begin() + 1)) << "length " << n;
+      EXPECT_EQ(out.front(), 0xa5) << "wrote before the destination, length " << n;
+      EXPECT_EQ(out.back(), 0xa5) << "wrote past the destination, length " << n;
+    }
+  }
+}
+
 TEST(Crc32cPathsTest, AcceleratedExactlyWhenTheCpuHasSse42) {
 #if defined(__x86_64__)
   EXPECT_EQ(Crc32cIsHardwareAccelerated(), __builtin_cpu_supports("sse4.2") != 0);

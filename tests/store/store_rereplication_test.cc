@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "mooncake/transfer/transfer_engine.h"
+#include "replica_access.h"
 #include "store_test_cluster.h"
 #include "store_test_values.h"
 
@@ -32,73 +32,6 @@ std::string Key(int i) { return "rerep/" + std::to_string(i); }
 // Sizes from 0 B to ~200 KiB, so copies of every shape (empty, unaligned, multi-slice) run.
 size_t SizeOf(int i) { return i == 0 ? 0 : 1 + (static_cast<size_t>(i) * 7919) % (200 << 10); }
 
-// Reads (and, to inject faults, writes) replicas directly, one slice at a time, over TCP: what
-// a replica holds, whichever replica a client would pick.
-class ReplicaReader {
- public:
-  static std::unique_ptr<ReplicaReader> Create() {
-    transfer::TransferEngineOptions options;
-    options.local_server_name = "127.0.0.1:0";
-    options.protocol = "tcp";
-    auto engine = transfer::TransferEngine::Create(options);
-    EXPECT_TRUE(engine.ok()) << engine.status().ToString();
-    if (!engine.ok()) return nullptr;
-    auto buffer = (*engine)->AllocateBuffer(kBufferBytes);
-    EXPECT_TRUE(buffer.ok()) << buffer.status().ToString();
-    if (!buffer.ok()) return nullptr;
-    return std::unique_ptr<ReplicaReader>(
-        new ReplicaReader(std::move(*engine), static_cast<uint8_t*>(*buffer)));
-  }
-
-  // The first `size` bytes of `slice`.
-  Result<std::vector<uint8_t>> Read(const Allocation& slice, size_t size) {
-    if (size > kBufferBytes || size > slice.length) {
-      return Status(StatusCode::kInvalidParams, "replica larger than the reader's buffer");
-    }
-    if (size == 0) return std::vector<uint8_t>{};
-    MC_RETURN_IF_ERROR(
-        Transfer(transfer::TransferOpcode::kRead, slice.segment, slice.address, size));
-    return std::vector<uint8_t>(buffer_, buffer_ + size);
-  }
-
-  // Overwrites the byte at `offset` of `slice` with its complement (a flipped replica).
-  Status FlipByte(const Allocation& slice, uint64_t offset) {
-    MC_RETURN_IF_ERROR(
-        Transfer(transfer::TransferOpcode::kRead, slice.segment, slice.address + offset, 1));
-    buffer_[0] = static_cast<uint8_t>(~buffer_[0]);
-    return Transfer(transfer::TransferOpcode::kWrite, slice.segment, slice.address + offset, 1);
-  }
-
- private:
-  static constexpr size_t kBufferBytes = 1 << 20;
-
-  // One transfer between the buffer's start and `address` in `segment`, waited for (10 s).
-  Status Transfer(transfer::TransferOpcode opcode, const std::string& segment_name,
-                  uint64_t address, size_t size) {
-    MC_ASSIGN_OR_RETURN(transfer::SegmentHandle segment, engine_->OpenSegment(segment_name));
-    MC_ASSIGN_OR_RETURN(transfer::BatchId batch, engine_->AllocateBatchId(1));
-    const transfer::TransferRequest request{opcode, buffer_, segment, address, size};
-    MC_RETURN_IF_ERROR(engine_->SubmitTransfer(batch, {&request, 1}));
-    const auto deadline = SteadyClock::now() + seconds(10);
-    for (;;) {  // bounded by the deadline
-      MC_ASSIGN_OR_RETURN(transfer::TransferStatus status, engine_->GetTransferStatus(batch, 0));
-      if (status.state == transfer::TransferState::kCompleted) break;
-      if (status.state == transfer::TransferState::kFailed) return status.error;
-      if (SteadyClock::now() > deadline) {
-        return Status(StatusCode::kTransferFail, "replica transfer did not finish in 10 s");
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
-    engine_->FreeBatchId(batch).IgnoreError();
-    return Status::Ok();
-  }
-
-  ReplicaReader(std::unique_ptr<transfer::TransferEngine> engine, uint8_t* buffer)
-      : engine_(std::move(engine)), buffer_(buffer) {}
-  std::unique_ptr<transfer::TransferEngine> engine_;
-  uint8_t* buffer_;
-};
-
 class StoreRereplicationTest : public ::testing::Test {
  protected:
   void Start(StoreTestClusterOptions options) {
@@ -107,7 +40,9 @@ class StoreRereplicationTest : public ::testing::Test {
     cluster_ = std::move(*cluster);
     client_ = TestClient(cluster_->master_address());
     admin_ = TestAdmin(cluster_->master_address());
-    reader_ = ReplicaReader::Create();
+    auto reader = ReplicaAccess::Create("tcp");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    reader_ = std::move(*reader);
     ASSERT_NE(client_, nullptr);
     ASSERT_NE(admin_, nullptr);
     ASSERT_NE(reader_, nullptr);
@@ -177,7 +112,7 @@ class StoreRereplicationTest : public ::testing::Test {
   std::unique_ptr<StoreTestCluster> cluster_;
   std::unique_ptr<Client> client_;
   std::unique_ptr<master::MasterClient> admin_;
-  std::unique_ptr<ReplicaReader> reader_;
+  std::unique_ptr<ReplicaAccess> reader_;
 };
 
 TEST_F(StoreRereplicationTest, AKilledNodesReplicasAreRecreatedOnTheOthers) {

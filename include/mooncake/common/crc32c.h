@@ -20,6 +20,11 @@ uint32_t Crc32c(const void* data, size_t n);
 // Crc32cExtend(0, b) == Crc32c(b).
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n);
 
+// Copies n bytes from src to dst (which must not overlap) and returns
+// Crc32cExtend(crc, src, n). The copy and the checksum go in cache-sized steps, so each byte is
+// checked while it is still in L1 rather than read from memory a second time.
+uint32_t Crc32cCopy(void* dst, const void* src, size_t n, uint32_t crc);
+
 // True when Crc32c uses the CPU's crc32 instruction rather than the software table.
 bool Crc32cIsHardwareAccelerated();
 

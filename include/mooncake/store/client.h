@@ -59,8 +59,14 @@ struct ClientOptions {
   std::chrono::milliseconds rpc_timeout{5000};
   // Deadline of every transfer. Default 10 s.
   std::chrono::milliseconds transfer_timeout{10000};
-  // Verify the CRC32C of every Get against the checksum stored at put time. Default off.
-  bool verify_checksum = false;
+  // Verify the CRC32C of every whole-object read (Get, BatchGet, GetInto, BatchGetInto)
+  // against the checksum its put stored. A replica whose bytes do not match is reported to the
+  // master (which drops it and re-replicates from a good one) and the next replica is tried;
+  // the read fails with CHECKSUM_MISMATCH only when no replica (nor the object store) holds
+  // the right bytes. Default on; turning it off is an explicit opt-out that lets corrupted
+  // memory reach the caller silently (bytes read from SSD are checked either way). See
+  // docs/integrity.md.
+  bool verify_checksum = true;
   // Replica locations remembered from earlier lookups, reused while the read lease granted
   // with them lasts, so a Get of a hot key skips the master round trip. A read from a stale
   // location (node died or restarted) fails and is retried through the master. 0 disables.
@@ -87,6 +93,14 @@ struct ObjectTierStats {
   uint64_t read_throughs = 0;    // reads served from the object store: a pool miss, or every
                                  // replica failed (GetIntoRanges: one per key)
   uint64_t promotions = 0;       // of those, objects put back into the pool
+};
+
+// What this client's reads found wrong (docs/integrity.md).
+struct ReadIntegrityStats {
+  // Replicas whose bytes did not match their object's checksum (each reported to the master).
+  uint64_t corrupt_replicas = 0;
+  // Reports the master could not be told (unreachable): the replica stays until a later read.
+  uint64_t failed_reports = 0;
 };
 
 // One range of GetIntoRanges: `length` bytes of `key` from `source_offset` into
@@ -162,6 +176,7 @@ class Client {
   // This client's Transfer Engine name ("host:port").
   virtual std::string local_hostname() const = 0;
   virtual ObjectTierStats object_tier_stats() const = 0;
+  virtual ReadIntegrityStats read_integrity_stats() const = 0;
 };
 
 }  // namespace mooncake::store
