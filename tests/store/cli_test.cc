@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "master/client/master_client.h"
+#include "replica_access.h"
 #include "store_test_cluster.h"
 #include "testing/binary_path.h"
 #include "testing/free_port.h"
@@ -230,6 +232,43 @@ TEST_F(CliTest, StatShowsWhereLookupsWereServedTierByTier) {
   EXPECT_FALSE(ParseTierRow(stat.output, "object store").found) << stat.output;
   EXPECT_THAT(stat.output, Not(HasSubstr("SSD tier:")));
   EXPECT_THAT(stat.output, Not(HasSubstr("object tier:")));
+}
+
+// The issue a new user hit: any process reaching a node's Transfer Engine port overwrote most
+// of a stored 4 MiB object, and `mooncake get` exited 0 with the wrong bytes.
+TEST_F(CliTest, AnObjectOverwrittenBehindTheStoresBackIsNeverWrittenOutAndStatCountsIt) {
+  const std::string value = RandomBytes(4 << 20, 9);
+  WriteFile(File("in.bin"), value);
+  ASSERT_EQ(Cli({"put", "overwritten", File("in.bin")}).exit_code, 0);
+  master::MasterClientOptions admin_options;
+  admin_options.master_address = cluster_->master_address();
+  auto admin = master::MasterClient::Create(admin_options);
+  ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+  auto list = (*admin)->GetReplicaList("overwritten");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->replicas.size(), 1u);
+  auto foreign = ReplicaAccess::Create("tcp");
+  ASSERT_TRUE(foreign.ok()) << foreign.status().ToString();
+  const std::string garbage = RandomBytes((4 << 20) - 4096, 10);
+  ASSERT_TRUE((*foreign)
+                  ->Write(list->replicas[0].slices.at(0), 4096,
+                          {reinterpret_cast<const uint8_t*>(garbage.data()), garbage.size()})
+                  .ok());
+
+  CliRun get = Cli({"get", "overwritten", File("out.bin")});
+  EXPECT_NE(get.exit_code, 0) << get.output;
+  EXPECT_THAT(get.output, HasSubstr("CHECKSUM_MISMATCH")) << get.output;
+  EXPECT_NE(ReadFile(File("out.bin")), value.substr(0, 4096) + garbage)
+      << "the overwritten bytes reached the output file";
+  CliRun stat = Cli({"stat"});
+  ASSERT_EQ(stat.exit_code, 0) << stat.output;
+  EXPECT_THAT(stat.output,
+              HasSubstr("integrity: 1 corrupt replicas reported, 1 dropped, 1 objects lost"))
+      << stat.output;
+  // The object had no good replica left: it is gone, not served corrupt to the next reader.
+  CliRun again = Cli({"get", "overwritten", File("again.bin")});
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("key not found: overwritten"));
 }
 
 TEST_F(CliTest, GetOfAMissingKeySaysKeyNotFound) {
