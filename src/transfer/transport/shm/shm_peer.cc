@@ -313,7 +313,7 @@ MoveOutcome ShmPeer::Move(std::vector<Slice>& slices, std::vector<Slice>* fallba
             fmt::format("buffer 0x{:x} of segment {} was unregistered during the transfer",
                         p.buffer->base, name_)));
       } else {
-        p.slice->task->SliceSucceeded(p.slice->length);
+        ReportSliceSucceeded(*p.slice);
       }
     }
     if (!alive) {

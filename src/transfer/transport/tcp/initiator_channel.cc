@@ -88,7 +88,7 @@ void InitiatorChannel::OnFrame(const FrameHeader& header, std::string&& control)
   }
   inflight_bytes_.fetch_sub(s.length, std::memory_order_relaxed);
   if (header.status == 0) {
-    s.task->SliceSucceeded(s.length);
+    ReportSliceSucceeded(s);
     return;
   }
   s.task->SliceFailed(Status(static_cast<StatusCode>(header.status),

@@ -255,7 +255,7 @@ void UcxTransportImpl::OnOpDone(UcxOp* op) {
     for (Slice& slice : op->slices) {
       if (op->staging) std::memcpy(slice.local, op->staging.get(), slice.length);
       counter.fetch_add(slice.length, std::memory_order_relaxed);
-      slice.task->SliceSucceeded(slice.length);
+      ReportSliceSucceeded(slice);
     }
   }
   in_flight_.erase(op->self);
