@@ -67,6 +67,49 @@ uint32_t ExtendSoftware(uint32_t crc, const void* data, size_t n) {
   return ~r;
 }
 
+namespace {
+
+// Combining works on polynomials modulo P in the CRC's reflected order: bit 31 is x^0, bit 0
+// is x^31 (zlib's multmodp). Feeding n zero bytes to the raw register multiplies it by
+// x^(8n), and so does Crc32cCombine to crc_a: the inversions cancel (see crc32c.h).
+constexpr uint32_t kOne = uint32_t{1} << 31;  // x^0
+
+// a * b modulo P: one step per coefficient of a, from x^0 up to its highest one. Branch-free
+// steps (masks, not ifs): a's bits are random, and mispredicted branches tripled the cost.
+constexpr uint32_t MultiplyModP(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (; a != 0; a <<= 1) {
+    product ^= b & (0u - (a >> 31));          // + b when a has this power of x
+    b = (b >> 1) ^ (kPoly & (0u - (b & 1)));  // b *= x
+  }
+  return product;
+}
+
+// kZeroBytes[k][d] = x^(8 * d * 256^k) mod P: the factor of d * 256^k zero bytes. A length
+// is then one product per non-zero byte of it (at most 8). 8 KiB, computed at compile time.
+using PowerTables = std::array<std::array<uint32_t, 256>, 8>;
+constexpr PowerTables MakeZeroBytePowers() {
+  PowerTables t{};
+  uint32_t unit = kOne >> 8;  // x^8: one zero byte
+  for (auto& table : t) {
+    table[0] = kOne;
+    for (size_t d = 1; d < table.size(); ++d) table[d] = MultiplyModP(table[d - 1], unit);
+    unit = MultiplyModP(table[255], unit);  // x^(8 * 256^(k+1))
+  }
+  return t;
+}
+constexpr PowerTables kZeroBytes = MakeZeroBytePowers();
+
+}  // namespace
+
+uint32_t ShiftByZeroBytes(uint32_t crc, uint64_t bytes) {
+  for (size_t k = 0; bytes != 0; ++k, bytes >>= 8) {
+    const auto digit = static_cast<uint8_t>(bytes & 0xFF);
+    if (digit != 0) crc = MultiplyModP(kZeroBytes[k][digit], crc);
+  }
+  return crc;
+}
+
 #if defined(__x86_64__)
 namespace {
 
@@ -201,6 +244,10 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
 }
 
 uint32_t Crc32c(const void* data, size_t n) { return Crc32cExtend(0, data, n); }
+
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
+  return crc32c_internal::ShiftByZeroBytes(crc_a, length_b) ^ crc_b;
+}
 
 uint32_t Crc32cCopy(void* dst, const void* src, size_t n, uint32_t crc) {
   // 16 KiB: a step's destination stays in a 32 KiB L1 data cache while it is checksummed.

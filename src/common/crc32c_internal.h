@@ -16,4 +16,7 @@ uint32_t ExtendSoftware(uint32_t crc, const void* data, size_t n);
 // builds it is the software path.
 uint32_t ExtendHardware(uint32_t crc, const void* data, size_t n);
 
+// crc * x^(8 * bytes) modulo the polynomial: Crc32cCombine(crc, 0, bytes).
+uint32_t ShiftByZeroBytes(uint32_t crc, uint64_t bytes);
+
 }  // namespace mooncake::crc32c_internal

@@ -201,6 +201,112 @@ TEST(Crc32cCopyTest, CopiesEveryByteAndExtendsTheChecksumAtStepBoundariesAndArou
   }
 }
 
+TEST(Crc32cCombineTest, MatchesDirectComputationAtEverySplit) {
+  const std::vector<uint8_t> bytes = RandomBytes(600, 12);
+  const uint32_t whole = Crc32c(bytes.data(), bytes.size());
+  for (size_t split = 0; split <= bytes.size(); ++split) {
+    const uint32_t a = Crc32c(bytes.data(), split);
+    const uint32_t b = Crc32c(bytes.data() + split, bytes.size() - split);
+    ASSERT_EQ(Crc32cCombine(a, b, bytes.size() - split), whole) << "split " << split;
+  }
+}
+
+TEST(Crc32cCombineTest, MatchesDirectComputationAtRandomSplitsOfLargeBuffers) {
+  const std::vector<uint8_t> bytes = RandomBytes((size_t{4} << 20) + 123, 13);
+  std::mt19937_64 rng(14);
+  for (int i = 0; i < 50; ++i) {
+    const size_t begin = rng() % bytes.size();
+    const size_t split = begin + rng() % (bytes.size() - begin + 1);
+    const size_t end = split + rng() % (bytes.size() - split + 1);
+    const uint32_t a = Crc32c(bytes.data() + begin, split - begin);
+    const uint32_t b = Crc32c(bytes.data() + split, end - split);
+    ASSERT_EQ(Crc32cCombine(a, b, end - split), Crc32c(bytes.data() + begin, end - begin))
+        << begin << " " << split << " " << end;
+  }
+}
+
+TEST(Crc32cCombineTest, EmptyPiecesChangeNothing) {
+  const std::vector<uint8_t> bytes = RandomBytes(100, 15);
+  const uint32_t crc = Crc32c(bytes.data(), bytes.size());
+  EXPECT_EQ(Crc32cCombine(crc, 0, 0), crc);             // B empty: Crc32c(B) == 0
+  EXPECT_EQ(Crc32cCombine(0, crc, bytes.size()), crc);  // A empty
+  EXPECT_EQ(Crc32cCombine(0, 0, 0), 0u);
+}
+
+TEST(Crc32cCombineTest, OneByte) {
+  for (int x = 0; x < 256; ++x) {
+    for (int y : {0, 1, 0x5a, 255}) {
+      const uint8_t both[2] = {static_cast<uint8_t>(x), static_cast<uint8_t>(y)};
+      ASSERT_EQ(Crc32cCombine(Crc32c(both, 1), Crc32c(both + 1, 1), 1), Crc32c(both, 2))
+          << x << " " << y;
+    }
+  }
+}
+
+// The identity the engine's per-slice accumulation rests on: with the standard inversions no
+// correction is needed; each piece's CRC is shifted by the bytes after it and all are xored.
+TEST(Crc32cCombineTest, XorOfShiftedPiecesIsTheWholeInAnyOrder) {
+  const std::vector<uint8_t> bytes = RandomBytes(300000, 16);
+  std::mt19937_64 rng(17);
+  for (int round = 0; round < 20; ++round) {
+    std::vector<size_t> cuts = {0, bytes.size()};
+    for (int i = 0, n = static_cast<int>(rng() % 12); i < n; ++i) {
+      cuts.push_back(rng() % (bytes.size() + 1));  // duplicates: empty pieces
+    }
+    std::sort(cuts.begin(), cuts.end());
+    std::vector<size_t> order(cuts.size() - 1);
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    uint32_t acc = 0;
+    for (size_t i : order) {
+      const uint32_t piece = Crc32c(bytes.data() + cuts[i], cuts[i + 1] - cuts[i]);
+      acc ^= Crc32cCombine(piece, 0, bytes.size() - cuts[i + 1]);
+    }
+    ASSERT_EQ(acc, Crc32c(bytes.data(), bytes.size())) << "round " << round;
+  }
+}
+
+// Combining with the CRC of n zero bytes appends zeros: a different thing from the shift.
+TEST(Crc32cCombineTest, CombiningWithZeroBytesAppendsThem) {
+  std::vector<uint8_t> bytes = RandomBytes(1000, 18);
+  const uint32_t a = Crc32c(bytes.data(), bytes.size());
+  const std::vector<uint8_t> zeros(777, 0);
+  const uint32_t z = Crc32c(zeros.data(), zeros.size());
+  bytes.insert(bytes.end(), zeros.begin(), zeros.end());
+  EXPECT_EQ(Crc32cCombine(a, z, zeros.size()), Crc32c(bytes.data(), bytes.size()));
+  EXPECT_NE(Crc32cCombine(a, 0, zeros.size()), Crc32cCombine(a, z, zeros.size()));
+}
+
+// Lengths no buffer could hold: only consistency can be checked. The CRC of 2^k zero bytes is
+// built by doubling and checked directly where it can be; combining is associative.
+TEST(Crc32cCombineTest, HugeLengthsAreConsistent) {
+  std::vector<uint32_t> zeros_crc = {Crc32c("\0", 1)};  // [k]: Crc32c of 2^k zero bytes
+  for (uint64_t k = 1; k <= 50; ++k) {
+    const uint64_t half = uint64_t{1} << (k - 1);
+    zeros_crc.push_back(Crc32cCombine(zeros_crc[k - 1], zeros_crc[k - 1], half));
+  }
+  const std::vector<uint8_t> direct(size_t{1} << 22, 0);
+  for (size_t k = 0; k <= 22; ++k) {
+    ASSERT_EQ(zeros_crc[k], Crc32c(direct.data(), size_t{1} << k)) << "2^" << k << " zeros";
+  }
+  std::mt19937_64 rng(19);
+  for (int i = 0; i < 1000; ++i) {
+    const auto a = static_cast<uint32_t>(rng());
+    const auto b = static_cast<uint32_t>(rng());
+    const auto c = static_cast<uint32_t>(rng());
+    const uint64_t len_b = rng() >> (1 + rng() % 63);  // all magnitudes, sum below 2^64
+    const uint64_t len_c = rng() >> (1 + rng() % 63);
+    ASSERT_EQ(Crc32cCombine(Crc32cCombine(a, b, len_b), c, len_c),
+              Crc32cCombine(a, Crc32cCombine(b, c, len_c), len_b + len_c))
+        << len_b << " " << len_c;
+  }
+  // 2^40 + 2^40 zero bytes by two routes.
+  EXPECT_EQ(Crc32cCombine(zeros_crc[40], zeros_crc[40], uint64_t{1} << 40), zeros_crc[41]);
+  const uint64_t len = (uint64_t{1} << 40) + 12345;
+  EXPECT_EQ(Crc32cCombine(Crc32cCombine(zeros_crc[3], 0, len), 0, uint64_t{1} << 40),
+            Crc32cCombine(zeros_crc[3], 0, len + (uint64_t{1} << 40)));
+}
+
 TEST(Crc32cPathsTest, AcceleratedExactlyWhenTheCpuHasSse42) {
 #if defined(__x86_64__)
   EXPECT_EQ(Crc32cIsHardwareAccelerated(), __builtin_cpu_supports("sse4.2") != 0);

@@ -5,14 +5,19 @@
 #include <algorithm>
 #include <thread>
 
+#include "mooncake/common/crc32c.h"
+
 namespace mooncake::transfer {
 
 // Refuses absurd batch sizes before they turn into a huge allocation.
 constexpr size_t kMaxBatchCapacity = 1 << 20;
 
-void TaskState::Start(uint32_t slice_count, PeerCounters* peer, TransferOpcode opcode) {
+void TaskState::Start(uint32_t slice_count, PeerCounters* peer, TransferOpcode opcode,
+                      uint32_t* crc_out) {
   peer_ = peer;
   write_ = opcode == TransferOpcode::kWrite;
+  crc_out_ = crc_out;
+  crc_sum_.store(0, std::memory_order_relaxed);  // the CRC of no bytes
   if (peer_ != nullptr && slice_count == 0) {
     peer_->tasks_completed.fetch_add(1, std::memory_order_relaxed);
   }
@@ -25,6 +30,11 @@ void TaskState::Start(uint32_t slice_count, PeerCounters* peer, TransferOpcode o
 }
 
 void TaskState::Finish(TransferState state) {
+  // Written before the release store (and the batch's seq_cst count), so whoever observes
+  // COMPLETED, through Snapshot or the batch, also sees the CRC.
+  if (state == TransferState::kCompleted && crc_out_ != nullptr) {
+    *crc_out_ = crc_sum_.load(std::memory_order_relaxed);
+  }
   state_.store(state, std::memory_order_release);
   if (batch_ != nullptr) batch_->TaskFinished();
 }
@@ -35,6 +45,13 @@ void TaskState::SliceSucceeded(uint64_t bytes) {
     (write_ ? peer_->bytes_written : peer_->bytes_read).fetch_add(bytes, std::memory_order_relaxed);
   }
   SliceFinished();
+}
+
+void TaskState::SliceSucceeded(uint64_t bytes, SliceCrc crc) {
+  // Relaxed: the acq_rel decrement of slices_left_ that follows orders it before the last
+  // slice's read of the sum.
+  crc_sum_.fetch_xor(Crc32cCombine(crc.crc, 0, crc.bytes_after), std::memory_order_relaxed);
+  SliceSucceeded(bytes);
 }
 
 void TaskState::SliceFailed(const Status& why) {

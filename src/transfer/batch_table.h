@@ -22,13 +22,25 @@ namespace mooncake::transfer {
 
 class Batch;
 
+// What a slice of a task that wants a CRC32C (TransferRequest::crc32c) reports on success.
+struct SliceCrc {
+  uint32_t crc = 0;          // Crc32c of the slice's bytes
+  uint64_t bytes_after = 0;  // bytes of the request after the slice
+};
+
 class TaskState {
  public:
   // Called once at submission, before any slice can complete. `peer` (may be null) is
   // credited with the task's bytes (as read or written, per `opcode`) and its outcome.
+  // `crc_out` (may be null): where the CRC32C of the request's bytes goes when the task
+  // completes; every slice then reports its CRC (SliceSucceeded with a SliceCrc).
   void Start(uint32_t slice_count, PeerCounters* peer = nullptr,
-             TransferOpcode opcode = TransferOpcode::kRead);
+             TransferOpcode opcode = TransferOpcode::kRead, uint32_t* crc_out = nullptr);
   void SliceSucceeded(uint64_t bytes);
+  // The same, for a task started with `crc_out`. Slices may report in any order: each CRC is
+  // shifted by the bytes after its slice and xored in (crc32c.h, Crc32cCombine), and the last
+  // slice stores the sum in *crc_out before the task is published COMPLETED.
+  void SliceSucceeded(uint64_t bytes, SliceCrc crc);
   // Records the first failure; the task is FAILED once all slices have finished.
   void SliceFailed(const Status& why);
   TransferStatus Snapshot() const;
@@ -47,6 +59,9 @@ class TaskState {
   std::atomic<bool> failed_{false};
   PeerCounters* peer_ = nullptr;
   bool write_ = false;
+  uint32_t* crc_out_ = nullptr;
+  // Xor of the shifted CRCs of the slices that succeeded so far.
+  std::atomic<uint32_t> crc_sum_{0};
   mutable std::mutex error_mutex_;
   Status error_;
 };

@@ -3,11 +3,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <numeric>
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
+
+#include "mooncake/common/crc32c.h"
 
 namespace mooncake::transfer {
 namespace {
@@ -282,6 +287,108 @@ TEST(BatchWaitTest, SeveralWaitersAreAllWoken) {
   batch.task(0).SliceSucceeded(1);
   for (std::thread& t : waiters) t.join();
   EXPECT_EQ(woken.load(), 4);
+}
+
+// A request cut into pieces as SliceRequest would (slice_size, the last one shorter), each
+// reporting the CRC32C of its own bytes and how many bytes of the request follow it.
+struct CutRequest {
+  std::vector<uint8_t> bytes;
+  std::vector<uint64_t> offsets;  // where each slice starts
+  uint64_t slice_size;
+
+  CutRequest(size_t length, uint64_t slice, uint64_t seed) : bytes(length), slice_size(slice) {
+    std::mt19937_64 rng(seed);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+    for (uint64_t at = 0; at < length; at += slice) offsets.push_back(at);
+  }
+  uint64_t Length(size_t i) const { return std::min(slice_size, bytes.size() - offsets[i]); }
+  SliceCrc Crc(size_t i) const {
+    return {Crc32c(bytes.data() + offsets[i], Length(i)), bytes.size() - offsets[i] - Length(i)};
+  }
+  uint32_t Whole() const { return Crc32c(bytes.data(), bytes.size()); }
+};
+
+TEST(TaskStateCrcTest, SlicesCompletingInAnyOrderGiveTheCrcOfTheWholeRequest) {
+  const CutRequest request(10000 + 7, 1000, 1);
+  std::vector<size_t> order(request.offsets.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(2);
+  for (int round = 0; round < 20; ++round) {
+    SCOPED_TRACE(round);
+    if (round == 1) std::reverse(order.begin(), order.end());
+    if (round > 1) std::shuffle(order.begin(), order.end(), rng);
+    Batch batch(1);
+    ASSERT_TRUE(batch.ReserveTasks(1).ok());
+    uint32_t out = 0xdeadbeef;
+    batch.task(0).Start(static_cast<uint32_t>(order.size()), nullptr, TransferOpcode::kRead, &out);
+    for (size_t k = 0; k < order.size(); ++k) {
+      EXPECT_EQ(out, 0xdeadbeefu) << "written before the last slice";
+      EXPECT_FALSE(batch.task(0).Finished());
+      batch.task(0).SliceSucceeded(request.Length(order[k]), request.Crc(order[k]));
+    }
+    const TransferStatus status = batch.task(0).Snapshot();
+    EXPECT_EQ(status.state, TransferState::kCompleted);
+    EXPECT_EQ(status.transferred_bytes, request.bytes.size());
+    EXPECT_EQ(out, request.Whole());
+  }
+}
+
+TEST(TaskStateCrcTest, OneSliceAndNoSlice) {
+  const CutRequest request(1, 1000, 3);
+  Batch batch(2);
+  ASSERT_TRUE(batch.ReserveTasks(2).ok());
+  uint32_t one = 0;
+  batch.task(0).Start(1, nullptr, TransferOpcode::kRead, &one);
+  batch.task(0).SliceSucceeded(1, request.Crc(0));
+  EXPECT_EQ(one, request.Whole());
+  uint32_t none = 0xdeadbeef;
+  batch.task(1).Start(0, nullptr, TransferOpcode::kRead, &none);  // an empty read
+  EXPECT_EQ(batch.task(1).Snapshot().state, TransferState::kCompleted);
+  EXPECT_EQ(none, 0u) << "the CRC32C of no bytes";
+}
+
+TEST(TaskStateCrcTest, AFailedTaskLeavesTheValueUntouched) {
+  const CutRequest request(5000, 1000, 4);
+  for (size_t failing : {size_t{0}, size_t{2}, size_t{4}}) {
+    SCOPED_TRACE(failing);
+    Batch batch(1);
+    ASSERT_TRUE(batch.ReserveTasks(1).ok());
+    uint32_t out = 0xdeadbeef;
+    batch.task(0).Start(5, nullptr, TransferOpcode::kRead, &out);
+    for (size_t i = 0; i < 5; ++i) {
+      if (i == failing) {
+        batch.task(0).SliceFailed(TransferFail("lost"));
+      } else {
+        batch.task(0).SliceSucceeded(request.Length(i), request.Crc(i));
+      }
+    }
+    EXPECT_EQ(batch.task(0).Snapshot().state, TransferState::kFailed);
+    EXPECT_EQ(out, 0xdeadbeefu);
+  }
+}
+
+// Slices reported from several threads at once, the waiter on another: the value is there as
+// soon as the batch is seen finished (TSan checks the ordering where it runs).
+TEST(TaskStateCrcTest, ConcurrentSlicesAndTheValueIsVisibleToTheWaiter) {
+  const CutRequest request(64 * 999 + 5, 999, 5);
+  for (int round = 0; round < 20; ++round) {
+    Batch batch(1);
+    ASSERT_TRUE(batch.ReserveTasks(1).ok());
+    uint32_t out = 0;
+    const auto slices = static_cast<uint32_t>(request.offsets.size());
+    batch.task(0).Start(slices, nullptr, TransferOpcode::kRead, &out);
+    std::vector<std::thread> threads;
+    for (uint32_t t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (size_t i = t; i < slices; i += 4) {
+          batch.task(0).SliceSucceeded(request.Length(i), request.Crc(i));
+        }
+      });
+    }
+    ASSERT_TRUE(batch.WaitAllFinished(Clock::now() + std::chrono::seconds(10)));
+    EXPECT_EQ(out, request.Whole()) << "round " << round;
+    for (std::thread& t : threads) t.join();
+  }
 }
 
 }  // namespace

@@ -30,6 +30,9 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
   std::unordered_map<SegmentHandle, SegmentDescriptor> targets;
   for (size_t i = 0; i < requests.size(); ++i) {
     const TransferRequest& r = requests[i];
+    if (r.crc32c != nullptr && r.opcode != TransferOpcode::kRead) {
+      return InvalidParams(fmt::format("request {}: crc32c is for reads only, not writes", i));
+    }
     if (r.length == 0) continue;
     if (!registry_.Contains(reinterpret_cast<uint64_t>(r.source), r.length)) {
       return InvalidParams(fmt::format("request {}: local range {}+{} is not registered memory", i,
@@ -70,7 +73,7 @@ Status TransferEngineImpl::SubmitTransfer(BatchId batch_id,
         to_file ? std::min(options_.slice_size, kMaxFileSlice) : options_.slice_size;
     // Count the slices before any can complete: Start must precede the first completion.
     uint64_t count = r.length == 0 ? 0 : (r.length + slice_size - 1) / slice_size;
-    task->Start(static_cast<uint32_t>(count), peer, r.opcode);
+    task->Start(static_cast<uint32_t>(count), peer, r.opcode, r.crc32c);
     const size_t first_slice = slices.size();
     SliceRequest(r, slice_size, batch, task, &slices);
     if (first_slice < slices.size()) {

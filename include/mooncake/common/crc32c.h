@@ -25,6 +25,17 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n);
 // checked while it is still in L1 rather than read from memory a second time.
 uint32_t Crc32cCopy(void* dst, const void* src, size_t n, uint32_t crc);
 
+// Returns Crc32c(A followed by B) given crc_a == Crc32c(A), crc_b == Crc32c(B) and
+// length_b == |B| (zlib's crc32_combine for CRC-32C). At most eight 32-step GF(2) products,
+// whatever the length: well under a microsecond.
+//
+// With the standard initial and final inversion the result is exactly
+// Shift(crc_a, length_b) ^ crc_b, where Shift(c, n) == Crc32cCombine(c, 0, n) multiplies c by
+// x^(8n) modulo the polynomial. So the CRC of pieces S1..Sn laid end to end is the xor over i of
+// Crc32cCombine(Crc32c(Si), 0, bytes after Si), in any order. (Crc32cCombine(c, Crc32c(n zero
+// bytes), n) is the CRC of A followed by n zero bytes: not the same thing.)
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
+
 // True when Crc32c uses the CPU's crc32 instruction rather than the software table.
 bool Crc32cIsHardwareAccelerated();
 

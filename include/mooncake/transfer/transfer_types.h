@@ -29,6 +29,11 @@ struct TransferRequest {
   // (upstream semantics: the remote virtual address, e.g. buffers[0].addr + offset).
   uint64_t target_offset = 0;
   uint64_t length = 0;
+  // Reads only: when set, the CRC32C of the `length` bytes the read delivered to `source` is
+  // stored here before the task is reported COMPLETED, computed by the transport as the bytes
+  // arrive (fused with its copy or receive where it has one). Untouched when the task fails.
+  // A write with it set is refused (kInvalidParams).
+  uint32_t* crc32c = nullptr;
 };
 
 enum class TransferState : uint8_t { kPending = 0, kWaiting = 1, kCompleted = 2, kFailed = 3 };

@@ -16,6 +16,7 @@
 
 #include "common/address_range.h"
 #include "common/logging.h"
+#include "mooncake/common/crc32c.h"
 
 namespace mooncake::transfer::shm {
 namespace {
@@ -313,7 +314,7 @@ MoveOutcome ShmPeer::Move(std::vector<Slice>& slices, std::vector<Slice>* fallba
             fmt::format("buffer 0x{:x} of segment {} was unregistered during the transfer",
                         p.buffer->base, name_)));
       } else {
-        p.slice->task->SliceSucceeded(p.slice->length);
+        ReportSliceSucceeded(*p.slice);
       }
     }
     if (!alive) {
@@ -357,7 +358,11 @@ MoveOutcome ShmPeer::Move(std::vector<Slice>& slices, std::vector<Slice>* fallba
     }
     if (buffer->mapped != nullptr) {
       char* remote = buffer->mapped + buffer->range().OffsetOf(s.remote_address);
-      if (s.opcode == TransferOpcode::kRead) {
+      if (s.opcode == TransferOpcode::kRead && s.want_crc) {
+        // Checksummed while copying, each step while it is still in L1.
+        s.crc = Crc32cCopy(s.local, remote, s.length, 0);
+        s.crc_ready = true;
+      } else if (s.opcode == TransferOpcode::kRead) {
         std::memcpy(s.local, remote, s.length);
       } else {
         std::memcpy(remote, s.local, s.length);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/logging.h"
+#include "mooncake/common/crc32c.h"
 
 namespace mooncake::transfer::tcp {
 namespace {
@@ -207,6 +208,9 @@ void Connection::HandleReadable() {
     }
     NoteProgress();
     if (direct) {
+      if (sink_.crc != nullptr) {
+        *sink_.crc = Crc32cExtend(*sink_.crc, sink_.dest + payload_done_, static_cast<size_t>(n));
+      }
       payload_done_ += static_cast<uint64_t>(n);
     } else {
       write_pos_ += static_cast<size_t>(n);
@@ -250,7 +254,9 @@ bool Connection::ProcessBuffered() {
     const size_t take = static_cast<size_t>(std::min<uint64_t>(available, total - payload_done_));
     if (take > 0) {
       const uint8_t* src = staging_.data() + read_pos_;
-      if (sink_.kind == PayloadSink::Kind::kMemory) {
+      if (sink_.kind == PayloadSink::Kind::kMemory && sink_.crc != nullptr) {
+        *sink_.crc = Crc32cCopy(sink_.dest + payload_done_, src, take, *sink_.crc);
+      } else if (sink_.kind == PayloadSink::Kind::kMemory) {
         std::memcpy(sink_.dest + payload_done_, src, take);
       } else if (sink_.kind == PayloadSink::Kind::kControl) {
         control_.append(reinterpret_cast<const char*>(src), take);

@@ -65,6 +65,9 @@ class Connection : public EventHandler, public std::enable_shared_from_this<Conn
     enum class Kind { kNone, kMemory, kControl, kDiscard };
     Kind kind = Kind::kNone;
     char* dest = nullptr;  // kMemory only
+    // kMemory only, may be null: extended (Crc32cExtend) over the payload as it lands, each
+    // received chunk right after its recv (still in cache) or while copied out of staging.
+    uint32_t* crc = nullptr;
   };
   // A header arrived: say where its payload goes. An error closes the connection.
   virtual Result<PayloadSink> OnHeader(const FrameHeader& header) = 0;

@@ -59,7 +59,7 @@ Result<Connection::PayloadSink> InitiatorChannel::OnHeader(const FrameHeader& he
     return InvalidParams(
         fmt::format("{} answered unknown request {}", peer_label(), header.request_id));
   }
-  const Slice& s = it->second;
+  Slice& s = it->second;
   const bool is_read = s.opcode == TransferOpcode::kRead;
   if (is_read != (header.type == FrameType::kReadResponse)) {
     return InvalidParams(fmt::format("{} answered request {} with {}", peer_label(),
@@ -74,7 +74,15 @@ Result<Connection::PayloadSink> InitiatorChannel::OnHeader(const FrameHeader& he
     return InvalidParams(fmt::format("{} returned {} bytes for a {}-byte READ", peer_label(),
                                      header.length, s.length));
   }
-  return PayloadSink{PayloadSink::Kind::kMemory, s.local};
+  PayloadSink sink{PayloadSink::Kind::kMemory, s.local};
+  if (s.want_crc) {
+    // The loop thread extends it as the payload lands; the entry stays in inflight_ (and so
+    // in place) until OnFrame or OnClose, both on this thread. A retried slice starts afresh.
+    s.crc = 0;
+    s.crc_ready = false;
+    sink.crc = &s.crc;
+  }
+  return sink;
 }
 
 void InitiatorChannel::OnFrame(const FrameHeader& header, std::string&& control) {
@@ -88,7 +96,9 @@ void InitiatorChannel::OnFrame(const FrameHeader& header, std::string&& control)
   }
   inflight_bytes_.fetch_sub(s.length, std::memory_order_relaxed);
   if (header.status == 0) {
-    s.task->SliceSucceeded(s.length);
+    // A READ's whole payload landed through the sink, which checksummed it (want_crc).
+    s.crc_ready = s.want_crc;
+    ReportSliceSucceeded(s);
     return;
   }
   s.task->SliceFailed(Status(static_cast<StatusCode>(header.status),

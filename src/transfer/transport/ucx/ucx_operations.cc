@@ -8,6 +8,7 @@
 
 #include "common/address_range.h"
 #include "common/logging.h"
+#include "mooncake/common/crc32c.h"
 #include "transfer/transport/ucx/ucx_progress_internal.h"
 #include "transfer/transport/ucx/ucx_transport_impl.h"
 
@@ -253,9 +254,14 @@ void UcxTransportImpl::OnOpDone(UcxOp* op) {
   } else {
     std::atomic<uint64_t>& counter = op->kind == UcxOp::Kind::kGet ? get_bytes_ : put_bytes_;
     for (Slice& slice : op->slices) {
-      if (op->staging) std::memcpy(slice.local, op->staging.get(), slice.length);
+      if (op->staging && slice.want_crc) {
+        slice.crc = Crc32cCopy(slice.local, op->staging.get(), slice.length, 0);
+        slice.crc_ready = true;
+      } else if (op->staging) {
+        std::memcpy(slice.local, op->staging.get(), slice.length);
+      }
       counter.fetch_add(slice.length, std::memory_order_relaxed);
-      slice.task->SliceSucceeded(slice.length);
+      ReportSliceSucceeded(slice);
     }
   }
   in_flight_.erase(op->self);
