@@ -56,15 +56,24 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
       tried.push_back(i);
     }
     if (tried.empty()) break;
+    // The transports checksum what they deliver as it arrives (fused with their copy or
+    // receive); an item's CRC32C is its requests' combined in object order.
+    std::vector<uint32_t> request_crc(requests.size(), 0);
+    for (size_t r = 0; r < requests.size(); ++r) {
+      if (check[owner[r]]) requests[r].crc32c = &request_crc[r];
+    }
     const std::vector<Status> transferred = runner_->Run(requests);
+    std::vector<uint32_t> item_crc(items.size(), 0);
     for (size_t r = 0; r < transferred.size(); ++r) {
       if (!transferred[r].ok() && results[owner[r]].ok()) results[owner[r]] = transferred[r];
+      uint32_t& crc = item_crc[owner[r]];
+      crc = Crc32cCombine(crc, request_crc[r], requests[r].length);
     }
     pending.clear();
     for (size_t i : tried) {
       if (results[i].ok() && check[i]) {
         const ReplicaLocation& replica = items[i].object->replicas[order[i][attempt]];
-        const uint32_t crc = Crc32c(items[i].destination, items[i].length);
+        const uint32_t crc = item_crc[i];
         if (crc != items[i].object->checksum) {
           results[i] = CorruptReplica(*items[i].key, *items[i].object, replica, crc, corrupt);
         }
@@ -273,8 +282,11 @@ std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& r
                               "' of " + std::to_string(object->size) + " bytes");
       continue;
     }
+    // A range that is the whole object is checked like GetInto; a part cannot be checked
+    // against the object's one checksum (docs/integrity.md, Limits).
+    const bool whole = range.source_offset == 0 && range.length == object->size;
     items.push_back({&range.key, &*object, range.source_offset, range.length,
-                     static_cast<uint8_t*>(range.destination), false});
+                     static_cast<uint8_t*>(range.destination), options_.verify_checksum && whole});
     item_range.push_back(r);
   }
   const std::vector<Status> read = ReadRegistered(items);

@@ -92,7 +92,7 @@ TEST_P(StoreIntegrityTest, AForeignWriteOverTheOnlyReplicaIsNeverReturnedAsTheOb
 
     // Each read path in turn; none may hand back bytes.
     Status read;
-    switch (round % 3) {
+    switch (round % 4) {
       case 0: {
         auto got = client_->Get(key);
         read = got.ok() ? Status::Ok() : got.status();
@@ -101,6 +101,11 @@ TEST_P(StoreIntegrityTest, AForeignWriteOverTheOnlyReplicaIsNeverReturnedAsTheOb
       case 1: {
         auto got = client_->GetInto(key, buffer.data(), buffer.size());
         read = got.ok() ? Status::Ok() : got.status();
+        break;
+      }
+      case 2: {
+        // A "range" that is the whole object is checked like GetInto.
+        read = client_->GetIntoRanges({{key, 0, buffer.data(), size}})[0];
         break;
       }
       default: {
