@@ -24,7 +24,7 @@ namespace mooncake {
 namespace crc32c_internal {
 namespace {
 
-constexpr uint32_t kPoly = 0x82F63B78;  // 0x1EDC6F41 bit-reversed
+constexpr uint32_t kPoly = kPolyReflected;
 
 using ByteTables4 = std::array<std::array<uint32_t, 256>, 4>;
 using ByteTables8 = std::array<std::array<uint32_t, 256>, 8>;
@@ -68,22 +68,6 @@ uint32_t ExtendSoftware(uint32_t crc, const void* data, size_t n) {
 }
 
 namespace {
-
-// Combining works on polynomials modulo P in the CRC's reflected order: bit 31 is x^0, bit 0
-// is x^31 (zlib's multmodp). Feeding n zero bytes to the raw register multiplies it by
-// x^(8n), and so does Crc32cCombine to crc_a: the inversions cancel (see crc32c.h).
-constexpr uint32_t kOne = uint32_t{1} << 31;  // x^0
-
-// a * b modulo P: one step per coefficient of a, from x^0 up to its highest one. Branch-free
-// steps (masks, not ifs): a's bits are random, and mispredicted branches tripled the cost.
-constexpr uint32_t MultiplyModP(uint32_t a, uint32_t b) {
-  uint32_t product = 0;
-  for (; a != 0; a <<= 1) {
-    product ^= b & (0u - (a >> 31));          // + b when a has this power of x
-    b = (b >> 1) ^ (kPoly & (0u - (b & 1)));  // b *= x
-  }
-  return product;
-}
 
 // kZeroBytes[k][d] = x^(8 * d * 256^k) mod P: the factor of d * 256^k zero bytes. A length
 // is then one product per non-zero byte of it (at most 8). 8 KiB, computed at compile time.
@@ -239,6 +223,7 @@ bool Crc32cIsHardwareAccelerated() {
 }
 
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
+  if (crc32c_internal::VpclmulSupported()) return crc32c_internal::ExtendVpclmul(crc, data, n);
   return Crc32cIsHardwareAccelerated() ? crc32c_internal::ExtendHardware(crc, data, n)
                                        : crc32c_internal::ExtendSoftware(crc, data, n);
 }
@@ -250,6 +235,8 @@ uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
 }
 
 uint32_t Crc32cCopy(void* dst, const void* src, size_t n, uint32_t crc) {
+  // One pass: each 64-byte piece is checksummed from the register it was copied through.
+  if (crc32c_internal::VpclmulSupported()) return crc32c_internal::CopyVpclmul(dst, src, n, crc);
   // 16 KiB: a step's destination stays in a 32 KiB L1 data cache while it is checksummed.
   constexpr size_t kStep = size_t{16} << 10;
   auto* out = static_cast<uint8_t*>(dst);

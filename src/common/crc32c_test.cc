@@ -21,16 +21,26 @@ using ExtendFn = uint32_t (*)(uint32_t, const void*, size_t);
 struct Implementation {
   const char* name;
   ExtendFn extend;
-  bool needs_hardware;
+  bool (*supported)();  // where the CPU can run it
 };
+
+bool Always() { return true; }
 
 // Names the implementation in failure messages instead of dumping its bytes.
 void PrintTo(const Implementation& impl, std::ostream* os) { *os << impl.name; }
 
 const Implementation kImplementations[] = {
-    {"Dispatch", &Crc32cExtend, false},
-    {"Software", &crc32c_internal::ExtendSoftware, false},
-    {"Hardware", &crc32c_internal::ExtendHardware, true},
+    {"Dispatch", &Crc32cExtend, &Always},
+    {"Software", &crc32c_internal::ExtendSoftware, &Always},
+    {"Hardware", &crc32c_internal::ExtendHardware, &Crc32cIsHardwareAccelerated},
+    {"Vpclmul", &crc32c_internal::ExtendVpclmul, &crc32c_internal::VpclmulSupported},
+    // Crc32cCopy's checksum, into a scratch buffer (its copy is checked below).
+    {"CopyVpclmul",
+     [](uint32_t crc, const void* data, size_t n) {
+       std::vector<uint8_t> out(n);
+       return crc32c_internal::CopyVpclmul(out.data(), data, n, crc);
+     },
+     &crc32c_internal::VpclmulSupported},
 };
 
 // Bit at a time, straight from the definition: slow, but shares no table or trick with the
@@ -54,9 +64,7 @@ std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
 class Crc32cTest : public ::testing::TestWithParam<Implementation> {
  protected:
   void SetUp() override {
-    if (GetParam().needs_hardware && !Crc32cIsHardwareAccelerated()) {
-      GTEST_SKIP() << "CPU has no SSE4.2 crc32 instruction";
-    }
+    if (!GetParam().supported()) GTEST_SKIP() << "this CPU cannot run " << GetParam().name;
   }
 
   uint32_t Crc(const void* data, size_t n) const { return GetParam().extend(0, data, n); }
@@ -170,6 +178,22 @@ TEST(Crc32cPathsTest, HardwareAndSoftwareAgreeAtEveryLengthUpTo4KiBAndEveryAlign
   }
 }
 
+TEST(Crc32cPathsTest, VpclmulAndSoftwareAgreeAtEveryLengthUpTo4KiBAndEveryAlignment) {
+  if (!crc32c_internal::VpclmulSupported()) GTEST_SKIP() << "CPU has no AVX-512 VPCLMULQDQ";
+  const std::vector<uint8_t> bytes = RandomBytes(4096 + 64, 20);
+  std::vector<uint8_t> out(4096 + 64);
+  for (size_t offset = 0; offset < 64; offset += 7) {
+    for (size_t n = 0; n <= 4096; ++n) {
+      const uint8_t* p = bytes.data() + offset;
+      const uint32_t expected = crc32c_internal::ExtendSoftware(0x1234u, p, n);
+      ASSERT_EQ(crc32c_internal::ExtendVpclmul(0x1234u, p, n), expected)
+          << "offset " << offset << " length " << n;
+      ASSERT_EQ(crc32c_internal::CopyVpclmul(out.data() + (offset % 5), p, n, 0x1234u), expected)
+          << "copy, offset " << offset << " length " << n;
+    }
+  }
+}
+
 TEST(Crc32cPathsTest, HardwareAndSoftwareAgreeOnLargeBuffersFromAnyStartingCrc) {
   if (!Crc32cIsHardwareAccelerated()) GTEST_SKIP() << "CPU has no SSE4.2 crc32 instruction";
   const size_t kMiB = size_t{1} << 20;
@@ -185,18 +209,28 @@ TEST(Crc32cPathsTest, HardwareAndSoftwareAgreeOnLargeBuffersFromAnyStartingCrc) 
   }
 }
 
+using CopyFn = uint32_t (*)(void*, const void*, size_t, uint32_t);
+
+// Crc32cCopy as dispatched, and the fused AVX-512 loop where the CPU has it; lengths around
+// its step (16 KiB), its 256-byte groups, 64-byte registers and 16-byte blocks.
 TEST(Crc32cCopyTest, CopiesEveryByteAndExtendsTheChecksumAtStepBoundariesAndAround) {
   const size_t kStep = size_t{16} << 10;
   const std::vector<uint8_t> bytes = RandomBytes(3 * kStep + 64, 11);
-  for (size_t n : {size_t{0}, size_t{1}, size_t{7}, kStep - 1, kStep, kStep + 1, 2 * kStep + 13,
-                   3 * kStep + 64}) {
-    for (uint32_t start : {0u, 0xdeadbeefu}) {
-      std::vector<uint8_t> out(n + 2, 0xa5);
-      const uint32_t crc = Crc32cCopy(out.data() + 1, bytes.data(), n, start);
-      EXPECT_EQ(crc, Crc32cExtend(start, bytes.data(), n)) << "length " << n;
-      EXPECT_TRUE(std::equal(bytes.begin(), bytes.begin() + n, out.begin() + 1)) << "length " << n;
-      EXPECT_EQ(out.front(), 0xa5) << "wrote before the destination, length " << n;
-      EXPECT_EQ(out.back(), 0xa5) << "wrote past the destination, length " << n;
+  std::vector<CopyFn> copies = {&Crc32cCopy};
+  if (crc32c_internal::VpclmulSupported()) copies.push_back(&crc32c_internal::CopyVpclmul);
+  for (CopyFn copy : copies) {
+    for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{255}, size_t{256}, size_t{257},
+                     size_t{256 + 64 + 16 + 5}, size_t{511}, size_t{512}, size_t{4095}, kStep - 1,
+                     kStep, kStep + 1, 2 * kStep + 13, 3 * kStep + 64}) {
+      for (uint32_t start : {0u, 0xdeadbeefu}) {
+        std::vector<uint8_t> out(n + 2, 0xa5);
+        const uint32_t crc = copy(out.data() + 1, bytes.data(), n, start);
+        EXPECT_EQ(crc, Crc32cExtend(start, bytes.data(), n)) << "length " << n;
+        EXPECT_TRUE(std::equal(bytes.begin(), bytes.begin() + n, out.begin() + 1))
+            << "length " << n;
+        EXPECT_EQ(out.front(), 0xa5) << "wrote before the destination, length " << n;
+        EXPECT_EQ(out.back(), 0xa5) << "wrote past the destination, length " << n;
+      }
     }
   }
 }

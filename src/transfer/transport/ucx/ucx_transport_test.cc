@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "mooncake/common/crc32c.h"
 #include "mooncake/transfer/transfer_engine.h"
 #include "transfer/batch_table.h"
 #include "transfer/transfer_engine_impl.h"
@@ -131,6 +132,25 @@ TEST_F(UcxEngineTest, ReadsAndWritesOfEverySizeMoveThroughUcxIntact) {
   EXPECT_EQ(stats.get_bytes, moved);
   EXPECT_EQ(stats.failed_slices, 0u);
   EXPECT_EQ(dynamic_cast<TransferEngineImpl&>(*initiator_).shm_stats().memcpy_bytes, 0u);
+}
+
+// TransferRequest::crc32c over UCX: same-host reads through a staging buffer are checksummed
+// while copied out of it, the others by the engine once they complete.
+TEST_F(UcxEngineTest, ReadsReportTheCrc32cOfWhatTheyDelivered) {
+  Connect();
+  ASSERT_NE(handle_, 0u);
+  Fill(remote_, kBuffer, 2);
+  for (uint64_t length : std::vector<uint64_t>{1, 65537, 3 * kMiB + 5}) {
+    SCOPED_TRACE("length " + std::to_string(length));
+    char* dst = local_ + 3;
+    uint32_t crc = 0xdeadbeef;
+    TransferRequest read{TransferOpcode::kRead, dst, handle_, Remote(7), length};
+    read.crc32c = &crc;
+    const TransferStatus st = RunOne(*initiator_, read);
+    ASSERT_EQ(st.state, TransferState::kCompleted) << st.error.ToString();
+    ASSERT_EQ(std::memcmp(dst, remote_ + 7, length), 0);
+    EXPECT_EQ(crc, Crc32c(dst, length));
+  }
 }
 
 TEST_F(UcxEngineTest, ManyRequestsOfOneBatchCompleteAndLandWhereAddressed) {
