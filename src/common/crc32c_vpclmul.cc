@@ -131,7 +131,7 @@ uint32_t ExtendVpclmul(uint32_t crc, const void* data, size_t n) {
 
 uint32_t CopyVpclmul(void* dst, const void* src, size_t n, uint32_t crc) {
   if (n < kMinBytes) {
-    std::memcpy(dst, src, n);
+    if (n != 0) std::memcpy(dst, src, n);  // either may be null when n is 0
     return ExtendHardware(crc, dst, n);
   }
   return Run<true>(crc, static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), n);
@@ -146,7 +146,7 @@ uint32_t ExtendVpclmul(uint32_t crc, const void* data, size_t n) {
 }
 
 uint32_t CopyVpclmul(void* dst, const void* src, size_t n, uint32_t crc) {
-  std::memcpy(dst, src, n);
+  if (n != 0) std::memcpy(dst, src, n);
   return ExtendHardware(crc, dst, n);
 }
 
