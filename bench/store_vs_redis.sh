@@ -17,11 +17,7 @@ mc_need_tools redis-server redis-benchmark redis-cli
 
 work=$(mktemp -d)
 mc_track_path "$work"
-REDIS_PORT=$(mc_free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
-mc_track $!
-redis_up() { redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
-mc_wait_for 10 redis-server redis_up
+mc_start_redis "$work"
 
 mc_start_cluster -n 2 -d "$work" --log_level=warn -- --segment_size=1GiB --log_level=warn
 

@@ -313,6 +313,21 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
+# ---- Anchors ----
+
+# mc_start_redis DIR: starts a throwaway redis-server (no persistence) on a free loopback port,
+# logging to DIR/redis.log, tracks it and waits (10 s) until it answers PING. Sets REDIS_PORT.
+# Returns 1 when it does not come up.
+mc_start_redis() {
+  local dir=$1
+  REDIS_PORT=$(mc_free_port)
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    >"$dir/redis.log" 2>&1 &
+  mc_track $!
+  mc_wait_for 10 redis-server mc__redis_up || return 1
+}
+mc__redis_up() { redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+
 # ---- Transfer Engine targets and a loopback cluster ----
 
 # mc_start_target LOG [FLAG...]: starts `transfer_engine_bench --mode=target

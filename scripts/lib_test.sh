@@ -174,5 +174,13 @@ else
   echo "skip mc_start_cluster: no binaries in $bin"
 fi
 
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+  mc_start_redis "$work"
+  ok "mc_start_redis: answers PING" mc__redis_up
+  ok "mc_start_redis: on loopback" mc_port_open "$REDIS_PORT"
+else
+  echo "skip mc_start_redis: no redis-server"
+fi
+
 echo "lib_test: $((checks - failures)) of $checks checks passed"
 [ "$failures" -eq 0 ]
