@@ -83,23 +83,6 @@ void ClientImpl::NotePromotion(const std::string& key, const Status& promoted) {
   }
 }
 
-namespace {
-
-// A read-through's bytes against the CRC32C our uploads store in the object's metadata; an
-// object written by another tool, without it, passes unchecked (docs/integrity.md).
-Status CheckStoredChecksum(const std::string& key, const tier::ObjectInfo& info,
-                           const uint8_t* bytes) {
-  if (!info.has_crc32c) return Status::Ok();
-  const uint32_t crc = Crc32c(bytes, info.size);
-  if (crc == info.crc32c) return Status::Ok();
-  return Status(StatusCode::kChecksumMismatch,
-                fmt::format("read-through of '{}': the object store's bytes have CRC32C {:#010x}, "
-                            "its metadata says {:#010x}",
-                            key, crc, info.crc32c));
-}
-
-}  // namespace
-
 void ClientImpl::ReadThrough(const std::vector<std::string>& keys,
                              std::vector<Result<std::vector<uint8_t>>>& results) {
   if (!object_store_) return;
@@ -114,7 +97,6 @@ void ClientImpl::ReadThrough(const std::vector<std::string>& keys,
     std::vector<uint8_t> value(info->size);
     Status read = object_store_->Get(
         keys[i], 0, std::span<char>(reinterpret_cast<char*>(value.data()), value.size()));
-    if (read.ok()) read = CheckStoredChecksum(keys[i], *info, value.data());
     if (!read.ok()) {
       results[i] = read.WithContext("read-through of '" + keys[i] + "'");
       continue;
@@ -149,7 +131,6 @@ void ClientImpl::ReadThroughInto(const std::vector<std::string>& keys,
     auto* destination = static_cast<uint8_t*>(addresses[i]);
     Status read = object_store_->Get(
         keys[i], 0, std::span<char>(reinterpret_cast<char*>(destination), info->size));
-    if (read.ok()) read = CheckStoredChecksum(keys[i], *info, destination);
     if (!read.ok()) {
       results[i] = read.WithContext("read-through of '" + keys[i] + "'");
       continue;

@@ -32,6 +32,8 @@ class S3Server {
 
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   uint16_t port() const { return port_; }
+  // Where s3rver keeps the bucket's objects as files (tests damage them behind its back).
+  const std::string& data_dir() const { return dir_.path(); }
   // SIGKILLs the server (its data dir stays) / starts it again on the same port and data.
   void Stop();
   Status Restart();

@@ -10,6 +10,9 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <span>
 #include <string>
@@ -206,6 +209,35 @@ TEST_P(StoreObjectTierTest, APutWhoseUploadFailsIsRefusedAndInvisible) {
   ASSERT_TRUE(exists.ok()) << exists.status().ToString();
   EXPECT_FALSE(*exists);
   EXPECT_TRUE(client_->Put("lost", Pattern(1000, 9)).ok());
+}
+
+// The bucket's copy changed behind the store's back (a flipped bit on the object server's
+// disk): a read-through must fail with CHECKSUM_MISMATCH, never hand the bytes out or put them
+// back into the pool (docs/integrity.md).
+TEST_P(StoreObjectTierTest, AnObjectDamagedInTheBucketIsNeverReadThrough) {
+  const std::vector<uint8_t> value = Pattern(200000, 77);
+  ASSERT_TRUE(client_->Put("damaged", value).ok());
+  RestartCluster();
+  // Find the file holding the object's bytes wherever the backend keeps it, and flip one.
+  const std::string root = s3_ ? s3_->data_dir() : dir_->path() + "/bucket";
+  bool flipped = false;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::vector<uint8_t> file{std::istreambuf_iterator<char>(in), {}};
+    const auto at = std::search(file.begin(), file.end(), value.begin(), value.begin() + 256);
+    if (at == file.end()) continue;
+    std::fstream out(entry.path(), std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp((at - file.begin()) + 100000);
+    out.put(static_cast<char>(value[100000] ^ 0x40));
+    flipped = out.good();
+    break;
+  }
+  ASSERT_TRUE(flipped) << "the object's bytes were not found under " << root;
+  auto got = client_->Get("damaged");
+  ASSERT_FALSE(got.ok()) << "a read-through returned " << got->size() << " damaged bytes";
+  EXPECT_EQ(got.status().code(), StatusCode::kChecksumMismatch) << got.status().ToString();
+  EXPECT_EQ(client_->object_tier_stats().promotions, 0u) << "damaged bytes put back in the pool";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreObjectTierTest, ::testing::Values("s3", "file"),
