@@ -177,16 +177,24 @@ Result<uint64_t> StorageNode::Drain(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   Result<uint64_t> remaining = Status(StatusCode::kRpcTimeout, "drain: no answer from the master");
   std::optional<uint64_t> last;
+  auto answered = std::chrono::steady_clock::now();  // the last answer (or the start)
   // Bounded by the deadline; each round costs one RPC (itself bounded by rpc_timeout).
   while (!s.Stopping()) {
     remaining = s.master->Drain(s.spec.node_id, s.spec.epoch);
+    const auto now = std::chrono::steady_clock::now();
     if (remaining.ok()) {
       last = *remaining;
+      answered = now;
       if (*remaining == 0) return uint64_t{0};
     } else {
       MC_LOG_WARN("drain of node '{}': {}", s.spec.node_id, remaining.status().ToString());
+      if (now - answered >= State::kDrainUnreachableGrace) {
+        MC_LOG_WARN("drain of node '{}': the master has not answered for {} ms; giving up",
+                    s.spec.node_id, State::kDrainUnreachableGrace.count());
+        break;
+      }
     }
-    if (std::chrono::steady_clock::now() + State::kDrainPoll >= deadline) break;
+    if (now + State::kDrainPoll >= deadline) break;
     s.Pause(State::kDrainPoll);
   }
   if (last) return *last;

@@ -165,7 +165,9 @@ class StorageNode {
   // Asks the master to copy away every object only this node holds, and waits until none is
   // left or `timeout` passes (asking every ~100 ms; heartbeats and copies go on meanwhile).
   // Returns how many objects were still left (0: leaving loses nothing), or the error of the
-  // last Drain call when none succeeded. The node keeps serving; call Stop() next.
+  // last Drain call when none succeeded. A master that answers no Drain call for 5 s in a row
+  // ends the wait early (a restarting master is back well within that; a dead one would make
+  // every stop wait out `timeout` for nothing). The node keeps serving; call Stop() next.
   Result<uint64_t> Drain(std::chrono::milliseconds timeout);
 
   // Stops copies and heartbeats, unmounts (best effort) and frees the segment. Idempotent.

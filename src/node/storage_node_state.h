@@ -157,6 +157,8 @@ struct StorageNode::State {
   static constexpr std::chrono::milliseconds kQuiesceTimeout{10000};
   // Pause between Drain calls while objects are still being copied away.
   static constexpr std::chrono::milliseconds kDrainPoll{100};
+  // How long Drain keeps asking a master that does not answer.
+  static constexpr std::chrono::milliseconds kDrainUnreachableGrace{5000};
 };
 
 }  // namespace mooncake::node

@@ -168,6 +168,30 @@ TEST_F(StoreRereplicationTest, AKilledNodesReplicasAreRecreatedOnTheOthers) {
   }
 }
 
+// A node told to stop after its master died cannot hand anything over: it stops asking once
+// the master has been silent for the grace period (5 s), not at its drain timeout (60 s here).
+TEST_F(StoreRereplicationTest, SigtermWithTheMasterGoneStopsAfterTheGraceNotTheDrainTimeout) {
+  StoreTestClusterOptions options;
+  options.nodes = 1;
+  options.node_args = {"--drain_timeout=60"};
+  ASSERT_NO_FATAL_FAILURE(Start(options));
+  ASSERT_TRUE(client_->Put("orphan", Pattern(4096, 5)).ok());
+  client_.reset();
+  cluster_->master().Kill(SIGKILL);
+  ASSERT_TRUE(cluster_->master().Wait(seconds(10)).ok());
+
+  const auto signalled = SteadyClock::now();
+  cluster_->node(0).Kill(SIGTERM);
+  auto exit_code = cluster_->node(0).Wait(seconds(40));
+  const auto took = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - signalled);
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status().ToString();
+  EXPECT_EQ(*exit_code, 0) << cluster_->node(0).ReadLog();
+  EXPECT_LT(took, seconds(30)) << "the node waited for its 60 s drain timeout";
+  const std::string log = cluster_->node(0).ReadLog();
+  EXPECT_NE(log.find("has not answered"), std::string::npos) << log;
+  EXPECT_NE(log.find("STOPPED"), std::string::npos) << log;
+}
+
 TEST_F(StoreRereplicationTest, SigtermDrainsANodeBeforeItLeaves) {
   constexpr int kObjects = 50;
   StoreTestClusterOptions options;
