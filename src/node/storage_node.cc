@@ -47,6 +47,19 @@ StorageNode::StorageNode(std::unique_ptr<State> state) : state_(std::move(state)
 
 StorageNode::~StorageNode() { Stop(); }
 
+StorageNode::CreateRollback::~CreateRollback() {
+  if (!armed) return;
+  if (state->copier) state->copier->Stop();
+  if (state->uploader) state->uploader->Stop();
+  for (size_t i = mounted; i-- > 0;) {
+    const SegmentSpec& spec = state->mounted[i].spec;
+    state->master->UnmountSegment(spec.name, spec.node_id, spec.epoch).IgnoreError();
+  }
+  if (borrowed == nullptr) return;  // the node's own engine goes with the state, and its memory
+  if (state->ssd_file) borrowed->UnregisterFileSegment(kSsdFileSegment).IgnoreError();
+  borrowed->FreeBuffer(base).IgnoreError();
+}
+
 Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions options) {
   MC_RETURN_IF_ERROR(options.Validate());
   auto state = std::make_unique<State>();
@@ -70,6 +83,10 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   transfer::TransferEngine& engine = options.engine != nullptr ? *options.engine : *state->engine;
   state->engine_used = &engine;
   MC_ASSIGN_OR_RETURN(void* base, engine.AllocateBuffer(options.segment_size));
+  // Until Create succeeds, a failure undoes what it did so far: a borrowed engine (the
+  // client's own, which lives on) gets its memory back and loses the SSD file segment, and the
+  // master forgets the segments already mounted.
+  CreateRollback rollback{state.get(), options.engine, base};
 
   const std::string name = engine.local_server_name();
   state->spec.name = name;
@@ -106,7 +123,12 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
                             return s->ReadLocal(source, out);
                           },
                           upload_options, [s = state.get()] { s->ReportUploads(); }));
-  MC_RETURN_IF_ERROR(state->Mount().WithContext("mounting segment '" + name + "'"));
+  // As State::Mount, counting the segments mounted for the rollback (nothing is queued yet).
+  for (State::Mounted& m : state->mounted) {
+    MC_RETURN_IF_ERROR(state->MountOne(m).WithContext("mounting segment '" + m.spec.name + "'"));
+    ++rollback.mounted;
+  }
+  rollback.armed = false;
   state->heartbeat = std::thread([s = state.get()] { s->HeartbeatLoop(); });
   MC_LOG_INFO("node '{}' mounted segment '{}' ({} bytes, epoch {})", state->spec.node_id, name,
               state->spec.size, state->spec.epoch);

@@ -176,6 +176,15 @@ class StorageNode {
  private:
   struct State;
   explicit StorageNode(std::unique_ptr<State> state);
+  // Undoes a failed Create's steps (see Create); disarmed once the node is complete.
+  struct CreateRollback {
+    State* state;
+    transfer::TransferEngine* borrowed;  // options.engine; null when the node owns its engine
+    void* base;                          // the segment's memory
+    size_t mounted = 0;                  // segments of state->mounted mounted so far, in order
+    bool armed = true;
+    ~CreateRollback();
+  };
   std::unique_ptr<State> state_;
 };
 
