@@ -66,8 +66,10 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
     std::vector<uint32_t> item_crc(items.size(), 0);
     for (size_t r = 0; r < transferred.size(); ++r) {
       if (!transferred[r].ok() && results[owner[r]].ok()) results[owner[r]] = transferred[r];
+      if (!check[owner[r]]) continue;
+      // Combine(0, b, n) == b: an item's first request (most items have one) needs no shift.
       uint32_t& crc = item_crc[owner[r]];
-      crc = Crc32cCombine(crc, request_crc[r], requests[r].length);
+      crc = crc == 0 ? request_crc[r] : Crc32cCombine(crc, request_crc[r], requests[r].length);
     }
     pending.clear();
     for (size_t i : tried) {
