@@ -60,6 +60,8 @@ std::string StatusCodeName(StatusCode code) {
       return "FILE_READ_FAIL";
     case StatusCode::kFileWriteFail:
       return "FILE_WRITE_FAIL";
+    case StatusCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
   }
   // A code from a newer peer (or a corrupt RPC) must still print, never crash.
   return "UNKNOWN(" + std::to_string(static_cast<int32_t>(code)) + ")";

@@ -29,6 +29,7 @@ TEST(StatusTest, CodeNamesMatchUpstreamSpelling) {
   EXPECT_EQ(StatusCodeName(StatusCode::kNoAvailableHandle), "NO_AVAILABLE_HANDLE");
   EXPECT_EQ(StatusCodeName(StatusCode::kObjectHasLease), "OBJECT_HAS_LEASE");
   EXPECT_EQ(StatusCodeName(StatusCode::kFileWriteFail), "FILE_WRITE_FAIL");
+  EXPECT_EQ(StatusCodeName(StatusCode::kUnauthenticated), "UNAUTHENTICATED");
 }
 
 TEST(StatusTest, UnknownCodeNameShowsTheNumber) {

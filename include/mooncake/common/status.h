@@ -42,6 +42,9 @@ enum class StatusCode : int32_t {
   kFileNotFound = -1100,
   kFileReadFail = -1102,
   kFileWriteFail = -1103,
+  // Not an upstream code (upstream has no authentication): a peer or RPC presented no or a
+  // wrong cluster-secret proof. Callers branch on it to say "authentication failed".
+  kUnauthenticated = -1300,
 };
 
 // Upstream's symbolic name, e.g. "OBJECT_NOT_FOUND"; "UNKNOWN(<n>)" for other values.
@@ -83,6 +86,9 @@ inline Status InvalidParams(std::string m) { return {StatusCode::kInvalidParams,
 inline Status InternalError(std::string m) { return {StatusCode::kInternalError, std::move(m)}; }
 inline Status TransferFail(std::string m) { return {StatusCode::kTransferFail, std::move(m)}; }
 inline Status NotSupported(std::string m) { return {StatusCode::kNotSupported, std::move(m)}; }
+inline Status Unauthenticated(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
+}
 inline Status SegmentNotFound(std::string m) {
   return {StatusCode::kSegmentNotFound, std::move(m)};
 }
