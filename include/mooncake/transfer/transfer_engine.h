@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 
@@ -79,6 +80,10 @@ struct TransferEngineOptions {
   // itself in the HELLO exchange; turn on only where everyone who can read the metadata
   // server may read and write this engine's registered memory.
   bool publish_ucx_keys = false;
+  // The cluster secret (docs/security.md). Set: every peer must prove at HELLO that it holds
+  // the same secret (and this engine proves it to them) before any descriptor, key, shm fd or
+  // byte is exchanged. Null (default): the engine serves anyone who connects.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 
   Status Validate() const;
 };

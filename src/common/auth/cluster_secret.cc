@@ -1,4 +1,4 @@
-#include "common/auth/cluster_secret.h"
+#include "mooncake/common/cluster_secret.h"
 
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>

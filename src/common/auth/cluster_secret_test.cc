@@ -1,4 +1,4 @@
-#include "common/auth/cluster_secret.h"
+#include "mooncake/common/cluster_secret.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
