@@ -1,6 +1,7 @@
 #include "apps/common/app_flags.h"
 
 #include <array>
+#include <cstdio>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -21,6 +22,10 @@ AppFlags::AppFlags(CLI::App& cli, std::string binary_name, LogLevel default_leve
   cli_.add_option("--log_level", log_level_, "Log verbosity")
       ->check(CLI::IsMember(std::vector<std::string>(kLogLevelNames.begin(), kLogLevelNames.end())))
       ->capture_default_str();
+  cli_.add_option("--auth_secret_file", auth_secret_file_,
+                  "Cluster secret file (mode 600; one key per line, the first signs). Default: "
+                  "$MC_AUTH_SECRET_FILE, else none: the cluster is open to anyone who can "
+                  "reach it");
   // MC_PROJECT_VERSION is CMake's PROJECT_VERSION (apps/common/CMakeLists.txt).
   cli_.set_version_flag("--version", std::move(binary_name) + " " + MC_PROJECT_VERSION,
                         "Print the binary's name and version and exit");
@@ -44,6 +49,14 @@ std::optional<int> AppFlags::ParseImpl(int argc, const char* const* argv,
     return code != 0 && usage_exit_code.has_value() ? *usage_exit_code : code;
   }
   SetLogLevel(log_level());
+  Result<std::shared_ptr<const auth::ClusterSecret>> secret =
+      auth::LoadConfiguredSecret(auth_secret_file_);
+  if (!secret.ok()) {
+    std::fprintf(stderr, "error: %s\n", secret.status().message().c_str());
+    // CLI11 uses 105 for a flag that fails its check; a secret file is such a flag.
+    return usage_exit_code.value_or(static_cast<int>(CLI::ExitCodes::ValidationError));
+  }
+  auth_secret_ = std::move(*secret);
   return std::nullopt;
 }
 

@@ -3,7 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -20,6 +24,7 @@ struct ParseResult {
   std::string out;
   std::string err;
   int own_flag = 0;
+  std::string secret_key_id;  // KeyId() of the loaded secret, empty when none
 };
 
 ParseResult ParseArgs(LogLevel default_level, std::vector<std::string> args,
@@ -39,6 +44,7 @@ ParseResult ParseArgs(LogLevel default_level, std::vector<std::string> args,
   result.out = testing::internal::GetCapturedStdout();
   result.err = testing::internal::GetCapturedStderr();
   result.level = flags.log_level();
+  if (flags.auth_secret() != nullptr) result.secret_key_id = flags.auth_secret()->KeyId();
   return result;
 }
 
@@ -97,6 +103,37 @@ TEST(AppFlagsTest, HelpListsTheSharedFlagsWithTheDefaultLevel) {
   EXPECT_THAT(result.out, HasSubstr("=error"));
   EXPECT_THAT(result.out, HasSubstr("--version"));
   EXPECT_THAT(result.out, HasSubstr("--own"));
+  EXPECT_THAT(result.out, HasSubstr("--auth_secret_file"));
+}
+
+TEST(AppFlagsTest, SecretFileIsLoadedAndAnUnsafeOneEndsTheRunNamingTheFix) {
+  char dir_template[] = "/tmp/mc_app_flags.XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const std::string good = dir + "/good", open_to_all = dir + "/open";
+  const std::string key = "0123456789abcdef0123456789abcdef";
+  std::ofstream(good) << key << "\n";
+  std::ofstream(open_to_all) << key << "\n";
+  ASSERT_EQ(chmod(good.c_str(), 0600), 0);
+  ASSERT_EQ(chmod(open_to_all.c_str(), 0644), 0);
+
+  unsetenv(auth::kSecretFileEnv);
+  const ParseResult loaded = ParseArgs(LogLevel::kWarn, {"--auth_secret_file=" + good});
+  EXPECT_EQ(loaded.exit_code, std::nullopt) << loaded.err;
+  EXPECT_EQ(loaded.secret_key_id, auth::ClusterSecret::FromText(key)->KeyId());
+  EXPECT_EQ(ParseArgs(LogLevel::kWarn, {}).secret_key_id, "");
+
+  const ParseResult refused = ParseArgs(LogLevel::kWarn, {"--auth_secret_file=" + open_to_all}, 2);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("chmod 600"));
+  EXPECT_EQ(refused.secret_key_id, "");
+
+  setenv(auth::kSecretFileEnv, open_to_all.c_str(), 1);
+  const ParseResult from_env = ParseArgs(LogLevel::kWarn, {});
+  unsetenv(auth::kSecretFileEnv);
+  EXPECT_NE(from_env.exit_code, std::nullopt);
+  EXPECT_THAT(from_env.err, HasSubstr(open_to_all));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
