@@ -85,8 +85,25 @@ class ClientImpl final : public Client {
     uint64_t offset = 0;
     uint64_t length = 0;
     uint8_t* destination = nullptr;
-    // Verify the checksum after reading (whole-object reads; verify_checksum).
+    // Verify reads from memory (ClientOptions::verify_checksum); reads from SSD are verified
+    // whenever the item is checkable.
     bool verify = false;
+    // Whether the bytes read can be checked, and the CRC32C they must have: the object's for
+    // a whole object; for a part, the CRC32C of the blocks the part touches (block_checksums.h),
+    // whose bytes outside the part are read too, into scratch: `head_length` bytes before
+    // `offset` into `head`, `tail_length` bytes after the part into `tail`.
+    bool checkable = false;
+    uint32_t expected_crc = 0;
+    uint64_t head_length = 0;
+    uint64_t tail_length = 0;
+    uint8_t* head = nullptr;
+    uint8_t* tail = nullptr;
+
+    // A whole object into `destination`, checkable against the object's CRC32C.
+    static ReadItem WholeObject(const std::string* key, const master::ReplicaListReply* object,
+                                uint8_t* destination, bool verify) {
+      return {key, object, 0, object->size, destination, verify, true, object->checksum};
+    }
   };
   // A read whose every replica failed although the master had just listed the object (a
   // fresh lookup, not a cached one): the object tier may serve the version listed instead.
@@ -94,6 +111,7 @@ class ClientImpl final : public Client {
     size_t index = 0;   // of the key (or of the range) in the caller's request
     uint64_t size = 0;  // the listed object's size and CRC32C
     uint32_t checksum = 0;
+    BlockChecksums block_checksums;  // and its per-block CRC32Cs, if any
   };
   // What one pass of BatchGet / BatchGetInto / GetIntoRanges learnt besides its results.
   struct ReadPass {
@@ -132,11 +150,21 @@ class ClientImpl final : public Client {
   // SSD checksum) failed is retried on the object's next replica, memory replicas before SSD
   // ones (ReplicaReadOrder). One status per item: the last replica's error when all failed.
   std::vector<Status> ReadRegistered(const std::vector<ReadItem>& items);
-  // The error of a read of `replica` of `key` whose bytes had CRC32C `crc` (not the object's);
-  // adds the replica to `reports` for ReportCorruptReplicas.
+  // The error of a read of `replica` of `key` whose bytes [span_begin, span_end) had CRC32C
+  // `crc` where the put stored `expected`; adds the replica to `reports` for
+  // ReportCorruptReplicas.
+  struct Mismatch {
+    uint32_t crc = 0;
+    uint32_t expected = 0;
+    uint64_t span_begin = 0;
+    uint64_t span_end = 0;
+  };
   static Status CorruptReplica(const std::string& key, const master::ReplicaListReply& object,
-                               const ReplicaLocation& replica, uint32_t crc,
+                               const ReplicaLocation& replica, const Mismatch& mismatch,
                                std::vector<master::CorruptReplicaReport>& reports);
+  // GetIntoRanges' read of `range`: checkable (with the edges of the blocks it touches to
+  // read into scratch) when reads are verified or the object has an SSD replica.
+  ReadItem RangeItem(const GetRange& range, const master::ReplicaListReply& object);
   // Tells the master about replicas a read found corrupt (it drops and re-replicates them);
   // counts and logs them. A failed report is logged, not returned: the read went on anyway.
   void ReportCorruptReplicas(const std::vector<master::CorruptReplicaReport>& reports);
@@ -238,6 +266,8 @@ class ClientImpl final : public Client {
   std::atomic<uint64_t> uploads_{0}, upload_failures_{0}, read_throughs_{0}, promotions_{0};
   // Replicas whose bytes failed their checksum on a read of this client.
   std::atomic<uint64_t> corrupt_replicas_detected_{0}, failed_corruption_reports_{0};
+  // Ranges read unchecked because checking them would need more scratch than staging has.
+  std::atomic<uint64_t> unverified_ranges_{0};
 };
 
 }  // namespace mooncake::store

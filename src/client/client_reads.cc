@@ -32,18 +32,30 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
     std::vector<transfer::TransferRequest> requests;
     std::vector<size_t> owner;
     std::vector<size_t> tried;
-    // Whole-object reads are checked unless the caller opted out (ClientOptions::
-    // verify_checksum); bytes from SSD always are (a flipped bit on disk must never reach the
-    // caller).
+    // Reads are checked unless the caller opted out (ClientOptions::verify_checksum); bytes
+    // from SSD always are (a flipped bit on disk must never reach the caller).
     std::vector<bool> check(items.size(), false);
     for (size_t i : pending) {
       if (attempt >= order[i].size()) continue;  // out of replicas: keep the last error
-      const ReplicaLocation& replica = items[i].object->replicas[order[i][attempt]];
-      check[i] = items[i].verify || (replica.medium == Medium::kSsd && items[i].offset == 0 &&
-                                     items[i].length == items[i].object->size);
+      const ReadItem& item = items[i];
+      const ReplicaLocation& replica = item.object->replicas[order[i][attempt]];
+      check[i] = item.checkable && (item.verify || replica.medium == Medium::kSsd);
       const size_t before = requests.size();
-      Status built = AppendRequests(replica, items[i].offset, items[i].length, items[i].destination,
-                                    transfer::TransferOpcode::kRead, requests);
+      // In object order, so that the requests' CRCs combine into the span's: the head of the
+      // first block, the part itself, the tail of the last block.
+      Status built = Status::Ok();
+      if (check[i] && item.head_length > 0) {
+        built = AppendRequests(replica, item.offset - item.head_length, item.head_length, item.head,
+                               transfer::TransferOpcode::kRead, requests);
+      }
+      if (built.ok()) {
+        built = AppendRequests(replica, item.offset, item.length, item.destination,
+                               transfer::TransferOpcode::kRead, requests);
+      }
+      if (built.ok() && check[i] && item.tail_length > 0) {
+        built = AppendRequests(replica, item.offset + item.length, item.tail_length, item.tail,
+                               transfer::TransferOpcode::kRead, requests);
+      }
       owner.resize(requests.size(), i);
       if (!built.ok()) {
         results[i] = built;
@@ -73,12 +85,12 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
     }
     pending.clear();
     for (size_t i : tried) {
-      if (results[i].ok() && check[i]) {
-        const ReplicaLocation& replica = items[i].object->replicas[order[i][attempt]];
-        const uint32_t crc = item_crc[i];
-        if (crc != items[i].object->checksum) {
-          results[i] = CorruptReplica(*items[i].key, *items[i].object, replica, crc, corrupt);
-        }
+      if (results[i].ok() && check[i] && item_crc[i] != items[i].expected_crc) {
+        const ReadItem& item = items[i];
+        const ReplicaLocation& replica = item.object->replicas[order[i][attempt]];
+        const Mismatch mismatch{item_crc[i], item.expected_crc, item.offset - item.head_length,
+                                item.offset + item.length + item.tail_length};
+        results[i] = CorruptReplica(*item.key, *item.object, replica, mismatch, corrupt);
       }
       if (!results[i].ok()) pending.push_back(i);
     }
@@ -89,21 +101,26 @@ std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& item
 
 ReadIntegrityStats ClientImpl::read_integrity_stats() const {
   return {corrupt_replicas_detected_.load(std::memory_order_relaxed),
-          failed_corruption_reports_.load(std::memory_order_relaxed)};
+          failed_corruption_reports_.load(std::memory_order_relaxed),
+          unverified_ranges_.load(std::memory_order_relaxed)};
 }
 
 Status ClientImpl::CorruptReplica(const std::string& key, const master::ReplicaListReply& object,
-                                  const ReplicaLocation& replica, uint32_t crc,
+                                  const ReplicaLocation& replica, const Mismatch& mismatch,
                                   std::vector<master::CorruptReplicaReport>& reports) {
   const std::string segment = replica.slices.empty() ? "" : replica.slices[0].segment;
   if (!replica.slices.empty()) {
     reports.push_back({key, object.version, segment, replica.slices[0].address});
   }
-  return Status(StatusCode::kChecksumMismatch,
-                fmt::format("the {} replica of '{}' (version {}) on node {}, segment {} holds "
-                            "bytes with CRC32C {:#010x}, the put stored {:#010x}",
-                            MediumName(replica.medium), key, object.version, replica.node_id,
-                            segment, crc, object.checksum));
+  const bool whole = mismatch.span_begin == 0 && mismatch.span_end == object.size;
+  return Status(
+      StatusCode::kChecksumMismatch,
+      fmt::format("the {} replica of '{}' (version {}) on node {}, segment {} holds "
+                  "{} with CRC32C {:#010x}, the put stored {:#010x}",
+                  MediumName(replica.medium), key, object.version, replica.node_id, segment,
+                  whole ? std::string("bytes")
+                        : fmt::format("bytes [{}, {})", mismatch.span_begin, mismatch.span_end),
+                  mismatch.crc, mismatch.expected));
 }
 
 void ClientImpl::ReportCorruptReplicas(const std::vector<master::CorruptReplicaReport>& reports) {
@@ -167,7 +184,7 @@ void ClientImpl::NoteReadFailure(ReadPass& pass, size_t index, const std::string
   if (cached) {
     pass.stale.push_back(index);
   } else {
-    pass.failed.push_back({index, object.size, object.checksum});
+    pass.failed.push_back({index, object.size, object.checksum, object.block_checksums});
   }
 }
 
@@ -229,8 +246,8 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetIntoOnce(const std::vector<std
                               " bytes, buffer holds " + std::to_string(capacities[i]));
       continue;
     }
-    items.push_back({&keys[i], &*objects[i], 0, objects[i]->size,
-                     static_cast<uint8_t*>(addresses[i]), options_.verify_checksum});
+    items.push_back(ReadItem::WholeObject(
+        &keys[i], &*objects[i], static_cast<uint8_t*>(addresses[i]), options_.verify_checksum));
     item_key.push_back(i);
   }
   const std::vector<Status> read = ReadRegistered(items);
@@ -284,14 +301,41 @@ std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& r
                               "' of " + std::to_string(object->size) + " bytes");
       continue;
     }
-    // A range that is the whole object is checked like GetInto; a part cannot be checked
-    // against the object's one checksum (docs/integrity.md, Limits).
-    const bool whole = range.source_offset == 0 && range.length == object->size;
-    items.push_back({&range.key, &*object, range.source_offset, range.length,
-                     static_cast<uint8_t*>(range.destination), options_.verify_checksum && whole});
+    items.push_back(RangeItem(range, *object));
     item_range.push_back(r);
   }
-  const std::vector<Status> read = ReadRegistered(items);
+  // The scratch for the blocks' bytes outside the ranges comes from staging, in groups that
+  // fit it (each item's scratch fits: RangeItem made sure).
+  std::vector<Status> read(items.size());
+  for (size_t first = 0; first < items.size();) {
+    size_t end = first;
+    uint64_t scratch = 0;
+    while (end < items.size() &&
+           scratch + items[end].head_length + items[end].tail_length <= staging_->size()) {
+      scratch += items[end].head_length + items[end].tail_length;
+      ++end;
+    }
+    std::vector<ReadItem> group(items.begin() + first, items.begin() + end);
+    StagingBuffer::Piece piece;
+    Status acquired = Status::Ok();
+    if (scratch > 0) {
+      auto got = staging_->Acquire(scratch, options_.transfer_timeout);
+      if (got.ok()) {
+        piece = std::move(*got);
+      } else {
+        acquired = got.status().WithContext("staging for the checked ranges' block edges");
+      }
+    }
+    uint8_t* next = piece.data();
+    for (ReadItem& item : group) {
+      item.head = item.head_length > 0 ? std::exchange(next, next + item.head_length) : nullptr;
+      item.tail = item.tail_length > 0 ? std::exchange(next, next + item.tail_length) : nullptr;
+    }
+    const std::vector<Status> group_read =
+        acquired.ok() ? ReadRegistered(group) : std::vector<Status>(group.size(), acquired);
+    std::copy(group_read.begin(), group_read.end(), read.begin() + first);
+    first = end;
+  }
   for (size_t n = 0; n < items.size(); ++n) {
     const size_t r = item_range[n];
     results[r] = read[n];
@@ -299,6 +343,41 @@ std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& r
     if (!read[n].ok()) NoteReadFailure(pass, r, keys[k], *objects[k], cached[k]);
   }
   return results;
+}
+
+ClientImpl::ReadItem ClientImpl::RangeItem(const GetRange& range,
+                                           const master::ReplicaListReply& object) {
+  ReadItem item{&range.key,
+                &object,
+                range.source_offset,
+                range.length,
+                static_cast<uint8_t*>(range.destination),
+                options_.verify_checksum};
+  const bool on_ssd =
+      std::any_of(object.replicas.begin(), object.replicas.end(),
+                  [](const ReplicaLocation& r) { return r.medium == Medium::kSsd; });
+  if (range.length == 0 || !(options_.verify_checksum || on_ssd)) return item;
+  // The blocks the range touches; without a table (an object adopted after a master restart)
+  // the whole object is the one block.
+  const ChecksumSpan span = CoveringSpan(object.size, object.checksum, object.block_checksums,
+                                         range.source_offset, range.length)
+                                .value_or(ChecksumSpan{0, object.size, object.checksum});
+  const uint64_t head = range.source_offset - span.begin;
+  const uint64_t tail = span.end - range.source_offset - range.length;
+  if (head + tail > staging_->size()) {
+    // Only without a table, for an object larger than staging: read unchecked, and say so.
+    unverified_ranges_.fetch_add(1, std::memory_order_relaxed);
+    MC_LOG_WARN(
+        "range [{}, +{}) of '{}' is read unchecked: the master has no block checksums for it "
+        "(adopted after a restart) and checking would read {} bytes more than staging holds",
+        range.source_offset, range.length, range.key, head + tail);
+    return item;
+  }
+  item.checkable = true;
+  item.expected_crc = span.crc;
+  item.head_length = head;
+  item.tail_length = tail;
+  return item;
 }
 
 // ---- Plain bytes -----------------------------------------------------------------------------
@@ -342,8 +421,8 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(
       uint64_t offset = 0;
       for (size_t i = 0; i < keys.size(); ++i) {
         if (!objects[i].ok()) continue;
-        items.push_back({&keys[i], &*objects[i], 0, objects[i]->size, piece->data() + offset,
-                         options_.verify_checksum});
+        items.push_back(ReadItem::WholeObject(&keys[i], &*objects[i], piece->data() + offset,
+                                              options_.verify_checksum));
         item_key.push_back(i);
         offset += objects[i]->size;
       }
@@ -412,7 +491,8 @@ Status ClientImpl::GetChunked(const std::string& key, const master::ReplicaListR
       if (status.ok()) crc = Crc32cCopy(value.data() + offset, piece->data(), length, crc);
     }
     if (status.ok() && check && crc != object.checksum) {
-      status = CorruptReplica(key, object, object.replicas[index], crc, corrupt);
+      status = CorruptReplica(key, object, object.replicas[index],
+                              {crc, object.checksum, 0, object.size}, corrupt);
     }
     if (status.ok()) break;
   }

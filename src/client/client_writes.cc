@@ -75,7 +75,8 @@ std::vector<Status> ClientImpl::WriteRegistered(const std::vector<WriteItem>& it
       results[i] = UploadForPut(items[i].key, {items[i].data, items[i].length});
     }
     if (results[i].ok()) {
-      ends.push_back({items[i].key, Crc32c(items[i].data, items[i].length)});
+      ObjectChecksums sums = ComputeObjectChecksums(items[i].data, items[i].length);
+      ends.push_back({items[i].key, sums.whole, std::move(sums.blocks)});
       end_index.push_back(i);
     } else {
       revokes.push_back(items[i].key);
@@ -193,7 +194,8 @@ Status ClientImpl::PutChunked(const std::string& key, std::span<const uint8_t> v
   if (upload) {
     if (Status uploaded = UploadForPut(key, value); !uploaded.ok()) return fail(uploaded);
   }
-  Status ended = master_->PutEnd(key, Crc32c(value.data(), value.size()));
+  ObjectChecksums sums = ComputeObjectChecksums(value.data(), value.size());
+  Status ended = master_->PutEnd(key, sums.whole, std::move(sums.blocks));
   cache_.Erase(key);
   return ended;
 }

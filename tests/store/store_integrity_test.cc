@@ -194,6 +194,78 @@ TEST_P(StoreIntegrityTest, AReplicaDamagedNextToAGoodOneIsReadAroundAndReplaced)
   EXPECT_GE(MasterMetric("mooncake_repairs_completed_total"), kKeys);
 }
 
+TEST_P(StoreIntegrityTest, AForeignWriteIsCaughtByEveryRangeThatTouchesItsBlock) {
+  constexpr int kRounds = 20;
+  constexpr size_t kBlock = size_t{64} << 10;  // the store's checksum block
+  std::vector<uint8_t> buffer(size_t{2} << 20);
+  ASSERT_TRUE(client_->RegisterBuffer(buffer.data(), buffer.size()).ok());
+  std::mt19937_64 rng(23);
+  ReplicateConfig two;
+  two.replica_num = 2;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string key = "integrity/ranges/" + std::to_string(round);
+    const size_t blocks = 2 + round % 5;
+    const size_t size = kBlock * (blocks - 1) + 1 + rng() % kBlock;  // a short last block
+    const std::vector<uint8_t> value = Pattern(size, 3000 + round);
+    // Odd rounds keep a good replica next to the damaged one.
+    const bool with_good_copy = round % 2 == 1;
+    ASSERT_TRUE(client_->Put(key, value, with_good_copy ? two : ReplicateConfig{}).ok()) << key;
+    const std::vector<ReplicaLocation> replicas = Replicas(key);
+    ASSERT_EQ(replicas.size(), with_good_copy ? 2u : 1u) << key;
+    // A few bytes changed inside one block (the last byte of the object in round 0).
+    const size_t damaged_block = round == 0 ? blocks - 1 : rng() % blocks;
+    const size_t block_end = std::min(size, (damaged_block + 1) * kBlock);
+    const size_t length = 1 + rng() % 16;
+    const size_t offset =
+        round == 0 ? size - length
+                   : damaged_block * kBlock + rng() % (block_end - damaged_block * kBlock - length);
+    std::vector<uint8_t> garbage = Pattern(length, 9000 + round);
+    garbage[0] = static_cast<uint8_t>(value[offset] + 1);
+    const ReplicaLocation& victim = replicas[0];
+    ASSERT_TRUE(foreign_->Write(victim.slices.at(0), offset, garbage).ok()) << key;
+
+    // One call, two ranges: a small one over the changed bytes and one wholly inside another
+    // block, whose bytes are intact.
+    const size_t clean_block = (damaged_block + 1) % blocks;
+    const size_t clean_offset = clean_block * kBlock + 3;
+    const size_t clean_length = std::min<size_t>(1000, size - clean_offset);
+    const size_t bad_offset = offset > 100 ? offset - 100 : 0;
+    const size_t bad_length = std::min<size_t>(300, size - bad_offset);
+    std::fill(buffer.begin(), buffer.end(), 0);
+    const std::vector<Status> got =
+        client_->GetIntoRanges({{key, clean_offset, buffer.data(), clean_length},
+                                {key, bad_offset, buffer.data() + kBlock, bad_length}});
+    ASSERT_TRUE(got[0].ok()) << key << ": a range of intact blocks: " << got[0].ToString();
+    EXPECT_TRUE(
+        std::equal(buffer.begin(), buffer.begin() + clean_length, value.begin() + clean_offset))
+        << key;
+    if (with_good_copy) {
+      // Read around: the other replica's bytes, whichever replica the read tried first.
+      ASSERT_TRUE(got[1].ok()) << key << ": " << got[1].ToString();
+      EXPECT_TRUE(std::equal(buffer.begin() + kBlock, buffer.begin() + kBlock + bad_length,
+                             value.begin() + bad_offset))
+          << key << ": wrong bytes returned for the range over the damage";
+      // The damaged replica is found by whichever of two reads tries it first.
+      const Status second =
+          client_->GetIntoRanges({{key, bad_offset, buffer.data() + kBlock, bad_length}})[0];
+      ASSERT_TRUE(second.ok()) << key << ": " << second.ToString();
+      EXPECT_TRUE(std::equal(buffer.begin() + kBlock, buffer.begin() + kBlock + bad_length,
+                             value.begin() + bad_offset))
+          << key;
+    } else {
+      ASSERT_FALSE(got[1].ok()) << key << ": a range over bytes changed behind the store's back "
+                                << "was returned";
+      EXPECT_EQ(got[1].code(), StatusCode::kChecksumMismatch) << got[1].ToString();
+      EXPECT_NE(got[1].message().find(victim.node_id), std::string::npos) << got[1].ToString();
+      EXPECT_EQ(client_->Get(key).status().code(), StatusCode::kObjectNotFound)
+          << key << ": the only replica was dropped";
+    }
+  }
+  EXPECT_EQ(client_->read_integrity_stats().corrupt_replicas, static_cast<uint64_t>(kRounds));
+  EXPECT_EQ(client_->read_integrity_stats().unverified_ranges, 0u);
+  EXPECT_EQ(MasterMetric("mooncake_master_objects_lost_to_corruption_total"), kRounds / 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Protocols, StoreIntegrityTest, ::testing::Values("tcp", "shm"),
                          [](const auto& info) { return info.param; });
 

@@ -286,6 +286,10 @@ Result<std::vector<Status>> MasterClient::BatchPutEnd(const std::vector<PutEndIt
     pb::PutEndItem* out = req.add_items();
     out->set_key(item.key);
     out->set_checksum(item.checksum);
+    if (item.block_checksums != nullptr) {
+      out->mutable_block_checksums()->Add(item.block_checksums->begin(),
+                                          item.block_checksums->end());
+    }
   }
   pb::BatchStatusResponse resp;
   MC_RETURN_IF_ERROR(impl_->Call("BatchPutEnd", &pb::MasterService::Stub::BatchPutEnd, req, resp));
@@ -327,6 +331,10 @@ Result<std::vector<Result<ReplicaListReply>>> MasterClient::BatchGetReplicaList(
                        reply.size = r.size();
                        reply.version = r.version();
                        reply.checksum = r.checksum();
+                       if (r.block_checksums_size() > 0) {
+                         reply.block_checksums = std::make_shared<const std::vector<uint32_t>>(
+                             r.block_checksums().begin(), r.block_checksums().end());
+                       }
                        for (const pb::Replica& replica : r.replicas()) {
                          reply.replicas.push_back(FromProto(replica));
                        }
@@ -441,8 +449,8 @@ Result<PutStartReply> MasterClient::PutStart(const std::string& key, uint64_t si
   return Single(BatchPutStart({{key, size}}, config, mode));
 }
 
-Status MasterClient::PutEnd(const std::string& key, uint32_t checksum) {
-  return SingleStatus(BatchPutEnd({{key, checksum}}));
+Status MasterClient::PutEnd(const std::string& key, uint32_t checksum, BlockChecksums blocks) {
+  return SingleStatus(BatchPutEnd({{key, checksum, std::move(blocks)}}));
 }
 
 Status MasterClient::PutRevoke(const std::string& key) {

@@ -19,6 +19,7 @@
 
 #include "mooncake/common/status.h"
 #include "mooncake/store/types.h"
+#include "store_types/block_checksums.h"
 #include "store_types/cluster_info.h"
 #include "store_types/key_page.h"
 #include "store_types/manifest.h"
@@ -74,6 +75,8 @@ struct ReplicaListReply {
   uint64_t size = 0;
   uint64_t version = 0;
   uint32_t checksum = 0;
+  // Per-block CRC32Cs; null when the object has at most one block or the master has none.
+  BlockChecksums block_checksums;
   std::vector<ReplicaLocation> replicas;
   // The read lease granted with this reply, counted from when the master answered.
   std::chrono::milliseconds lease_ttl{0};
@@ -95,6 +98,8 @@ struct PutStartItem {
 struct PutEndItem {
   std::string key;
   uint32_t checksum = 0;
+  // Per-block CRC32Cs (store_types/block_checksums.h); null for objects of at most one block.
+  BlockChecksums block_checksums;
 };
 
 // A replica a client read and found not to match its object's checksum.
@@ -176,7 +181,7 @@ class MasterClient {
   // Single-key conveniences over the batch calls.
   Result<PutStartReply> PutStart(const std::string& key, uint64_t size,
                                  const ReplicateConfig& config, PutMode mode = PutMode::kCreate);
-  Status PutEnd(const std::string& key, uint32_t checksum);
+  Status PutEnd(const std::string& key, uint32_t checksum, BlockChecksums blocks = nullptr);
   Status PutRevoke(const std::string& key);
   Result<ReplicaListReply> GetReplicaList(const std::string& key);
   Result<bool> ExistKey(const std::string& key);

@@ -234,7 +234,7 @@ Status TimedOut(std::string_view key, std::chrono::milliseconds put_timeout) {
 
 }  // namespace
 
-Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
+Status MasterCore::PutEnd(std::string_view key, uint32_t checksum, BlockChecksums blocks) {
   ObjectRecord* record = objects_.Find(key);
   if (record == nullptr) {
     return {StatusCode::kObjectNotFound, "no put of '" + std::string(key) + "' in flight"};
@@ -243,6 +243,11 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
     return InvalidParams("object '" + std::string(key) + "' is already complete");
   }
   if (ReclaimIfExpired(record)) return TimedOut(key, options_.put_timeout);
+  // A table that does not describe the bytes would fail every ranged read of a good replica
+  // and get it dropped: refused, and the put stays open for a correct PutEnd or a revoke.
+  if (Status table = ValidateBlockChecksums(record->pending->size, checksum, blocks); !table.ok()) {
+    return table.WithContext("PutEnd of '" + std::string(key) + "'");
+  }
   const bool was_below = BelowTarget(*record);
   LeaveUploadBacklog(record);  // the old version's share, if any
   // The old version goes while the new one is still reachable through the record (the
@@ -256,6 +261,7 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum) {
   record->size = pending->size;
   record->version = pending->version;
   record->checksum = checksum;
+  record->block_checksums = std::move(blocks);
   record->replica_num = static_cast<uint8_t>(pending->replica_num);
   record->hard_pin = pending->pin.hard;
   record->soft_until = pending->pin.soft_until;
@@ -299,7 +305,8 @@ Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
                                  record->lease_streak_start + options_.max_lease_ttl);
   const TimePoint previous_access = record->last_access;
   record->last_access = now;
-  ObjectView view{record->size, record->version, record->checksum, {}, record->lease_until};
+  ObjectView view{record->size, record->version,     record->checksum,
+                  {},           record->lease_until, record->block_checksums};
   view.replicas.reserve(record->replicas().size());
   bool only_ssd = true;
   bool in_dram = false;

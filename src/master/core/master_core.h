@@ -222,7 +222,10 @@ class MasterCore {
   // put past its put_timeout deadline that Tick has not reclaimed yet: this call reclaims it,
   // and the message says the put timed out), kInvalidParams (no put in flight: the object is
   // already complete).
-  Status PutEnd(std::string_view key, uint32_t checksum);
+  // `blocks`: the per-block CRC32Cs (null for objects of at most one block, or when the writer
+  // computed none); a table that does not match the pending size and `checksum` is refused
+  // with kInvalidParams, changing nothing.
+  Status PutEnd(std::string_view key, uint32_t checksum, BlockChecksums blocks = nullptr);
   // Abandons the put (or upsert) in flight for `key`, freeing its allocations; an upserted
   // object keeps its old version. Errors: kObjectNotFound (as PutEnd: a put past its deadline
   // is reclaimed and reported as timed out), kInvalidParams (nothing in flight).

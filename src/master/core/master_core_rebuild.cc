@@ -128,6 +128,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   record.size = m.size;
   record.version = m.version;
   record.checksum = m.checksum;
+  record.block_checksums = nullptr;  // manifests carry none: ranged reads check whole objects
   record.AddReplica(replica);
   segments_.Link(&record, record.replicas().back());
   record.hard_pin = false;

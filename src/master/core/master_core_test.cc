@@ -103,6 +103,28 @@ TEST_F(MasterCoreTest, PutIsInvisibleUntilPutEnd) {
   EXPECT_EQ(*core_->GetSize("k"), kKiB);
 }
 
+TEST_F(MasterCoreTest, PutEndSealsAValidBlockChecksumTableAndRefusesAWrongOne) {
+  MountNode("a");
+  const uint64_t size = 3 * kChecksumBlockSize + 5;
+  std::vector<uint8_t> bytes(size);
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(i * 7);
+  const ObjectChecksums sums = ComputeObjectChecksums(bytes.data(), size);
+  ASSERT_TRUE(core_->PutStart("k", size, {}).ok());
+  auto wrong = std::make_shared<std::vector<uint32_t>>(*sums.blocks);
+  wrong->back() ^= 1;
+  EXPECT_EQ(core_->PutEnd("k", sums.whole, wrong).code(), StatusCode::kInvalidParams);
+  EXPECT_FALSE(*core_->ExistKey("k")) << "a refused PutEnd leaves the put open";
+  ASSERT_TRUE(core_->PutEnd("k", sums.whole, sums.blocks).ok());
+  auto view = core_->GetReplicaList("k");
+  ASSERT_TRUE(view.ok());
+  ASSERT_NE(view->block_checksums, nullptr);
+  EXPECT_EQ(*view->block_checksums, *sums.blocks);
+  // An object without a table (a writer that sent none) is listed without one.
+  ASSERT_TRUE(core_->PutStart("plain", size, {}).ok());
+  ASSERT_TRUE(core_->PutEnd("plain", sums.whole).ok());
+  EXPECT_EQ(core_->GetReplicaList("plain")->block_checksums, nullptr);
+}
+
 TEST_F(MasterCoreTest, ExistingKeyIsAlreadyExistsEvenWhileInFlight) {
   MountNode("a");
   ASSERT_TRUE(core_->PutStart("k", kKiB, {}).ok());

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "store_types/block_checksums.h"
 #include "store_types/segment.h"
 
 namespace mooncake::master {
@@ -38,6 +39,8 @@ struct ObjectView {
   std::vector<ReplicaView> replicas;
   // When the read lease just granted lapses.
   TimePoint lease_until{};
+  // Per-block CRC32Cs (null: at most one block, or not known).
+  BlockChecksums block_checksums;
 };
 
 // What PutStart/UpsertStart hand back: where to write the bytes.

@@ -53,6 +53,12 @@ Status CheckDeadline(const grpc::ServerContext& ctx) {
   return Status::Ok();
 }
 
+BlockChecksums BlockChecksumsFromProto(const pb::PutEndItem& item) {
+  if (item.block_checksums_size() == 0) return nullptr;
+  return std::make_shared<const std::vector<uint32_t>>(item.block_checksums().begin(),
+                                                       item.block_checksums().end());
+}
+
 }  // namespace
 
 MasterServiceImpl::MasterServiceImpl(MasterCore& core, const Clock& clock, MasterMetrics& metrics,
@@ -257,7 +263,7 @@ grpc::Status MasterServiceImpl::BatchPutEnd(grpc::ServerContext* ctx,
     results.reserve(req->items_size());
     WithCore([&](MasterCore& core) {
       for (const pb::PutEndItem& item : req->items()) {
-        results.push_back(core.PutEnd(item.key(), item.checksum()));
+        results.push_back(core.PutEnd(item.key(), item.checksum(), BlockChecksumsFromProto(item)));
       }
     });
     for (const Status& result : results) {
@@ -311,6 +317,10 @@ grpc::Status MasterServiceImpl::BatchGetReplicaList(grpc::ServerContext* ctx,
       out->set_size(result->size);
       out->set_version(result->version);
       out->set_checksum(result->checksum);
+      if (result->block_checksums != nullptr) {
+        out->mutable_block_checksums()->Add(result->block_checksums->begin(),
+                                            result->block_checksums->end());
+      }
       for (const ReplicaView& replica : result->replicas)
         ReplicaToProto(replica, out->add_replicas());
       const auto ttl =
