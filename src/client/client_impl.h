@@ -237,6 +237,12 @@ class ClientImpl final : public Client {
   // GETs; not put back into the pool).
   void ReadRangesThrough(const std::vector<GetRange>& ranges, const std::vector<FailedRead>& failed,
                          std::vector<Status>& results);
+  // One range of ReadRangesThrough: as is, or checked (the blocks it touches against
+  // `listed`'s table; else the whole object, read once into `whole` and checked by the store).
+  Status ReadRangeUnchecked(const std::string& key, const GetRange& range);
+  Status ReadRangeChecked(const std::string& key, const GetRange& range,
+                          const tier::ObjectInfo& info, const std::optional<FailedRead>& listed,
+                          std::vector<char>& whole);
   // Whether `key` exists / its size, given the pool's answer: a key the pool does not hold
   // may be in the object store (it is read through on Get).
   Result<bool> ExistsInObjectTier(const std::string& key, Result<bool> pool);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <map>
 #include <optional>
 #include <utility>
@@ -207,9 +208,14 @@ void ClientImpl::FallThroughInto(const std::vector<std::string>& keys,
 // Ranged read-through reads only the ranges asked for and does not put the object back: a
 // ranged reader often wants a small part of a large object, and reading all of it from the
 // bucket to put it back would multiply what this read moves; the next whole-object Get of
-// the key puts it back (ReadThrough). Ranges are not checksummed (they cannot be without the
-// whole object); for a fall-through, the object's HEAD must match the version the master
-// listed (size and CRC32C).
+// the key puts it back (ReadThrough). For a fall-through, the object's HEAD must match the
+// version the master listed (size and CRC32C).
+//
+// With verify_checksum, a range is checked like a range from a replica: the blocks it touches
+// are read and their CRC32C compared with the master's block table (fall-through). Where no
+// table is known (a pool miss: the bucket keeps only the whole object's CRC32C), the whole
+// object is read once, checked by the store (CRC32C, or the ETag's MD5 for objects other tools
+// wrote), and every range of the key is served from it.
 void ClientImpl::ReadRangesThrough(const std::vector<GetRange>& ranges,
                                    const std::vector<FailedRead>& failed,
                                    std::vector<Status>& results) {
@@ -254,6 +260,7 @@ void ClientImpl::ReadRangesThrough(const std::vector<GetRange>& ranges,
         results[r] = store.WithContext("read-through of '" + key + "'");
       }
     };
+    std::vector<char> whole;  // the whole object, once a range needed it
     bool served = false;
     for (size_t r : reads.ranges) {
       if (!usable.ok()) {
@@ -268,11 +275,9 @@ void ClientImpl::ReadRangesThrough(const std::vector<GetRange>& ranges,
                                         range.source_offset, range.length, key, info->size));
         continue;
       }
-      Status read = range.length == 0
-                        ? Status::Ok()
-                        : object_store_->Get(
-                              key, range.source_offset,
-                              std::span<char>(static_cast<char*>(range.destination), range.length));
+      Status read = range.length == 0 || !options_.verify_checksum
+                        ? ReadRangeUnchecked(key, range)
+                        : ReadRangeChecked(key, range, *info, reads.listed, whole);
       if (!read.ok()) {
         fail(r, read);
         continue;
@@ -282,6 +287,47 @@ void ClientImpl::ReadRangesThrough(const std::vector<GetRange>& ranges,
     }
     if (served) read_throughs_.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+Status ClientImpl::ReadRangeUnchecked(const std::string& key, const GetRange& range) {
+  if (range.length == 0) return Status::Ok();
+  return object_store_->Get(key, range.source_offset,
+                            std::span<char>(static_cast<char*>(range.destination), range.length));
+}
+
+Status ClientImpl::ReadRangeChecked(const std::string& key, const GetRange& range,
+                                    const tier::ObjectInfo& info,
+                                    const std::optional<FailedRead>& listed,
+                                    std::vector<char>& whole) {
+  std::optional<ChecksumSpan> span;
+  if (listed) {
+    span = CoveringSpan(listed->size, listed->checksum, listed->block_checksums,
+                        range.source_offset, range.length);
+  }
+  auto* destination = static_cast<char*>(range.destination);
+  if (span && !(span->begin == 0 && span->end == info.size)) {
+    std::vector<char> bytes(span->end - span->begin);
+    MC_RETURN_IF_ERROR(object_store_->Get(key, span->begin, bytes));
+    const uint32_t crc = Crc32c(bytes.data(), bytes.size());
+    if (crc != span->crc) {
+      return Status(StatusCode::kChecksumMismatch,
+                    fmt::format("the object store's bytes [{}, {}) of '{}' have CRC32C {:#010x}, "
+                                "the put stored {:#010x}",
+                                span->begin, span->end, key, crc, span->crc));
+    }
+    std::memcpy(destination, bytes.data() + (range.source_offset - span->begin), range.length);
+    return Status::Ok();
+  }
+  if (whole.empty()) {
+    // A read of the whole object is checked by the store itself (ObjectStore::Get).
+    whole.resize(info.size);
+    if (Status read = object_store_->Get(key, 0, whole); !read.ok()) {
+      whole.clear();
+      return read;
+    }
+  }
+  std::memcpy(destination, whole.data() + range.source_offset, range.length);
+  return Status::Ok();
 }
 
 Result<bool> ClientImpl::ExistsInObjectTier(const std::string& key, Result<bool> pool) {

@@ -17,6 +17,27 @@
 #include "mooncake/common/crc32c.h"
 
 namespace mooncake::store {
+namespace {
+
+const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+Status StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+// The retry through the master of a read that failed on a cached location. When the first try
+// found the replica corrupt and reported it, the master may have erased the object (it was
+// the last replica): the retry's OBJECT_NOT_FOUND would hide the cause, so the mismatch stays.
+template <typename T>
+void TakeRetry(T& first, T& again) {
+  if (StatusOf(again).code() == StatusCode::kObjectNotFound &&
+      StatusOf(first).code() == StatusCode::kChecksumMismatch) {
+    return;
+  }
+  first = std::move(again);
+}
+
+}  // namespace
 
 std::vector<Status> ClientImpl::ReadRegistered(const std::vector<ReadItem>& items) {
   std::vector<Status> results(items.size(), Status(StatusCode::kObjectNotFound, "no replica"));
@@ -217,7 +238,7 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetInto(const std::vector<std::st
     ReadPass retry;
     std::vector<Result<uint64_t>> again =
         BatchGetIntoOnce(again_keys, again_addresses, again_capacities, false, retry);
-    for (size_t j = 0; j < pass.stale.size(); ++j) results[pass.stale[j]] = std::move(again[j]);
+    for (size_t j = 0; j < pass.stale.size(); ++j) TakeRetry(results[pass.stale[j]], again[j]);
     pass.AddRetry(retry);
   }
   ReadThroughInto(keys, addresses, capacities, results);
@@ -268,7 +289,7 @@ std::vector<Status> ClientImpl::GetIntoRanges(const std::vector<GetRange>& range
     for (size_t r : pass.stale) again_ranges.push_back(ranges[r]);
     ReadPass retry;
     std::vector<Status> again = GetIntoRangesOnce(again_ranges, false, retry);
-    for (size_t j = 0; j < pass.stale.size(); ++j) results[pass.stale[j]] = std::move(again[j]);
+    for (size_t j = 0; j < pass.stale.size(); ++j) TakeRetry(results[pass.stale[j]], again[j]);
     pass.AddRetry(retry);
   }
   ReadRangesThrough(ranges, pass.failed, results);
@@ -395,7 +416,7 @@ std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
     for (size_t i : pass.stale) again_keys.push_back(keys[i]);
     ReadPass retry;
     std::vector<Result<std::vector<uint8_t>>> again = BatchGetOnce(again_keys, false, retry);
-    for (size_t j = 0; j < pass.stale.size(); ++j) results[pass.stale[j]] = std::move(again[j]);
+    for (size_t j = 0; j < pass.stale.size(); ++j) TakeRetry(results[pass.stale[j]], again[j]);
     pass.AddRetry(retry);
   }
   ReadThrough(keys, results);               // pool misses

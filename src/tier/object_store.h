@@ -58,6 +58,9 @@ struct ObjectInfo {
   uint64_t size = 0;
   uint32_t crc32c = 0;
   bool has_crc32c = false;  // false for objects listed without their metadata, or foreign ones
+  // S3 Head only: the object's MD5 (32 lower-case hex digits) when its ETag is one (a
+  // single-part upload); empty for multipart ETags and other stores.
+  std::string etag_md5;
 };
 
 class ObjectStore {
@@ -74,7 +77,9 @@ class ObjectStore {
   virtual Result<ObjectInfo> Head(const std::string& key) = 0;
   // Reads bytes [offset, offset + out.size()) of `key` into `out`. kObjectNotFound when there
   // is no such object, kInvalidParams when the range passes its end. A read of the whole
-  // object is checked against its CRC32C (kChecksumMismatch).
+  // object is checked against its CRC32C (kChecksumMismatch); an S3 object some other tool
+  // wrote, without our CRC32C, against the MD5 its ETag holds, and refused (kChecksumMismatch,
+  // saying why) when its ETag is not an MD5 (multipart), since its bytes cannot be checked.
   virtual Status Get(const std::string& key, uint64_t offset, std::span<char> out) = 0;
   // Removes `key`; removing a missing key is OK.
   virtual Status Delete(const std::string& key) = 0;

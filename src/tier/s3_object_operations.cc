@@ -3,6 +3,7 @@
 // parallel pieces, checked against the stored CRC32C), Delete and List (paged).
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -73,6 +74,33 @@ Status HttpError(const S3ObjectStore::Response& r, const std::string& endpoint,
 }
 
 bool Ok(const S3ObjectStore::Response& r) { return r.http >= 200 && r.http < 300; }
+
+// The MD5 an ETag holds ("\"<32 hex>\"" for a single-part upload), lower-case; empty for a
+// multipart ETag ("<hex>-<parts>") or anything else.
+std::string Md5OfEtag(std::string etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  if (etag.size() != 32) return "";
+  for (char& c : etag) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return "";
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return etag;
+}
+
+std::string Md5Hex(std::span<const char> bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_md5(), nullptr) != 1) return "";
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kDigits[digest[i] >> 4]);
+    hex.push_back(kDigits[digest[i] & 15]);
+  }
+  return hex;
+}
 
 }  // namespace
 
@@ -191,6 +219,7 @@ Result<ObjectInfo> S3ObjectStore::Head(const std::string& key) {
     info.crc32c = static_cast<uint32_t>(std::strtoul(crc.c_str(), nullptr, 16));
     info.has_crc32c = true;
   }
+  info.etag_md5 = Md5OfEtag(response.headers["etag"]);
   return info;
 }
 
@@ -218,11 +247,27 @@ Status S3ObjectStore::Get(const std::string& key, uint64_t offset, std::span<cha
     if (!Ok(response)) return HttpError(response, options_.endpoint, what);
     return Status::Ok();
   }));
-  if (offset == 0 && out.size() == info.size && info.has_crc32c &&
-      Crc32c(out.data(), out.size()) != info.crc32c) {
+  if (offset != 0 || out.size() != info.size) return Status::Ok();
+  if (info.has_crc32c) {
+    if (Crc32c(out.data(), out.size()) != info.crc32c) {
+      return Status(
+          StatusCode::kChecksumMismatch,
+          fmt::format("object store {}: '{}' fails its CRC32C check", options_.endpoint, object));
+    }
+    return Status::Ok();
+  }
+  // Written by another tool: S3's own checksum of a single-part upload is the MD5 in its ETag.
+  if (info.etag_md5.empty()) {
+    return Status(StatusCode::kChecksumMismatch,
+                  fmt::format("object store {}: '{}' carries no CRC32C (x-amz-meta-mc-crc32c) and "
+                              "its ETag is not an MD5 (a multipart upload), so its bytes cannot be "
+                              "checked; upload it through Mooncake Store or as a single part",
+                              options_.endpoint, object));
+  }
+  if (Md5Hex(out) != info.etag_md5) {
     return Status(
         StatusCode::kChecksumMismatch,
-        fmt::format("object store {}: '{}' fails its CRC32C check", options_.endpoint, object));
+        fmt::format("object store {}: '{}' fails its MD5 (ETag) check", options_.endpoint, object));
   }
   return Status::Ok();
 }

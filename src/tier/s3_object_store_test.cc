@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -64,6 +66,39 @@ class S3ObjectStoreTest : public ::testing::Test {
         server_->endpoint() + " " + args + " >/dev/null 2>&1";
     const int rc = std::system(cmd.c_str());
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  }
+
+  // Flips the byte at `offset` of the first file under the server's data directory that holds
+  // `bytes`' first 256 bytes; false when none does.
+  bool FlipByteOnServerDisk(const std::vector<char>& bytes, size_t offset) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(server_->data_dir())) {
+      if (!entry.is_regular_file()) continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::vector<char> file{std::istreambuf_iterator<char>(in), {}};
+      const auto at = std::search(file.begin(), file.end(), bytes.begin(), bytes.begin() + 256);
+      if (at == file.end()) continue;
+      std::fstream out(entry.path(), std::ios::binary | std::ios::in | std::ios::out);
+      out.seekp((at - file.begin()) + static_cast<std::streamoff>(offset));
+      out.put(static_cast<char>(bytes[offset] ^ 0x40));
+      return out.good();
+    }
+    return false;
+  }
+
+  // Replaces the ETag s3rver keeps for an object (its "*.md5" file holding `old_md5`) with
+  // `etag`; false when no such file exists.
+  bool RewriteServerEtag(const std::string& old_md5, const std::string& etag) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(server_->data_dir())) {
+      if (!entry.is_regular_file() || entry.path().extension() != ".md5") continue;
+      std::ifstream in(entry.path());
+      std::string text;
+      std::getline(in, text);
+      if (text != old_md5) continue;
+      in.close();
+      std::ofstream(entry.path(), std::ios::trunc) << etag;
+      return true;
+    }
+    return false;
   }
 
   std::unique_ptr<testing::S3Server> server_;
@@ -165,7 +200,8 @@ TEST_F(S3ObjectStoreTest, AwsCliReadsWhatWeWroteAndWeReadWhatItWrote) {
   std::vector<char> got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(got, data);
 
-  // An object the CLI uploads (no mc metadata) reads back through us, unchecked.
+  // An object the CLI uploads (no mc metadata) reads back through us, checked against the
+  // MD5 of its ETag.
   const std::string local = dir->File("upload");
   std::vector<char> up = Bytes(5000, 8);
   std::ofstream(local, std::ios::binary).write(up.data(), static_cast<std::streamsize>(up.size()));
@@ -173,9 +209,38 @@ TEST_F(S3ObjectStoreTest, AwsCliReadsWhatWeWroteAndWeReadWhatItWrote) {
   auto info = store_->Head("foreign");
   ASSERT_TRUE(info.ok()) << info.status().ToString();
   EXPECT_FALSE(info->has_crc32c);
+  EXPECT_EQ(info->etag_md5.size(), 32u) << "a single-part upload's ETag is its MD5";
   std::vector<char> out(5000);
   ASSERT_TRUE(store_->Get("foreign", 0, out).ok());
   EXPECT_EQ(out, up);
+
+  // Changed on the server's disk behind everyone's back: the whole read fails its MD5 check.
+  ASSERT_TRUE(FlipByteOnServerDisk(up, 4000));
+  const Status damaged = store_->Get("foreign", 0, out);
+  EXPECT_EQ(damaged.code(), StatusCode::kChecksumMismatch) << damaged.ToString();
+  EXPECT_NE(damaged.message().find("MD5"), std::string::npos) << damaged.ToString();
+
+  // A multipart upload by another tool carries neither our CRC32C nor an MD5 (real S3's
+  // multipart ETag is "<hash>-<parts>"): refused. s3rver computes a full MD5 even for multipart
+  // uploads, so the test gives the object the ETag S3 would, in the file s3rver keeps it in.
+  std::vector<char> big = Bytes(20000, 4);
+  std::ofstream(local, std::ios::binary | std::ios::trunc)
+      .write(big.data(), static_cast<std::streamsize>(big.size()));
+  ASSERT_EQ(Aws("s3 cp " + local + " s3://" + std::string(kBucket) + "/ckpt/foreign-parts"), 0);
+  auto parts = store_->Head("foreign-parts");
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  ASSERT_EQ(parts->etag_md5.size(), 32u);
+  ASSERT_TRUE(RewriteServerEtag(parts->etag_md5, parts->etag_md5 + "-2"));
+  parts = store_->Head("foreign-parts");
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  EXPECT_TRUE(parts->etag_md5.empty()) << "a multipart ETag is not an MD5";
+  std::vector<char> big_out(big.size());
+  const Status unchecked = store_->Get("foreign-parts", 0, big_out);
+  EXPECT_EQ(unchecked.code(), StatusCode::kChecksumMismatch) << unchecked.ToString();
+  EXPECT_NE(unchecked.message().find("cannot be checked"), std::string::npos)
+      << unchecked.ToString();
+  // A range is not a whole-object read: served as asked (the caller checks ranges).
+  EXPECT_TRUE(store_->Get("foreign-parts", 10, std::span<char>(big_out.data(), 10)).ok());
 }
 
 }  // namespace

@@ -234,6 +234,13 @@ TEST_P(StoreObjectTierTest, AnObjectDamagedInTheBucketIsNeverReadThrough) {
     break;
   }
   ASSERT_TRUE(flipped) << "the object's bytes were not found under " << root;
+  // A ranged read-through of a pool miss is checked too: the bucket keeps only the whole
+  // object's CRC32C, so the range costs a read of the whole object, which fails its check.
+  std::vector<uint8_t> buffer(4096);
+  ASSERT_TRUE(client_->RegisterBuffer(buffer.data(), buffer.size()).ok());
+  const Status ranged = client_->GetIntoRanges({{"damaged", 50, buffer.data(), 100}})[0];
+  EXPECT_EQ(ranged.code(), StatusCode::kChecksumMismatch)
+      << "a range of an object damaged in the bucket: " << ranged.ToString();
   auto got = client_->Get("damaged");
   ASSERT_FALSE(got.ok()) << "a read-through returned " << got->size() << " damaged bytes";
   EXPECT_EQ(got.status().code(), StatusCode::kChecksumMismatch) << got.status().ToString();

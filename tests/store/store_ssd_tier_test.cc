@@ -217,7 +217,7 @@ TEST_F(StoreSsdTierTest, Kill9AndRestartOnTheSamePathBringsSsdObjectsBack) {
 TEST_F(StoreSsdTierTest, AFlippedByteOnDiskIsAChecksumMismatchNeverData) {
   StartCluster("1MiB", "64MiB");
   FillDram(1 << 20);
-  constexpr size_t kSize = 64 * 1024;
+  constexpr size_t kSize = 3 * 64 * 1024 + 5;  // three checksum blocks and a bit
   const std::vector<uint8_t> value = Pattern(kSize, 42);
   ASSERT_TRUE(client_->Put("victim", value).ok());
   ASSERT_EQ(MediumOf(*admin_->GetReplicaList("victim")), mooncake::Medium::kSsd);
@@ -234,9 +234,16 @@ TEST_F(StoreSsdTierTest, AFlippedByteOnDiskIsAChecksumMismatchNeverData) {
   ASSERT_EQ(::pwrite(fd, &flipped, 1, offset), 1);
   ::fsync(fd);
   ::close(fd);
-  auto got = client_->Get("victim");
-  ASSERT_FALSE(got.ok()) << "returned " << (got.ok() ? got->size() : 0) << " corrupt bytes";
-  EXPECT_EQ(got.status().code(), StatusCode::kChecksumMismatch) << got.status().ToString();
+  // Ranged reads are checked too, even by this client that opted out of checking memory: a
+  // range of an intact block reads, one over the flipped byte's block never does.
+  std::vector<uint8_t> buffer(4096);
+  ASSERT_TRUE(client_->RegisterBuffer(buffer.data(), buffer.size()).ok());
+  ASSERT_TRUE(client_->GetIntoRanges({{"victim", 10, buffer.data(), 100}})[0].ok());
+  EXPECT_TRUE(std::equal(buffer.begin(), buffer.begin() + 100, value.begin() + 10));
+  const Status ranged =
+      client_->GetIntoRanges({{"victim", kSize / 2 - 1000, buffer.data(), 10}})[0];
+  EXPECT_EQ(ranged.code(), StatusCode::kChecksumMismatch)
+      << "a range in the damaged block (not over the flipped byte itself): " << ranged.ToString();
   // The reader reported the replica; it was the object's only one, so the master erased the
   // object rather than list corrupt bytes to the next reader (docs/integrity.md).
   for (int i = 0; i < 2; ++i) {
