@@ -3,7 +3,8 @@
 # on (the default) and off (--verify_checksum=false), alternating for ROUNDS rounds against one
 # throwaway cluster (mooncake_master + 2 mooncake_node on loopback), and redis GET of the same
 # size in the same run as the outside anchor. Workloads: 1 MiB over tcp, 1 MiB over shm,
-# 4 KiB batched x64 (auto). Prints the median ops/s of each, the ratio on/off, the ratio
+# 4 KiB batched x64 (auto), and 4 KiB ranges of 1 MiB values batched x64 (GetIntoRanges,
+# which checks the 64 KiB block each range lies in; redis anchor: GET of 4 KiB). Prints the median ops/s of each, the ratio on/off, the ratio
 # on/redis, and one RESULT line per workload.
 # Usage: bench/integrity_overhead.sh [duration_s] [rounds]   (binaries from build/bin or
 #        $MC_BIN_DIR)
@@ -32,25 +33,31 @@ redis_get() {
     awk -F'"' '$2=="GET" {print $4}'
 }
 
-# store_get SIZE BATCH PROTOCOL VERIFY: store_bench get ops/s and p50.
+# store_get SIZE BATCH PROTOCOL VERIFY RANGE: store_bench get ops/s and p50 (RANGE 0: whole
+# values).
 store_get() {
   local line
   line=$("$BIN/store_bench" --master="$MC_MASTER" --op=get --value_size="$1" --batch_size="$2" \
-         --threads=1 --duration="$DURATION" --protocol="$3" --verify_checksum="$4" |
+         --threads=1 --duration="$DURATION" --protocol="$3" --verify_checksum="$4" \
+         --range_size="$5" |
          grep '^RESULT') || mc_die "store_bench get $1 x$2 over $3 (verify $4) failed"
   echo "$(mc_result_field "$line" ops_per_s) $(mc_result_field "$line" p50_us)"
 }
 
 results="$work/results"
 : >"$results"
-for spec in "1MiB-tcp:1048576:1:tcp:1" "1MiB-shm:1048576:1:shm:1" "4KiB-batched:4096:64:auto:16"; do
-  IFS=: read -r name size batch protocol pipeline <<<"$spec"
+# name:value size:batch:protocol:redis pipeline:range size (0: whole values)
+for spec in "1MiB-tcp:1048576:1:tcp:1:0" "1MiB-shm:1048576:1:shm:1:0" \
+            "4KiB-batched:4096:64:auto:16:0" "4KiB-ranges:1048576:64:auto:16:4096"; do
+  IFS=: read -r name size batch protocol pipeline range <<<"$spec"
   echo "== $name: $ROUNDS rounds of verify on/off, ${DURATION} s each; redis GET -P $pipeline" >&2
   for ((round = 0; round < ROUNDS; ++round)); do
-    echo "$name on $(store_get "$size" "$batch" "$protocol" true)" >>"$results"
-    echo "$name off $(store_get "$size" "$batch" "$protocol" false)" >>"$results"
+    echo "$name on $(store_get "$size" "$batch" "$protocol" true "$range")" >>"$results"
+    echo "$name off $(store_get "$size" "$batch" "$protocol" false "$range")" >>"$results"
   done
-  echo "$name redis $(redis_get "$size" "$pipeline") 0" >>"$results"
+  redis_size=$size
+  [[ "$range" != 0 ]] && redis_size=$range
+  echo "$name redis $(redis_get "$redis_size" "$pipeline") 0" >>"$results"
 done
 
 python3 - "$results" <<'PY'

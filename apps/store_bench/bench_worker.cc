@@ -84,13 +84,25 @@ Status BenchWorker::Prepare() {
   std::fill(buffer_.begin(), buffer_.end(), 0);
   std::string error;
   if (Call(0, &error) != n) return Status(StatusCode::kInternalError, "first get: " + error);
-  for (size_t i = 0; i < buffer_.size(); ++i) {
-    if (buffer_[i] != PatternByte(thread_, i)) {
-      return Status(StatusCode::kInternalError,
-                    fmt::format("byte {} read back differs from what was put", i));
+  // Key i's value is slot i of the buffer as it was put; a range lands at the slot's start.
+  const uint64_t length = options_.range_size > 0 ? options_.range_size : options_.value_size;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t from = i * options_.value_size + RangeOffset(i);
+    for (uint64_t j = 0; j < length; ++j) {
+      if (buffer_[i * options_.value_size + j] != PatternByte(thread_, from + j)) {
+        return Status(StatusCode::kInternalError,
+                      fmt::format("byte {} of key {} read back differs from what was put",
+                                  RangeOffset(i) + j, i));
+      }
     }
   }
   return Status::Ok();
+}
+
+uint64_t BenchWorker::RangeOffset(size_t call_item) const {
+  if (options_.range_size == 0) return 0;
+  const uint64_t slots = options_.value_size / options_.range_size;
+  return (call_item * 7 % slots) * options_.range_size;
 }
 
 size_t BenchWorker::Call(size_t first, std::string* error) {
@@ -114,6 +126,12 @@ size_t BenchWorker::Call(size_t first, std::string* error) {
         note(s);
       }
     }
+  } else if (options_.range_size > 0) {
+    std::vector<store::GetRange> ranges(n);
+    for (size_t i = 0; i < n; ++i) {
+      ranges[i] = {batch_keys_[i], RangeOffset(first + i), destinations_[i], options_.range_size};
+    }
+    for (const Status& s : client_->GetIntoRanges(ranges)) note(s);
   } else if (n == 1) {
     note(client_->GetInto(batch_keys_[0], destinations_[0], lengths_[0]).status());
   } else {

@@ -31,6 +31,10 @@ struct BenchOptions {
   // Keys per thread; 0 = batch_size rounded up so a thread's keys hold about 64 MiB, at most
   // 1024 keys (KeysPerThread).
   size_t keys = 0;
+  // get only: read one range of this many bytes of each value (GetIntoRanges, at an offset
+  // that moves with every call, aligned to the range size) instead of the whole value; 0 (the
+  // default) reads whole values.
+  uint64_t range_size = 0;
   // Every key starts with this (unique per run, so runs never collide and cleanup is one
   // RemoveByRegex).
   std::string prefix;
@@ -63,6 +67,8 @@ class BenchWorker {
  private:
   // One call over keys [first, first + batch_size) of the ring; returns how many succeeded.
   size_t Call(size_t first, std::string* error);
+  // Where a range read of the call's item number `call_item` starts (0 for whole values).
+  uint64_t RangeOffset(size_t call_item) const;
   std::string Key(size_t index) const;
 
   const BenchOptions& options_;

@@ -70,6 +70,10 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--keys", f.keys, "Keys per thread (0: about 64 MiB of values, at most 1024)")
       ->capture_default_str();
+  std::string range_size = "0";
+  app.add_option("--range_size", range_size,
+                 "get: read a range of this size of each value (GetIntoRanges); 0: whole values")
+      ->capture_default_str();
   if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
   auto size = ParseSize(value_size);
   if (!size.ok() || *size == 0) {
@@ -78,6 +82,13 @@ int Run(int argc, char** argv) {
     return 2;
   }
   f.value_size = *size;
+  auto range = ParseSize(range_size);
+  if (!range.ok() || *range > f.value_size) {
+    std::fprintf(stderr, "store_bench: --range_size '%s': %s\n", range_size.c_str(),
+                 range.ok() ? "larger than --value_size" : range.status().ToString().c_str());
+    return 2;
+  }
+  f.range_size = *range;
   f.prefix = RunPrefix();
 
   // Every thread prepares (connect, register, preload); the clock starts once all are ready.

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "store_types/block_checksums.h"
+
 namespace mooncake {
 
 // One object a storage node holds, as its manifest lists it.
@@ -24,6 +26,10 @@ struct ManifestEntry {
   uint32_t checksum = 0;
   // Write-back: this version is in the object store (see MasterCore "Write-back").
   bool in_object_store = false;
+  // The per-block CRC32Cs PutEnd sealed (null: none), so that a master rebuilt from the
+  // manifests still lets ranged reads check only the blocks they touch. Entries read back
+  // from SSD headers after a node restart have none.
+  BlockChecksums block_checksums;
 };
 
 // One change to a segment's manifest.

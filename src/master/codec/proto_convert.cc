@@ -77,6 +77,10 @@ void ToProto(const ManifestEntry& entry, pb::ManifestEntry* out) {
   out->set_version(entry.version);
   out->set_checksum(entry.checksum);
   out->set_in_object_store(entry.in_object_store);
+  if (entry.block_checksums != nullptr) {
+    out->mutable_block_checksums()->Add(entry.block_checksums->begin(),
+                                        entry.block_checksums->end());
+  }
 }
 
 ManifestEntry FromProto(const pb::ManifestEntry& entry) {
@@ -88,6 +92,10 @@ ManifestEntry FromProto(const pb::ManifestEntry& entry) {
   out.version = entry.version();
   out.checksum = entry.checksum();
   out.in_object_store = entry.in_object_store();
+  if (entry.block_checksums_size() > 0) {
+    out.block_checksums = std::make_shared<const std::vector<uint32_t>>(
+        entry.block_checksums().begin(), entry.block_checksums().end());
+  }
   return out;
 }
 

@@ -79,6 +79,30 @@ TEST_F(MasterCoreRebuildTest, RestartedMasterRegainsIndexFromManifests) {
   EXPECT_EQ(core_->segment_pool().Usage(Medium::kDram).used, 0u);
 }
 
+TEST_F(MasterCoreRebuildTest, BlockChecksumTablesSurviveARebuildWhenTheyDescribeTheObject) {
+  // Objects of three checksum blocks: one with its table, one whose table does not combine to
+  // its CRC32C (dropped: ranged reads then check the whole object), one without.
+  const uint64_t size = 3 * kChecksumBlockSize;
+  std::vector<uint8_t> bytes(size, 0x5a);
+  const ObjectChecksums sums = ComputeObjectChecksums(bytes.data(), size);
+  auto entry = [&](std::string key, uint64_t offset, BlockChecksums table) {
+    ManifestEntry e{std::move(key), kBase + offset, size, size, 4, sums.whole};
+    e.block_checksums = std::move(table);
+    return e;
+  };
+  auto wrong = std::make_shared<std::vector<uint32_t>>(*sums.blocks);
+  (*wrong)[0] ^= 1;
+  MountOk(Segment("a", 4 * size),
+          {entry("good", 0, sums.blocks), entry("bad", size, wrong), entry("none", 2 * size, {})});
+  ASSERT_NE(core_->GetReplicaList("good")->block_checksums, nullptr);
+  EXPECT_EQ(*core_->GetReplicaList("good")->block_checksums, *sums.blocks);
+  EXPECT_EQ(core_->GetReplicaList("bad")->block_checksums, nullptr);
+  EXPECT_EQ(core_->GetReplicaList("none")->block_checksums, nullptr);
+  // A second node's replica of the same version brings the table the first lacked.
+  MountOk(Segment("b", 4 * size), {entry("none", 0, sums.blocks)});
+  ASSERT_NE(core_->GetReplicaList("none")->block_checksums, nullptr);
+}
+
 TEST_F(MasterCoreRebuildTest, LowerVersionIsSkipped) {
   MountOk(Segment("a"), {Entry("k", 0, 7, /*checksum=*/1)});
   const uint64_t used_after_a = core_->segment_pool().Usage(Medium::kDram).used;
