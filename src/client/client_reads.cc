@@ -378,8 +378,8 @@ ClientImpl::ReadItem ClientImpl::RangeItem(const GetRange& range,
       std::any_of(object.replicas.begin(), object.replicas.end(),
                   [](const ReplicaLocation& r) { return r.medium == Medium::kSsd; });
   if (range.length == 0 || !(options_.verify_checksum || on_ssd)) return item;
-  // The blocks the range touches; without a table (an object adopted after a master restart)
-  // the whole object is the one block.
+  // The blocks the range touches; without a table (an object a node found on its SSD after it
+  // restarted) the whole object is the one block.
   const ChecksumSpan span = CoveringSpan(object.size, object.checksum, object.block_checksums,
                                          range.source_offset, range.length)
                                 .value_or(ChecksumSpan{0, object.size, object.checksum});
@@ -390,7 +390,8 @@ ClientImpl::ReadItem ClientImpl::RangeItem(const GetRange& range,
     unverified_ranges_.fetch_add(1, std::memory_order_relaxed);
     MC_LOG_WARN(
         "range [{}, +{}) of '{}' is read unchecked: the master has no block checksums for it "
-        "(adopted after a restart) and checking would read {} bytes more than staging holds",
+        "(found on SSD after a node restart) and checking would read {} bytes more than staging "
+        "holds",
         range.source_offset, range.length, range.key, head + tail);
     return item;
   }

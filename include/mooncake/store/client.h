@@ -101,8 +101,8 @@ struct ReadIntegrityStats {
   uint64_t corrupt_replicas = 0;
   // Reports the master could not be told (unreachable): the replica stays until a later read.
   uint64_t failed_reports = 0;
-  // GetIntoRanges ranges read unchecked: the object had no per-block checksums (adopted after
-  // a master restart) and checking would have read more than the staging buffer holds.
+  // GetIntoRanges ranges read unchecked: the object had no per-block checksums (a node found
+  // it on its SSD after a restart) and checking would have read more than staging holds.
   uint64_t unverified_ranges = 0;
 };
 
