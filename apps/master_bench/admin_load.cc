@@ -89,7 +89,8 @@ int RunAdminLoad(const AdminLoadOptions& o) {
   const std::string prefix = o.run_id + "-";
   auto client = Connect(o, o.run_id);
   auto admin = Connect(o, o.run_id + "-admin");
-  if (!client || !admin || !client->Ping().ok()) {
+  auto beater = Connect(o, o.run_id + "-beat");
+  if (!client || !admin || !beater || !client->Ping().ok()) {
     std::fprintf(stderr, "master_bench: cannot reach the master at %s\n", o.master.c_str());
     return 1;
   }
@@ -103,6 +104,25 @@ int RunAdminLoad(const AdminLoadOptions& o) {
     client->RemoveByRegex(prefix, RemoveMode::kForce).status().IgnoreError();
     client->UnmountSegment(segment.name, segment.node_id, segment.epoch).IgnoreError();
   };
+  // The synthetic segment's node must keep beating, or the master declares it dead after
+  // --client_ttl and drops every object (the run outlasts the default 10 s).
+  std::atomic<bool> done{false};
+  std::thread heartbeat([&] {
+    while (!done.load()) {
+      beater->Heartbeat(segment.node_id, segment.epoch).IgnoreError();
+      for (int i = 0; i < 10 && !done.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
+  struct Joiner {
+    std::atomic<bool>& done;
+    std::thread& thread;
+    ~Joiner() {
+      done = true;
+      thread.join();
+    }
+  } joiner{done, heartbeat};
   if (!Preload(*client, prefix, o.keys)) {
     cleanup();
     return 1;
