@@ -16,6 +16,9 @@ find_program(MC_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 # through pkg-config rather than as a bare header.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CPP_HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib>=0.11)
+# RE2 (libre2-dev) for admin key patterns: linear-time matching. Debian 12 ships a pkg-config
+# file and no CMake package.
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET GLOBAL re2)
 # io_uring for file segments (liburing-dev; Debian 12 ships 2.3).
 pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET GLOBAL liburing>=2.1)
 # UCX (libucx-dev >= 1.13) for the `ucx` (alias `rdma`) Transfer Engine transport. Optional: where

@@ -11,7 +11,7 @@ APT_PACKAGES=(
   # libraries chosen once (DEVELOPERS.md)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   liburing-dev libucx-dev ucx-utils libcurl4-openssl-dev libcivetweb-dev libcpp-httplib-dev
-  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev libxxhash-dev
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev libxxhash-dev libre2-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   pybind11-dev python3-pybind11 python3-dev python3-pytest python3-numpy
   # test and benchmark servers/tools

@@ -4,6 +4,7 @@
 // Each run mounts a synthetic segment (metadata only: no memory behind it) under a key prefix
 // unique to the run, puts --keys objects first for get/exist, and removes and unmounts
 // everything at exit, so runs can follow each other against one master.
+//   master_bench --master=... --op=admin --keys=20000 --duration=5   (admin_load.h)
 // Last line: RESULT op=… batch_size=… threads=… keys_per_s=… p50_us=… p99_us=…
 //            pingpong_p50_us=… p50_over_pingpong=…
 
@@ -21,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin_load.h"
 #include "apps/common/app_flags.h"
 #include "common/logging.h"
 #include "master/client/master_client.h"
@@ -179,8 +181,10 @@ int Run(int argc, char** argv) {
   CLI::App app{"Mooncake master RPC benchmark (with a TCP ping-pong anchor)"};
   app::AppFlags common(app, "master_bench", LogLevel::kWarn);
   app.add_option("--master", f.master, "host:port of mooncake_master")->capture_default_str();
-  app.add_option("--op", f.op, "put|get|exist")
-      ->check(CLI::IsMember({"put", "get", "exist"}))
+  app.add_option("--op", f.op,
+                 "put|get|exist, or admin: small-RPC latency with and without RemoveByRegex/"
+                 "ListKeys load (admin_load.h)")
+      ->check(CLI::IsMember({"put", "get", "exist", "admin"}))
       ->capture_default_str();
   app.add_option("--batch_size", f.batch_size, "Keys per RPC")
       ->check(CLI::Range(size_t{1}, size_t{16384}))
@@ -202,6 +206,13 @@ int Run(int argc, char** argv) {
   if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
 
   const std::string id = "bench-" + RunId();
+  if (f.op == "admin") {
+    return RunAdminLoad({.master = f.master,
+                         .keys = f.keys,
+                         .duration_s = f.duration,
+                         .rpc_timeout_ms = f.rpc_timeout_ms,
+                         .run_id = id});
+  }
   const std::string prefix = id + "-";
   auto client = Connect(f, id);
   if (auto ping = client->Ping(); !ping.ok()) {

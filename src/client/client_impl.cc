@@ -5,10 +5,10 @@
 #include "client/client_impl.h"
 
 #include <algorithm>
-#include <regex>
 #include <utility>
 
 #include "client/replica_ranges.h"
+#include "common/key_pattern.h"
 
 namespace mooncake::store {
 
@@ -132,10 +132,10 @@ Result<uint64_t> ClientImpl::RemoveByRegex(const std::string& pattern, RemoveMod
   cache_.Clear();
   MC_ASSIGN_OR_RETURN(uint64_t removed, master_->RemoveByRegex(pattern, mode));
   if (!object_store_) return removed;
-  // The master checked the pattern: it compiles.
-  const std::regex re(pattern, std::regex::ECMAScript);
+  // The master accepted the pattern, and it compiles it with the same KeyPattern.
+  MC_ASSIGN_OR_RETURN(KeyPattern re, KeyPattern::Compile(pattern));
   MC_ASSIGN_OR_RETURN(uint64_t in_store, RemoveMatchingFromObjectTier([&](const std::string& key) {
-                        return std::regex_search(key, re);
+                        return re.Matches(key);
                       }));
   return std::max(removed, in_store);
 }

@@ -198,7 +198,8 @@ void BindStoreClass(py::module_& m) {
       .def("remove", &PyStore::Remove, py::arg("key"), py::arg("force") = false,
            "0; -706 while a reader's lease is live, unless force.")
       .def("remove_by_regex", &PyStore::RemoveByRegex, py::arg("pattern"), py::arg("force") = false,
-           "Removes keys matching an ECMAScript regex; the count.")
+           "Removes keys containing a match of an RE2 regex (linear time; no backreferences\n"
+           "or lookaround: -600 INVALID_PARAMS); the count.")
       .def("remove_all", &PyStore::RemoveAll, py::arg("force") = false)
       .def("batch_remove", &PyStore::BatchRemove, py::arg("keys"), py::arg("force") = false);
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -320,6 +321,45 @@ TEST_F(P2PStoreTest, ThreePeersFetchAtOnceAndServeEachOther) {
   EXPECT_EQ(Info(*seed, UniqueName()).holder_count, 4u);
   std::printf("bytes served by peers: %llu of %llu\n", static_cast<unsigned long long>(from_peers),
               static_cast<unsigned long long>(3 * src.size()));
+}
+
+TEST_F(P2PStoreTest, SigtermStopsASeedWithin5sWhilePeersFetchFromIt) {
+  auto dir = testing::TempDir::Create("mc_p2p_sigterm");
+  ASSERT_OK(dir);
+  const std::vector<uint8_t> src = Pattern(32 * kMiB, 11);
+  {
+    std::ofstream f(dir->File("ckpt.bin"), std::ios::binary);
+    f.write(reinterpret_cast<const char*>(src.data()), static_cast<std::streamsize>(src.size()));
+  }
+  auto seed = StartSeedProcess(UniqueName(), dir->File("ckpt.bin"), "1MiB");
+  ASSERT_TRUE(seed);
+  // A peer fetching the object over and over, so transfers from the seed are in flight when
+  // it gets SIGTERM. Bounded: until stopped or 30 s.
+  std::atomic<bool> stop{false};
+  std::atomic<int> fetched{0};
+  auto peer = NewStore();
+  ASSERT_TRUE(peer);
+  std::thread fetcher([&] {
+    std::vector<uint8_t> dst(src.size());
+    const auto end = std::chrono::steady_clock::now() + 30s;
+    while (!stop.load() && std::chrono::steady_clock::now() < end) {
+      if (peer->GetReplica(UniqueName(), {dst.data()}, {dst.size()}).ok()) ++fetched;
+      peer->DeleteReplica(UniqueName()).IgnoreError();
+    }
+  });
+  for (int i = 0; i < 200 && fetched.load() < 1; ++i) std::this_thread::sleep_for(50ms);
+  const auto signalled = std::chrono::steady_clock::now();
+  seed->Kill(SIGTERM);
+  auto code = seed->Wait(5s);
+  const auto took = std::chrono::steady_clock::now() - signalled;
+  stop = true;
+  fetcher.join();
+  EXPECT_GE(fetched.load(), 1);
+  ASSERT_OK(code);
+  EXPECT_EQ(*code, 0) << seed->ReadLog();
+  std::printf(
+      "seed exited %lld ms after SIGTERM with a peer fetching\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
 }
 
 }  // namespace

@@ -164,7 +164,9 @@ class Client {
   virtual Result<bool> IsExist(const std::string& key) = 0;
   virtual Result<uint64_t> GetSize(const std::string& key) = 0;
   virtual std::vector<Result<bool>> BatchIsExist(const std::vector<std::string>& keys) = 0;
-  // Removes every object whose key matches `pattern` (ECMAScript regex); returns how many.
+  // Removes every object whose key contains a match of `pattern` (RE2 syntax, linear time;
+  // anchor with ^/$ for a full match); returns how many. kInvalidParams naming the pattern and
+  // RE2's reason when RE2 rejects it (e.g. backreferences, lookaround).
   virtual Result<uint64_t> RemoveByRegex(const std::string& pattern,
                                          RemoveMode mode = RemoveMode::kNormal) = 0;
   // One result per key, in order; one master round trip.

@@ -3,16 +3,6 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
-// GCC 12 under -fsanitize=address reports a false -Wmaybe-uninitialized inside libstdc++'s
-// <regex> (std::function in the NFA states); silence it for that header only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <regex>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 #include <utility>
 
 #include "master/core/lru_eviction_policy.h"
@@ -371,36 +361,6 @@ Status MasterCore::Remove(std::string_view key, RemoveMode mode) {
   MC_RETURN_IF_ERROR(RemovableStatus(*record, mode));
   EraseObject(record);
   return Status::Ok();
-}
-
-Result<size_t> MasterCore::RemoveByRegex(std::string_view pattern, RemoveMode mode) {
-  // std::regex reports a bad pattern only by throwing; keep the exception inside this call.
-  std::regex re;
-  try {
-    re = std::regex(pattern.begin(), pattern.end(), std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    return InvalidParams("invalid regex '" + std::string(pattern) + "': " + e.what());
-  }
-  ReclaimExpiredPuts(clock_.Now());
-  std::vector<ObjectRecord*> victims;
-  objects_.ForEach([&](ObjectRecord* record) {
-    const std::string_view key = record->key();
-    if (Removable(*record, mode) && std::regex_search(key.begin(), key.end(), re)) {
-      victims.push_back(record);
-    }
-  });
-  for (ObjectRecord* record : victims) EraseObject(record);
-  return victims.size();
-}
-
-size_t MasterCore::RemoveAll(RemoveMode mode) {
-  ReclaimExpiredPuts(clock_.Now());
-  std::vector<ObjectRecord*> victims;
-  objects_.ForEach([&](ObjectRecord* record) {
-    if (Removable(*record, mode)) victims.push_back(record);
-  });
-  for (ObjectRecord* record : victims) EraseObject(record);
-  return victims.size();
 }
 
 // ---- Time --------------------------------------------------------------------------------

@@ -111,7 +111,8 @@
 // in flight) plus eviction when a medium is over its watermark (which scans the candidates:
 // O(n log n)) plus scheduling repairs: O(repairs_per_tick x (log n + segments)).
 // Losing a segment is O(replicas on it + deferred frees). Puts, ends, reads and removes are
-// O(key length + replicas) expected; RemoveByRegex, RemoveAll and ListKeys scan.
+// O(key length + replicas) expected; RemoveByRegex, RemoveAll and ListKeys scan, in chunks of
+// bounded work that a caller may interleave with other calls (key_scan.h).
 //
 // Memory: an object is one ObjectRecord block (fixed fields, the key, its first replica; see
 // object_record.h) plus a slot in the ObjectTable, a member entry per replica in the
@@ -132,6 +133,7 @@
 #include <vector>
 
 #include "master/core/eviction_policy.h"
+#include "master/core/key_scan.h"
 #include "master/core/master_core_types.h"
 #include "master/core/object_record.h"
 #include "master/core/object_table.h"
@@ -140,6 +142,10 @@
 #include "master/core/segment_pool.h"
 #include "mooncake/common/clock.h"
 #include "mooncake/common/status.h"
+
+namespace mooncake {
+class KeyPattern;  // common/key_pattern.h
+}  // namespace mooncake
 
 namespace mooncake::master {
 
@@ -247,12 +253,24 @@ class MasterCore {
   // kObjectHasLease (lease live, kNormal), kReplicaIsNotReady (a put or upsert is in flight:
   // its writer owns it until PutEnd/PutRevoke/timeout; even kForce refuses).
   Status Remove(std::string_view key, RemoveMode mode);
-  // Removes every visible object whose key contains a match of `pattern` (ECMAScript
-  // std::regex, regex_search) and returns how many; objects that Remove would refuse are
-  // skipped. kInvalidParams for an invalid pattern.
+  // Removes every visible object whose key contains a match of `pattern` (RE2 syntax,
+  // searched anywhere in the key: common/key_pattern.h) and returns how many; objects that
+  // Remove would refuse are skipped. kInvalidParams naming the pattern and RE2's reason for
+  // a pattern RE2 rejects. Scans the whole index in one call; the service uses the chunks.
   Result<size_t> RemoveByRegex(std::string_view pattern, RemoveMode mode);
   // Removes every visible object Remove would accept and returns how many.
   size_t RemoveAll(RemoveMode mode);
+
+  // ---- Chunked admin scans (master_core_scan.cc, key_scan.h) ------------------------------
+  // Each call does the next chunk of a scan that `cursor` tracks, visiting at most
+  // `max_slots` (> 0) slots of the index (more after a restart, see key_scan.h), and marks
+  // the cursor done after the last one. Between calls the caller may make any other call.
+  // Removes the visible objects in the chunk whose key `pattern` matches (nullptr: every
+  // key) and that Remove would accept; returns how many.
+  size_t RemoveMatchingChunk(const KeyPattern* pattern, RemoveMode mode, size_t max_slots,
+                             KeyScanCursor& cursor);
+  // Offers the chunk's visible keys to `listing`.
+  void ListKeysChunk(KeyListing& listing, size_t max_slots, KeyScanCursor& cursor) const;
 
   // ---- Integrity (master_core_integrity.cc) ----------------------------------------------
   // A client read the replica of `key` at `version` whose first slice GetReplicaList gave as
@@ -329,8 +347,8 @@ class MasterCore {
   size_t ObjectCount() const { return objects_.size(); }
   // Up to `limit` visible keys starting with `prefix` and sorting after `start_after` (empty:
   // from the first), in bytewise order; `truncated` when more match. An admin call: it scans
-  // the whole index: O(n log limit) time, O(limit) memory (master_core_list.cc).
-  // kInvalidParams when limit is 0.
+  // the whole index in one call, O(n log limit) time, O(limit) memory; the service pages it
+  // through ListKeysChunk (master_core_scan.cc). kInvalidParams when limit is 0.
   Result<KeyPage> ListKeys(std::string_view prefix, std::string_view start_after,
                            size_t limit) const;
   // Old upsert replicas waiting for a lease to lapse.
@@ -432,6 +450,9 @@ class MasterCore {
   Status RemovableStatus(const ObjectRecord& record, RemoveMode mode) const;
   // Whether RemoveByRegex/RemoveAll take `record` (visible and RemovableStatus OK).
   bool Removable(const ObjectRecord& record, RemoveMode mode) const;
+  // The slots [begin, end) the next chunk of `cursor`'s scan visits; advances the cursor
+  // (starting over after a table rebuild, see key_scan.h).
+  std::pair<size_t, size_t> NextScanRange(KeyScanCursor& cursor, size_t max_slots) const;
 
   // ---- Index upkeep (master_core_index.cc): every change to replicas goes through these,
   // so the SegmentIndex, deadline index, deferred frees and below-target counter stay exact.

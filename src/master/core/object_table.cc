@@ -91,6 +91,7 @@ void ObjectTable::Rehash(size_t capacity) {
   std::fill_n(tags_.get(), capacity, kEmpty);
   capacity_ = capacity;
   tombstones_ = 0;
+  ++layout_epoch_;
   for (size_t i = 0; i < old_capacity; ++i) {
     if (IsFull(old_tags[i])) Place(old_slots[i], Hash(old_slots[i]->key()));
   }

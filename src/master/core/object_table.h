@@ -21,6 +21,10 @@
 // O(n) (tens of ms at millions): Reserve up front to avoid the growth ones. The arrays never
 // shrink.
 //
+// Scans in chunks (ForEachInSlots): erasing and inserting without growth never move a record,
+// so a slot position stays meaningful between chunks until the next rebuild, which bumps
+// layout_epoch() — a chunked scan that sees it change starts over.
+//
 // Not thread-safe. Pointers stay valid until their record is erased.
 
 #include <cstddef>
@@ -59,6 +63,21 @@ class ObjectTable {
     }
   }
 
+  // The number of slots (0 or a power of two): ForEachInSlots's positions run over
+  // [0, slot_count()).
+  size_t slot_count() const { return capacity_; }
+  // Changes whenever records move between slots (a rebuild); nothing else changes it.
+  uint64_t layout_epoch() const { return layout_epoch_; }
+  // Calls fn(ObjectRecord*) for every record in slots [begin, end) (end clamped to
+  // slot_count()). Same rule as ForEach: `fn` must not insert or erase.
+  template <typename Fn>
+  void ForEachInSlots(size_t begin, size_t end, Fn&& fn) const {
+    if (end > capacity_) end = capacity_;
+    for (size_t i = begin; i < end; ++i) {
+      if (IsFull(tags_[i])) fn(slots_[i]);
+    }
+  }
+
   // kInternalError naming the first broken layout invariant (see the file comment). O(n).
   Status CheckConsistency() const;
 
@@ -81,6 +100,7 @@ class ObjectTable {
   size_t capacity_ = 0;  // 0 or a power of two
   size_t size_ = 0;
   size_t tombstones_ = 0;
+  uint64_t layout_epoch_ = 0;  // bumped by Rehash
   std::unique_ptr<uint8_t[]> tags_;
   std::unique_ptr<ObjectRecord*[]> slots_;
 };

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string_view>
 
 #include "master/core/master_core.h"
 #include "master/service/master_metrics.h"
@@ -110,6 +111,14 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
                      Body&& body);
   // kInvalidParams when a batch carries more than kMaxBatchItems items.
   static Status CheckBatchSize(int items);
+  // Runs a whole-index admin scan in chunks (core/key_scan.h): `chunk(core, cursor)` under the
+  // lock once per chunk until the cursor is done. Between chunks the lock is free for at least
+  // as long as the last chunk held it, so other RPCs wait at most one chunk (~1 ms) and keep at
+  // least half the lock time however big the index is. Stops early with kRpcTimeout naming
+  // `what` once the call is cancelled (caller gone, deadline passed, or the server shutting
+  // down), so a long scan never holds up Shutdown.
+  template <typename Chunk>
+  Status ScanInChunks(const grpc::ServerContext& ctx, std::string_view what, Chunk&& chunk);
 
   // Heartbeat's body: records the beat and the node's copy results, then collects the
   // manifest changes of the node's segments and its copy tasks into `resp`, waiting up to
