@@ -251,7 +251,7 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum, BlockChecksum
   record->size = pending->size;
   record->version = pending->version;
   record->checksum = checksum;
-  record->block_checksums = std::move(blocks);
+  objects_.SetBlockChecksums(record, std::move(blocks));
   record->replica_num = static_cast<uint8_t>(pending->replica_num);
   record->hard_pin = pending->pin.hard;
   record->soft_until = pending->pin.soft_until;
@@ -296,7 +296,7 @@ Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
   const TimePoint previous_access = record->last_access;
   record->last_access = now;
   ObjectView view{record->size, record->version,     record->checksum,
-                  {},           record->lease_until, record->block_checksums};
+                  {},           record->lease_until, objects_.BlockChecksumsOf(record)};
   view.replicas.reserve(record->replicas().size());
   bool only_ssd = true;
   bool in_dram = false;

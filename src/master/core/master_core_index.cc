@@ -142,9 +142,10 @@ void MasterCore::JournalReplica(const ObjectRecord& record, const ReplicaRecord&
   ManifestJournal* journal = segments_.Journal(replica.segment);
   if (journal == nullptr) return;
   ++manifest_changes_;
-  journal->Append({false, ManifestEntry{std::string(record.key()), replica.address, replica.length,
-                                        record.size, record.version, record.checksum,
-                                        record.in_object_store, record.block_checksums}});
+  journal->Append(
+      {false, ManifestEntry{std::string(record.key()), replica.address, replica.length, record.size,
+                            record.version, record.checksum, record.in_object_store,
+                            objects_.BlockChecksumsOf(&record)}});
 }
 
 void MasterCore::JournalReplicasGone(const ObjectRecord& record) {

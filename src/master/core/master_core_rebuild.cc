@@ -111,9 +111,9 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     UpdateBelowTarget(was_below, known);
     // Any node that uploaded this version says so for all of them.
     if (m.in_object_store) MarkInObjectStore(known);
-    if (known->block_checksums == nullptr &&
+    if (objects_.BlockChecksumsOf(known) == nullptr &&
         ValidateBlockChecksums(m.size, m.checksum, m.block_checksums).ok()) {
-      known->block_checksums = m.block_checksums;
+      objects_.SetBlockChecksums(known, m.block_checksums);
     }
     return;
   }
@@ -134,9 +134,10 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   record.checksum = m.checksum;
   // A table that does not describe the entry (a node's bug, a damaged message) would get good
   // replicas dropped: without one, ranged reads check the whole object instead.
-  record.block_checksums = ValidateBlockChecksums(m.size, m.checksum, m.block_checksums).ok()
-                               ? m.block_checksums
-                               : nullptr;
+  objects_.SetBlockChecksums(&record,
+                             ValidateBlockChecksums(m.size, m.checksum, m.block_checksums).ok()
+                                 ? m.block_checksums
+                                 : nullptr);
   record.AddReplica(replica);
   segments_.Link(&record, record.replicas().back());
   record.hard_pin = false;

@@ -114,9 +114,6 @@ class ObjectRecord {
   TimePoint soft_until{};
   // The put or upsert in flight, if any.
   std::unique_ptr<PendingPut> pending;
-  // Per-block CRC32Cs of the visible version (store_types/block_checksums.h); null for objects
-  // of at most one block and for versions adopted without one (SSD objects after a node restart).
-  BlockChecksums block_checksums;
   uint32_t checksum = 0;
   // GetReplicaList calls that found the object only on SSD since it was last promoted or
   // lost its DRAM copy (saturates; see MasterCoreOptions::promote_after_hits). Fills padding.

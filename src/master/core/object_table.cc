@@ -53,8 +53,23 @@ ObjectRecord* ObjectTable::Insert(std::string_view key) {
   return record;
 }
 
+BlockChecksums ObjectTable::BlockChecksumsOf(const ObjectRecord* record) const {
+  if (block_checksums_.empty()) return nullptr;
+  auto it = block_checksums_.find(record);
+  return it == block_checksums_.end() ? nullptr : it->second;
+}
+
+void ObjectTable::SetBlockChecksums(const ObjectRecord* record, BlockChecksums table) {
+  if (table == nullptr) {
+    block_checksums_.erase(record);
+  } else {
+    block_checksums_[record] = std::move(table);
+  }
+}
+
 void ObjectTable::Erase(ObjectRecord* record) {
   if (size_ == 0 || record == nullptr) return;
+  block_checksums_.erase(record);
   size_t i = Hash(record->key()) & mask();
   while (slots_[i] != record) {
     if (tags_[i] == kEmpty) return;  // not in the table: nothing to do

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <unordered_map>
 
 #include "master/core/object_record.h"
 #include "mooncake/common/status.h"
@@ -53,6 +54,13 @@ class ObjectTable {
   void Erase(ObjectRecord* record);
   // Makes room for `objects` records without further growth.
   void Reserve(size_t objects);
+
+  // The per-block CRC32Cs of `record`'s visible version (store_types/block_checksums.h); null
+  // for objects of at most one block and versions adopted without a table (SSD objects found
+  // after a node restart). Kept beside the records, not in them: most objects have none, and
+  // a record stays at 96 bytes. Set with every new visible version (null clears); Erase drops it.
+  BlockChecksums BlockChecksumsOf(const ObjectRecord* record) const;
+  void SetBlockChecksums(const ObjectRecord* record, BlockChecksums table);
 
   // Calls fn(ObjectRecord*) for every record, in no particular order. `fn` must not insert or
   // erase (collect first, then change).
@@ -103,6 +111,7 @@ class ObjectTable {
   uint64_t layout_epoch_ = 0;  // bumped by Rehash
   std::unique_ptr<uint8_t[]> tags_;
   std::unique_ptr<ObjectRecord*[]> slots_;
+  std::unordered_map<const ObjectRecord*, BlockChecksums> block_checksums_;
 };
 
 }  // namespace mooncake::master
