@@ -23,6 +23,18 @@ std::string_view LabelOf(AuthStep step) {
   return "mooncake-te-unknown-step";
 }
 
+// What a stranger sent, fit for one log line: control bytes masked, length capped.
+std::string Printable(std::string_view text) {
+  constexpr size_t kMax = 200;
+  std::string out;
+  for (char c : text.substr(0, kMax)) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u < 0x20 || u >= 0x7f ? '?' : c);
+  }
+  if (text.size() > kMax) out += "...";
+  return out;
+}
+
 }  // namespace
 
 auth::Mac ProvePeer(const auth::ClusterSecret& secret, AuthStep step, const auth::Nonce& peer_nonce,
@@ -55,7 +67,8 @@ void AuthRefusals::Refused(std::string_view transport, std::string_view peer,
     skipped = unlogged_;
     unlogged_ = 0;
   }
-  MC_LOG_WARN("refused {} peer {}: {} ({} refusals so far{})", transport, peer, why, total,
+  MC_LOG_WARN("refused {} peer {}: {} ({} refusals so far{})", transport, Printable(peer),
+              Printable(why), total,
               skipped == 0 ? std::string()
                            : ", " + std::to_string(skipped) + " not logged since the last line");
 }

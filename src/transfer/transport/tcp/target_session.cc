@@ -141,7 +141,7 @@ void TargetSession::OnHello(const FrameHeader& header, std::string&& payload) {
 
 void TargetSession::OnProof(const FrameHeader& header, std::string&& payload) {
   if (header.status != 0) {
-    Refuse(fmt::format("it holds no cluster secret ({})", payload.substr(0, 200)));
+    Refuse("holds no cluster secret");
     return;
   }
   auto proof = DecodeProof(payload);
@@ -170,10 +170,10 @@ void TargetSession::Refuse(std::string_view why) {
   FrameHeader ack;
   ack.type = FrameType::kHelloAck;
   ack.status = static_cast<int32_t>(StatusCode::kUnauthenticated);
+  // Pending replies can only be our challenge (nothing else is sent before the proof).
+  replies_.push_back(MakeControlFrame(ack, "authentication failed"));
+  Send(std::move(replies_));
   replies_.clear();
-  std::vector<OutFrame> frames;
-  frames.push_back(MakeControlFrame(ack, "authentication failed"));
-  Send(std::move(frames));
   Close(Unauthenticated(fmt::format("{} failed to authenticate", peer_label())));
 }
 
