@@ -39,6 +39,8 @@ Result<Connection::PayloadSink> TargetSession::OnHeader(const FrameHeader& heade
           fmt::format("sent {} instead of proving the cluster secret", FrameTypeName(header.type)));
       return Unauthenticated(fmt::format("{} sent {} before authenticating", peer_label(),
                                          FrameTypeName(header.type)));
+    case HelloState::kRefused:  // closing: nothing more is read
+      return Unauthenticated(fmt::format("{} failed to authenticate", peer_label()));
     case HelloState::kReady:
       break;
   }
@@ -162,7 +164,16 @@ void TargetSession::Accept(uint64_t request_id) {
   replies_.push_back(MakeControlFrame(ack, descriptor_()));
 }
 
+void TargetSession::OnClose(const Status& reason) {
+  if (state_ != HelloState::kAwaitProof || identity_.refusals == nullptr) return;
+  identity_.refusals->Refused(
+      "tcp", peer_label(),
+      fmt::format("'{}' hung up when challenged for the cluster secret (another secret?)",
+                  hello_.name));
+}
+
 void TargetSession::Refuse(std::string_view why) {
+  state_ = HelloState::kRefused;
   if (identity_.refusals != nullptr) {
     identity_.refusals->Refused("tcp", peer_label(), fmt::format("'{}' {}", hello_.name, why));
   }

@@ -45,7 +45,9 @@ class TargetSession : public Connection {
   void OnFrame(const FrameHeader& header, std::string&& control) override;
   void OnReadBatchDone() override;
   void OnBadStream(const Status& why) override;
-  void OnClose(const Status& reason) override {}
+  // A peer that hangs up when challenged is counted as refused: most likely it holds another
+  // secret and rejected our proof.
+  void OnClose(const Status& reason) override;
   // Drops a connection that has not said HELLO within hello_timeout: idle strangers must not
   // pin file descriptors forever.
   void OnTick(std::chrono::steady_clock::time_point now) override;
@@ -55,6 +57,7 @@ class TargetSession : public Connection {
     kAwaitHello,  // nothing but HELLO is accepted
     kAwaitProof,  // challenged: nothing but AUTH_PROOF is accepted
     kReady,       // authenticated (or no secret): requests are served
+    kRefused,     // failed to authenticate; the connection is closing
   };
 
   void OnHello(const FrameHeader& header, std::string&& payload);
