@@ -12,6 +12,9 @@
 //              it locally (straight to io_uring, no socket).
 //   --crc32c:  reads ask the engine for the CRC32C of each block (TransferRequest::crc32c), to
 //              measure what the fused check costs: the same run with and without.
+//   --auth_secret_file: the cluster secret, proved to and demanded of the peer at HELLO. An
+//              initiator the target refuses (or that refuses the target) prints
+//              "authentication failed: ..." and exits with code 3.
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -44,6 +47,8 @@ constexpr uint64_t kInitiatorSeed = 0x1717;  // what an initiator writes
 constexpr const char* kFileSegmentName = "bench";
 // A file target's memory buffer: the data lives in the file.
 constexpr uint64_t kFileTargetMemory = 4 << 20;
+// Exit code of an initiator whose peer did not authenticate (or refused to authenticate us).
+constexpr int kExitUnauthenticated = 3;
 
 struct Flags {
   std::string mode = "initiator";
@@ -76,6 +81,7 @@ struct ThreadResult {
   Clock::time_point last_done{};
   std::vector<double> batch_us;
   std::string error;
+  bool unauthenticated = false;  // the error is an authentication failure
 };
 
 // Polls a batch until every task finished. Backs off to short sleeps so that on a small
@@ -176,7 +182,10 @@ Result<transfer::SegmentHandle> OpenWithRetry(transfer::TransferEngine& engine,
     auto handle = engine.OpenSegment(name);
     if (handle.ok()) return handle;
     last = handle.status();
-    if (last.code() == StatusCode::kNotSupported) break;  // e.g. --protocol=shm, remote peer
+    // Not worth a retry: e.g. --protocol=shm to a remote peer, or a refused secret.
+    if (last.code() == StatusCode::kNotSupported || last.code() == StatusCode::kUnauthenticated) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return last;
@@ -209,6 +218,7 @@ void RunThread(transfer::TransferEngine& engine, const Flags& flags, int index, 
     if (s.ok()) s = WaitBatch(engine, *batch, requests.size(), std::chrono::seconds(60));
     if (!s.ok()) {
       out->error = s.ToString();
+      out->unauthenticated = s.code() == StatusCode::kUnauthenticated;
       return;
     }
     engine.FreeBatchId(*batch).IgnoreError();
@@ -290,8 +300,10 @@ int RunInitiator(const Flags& flags, transfer::TransferEngine& engine, uint64_t 
 
   auto target = OpenWithRetry(engine, segment);
   if (!target.ok()) {
-    fmt::print(stderr, "cannot open segment {}: {}\n", segment, target.status().ToString());
-    return 1;
+    const bool refused = target.status().code() == StatusCode::kUnauthenticated;
+    fmt::print(stderr, "{}cannot open segment {}: {}\n", refused ? "authentication failed: " : "",
+               segment, target.status().ToString());
+    return refused ? kExitUnauthenticated : 1;
   }
   auto descriptor = engine.GetSegmentDescriptor(*target);
   if (!descriptor.ok() || descriptor->buffers.empty()) {
@@ -332,8 +344,9 @@ int RunInitiator(const Flags& flags, transfer::TransferEngine& engine, uint64_t 
   std::vector<double> latencies;
   for (auto& r : results) {
     if (!r.error.empty()) {
-      fmt::print(stderr, "transfer failed: {}\n", r.error);
-      return 1;
+      fmt::print(stderr, "{}transfer failed: {}\n",
+                 r.unauthenticated ? "authentication failed: " : "", r.error);
+      return r.unauthenticated ? kExitUnauthenticated : 1;
     }
     bytes += r.bytes;
     batches += r.batches;
@@ -479,6 +492,7 @@ int Main(int argc, char** argv) {
   options.connections_per_peer = flags.connections;
   options.slice_size = *slice_size;
   options.transfer_timeout = std::chrono::milliseconds(flags.transfer_timeout_ms);
+  options.auth_secret = common.auth_secret();
   for (size_t start = 0; start < flags.nics.size();) {
     size_t comma = flags.nics.find(',', start);
     if (comma == std::string::npos) comma = flags.nics.size();

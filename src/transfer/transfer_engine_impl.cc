@@ -6,6 +6,7 @@
 #include "transfer/transfer_engine_impl.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <random>
@@ -13,6 +14,7 @@
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "transfer/host_identity.h"
+#include "transfer/peer_auth.h"
 #include "transfer/segment_descriptor_codec.h"
 #include "transfer/transport/tcp/wire_format.h"
 #include "transfer/transport/ucx/ucx_resources.h"
@@ -51,6 +53,12 @@ Status TransferEngineOptions::Validate() const {
                            .status()
                            .WithContext("local_server_name"));
   }
+  if (auth_secret != nullptr && publish_ucx_keys) {
+    return InvalidParams(
+        "publish_ucx_keys cannot be combined with a cluster secret: readers of the metadata "
+        "server are not authenticated, and the keys would let any of them read and write this "
+        "engine's memory (peers fetch the keys through the authenticated HELLO instead)");
+  }
   return Status::Ok();
 }
 
@@ -84,6 +92,8 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   tcp_options.transfer_timeout = opts.transfer_timeout;
   tcp_options.file_segments = &engine->files_;
   tcp_options.peer_counters = &engine->peers_;
+  tcp_options.auth_secret = opts.auth_secret;
+  tcp_options.auth_refusals = &engine->auth_refusals_;
   TransferEngineImpl* raw = engine.get();
   auto transport = tcp::TcpTransport::Create(
       tcp_options, &engine->registry_,
@@ -92,18 +102,21 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   if (!transport.ok()) return transport.status().WithContext("starting the TCP transport");
   engine->transport_ = std::move(*transport);
   listen.port = engine->transport_->port();
-  engine->local_name_ = listen.ToString();
-  engine->transport_->set_local_name(engine->local_name_);
+  engine->local_name_ = engine->transport_->local_name();
+  engine->LogExposure(listen);
 
   if (protocol == Protocol::kAuto || protocol == Protocol::kShm) {
     shm::ShmExporterOptions exporter_options;
     exporter_options.segment_name = engine->local_name_;
     exporter_options.incarnation = engine->incarnation_;
+    exporter_options.auth_secret = opts.auth_secret;
+    exporter_options.auth_refusals = &engine->auth_refusals_;
     auto exporter = shm::ShmExporter::Create(exporter_options);
     if (!exporter.ok()) return exporter.status().WithContext("starting the shm exporter");
     engine->exporter_ = std::move(*exporter);
     shm::ShmTransportOptions shm_options;
     shm_options.local_name = engine->local_name_;
+    shm_options.auth_secret = opts.auth_secret;
     // Runs on the submitting thread; the engine outlives its shm transport.
     shm_options.on_stale_descriptor = [raw](const std::string& name) {
       raw->RefreshDescriptor(name);
@@ -128,11 +141,31 @@ Result<std::unique_ptr<TransferEngine>> TransferEngineImpl::Create(TransferEngin
   metadata_options.local_name = engine->local_name_;
   metadata_options.timeout = opts.connect_timeout;
   metadata_options.lease_ttl = opts.metadata_lease_ttl;
+  metadata_options.auth_secret = opts.auth_secret;
   MC_ASSIGN_OR_RETURN(engine->metadata_, CreateMetadataStore(metadata_options));
   MC_RETURN_IF_ERROR(engine->metadata_->Publish(engine->PublishedDescriptor()));
   MC_LOG_INFO("transfer engine {} ready (protocol {}, {} I/O threads)", engine->local_name_,
               opts.protocol, opts.io_threads);
   return std::unique_ptr<TransferEngine>(std::move(engine));
+}
+
+void TransferEngineImpl::LogExposure(const HostPort& listen) const {
+  if (options_.auth_secret != nullptr) {
+    MC_LOG_INFO("transfer engine {}: peers must prove the cluster secret (key id {})", local_name_,
+                options_.auth_secret->KeyId());
+    return;
+  }
+  std::vector<std::string> open;
+  if (!IsLoopbackHost(listen.host)) open.push_back(listen.host.empty() ? "*" : listen.host);
+  for (const std::string& nic : options_.nics) {
+    if (!IsLoopbackHost(nic) && nic != listen.host) open.push_back(nic);
+  }
+  if (open.empty()) return;
+  MC_LOG_WARN(
+      "transfer engine {} listens on {} (port {}) with no cluster secret: anyone who can reach "
+      "that port can read and write every buffer it registers (set --auth_secret_file; "
+      "docs/transfer_engine.md#authentication)",
+      local_name_, fmt::join(open, ", "), listen.port);
 }
 
 Status TransferEngineImpl::StartUcx() {

@@ -7,10 +7,12 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/host_port.h"
 #include "mooncake/transfer/transfer_engine.h"
 #include "transfer/batch_table.h"
 #include "transfer/memory_registry.h"
 #include "transfer/metadata/metadata_store.h"
+#include "transfer/peer_auth.h"
 #include "transfer/peer_counters.h"
 #include "transfer/protocol.h"
 #include "transfer/slice_router.h"
@@ -50,6 +52,8 @@ class TransferEngineImpl : public TransferEngine {
   shm::ShmStats shm_stats() const;
   // Counters of the ucx transport (zero when it is off); for tests and benchmarks.
   ucx::UcxStats ucx_stats() const;
+  // Peers refused because they did not prove the cluster secret (TCP and shm); for tests.
+  uint64_t auth_refusals() const { return auth_refusals_.count(); }
   // Counters of the file-segment I/O thread (zero before the first file segment).
   file::FileIoStats file_stats() const { return files_.stats(); }
 
@@ -68,6 +72,9 @@ class TransferEngineImpl : public TransferEngine {
   // Looks `name` up in the metadata store; when it serves UCX to us but the store left its
   // keys out, fetches the full descriptor from the segment itself (HELLO exchange).
   Result<SegmentDescriptor> LookupDescriptor(const std::string& name);
+  // Logs once how this engine is protected: the secret's key id, or a WARNING naming the
+  // non-loopback addresses it serves without one.
+  void LogExposure(const HostPort& listen) const;
   // Starts the ucx transport when the protocol asks for it (or "auto" finds RDMA).
   Status StartUcx();
   void RepublishDescriptor();
@@ -86,9 +93,10 @@ class TransferEngineImpl : public TransferEngine {
   uint64_t incarnation_ = 0;
   std::string host_id_;
   MemoryRegistry registry_;
-  // Both outlive transport_ (declared before it): target sessions use them.
+  // These three outlive transport_ (declared before it): target sessions use them.
   file::FileSegments files_;
   PeerCounterTable peers_;
+  AuthRefusals auth_refusals_;
   BatchTable batches_;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<tcp::TcpTransport> transport_;

@@ -51,9 +51,9 @@ Result<SegmentDescriptor> TransferEngineImpl::LookupDescriptor(const std::string
   }
   if (!keyless) return d;
   // Our route to it may be UCX: ask the segment itself, as P2PHANDSHAKE would.
-  auto full =
-      tcp::ConnectAndHandshake(HostPort{d.endpoints[0].host, d.endpoints[0].port}, local_name_,
-                               std::chrono::steady_clock::now() + options_.connect_timeout);
+  auto full = tcp::ConnectAndHandshake(HostPort{d.endpoints[0].host, d.endpoints[0].port},
+                                       local_name_, options_.auth_secret.get(),
+                                       std::chrono::steady_clock::now() + options_.connect_timeout);
   if (!full.ok()) {
     MC_LOG_WARN("segment {}: cannot fetch its UCX keys over HELLO: {}", name,
                 full.status().ToString());

@@ -61,7 +61,7 @@ enum : uint8_t {
 };
 
 std::string Header(uint8_t type, uint64_t id, uint64_t address, uint64_t length,
-                   uint16_t version = 1, uint32_t magic = kMagic) {
+                   uint16_t version = 2, uint32_t magic = kMagic) {
   std::string h(kHeaderSize, '\0');
   const int32_t status = 0;
   const uint8_t flags = 0;
@@ -184,13 +184,14 @@ std::optional<RawClient> ConnectAndHello(uint16_t port) {
   auto c = RawClient::Connect(port);
   EXPECT_TRUE(c.has_value());
   if (!c) return std::nullopt;
-  const std::string name = "raw-test-client";
-  EXPECT_TRUE(c->Send(Header(kHello, 77, 0, name.size()) + name));
+  // v2 HELLO: a 32-byte nonce, then the name (the target has no secret: no challenge).
+  const std::string payload = std::string(32, '\x01') + "raw-test-client";
+  EXPECT_TRUE(c->Send(Header(kHello, 77, 0, payload.size()) + payload));
   auto ack = c->ReadFrame();
   EXPECT_TRUE(ack.has_value()) << "no HELLO_ACK";
   if (!ack) return std::nullopt;
   EXPECT_EQ(ack->magic, kMagic);
-  EXPECT_EQ(ack->version, 1);
+  EXPECT_EQ(ack->version, 2);
   EXPECT_EQ(ack->type, kHelloAck);
   EXPECT_EQ(ack->status, 0);
   EXPECT_EQ(ack->id, 77u);
@@ -275,7 +276,7 @@ TEST_F(TransferEngineWireTest, MalformedFramesDropOnlyTheOffendingConnection) {
     auto c = RawClient::Connect(port);
     ASSERT_TRUE(c.has_value());
     const std::string name = "future-client";
-    ASSERT_TRUE(c->Send(Header(kHello, 5, 0, name.size(), /*version=*/2) + name));
+    ASSERT_TRUE(c->Send(Header(kHello, 5, 0, name.size(), /*version=*/3) + name));
     std::string before;
     EXPECT_TRUE(c->ClosedByPeer(kClose, &before)) << "wrong version was accepted";
     ASSERT_GE(before.size(), kHeaderSize) << "no explanation before the close";
@@ -283,7 +284,7 @@ TEST_F(TransferEngineWireTest, MalformedFramesDropOnlyTheOffendingConnection) {
     std::memcpy(&status, before.data() + 8, 4);
     EXPECT_EQ(static_cast<uint8_t>(before[6]), kHelloAck);
     EXPECT_EQ(status, static_cast<int32_t>(StatusCode::kInvalidVersion));
-    EXPECT_THAT(before.substr(kHeaderSize), HasSubstr("v2"));
+    EXPECT_THAT(before.substr(kHeaderSize), HasSubstr("v3"));
   }
   {  // Frames announcing absurd payloads are refused before anything is allocated or read.
     auto c = RawClient::Connect(port);

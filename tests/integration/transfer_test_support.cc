@@ -31,6 +31,11 @@ std::string& TargetFile() {
   return path;
 }
 
+std::vector<std::string>& TargetExtraArgs() {
+  static std::vector<std::string> args;
+  return args;
+}
+
 // Parses "READY segment=<name> buffer=0x<hex> size=<n> ..." into `target`.
 Status ParseReadyLine(const std::string& log, TargetProcess* target) {
   std::istringstream lines(log);
@@ -70,6 +75,7 @@ Result<TargetProcess> StartTargetOnce(uint64_t buffer_size, uint16_t port,
                   "--buffer_size=" + std::to_string(buffer_size)};
   if (!TargetProtocol().empty()) options.args.push_back("--protocol=" + TargetProtocol());
   if (!TargetFile().empty()) options.args.push_back("--target_file=" + TargetFile());
+  options.args.insert(options.args.end(), TargetExtraArgs().begin(), TargetExtraArgs().end());
   if (!launcher.empty()) {
     options.args.insert(options.args.begin(), options.binary);
     options.args.insert(options.args.begin(), launcher.begin() + 1, launcher.end());
@@ -110,6 +116,8 @@ Result<TargetProcess> StartTarget(uint64_t buffer_size, uint16_t port,
 void SetTargetProtocol(std::string protocol) { TargetProtocol() = std::move(protocol); }
 
 void SetTargetFile(std::string path) { TargetFile() = std::move(path); }
+
+void SetTargetExtraArgs(std::vector<std::string> args) { TargetExtraArgs() = std::move(args); }
 
 std::string TargetProtocolFor(const std::string& initiator_protocol) {
   return initiator_protocol == "ucx" || initiator_protocol == "rdma" ? "ucx" : "";

@@ -55,6 +55,9 @@ void SetTargetProtocol(std::string protocol);
 // Targets started from now on also serve `path` as file segment "bench" of `buffer_size`
 // bytes (--target_file; their memory buffer is then at most 4 MiB). "" = no file (default).
 void SetTargetFile(std::string path);
+// Targets started from now on also get these flags (e.g. {"--auth_secret_file=..."}); {} =
+// none (default). Not thread-safe; set it from the test's thread.
+void SetTargetExtraArgs(std::vector<std::string> args);
 // "ucx" for a "ucx" initiator, "" (auto) for the others.
 std::string TargetProtocolFor(const std::string& initiator_protocol);
 // OK when this build can run `protocol`; else why not (e.g. built without UCX), for

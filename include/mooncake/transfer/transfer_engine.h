@@ -80,9 +80,12 @@ struct TransferEngineOptions {
   // itself in the HELLO exchange; turn on only where everyone who can read the metadata
   // server may read and write this engine's registered memory.
   bool publish_ucx_keys = false;
-  // The cluster secret (docs/security.md). Set: every peer must prove at HELLO that it holds
-  // the same secret (and this engine proves it to them) before any descriptor, key, shm fd or
-  // byte is exchanged. Null (default): the engine serves anyone who connects.
+  // The cluster secret (docs/security.md; the exchange: docs/transfer_engine.md,
+  // "Authentication"). Set: every peer must prove at HELLO, on TCP and on the shm socket, that
+  // it holds the same secret (and this engine proves it to them) before any descriptor, key, shm
+  // fd or byte is exchanged; failures are kUnauthenticated. Cannot be combined with
+  // publish_ucx_keys. Null (default): the engine serves anyone who connects (and warns once
+  // when it listens on a non-loopback address).
   std::shared_ptr<const auth::ClusterSecret> auth_secret;
 
   Status Validate() const;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 
@@ -31,6 +32,10 @@ struct MetadataStoreOptions {
   // least 1 s; etcd may raise it to its minimum). A dead process's descriptor disappears
   // within about this long; keep-alives are sent every third of it.
   std::chrono::seconds lease_ttl{10};
+  // P2PHANDSHAKE only: the cluster secret proved to and demanded of the peer whose descriptor
+  // is asked for (null: none). A lookup that fails authentication is kUnauthenticated. (etcd
+  // readers are not authenticated: keys are never published there when a secret is set.)
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 };
 
 // "P2PHANDSHAKE" → handshake store; "etcd://host:port[,host:port...]" or a bare

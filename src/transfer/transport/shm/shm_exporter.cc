@@ -28,6 +28,14 @@ bool SameUserOrRoot(int connection) {
   return cred.uid == 0 || cred.uid == geteuid();
 }
 
+// "pid 123 (uid 1000)" of the process at the other end, for logs.
+std::string PeerOf(int connection) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return "unknown process";
+  return fmt::format("pid {} (uid {})", cred.pid, cred.uid);
+}
+
 Reply ErrorReply(MessageType type, StatusCode code, const std::string& message) {
   Reply r;
   r.type = type;
@@ -181,6 +189,8 @@ void ShmExporter::HandleConnection(UniqueFd connection) {
     SendMessage(connection.get(), &r, sizeof(r), -1, options_.io_timeout).IgnoreError();
     return;
   }
+  if (request.type != MessageType::kHello && request.type != MessageType::kFetch) return;
+  if (options_.auth_secret != nullptr && !Authenticate(connection.get(), request)) return;
   switch (request.type) {
     case MessageType::kHello: {
       Reply r;
@@ -219,6 +229,44 @@ void ShmExporter::HandleConnection(UniqueFd connection) {
     default:
       return;
   }
+}
+
+bool ShmExporter::Authenticate(int connection, const Request& request) {
+  const std::string initiator = TextOf(request.name);
+  Reply challenge;
+  challenge.type = MessageType::kChallenge;
+  challenge.incarnation = options_.incarnation;
+  challenge.nonce = auth::RandomNonce();
+  challenge.proof = ProvePeer(*options_.auth_secret, AuthStep::kShmTarget, request.nonce,
+                              challenge.nonce, initiator, options_.segment_name);
+  if (!SendMessage(connection, &challenge, sizeof(challenge), -1, options_.io_timeout).ok()) {
+    return false;
+  }
+  Request answer;
+  UniqueFd stray;
+  Status received =
+      ReceiveMessage(connection, &answer, sizeof(answer), &stray, options_.io_timeout);
+  std::string why;
+  if (!received.ok()) {
+    why = "did not answer the challenge (" + received.message() + ")";
+  } else if (answer.magic != kShmMagic || answer.type != MessageType::kProof) {
+    why = "sent no proof of the cluster secret";
+  } else if (!CheckPeerProof(*options_.auth_secret, AuthStep::kShmInitiator, answer.proof,
+                             challenge.nonce, request.nonce, initiator, options_.segment_name)) {
+    why = "wrong proof of the cluster secret";
+  } else {
+    return true;
+  }
+  if (options_.auth_refusals != nullptr) {
+    options_.auth_refusals->Refused("shm", PeerOf(connection),
+                                    fmt::format("'{}' {}", initiator, why));
+  }
+  // No detail for the peer: it learns that it failed, not why.
+  Reply refused = ErrorReply(
+      request.type == MessageType::kFetch ? MessageType::kFetchReply : MessageType::kHelloReply,
+      StatusCode::kUnauthenticated, "authentication failed");
+  SendMessage(connection, &refused, sizeof(refused), -1, options_.io_timeout).IgnoreError();
+  return false;
 }
 
 Reply ShmExporter::FetchReply(const Request& request, std::shared_ptr<UniqueFd>* fd) {

@@ -22,7 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
+#include "transfer/peer_auth.h"
 #include "transfer/transport/shm/shm_socket.h"
 
 namespace mooncake::transfer::shm {
@@ -35,6 +37,11 @@ struct ShmExporterOptions {
   uint32_t slots = 8192;
   // Bound on reading a request from / writing a reply to one connection (default 1 s).
   std::chrono::milliseconds io_timeout{1000};
+  // The cluster secret (null: none). Set: every connection must prove it (shm_socket.h)
+  // before the control table fd, a buffer's memfd or its bounds are handed out.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
+  // Where refused initiators are counted (not owned, outlives the exporter; may be null).
+  AuthRefusals* auth_refusals = nullptr;
 };
 
 class ShmExporter {
@@ -69,6 +76,9 @@ class ShmExporter {
   explicit ShmExporter(ShmExporterOptions options);
   void Serve();
   void HandleConnection(UniqueFd connection);
+  // Challenges the initiator that sent `request` and checks its proof; false (the initiator
+  // refused, counted and told "authentication failed") when it did not prove the secret.
+  bool Authenticate(int connection, const Request& request);
   Reply FetchReply(const Request& request, std::shared_ptr<UniqueFd>* fd);
 
   const ShmExporterOptions options_;

@@ -17,6 +17,7 @@
 #include "common/address_range.h"
 #include "common/logging.h"
 #include "mooncake/common/crc32c.h"
+#include "transfer/peer_auth.h"
 
 namespace mooncake::transfer::shm {
 namespace {
@@ -37,6 +38,54 @@ bool SafeToMap(int fd, uint64_t end) {
 
 // The address range of a `buffers_` entry.
 constexpr auto RangeOfEntry = [](const auto& entry) { return entry.second->range(); };
+
+// Sends `request` to the owner of segment `target` and receives its reply (and fd), going
+// through the challenge–response of shm_socket.h when the owner asks for it. With a secret
+// here, a reply that came without the owner proving the secret is refused (its fd dropped).
+Status Exchange(int socket, Request request, const ShmPeerOptions& options,
+                const std::string& target, Reply* reply, UniqueFd* fd) {
+  request.nonce = auth::RandomNonce();
+  CopyText(request.name, options.local_name);
+  const std::string me = TextOf(request.name);
+  MC_RETURN_IF_ERROR(SendMessage(socket, &request, sizeof(request), -1, options.io_timeout));
+  MC_RETURN_IF_ERROR(ReceiveMessage(socket, reply, sizeof(*reply), fd, options.io_timeout));
+  const auth::ClusterSecret* secret = options.auth_secret.get();
+  if (reply->magic != kShmMagic || reply->type != MessageType::kChallenge) {
+    if (secret != nullptr && reply->status == 0) {
+      *fd = UniqueFd();
+      return Unauthenticated(fmt::format(
+          "authentication failed: segment {} does not prove the cluster secret (it answered "
+          "without a challenge: is it running without --auth_secret_file?)",
+          target));
+    }
+    return Status::Ok();
+  }
+  if (secret == nullptr) {
+    return Unauthenticated(fmt::format(
+        "authentication failed: segment {} requires the cluster secret and this process has "
+        "none (--auth_secret_file / MC_AUTH_SECRET_FILE)",
+        target));
+  }
+  if (!CheckPeerProof(*secret, AuthStep::kShmTarget, reply->proof, request.nonce, reply->nonce, me,
+                      target)) {
+    return Unauthenticated(
+        fmt::format("authentication failed: segment {} does not prove the cluster secret", target));
+  }
+  Request proof;
+  proof.type = MessageType::kProof;
+  CopyText(proof.name, me);
+  proof.proof =
+      ProvePeer(*secret, AuthStep::kShmInitiator, reply->nonce, request.nonce, me, target);
+  MC_RETURN_IF_ERROR(SendMessage(socket, &proof, sizeof(proof), -1, options.io_timeout));
+  MC_RETURN_IF_ERROR(ReceiveMessage(socket, reply, sizeof(*reply), fd, options.io_timeout));
+  if (reply->status == static_cast<int32_t>(StatusCode::kUnauthenticated)) {
+    return Unauthenticated(fmt::format(
+        "authentication failed: segment {} refused our proof of the cluster secret (the two "
+        "sides hold different secrets)",
+        target));
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -86,14 +135,10 @@ Result<std::shared_ptr<ShmPeer>> ShmPeer::Connect(const SegmentDescriptor& targe
   Request hello;
   hello.type = MessageType::kHello;
   hello.incarnation = target.incarnation;
-  CopyText(hello.name, options.local_name);
-  MC_RETURN_IF_ERROR(SendMessage(peer->watch_.get(), &hello, sizeof(hello), -1, options.io_timeout)
-                         .WithContext(where));
   Reply reply;
   UniqueFd table_fd;
-  MC_RETURN_IF_ERROR(
-      ReceiveMessage(peer->watch_.get(), &reply, sizeof(reply), &table_fd, options.io_timeout)
-          .WithContext(where));
+  MC_RETURN_IF_ERROR(Exchange(peer->watch_.get(), hello, options, target.name, &reply, &table_fd)
+                         .WithContext(where));
   if (reply.magic != kShmMagic || reply.type != MessageType::kHelloReply) {
     return InvalidParams(where + ": not a HELLO reply");
   }
@@ -216,10 +261,8 @@ Result<ShmPeer::BufferRef> ShmPeer::Fetch(uint64_t address, uint64_t length) {
   fetch.length = length;
   Reply reply;
   UniqueFd fd;
-  Status exchanged = SendMessage(c.get(), &fetch, sizeof(fetch), -1, options_.io_timeout);
-  if (exchanged.ok()) {
-    exchanged = ReceiveMessage(c.get(), &reply, sizeof(reply), &fd, options_.io_timeout);
-  }
+  Status exchanged = Exchange(c.get(), fetch, options_, name_, &reply, &fd);
+  if (exchanged.code() == StatusCode::kUnauthenticated) return exchanged.WithContext(where);
   if (!exchanged.ok()) {
     // Do not make every following slice wait out the timeout again.
     fetch_retry_after_ = std::chrono::steady_clock::now() + options_.io_timeout;

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 #include "transfer/slice.h"
@@ -42,8 +43,11 @@ struct ShmCounters {
 };
 
 struct ShmPeerOptions {
-  std::string local_name;  // announced in HELLO (logs only)
+  std::string local_name;  // announced in HELLO and FETCH (logs, proofs)
   std::chrono::milliseconds io_timeout{1000};
+  // The cluster secret (null: none): proved to and demanded of the owner on every connection
+  // (shm_socket.h) before any fd it passes is used.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 };
 
 // What a Move found out beyond the slices' own outcomes.
@@ -58,7 +62,8 @@ struct MoveOutcome {
 class ShmPeer {
  public:
   // Connects to `target.shm_endpoint` and says HELLO. kSegmentNotFound when nobody listens
-  // (the owner exited); other codes when the owner refuses us (another user, version).
+  // (the owner exited); kUnauthenticated when the two sides do not prove the same cluster
+  // secret; other codes when the owner refuses us (another user, version).
   static Result<std::shared_ptr<ShmPeer>> Connect(const SegmentDescriptor& target,
                                                   const ShmPeerOptions& options,
                                                   ShmCounters* counters);

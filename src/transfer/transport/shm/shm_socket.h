@@ -12,11 +12,18 @@
 //                              ◄──     RELEASED(buffer id) notices; hang-up = owner exited
 //   FETCH(address, length)     ──►     (a fresh connection per fetch)
 //                              ◄──     FETCH reply (+ buffer memfd when shared), then close
+//
+// With a cluster secret, every connection (HELLO and FETCH alike) first goes through the
+// challenge–response of src/transfer/peer_auth.h: the first request carries the initiator's
+// nonce; the exporter answers CHALLENGE (its nonce and proof) instead of the reply; the
+// initiator checks that proof and sends PROOF; only then does the exporter answer the first
+// request, fd attached. A refused initiator gets a reply with kUnauthenticated and no fd.
 
 #include <chrono>
 #include <cstdint>
 #include <string>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "transfer/transport/tcp/socket_util.h"
 
@@ -25,7 +32,8 @@ namespace mooncake::transfer::shm {
 using tcp::UniqueFd;
 
 inline constexpr uint32_t kShmMagic = 0x4d53434d;  // "MCSM" in memory order
-inline constexpr uint16_t kShmVersion = 1;
+// 2: nonces and proofs (cluster secret) in every request and reply.
+inline constexpr uint16_t kShmVersion = 2;
 // Longest abstract name: sun_path holds 108 bytes, the first is the NUL of the abstract form.
 inline constexpr size_t kMaxEndpointName = 100;
 
@@ -35,6 +43,8 @@ enum class MessageType : uint16_t {
   kFetch = 3,
   kFetchReply = 4,
   kReleased = 5,
+  kChallenge = 6,  // exporter → initiator: nonce + proof, instead of the first reply
+  kProof = 7,      // initiator → exporter: proof, answering a challenge
 };
 
 struct Request {
@@ -44,7 +54,9 @@ struct Request {
   uint64_t incarnation = 0;  // HELLO: the incarnation the initiator expects
   uint64_t address = 0;      // FETCH: the range asked for
   uint64_t length = 0;
-  char name[64] = {};  // HELLO: the initiator's segment name (for logs), NUL-padded
+  char name[64] = {};   // the initiator's segment name (logs, proofs), NUL-padded
+  auth::Nonce nonce{};  // HELLO/FETCH: the initiator's fresh nonce
+  auth::Mac proof{};    // PROOF: the initiator's proof
 };
 
 struct Reply {
@@ -60,6 +72,8 @@ struct Reply {
   uint64_t length = 0;
   uint64_t fd_offset = 0;  // FETCH with fd: where `base` lies in the memfd
   char message[128] = {};
+  auth::Nonce nonce{};  // CHALLENGE: the exporter's fresh nonce
+  auth::Mac proof{};    // CHALLENGE: the exporter's proof
 };
 
 // Owner → initiator on the watch connection: a buffer was unregistered.
@@ -70,7 +84,7 @@ struct Notice {
   uint64_t id = 0;
 };
 
-static_assert(sizeof(Request) == 96 && sizeof(Reply) == 192 && sizeof(Notice) == 16);
+static_assert(sizeof(Request) == 160 && sizeof(Reply) == 256 && sizeof(Notice) == 16);
 
 // "@mooncake-te/<segment>/<incarnation hex>", shortened to "@mooncake-te/<hex>" when long.
 // The leading '@' marks the abstract namespace.

@@ -49,6 +49,7 @@ Result<std::shared_ptr<ShmPeer>> ShmTransport::PeerFor(const SegmentDescriptor& 
   ShmPeerOptions peer_options;
   peer_options.local_name = options_.local_name;
   peer_options.io_timeout = options_.io_timeout;
+  peer_options.auth_secret = options_.auth_secret;
   MC_ASSIGN_OR_RETURN(std::shared_ptr<ShmPeer> peer,
                       ShmPeer::Connect(target, peer_options, &counters_));
   {

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 #include "transfer/slice.h"
@@ -26,7 +27,9 @@
 namespace mooncake::transfer::shm {
 
 struct ShmTransportOptions {
-  std::string local_name;  // announced to owners (logs only)
+  std::string local_name;  // announced to owners (logs, proofs)
+  // The cluster secret (null: none), proved to and demanded of every owner (shm_socket.h).
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
   // Bound on each control-socket exchange (HELLO, FETCH); default 1 s.
   std::chrono::milliseconds io_timeout{1000};
   // Called (on the submitting thread, no lock held) when Submit found a segment's descriptor

@@ -240,7 +240,11 @@ bool Connection::ProcessBuffered() {
       current_ = *header;
       auto sink = OnHeader(current_);
       if (!sink.ok()) {
-        MC_LOG_WARN("dropping connection to {}: {}", peer_label_, sink.status().ToString());
+        // A subclass that closed the connection itself has already said why (and rate-limits
+        // what strangers can make it log).
+        if (!closed()) {
+          MC_LOG_WARN("dropping connection to {}: {}", peer_label_, sink.status().ToString());
+        }
         CloseNow(sink.status());
         return false;
       }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/logging.h"
+
 namespace mooncake::transfer::tcp {
 namespace {
 
@@ -13,19 +15,34 @@ constexpr uint64_t kMaxFileRequest = uint64_t{64} << 20;
 TargetSession::TargetSession(UniqueFd fd, EventLoop* loop, std::string peer_label,
                              const MemoryRegistry* registry, file::FileSegments* files,
                              PeerCounterTable* peer_counters, DescriptorProvider descriptor,
-                             std::chrono::milliseconds hello_timeout, uint32_t own_tag)
+                             std::chrono::milliseconds hello_timeout, uint32_t own_tag,
+                             TargetIdentity identity)
     : Connection(std::move(fd), loop, std::move(peer_label)),
       registry_(registry),
       files_(files),
       peer_counters_(peer_counters),
       descriptor_(std::move(descriptor)),
       hello_timeout_(hello_timeout),
+      identity_(std::move(identity)),
       own_tag_(own_tag) {}
 
 Result<Connection::PayloadSink> TargetSession::OnHeader(const FrameHeader& header) {
-  if (!hello_done_ && header.type != FrameType::kHello) {
-    return InvalidParams(
-        fmt::format("{} sent {} before HELLO", peer_label(), FrameTypeName(header.type)));
+  switch (state_) {
+    case HelloState::kAwaitHello:
+      if (header.type == FrameType::kHello) return PayloadSink{PayloadSink::Kind::kControl};
+      return InvalidParams(
+          fmt::format("{} sent {} before HELLO", peer_label(), FrameTypeName(header.type)));
+    case HelloState::kAwaitProof:
+      if (header.type == FrameType::kAuthProof) return PayloadSink{PayloadSink::Kind::kControl};
+      // Not one byte of a request is read, let alone served, before the proof.
+      Refuse(
+          fmt::format("sent {} instead of proving the cluster secret", FrameTypeName(header.type)));
+      return Unauthenticated(fmt::format("{} sent {} before authenticating", peer_label(),
+                                         FrameTypeName(header.type)));
+    case HelloState::kRefused:  // closing: nothing more is read
+      return Unauthenticated(fmt::format("{} failed to authenticate", peer_label()));
+    case HelloState::kReady:
+      break;
   }
   switch (header.type) {
     case FrameType::kHello:
@@ -54,15 +71,12 @@ Result<Connection::PayloadSink> TargetSession::OnHeader(const FrameHeader& heade
 
 void TargetSession::OnFrame(const FrameHeader& header, std::string&& control) {
   switch (header.type) {
-    case FrameType::kHello: {
-      hello_done_ = true;
-      if (peer_counters_ != nullptr) served_ = peer_counters_->For(control);
-      FrameHeader ack;
-      ack.type = FrameType::kHelloAck;
-      ack.request_id = header.request_id;
-      replies_.push_back(MakeControlFrame(ack, descriptor_()));
+    case FrameType::kHello:
+      OnHello(header, std::move(control));
       break;
-    }
+    case FrameType::kAuthProof:
+      OnProof(header, std::move(control));
+      break;
     case FrameType::kReadRequest:
       if (current_valid_ && current_file_) {
         std::shared_ptr<char> buffer = files_->AcquireStaging(header.length);
@@ -96,6 +110,82 @@ void TargetSession::OnFrame(const FrameHeader& header, std::string&& control) {
     default:
       break;
   }
+}
+
+void TargetSession::OnHello(const FrameHeader& header, std::string&& payload) {
+  if (state_ == HelloState::kReady) {  // a repeated HELLO refreshes the descriptor
+    Accept(header.request_id);
+    return;
+  }
+  auto hello = DecodeHello(payload);
+  if (!hello.ok()) {
+    Close(hello.status().WithContext(fmt::format("HELLO from {}", peer_label())));
+    return;
+  }
+  hello_ = std::move(*hello);
+  if (identity_.secret == nullptr) {
+    Accept(header.request_id);
+    return;
+  }
+  // Our proof first: an initiator must not hand its requests to a target that cannot show
+  // the secret. Its label differs from the initiator's, so it cannot be replayed as one.
+  ChallengePayload challenge;
+  challenge.nonce = nonce_ = auth::RandomNonce();
+  challenge.name = identity_.name;
+  challenge.proof = ProvePeer(*identity_.secret, AuthStep::kTcpTarget, hello_.nonce, nonce_,
+                              hello_.name, identity_.name);
+  FrameHeader frame;
+  frame.type = FrameType::kAuthChallenge;
+  frame.request_id = header.request_id;
+  replies_.push_back(MakeControlFrame(frame, EncodeChallenge(challenge)));
+  state_ = HelloState::kAwaitProof;
+}
+
+void TargetSession::OnProof(const FrameHeader& header, std::string&& payload) {
+  if (header.status != 0) {
+    Refuse("holds no cluster secret");
+    return;
+  }
+  auto proof = DecodeProof(payload);
+  if (!proof.ok() || !CheckPeerProof(*identity_.secret, AuthStep::kTcpInitiator, *proof, nonce_,
+                                     hello_.nonce, hello_.name, identity_.name)) {
+    Refuse("wrong proof of the cluster secret");
+    return;
+  }
+  Accept(header.request_id);
+}
+
+void TargetSession::Accept(uint64_t request_id) {
+  state_ = HelloState::kReady;
+  if (peer_counters_ != nullptr && served_ == nullptr) served_ = peer_counters_->For(hello_.name);
+  FrameHeader ack;
+  ack.type = FrameType::kHelloAck;
+  ack.request_id = request_id;
+  replies_.push_back(MakeControlFrame(ack, descriptor_()));
+}
+
+void TargetSession::OnClose(const Status& reason) {
+  if (state_ != HelloState::kAwaitProof || identity_.refusals == nullptr) return;
+  identity_.refusals->Refused(
+      "tcp", peer_label(),
+      fmt::format("'{}' hung up when challenged for the cluster secret (another secret?)",
+                  hello_.name));
+}
+
+void TargetSession::Refuse(std::string_view why) {
+  state_ = HelloState::kRefused;
+  if (identity_.refusals != nullptr) {
+    identity_.refusals->Refused("tcp", peer_label(), fmt::format("'{}' {}", hello_.name, why));
+  }
+  // The peer learns that it failed, not why: no detail that helps guessing.
+  FrameHeader ack;
+  ack.type = FrameType::kHelloAck;
+  ack.status = static_cast<int32_t>(StatusCode::kUnauthenticated);
+  // Pending replies can only be our challenge (nothing else is sent before the proof).
+  replies_.push_back(MakeControlFrame(ack, "authentication failed"));
+  Send(std::move(replies_));
+  replies_.clear();
+  Close(Unauthenticated(fmt::format("{} failed to authenticate", peer_label())));
 }
 
 void TargetSession::CountServed(bool read, uint64_t bytes) {
@@ -182,9 +272,9 @@ void TargetSession::OnReadBatchDone() {
 }
 
 void TargetSession::OnTick(std::chrono::steady_clock::time_point now) {
-  if (!hello_done_ && now - accepted_at_ > hello_timeout_) {
-    Close(Status(StatusCode::kRpcTimeout, fmt::format("{} sent no HELLO within {} ms", peer_label(),
-                                                      hello_timeout_.count())));
+  if (state_ != HelloState::kReady && now - accepted_at_ > hello_timeout_) {
+    Close(Status(StatusCode::kRpcTimeout, fmt::format("{} did not complete HELLO within {} ms",
+                                                      peer_label(), hello_timeout_.count())));
   }
 }
 

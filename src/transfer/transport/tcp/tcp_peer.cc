@@ -105,12 +105,16 @@ Status TcpPeer::EnsureConnected() {
            std::none_of(paths_.begin(), paths_.end(), [](const Path& p) { return p.connecting; });
   });
   std::string causes;
+  bool all_unauthenticated = true;
   for (const Path& p : paths_) {
     if (!p.channels.empty()) return Status::Ok();
     causes += fmt::format("{}{}: {}", causes.empty() ? "" : "; ", PathLabel(p.plan),
                           p.last_error.empty() ? "not connected" : p.last_error);
+    all_unauthenticated = all_unauthenticated && p.last_code == StatusCode::kUnauthenticated;
   }
-  return TransferFail(fmt::format("segment {} unreachable: {}", name_, causes));
+  // Callers (and users) branch on an authentication failure: keep its code.
+  return Status(all_unauthenticated ? StatusCode::kUnauthenticated : StatusCode::kTransferFail,
+                fmt::format("segment {} unreachable: {}", name_, causes));
 }
 
 void TcpPeer::ConnectPaths(const std::vector<PathPlan>& plans) {
@@ -136,6 +140,7 @@ void TcpPeer::ConnectPaths(const std::vector<PathPlan>& plans) {
           path->backoff = std::clamp(path->backoff * 2, kMinBackoff, kMaxBackoff);
           path->retry_after = Clock::now() + path->backoff;
           path->last_error = error.message();
+          path->last_code = error.code();
         }
         break;  // the path is down: do not wait out the deadline once per connection
       }
@@ -146,6 +151,7 @@ void TcpPeer::ConnectPaths(const std::vector<PathPlan>& plans) {
       path->channels.push_back(std::move(channel));
       path->backoff = std::chrono::milliseconds(0);
       path->last_error.clear();
+      path->last_code = StatusCode::kOk;
     }
   }
   std::lock_guard lock(mutex_);
@@ -160,7 +166,8 @@ void TcpPeer::ConnectPaths(const std::vector<PathPlan>& plans) {
 
 std::shared_ptr<InitiatorChannel> TcpPeer::OpenChannel(const PathPlan& plan,
                                                        Clock::time_point deadline, Status* error) {
-  auto hs = ConnectAndHandshake(plan.remote, options_.local_name, deadline, plan.local);
+  auto hs = ConnectAndHandshake(plan.remote, options_.local_name, options_.auth_secret.get(),
+                                deadline, plan.local);
   if (!hs.ok()) {
     *error = hs.status();
     return nullptr;

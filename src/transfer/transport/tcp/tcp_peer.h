@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/host_port.h"
+#include "mooncake/common/cluster_secret.h"
 #include "transfer/slice.h"
 #include "transfer/transport/tcp/event_loop.h"
 #include "transfer/transport/tcp/initiator_channel.h"
@@ -33,6 +34,8 @@ struct TcpPeerOptions {
   int connections = 4;                  // per path
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds transfer_timeout{10000};
+  // The cluster secret proved to and demanded of the peer at HELLO (null: none).
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 };
 
 class TcpPeer : public std::enable_shared_from_this<TcpPeer> {
@@ -65,6 +68,7 @@ class TcpPeer : public std::enable_shared_from_this<TcpPeer> {
     Clock::time_point retry_after{};
     std::chrono::milliseconds backoff{0};
     std::string last_error;
+    StatusCode last_code = StatusCode::kOk;
     bool connecting = false;
   };
 

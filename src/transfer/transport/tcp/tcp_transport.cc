@@ -1,5 +1,6 @@
 #include "transfer/transport/tcp/tcp_transport.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <sys/socket.h>
 
@@ -10,6 +11,25 @@
 #include "transfer/transport/tcp/target_session.h"
 
 namespace mooncake::transfer::tcp {
+namespace {
+
+// "ip:port" of an accepted peer, for logs.
+std::string AddressOf(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (addr.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
+    return fmt::format("{}:{}", text, ntohs(v4->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+    return fmt::format("[{}]:{}", text, ntohs(v6->sin6_port));
+  }
+  return "an unknown address";
+}
+
+}  // namespace
 
 // Accepts connections and hands each to a loop as a TargetSession.
 class TcpTransport::Listener : public EventHandler {
@@ -47,10 +67,14 @@ class TcpTransport::Listener : public EventHandler {
       if (starved_) MC_LOG_INFO("accepting connections again");
       starved_ = false;
       TuneSocket(fd);
+      TargetIdentity identity;
+      identity.name = owner_->local_name_;
+      identity.secret = owner_->options_.auth_secret.get();
+      identity.refusals = owner_->options_.auth_refusals;
       auto session = std::make_shared<TargetSession>(
-          UniqueFd(fd), owner_->NextLoop(), "incoming connection", registry_,
+          UniqueFd(fd), owner_->NextLoop(), AddressOf(addr), registry_,
           owner_->options_.file_segments, owner_->options_.peer_counters, descriptor_,
-          owner_->options_.hello_timeout, owner_->options_.incarnation_tag);
+          owner_->options_.hello_timeout, owner_->options_.incarnation_tag, std::move(identity));
       Status attached = session->Attach();
       if (!attached.ok()) MC_LOG_WARN("cannot serve connection: {}", attached.ToString());
     }
@@ -80,6 +104,8 @@ Result<std::unique_ptr<TcpTransport>> TcpTransport::Create(TcpTransportOptions o
   std::unique_ptr<TcpTransport> transport(
       new TcpTransport(std::move(options), std::move(on_peer_restart)));
   transport->port_ = port;
+  // Known before the first connection is accepted: targets name themselves in challenges.
+  transport->local_name_ = HostPort{transport->options_.listen.host, port}.ToString();
   for (int i = 0; i < transport->options_.io_threads; ++i) {
     MC_ASSIGN_OR_RETURN(auto loop, EventLoop::Create(std::chrono::milliseconds(100)));
     transport->loops_.push_back(std::move(loop));
@@ -131,6 +157,7 @@ std::shared_ptr<TcpPeer> TcpTransport::GetOrCreatePeer(const SegmentDescriptor& 
   peer_options.connections = options_.connections_per_peer;
   peer_options.connect_timeout = options_.connect_timeout;
   peer_options.transfer_timeout = options_.transfer_timeout;
+  peer_options.auth_secret = options_.auth_secret;
   auto peer = std::make_shared<TcpPeer>(
       target, peer_options, [this] { return NextLoop(); }, on_peer_restart_);
   peers_.emplace(target.name, peer);

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "common/host_port.h"
+#include "mooncake/common/cluster_secret.h"
 #include "transfer/memory_registry.h"
+#include "transfer/peer_auth.h"
 #include "transfer/peer_counters.h"
 #include "transfer/transport/file/file_segments.h"
 #include "transfer/transport/tcp/event_loop.h"
@@ -38,6 +40,11 @@ struct TcpTransportOptions {
   file::FileSegments* file_segments = nullptr;
   // Where bytes served to each peer are counted (not owned; may be null: not counted).
   PeerCounterTable* peer_counters = nullptr;
+  // The cluster secret (null: none). Set: peers connecting to us must prove it before they are
+  // served anything, and we prove it to the peers we connect to (peer_auth.h).
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
+  // Where peers that failed to prove the secret are counted (not owned; may be null).
+  AuthRefusals* auth_refusals = nullptr;
 };
 
 class TcpTransport : public Transport {
@@ -52,8 +59,8 @@ class TcpTransport : public Transport {
                                                       DescriptorListener on_peer_restart);
   ~TcpTransport() override;
 
-  // The name peers use in HELLO; set once the engine knows its own name.
-  void set_local_name(std::string name) { local_name_ = std::move(name); }
+  // This segment's name: the listen host and the port actually bound.
+  const std::string& local_name() const { return local_name_; }
   uint16_t port() const { return port_; }
 
   std::vector<EndpointDescriptor> endpoints() const override;

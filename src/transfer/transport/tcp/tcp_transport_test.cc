@@ -112,8 +112,9 @@ TEST(TcpTransportTest, RequestsTaggedForAnotherIncarnationAreRefused) {
   ASSERT_TRUE(fd.ok()) << fd.status().ToString();
   FrameHeader hello;
   hello.type = FrameType::kHello;
-  hello.length = 4;
-  ASSERT_TRUE(Exchange(fd->get(), hello, "test").ok());
+  const std::string hello_payload = EncodeHello({auth::RandomNonce(), "test"});
+  hello.length = hello_payload.size();
+  ASSERT_TRUE(Exchange(fd->get(), hello, hello_payload).ok());
 
   FrameHeader read;
   read.type = FrameType::kReadRequest;

@@ -25,7 +25,7 @@ T Get(const uint8_t* data, size_t offset) {
 
 bool IsKnownType(uint8_t type) {
   return type >= static_cast<uint8_t>(FrameType::kHello) &&
-         type <= static_cast<uint8_t>(FrameType::kWriteResponse);
+         type <= static_cast<uint8_t>(FrameType::kAuthProof);
 }
 
 }  // namespace
@@ -69,6 +69,10 @@ Result<FrameHeader> DecodeHeader(const uint8_t* data) {
                                         header.type == FrameType::kWriteRequest);
   uint64_t limit = is_data ? kMaxDataPayload : kMaxControlPayload;
   if (header.type == FrameType::kReadRequest) limit = kMaxDataPayload;
+  if (header.type == FrameType::kHello || header.type == FrameType::kAuthChallenge ||
+      header.type == FrameType::kAuthProof) {
+    limit = kMaxHandshakePayload;
+  }
   if (header.length > limit) {
     return Status(StatusCode::kInvalidParams,
                   fmt::format("{} frame announces {} bytes, limit is {}",
@@ -91,8 +95,59 @@ const char* FrameTypeName(FrameType type) {
       return "WRITE_REQUEST";
     case FrameType::kWriteResponse:
       return "WRITE_RESPONSE";
+    case FrameType::kAuthChallenge:
+      return "AUTH_CHALLENGE";
+    case FrameType::kAuthProof:
+      return "AUTH_PROOF";
   }
   return "UNKNOWN";
+}
+
+std::string EncodeHello(const HelloPayload& hello) {
+  std::string out(auth::AsBytes(hello.nonce));
+  out += hello.name;
+  return out;
+}
+
+Result<HelloPayload> DecodeHello(std::string_view payload) {
+  HelloPayload hello;
+  if (payload.size() < hello.nonce.size()) {
+    return InvalidParams(fmt::format("HELLO of {} bytes carries no nonce (v{} needs {} bytes)",
+                                     payload.size(), kProtocolVersion, hello.nonce.size()));
+  }
+  std::memcpy(hello.nonce.data(), payload.data(), hello.nonce.size());
+  hello.name = payload.substr(hello.nonce.size());
+  return hello;
+}
+
+std::string EncodeChallenge(const ChallengePayload& challenge) {
+  std::string out(auth::AsBytes(challenge.nonce));
+  out += auth::AsBytes(challenge.proof);
+  out += challenge.name;
+  return out;
+}
+
+Result<ChallengePayload> DecodeChallenge(std::string_view payload) {
+  ChallengePayload c;
+  const size_t fixed = c.nonce.size() + c.proof.size();
+  if (payload.size() < fixed) {
+    return InvalidParams(
+        fmt::format("AUTH_CHALLENGE of {} bytes, expected at least {}", payload.size(), fixed));
+  }
+  std::memcpy(c.nonce.data(), payload.data(), c.nonce.size());
+  std::memcpy(c.proof.data(), payload.data() + c.nonce.size(), c.proof.size());
+  c.name = payload.substr(fixed);
+  return c;
+}
+
+Result<auth::Mac> DecodeProof(std::string_view payload) {
+  auth::Mac proof{};
+  if (payload.size() != proof.size()) {
+    return InvalidParams(
+        fmt::format("AUTH_PROOF of {} bytes, expected {}", payload.size(), proof.size()));
+  }
+  std::memcpy(proof.data(), payload.data(), proof.size());
+  return proof;
 }
 
 }  // namespace mooncake::transfer::tcp

@@ -17,22 +17,41 @@
 //
 // READ_REQUEST carries no payload; READ_RESPONSE carries `length` bytes of data when OK and an
 // error message otherwise. WRITE_REQUEST carries the data; WRITE_RESPONSE carries nothing when
-// OK and an error message otherwise. HELLO carries the client's name; HELLO_ACK carries the
-// server's segment descriptor (JSON) or, when status is not OK, an error message.
+// OK and an error message otherwise. HELLO carries the client's nonce and name (EncodeHello);
+// HELLO_ACK carries the server's segment descriptor (JSON) or, when status is not OK, an error
+// message.
+//
+// A connection opens with (src/transfer/peer_auth.h explains the proofs):
+//   HELLO ──►
+//         ◄── AUTH_CHALLENGE (target nonce, proof, name)   only when the target has a secret
+//   AUTH_PROOF ──►                                          only after a challenge
+//         ◄── HELLO_ACK (descriptor; kUnauthenticated "authentication failed" when refused)
+// A target with a secret answers nothing but AUTH_CHALLENGE, and accepts nothing but
+// AUTH_PROOF, until the proof checked out. An initiator with a secret sends nothing after HELLO
+// until the target's proof checked out; a HELLO_ACK without a challenge fails it. An initiator
+// without a secret answers a challenge with AUTH_PROOF carrying kUnauthenticated and a reason.
+//
+// Version 2 added the nonce to HELLO and the two AUTH frames; a v1 peer is told the versions
+// (HELLO_ACK kInvalidVersion) and dropped.
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 
 namespace mooncake::transfer::tcp {
 
 inline constexpr uint32_t kFrameMagic = 0x4554434D;  // "MCTE" in memory order
-inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr uint16_t kProtocolVersion = 2;
 inline constexpr size_t kFrameHeaderSize = 40;
 // Control payloads (HELLO, descriptors, error messages) are small.
 inline constexpr uint64_t kMaxControlPayload = 4 << 20;
+// Frames a peer may send before it is authenticated are smaller still: strangers must not make
+// us buffer megabytes.
+inline constexpr uint64_t kMaxHandshakePayload = 64 << 10;
 // Data payloads of one frame; requests are sliced far below this.
 inline constexpr uint64_t kMaxDataPayload = 1ull << 30;
 
@@ -43,6 +62,8 @@ enum class FrameType : uint8_t {
   kReadResponse = 4,
   kWriteRequest = 5,
   kWriteResponse = 6,
+  kAuthChallenge = 7,
+  kAuthProof = 8,
 };
 
 struct FrameHeader {
@@ -79,5 +100,26 @@ inline EncodedHeader EncodeHeader(const FrameHeader& header) {
 Result<FrameHeader> DecodeHeader(const uint8_t* data);
 
 const char* FrameTypeName(FrameType type);
+
+// HELLO's payload: the initiator's fresh nonce, then its name.
+struct HelloPayload {
+  auth::Nonce nonce{};
+  std::string name;
+};
+std::string EncodeHello(const HelloPayload& hello);
+// InvalidParams when shorter than a nonce.
+Result<HelloPayload> DecodeHello(std::string_view payload);
+
+// AUTH_CHALLENGE's payload: the target's fresh nonce, its proof, then its name.
+struct ChallengePayload {
+  auth::Nonce nonce{};
+  auth::Mac proof{};
+  std::string name;
+};
+std::string EncodeChallenge(const ChallengePayload& challenge);
+Result<ChallengePayload> DecodeChallenge(std::string_view payload);
+
+// AUTH_PROOF's payload with status OK: exactly the initiator's proof. (With a status, a message.)
+Result<auth::Mac> DecodeProof(std::string_view payload);
 
 }  // namespace mooncake::transfer::tcp
