@@ -71,6 +71,7 @@ int Run(int argc, char** argv) {
   app.add_option("--keys", f.keys, "Keys per thread (0: about 64 MiB of values, at most 1024)")
       ->capture_default_str();
   if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
+  f.auth_secret = common.auth_secret();
   auto size = ParseSize(value_size);
   if (!size.ok() || *size == 0) {
     std::fprintf(stderr, "store_bench: --value_size '%s': %s\n", value_size.c_str(),
