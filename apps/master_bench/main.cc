@@ -43,6 +43,8 @@ struct Flags {
   uint64_t value_size = 4096;
   std::string metrics;  // host:port of the master's HTTP server, for its RSS
   int rpc_timeout_ms = 5000;
+  // The cluster secret (--auth_secret_file); null: none.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 };
 
 struct ThreadResult {
@@ -64,6 +66,7 @@ std::unique_ptr<master::MasterClient> Connect(const Flags& f, const std::string&
   options.master_address = f.master;
   options.rpc_timeout = std::chrono::milliseconds(f.rpc_timeout_ms);
   options.client_id = id;
+  options.auth_secret = f.auth_secret;
   auto client = master::MasterClient::Create(options);
   if (!client.ok()) {
     std::fprintf(stderr, "master_bench: %s\n", client.status().ToString().c_str());
@@ -204,6 +207,7 @@ int Run(int argc, char** argv) {
                  "host:port of the master's HTTP server: report its RSS per preloaded object");
   app.add_option("--rpc_timeout_ms", f.rpc_timeout_ms, "Deadline per RPC")->capture_default_str();
   if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
+  f.auth_secret = common.auth_secret();
 
   const std::string id = "bench-" + RunId();
   if (f.op == "admin") {

@@ -22,6 +22,13 @@ Outcome FromStatus(const Status& status, std::string_view key, std::string_view 
     case StatusCode::kRpcTimeout:
       return {ExitCode::kMasterUnreachable,
               "master unreachable at " + std::string(master) + ": " + status.ToString()};
+    case StatusCode::kUnauthenticated: {
+      // The master client's message already says so; other layers' may not.
+      constexpr std::string_view kPrefix = "authentication failed";
+      const std::string& detail = status.message();
+      return {ExitCode::kAuthFailed,
+              detail.rfind(kPrefix, 0) == 0 ? detail : std::string(kPrefix) + ": " + detail};
+    }
     case StatusCode::kInvalidKey:
       return {ExitCode::kUsage, "invalid key '" + k + "': " + status.message()};
     case StatusCode::kInvalidParams:

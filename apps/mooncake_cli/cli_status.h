@@ -26,6 +26,9 @@ enum class ExitCode : int {
   kLocalIo = 6,
   // Anything else (transfer failure, checksum mismatch, ...).
   kFailed = 7,
+  // The master (or a storage node) refused this process's cluster-secret proof: no
+  // --auth_secret_file / $MC_AUTH_SECRET_FILE, a different secret, or clocks far apart.
+  kAuthFailed = 8,
 };
 
 struct Outcome {
@@ -42,6 +45,7 @@ struct Outcome {
 //   NO_AVAILABLE_HANDLE   -> kPoolFull          "pool full: <detail>"
 //   OBJECT_ALREADY_EXISTS -> kKeyExists         "key exists: KEY (use --upsert)"
 //   RPC_FAIL, RPC_TIMEOUT -> kMasterUnreachable "master unreachable at MASTER: <detail>"
+//   UNAUTHENTICATED       -> kAuthFailed        "authentication failed: <detail>"
 //   INVALID_KEY, INVALID_PARAMS -> kUsage; everything else kFailed with the status text.
 Outcome FromStatus(const Status& status, std::string_view key, std::string_view master);
 

@@ -6,9 +6,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "cli_status.h"
+#include "mooncake/common/cluster_secret.h"
 
 namespace mooncake::cli {
 
@@ -24,6 +26,8 @@ struct CliOptions {
   std::string local_hostname = "127.0.0.1:0";
   // Transfer Engine metadata. Default "P2PHANDSHAKE".
   std::string metadata_server = "P2PHANDSHAKE";
+  // The cluster secret (--auth_secret_file or $MC_AUTH_SECRET_FILE); null: none.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 };
 
 struct PutArgs {

@@ -46,6 +46,7 @@ Result<std::unique_ptr<store::Client>> Connect(const CliOptions& options) {
   client.metadata_server = options.metadata_server;
   client.protocol = options.protocol;
   client.rpc_timeout = options.rpc_timeout;
+  client.auth_secret = options.auth_secret;
   // Values move zero-copy from their own registered memory; staging serves only empty values.
   client.local_buffer_size = uint64_t{1} << 20;
   const tier::ObjectStoreCredentials aws = tier::CredentialsFromEnvironment();

@@ -28,6 +28,7 @@ Result<std::unique_ptr<master::MasterClient>> Connect(const CliOptions& options)
   master.master_address = options.master;
   master.rpc_timeout = options.rpc_timeout;
   master.client_id = "mooncake-cli";
+  master.auth_secret = options.auth_secret;
   return master::MasterClient::Create(master);
 }
 

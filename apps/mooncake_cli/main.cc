@@ -3,7 +3,7 @@
 //   mooncake get KEY [FILE|-]                             (default: stdout)
 //   mooncake rm KEY [--force] | exists KEY | ls [PREFIX] [--limit N] | stat
 // Exit codes: 0 ok, 1 key not found (exists: absent), 2 usage, 3 master unreachable,
-// 4 pool full, 5 key exists, 6 local file error, 7 other failure.
+// 4 pool full, 5 key exists, 6 local file error, 7 other failure, 8 authentication failed.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -19,7 +19,9 @@ namespace {
 
 constexpr const char* kFooter =
     "Exit codes: 0 ok, 1 key not found (exists: absent), 2 usage, 3 master unreachable,\n"
-    "4 pool full, 5 key exists (put without --upsert), 6 local file error, 7 other failure.";
+    "4 pool full, 5 key exists (put without --upsert), 6 local file error, 7 other failure,\n"
+    "8 authentication failed (the master refused this process's cluster secret: use the\n"
+    "master's --auth_secret_file or $MC_AUTH_SECRET_FILE).";
 
 int Run(int argc, char** argv) {
   CliOptions options;
@@ -76,6 +78,7 @@ int Run(int argc, char** argv) {
     return *exit_code;
   }
   options.rpc_timeout = std::chrono::milliseconds(timeout_ms);
+  options.auth_secret = common.auth_secret();
 
   Outcome outcome;
   if (*put_cmd) {

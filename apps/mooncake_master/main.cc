@@ -18,7 +18,8 @@ namespace mooncake::master {
 namespace {
 
 struct Flags {
-  std::string host = "0.0.0.0";
+  // "": 127.0.0.1 without a cluster secret, 0.0.0.0 with one (MasterServerOptions::host).
+  std::string host;
   int port = 50051;
   int metrics_port = 9003;
   int64_t default_kv_lease_ttl_ms = 5000;
@@ -75,7 +76,9 @@ int Run(int argc, char** argv) {
   app::AppFlags common(app, "mooncake_master", LogLevel::kInfo);
   app.set_config("--config", "", "Read flags from a file of 'key = value' lines (TOML/INI)");
   app.allow_config_extras(false);
-  app.add_option("--host", f.host, "Address to listen on")->capture_default_str();
+  app.add_option("--host", f.host,
+                 "Address the gRPC and HTTP servers listen on (default: 127.0.0.1 without "
+                 "--auth_secret_file, 0.0.0.0 with it)");
   app.add_option("--port", f.port, "gRPC port (0 = any free port)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
@@ -142,6 +145,7 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "mooncake_master: %s\n", options.status().ToString().c_str());
     return 2;
   }
+  options->auth_secret = common.auth_secret();
   auto server = MasterServer::Create(std::move(*options));
   if (!server.ok()) {
     std::fprintf(stderr, "mooncake_master: %s\n", server.status().ToString().c_str());

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "apps/common/app_flags.h"
+#include "common/auth/open_bind.h"
 #include "common/logging.h"
 #include "common/shutdown_signals.h"
 #include "mooncake/common/size.h"
@@ -34,7 +35,7 @@ int Run(int argc, char** argv) {
   int copy_parallelism = 4;
   int upload_parallelism = 4;
   int metrics_port = -1;
-  std::string metrics_host = "0.0.0.0";
+  std::string metrics_host;  // "": 127.0.0.1 without a cluster secret, 0.0.0.0 with one
   CLI::App app{"Mooncake Store storage node: contributes DRAM to the pool"};
   app::AppFlags common(app, "mooncake_node", LogLevel::kInfo);
   app.add_option("--master", options.master_address, "host:port of mooncake_master")->required();
@@ -84,8 +85,9 @@ int Run(int argc, char** argv) {
                  "HTTP port of /metrics and /health (-1: off, the default; 0: any free port)")
       ->check(CLI::Range(-1, 65535))
       ->capture_default_str();
-  app.add_option("--metrics_host", metrics_host, "Address the metrics server listens on")
-      ->capture_default_str();
+  app.add_option("--metrics_host", metrics_host,
+                 "Address the metrics server listens on (default: 127.0.0.1 without "
+                 "--auth_secret_file, 0.0.0.0 with it)");
   if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
 
   auto size = ParseSize(segment_size);
@@ -113,6 +115,8 @@ int Run(int argc, char** argv) {
   }
   options.upload_memory = *upload_bytes;
   options.object_store_credentials = tier::CredentialsFromEnvironment();
+  options.auth_secret = common.auth_secret();
+  if (metrics_host.empty()) metrics_host = auth::DefaultListenHost(options.auth_secret.get());
 
   BlockShutdownSignals();
 
@@ -132,6 +136,10 @@ int Run(int argc, char** argv) {
     }
     metrics = std::move(*started);
   }
+  // One warning for every address this node serves on, when it has no secret.
+  std::vector<std::string> listening = {(*node)->segment_name()};
+  if (metrics) listening.push_back(metrics_host + ":" + std::to_string(metrics->port()));
+  auth::WarnIfOpen("mooncake_node", listening, options.auth_secret.get());
   const StorageNode::Stats stats = (*node)->stats();
   std::printf(
       "READY node=%s segment=%s size=%llu epoch=%llu metrics_port=%u ssd_segment=%s "

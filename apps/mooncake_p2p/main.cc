@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "apps/common/app_flags.h"
+#include "common/auth/open_bind.h"
 #include "common/logging.h"
 #include "common/shutdown_signals.h"
 #include "mooncake/common/size.h"
@@ -308,8 +309,10 @@ int Run(int argc, char** argv) {
   // Before any thread exists: SIGINT/SIGTERM are taken with sigwait by register and get
   // --stay; elsewhere they keep their default action (Ctrl-C ends a get at once).
   if (reg_cmd->parsed() || (get_cmd->parsed() && get.stay)) BlockShutdownSignals();
+  options.auth_secret = common.auth_secret();
   auto store = p2p::P2PStore::Create(options);
   if (!store.ok()) return Fail(store.status());
+  auth::WarnIfOpen("mooncake_p2p", {(*store)->local_server_name()}, options.auth_secret.get());
   if (reg_cmd->parsed()) return Register(**store, reg);
   if (get_cmd->parsed()) return Get(**store, get);
   if (ls_cmd->parsed()) return List(**store, ls_prefix);

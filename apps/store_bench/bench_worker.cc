@@ -53,6 +53,7 @@ Status BenchWorker::Prepare() {
   client.master_address = options_.master;
   client.protocol = options_.protocol;
   client.verify_checksum = options_.verify_checksum;
+  client.auth_secret = options_.auth_secret;
   // Values move zero-copy from `buffer_`; the staging buffer is never used.
   client.local_buffer_size = uint64_t{1} << 20;
   const tier::ObjectStoreCredentials aws = tier::CredentialsFromEnvironment();

@@ -38,6 +38,8 @@ struct BenchOptions {
   // Every key starts with this (unique per run, so runs never collide and cleanup is one
   // RemoveByRegex).
   std::string prefix;
+  // The cluster secret (--auth_secret_file), passed to every thread's Client. Null: none.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 };
 
 // The key count a thread uses under `options`.

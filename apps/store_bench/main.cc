@@ -75,6 +75,7 @@ int Run(int argc, char** argv) {
                  "get: read a range of this size of each value (GetIntoRanges); 0: whole values")
       ->capture_default_str();
   if (std::optional<int> exit_code = common.Parse(argc, argv)) return *exit_code;
+  f.auth_secret = common.auth_secret();
   auto size = ParseSize(value_size);
   if (!size.ok() || *size == 0) {
     std::fprintf(stderr, "store_bench: --value_size '%s': %s\n", value_size.c_str(),

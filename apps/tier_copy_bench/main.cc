@@ -56,6 +56,8 @@ struct Options {
   bool trace = false;  // print every poll (steady clock, µs) to stderr
   std::string prefix = "tcb/";
   std::string protocol = "auto";  // the store client's Transfer Engine protocol
+  // The cluster secret (--auth_secret_file), for both clients; null: none.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 };
 
 struct Tier {
@@ -187,12 +189,14 @@ int Fail(const std::string& what, const Status& status) {
 int Run(const Options& o) {
   master::MasterClientOptions master_options;
   master_options.master_address = o.master;
+  master_options.auth_secret = o.auth_secret;
   auto master_or = master::MasterClient::Create(master_options);
   if (!master_or.ok()) return Fail("master client", master_or.status());
   master::MasterClient& master = **master_or;
   store::ClientOptions client_options;
   client_options.master_address = o.master;
   client_options.protocol = o.protocol;
+  client_options.auth_secret = o.auth_secret;
   auto client_or = store::Client::Create(client_options);
   if (!client_or.ok()) return Fail("store client", client_or.status());
   store::Client& client = **client_or;
@@ -396,6 +400,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.object_size = *size;
+  o.auth_secret = common.auth_secret();
   o.poll = std::chrono::milliseconds(poll_ms);
   o.deadline = std::chrono::milliseconds(static_cast<int64_t>(deadline_s * 1000));
   return bench::Run(o);

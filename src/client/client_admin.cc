@@ -19,6 +19,7 @@ Status ClientImpl::MountSegment() {
   node.segment_size = options_.global_segment_size;
   node.rpc_timeout = options_.rpc_timeout;
   node.engine = engine_.get();
+  node.auth_secret = options_.auth_secret;
   MC_ASSIGN_OR_RETURN(node_, node::StorageNode::Create(std::move(node)));
   return Status::Ok();
 }

@@ -37,6 +37,7 @@ Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
   master_options.client_id = options.local_hostname;
   // Ride out a master restart: calls wait for it (up to rpc_timeout) instead of failing.
   master_options.wait_for_master = true;
+  master_options.auth_secret = options.auth_secret;
   MC_ASSIGN_OR_RETURN(std::unique_ptr<master::MasterClient> master,
                       master::MasterClient::Create(master_options));
   MC_ASSIGN_OR_RETURN(master::PingReply pong, master->Ping());
@@ -46,6 +47,7 @@ Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
   engine_options.metadata_server = options.metadata_server;
   engine_options.protocol = options.protocol;
   engine_options.transfer_timeout = options.transfer_timeout;
+  engine_options.auth_secret = options.auth_secret;
   MC_ASSIGN_OR_RETURN(std::unique_ptr<transfer::TransferEngine> engine,
                       transfer::TransferEngine::Create(engine_options));
   std::unique_ptr<ClientImpl> client(

@@ -71,6 +71,7 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   // channel whose calls fail fast may keep failing from gRPC's cached connection error for
   // seconds after a new master listens.
   master_options.wait_for_master = true;
+  master_options.auth_secret = options.auth_secret;
   MC_ASSIGN_OR_RETURN(state->master, master::MasterClient::Create(master_options));
 
   if (options.engine == nullptr) {
@@ -78,6 +79,7 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
     engine_options.local_server_name = options.listen;
     engine_options.metadata_server = options.metadata_server;
     engine_options.protocol = options.protocol;
+    engine_options.auth_secret = options.auth_secret;
     MC_ASSIGN_OR_RETURN(state->engine, transfer::TransferEngine::Create(engine_options));
   }
   transfer::TransferEngine& engine = options.engine != nullptr ? *options.engine : *state->engine;

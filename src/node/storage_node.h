@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
 #include "store_types/object_tier.h"
@@ -96,6 +97,10 @@ struct StorageNodeOptions {
   // e.g. a store client's, so that the segment's name is the client's. Then `listen`,
   // `metadata_server` and `protocol` are the engine's own. Default null: the node creates one.
   transfer::TransferEngine* engine = nullptr;
+  // The cluster secret (docs/security.md): the node's master RPCs carry a credential derived
+  // from it, and the engine the node creates proves it to peers (a borrowed `engine` has its
+  // own). Default null: none (an open cluster). mooncake_node fills it from --auth_secret_file.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 
   Status Validate() const;
 };

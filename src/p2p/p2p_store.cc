@@ -94,6 +94,7 @@ Result<std::unique_ptr<P2PStore>> P2PStore::Create(P2PStoreOptions options) {
   te.local_server_name = options.local_server_name;
   te.protocol = options.protocol;
   te.metadata_lease_ttl = options.lease_ttl;
+  te.auth_secret = options.auth_secret;
   MC_ASSIGN_OR_RETURN(std::unique_ptr<transfer::TransferEngine> engine,
                       transfer::TransferEngine::Create(te));
 

@@ -19,10 +19,11 @@ void BindEngine(py::module_& m) {
                 "(upstream's API: ints are 0 or a negative error code).")
       .def(py::init<>())
       .def("initialize", &E::Initialize, py::arg("local_hostname"), py::arg("metadata_server"),
-           py::arg("protocol"), py::arg("device_name"),
+           py::arg("protocol"), py::arg("device_name"), py::arg("auth_secret_file") = "",
            "Starts the engine as local_hostname (\"host:port\"; a bare host gets a port from "
            "12300-14300). metadata_server: \"P2PHANDSHAKE\" or \"etcd://host:port\". "
-           "protocol: tcp, shm or auto. 0 or < 0.")
+           "protocol: tcp, shm or auto. auth_secret_file: the cluster secret file (mode 600; "
+           "\"\" = $MC_AUTH_SECRET_FILE, else none); an unusable file returns -600. 0 or < 0.")
       .def("get_rpc_port", &E::GetRpcPort)
       .def("allocate_managed_buffer", &E::AllocateManagedBuffer, py::arg("length"),
            "Registered memory owned by the engine: its address, 0 on failure.")

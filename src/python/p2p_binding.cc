@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/auth/open_bind.h"
 #include "mooncake/p2p/p2p_store.h"
 #include "python/buffer_view.h"
 #include "python/interpreter.h"
@@ -43,8 +44,12 @@ class PyP2PStore {
  public:
   PyP2PStore(const std::string& metadata_server, const std::string& local_server_name,
              const std::string& protocol, int lease_ttl_s, const std::string& hash,
-             uint64_t piece_size, bool serve_replicas) {
+             uint64_t piece_size, bool serve_replicas, const std::string& auth_secret_file) {
     p2p::P2PStoreOptions o;
+    // Like an app, the binding reads the secret file: the keyword's, else $MC_AUTH_SECRET_FILE's.
+    auto secret = auth::LoadConfiguredSecret(auth_secret_file);
+    if (!secret.ok()) Raise(secret.status());
+    o.auth_secret = *secret;
     o.metadata_server = metadata_server;
     o.local_server_name = local_server_name;
     o.protocol = protocol;
@@ -64,6 +69,7 @@ class PyP2PStore {
     }
     if (!store.ok()) Raise(store.status());
     store_ = std::move(*store);
+    auth::WarnIfOpen("P2PStore", {store_->local_server_name()}, secret->get());
   }
 
   ~PyP2PStore() { Close(); }
@@ -193,11 +199,14 @@ void BindP2P(py::module_& m) {
                          "Distributes named objects between peers (see docs/p2p.md). Errors "
                          "raise P2PError(code, message).")
       .def(py::init<const std::string&, const std::string&, const std::string&, int,
-                    const std::string&, uint64_t, bool>(),
+                    const std::string&, uint64_t, bool, const std::string&>(),
            py::arg("metadata_server"), py::arg("local_server_name") = "127.0.0.1:0",
            py::arg("protocol") = "auto", py::arg("lease_ttl_s") = 10, py::arg("hash") = "xxh3-128",
            py::arg("piece_size") = uint64_t{4} << 20, py::arg("serve_replicas") = true,
-           "metadata_server: etcd://host:port. Starts a Transfer Engine and an etcd lease.")
+           py::arg("auth_secret_file") = "",
+           "metadata_server: etcd://host:port. Starts a Transfer Engine and an etcd lease. "
+           "auth_secret_file: the cluster secret file (mode 600; \"\" = $MC_AUTH_SECRET_FILE, "
+           "else none); an unusable one raises P2PError.")
       .def_property_readonly("local_server_name", &PyP2PStore::LocalServerName)
       .def("register", &PyP2PStore::Register, py::arg("name"), py::arg("buffers"),
            py::arg("max_shard_size") = uint64_t{64} << 20,

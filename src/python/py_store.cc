@@ -54,13 +54,14 @@ PyStore::~PyStore() {
 int PyStore::Setup(const std::string& local_hostname, const std::string& metadata_server,
                    py::handle global_segment_size, py::handle local_buffer_size,
                    const std::string& protocol, const std::string& rdma_devices,
-                   const std::string& master_server_addr) {
+                   const std::string& master_server_addr, const std::string& auth_secret_file) {
   StoreSetup setup;
   setup.local_hostname = local_hostname;
   setup.metadata_server = metadata_server;
   setup.protocol = protocol;
   setup.rdma_devices = rdma_devices;
   setup.master_server_addr = master_server_addr;
+  setup.auth_secret_file = auth_secret_file;
   auto segment = SizeArg(global_segment_size, "global_segment_size");
   if (!segment.ok()) return Code("setup", segment.status());
   auto buffer = SizeArg(local_buffer_size, "local_buffer_size");
@@ -92,6 +93,8 @@ int PyStore::SetupFromDict(const py::dict& config) {
       text(&setup.rdma_devices);
     } else if (key == "master_server_addr") {
       text(&setup.master_server_addr);
+    } else if (key == "auth_secret_file") {
+      text(&setup.auth_secret_file);
     } else if (key == "global_segment_size" || key == "local_buffer_size") {
       auto size = SizeArg(value, key);
       if (!size.ok()) return Code("setup", size.status());

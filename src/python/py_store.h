@@ -58,7 +58,7 @@ class PyStore {
   int Setup(const std::string& local_hostname, const std::string& metadata_server,
             pybind11::handle global_segment_size, pybind11::handle local_buffer_size,
             const std::string& protocol, const std::string& rdma_devices,
-            const std::string& master_server_addr);
+            const std::string& master_server_addr, const std::string& auth_secret_file);
   int SetupFromDict(const pybind11::dict& config);
   int Close();
   int HealthCheck();

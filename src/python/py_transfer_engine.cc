@@ -5,6 +5,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/auth/open_bind.h"
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "python/buffer_view.h"
@@ -49,7 +50,8 @@ PyTransferEngine::~PyTransferEngine() {
 
 int PyTransferEngine::Initialize(const std::string& local_hostname,
                                  const std::string& metadata_server, const std::string& protocol,
-                                 const std::string& device_name) {
+                                 const std::string& device_name,
+                                 const std::string& auth_secret_file) {
   py::gil_scoped_release nogil;
   std::unique_lock lock(mutex_);
   if (engine_ != nullptr) {
@@ -61,6 +63,10 @@ int PyTransferEngine::Initialize(const std::string& local_hostname,
                  protocol);
   }
   transfer::TransferEngineOptions options;
+  // Like an app, the binding reads the secret file: the keyword's, else $MC_AUTH_SECRET_FILE's.
+  auto secret = auth::LoadConfiguredSecret(auth_secret_file);
+  if (!secret.ok()) return Code("initialize", secret.status());
+  options.auth_secret = std::move(*secret);
   options.metadata_server = metadata_server;
   options.protocol = protocol;
   const std::string host = local_hostname.empty() ? "127.0.0.1" : local_hostname;
@@ -78,6 +84,7 @@ int PyTransferEngine::Initialize(const std::string& local_hostname,
       engine_ = std::move(*engine);
       transfer_timeout_ = options.transfer_timeout;
       runner_ = std::make_unique<store::TransferRunner>(*engine_, transfer_timeout_);
+      auth::WarnIfOpen("TransferEngine", {engine_->local_server_name()}, options.auth_secret.get());
       return 0;
     }
     auto picked = ParseHostPort(options.local_server_name);

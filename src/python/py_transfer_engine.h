@@ -32,9 +32,11 @@ class PyTransferEngine {
   ~PyTransferEngine();
 
   // local_hostname without a port gets a free one of 12300-14300. device_name (RDMA NICs) is
-  // unused by tcp/shm.
+  // unused by tcp/shm. auth_secret_file: the cluster secret's file ("" = $MC_AUTH_SECRET_FILE,
+  // else none); an unusable one fails (INVALID_PARAMS, logged).
   int Initialize(const std::string& local_hostname, const std::string& metadata_server,
-                 const std::string& protocol, const std::string& device_name);
+                 const std::string& protocol, const std::string& device_name,
+                 const std::string& auth_secret_file);
   // The port peers reach this engine on; < 0 before initialize().
   int GetRpcPort() const;
 

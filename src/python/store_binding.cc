@@ -77,9 +77,14 @@ void BindStoreClass(py::module_& m) {
            py::arg("global_segment_size") = kDefaultSize,
            py::arg("local_buffer_size") = kDefaultSize, py::arg("protocol") = "tcp",
            py::arg("rdma_devices") = "", py::arg("master_server_addr") = "127.0.0.1:50051",
+           py::arg("auth_secret_file") = "",
            "Connects to the master and mounts global_segment_size bytes of this process's "
            "memory in the pool. Sizes: ints or strings like \"16MB\". local_hostname without "
-           "a port gets one from 12300-14300. Returns 0 or a negative error code.")
+           "a port gets one from 12300-14300. auth_secret_file: the cluster secret file "
+           "(mode 600; \"\" = $MC_AUTH_SECRET_FILE, else none); a master with a secret "
+           "refuses a client without it: -1300 (UNAUTHENTICATED), \"authentication failed\" "
+           "logged. An unusable file (missing, readable by others, too short): -600. Returns "
+           "0 or a negative error code.")
       .def("setup", &PyStore::SetupFromDict, py::arg("config"),
            "setup() with its arguments in a dict (same keys).")
       .def("close", &PyStore::Close,

@@ -65,11 +65,15 @@ struct StoreSetup {
   std::string rdma_devices;
   // "host:port" of mooncake_master.
   std::string master_server_addr = "127.0.0.1:50051";
+  // The cluster secret file (docs/security.md): the master and nodes of a cluster with a
+  // secret refuse a client without it. "" = the file $MC_AUTH_SECRET_FILE names, else none.
+  std::string auth_secret_file;
 };
 
 inline constexpr uint64_t kMinLocalBuffer = uint64_t{1} << 20;
 
-// The client options for `setup` (local_hostname as given: the caller picks a missing port).
+// The client options for `setup` (local_hostname as given: the caller picks a missing port;
+// auth_secret not loaded: the caller reads the file).
 store::ClientOptions ToClientOptions(const StoreSetup& setup);
 
 }  // namespace mooncake::python

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "common/auth/open_bind.h"
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "python/local_hostname.h"
@@ -39,6 +40,9 @@ Status StoreSession::Setup(const StoreSetup& setup) {
                          "': close() first");
   }
   store::ClientOptions options = ToClientOptions(setup);
+  // The binding is where Python users start the store: like an app, it reads the secret file
+  // (the keyword's, else $MC_AUTH_SECRET_FILE's).
+  MC_ASSIGN_OR_RETURN(options.auth_secret, auth::LoadConfiguredSecret(setup.auth_secret_file));
   const std::string host = options.local_hostname;
   const bool pick_port = LacksPort(host);
   for (int attempt = 1;; ++attempt) {
@@ -49,6 +53,7 @@ Status StoreSession::Setup(const StoreSetup& setup) {
     if (client.ok()) {
       client_ = std::move(*client);
       hostname_ = client_->local_hostname();
+      auth::WarnIfOpen("MooncakeDistributedStore", {hostname_}, options.auth_secret.get());
       return Status::Ok();
     }
     // Another process may have bound the picked port between the check and the engine's

@@ -93,9 +93,10 @@ class Process:
 
 
 class Cluster:
-    """mooncake_master + `nodes` mooncake_node on loopback."""
+    """mooncake_master + `nodes` mooncake_node on loopback; `extra_args` go to every one."""
 
-    def __init__(self, workdir: Path, nodes=2, segment_size="320MiB", lease_ttl_ms=2000):
+    def __init__(self, workdir: Path, nodes=2, segment_size="320MiB", lease_ttl_ms=2000,
+                 extra_args=()):
         self.workdir = workdir
         self.processes = []
         port = free_port()
@@ -104,14 +105,15 @@ class Cluster:
             self.master = self._start(
                 "master", [bin_dir() / "mooncake_master", "--host=127.0.0.1", f"--port={port}",
                            "--metrics_port=-1", f"--default_kv_lease_ttl={lease_ttl_ms}",
-                           "--client_ttl=2", "--log_level=warn"])
+                           "--client_ttl=2", "--log_level=warn", *extra_args])
             self.node_names = []
             for i in range(nodes):
                 name = f"127.0.0.1:{free_port()}"
                 self._start(f"node{i}", [bin_dir() / "mooncake_node",
                                          f"--master={self.master_address}", f"--listen={name}",
                                          f"--segment_size={segment_size}", "--protocol=tcp",
-                                         "--heartbeat_interval_ms=200", "--log_level=warn"])
+                                         "--heartbeat_interval_ms=200", "--log_level=warn",
+                                         *extra_args])
                 self.node_names.append(name)
         except BaseException:
             self.stop()

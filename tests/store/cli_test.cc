@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
@@ -381,6 +382,98 @@ TEST(CliNoClusterTest, UnreachableMasterIsNamed) {
 TEST(CliNoClusterTest, BadUsageIsExitCode2) {
   EXPECT_EQ(RunCli({"frobnicate"}).exit_code, 2);
   EXPECT_EQ(RunCli({"put", "only-a-key"}).exit_code, 2);
+}
+
+// A cluster whose master and node require a cluster secret: the CLI with the right secret works,
+// without one or with another it says "authentication failed" and exits 8, changing nothing.
+class CliAuthTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir(testing::TempDir::Create("cli_auth_test").value());
+    right_ = WriteSecret("right", "cli-right-secret-0123456789", 0600);
+    wrong_ = WriteSecret("wrong", "cli-wrong-secret-0123456789", 0600);
+    StoreTestClusterOptions options;
+    options.nodes = 1;
+    options.segment_size = "32MiB";
+    options.master_args = {"--auth_secret_file=" + right_};
+    options.node_args = {"--auth_secret_file=" + right_};
+    auto cluster = StoreTestCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+    cluster_ = std::move(*cluster).release();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(cluster_, nullptr); }
+
+  static std::string WriteSecret(const std::string& name, const std::string& text, mode_t mode) {
+    const std::string path = dir_->File(name);
+    WriteFile(path, text + "\n");
+    EXPECT_EQ(chmod(path.c_str(), mode), 0);
+    return path;
+  }
+
+  // `mooncake --master=<the cluster> [--auth_secret_file=SECRET] ARGS`.
+  static CliRun Cli(const std::string& secret, std::vector<std::string> args,
+                    const std::string& stdout_path = "") {
+    args.insert(args.begin(), "--master=" + cluster_->master_address());
+    if (!secret.empty()) args.insert(args.begin(), "--auth_secret_file=" + secret);
+    return RunCli(args, "", stdout_path);
+  }
+
+  static StoreTestCluster* cluster_;
+  static testing::TempDir* dir_;
+  static std::string right_;
+  static std::string wrong_;
+};
+
+StoreTestCluster* CliAuthTest::cluster_ = nullptr;
+testing::TempDir* CliAuthTest::dir_ = nullptr;
+std::string CliAuthTest::right_;
+std::string CliAuthTest::wrong_;
+
+TEST_F(CliAuthTest, WrongOrMissingSecretIsExitCode8AndChangesNothing) {
+  const std::string value = RandomBytes(200000, 7);
+  WriteFile(dir_->File("in.bin"), value);
+  CliRun put = Cli(right_, {"put", "guarded", dir_->File("in.bin")});
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+
+  for (const std::string& secret : {wrong_, std::string()}) {
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"rm", "guarded", "--force"},
+          {"exists", "guarded"},
+          {"put", "guarded", dir_->File("in.bin"), "--upsert"},
+          {"get", "guarded"},
+          {"stat"}}) {
+      CliRun run = Cli(secret, command);
+      EXPECT_EQ(run.exit_code, 8) << command[0] << ": " << run.output;
+      EXPECT_THAT(run.output, HasSubstr("mooncake: authentication failed: ")) << command[0];
+      EXPECT_THAT(run.output, HasSubstr("--auth_secret_file")) << command[0];
+    }
+  }
+  EXPECT_THAT(Cli("", {"exists", "guarded"}).output, HasSubstr("no cluster secret"));
+  EXPECT_THAT(Cli(wrong_, {"exists", "guarded"}).output, HasSubstr("same secret file"));
+
+  EXPECT_EQ(Cli(right_, {"exists", "guarded"}).exit_code, 0);
+  CliRun get = Cli(right_, {"get", "guarded", dir_->File("out.bin")});
+  ASSERT_EQ(get.exit_code, 0) << get.output;
+  EXPECT_TRUE(ReadFile(dir_->File("out.bin")) == value);
+}
+
+TEST_F(CliAuthTest, SecretFileOthersMayReadIsAUsageError) {
+  const std::string readable = WriteSecret("readable", "cli-right-secret-0123456789", 0644);
+  CliRun run = Cli(readable, {"exists", "guarded"});
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("chmod 600 " + readable));
+}
+
+TEST(CliNoClusterTest, HelpListsTheAuthenticationExitCode) {
+  CliRun help = RunCli({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.output, HasSubstr("8 authentication failed"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,10 @@
 #include "mooncake/store/client.h"
 #include "store_test_cluster.h"
 #include "store_test_values.h"
+#include "testing/binary_path.h"
+#include "testing/free_port.h"
+#include "testing/net_probe.h"
+#include "testing/process_launcher.h"
 #include "testing/temp_dir.h"
 
 namespace mooncake::store {
@@ -161,6 +166,52 @@ TEST(NodeSsdSyncTest, AppliedSsdHeadersAreSyncedUnlessTurnedOff) {
       EXPECT_EQ(*syncs, 0);
     }
   }
+}
+
+// Secure by default: a node without a cluster secret serves its metrics and its Transfer Engine
+// on loopback unless told otherwise, and then warns once, naming every exposed address.
+TEST(NodeSecureDefaultsTest, WithoutSecretServesOnLoopbackAndWarnsOnceWhenExposed) {
+  StoreTestClusterOptions cluster_options;
+  cluster_options.nodes = 0;
+  auto cluster = StoreTestCluster::Start(cluster_options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  auto start_node = [&](const std::string& listen, std::vector<std::string> extra) {
+    testing::ProcessOptions node;
+    node.binary = testing::BinaryPath("mooncake_node");
+    node.args = {"--master=" + (*cluster)->master_address(), "--listen=" + listen,
+                 "--segment_size=16MiB", "--drain_timeout=0"};
+    node.args.insert(node.args.end(), extra.begin(), extra.end());
+    auto child = testing::ChildProcess::Start(node);
+    EXPECT_TRUE(child.ok()) << child.status().ToString();
+    if (!child.ok()) return std::unique_ptr<testing::ChildProcess>();
+    const Status ready = (*child)->WaitForLine("READY", std::chrono::seconds(30));
+    EXPECT_TRUE(ready.ok()) << ready.ToString();
+    return ready.ok() ? std::move(*child) : nullptr;
+  };
+  constexpr char kOpenWarning[] = "open to anyone";
+
+  const uint16_t metrics = testing::PickFreeTcpPort().value();
+  const uint16_t engine = testing::PickFreeTcpPort().value();
+  auto local = start_node("127.0.0.1:" + std::to_string(engine),
+                          {"--metrics_port=" + std::to_string(metrics)});
+  ASSERT_NE(local, nullptr);
+  EXPECT_EQ(testing::ListeningAddresses(metrics), std::set<std::string>{"127.0.0.1"});
+  EXPECT_EQ(testing::ListeningAddresses(engine), std::set<std::string>{"127.0.0.1"});
+  EXPECT_EQ(local->ReadLog().find(kOpenWarning), std::string::npos) << local->ReadLog();
+
+  // Exposed: the metrics on every interface, the engine on the host's address when it has one.
+  const std::optional<std::string> address = testing::NonLoopbackAddress();
+  const uint16_t exposed_metrics = testing::PickFreeTcpPort().value();
+  const std::string listen = address.value_or("127.0.0.1") + ":0";
+  auto exposed = start_node(
+      listen, {"--metrics_port=" + std::to_string(exposed_metrics), "--metrics_host=0.0.0.0"});
+  ASSERT_NE(exposed, nullptr);
+  const std::string log = exposed->ReadLog();
+  const size_t first = log.find(kOpenWarning);
+  ASSERT_NE(first, std::string::npos) << log;
+  EXPECT_EQ(log.find(kOpenWarning, first + 1), std::string::npos) << "one warning only: " << log;
+  EXPECT_NE(log.find("0.0.0.0:" + std::to_string(exposed_metrics)), std::string::npos) << log;
+  if (address) EXPECT_NE(log.find("listens on " + *address + ":"), std::string::npos) << log;
 }
 
 }  // namespace

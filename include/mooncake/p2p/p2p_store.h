@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 
 namespace mooncake::p2p {
@@ -79,6 +80,11 @@ struct P2PStoreOptions {
   uint64_t scheduler_seed = 0;
   // Bound on one etcd request (default 3 s).
   std::chrono::milliseconds etcd_timeout{3000};
+  // The cluster secret (docs/security.md), handed to this peer's Transfer Engine, which proves
+  // it to the peers it reads from and requires it of those reading from it. Default null:
+  // none (anyone who can reach local_server_name may read what this peer serves).
+  // mooncake_p2p fills it from --auth_secret_file.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 
   Status Validate() const;
 };

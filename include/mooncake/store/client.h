@@ -6,6 +6,7 @@
 //
 // Usage:
 //   auto client = mooncake::store::Client::Create({.master_address = "10.0.0.1:50051"}).value();
+//   (and .auth_secret when the cluster has a secret: see ClientOptions)
 //   client->Put("block-17", bytes);
 //   auto value = client->Get("block-17");            // std::vector<uint8_t>
 //   // Zero-copy: register a buffer once, then move bytes straight into / out of it.
@@ -36,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "mooncake/store/types.h"
 
@@ -82,6 +84,11 @@ struct ClientOptions {
   std::string object_store_access_key_id;
   std::string object_store_secret_access_key;
   std::string object_store_session_token;
+  // The cluster secret (docs/security.md): every master RPC carries a credential derived from
+  // it and the Transfer Engine proves it to its peers. A master or node that requires it
+  // refuses a client without it (kUnauthenticated, "authentication failed: ..."). Default
+  // null: none (an open cluster). The apps fill it from --auth_secret_file.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 
   Status Validate() const;
 };

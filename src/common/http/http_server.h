@@ -14,9 +14,9 @@
 namespace mooncake {
 
 struct HttpServerOptions {
-  // Address to listen on: "0.0.0.0" (default) for every IPv4 interface, "127.0.0.1" for local
-  // only, "::" for IPv6 and IPv4.
-  std::string host = "0.0.0.0";
+  // Address to listen on: "127.0.0.1" (default: this machine only, secure by default), "0.0.0.0"
+  // for every IPv4 interface, "::" for IPv6 and IPv4. Servers choose per auth/open_bind.h.
+  std::string host = "127.0.0.1";
   // TCP port; 0 (default) lets the kernel pick a free one, read back with HttpServer::port().
   uint16_t port = 0;
   // Threads serving requests, besides the one accepting connections; >= 1. Default 2.

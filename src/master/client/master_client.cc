@@ -7,6 +7,7 @@
 
 #include "master/codec/master_protocol.h"
 #include "master/codec/proto_convert.h"
+#include "master/codec/rpc_credentials.h"
 #include "mooncake/proto/master.grpc.pb.h"
 
 namespace mooncake::master {
@@ -60,9 +61,14 @@ struct MasterClient::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::MasterService::Stub> stub;
 
-  void Prepare(grpc::ClientContext& ctx, pb::RequestHeader* header,
+  // `method` is the RPC's name in proto/master.proto: the credential signs it.
+  void Prepare(grpc::ClientContext& ctx, const char* method, pb::RequestHeader* header,
                std::chrono::milliseconds timeout) const {
-    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+    const auto now = std::chrono::system_clock::now();
+    ctx.set_deadline(now + timeout);
+    if (options.auth_secret != nullptr) {
+      ctx.AddMetadata(kAuthMetadataKey, MakeRpcCredential(*options.auth_secret, method, now));
+    }
     ctx.set_wait_for_ready(options.wait_for_master);
     header->set_protocol_version(kMasterProtocolVersion);
     header->set_client_id(options.client_id);
@@ -75,7 +81,8 @@ struct MasterClient::Impl {
               std::chrono::milliseconds extra_time = {},
               std::optional<std::chrono::milliseconds> timeout = std::nullopt) const {
     grpc::ClientContext ctx;
-    Prepare(ctx, request.mutable_header(), timeout.value_or(options.rpc_timeout + extra_time));
+    Prepare(ctx, name, request.mutable_header(),
+            timeout.value_or(options.rpc_timeout + extra_time));
     const grpc::Status rpc = (stub.get()->*method)(&ctx, request, &response);
     if (!rpc.ok()) {
       // The master is down or restarting. gRPC would wait out its reconnect backoff before
@@ -83,6 +90,17 @@ struct MasterClient::Impl {
       // pace their own retries, so the next call may reconnect at once.
       if (rpc.error_code() == grpc::StatusCode::UNAVAILABLE) {
         grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+      }
+      if (rpc.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+        return Unauthenticated(
+            "authentication failed: master " + options.master_address + " refused " + name + ": " +
+            rpc.error_message() + ". " +
+            (options.auth_secret != nullptr
+                 ? "Check that this process uses the same secret file as the master "
+                   "(--auth_secret_file or $MC_AUTH_SECRET_FILE; this process signs with key " +
+                       options.auth_secret->KeyId() + ") and that both clocks are synchronised"
+                 : std::string("This process has no cluster secret: give it the master's "
+                               "(--auth_secret_file or $MC_AUTH_SECRET_FILE)")));
       }
       const StatusCode code = rpc.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
                                   ? StatusCode::kRpcTimeout

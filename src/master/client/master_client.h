@@ -2,7 +2,9 @@
 
 // Typed client for the master's gRPC service (proto/master.proto). Used by the store client,
 // storage nodes, tools and master_bench. Every call carries the protocol version and a
-// deadline; transport failures come back as kRpcFail / kRpcTimeout naming the master.
+// deadline (and, given the cluster secret, a credential: master/codec/rpc_credentials.h);
+// transport failures come back as kRpcFail / kRpcTimeout naming the master, a refused
+// credential as kUnauthenticated.
 //
 // Batch calls return the request-level outcome as the outer Result and one result per item,
 // in request order, inside it.
@@ -17,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "mooncake/store/types.h"
 #include "store_types/block_checksums.h"
@@ -41,6 +44,11 @@ struct MasterClientOptions {
   // instead of failing at once: clients ride out a master restart. Default off (tools want
   // "master unreachable" at once).
   bool wait_for_master = false;
+  // The cluster secret: every call carries a credential derived from it, which a master with
+  // a secret requires (a master without one ignores it). A master that refuses the credential
+  // (no secret here, a different one, clocks more than 5 minutes apart) makes calls fail with
+  // kUnauthenticated. Default null: calls carry none.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 
   Status Validate() const;
 };

@@ -42,6 +42,46 @@ const char* MasterRpcName(MasterRpc rpc) {
   return "unknown";
 }
 
+const char* MasterRpcMethod(MasterRpc rpc) {
+  switch (rpc) {
+    case MasterRpc::kPing:
+      return "Ping";
+    case MasterRpc::kMountSegment:
+      return "MountSegment";
+    case MasterRpc::kUnmountSegment:
+      return "UnmountSegment";
+    case MasterRpc::kHeartbeat:
+      return "Heartbeat";
+    case MasterRpc::kPutStart:
+      return "BatchPutStart";
+    case MasterRpc::kPutEnd:
+      return "BatchPutEnd";
+    case MasterRpc::kPutRevoke:
+      return "BatchPutRevoke";
+    case MasterRpc::kGetReplicaList:
+      return "BatchGetReplicaList";
+    case MasterRpc::kExistKey:
+      return "BatchExistKey";
+    case MasterRpc::kGetSize:
+      return "BatchGetSize";
+    case MasterRpc::kRemove:
+      return "BatchRemove";
+    case MasterRpc::kRemoveByRegex:
+      return "RemoveByRegex";
+    case MasterRpc::kRemoveAll:
+      return "RemoveAll";
+    case MasterRpc::kGetClusterInfo:
+      return "GetClusterInfo";
+    case MasterRpc::kListKeys:
+      return "ListKeys";
+    case MasterRpc::kDrain:
+      return "Drain";
+    case MasterRpc::kReportCorruptReplicas:
+      return "ReportCorruptReplicas";
+  }
+  return "Unknown";
+}
+
 MasterMetrics::MasterMetrics(MetricsRegistry& registry) : registry_(registry) {
   for (size_t i = 0; i < kMasterRpcCount; ++i) {
     const Labels labels = {{"rpc", MasterRpcName(static_cast<MasterRpc>(i))}};
@@ -49,7 +89,8 @@ MasterMetrics::MasterMetrics(MetricsRegistry& registry) : registry_(registry) {
                                                 "RPC requests served, by RPC.", labels);
     per_rpc_[i].request_errors = &registry.AddCounter(
         "mooncake_master_rpc_request_errors_total",
-        "RPC requests refused as a whole (bad version, oversized batch, deadline), by RPC.",
+        "RPC requests refused as a whole (bad version, oversized batch, deadline, failed "
+        "authentication), by RPC.",
         labels);
     per_rpc_[i].latency =
         &registry.AddHistogram("mooncake_master_rpc_latency_seconds",

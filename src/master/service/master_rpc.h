@@ -32,4 +32,8 @@ inline constexpr size_t kMasterRpcCount =
 // Snake-case name used as the `rpc` label, e.g. "get_replica_list".
 const char* MasterRpcName(MasterRpc rpc);
 
+// The method's name in proto/master.proto, e.g. "BatchGetReplicaList": what a call's
+// credential signs (master/codec/rpc_credentials.h), as MasterClient names its calls.
+const char* MasterRpcMethod(MasterRpc rpc);
+
 }  // namespace mooncake::master

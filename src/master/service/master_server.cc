@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "common/auth/open_bind.h"
 #include "common/logging.h"
 #include "common/metrics/metrics_registry.h"
 #include "master/codec/master_protocol.h"
@@ -19,7 +20,6 @@ namespace mooncake::master {
 
 Status MasterServerOptions::Validate() const {
   MC_RETURN_IF_ERROR(core.Validate());
-  if (host.empty()) return Status(StatusCode::kInvalidParams, "master host is empty");
   if (metrics_port < -1 || metrics_port > 65535) {
     return Status(StatusCode::kInvalidParams,
                   "metrics_port " + std::to_string(metrics_port) +
@@ -71,6 +71,7 @@ MasterServer::~MasterServer() { Shutdown(); }
 
 Result<std::unique_ptr<MasterServer>> MasterServer::Create(MasterServerOptions options) {
   MC_RETURN_IF_ERROR(options.Validate());
+  if (options.host.empty()) options.host = auth::DefaultListenHost(options.auth_secret.get());
   auto state = std::make_unique<State>();
   state->options = options;
   state->incarnation = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
@@ -89,6 +90,7 @@ Result<std::unique_ptr<MasterServer>> MasterServer::Create(MasterServerOptions o
   state->service = std::make_unique<MasterServiceImpl>(*state->core, SystemClock::Instance(),
                                                        *state->metrics, state->incarnation);
   state->service->set_object_tier(options.object_tier);
+  state->service->set_auth_secret(options.auth_secret);
 
   // The HTTP server first: it is the cheaper one to tear down if the RPC port is taken.
   if (options.metrics_port >= 0) {
@@ -118,9 +120,14 @@ Result<std::unique_ptr<MasterServer>> MasterServer::Create(MasterServerOptions o
                   "master cannot listen on " + listen + " (port in use or address not local)");
   }
   state->tick_thread = std::thread([s = state.get()] { s->TickLoop(); });
-  MC_LOG_INFO("master listening on {}:{} (metrics {}), incarnation {:016x}", options.host,
+  MC_LOG_INFO("master listening on {}:{} (metrics {}), incarnation {:016x}, {}", options.host,
               state->bound_port, state->http ? std::to_string(state->http->port()) : "off",
-              state->incarnation);
+              state->incarnation,
+              options.auth_secret ? "cluster secret " + options.auth_secret->KeyId()
+                                  : std::string("no cluster secret (open)"));
+  std::vector<std::string> listening = {options.host + ":" + std::to_string(state->bound_port)};
+  if (state->http) listening.push_back(options.host + ":" + std::to_string(state->http->port()));
+  auth::WarnIfOpen("master", listening, options.auth_secret.get());
   return std::unique_ptr<MasterServer>(new MasterServer(std::move(state)));
 }
 
@@ -132,6 +139,8 @@ std::string MasterServer::address() const {
   const std::string host = state_->options.host == "0.0.0.0" ? "127.0.0.1" : state_->options.host;
   return host + ":" + std::to_string(port());
 }
+
+const std::string& MasterServer::host() const { return state_->options.host; }
 
 void MasterServer::Shutdown(std::chrono::milliseconds grace) {
   State& s = *state_;

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "master/core/master_core.h"
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "store_types/object_tier.h"
 
@@ -23,8 +24,10 @@ namespace mooncake::master {
 
 struct MasterServerOptions {
   MasterCoreOptions core;
-  // Address the RPC and HTTP servers listen on. Default "0.0.0.0" (all IPv4 interfaces).
-  std::string host = "0.0.0.0";
+  // Address the RPC and HTTP servers listen on. Default "": "127.0.0.1" (this machine only)
+  // without auth_secret, "0.0.0.0" (all IPv4 interfaces) with one. A non-loopback host
+  // without a secret is served, with one WARNING that the cluster is open (auth/open_bind.h).
+  std::string host;
   // gRPC port. Default 50051; 0 picks a free port (see MasterServer::port()).
   uint16_t port = 50051;
   // HTTP port for /metrics, /health and the status page. Default 9003; 0 picks a free port;
@@ -34,6 +37,10 @@ struct MasterServerOptions {
   std::chrono::milliseconds tick_interval{100};
   // The object-storage tier handed to clients (Ping). Default: none.
   ObjectTierConfig object_tier;
+  // The cluster secret every RPC must prove (master/codec/rpc_credentials.h); calls without a
+  // valid credential get gRPC UNAUTHENTICATED. Default null: every call is accepted (an open
+  // cluster). The metrics/status HTTP server is read-only and never asks for it.
+  std::shared_ptr<const auth::ClusterSecret> auth_secret;
 
   // kInvalidParams naming the first bad field (core options included).
   Status Validate() const;
@@ -54,6 +61,8 @@ class MasterServer {
   uint16_t metrics_port() const;
   // "host:port" clients should dial (0.0.0.0 is reported as 127.0.0.1).
   std::string address() const;
+  // The host both servers listen on (options.host, or the default it stood for).
+  const std::string& host() const;
 
   // Stops accepting RPCs, waits up to `grace` for the running ones, stops the tick thread and
   // the HTTP server. Idempotent.

@@ -83,6 +83,11 @@ template <typename Request, typename Response, typename Body>
 grpc::Status MasterServiceImpl::Serve(MasterRpc rpc, grpc::ServerContext* ctx, const Request& req,
                                       Response* resp, Body&& body) {
   const auto start = std::chrono::steady_clock::now();
+  if (Status auth = CheckCredential(rpc, *ctx); !auth.ok()) {
+    metrics_.RecordRpc(rpc, std::chrono::steady_clock::now() - start, auth);
+    // gRPC sends no reply message with a non-OK status: nothing `resp` may hold leaks.
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, auth.message());
+  }
   Status status = CheckHeader(req.header());
   if (status.ok()) status = CheckDeadline(*ctx);
   if (status.ok()) status = body();

@@ -20,6 +20,7 @@
 
 #include "master/core/master_core.h"
 #include "master/service/master_metrics.h"
+#include "mooncake/common/cluster_secret.h"
 #include "mooncake/proto/master.grpc.pb.h"
 #include "store_types/object_tier.h"
 
@@ -35,6 +36,11 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   // Set once before serving; read by the HTTP status page.
   void set_object_tier(ObjectTierConfig config) { object_tier_ = std::move(config); }
   const ObjectTierConfig& object_tier() const { return object_tier_; }
+  // The cluster secret every call must prove (master/codec/rpc_credentials.h); null (the
+  // default) accepts every call. Set once before serving.
+  void set_auth_secret(std::shared_ptr<const auth::ClusterSecret> secret) {
+    auth_secret_ = std::move(secret);
+  }
 
   // Runs `fn(core)` under the service's lock (the tick thread and status page use this).
   // The wait for and the hold of the lock are recorded, so contention shows in /metrics.
@@ -103,12 +109,17 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
                                      master::v1::BatchStatusResponse* resp) override;
 
  private:
-  // Runs one RPC: checks the envelope, calls `body` (which fills `resp` and returns the
-  // request-level status), stores that status in `resp`, records metrics. Always answers
-  // with gRPC OK: failures travel as the project's StatusCode in the reply.
+  // Runs one RPC: checks the caller's credential (every method goes through here, so this is
+  // the one place authentication is enforced), checks the envelope, calls `body` (which fills
+  // `resp` and returns the request-level status), stores that status in `resp`, records
+  // metrics. Answers gRPC UNAUTHENTICATED, without running `body`, when the credential fails;
+  // otherwise gRPC OK: failures travel as the project's StatusCode in the reply.
   template <typename Request, typename Response, typename Body>
   grpc::Status Serve(MasterRpc rpc, grpc::ServerContext* ctx, const Request& req, Response* resp,
                      Body&& body);
+  // OK when the service has no secret, or the call carries a valid credential for `rpc`;
+  // kUnauthenticated saying why not. Logs refusals (rate-limited).
+  Status CheckCredential(MasterRpc rpc, const grpc::ServerContext& ctx);
   // kInvalidParams when a batch carries more than kMaxBatchItems items.
   static Status CheckBatchSize(int items);
   // Runs a whole-index admin scan in chunks (core/key_scan.h): `chunk(core, cursor)` under the
@@ -132,6 +143,11 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   MasterMetrics& metrics_;
   const uint64_t incarnation_;
   ObjectTierConfig object_tier_;
+  std::shared_ptr<const auth::ClusterSecret> auth_secret_;
+  // Steady-clock milliseconds of the last refusal logged, and refusals since: one warning per
+  // kRefusalLogInterval at most, so a stranger hammering the port cannot flood the log.
+  std::atomic<int64_t> last_refusal_log_ms_{-1};
+  std::atomic<uint64_t> refusals_unlogged_{0};
   std::mutex core_mutex_;
   // Signalled (under core_mutex_) when the core journaled manifest changes or queued copy
   // tasks (MasterCore::NodeEventCount).
