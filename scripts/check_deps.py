@@ -34,6 +34,7 @@ INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
 # Public headers (include/mooncake/...) and generated ones: the library each belongs to. Headers
 # under src/ belong to the library that compiles the .cc files of their folder (see OwnerOf).
 PUBLIC_HEADER_OWNERS = {
+    "mooncake/common/cluster_secret.h": "mc_auth",
     "mooncake/common/": "mc_common",
     "mooncake/store/types.h": "mc_store_types",
     "mooncake/store/client.h": "mc_store_client",
