@@ -4,9 +4,10 @@
 # master and nodes require a secret (--auth_secret_file; store_bench signs with the same one),
 # alternating open/secret for ROUNDS rounds. Prints the median ops/s and p50 of each, the ratio
 # secret/open (goal >= 0.97), and one RESULT line per workload.
-# What the secret covers today: every master RPC carries an HMAC-SHA256 credential that the
+# What the secret covers: every master RPC carries an HMAC-SHA256 credential that the
 # master checks (PutStart/PutEnd per put; a get asks the master only when its location cache
-# misses). The Transfer Engine's HELLO proof is measured here too once the engine enforces it.
+# misses), and every Transfer Engine connection proves the secret once at HELLO (the slices
+# themselves carry nothing extra).
 # Usage: bench/store_auth_overhead.sh [duration_s] [rounds] [protocol]   (binaries from
 #        build/bin or $MC_BIN_DIR; protocol tcp (default), shm or auto)
 set -euo pipefail
