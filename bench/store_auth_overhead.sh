@@ -47,7 +47,7 @@ store_run() {
 
 results="$work/results"
 : >"$results"
-for op in get put; do
+for op in ${MC_AUTH_BENCH_OPS:-get put}; do
   echo "== $op 1 MiB over $PROTOCOL: $ROUNDS rounds of open/secret, ${DURATION} s each" >&2
   for ((round = 0; round < ROUNDS; ++round)); do
     echo "$op open $(store_run "$op" "$open_master")" >>"$results"

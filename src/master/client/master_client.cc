@@ -60,18 +60,18 @@ struct MasterClient::Impl {
   MasterClientOptions options;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::MasterService::Stub> stub;
+  // Set when options.auth_secret is.
+  std::unique_ptr<RpcSigner> signer;
 
   // `method` is the RPC's name in proto/master.proto: the credential signs it.
   void Prepare(grpc::ClientContext& ctx, const char* method, pb::RequestHeader* header,
                std::chrono::milliseconds timeout) const {
     const auto now = std::chrono::system_clock::now();
     ctx.set_deadline(now + timeout);
-    if (options.auth_secret != nullptr) {
-      ctx.AddMetadata(kAuthMetadataKey, MakeRpcCredential(*options.auth_secret, method, now));
-    }
     ctx.set_wait_for_ready(options.wait_for_master);
     header->set_protocol_version(kMasterProtocolVersion);
     header->set_client_id(options.client_id);
+    if (signer != nullptr) header->set_auth(signer->CredentialFor(method, now));
   }
 
   // Runs one unary RPC; the request-level status of the reply, or the transport failure.
@@ -143,6 +143,8 @@ Result<std::unique_ptr<MasterClient>> MasterClient::Create(MasterClientOptions o
                   "cannot create a channel to master " + options.master_address);
   }
   impl->stub = pb::MasterService::NewStub(impl->channel);
+  if (options.auth_secret != nullptr)
+    impl->signer = std::make_unique<RpcSigner>(options.auth_secret);
   impl->options = std::move(options);
   return std::unique_ptr<MasterClient>(new MasterClient(std::move(impl)));
 }

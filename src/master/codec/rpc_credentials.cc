@@ -79,4 +79,35 @@ Status CheckRpcCredential(const auth::ClusterSecret& secret, std::string_view me
   return Status::Ok();
 }
 
+std::string RpcSigner::CredentialFor(std::string_view method,
+                                     std::chrono::system_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  auto it = issued_.find(std::string(method));
+  // A clock that stepped back also gets a fresh credential.
+  if (it != issued_.end() && now >= it->second.at && now - it->second.at < kCredentialReuse) {
+    return it->second.credential;
+  }
+  std::string credential = MakeRpcCredential(*secret_, method, now);
+  issued_[std::string(method)] = {now, credential};
+  return credential;
+}
+
+Status RpcVerifier::Check(std::string_view method, std::string_view credential,
+                          std::chrono::system_clock::time_point now) {
+  std::string key;
+  key.reserve(method.size() + 1 + credential.size());
+  key.append(method).append("\n").append(credential);
+  const auto steady_now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    auto it = passed_.find(key);
+    if (it != passed_.end() && steady_now - it->second < kCredentialReuse) return Status::Ok();
+  }
+  MC_RETURN_IF_ERROR(CheckRpcCredential(*secret_, method, credential, now));
+  std::lock_guard lock(mutex_);
+  if (passed_.size() >= kMaxRemembered) passed_.clear();
+  passed_[std::move(key)] = steady_now;
+  return Status::Ok();
+}
+
 }  // namespace mooncake::master

@@ -61,5 +61,28 @@ TEST(RpcCredentialsTest, MalformedCredentialsAreRefusedWithoutCrashing) {
   }
 }
 
+TEST(RpcCredentialsTest, SignerReusesACredentialForOneSecondPerMethod) {
+  RpcSigner signer(std::make_shared<const auth::ClusterSecret>(kRight));
+  const std::string first = signer.CredentialFor("BatchRemove", kNow);
+  EXPECT_EQ(signer.CredentialFor("BatchRemove", kNow + std::chrono::milliseconds(999)), first);
+  EXPECT_NE(signer.CredentialFor("Ping", kNow), first) << "per method";
+  EXPECT_NE(signer.CredentialFor("BatchRemove", kNow + seconds(1)), first) << "renewed";
+  EXPECT_NE(signer.CredentialFor("BatchRemove", kNow - seconds(10)), first) << "clock stepped back";
+  EXPECT_TRUE(CheckRpcCredential(kRight, "BatchRemove", first, kNow).ok());
+}
+
+TEST(RpcCredentialsTest, VerifierRemembersOnlyWhatPassedForItsMethod) {
+  RpcVerifier verifier(std::make_shared<const auth::ClusterSecret>(kRight));
+  const std::string right = MakeRpcCredential(kRight, "Ping", kNow);
+  EXPECT_TRUE(verifier.Check("Ping", right, kNow).ok());
+  EXPECT_TRUE(verifier.Check("Ping", right, kNow).ok()) << "remembered";
+  EXPECT_EQ(verifier.Check("RemoveAll", right, kNow).code(), StatusCode::kUnauthenticated)
+      << "a credential that passed for one method is no good for another";
+  const std::string wrong = MakeRpcCredential(kWrong, "Ping", kNow);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(verifier.Check("Ping", wrong, kNow).code(), StatusCode::kUnauthenticated);
+  }
+}
+
 }  // namespace
 }  // namespace mooncake::master

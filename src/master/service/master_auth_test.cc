@@ -106,12 +106,12 @@ class MasterAuthTest : public ::testing::Test {
         grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
     pb::BatchRemoveRequest req;
     req.mutable_header()->set_protocol_version(kMasterProtocolVersion);
+    req.mutable_header()->set_auth(credential);
     req.add_keys(kKey);
     req.set_force(true);
     pb::BatchStatusResponse resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    if (!credential.empty()) ctx.AddMetadata(kAuthMetadataKey, credential);
     return stub->BatchRemove(&ctx, req, &resp);
   }
 
@@ -205,19 +205,22 @@ TEST_F(MasterAuthTest, EveryMethodOfTheServiceIsChecked) {
   ASSERT_GE(service->method_count(), 17);
   auto channel = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
   grpc::GenericStub generic(channel);
-  // An empty message: every field at its default (protocol version 0, refused after the check).
+  // Every request message has its RequestHeader as field 1, so a PingRequest's bytes are a valid
+  // request of every method: a header with the credential only (protocol version 0, refused
+  // after the check), every other field at its default.
   auto call = [&](const std::string& method, const std::string& credential) {
     grpc::ByteBuffer request;
     grpc::ByteBuffer response;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    if (!credential.empty()) ctx.AddMetadata(kAuthMetadataKey, credential);
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;
     grpc::Status status;
-    grpc::Slice empty;
-    request = grpc::ByteBuffer(&empty, 1);
+    pb::PingRequest header_only;
+    header_only.mutable_header()->set_auth(credential);
+    grpc::Slice bytes(header_only.SerializeAsString());
+    request = grpc::ByteBuffer(&bytes, 1);
     generic.UnaryCall(&ctx, "/" + std::string(kServiceName) + "/" + method, {}, &request, &response,
                       [&](grpc::Status s) {
                         std::lock_guard lock(mu);

@@ -83,7 +83,7 @@ template <typename Request, typename Response, typename Body>
 grpc::Status MasterServiceImpl::Serve(MasterRpc rpc, grpc::ServerContext* ctx, const Request& req,
                                       Response* resp, Body&& body) {
   const auto start = std::chrono::steady_clock::now();
-  if (Status auth = CheckCredential(rpc, *ctx); !auth.ok()) {
+  if (Status auth = CheckCredential(rpc, *ctx, req.header()); !auth.ok()) {
     metrics_.RecordRpc(rpc, std::chrono::steady_clock::now() - start, auth);
     // gRPC sends no reply message with a non-OK status: nothing `resp` may hold leaks.
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, auth.message());

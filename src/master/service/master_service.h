@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string_view>
 
+#include "master/codec/rpc_credentials.h"
 #include "master/core/master_core.h"
 #include "master/service/master_metrics.h"
 #include "mooncake/common/cluster_secret.h"
@@ -39,7 +40,7 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   // The cluster secret every call must prove (master/codec/rpc_credentials.h); null (the
   // default) accepts every call. Set once before serving.
   void set_auth_secret(std::shared_ptr<const auth::ClusterSecret> secret) {
-    auth_secret_ = std::move(secret);
+    verifier_ = secret == nullptr ? nullptr : std::make_unique<RpcVerifier>(std::move(secret));
   }
 
   // Runs `fn(core)` under the service's lock (the tick thread and status page use this).
@@ -119,7 +120,8 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
                      Body&& body);
   // OK when the service has no secret, or the call carries a valid credential for `rpc`;
   // kUnauthenticated saying why not. Logs refusals (rate-limited).
-  Status CheckCredential(MasterRpc rpc, const grpc::ServerContext& ctx);
+  Status CheckCredential(MasterRpc rpc, const grpc::ServerContext& ctx,
+                         const master::v1::RequestHeader& header);
   // kInvalidParams when a batch carries more than kMaxBatchItems items.
   static Status CheckBatchSize(int items);
   // Runs a whole-index admin scan in chunks (core/key_scan.h): `chunk(core, cursor)` under the
@@ -143,7 +145,7 @@ class MasterServiceImpl final : public master::v1::MasterService::Service {
   MasterMetrics& metrics_;
   const uint64_t incarnation_;
   ObjectTierConfig object_tier_;
-  std::shared_ptr<const auth::ClusterSecret> auth_secret_;
+  std::unique_ptr<RpcVerifier> verifier_;  // null: an open cluster
   // Steady-clock milliseconds of the last refusal logged, and refusals since: one warning per
   // kRefusalLogInterval at most, so a stranger hammering the port cannot flood the log.
   std::atomic<int64_t> last_refusal_log_ms_{-1};

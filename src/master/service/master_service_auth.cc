@@ -2,7 +2,6 @@
 // before any method's body (master/codec/rpc_credentials.h describes the credential).
 
 #include <chrono>
-#include <iterator>
 #include <string_view>
 
 #include "common/logging.h"
@@ -17,20 +16,16 @@ constexpr std::chrono::seconds kRefusalLogInterval{10};
 
 }  // namespace
 
-Status MasterServiceImpl::CheckCredential(MasterRpc rpc, const grpc::ServerContext& ctx) {
-  if (auth_secret_ == nullptr) return Status::Ok();
-  const auto& metadata = ctx.client_metadata();
-  const auto [first, last] = metadata.equal_range(kAuthMetadataKey);
+Status MasterServiceImpl::CheckCredential(MasterRpc rpc, const grpc::ServerContext& ctx,
+                                          const v1::RequestHeader& header) {
+  if (verifier_ == nullptr) return Status::Ok();
   Status status;
-  if (first == last) {
+  if (header.auth().empty()) {
     status = Unauthenticated(
         "the call carries no credential, and this master requires the cluster secret");
-  } else if (std::next(first) != last) {
-    status = Unauthenticated("the call carries more than one credential");
   } else {
-    status = CheckRpcCredential(*auth_secret_, MasterRpcMethod(rpc),
-                                std::string_view(first->second.data(), first->second.size()),
-                                std::chrono::system_clock::now());
+    status =
+        verifier_->Check(MasterRpcMethod(rpc), header.auth(), std::chrono::system_clock::now());
   }
   if (status.ok()) return status;
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
