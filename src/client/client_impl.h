@@ -120,6 +120,23 @@ class ClientImpl final : public Client {
     std::vector<size_t> stale;
     // Reads whose every replica failed on a fresh lookup.
     std::vector<FailedRead> failed;
+    // Takes the result of the retry through the master of a read that failed on a cached
+    // location. When the first try found the replica corrupt and reported it, the master may
+    // have erased the object (it was the last replica): the retry's OBJECT_NOT_FOUND would
+    // hide the cause, so the mismatch stays.
+    template <typename T>
+    static void TakeRetry(T& first, T& again) {
+      if (StatusOf(again).code() == StatusCode::kObjectNotFound &&
+          StatusOf(first).code() == StatusCode::kChecksumMismatch) {
+        return;
+      }
+      first = std::move(again);
+    }
+    static const Status& StatusOf(const Status& s) { return s; }
+    template <typename T>
+    static Status StatusOf(const Result<T>& r) {
+      return r.status();
+    }
     // Adds the failures of `retry`, a pass over this pass's stale indices.
     void AddRetry(const ReadPass& retry) {
       for (FailedRead read : retry.failed) {
