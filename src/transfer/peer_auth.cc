@@ -1,7 +1,5 @@
 #include "transfer/peer_auth.h"
 
-#include <arpa/inet.h>
-
 #include <string>
 
 #include "common/logging.h"
@@ -71,15 +69,6 @@ void AuthRefusals::Refused(std::string_view transport, std::string_view peer,
               Printable(why), total,
               skipped == 0 ? std::string()
                            : ", " + std::to_string(skipped) + " not logged since the last line");
-}
-
-bool IsLoopbackHost(std::string_view host) {
-  if (host == "localhost") return true;
-  const std::string text(host);
-  in_addr v4{};
-  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  return inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 }  // namespace mooncake::transfer

@@ -67,7 +67,4 @@ class AuthRefusals {
   uint64_t unlogged_ = 0;
 };
 
-// True for names that reach only this host: "localhost", 127.0.0.0/8, ::1.
-bool IsLoopbackHost(std::string_view host);
-
 }  // namespace mooncake::transfer

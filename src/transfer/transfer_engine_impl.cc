@@ -11,6 +11,7 @@
 
 #include <random>
 
+#include "common/auth/open_bind.h"
 #include "common/host_port.h"
 #include "common/logging.h"
 #include "transfer/host_identity.h"
@@ -156,9 +157,9 @@ void TransferEngineImpl::LogExposure(const HostPort& listen) const {
     return;
   }
   std::vector<std::string> open;
-  if (!IsLoopbackHost(listen.host)) open.push_back(listen.host.empty() ? "*" : listen.host);
+  if (!auth::IsLoopbackHost(listen.host)) open.push_back(listen.host.empty() ? "*" : listen.host);
   for (const std::string& nic : options_.nics) {
-    if (!IsLoopbackHost(nic) && nic != listen.host) open.push_back(nic);
+    if (!auth::IsLoopbackHost(nic) && nic != listen.host) open.push_back(nic);
   }
   if (open.empty()) return;
   MC_LOG_WARN(
