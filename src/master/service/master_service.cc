@@ -4,14 +4,13 @@
 #include <chrono>
 #include <span>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
-#include "common/key_pattern.h"
 #include "common/logging.h"
 #include "master/codec/master_protocol.h"
 #include "master/codec/proto_convert.h"
+#include "master/service/master_service_serve.h"
 
 namespace mooncake::master {
 namespace {
@@ -26,10 +25,6 @@ constexpr std::chrono::milliseconds kHeartbeatCoalesce{2};
 // Most copy tasks one heartbeat reply hands a node; the rest wait for the next beat.
 constexpr size_t kMaxCopyTasksPerBeat = 256;
 
-// Index slots one chunk of an admin scan visits under the lock (RemoveByRegex, RemoveAll,
-// ListKeys): at a load of 3/8..3/4, 1.5k..3k keys, well under a millisecond of lock hold.
-constexpr size_t kScanChunkSlots = 4096;
-
 // Longest soft pin a request may ask for; more is almost certainly a unit mistake.
 constexpr uint64_t kMaxSoftPinTtlMs = uint64_t{365} * 24 * 3600 * 1000;
 
@@ -37,25 +32,6 @@ constexpr uint64_t kMaxSoftPinTtlMs = uint64_t{365} * 24 * 3600 * 1000;
 void ReplicaToProto(const ReplicaView& replica, pb::Replica* out) {
   ToProto(replica.medium, replica.node, replica.status == ReplicaStatus::kComplete,
           std::span<const Allocation>(&replica.allocation, 1), out);
-}
-
-Status CheckHeader(const pb::RequestHeader& header) {
-  if (header.protocol_version() != kMasterProtocolVersion) {
-    return Status(StatusCode::kInvalidVersion,
-                  "master protocol version " + std::to_string(header.protocol_version()) +
-                      " from client '" + header.client_id() + "' is not supported (master speaks " +
-                      std::to_string(kMasterProtocolVersion) + ")");
-  }
-  return Status::Ok();
-}
-
-// The request's deadline has passed: the caller has given up, so doing the work would only
-// change state nobody will learn about (e.g. a PutStart whose allocation nobody writes).
-Status CheckDeadline(const grpc::ServerContext& ctx) {
-  if (ctx.deadline() < std::chrono::system_clock::now()) {
-    return Status(StatusCode::kRpcTimeout, "request deadline passed before the master ran it");
-  }
-  return Status::Ok();
 }
 
 BlockChecksums BlockChecksumsFromProto(const pb::PutEndItem& item) {
@@ -75,44 +51,6 @@ Status MasterServiceImpl::CheckBatchSize(int items) {
     return Status(StatusCode::kInvalidParams, "batch of " + std::to_string(items) +
                                                   " items exceeds the limit of " +
                                                   std::to_string(kMaxBatchItems));
-  }
-  return Status::Ok();
-}
-
-template <typename Request, typename Response, typename Body>
-grpc::Status MasterServiceImpl::Serve(MasterRpc rpc, grpc::ServerContext* ctx, const Request& req,
-                                      Response* resp, Body&& body) {
-  const auto start = std::chrono::steady_clock::now();
-  if (Status auth = CheckCredential(rpc, *ctx, req.header()); !auth.ok()) {
-    metrics_.RecordRpc(rpc, std::chrono::steady_clock::now() - start, auth);
-    // gRPC sends no reply message with a non-OK status: nothing `resp` may hold leaks.
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, auth.message());
-  }
-  Status status = CheckHeader(req.header());
-  if (status.ok()) status = CheckDeadline(*ctx);
-  if (status.ok()) status = body();
-  ToProto(status, resp->mutable_status());
-  metrics_.RecordRpc(rpc, std::chrono::steady_clock::now() - start, status);
-  return grpc::Status::OK;
-}
-
-template <typename Chunk>
-Status MasterServiceImpl::ScanInChunks(const grpc::ServerContext& ctx, std::string_view what,
-                                       Chunk&& chunk) {
-  KeyScanCursor cursor;
-  // Bounded: each chunk advances the cursor, and restarts double the chunk (key_scan.h).
-  for (uint64_t chunks = 0; !cursor.done(); ++chunks) {
-    if (ctx.IsCancelled() || ctx.deadline() < std::chrono::system_clock::now()) {
-      return Status(StatusCode::kRpcTimeout,
-                    std::string(what) + " stopped after " + std::to_string(chunks) +
-                        " chunks: the call was cancelled (deadline passed, caller gone or "
-                        "master shutting down)");
-    }
-    const auto start = std::chrono::steady_clock::now();
-    WithCore([&](MasterCore& core) { chunk(core, cursor); });
-    // Stay out as long as the chunk held the lock: a plain unlock/lock would let this thread
-    // take the mutex straight back before any waiter is scheduled.
-    if (!cursor.done()) std::this_thread::sleep_for(std::chrono::steady_clock::now() - start);
   }
   return Status::Ok();
 }
@@ -427,34 +365,6 @@ grpc::Status MasterServiceImpl::BatchRemove(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status MasterServiceImpl::RemoveByRegex(grpc::ServerContext* ctx,
-                                              const pb::RemoveByRegexRequest* req,
-                                              pb::RemoveCountResponse* resp) {
-  return Serve(MasterRpc::kRemoveByRegex, ctx, *req, resp, [&]() -> Status {
-    const RemoveMode mode = req->force() ? RemoveMode::kForce : RemoveMode::kNormal;
-    MC_ASSIGN_OR_RETURN(KeyPattern pattern, KeyPattern::Compile(req->pattern()));
-    uint64_t removed = 0;
-    Status scanned = ScanInChunks(*ctx, "RemoveByRegex", [&](MasterCore& core, KeyScanCursor& c) {
-      removed += core.RemoveMatchingChunk(&pattern, mode, kScanChunkSlots, c);
-    });
-    resp->set_removed(removed);
-    return scanned;
-  });
-}
-
-grpc::Status MasterServiceImpl::RemoveAll(grpc::ServerContext* ctx, const pb::RemoveAllRequest* req,
-                                          pb::RemoveCountResponse* resp) {
-  return Serve(MasterRpc::kRemoveAll, ctx, *req, resp, [&]() -> Status {
-    const RemoveMode mode = req->force() ? RemoveMode::kForce : RemoveMode::kNormal;
-    uint64_t removed = 0;
-    Status scanned = ScanInChunks(*ctx, "RemoveAll", [&](MasterCore& core, KeyScanCursor& c) {
-      removed += core.RemoveMatchingChunk(nullptr, mode, kScanChunkSlots, c);
-    });
-    resp->set_removed(removed);
-    return scanned;
-  });
-}
-
 grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
                                                const pb::GetClusterInfoRequest* req,
                                                pb::GetClusterInfoResponse* resp) {
@@ -476,28 +386,6 @@ grpc::Status MasterServiceImpl::GetClusterInfo(grpc::ServerContext* ctx,
       info.object_store_policy = ObjectTierPolicyName(object_tier_.policy);
     }
     ToProto(info, resp);
-    return Status::Ok();
-  });
-}
-
-grpc::Status MasterServiceImpl::ListKeys(grpc::ServerContext* ctx, const pb::ListKeysRequest* req,
-                                         pb::ListKeysResponse* resp) {
-  return Serve(MasterRpc::kListKeys, ctx, *req, resp, [&]() -> Status {
-    // The cap keeps a reply within the message limit: 16384 keys of at most 4096 bytes.
-    const size_t limit = req->limit() == 0 ? kMaxBatchItems : req->limit();
-    if (limit > kMaxBatchItems) {
-      return Status(StatusCode::kInvalidParams, "ListKeys limit " + std::to_string(limit) +
-                                                    " exceeds " + std::to_string(kMaxBatchItems));
-    }
-    MC_ASSIGN_OR_RETURN(KeyListing listing,
-                        KeyListing::Create(req->prefix(), req->start_after(), limit));
-    MC_RETURN_IF_ERROR(ScanInChunks(*ctx, "ListKeys", [&](MasterCore& core, KeyScanCursor& c) {
-      core.ListKeysChunk(listing, kScanChunkSlots, c);
-    }));
-    KeyPage page = listing.TakePage();
-    resp->mutable_keys()->Reserve(static_cast<int>(page.keys.size()));
-    for (std::string& key : page.keys) resp->add_keys(std::move(key));
-    resp->set_truncated(page.truncated);
     return Status::Ok();
   });
 }
