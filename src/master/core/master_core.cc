@@ -56,9 +56,10 @@ MasterCore::MasterCore(MasterCoreOptions options, const Clock& clock)
       clock_(clock),
       // Seeded like versions (the wall clock in ns, from the service): a node reporting a
       // task of the previous master can never name one of this master's tasks.
-      next_task_id_(options_.first_version),
+      task_ids_(options_.first_version),
       next_version_(options_.first_version),
-      eviction_policy_(std::make_unique<LruEvictionPolicy>()) {
+      eviction_policy_(std::make_unique<LruEvictionPolicy>()),
+      write_back_({options_, segments_, objects_, task_ids_, tier_stats_}) {
   objects_.Reserve(options_.expected_objects);
 }
 
@@ -69,7 +70,7 @@ Status MasterCore::Mount(const SegmentSpec& spec) {
   // Dropped first: the new mount may reuse the name of a segment of the node's old epoch.
   DropSegments(dropped);
   segments_.Add(spec);
-  last_seen_[spec.node_id] = clock_.Now();  // A mount is a heartbeat.
+  liveness_.Seen(spec.node_id, clock_.Now());  // A mount is a heartbeat.
   return Status::Ok();
 }
 
@@ -81,7 +82,7 @@ Status MasterCore::Unmount(std::string_view name, const NodeId& node, Epoch epoc
 
 size_t MasterCore::UnmountNode(const NodeId& node) {
   std::vector<std::string> dropped = pool_.UnmountNode(node);
-  last_seen_.erase(node);
+  liveness_.Forget(node);
   DropSegments(dropped);
   copy_outbox_.erase(node);  // its tasks were dropped with its segments
   return dropped.size();
@@ -154,19 +155,10 @@ Result<std::unique_ptr<PendingPut>> MasterCore::Allocate(uint64_t size,
   return pending;
 }
 
-Allocation MasterCore::DataRange(const ReplicaRecord& replica, uint64_t size) const {
-  const SegmentIndex::Segment& segment = segments_.Get(replica.segment);
-  if (segment.medium == Medium::kSsd) {
-    // Past the header block; the padding up to the block boundary is not the object's.
-    return Allocation{segment.name, replica.address + kSsdHeaderBytes, std::max<uint64_t>(size, 1)};
-  }
-  return Allocation{segment.name, replica.address, replica.length};
-}
-
 ReplicaView MasterCore::ViewOf(const ReplicaRecord& replica, uint64_t size,
                                ReplicaStatus status) const {
   const SegmentIndex::Segment& segment = segments_.Get(replica.segment);
-  return ReplicaView{segment.medium, segment.node, status, DataRange(replica, size)};
+  return ReplicaView{segment.medium, segment.node, status, segments_.DataRange(replica, size)};
 }
 
 PutStartResult MasterCore::ResultOf(const PendingPut& pending) const {
@@ -239,7 +231,7 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum, BlockChecksum
     return table.WithContext("PutEnd of '" + std::string(key) + "'");
   }
   const bool was_below = BelowTarget(*record);
-  LeaveUploadBacklog(record);  // the old version's share, if any
+  write_back_.LeaveBacklog(record);  // the old version's share, if any
   // The old version goes while the new one is still reachable through the record (the
   // SegmentIndex may move the new replicas' entries while unlinking the old ones).
   if (record->visible) RetireReplicas(record);
@@ -263,7 +255,8 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum, BlockChecksum
   promote_queue_.erase(record);
   UpdateBelowTarget(was_below, record);
   // Before journaling: the nodes' manifests learn whether it is in the object store.
-  OnNewVersion(record, pending->from_object_store, /*adopted=*/false);
+  write_back_.OnNewVersion(record, pending->from_object_store ? WriteBackScheduler::Origin::kPutBack
+                                                              : WriteBackScheduler::Origin::kPut);
   for (const ReplicaRecord& r : record->replicas()) JournalReplica(*record, r);
   return Status::Ok();
 }
@@ -385,8 +378,20 @@ void MasterCore::Tick() {
   ScheduleRepairs(options_.repairs_per_tick);
   // After the repairs: a copy that restores durability comes before one that speeds reads.
   SchedulePromotions(options_.repairs_per_tick);
-  ReclaimExpiredUploads(now);
-  ScheduleUploads(options_.repairs_per_tick);
+  write_back_.ReclaimExpired(now);
+  write_back_.Schedule(options_.repairs_per_tick, now);
+}
+
+// ---- Node tasks: write-back uploads --------------------------------------------------------
+
+size_t MasterCore::ScheduleUploads(size_t max) { return write_back_.Schedule(max, clock_.Now()); }
+
+std::vector<UploadTask> MasterCore::TakeUploadTasks(const NodeId& node, size_t max) {
+  return write_back_.TakeTasks(node, max, clock_.Now());
+}
+
+Status MasterCore::CompleteUpload(uint64_t task_id, const NodeId& node, const Status& result) {
+  return write_back_.Complete(task_id, node, result, clock_.Now());
 }
 
 }  // namespace mooncake::master

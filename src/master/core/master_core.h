@@ -135,11 +135,15 @@
 #include "master/core/eviction_policy.h"
 #include "master/core/key_scan.h"
 #include "master/core/master_core_types.h"
+#include "master/core/node_liveness.h"
 #include "master/core/object_record.h"
 #include "master/core/object_table.h"
 #include "master/core/object_view.h"
 #include "master/core/segment_index.h"
 #include "master/core/segment_pool.h"
+#include "master/core/ssd_quarantine.h"
+#include "master/core/task_ids.h"
+#include "master/core/write_back_scheduler.h"
 #include "mooncake/common/clock.h"
 #include "mooncake/common/status.h"
 
@@ -192,7 +196,7 @@ class MasterCore {
   // Grows whenever a node may have something new to fetch with its heartbeat: a manifest
   // change (ManifestChangeCount) or a copy task queued for it.
   uint64_t NodeEventCount() const {
-    return manifest_changes_ + copy_tasks_queued_ + upload_tasks_queued_;
+    return manifest_changes_ + copy_tasks_queued_ + write_back_.TasksQueued();
   }
 
   // ---- Liveness (master_core_liveness.cc) -----------------------------------------------
@@ -203,7 +207,7 @@ class MasterCore {
   Status Heartbeat(const NodeId& node, Epoch epoch);
   // Nodes Tick() declared dead (no heartbeat for client_ttl) since the last call, in the order
   // they expired; clears the list.
-  std::vector<NodeId> TakeExpiredNodes();
+  std::vector<NodeId> TakeExpiredNodes() { return liveness_.TakeExpired(); }
 
   // ---- Puts -----------------------------------------------------------------------------
   // Allocates config.replica_num replicas of `size` bytes on distinct nodes (an empty object,
@@ -322,7 +326,7 @@ class MasterCore {
   // task: already reported, expired, or an earlier master's), kInvalidParams (another node's).
   Status CompleteUpload(uint64_t task_id, const NodeId& node, const Status& result);
   // Uploads handed out or queued for a node, not yet reported.
-  size_t UploadsInFlight() const { return uploads_.size(); }
+  size_t UploadsInFlight() const { return write_back_.InFlight(); }
 
   // ---- Time -----------------------------------------------------------------------------
   // Reclaims puts/upserts in flight for >= put_timeout and frees old upsert replicas whose
@@ -336,7 +340,7 @@ class MasterCore {
   // Counters of the SSD tier (puts placed on SSD, demotions).
   const TierStats& tier_stats() const { return tier_stats_; }
   // SSD ranges waiting for their node to erase the header there (see "SSD segments").
-  size_t QuarantinedRanges() const;
+  size_t QuarantinedRanges() const { return quarantine_.Ranges(); }
 
   // ---- Queries --------------------------------------------------------------------------
   // Visible objects whose COMPLETE replicas are on fewer nodes than their replica_num (for
@@ -394,8 +398,6 @@ class MasterCore {
   // never `protected_key`. One eviction run in the stats.
   void EvictOn(Medium medium, uint64_t target_used, std::string_view protected_key,
                EvictWay way = EvictWay::kDrop);
-  // Bytes of `medium` held by quarantined ranges (SSD only).
-  uint64_t QuarantinedBytes(Medium medium) const;
   // DRAM bytes of the objects whose demotion is in flight.
   uint64_t DemotingBytes() const;
   enum class DemoteResult : uint8_t {
@@ -441,9 +443,6 @@ class MasterCore {
   // used / capacity <= high - ratio, in bytes.
   uint64_t LowWatermarkBytes(uint64_t capacity) const;
   PutStartResult ResultOf(const PendingPut& pending) const;
-  // The object's bytes in `replica` as readers address them: the whole allocation on DRAM;
-  // past the header block, `size` bytes (at least 1), on SSD.
-  Allocation DataRange(const ReplicaRecord& replica, uint64_t size) const;
   ReplicaView ViewOf(const ReplicaRecord& replica, uint64_t size, ReplicaStatus status) const;
   bool LeaseLive(const ObjectRecord& record) const { return clock_.Now() < record.lease_until; }
   // Why Remove would refuse a visible `record` (OK when it would not).
@@ -495,45 +494,6 @@ class MasterCore {
   void ExpireDeadNodes();
   // Adopts one manifest entry on the just-mounted segment `spec` (MountWithManifest).
   void Adopt(const SegmentSpec& spec, const ManifestEntry& entry, MountReport& report);
-
-  // ---- Write-back upkeep (master_core_upload.cc) ---------------------------------------------
-  // A new visible version of `record` (PutEnd, adoption): whether it is in the object store
-  // now, the backlog, the queue. `from_object_store`: its bytes came from there.
-  void OnNewVersion(ObjectRecord* record, bool from_object_store, bool adopted);
-  // Write-back: `record`'s current version is in the object store (an upload reported done,
-  // or a node's manifest says so); it leaves the backlog and the queue.
-  void MarkInObjectStore(ObjectRecord* record);
-  // `record` is going (EraseObject): its queue entries go; its upload in flight is orphaned.
-  void ForgetUploadsOf(ObjectRecord* record);
-  // Takes `record`'s current version out of the backlog counters, if it is counted there
-  // (before its version changes, it is erased, or it reaches the object store).
-  void LeaveUploadBacklog(ObjectRecord* record);
-  // Queues `record` again after a failed or abandoned upload, with a doubling delay.
-  void RetryUploadLater(ObjectRecord* record, TimePoint now);
-  // Whether eviction may drop `record` from the pool entirely (write-back: only once it is in
-  // the object store).
-  bool SafeToDrop(const ObjectRecord& record) const {
-    return options_.object_tier != ObjectTierPolicy::kWriteBack || record.in_object_store;
-  }
-  // Cancels uploads whose source segment is gone (DropSegments), re-queueing their objects.
-  void DropUploadsOnGoneSegments();
-  // Abandons uploads past their deadline (Tick).
-  void ReclaimExpiredUploads(TimePoint now);
-  // Verifies the write-back bookkeeping (part of CheckInvariants).
-  Status CheckUploads() const;
-
-  struct Upload {
-    // The object; null once it was erased while the upload ran (an orphan).
-    ObjectRecord* record = nullptr;
-    SegmentId source_segment = 0;
-    TimePoint deadline;
-    bool delivered = false;
-    UploadTask task;
-  };
-  // Numbers `upload`, gives it a deadline and queues it for its node.
-  void QueueUploadTask(Upload upload, TimePoint now);
-  // Forgets the upload at `it` (its node's count, the object's link, an orphan key).
-  void EraseUpload(std::map<uint64_t, Upload>::iterator it);
 
   // ---- Repairs (master_core_repair.cc) -----------------------------------------------------
   struct Repair {
@@ -618,49 +578,19 @@ class MasterCore {
   std::set<ObjectRecord*, std::less<>> promote_queue_;
   // Objects whose last repair failed or found no destination: not tried before this time.
   std::map<const ObjectRecord*, TimePoint> repair_retry_after_;
-  uint64_t next_task_id_;
+  TaskIds task_ids_;
   uint64_t copy_tasks_queued_ = 0;
-  // Write-back: objects waiting for an upload (visible, not in the object store, none in
-  // flight), scanned round robin from upload_cursor_ (compared, never dereferenced); uploads
-  // by task id, the one of each object, those not yet handed out per node, keys with an
-  // orphaned upload or its delete in flight (their next upload waits), and when an object's
-  // next try is due after failures (with the failure count).
-  std::set<ObjectRecord*, std::less<>> upload_queue_;
-  const ObjectRecord* upload_cursor_ = nullptr;
-  std::map<uint64_t, Upload> uploads_;
-  std::map<const ObjectRecord*, uint64_t> upload_of_;
-  std::map<NodeId, std::deque<uint64_t>, std::less<>> upload_outbox_;
-  std::map<NodeId, size_t, std::less<>> uploads_per_node_;
-  std::multiset<std::string, std::less<>> orphan_upload_keys_;
-  struct UploadRetry {
-    TimePoint after;
-    uint32_t failures = 0;
-  };
-  std::map<const ObjectRecord*, UploadRetry> upload_retry_;
-  // Adopted objects (maybe in the object store already): their upload checks first.
-  std::set<const ObjectRecord*, std::less<>> upload_check_first_;
-  uint64_t upload_tasks_queued_ = 0;
   RepairStats repair_stats_;
   IntegrityStats integrity_stats_;
   uint64_t manifest_changes_ = 0;
   uint64_t next_version_ = 1;
-  // Last Mount/Heartbeat of every node with mounted segments.
-  std::map<NodeId, TimePoint, std::less<>> last_seen_;
-  std::vector<NodeId> expired_nodes_;
   std::unique_ptr<EvictionPolicy> eviction_policy_;
   EvictionStats eviction_stats_;
   TierStats tier_stats_;
-  // SSD ranges freed while their node may not yet have erased the object's header there
-  // (see "SSD segments" in the file comment): held in the pool until the node acknowledges
-  // the manifest change numbered `seq`, then freed (TakeManifestChanges).
-  struct Quarantined {
-    uint64_t seq = 0;
-    uint64_t address = 0;
-    uint64_t length = 0;
-  };
-  std::map<SegmentId, std::deque<Quarantined>> ssd_quarantine_;
-  // Frees the quarantined ranges of `segment` that its node has acknowledged.
-  void ReleaseQuarantine(SegmentId segment);
+  NodeLiveness liveness_;
+  SsdQuarantine quarantine_;
+  // After the members its context names.
+  WriteBackScheduler write_back_;
 };
 
 }  // namespace mooncake::master

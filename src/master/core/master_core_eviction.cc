@@ -141,7 +141,7 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
   // Bytes that are as good as free: quarantined SSD ranges (free once their node acknowledges)
   // and DRAM objects whose demotion is in flight (free once it completes). Evicting more for
   // them would only empty the tier.
-  uint64_t leaving = QuarantinedBytes(medium);
+  uint64_t leaving = medium == Medium::kSsd ? quarantine_.Bytes() : 0;
   const bool demote = way == EvictWay::kDemoteFirst && medium == Medium::kDram &&
                       options_.max_repairs_in_flight > 0 && pool_.Usage(Medium::kSsd).capacity > 0;
   if (demote) leaving += DemotingBytes();
@@ -169,7 +169,7 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
       if (demoted == DemoteResult::kWaiting) continue;
       // kNoRoom / kNotDemotable: dropped, as without an SSD tier.
     }
-    if (!SafeToDrop(*record)) {
+    if (!write_back_.SafeToDrop(*record)) {
       // Write-back: its only copy in the pool; it goes once its upload is done.
       ++eviction_stats_.skipped_not_uploaded;
       continue;
@@ -178,15 +178,6 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
     eviction_stats_.evicted_bytes += ObjectBytes(*record);
     EraseObject(record);
   }
-}
-
-uint64_t MasterCore::QuarantinedBytes(Medium medium) const {
-  if (medium != Medium::kSsd) return 0;
-  uint64_t bytes = 0;
-  for (const auto& [id, ranges] : ssd_quarantine_) {
-    for (const Quarantined& q : ranges) bytes += q.length;
-  }
-  return bytes;
 }
 
 }  // namespace mooncake::master

@@ -75,7 +75,7 @@ void MasterCore::RetireReplicas(ObjectRecord* record) {
 void MasterCore::EraseObject(ObjectRecord* record) {
   // Nothing may point at the record once it is gone.
   CancelRepairOf(record);
-  ForgetUploadsOf(record);
+  write_back_.Forget(record);
   below_set_.erase(record);
   drain_queue_.erase(record);
   promote_queue_.erase(record);
@@ -100,12 +100,9 @@ void MasterCore::FreeInPool(const ReplicaRecord& replica) {
   const SegmentIndex::Segment& segment = segments_.Get(replica.segment);
   // A gone segment's allocations went with it (and its name may be mounted anew).
   if (segment.gone) return;
-  if (segment.medium == Medium::kSsd && segment.journal &&
-      segment.journal->last_seq() > segment.journal->acked_seq()) {
-    // The node may still have to erase a header here (a removal it has not acknowledged yet):
-    // hold the range until it acknowledges everything journaled so far.
-    ssd_quarantine_[replica.segment].push_back(
-        Quarantined{segment.journal->last_seq(), replica.address, replica.length});
+  // The node may still have to erase a header here (a removal it has not acknowledged yet):
+  // the range waits until it acknowledges everything journaled so far.
+  if (quarantine_.HoldIfUnacknowledged(replica.segment, segment, replica.address, replica.length)) {
     return;
   }
   // Every replica's allocation is held in the pool (invariant), so Free cannot fail; a
@@ -200,7 +197,7 @@ void MasterCore::DropSegments(const std::vector<std::string>& segments) {
   // free its replicas on the others in the pool either.
   for (SegmentId id : ids) segments_.MarkGone(id);
   DropRepairsOnGoneSegments();
-  DropUploadsOnGoneSegments();
+  write_back_.DropOnGoneSegments();
   for (SegmentId id : ids) DropSegmentMembers(id);
   // Deferred frees are few (upserts of leased objects, for at most a lease) and not indexed
   // by segment: a scan.
@@ -210,29 +207,9 @@ void MasterCore::DropSegments(const std::vector<std::string>& segments) {
     it = it->second.empty() ? deferred_.erase(it) : std::next(it);
   }
   for (SegmentId id : ids) {
-    ssd_quarantine_.erase(id);  // the ranges went with the segment
+    quarantine_.Forget(id);  // the ranges went with the segment
     segments_.Remove(id);
   }
-}
-
-void MasterCore::ReleaseQuarantine(SegmentId id) {
-  auto it = ssd_quarantine_.find(id);
-  if (it == ssd_quarantine_.end()) return;
-  const SegmentIndex::Segment& segment = segments_.Get(id);
-  const uint64_t acked = segment.journal ? segment.journal->acked_seq() : UINT64_MAX;
-  std::deque<Quarantined>& ranges = it->second;
-  // In order of seq: ranges are appended as the journal grows.
-  while (!ranges.empty() && ranges.front().seq <= acked) {
-    pool_.Free(segment.name, ranges.front().address, ranges.front().length).IgnoreError();
-    ranges.pop_front();
-  }
-  if (ranges.empty()) ssd_quarantine_.erase(it);
-}
-
-size_t MasterCore::QuarantinedRanges() const {
-  size_t n = 0;
-  for (const auto& [id, ranges] : ssd_quarantine_) n += ranges.size();
-  return n;
 }
 
 void MasterCore::DropSegmentMembers(SegmentId id) {

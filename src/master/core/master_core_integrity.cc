@@ -52,7 +52,7 @@ Result<CorruptReplicaOutcome> MasterCore::ReportCorruptReplica(std::string_view 
   size_t index = replicas.size();
   for (size_t i = 0; i < replicas.size(); ++i) {
     // Readers address a replica by its data range (past the header block on SSD).
-    const Allocation data = DataRange(replicas[i], record->size);
+    const Allocation data = segments_.DataRange(replicas[i], record->size);
     if (data.segment == segment && data.address == address) {
       index = i;
       break;
@@ -83,7 +83,7 @@ Result<CorruptReplicaOutcome> MasterCore::ReportCorruptReplica(std::string_view 
 
 void MasterCore::DropCorruptReplica(ObjectRecord* record, size_t index) {
   const ReplicaRecord replica = record->replicas()[index];
-  const Allocation data = DataRange(replica, record->size);
+  const Allocation data = segments_.DataRange(replica, record->size);
   // A copy reading this replica would fail its node's checksum check; cancel it now so a
   // remaining replica is the source of the next one. A demotion counts this replica's bytes
   // as freed on completion: cancel it too rather than let eviction count them twice.
@@ -98,15 +98,7 @@ void MasterCore::DropCorruptReplica(ObjectRecord* record, size_t index) {
   // An upload not yet handed out goes back to the queue, to be read from a remaining replica.
   // One handed out is left to its node: the node checks the checksum before uploading, so it
   // fails and is retried (RetryUploadLater) from the replicas then listed.
-  if (auto link = upload_of_.find(record); link != upload_of_.end()) {
-    auto it = uploads_.find(link->second);
-    if (it != uploads_.end() && !it->second.delivered &&
-        it->second.source_segment == replica.segment &&
-        it->second.task.source.address == data.address) {
-      EraseUpload(it);
-      if (!record->in_object_store) upload_queue_.insert(record);
-    }
-  }
+  write_back_.OnReplicaDropped(record, replica.segment, data.address);
   const bool was_below = BelowTarget(*record);
   JournalReplicaGone(*record, replica);
   segments_.Unlink(record->replicas()[index]);

@@ -126,7 +126,7 @@ Status MasterCore::CheckInvariants() const {
           return;
         }
         source_found |= replica.segment == r.source_segment &&
-                        DataRange(replica, record->size).address == r.task.source.address;
+                        segments_.DataRange(replica, record->size).address == r.task.source.address;
       }
       if (!record->visible || record->pending || record->version != r.task.version ||
           !source_found) {
@@ -182,7 +182,7 @@ Status MasterCore::CheckInvariants() const {
   }
   s = CheckRepairs(replicas_on);
   if (!s.ok()) return s;
-  s = CheckUploads();
+  s = write_back_.CheckInvariants();
   if (!s.ok()) return s;
 
   // Deferred frees: held, unlinked, on live segments.
@@ -200,25 +200,11 @@ Status MasterCore::CheckInvariants() const {
   }
 
   // Quarantined SSD ranges: held, on live SSD segments that track a manifest.
-  size_t quarantined = 0;
-  for (const auto& [id, ranges] : ssd_quarantine_) {
-    if (!segments_.Contains(id) || segments_.Get(id).gone) {
-      return Broken(fmt::format("quarantined ranges on unknown segment id {}", id));
-    }
-    const SegmentIndex::Segment& segment = segments_.Get(id);
-    if (segment.medium != Medium::kSsd || !segment.journal || ranges.empty()) {
-      return Broken(
-          fmt::format("segment '{}' has a quarantine but is no manifest-tracking SSD "
-                      "segment (or it is empty)",
-                      segment.name));
-    }
-    for (const Quarantined& q : ranges) {
-      ++replicas_on[id];
-      ++quarantined;
-      Status held = pool_.CheckHeld(segment.name, q.address, q.length);
-      if (!held.ok()) return held.WithContext("quarantined SSD range not held");
-    }
-  }
+  s = quarantine_.CheckInvariants(segments_, pool_, replicas_on);
+  if (!s.ok()) return s;
+  const size_t quarantined = quarantine_.Ranges();
+  s = liveness_.CheckInvariants(pool_.Nodes());
+  if (!s.ok()) return s;
 
   // Every member entry belongs to a replica (counted above), and the pool holds exactly the
   // replicas' allocations: nothing leaked, nothing freed twice.
@@ -267,7 +253,7 @@ Status MasterCore::CheckRepairs(std::map<SegmentId, size_t>& replicas_on) const 
     }
     if (segment.name != repair.task.destination.segment ||
         segment.node != repair.task.destination_node ||
-        DataRange(dest, repair.task.size).address != repair.task.destination.address) {
+        segments_.DataRange(dest, repair.task.size).address != repair.task.destination.address) {
       return Broken(fmt::format("repair {}: task and destination disagree", id));
     }
     if (!repair.delivered && !queued.contains(id)) {

@@ -1,4 +1,4 @@
-// MasterCore's liveness (see "Liveness" in master_core.h): nodes prove they are alive by
+// MasterCore's liveness (node_liveness.h): nodes prove they are alive by
 // mounting and heartbeating; Tick() declares a node dead once client_ttl passes without either
 // and unmounts it, dropping its replicas exactly as UnmountNode does.
 #include <string>
@@ -9,9 +9,8 @@
 namespace mooncake::master {
 
 Status MasterCore::Heartbeat(const NodeId& node, Epoch epoch) {
-  auto it = last_seen_.find(node);
   const std::optional<Epoch> current = pool_.NodeEpoch(node);
-  if (it == last_seen_.end() || !current || pool_.Nodes().count(node) == 0) {
+  if (!liveness_.Tracked(node) || !current || pool_.Nodes().count(node) == 0) {
     return {StatusCode::kClientNotFound, "node '" + node + "' has no mounted segment"};
   }
   if (epoch < *current) {
@@ -26,25 +25,14 @@ Status MasterCore::Heartbeat(const NodeId& node, Epoch epoch) {
                                              " has not mounted (mounted epoch " +
                                              std::to_string(*current) + ")"};
   }
-  it->second = clock_.Now();
+  liveness_.Seen(node, clock_.Now());
   return Status::Ok();
 }
 
-std::vector<NodeId> MasterCore::TakeExpiredNodes() {
-  std::vector<NodeId> expired;
-  expired.swap(expired_nodes_);
-  return expired;
-}
-
 void MasterCore::ExpireDeadNodes() {
-  const TimePoint now = clock_.Now();
-  std::vector<NodeId> dead;
-  for (const auto& [node, seen] : last_seen_) {
-    if (now - seen >= options_.client_ttl) dead.push_back(node);
-  }
-  for (const NodeId& node : dead) {
-    UnmountNode(node);  // Also forgets last_seen_[node].
-    expired_nodes_.push_back(node);
+  for (const NodeId& node : liveness_.CollectDead(clock_.Now(), options_.client_ttl)) {
+    UnmountNode(node);  // Also forgets the node's liveness record.
+    liveness_.RecordExpired(node);
   }
 }
 

@@ -35,7 +35,7 @@ Result<ManifestBatch> MasterCore::TakeManifestChanges(std::string_view segment, 
   }
   ManifestBatch batch = journal->Take(acked, max);
   // The node has applied (erased) everything up to `acked`: its quarantined ranges are free.
-  ReleaseQuarantine(*id);
+  quarantine_.Release(*id, segments_.Get(*id), pool_);
   return batch;
 }
 
@@ -110,7 +110,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     known->replica_num = static_cast<uint8_t>(std::max<size_t>(known->replica_num, nodes.size()));
     UpdateBelowTarget(was_below, known);
     // Any node that uploaded this version says so for all of them.
-    if (m.in_object_store) MarkInObjectStore(known);
+    if (m.in_object_store) write_back_.MarkInObjectStore(known);
     if (objects_.BlockChecksumsOf(known) == nullptr &&
         ValidateBlockChecksums(m.size, m.checksum, m.block_checksums).ok()) {
       objects_.SetBlockChecksums(known, m.block_checksums);
@@ -122,7 +122,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     // A newer version supersedes the known one: free its replicas as an upsert's PutEnd
     // would, deferred while a read lease is live.
     was_below = BelowTarget(*known);
-    LeaveUploadBacklog(known);
+    write_back_.LeaveBacklog(known);
     RetireReplicas(known);
   } else {
     known = objects_.Insert(m.key);
@@ -150,7 +150,9 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   record.lease_streak_start = clock_.Now();
   record.last_access = clock_.Now();
   UpdateBelowTarget(was_below, &record);
-  OnNewVersion(&record, /*from_object_store=*/m.in_object_store, /*adopted=*/true);
+  write_back_.OnNewVersion(&record, m.in_object_store
+                                        ? WriteBackScheduler::Origin::kAdoptedInObjectStore
+                                        : WriteBackScheduler::Origin::kAdopted);
 }
 
 }  // namespace mooncake::master

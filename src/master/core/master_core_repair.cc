@@ -260,7 +260,7 @@ bool MasterCore::PlanTierCopy(ObjectRecord* record, Medium medium, uint64_t byte
 
 void MasterCore::EnqueueRepair(Repair repair, const ReplicaRecord& source, TimePoint now) {
   ObjectRecord* record = repair.record;
-  const uint64_t task_id = next_task_id_++;
+  const uint64_t task_id = task_ids_.Next();
   repair.scheduled = now;
   repair.deadline = now + options_.repair_timeout;
   CopyTask& task = repair.task;
@@ -270,8 +270,8 @@ void MasterCore::EnqueueRepair(Repair repair, const ReplicaRecord& source, TimeP
   task.size = record->size;
   task.checksum = record->checksum;
   // Readers' view of both ends: on SSD, the bytes past the header block.
-  task.source = DataRange(source, record->size);
-  task.destination = DataRange(repair.destination, record->size);
+  task.source = segments_.DataRange(source, record->size);
+  task.destination = segments_.DataRange(repair.destination, record->size);
   task.destination_node = segments_.Get(repair.destination.segment).node;
   copy_outbox_[task.destination_node].push_back(task_id);
   repairs_.emplace(task_id, std::move(repair));

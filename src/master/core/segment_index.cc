@@ -1,8 +1,19 @@
 #include "master/core/segment_index.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "store_types/ssd_geometry.h"
+
 namespace mooncake::master {
+
+Allocation SegmentIndex::DataRange(const ReplicaRecord& replica, uint64_t size) const {
+  const Segment& segment = Get(replica.segment);
+  if (segment.medium == Medium::kSsd) {
+    return Allocation{segment.name, replica.address + kSsdHeaderBytes, std::max<uint64_t>(size, 1)};
+  }
+  return Allocation{segment.name, replica.address, replica.length};
+}
 
 SegmentId SegmentIndex::Add(const SegmentSpec& spec) {
   SegmentId id;

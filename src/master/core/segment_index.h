@@ -71,6 +71,12 @@ class SegmentIndex {
     }
   }
 
+  // The bytes of an object of `size` bytes in `replica` (on a registered segment) as readers,
+  // writers and copies address them: the whole allocation on DRAM/VRAM; on SSD, `size` bytes
+  // (at least 1) past the header block (the padding up to the block boundary is not the
+  // object's).
+  Allocation DataRange(const ReplicaRecord& replica, uint64_t size) const;
+
   // Adds `replica` (of `record`, on replica.segment) to its segment's members and sets its
   // member_slot.
   void Link(ObjectRecord* record, ReplicaRecord& replica);
