@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "master/core/dram_first_placement.h"
 #include "master/core/lru_eviction_policy.h"
 #include "store_types/ssd_geometry.h"
 
@@ -46,20 +47,27 @@ Status MasterCoreOptions::Validate() const {
 }
 
 Result<std::unique_ptr<MasterCore>> MasterCore::Create(MasterCoreOptions options,
-                                                       const Clock& clock) {
+                                                       const Clock& clock,
+                                                       MasterCorePolicies policies) {
   MC_RETURN_IF_ERROR(options.Validate());
-  return std::unique_ptr<MasterCore>(new MasterCore(std::move(options), clock));
+  if (policies.eviction == nullptr) policies.eviction = std::make_unique<LruEvictionPolicy>();
+  if (policies.placement == nullptr) policies.placement = std::make_unique<DramFirstPlacement>();
+  return std::unique_ptr<MasterCore>(
+      new MasterCore(std::move(options), clock, std::move(policies)));
 }
 
-MasterCore::MasterCore(MasterCoreOptions options, const Clock& clock)
+MasterCore::MasterCore(MasterCoreOptions options, const Clock& clock, MasterCorePolicies policies)
     : options_(std::move(options)),
       clock_(clock),
       // Seeded like versions (the wall clock in ns, from the service): a node reporting a
       // task of the previous master can never name one of this master's tasks.
       task_ids_(options_.first_version),
       next_version_(options_.first_version),
-      eviction_policy_(std::make_unique<LruEvictionPolicy>()),
-      write_back_({options_, segments_, objects_, task_ids_, tier_stats_}) {
+      eviction_policy_(std::move(policies.eviction)),
+      placement_(std::move(policies.placement)),
+      write_back_({options_, segments_, objects_, task_ids_, tier_stats_}),
+      repair_scheduler_({options_, pool_, segments_, objects_, below_set_, *placement_, task_ids_,
+                         repair_stats_, tier_stats_, *this}) {
   objects_.Reserve(options_.expected_objects);
 }
 
@@ -84,7 +92,7 @@ size_t MasterCore::UnmountNode(const NodeId& node) {
   std::vector<std::string> dropped = pool_.UnmountNode(node);
   liveness_.Forget(node);
   DropSegments(dropped);
-  copy_outbox_.erase(node);  // its tasks were dropped with its segments
+  repair_scheduler_.ForgetNode(node);  // its tasks were dropped with its segments
   return dropped.size();
 }
 
@@ -200,7 +208,7 @@ Result<PutStartResult> MasterCore::UpsertStart(std::string_view key, uint64_t si
   // `record` survives: eviction never takes the protected key, and it has no put to reclaim.
   MC_ASSIGN_OR_RETURN(std::unique_ptr<PendingPut> pending, AllocateOrEvict(size, config, key));
   // The copy of the old version would land after the new one: moot.
-  CancelRepairOf(record);
+  repair_scheduler_.Cancel(record);
   PutStartResult result = ResultOf(*pending);
   StartPending(record, std::move(pending));
   return result;
@@ -251,8 +259,7 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum, BlockChecksum
   record->lease_until = TimePoint{};
   record->lease_streak_start = TimePoint{};
   record->last_access = clock_.Now();
-  record->ssd_hits = 0;  // a new version: its hits start over
-  promote_queue_.erase(record);
+  repair_scheduler_.ResetHits(record);  // a new version: its hits start over
   UpdateBelowTarget(was_below, record);
   // Before journaling: the nodes' manifests learn whether it is in the object store.
   write_back_.OnNewVersion(record, pending->from_object_store ? WriteBackScheduler::Origin::kPutBack
@@ -302,7 +309,7 @@ Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
   // SSD ones are (a VRAM-only object is neither); misses are the service's to count.
   if (in_dram) ++tier_stats_.dram_hits;
   if (only_ssd) {
-    CountSsdHit(record, now - previous_access);
+    repair_scheduler_.CountSsdHit(record, now - previous_access);
   } else {
     // Memory before SSD (a promoted object): readers try the replicas in this order.
     std::stable_partition(view.replicas.begin(), view.replicas.end(),
@@ -377,7 +384,7 @@ void MasterCore::Tick() {
   }
   ScheduleRepairs(options_.repairs_per_tick);
   // After the repairs: a copy that restores durability comes before one that speeds reads.
-  SchedulePromotions(options_.repairs_per_tick);
+  repair_scheduler_.SchedulePromotions(options_.repairs_per_tick, now);
   write_back_.ReclaimExpired(now);
   write_back_.Schedule(options_.repairs_per_tick, now);
 }

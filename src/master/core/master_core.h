@@ -139,6 +139,8 @@
 #include "master/core/object_record.h"
 #include "master/core/object_table.h"
 #include "master/core/object_view.h"
+#include "master/core/placement_policy.h"
+#include "master/core/repair_scheduler.h"
 #include "master/core/segment_index.h"
 #include "master/core/segment_pool.h"
 #include "master/core/ssd_quarantine.h"
@@ -153,10 +155,18 @@ class KeyPattern;  // common/key_pattern.h
 
 namespace mooncake::master {
 
-class MasterCore {
+// The seams of MasterCore's choices; a null one gets the default (LRU eviction, DRAM-first
+// placement).
+struct MasterCorePolicies {
+  std::unique_ptr<EvictionPolicy> eviction;
+  std::unique_ptr<PlacementPolicy> placement;
+};
+
+class MasterCore : private ReplicaKeeper {
  public:
   // Fails with kInvalidParams when `options` do not validate. `clock` must outlive the core.
-  static Result<std::unique_ptr<MasterCore>> Create(MasterCoreOptions options, const Clock& clock);
+  static Result<std::unique_ptr<MasterCore>> Create(MasterCoreOptions options, const Clock& clock,
+                                                    MasterCorePolicies policies = {});
 
   MasterCore(const MasterCore&) = delete;
   MasterCore& operator=(const MasterCore&) = delete;
@@ -196,7 +206,7 @@ class MasterCore {
   // Grows whenever a node may have something new to fetch with its heartbeat: a manifest
   // change (ManifestChangeCount) or a copy task queued for it.
   uint64_t NodeEventCount() const {
-    return manifest_changes_ + copy_tasks_queued_ + write_back_.TasksQueued();
+    return manifest_changes_ + repair_scheduler_.TasksQueued() + write_back_.TasksQueued();
   }
 
   // ---- Liveness (master_core_liveness.cc) -----------------------------------------------
@@ -312,7 +322,7 @@ class MasterCore {
   // kClientNotFound (no mounted segment), kInvalidVersion (`epoch` is not the mounted one).
   Result<size_t> Drain(const NodeId& node, Epoch epoch);
   // Repairs in flight (cancelled ones still holding their destination included).
-  size_t RepairsInFlight() const { return repairs_.size(); }
+  size_t RepairsInFlight() const { return repair_scheduler_.InFlight(); }
   const RepairStats& repair_stats() const { return repair_stats_; }
 
   // ---- Write-back (master_core_upload.cc) -------------------------------------------------
@@ -372,7 +382,7 @@ class MasterCore {
   // SegmentIndex, still held in the pool).
   using DeferredFrees = std::multimap<TimePoint, std::vector<ReplicaRecord>>;
 
-  MasterCore(MasterCoreOptions options, const Clock& clock);
+  MasterCore(MasterCoreOptions options, const Clock& clock, MasterCorePolicies policies);
 
   Status ValidateKey(std::string_view key) const;
   Status ValidatePut(std::string_view key, uint64_t size, const ReplicateConfig& config) const;
@@ -398,42 +408,6 @@ class MasterCore {
   // never `protected_key`. One eviction run in the stats.
   void EvictOn(Medium medium, uint64_t target_used, std::string_view protected_key,
                EvictWay way = EvictWay::kDrop);
-  // DRAM bytes of the objects whose demotion is in flight.
-  uint64_t DemotingBytes() const;
-  enum class DemoteResult : uint8_t {
-    kScheduled,
-    // The object cannot go to SSD (a replica not on DRAM, its key too long for a header).
-    kNotDemotable,
-    // Its last demotion failed within repair_retry_delay.
-    kWaiting,
-    // max_repairs_in_flight copies are in flight.
-    kBusy,
-    // No SSD segment has room.
-    kNoRoom,
-  };
-  // Schedules the demotion of `record` (visible, no put in flight, no copy in flight): a copy
-  // of its bytes to an SSD segment, preferably on the node of one of its DRAM replicas; when it
-  // completes, the SSD replica replaces every DRAM one (CompleteRepair).
-  DemoteResult TryScheduleDemotion(ObjectRecord* record, TimePoint now);
-  // Counts a GetReplicaList that found `record` only on SSD, `since_last_access` after its
-  // previous lookup or put (a hit after more than promote_hit_window starts the count over);
-  // queues it for promotion at promote_after_hits.
-  void CountSsdHit(ObjectRecord* record, std::chrono::steady_clock::duration since_last_access);
-  // Schedules up to `max` promotions of queued objects (Tick).
-  void SchedulePromotions(size_t max);
-  enum class PromoteResult : uint8_t {
-    kScheduled,
-    // Not (or no longer) an SSD-only visible object without a put or copy in flight.
-    kNotPromotable,
-    // max_repairs_in_flight copies are in flight.
-    kBusy,
-    // DRAM would go above its high watermark, or no DRAM segment has room.
-    kNoRoom,
-  };
-  // Schedules the promotion of `record`: a copy of its bytes from an SSD replica to a DRAM
-  // segment, preferably on the node of that replica; when it completes, the DRAM replica is
-  // added next to the SSD ones (CompleteRepair).
-  PromoteResult TrySchedulePromotion(ObjectRecord* record, TimePoint now);
   // Drops visible replica `index` of `record`, corrupt (ReportCorruptReplica): unlinks and
   // journals it, frees it (at lease_until while leased), cancels a copy or upload reading it.
   void DropCorruptReplica(ObjectRecord* record, size_t index);
@@ -479,7 +453,7 @@ class MasterCore {
   void FreeInPool(const ReplicaRecord& replica);
   // Visible with its replicas on fewer nodes than replica_num (a promoted object's DRAM and
   // SSD replicas on one node are one copy for durability).
-  bool BelowTarget(const ObjectRecord& record) const;
+  bool BelowTarget(const ObjectRecord& record) const override;
   // Adds `record` to, or removes it from, below_set_ after a change; `was` is BelowTarget
   // before it.
   void UpdateBelowTarget(bool was, ObjectRecord* record);
@@ -495,64 +469,10 @@ class MasterCore {
   // Adopts one manifest entry on the just-mounted segment `spec` (MountWithManifest).
   void Adopt(const SegmentSpec& spec, const ManifestEntry& entry, MountReport& report);
 
-  // ---- Repairs (master_core_repair.cc) -----------------------------------------------------
-  struct Repair {
-    // The object being repaired; null once the repair is cancelled (then only the destination
-    // allocation is kept, until the node reports or the deadline passes).
-    ObjectRecord* record = nullptr;
-    // Where the copy reads (a visible replica of `record` while live).
-    SegmentId source_segment = 0;
-    // The destination: an allocation held in the pool, not linked in the SegmentIndex and not
-    // readable (member_slot unused).
-    ReplicaRecord destination;
-    TimePoint scheduled;
-    TimePoint deadline;
-    // Handed to the destination node (TakeCopyTasks); until then it sits in copy_outbox_.
-    bool delivered = false;
-    // A demotion (eviction moving a DRAM object to SSD), not a re-replication: the
-    // destination may be on a node holding a replica, and on completion it replaces them.
-    bool demotion = false;
-    // For a demotion: the object's DRAM bytes it will free.
-    uint64_t demoted_bytes = 0;
-    // A promotion (an SSD-only object copied to DRAM after hits): the destination may be on
-    // a node holding an SSD replica, and on completion it joins them.
-    bool promotion = false;
-    CopyTask task;
-  };
-  using RepairMap = std::map<uint64_t, Repair>;
-
-  // Every replica of `record` is on a draining segment (it has at least one).
-  bool OnlyOnDraining(const ObjectRecord& record) const;
-  // Whether `record` wants a copy now: visible, no put in flight, and below target or only on
-  // draining segments.
-  bool NeedsRepair(const ObjectRecord& record) const;
-  // Schedules one repair of `record` if it needs one and can have one now; true if it did.
-  // `takers`: the nodes with a mounted segment that is not draining.
-  bool TryScheduleRepair(ObjectRecord* record, const std::set<NodeId>& takers, TimePoint now);
-  // Fills in `repair`'s task (copying from `source`, a replica of repair.record), deadline
-  // and id, and queues it for its destination node.
-  // A demotion's or promotion's destination: allocates `bytes` on `medium` (preferring the
-  // nodes that hold a replica) and fills `repair` (record, source, destination); `source` is
-  // the destination node's own replica when it has one (a local copy). False, with nothing
-  // allocated, when no segment of `medium` has room.
-  bool PlanTierCopy(ObjectRecord* record, Medium medium, uint64_t bytes, Repair* repair,
-                    const ReplicaRecord** source);
-  void EnqueueRepair(Repair repair, const ReplicaRecord& source, TimePoint now);
-  // Cancels `record`'s live repair, if any (see the file comment).
-  void CancelRepairOf(const ObjectRecord* record);
-  // Cancels the repair at `it`; returns the next iterator (the entry itself goes when it was
-  // never handed out, freeing its destination).
-  RepairMap::iterator CancelRepairAt(RepairMap::iterator it);
-  // Frees the destination of the repair at `it` and erases it (and its record's link).
-  RepairMap::iterator EraseRepair(RepairMap::iterator it);
-  // Drops repairs whose destination segment is gone (their allocation went with it) and
-  // cancels those whose source segment is gone (DropSegments, after MarkGone).
-  void DropRepairsOnGoneSegments();
-  // Frees repairs whose deadline is <= now.
-  void ReclaimExpiredRepairs(TimePoint now);
-  // Verifies the repair invariants (part of CheckInvariants); counts each destination in
-  // `replicas_on`.
-  Status CheckRepairs(std::map<SegmentId, size_t>& replicas_on) const;
+  // ---- ReplicaKeeper (master_core_repair.cc): the repair scheduler's way to change replicas.
+  void FreeReplicaSpace(const ReplicaRecord& replica) override;
+  void AddCopiedReplica(ObjectRecord* record, const ReplicaRecord& destination,
+                        CopyKind kind) override;
 
   MasterCoreOptions options_;
   const Clock& clock_;
@@ -561,25 +481,9 @@ class MasterCore {
   ObjectTable objects_;
   DeadlineIndex deadlines_;
   DeferredFrees deferred_;
-  // Visible objects below their replica target, by address (scanned round robin from
-  // below_cursor_; the cursor is only compared, never dereferenced).
-  std::set<ObjectRecord*, std::less<>> below_set_;
-  const ObjectRecord* below_cursor_ = nullptr;
-  // Objects queued by Drain because every replica is on a draining segment; entries that no
-  // longer qualify are dropped as the scheduler meets them.
-  std::set<ObjectRecord*, std::less<>> drain_queue_;
-  const ObjectRecord* drain_cursor_ = nullptr;
-  // Repairs in flight by task id, the live one of each object, and the ones not yet handed
-  // out per destination node (ids of repairs since dropped are skipped).
-  RepairMap repairs_;
-  std::map<const ObjectRecord*, uint64_t> repair_of_;
-  std::map<NodeId, std::deque<uint64_t>, std::less<>> copy_outbox_;
-  // Objects that reached promote_after_hits SSD hits, waiting for Tick to promote them.
-  std::set<ObjectRecord*, std::less<>> promote_queue_;
-  // Objects whose last repair failed or found no destination: not tried before this time.
-  std::map<const ObjectRecord*, TimePoint> repair_retry_after_;
+  // Visible objects below their replica target (the repair scheduler scans it).
+  BelowTargetSet below_set_;
   TaskIds task_ids_;
-  uint64_t copy_tasks_queued_ = 0;
   RepairStats repair_stats_;
   IntegrityStats integrity_stats_;
   uint64_t manifest_changes_ = 0;
@@ -589,8 +493,10 @@ class MasterCore {
   TierStats tier_stats_;
   NodeLiveness liveness_;
   SsdQuarantine quarantine_;
-  // After the members its context names.
+  std::unique_ptr<PlacementPolicy> placement_;
+  // The collaborators below come after the members their contexts name.
   WriteBackScheduler write_back_;
+  RepairScheduler repair_scheduler_;
 };
 
 }  // namespace mooncake::master

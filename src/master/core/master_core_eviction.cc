@@ -52,42 +52,49 @@ uint64_t MasterCore::LowWatermarkBytes(uint64_t capacity) const {
 Result<std::unique_ptr<PendingPut>> MasterCore::AllocateOrEvict(uint64_t size,
                                                                 const ReplicateConfig& config,
                                                                 std::string_view protected_key) {
+  // The fast path, and the placement policy's first step: free room where the put asked.
   Result<std::unique_ptr<PendingPut>> pending = Allocate(size, config);
   if (pending.ok() || pending.status().code() != StatusCode::kNoAvailableHandle) {
     return pending;
   }
-  // With an SSD tier below DRAM, a DRAM put that does not fit goes to free SSD space before
-  // anything is dropped (Tick demotes cold DRAM objects so that new puts land in DRAM again).
-  // Then DRAM objects are dropped as without an SSD tier, and only when that cannot help,
-  // SSD objects: space they free on a node tracking its manifest is quarantined until the
-  // node erased their headers, so it serves the next puts, not this one.
-  const bool ssd_below = config.medium == Medium::kDram &&
-                         protected_key.size() <= kSsdMaxKeyBytes &&
-                         pool_.Usage(Medium::kSsd).capacity > 0;
-  if (ssd_below) {
-    ReplicateConfig on_ssd = config;
-    on_ssd.medium = Medium::kSsd;
-    on_ssd.preferred_segments.clear();  // DRAM segment names
-    Result<std::unique_ptr<PendingPut>> placed = Allocate(size, on_ssd);
+  // The policy's further steps (dram_first_placement.h: free SSD space, then eviction).
+  const std::vector<PutStep> steps =
+      placement_->PutSteps(config.medium, protected_key.size(), pool_);
+  // The last refusal per medium, in the order the steps first name them, for the message.
+  std::vector<std::pair<Medium, Status>> refused{{config.medium, pending.status()}};
+  for (size_t i = 1; i < steps.size(); ++i) {
+    const PutStep& step = steps[i];
+    ReplicateConfig at = config;
+    if (step.medium != config.medium) {
+      at.medium = step.medium;
+      at.preferred_segments.clear();  // names of segments on the medium asked for
+    }
+    Result<std::unique_ptr<PendingPut>> placed = step.room == PutStep::Room::kFreeOnly
+                                                     ? Allocate(size, at)
+                                                     : EvictAndAllocate(size, at, protected_key);
     if (placed.ok()) {
-      ++tier_stats_.ssd_puts;
+      if (step.medium == Medium::kSsd && config.medium != Medium::kSsd) ++tier_stats_.ssd_puts;
       return placed;
     }
-    Result<std::unique_ptr<PendingPut>> in_dram = EvictAndAllocate(size, config, protected_key);
-    if (in_dram.ok() || in_dram.status().code() != StatusCode::kNoAvailableHandle) {
-      return in_dram;
+    if (placed.status().code() != StatusCode::kNoAvailableHandle) return placed;
+    auto known = std::find_if(refused.begin(), refused.end(),
+                              [&](const auto& r) { return r.first == step.medium; });
+    if (known == refused.end()) {
+      refused.emplace_back(step.medium, placed.status());
+    } else {
+      known->second = placed.status();
     }
-    placed = EvictAndAllocate(size, on_ssd, protected_key);
-    if (placed.ok()) {
-      ++tier_stats_.ssd_puts;
-      return placed;
-    }
-    return Status(StatusCode::kNoAvailableHandle,
-                  "neither DRAM nor SSD can hold " + std::to_string(size) +
-                      " bytes, even after eviction: DRAM: " + in_dram.status().message() +
-                      "; SSD: " + placed.status().message());
   }
-  return EvictAndAllocate(size, config, protected_key);
+  if (refused.size() == 1) return refused.front().second;
+  std::string media;
+  std::string reasons;
+  for (size_t i = 0; i < refused.size(); ++i) {
+    const char* name = MediumName(refused[i].first);
+    media += i == 0 ? std::string("neither ") + name : std::string(" nor ") + name;
+    reasons += (i == 0 ? "" : "; ") + std::string(name) + ": " + refused[i].second.message();
+  }
+  return Status(StatusCode::kNoAvailableHandle, media + " can hold " + std::to_string(size) +
+                                                    " bytes, even after eviction: " + reasons);
 }
 
 Result<std::unique_ptr<PendingPut>> MasterCore::EvictAndAllocate(uint64_t size,
@@ -142,9 +149,12 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
   // and DRAM objects whose demotion is in flight (free once it completes). Evicting more for
   // them would only empty the tier.
   uint64_t leaving = medium == Medium::kSsd ? quarantine_.Bytes() : 0;
-  const bool demote = way == EvictWay::kDemoteFirst && medium == Medium::kDram &&
-                      options_.max_repairs_in_flight > 0 && pool_.Usage(Medium::kSsd).capacity > 0;
-  if (demote) leaving += DemotingBytes();
+  // Demote to the placement policy's lower tier rather than drop (Tick only: a put needs the
+  // room now).
+  const std::optional<Medium> lower =
+      way == EvictWay::kDemoteFirst ? placement_->DemotionTarget(medium, pool_) : std::nullopt;
+  const bool demote = lower.has_value() && options_.max_repairs_in_flight > 0;
+  if (demote) leaving += repair_scheduler_.DemotingBytes();
   for (const EvictionCandidate& candidate : candidates) {
     const uint64_t used = pool_.Usage(medium).used;
     if (used <= target_used || used - std::min(used, leaving) <= target_used) break;
@@ -158,8 +168,10 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
       continue;
     }
     if (demote) {
-      if (repair_of_.contains(record)) continue;  // a copy (or its demotion) is in flight
-      const DemoteResult demoted = TryScheduleDemotion(record, now);
+      // A copy (or its demotion) is in flight.
+      if (repair_scheduler_.HasCopyInFlight(record)) continue;
+      using DemoteResult = RepairScheduler::DemoteResult;
+      const DemoteResult demoted = repair_scheduler_.Demote(record, medium, *lower, now);
       if (demoted == DemoteResult::kScheduled) {
         leaving += ObjectBytes(*record);
         continue;
@@ -167,7 +179,7 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
       // No copy may start now: wait for the ones in flight rather than drop data.
       if (demoted == DemoteResult::kBusy) break;
       if (demoted == DemoteResult::kWaiting) continue;
-      // kNoRoom / kNotDemotable: dropped, as without an SSD tier.
+      // kNoRoom / kNotDemotable: dropped, as without a lower tier.
     }
     if (!write_back_.SafeToDrop(*record)) {
       // Write-back: its only copy in the pool; it goes once its upload is done.

@@ -74,12 +74,9 @@ void MasterCore::RetireReplicas(ObjectRecord* record) {
 
 void MasterCore::EraseObject(ObjectRecord* record) {
   // Nothing may point at the record once it is gone.
-  CancelRepairOf(record);
+  repair_scheduler_.Forget(record);
   write_back_.Forget(record);
   below_set_.erase(record);
-  drain_queue_.erase(record);
-  promote_queue_.erase(record);
-  repair_retry_after_.erase(record);
   if (record->visible) JournalReplicasGone(*record);
   for (ReplicaRecord& r : record->replicas()) {
     segments_.Unlink(r);
@@ -164,7 +161,7 @@ void MasterCore::JournalReplicaGone(const ObjectRecord& record, const ReplicaRec
 }
 
 uint64_t MasterCore::DropReplicasOn(ObjectRecord* record, Medium medium) {
-  CancelRepairOf(record);  // it may read from one of them
+  repair_scheduler_.Cancel(record);  // it may read from one of them
   const bool was_below = BelowTarget(*record);
   uint64_t bytes = 0;
   for (size_t i = record->replicas().size(); i-- > 0;) {
@@ -177,9 +174,7 @@ uint64_t MasterCore::DropReplicasOn(ObjectRecord* record, Medium medium) {
     FreeInPool(r);
     bytes += r.length;
   }
-  // Back on one tier: its hits start over.
-  record->ssd_hits = 0;
-  promote_queue_.erase(record);
+  repair_scheduler_.ResetHits(record);  // back on one tier: its hits start over
   UpdateBelowTarget(was_below, record);
   return bytes;
 }
@@ -196,7 +191,7 @@ void MasterCore::DropSegments(const std::vector<std::string>& segments) {
   // All are gone before any is processed: an object erased while dropping the first must not
   // free its replicas on the others in the pool either.
   for (SegmentId id : ids) segments_.MarkGone(id);
-  DropRepairsOnGoneSegments();
+  repair_scheduler_.DropOnGoneSegments();
   write_back_.DropOnGoneSegments();
   for (SegmentId id : ids) DropSegmentMembers(id);
   // Deferred frees are few (upserts of leased objects, for at most a lease) and not indexed

@@ -87,17 +87,9 @@ void MasterCore::DropCorruptReplica(ObjectRecord* record, size_t index) {
   // A copy reading this replica would fail its node's checksum check; cancel it now so a
   // remaining replica is the source of the next one. A demotion counts this replica's bytes
   // as freed on completion: cancel it too rather than let eviction count them twice.
-  if (auto link = repair_of_.find(record); link != repair_of_.end()) {
-    auto it = repairs_.find(link->second);
-    if (it != repairs_.end() && ((it->second.source_segment == replica.segment &&
-                                  it->second.task.source.address == data.address) ||
-                                 it->second.demotion)) {
-      CancelRepairAt(it);
-    }
-  }
-  // An upload not yet handed out goes back to the queue, to be read from a remaining replica.
-  // One handed out is left to its node: the node checks the checksum before uploading, so it
-  // fails and is retried (RetryUploadLater) from the replicas then listed.
+  repair_scheduler_.OnReplicaDropped(record, replica.segment, data.address);
+  // An upload not yet handed out goes back to the queue, to be read from a remaining replica;
+  // one handed out is left to its node, which checks the checksum before uploading.
   write_back_.OnReplicaDropped(record, replica.segment, data.address);
   const bool was_below = BelowTarget(*record);
   JournalReplicaGone(*record, replica);

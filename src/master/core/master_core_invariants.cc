@@ -56,10 +56,6 @@ Status MasterCore::CheckInvariants() const {
   // Objects and their replicas.
   size_t pending_puts = 0;
   size_t below = 0;
-  size_t queued_for_drain = 0;
-  size_t waiting_retry = 0;
-  size_t queued_for_promotion = 0;
-  size_t repaired = 0;
   auto check_replica = [&](const ObjectRecord* record, const ReplicaRecord& r,
                            const char* kind) -> Status {
     if (!segments_.Contains(r.segment)) {
@@ -98,46 +94,6 @@ Status MasterCore::CheckInvariants() const {
       return;
     }
     if (BelowTarget(*record)) ++below;
-    if (drain_queue_.contains(record)) {
-      if (!record->visible) {
-        bad = Broken(fmt::format("'{}': queued for drain but not visible", key));
-        return;
-      }
-      ++queued_for_drain;
-    }
-    if (repair_retry_after_.contains(record)) ++waiting_retry;
-    if (promote_queue_.contains(record)) ++queued_for_promotion;
-    if (auto link = repair_of_.find(record); link != repair_of_.end()) {
-      ++repaired;
-      auto repair = repairs_.find(link->second);
-      if (repair == repairs_.end() || repair->second.record != record) {
-        bad = Broken(fmt::format("'{}': its repair {} is not in flight for it", key, link->second));
-        return;
-      }
-      const Repair& r = repair->second;
-      const NodeId& dest_node = segments_.Get(r.destination.segment).node;
-      bool source_found = false;
-      for (const ReplicaRecord& replica : record->replicas()) {
-        // A demotion may land on a node holding a DRAM replica (it replaces them all), a
-        // promotion on one holding an SSD replica (it joins them).
-        if (!r.demotion && !r.promotion && segments_.Get(replica.segment).node == dest_node) {
-          bad = Broken(fmt::format("'{}': repair {} copies to node '{}', which holds a replica",
-                                   key, link->second, dest_node));
-          return;
-        }
-        source_found |= replica.segment == r.source_segment &&
-                        segments_.DataRange(replica, record->size).address == r.task.source.address;
-      }
-      if (!record->visible || record->pending || record->version != r.task.version ||
-          !source_found) {
-        bad = Broken(fmt::format(
-            "'{}': live repair {} but visible={}, put in flight={}, version {} (repair's {}), "
-            "source replica {}",
-            key, link->second, record->visible, record->pending != nullptr, record->version,
-            r.task.version, source_found ? "present" : "missing"));
-        return;
-      }
-    }
     for (const ReplicaRecord& r : record->replicas()) {
       bad = check_replica(record, r, "visible");
       if (!bad.ok()) return;
@@ -172,15 +128,7 @@ Status MasterCore::CheckInvariants() const {
     return Broken(fmt::format("{} objects below their replica target, the set holds {}", below,
                               below_set_.size()));
   }
-  if (queued_for_drain != drain_queue_.size() || waiting_retry != repair_retry_after_.size() ||
-      repaired != repair_of_.size() || queued_for_promotion != promote_queue_.size()) {
-    return Broken(fmt::format(
-        "stale object pointers: drain queue {} of {}, retry waits {} of {}, repair links {} of {}, "
-        "promotion queue {} of {} belong to indexed objects",
-        queued_for_drain, drain_queue_.size(), waiting_retry, repair_retry_after_.size(), repaired,
-        repair_of_.size(), queued_for_promotion, promote_queue_.size()));
-  }
-  s = CheckRepairs(replicas_on);
+  s = repair_scheduler_.CheckInvariants(replicas_on);
   if (!s.ok()) return s;
   s = write_back_.CheckInvariants();
   if (!s.ok()) return s;
@@ -223,64 +171,12 @@ Status MasterCore::CheckInvariants() const {
   }
   size_t deferred_total = 0;
   for (const auto& [until, replicas] : deferred_) deferred_total += replicas.size();
-  if (linked + deferred_total + repairs_.size() + quarantined != replicas_total) {
+  const size_t repairs = repair_scheduler_.InFlight();
+  if (linked + deferred_total + repairs + quarantined != replicas_total) {
     return Broken(
         fmt::format("{} member entries + {} deferred + {} repair destinations + {} quarantined "
                     "for {} replicas",
-                    linked, deferred_total, repairs_.size(), quarantined, replicas_total));
-  }
-  return Status::Ok();
-}
-
-Status MasterCore::CheckRepairs(std::map<SegmentId, size_t>& replicas_on) const {
-  std::set<uint64_t> queued;
-  for (const auto& [node, ids] : copy_outbox_) queued.insert(ids.begin(), ids.end());
-  size_t live = 0;
-  for (const auto& [id, repair] : repairs_) {
-    if (id != repair.task.task_id) {
-      return Broken(fmt::format("repair {} carries task id {}", id, repair.task.task_id));
-    }
-    const ReplicaRecord& dest = repair.destination;
-    if (!segments_.Contains(dest.segment) || segments_.Get(dest.segment).gone) {
-      return Broken(fmt::format("repair {} copies to a segment that is gone", id));
-    }
-    const SegmentIndex::Segment& segment = segments_.Get(dest.segment);
-    ++replicas_on[dest.segment];
-    Status held = pool_.CheckHeld(segment.name, dest.address, dest.length);
-    if (!held.ok()) return held.WithContext(fmt::format("destination of repair {} not held", id));
-    if (repair.deadline != repair.scheduled + options_.repair_timeout) {
-      return Broken(fmt::format("repair {}: deadline is not scheduled + repair_timeout", id));
-    }
-    if (segment.name != repair.task.destination.segment ||
-        segment.node != repair.task.destination_node ||
-        segments_.DataRange(dest, repair.task.size).address != repair.task.destination.address) {
-      return Broken(fmt::format("repair {}: task and destination disagree", id));
-    }
-    if (!repair.delivered && !queued.contains(id)) {
-      return Broken(fmt::format("repair {} is neither handed out nor queued for node '{}'", id,
-                                segment.node));
-    }
-    if (repair.record == nullptr) continue;
-    ++live;
-    auto link = repair_of_.find(repair.record);
-    if (link == repair_of_.end() || link->second != id) {
-      return Broken(fmt::format("live repair {} is not its object's repair", id));
-    }
-    if (segment.draining) {
-      return Broken(
-          fmt::format("live repair {} copies to draining segment '{}'", id, segment.name));
-    }
-    if (!segments_.Contains(repair.source_segment) || segments_.Get(repair.source_segment).gone) {
-      return Broken(fmt::format("live repair {} reads from a segment that is gone", id));
-    }
-  }
-  if (live != repair_of_.size()) {
-    return Broken(
-        fmt::format("{} live repairs, {} objects linked to one", live, repair_of_.size()));
-  }
-  if (options_.max_repairs_in_flight > 0 && repairs_.size() > options_.max_repairs_in_flight) {
-    return Broken(fmt::format("{} repairs in flight, max_repairs_in_flight is {}", repairs_.size(),
-                              options_.max_repairs_in_flight));
+                    linked, deferred_total, repairs, quarantined, replicas_total));
   }
   return Status::Ok();
 }

@@ -95,7 +95,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     return;
   }
   // The object changes under any repair in flight (a new replica or version): cancel it.
-  if (known != nullptr) CancelRepairOf(known);
+  if (known != nullptr) repair_scheduler_.Cancel(known);
   // Mount just registered the segment.
   const ReplicaRecord replica{m.address, m.length, *segments_.Find(spec.name), 0};
   next_version_ = std::max(next_version_, m.version + 1);
