@@ -6,10 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <random>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "master/core/manifest_journal.h"

@@ -6,9 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <string>
-#include <utility>
 
 #include "master/core/master_core.h"
 #include "master/core/master_core_test_fixture.h"
