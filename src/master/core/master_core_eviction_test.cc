@@ -5,14 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "master/core/lru_eviction_policy.h"
 #include "master/core/master_core.h"
-#include "testing/fake_clock.h"
+#include "master/core/master_core_test_fixture.h"
 
 namespace mooncake::master {
 namespace {
@@ -20,43 +19,26 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
 // 100 one-KiB objects fill the pool exactly: with the default watermarks (0.95, 0.05) Tick
 // evicts once more than 95 objects are stored, down to 90.
 constexpr uint64_t kPoolBytes = 100 * kKiB;
 
-class MasterCoreEvictionTest : public ::testing::Test {
+class MasterCoreEvictionTest : public MasterCoreFixture {
  protected:
   void SetUp() override {
-    MasterCoreOptions options;
-    // Nodes never heartbeat here (liveness is tested apart): a TTL beyond any advance.
-    options.client_ttl = std::chrono::hours(24);
-    auto core = MasterCore::Create(options, clock_);
-    ASSERT_TRUE(core.ok()) << core.status().ToString();
-    core_ = std::move(core).value();
-    ASSERT_TRUE(
-        core_->Mount(SegmentSpec{"seg-a", "a", 1, Medium::kDram, 0x100000, kPoolBytes}).ok());
-  }
-
-  void TearDown() override {
-    if (core_ == nullptr) return;
-    Status s = core_->CheckInvariants();
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    CreateCore();
+    MountNode("a", kPoolBytes);
   }
 
   // Puts a one-KiB object, then moves time on by 1 ms so LRU order follows put order.
   void Put(const std::string& key, const ReplicateConfig& config = {}) {
-    auto started = core_->PutStart(key, kKiB, config);
-    ASSERT_TRUE(started.ok()) << key << ": " << started.status().ToString();
-    ASSERT_TRUE(core_->PutEnd(key, 1).ok());
-    ASSERT_TRUE(core_->CheckInvariants().ok()) << core_->CheckInvariants().ToString();
+    PutOk(key, kKiB, config);
     clock_.Advance(milliseconds(1));
   }
   void PutMany(const std::string& prefix, int n, const ReplicateConfig& config = {}) {
     for (int i = 0; i < n; ++i) Put(prefix + std::to_string(i), config);
   }
   bool Exists(const std::string& key) const { return *core_->ExistKey(key); }
-  uint64_t Used() const { return core_->segment_pool().Usage(Medium::kDram).used; }
 
   static ReplicateConfig HardPinned() {
     ReplicateConfig config;
@@ -68,9 +50,6 @@ class MasterCoreEvictionTest : public ::testing::Test {
     config.soft_pin_ttl = ttl;
     return config;
   }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST(MasterCoreEvictionOptionsTest, WatermarksAreValidated) {

@@ -6,60 +6,32 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "master/core/master_core.h"
+#include "master/core/master_core_test_fixture.h"
 #include "store_types/ssd_geometry.h"
-#include "testing/fake_clock.h"
 
 namespace mooncake::master {
 namespace {
 
 using std::chrono::seconds;
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kBase = 0x100000;
-constexpr uint64_t kSsdBase = uint64_t{1} << 63;
+constexpr uint64_t kSegmentBytes = 256 * kKiB;
 
-#define EXPECT_CONSISTENT(core)                              \
-  do {                                                       \
-    Status invariants_ = (core).CheckInvariants();           \
-    EXPECT_TRUE(invariants_.ok()) << invariants_.ToString(); \
-  } while (0)
-
-SegmentSpec Tracked(const std::string& node, Medium medium = Medium::kDram) {
-  const bool ssd = medium == Medium::kSsd;
-  SegmentSpec spec{
-      "seg-" + node + (ssd ? "/ssd" : ""), node, 1, medium, ssd ? kSsdBase : kBase, 256 * kKiB};
-  spec.track_manifest = true;
-  return spec;
-}
-
-class MasterCoreIntegrityTest : public ::testing::Test {
+class MasterCoreIntegrityTest : public MasterCoreFixture {
  protected:
-  void SetUp() override { Create(MasterCoreOptions{}); }
+  void SetUp() override { Create(TestOptions()); }
+  // A core with `options` and nodes a, b and c, each with a tracked DRAM segment.
   void Create(MasterCoreOptions options) {
     options.client_ttl = std::chrono::hours(24);  // liveness is not under test
-    core_ = MasterCore::Create(options, clock_).value();
-    for (const char* node : {"a", "b", "c"}) ASSERT_TRUE(core_->Mount(Tracked(node)).ok());
+    journal_ = Journal::kTracked;
+    CreateCore(options);
+    MountNodes({"a", "b", "c"}, kSegmentBytes);
   }
-  void TearDown() override { EXPECT_CONSISTENT(*core_); }
 
-  // Puts `key` (kKiB bytes, checksum 7) with replicas on `segments`, in order.
-  void Put(const std::string& key, std::vector<std::string> segments,
-           Medium medium = Medium::kDram) {
-    ReplicateConfig config;
-    config.replica_num = static_cast<int>(segments.size());
-    config.preferred_segments = segments;
-    config.medium = medium;
-    auto started = core_->PutStart(key, kKiB, config);
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    ASSERT_EQ(started->replicas_short, 0);
-    ASSERT_TRUE(core_->PutEnd(key, 7).ok());
-  }
   // The replica of `key` on `segment` as a reader gets it (this takes a read lease).
   ReplicaView Listed(const std::string& key, const std::string& segment) {
     auto view = core_->GetReplicaList(key);
@@ -78,27 +50,12 @@ class MasterCoreIntegrityTest : public ::testing::Test {
     return core_->ReportCorruptReplica(key, version, replica.allocation.segment,
                                        replica.allocation.address);
   }
-  std::set<std::string> Nodes(const std::string& key) {
-    std::set<std::string> nodes;
-    auto view = core_->GetReplicaList(key);
-    if (view.ok()) {
-      for (const ReplicaView& r : view->replicas) nodes.insert(r.node);
-    }
-    return nodes;
-  }
-  size_t Allocations(const std::string& segment) {
-    auto info = core_->segment_pool().Find(segment);
-    return info ? info->allocations : 0;
-  }
   // Lets every read lease lapse.
   void LetLeasesLapse() { clock_.Advance(seconds(30)); }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST_F(MasterCoreIntegrityTest, DroppedReplicaIsCopiedAgainFromTheOther) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   const ReplicaView bad = Listed("k", "seg-a");
   const uint64_t version = Version("k");
   LetLeasesLapse();
@@ -106,7 +63,7 @@ TEST_F(MasterCoreIntegrityTest, DroppedReplicaIsCopiedAgainFromTheOther) {
   auto outcome = Report("k", version, bad);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   EXPECT_EQ(*outcome, CorruptReplicaOutcome::kDropped);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_EQ(Nodes("k"), (std::set<std::string>{"b"}));
   EXPECT_EQ(Allocations("seg-a"), 0u);  // unleased: freed at once
   EXPECT_EQ(core_->ObjectsBelowReplicaTarget(), 1u);
@@ -125,7 +82,7 @@ TEST_F(MasterCoreIntegrityTest, DroppedReplicaIsCopiedAgainFromTheOther) {
   EXPECT_EQ(tasks[0].source.segment, "seg-b");
   EXPECT_EQ(tasks[0].version, version);
   EXPECT_EQ(tasks[0].checksum, 7u);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   auto added = core_->CompleteRepair(tasks[0].task_id, tasks[0].destination_node, Status::Ok());
   ASSERT_TRUE(added.ok()) << added.status().ToString();
   EXPECT_EQ(*added, RepairOutcome::kAdded);
@@ -135,7 +92,7 @@ TEST_F(MasterCoreIntegrityTest, DroppedReplicaIsCopiedAgainFromTheOther) {
 }
 
 TEST_F(MasterCoreIntegrityTest, StaleOrMisdirectedReportsChangeNothing) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   const ReplicaView old_a = Listed("k", "seg-a");
   const uint64_t old_version = Version("k");
   LetLeasesLapse();
@@ -173,12 +130,12 @@ TEST_F(MasterCoreIntegrityTest, StaleOrMisdirectedReportsChangeNothing) {
 }
 
 TEST_F(MasterCoreIntegrityTest, LastReplicaTakesTheObjectWithItButItsRangeWaitsForTheLease) {
-  Put("k", {"seg-a"});
+  PutOn("k", {"seg-a"});
   const ReplicaView bad = Listed("k", "seg-a");  // leased now
   auto outcome = Report("k", Version("k"), bad);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   EXPECT_EQ(*outcome, CorruptReplicaOutcome::kObjectErased);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_EQ(core_->GetReplicaList("k").status().code(), StatusCode::kObjectNotFound);
   EXPECT_EQ(core_->ObjectCount(), 0u);
   EXPECT_EQ(core_->integrity_stats().objects_lost_to_corruption, 1u);
@@ -186,9 +143,9 @@ TEST_F(MasterCoreIntegrityTest, LastReplicaTakesTheObjectWithItButItsRangeWaitsF
   EXPECT_EQ(Allocations("seg-a"), 1u);
   EXPECT_EQ(core_->DeferredFreeCount(), 1u);
   // The key is free for a new put (which must not land on the held range).
-  Put("k", {"seg-a"});
+  PutOn("k", {"seg-a"});
   EXPECT_NE(Listed("k", "seg-a").allocation.address, bad.allocation.address);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   LetLeasesLapse();
   core_->Tick();
   EXPECT_EQ(core_->DeferredFreeCount(), 0u);
@@ -196,7 +153,7 @@ TEST_F(MasterCoreIntegrityTest, LastReplicaTakesTheObjectWithItButItsRangeWaitsF
 }
 
 TEST_F(MasterCoreIntegrityTest, LastReplicaWithAnUpsertInFlightIsKept) {
-  Put("k", {"seg-a"});
+  PutOn("k", {"seg-a"});
   const ReplicaView bad = Listed("k", "seg-a");
   const uint64_t version = Version("k");
   ReplicateConfig on_b;
@@ -206,7 +163,7 @@ TEST_F(MasterCoreIntegrityTest, LastReplicaWithAnUpsertInFlightIsKept) {
   auto outcome = Report("k", version, bad);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   EXPECT_EQ(*outcome, CorruptReplicaOutcome::kKept);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_EQ(Nodes("k"), (std::set<std::string>{"a"}));
   EXPECT_EQ(core_->integrity_stats().corrupt_reports, 1u);
   EXPECT_EQ(core_->integrity_stats().corrupt_replicas_dropped, 0u);
@@ -216,7 +173,7 @@ TEST_F(MasterCoreIntegrityTest, LastReplicaWithAnUpsertInFlightIsKept) {
   EXPECT_EQ(Nodes("k"), (std::set<std::string>{"b"}));
 
   // Once the upsert is past its deadline it is no longer in flight: the report erases.
-  Put("j", {"seg-c"});
+  PutOn("j", {"seg-c"});
   const ReplicaView j = Listed("j", "seg-c");
   const uint64_t j_version = Version("j");
   ASSERT_TRUE(core_->UpsertStart("j", kKiB, on_b).ok());
@@ -229,10 +186,10 @@ TEST_F(MasterCoreIntegrityTest, LeasedReplicaStaysHeldUntilTheLeaseLapses) {
   MasterCoreOptions options;
   options.max_repairs_in_flight = 0;  // no copy may take the range's segment meanwhile
   Create(options);
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   const ReplicaView bad = Listed("k", "seg-a");  // a reader holds the list for 5 s
   ASSERT_EQ(Report("k", Version("k"), bad).value(), CorruptReplicaOutcome::kDropped);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_EQ(Nodes("k"), (std::set<std::string>{"b"}));
   EXPECT_EQ(Allocations("seg-a"), 1u);
   EXPECT_EQ(core_->DeferredFreeCount(), 1u);
@@ -262,8 +219,8 @@ TEST_F(MasterCoreIntegrityTest, LeasedReplicaStaysHeldUntilTheLeaseLapses) {
 }
 
 TEST_F(MasterCoreIntegrityTest, SsdReplicaIsNamedPastItsHeaderAndCountedOnSsd) {
-  for (const char* node : {"a", "b"}) ASSERT_TRUE(core_->Mount(Tracked(node, Medium::kSsd)).ok());
-  Put("k", {"seg-a/ssd", "seg-b/ssd"}, Medium::kSsd);
+  for (const char* node : {"a", "b"}) MountSsd(node, kSegmentBytes);
+  PutOn("k", {"seg-a/ssd", "seg-b/ssd"}, Medium::kSsd);
   const ReplicaView bad = Listed("k", "seg-a/ssd");
   const uint64_t version = Version("k");
   LetLeasesLapse();
@@ -271,7 +228,7 @@ TEST_F(MasterCoreIntegrityTest, SsdReplicaIsNamedPastItsHeaderAndCountedOnSsd) {
   header.allocation.address -= kSsdHeaderBytes;  // where the allocation itself begins
   EXPECT_EQ(Report("k", version, header).status().code(), StatusCode::kInvalidReplica);
   ASSERT_EQ(Report("k", version, bad).value(), CorruptReplicaOutcome::kDropped);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_EQ(Nodes("k"), (std::set<std::string>{"b"}));
   // The range waits for a to erase the header (it acknowledges the manifest change).
   EXPECT_EQ(Allocations("seg-a/ssd"), 1u);
@@ -292,10 +249,10 @@ TEST_F(MasterCoreIntegrityTest, SsdReplicaIsNamedPastItsHeaderAndCountedOnSsd) {
 }
 
 TEST_F(MasterCoreIntegrityTest, CountersSplitByNodeAndMedium) {
-  ASSERT_TRUE(core_->Mount(Tracked("a", Medium::kSsd)).ok());
-  Put("x", {"seg-b", "seg-a"});
-  Put("y", {"seg-a/ssd"}, Medium::kSsd);
-  Put("z", {"seg-b"});
+  MountSsd("a", kSegmentBytes);
+  PutOn("x", {"seg-b", "seg-a"});
+  PutOn("y", {"seg-a/ssd"}, Medium::kSsd);
+  PutOn("z", {"seg-b"});
   EXPECT_EQ(Report("x", Version("x"), Listed("x", "seg-b")).value(),
             CorruptReplicaOutcome::kDropped);
   EXPECT_EQ(Report("x", Version("x"), Listed("x", "seg-a")).value(),
@@ -306,7 +263,7 @@ TEST_F(MasterCoreIntegrityTest, CountersSplitByNodeAndMedium) {
   const uint64_t z_version = Version("z");
   ASSERT_TRUE(core_->UpsertStart("z", kKiB, ReplicateConfig{}).ok());
   EXPECT_EQ(Report("z", z_version, z).value(), CorruptReplicaOutcome::kKept);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
 
   const IntegrityStats& stats = core_->integrity_stats();
   EXPECT_EQ(stats.corrupt_reports, 4u);
@@ -327,8 +284,8 @@ TEST_F(MasterCoreIntegrityTest, CountersSplitByNodeAndMedium) {
 }
 
 TEST_F(MasterCoreIntegrityTest, CopyReadingTheBadReplicaIsCancelledAndTheNextReadsAGoodOne) {
-  ASSERT_TRUE(core_->Mount(Tracked("d")).ok());
-  Put("k", {"seg-a", "seg-b", "seg-c"});
+  MountNode("d", kSegmentBytes);
+  PutOn("k", {"seg-a", "seg-b", "seg-c"});
   core_->UnmountNode("c");
   core_->Tick();
   std::vector<CopyTask> tasks = core_->TakeCopyTasks("d", 16);
@@ -340,7 +297,7 @@ TEST_F(MasterCoreIntegrityTest, CopyReadingTheBadReplicaIsCancelledAndTheNextRea
   ReplicaView bad;
   bad.allocation = first.source;
   ASSERT_EQ(Report("k", first.version, bad).value(), CorruptReplicaOutcome::kDropped);
-  EXPECT_CONSISTENT(*core_);  // a live copy's source must exist
+  ExpectConsistent();  // a live copy's source must exist
   EXPECT_EQ(core_->repair_stats().cancelled, 1u);
   // The cancelled copy's node reports: moot. The next copy reads b.
   EXPECT_EQ(core_->CompleteRepair(first.task_id, "d", Status::Ok()).value(),
@@ -357,12 +314,12 @@ TEST_F(MasterCoreIntegrityTest, UploadNotYetHandedOutIsReadFromAGoodReplica) {
   options.object_tier = ObjectTierPolicy::kWriteBack;
   options.max_repairs_in_flight = 0;  // not under test
   Create(options);
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->Tick();  // schedules the upload from a (the first DRAM replica), not yet handed out
   ASSERT_EQ(core_->UploadsInFlight(), 1u);
   ASSERT_EQ(Report("k", Version("k"), Listed("k", "seg-a")).value(),
             CorruptReplicaOutcome::kDropped);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_TRUE(core_->TakeUploadTasks("a", 16).empty());
   core_->Tick();
   std::vector<UploadTask> uploads = core_->TakeUploadTasks("b", 16);

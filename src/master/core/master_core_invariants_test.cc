@@ -7,13 +7,13 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <memory>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "master/core/master_core.h"
+#include "master/core/master_core_test_fixture.h"
 #include "testing/fake_clock.h"
 
 namespace mooncake::master {
@@ -22,53 +22,23 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kBase = 0x100000;
+constexpr uint64_t kSegmentBytes = 64 * kKiB;
 
-SegmentSpec Spec(const std::string& name, const std::string& node, Epoch epoch, uint64_t size) {
-  return SegmentSpec{name, node, epoch, Medium::kDram, kBase, size};
-}
-
-#define EXPECT_CONSISTENT(core)                              \
-  do {                                                       \
-    Status invariants_ = (core).CheckInvariants();           \
-    EXPECT_TRUE(invariants_.ok()) << invariants_.ToString(); \
-  } while (0)
-
-class MasterCoreSegmentIndexTest : public ::testing::Test {
+class MasterCoreSegmentIndexTest : public MasterCoreFixture {
  protected:
   void SetUp() override {
-    MasterCoreOptions options;
-    options.client_ttl = std::chrono::hours(24);
-    core_ = MasterCore::Create(options, clock_).value();
-    for (const char* node : {"a", "b", "c"}) {
-      ASSERT_TRUE(core_->Mount(Spec(std::string("seg-") + node, node, 1, 64 * kKiB)).ok());
-    }
+    CreateCore();
+    MountNodes({"a", "b", "c"}, kSegmentBytes);
   }
-  void TearDown() override { EXPECT_CONSISTENT(*core_); }
-
-  void Put(const std::string& key, std::vector<std::string> preferred, int replica_num = 1) {
-    ReplicateConfig config;
-    config.replica_num = replica_num;
-    config.preferred_segments = std::move(preferred);
-    ASSERT_TRUE(core_->PutStart(key, kKiB, config).ok()) << key;
-    ASSERT_TRUE(core_->PutEnd(key, 1).ok()) << key;
-    EXPECT_CONSISTENT(*core_);
-  }
-  size_t Allocations(const std::string& segment) const {
-    return core_->segment_pool().Find(segment)->allocations;
-  }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST_F(MasterCoreSegmentIndexTest, UnmountDropsOnlyTheObjectsOnThatSegment) {
-  for (int i = 0; i < 20; ++i) Put("a" + std::to_string(i), {"seg-a"});
-  for (int i = 0; i < 20; ++i) Put("b" + std::to_string(i), {"seg-b"});
-  for (int i = 0; i < 10; ++i) Put("ab" + std::to_string(i), {"seg-a", "seg-b"}, 2);
+  for (int i = 0; i < 20; ++i) PutOk("a" + std::to_string(i), kKiB, Replicas(1, {"seg-a"}));
+  for (int i = 0; i < 20; ++i) PutOk("b" + std::to_string(i), kKiB, Replicas(1, {"seg-b"}));
+  for (int i = 0; i < 10; ++i)
+    PutOk("ab" + std::to_string(i), kKiB, Replicas(2, {"seg-a", "seg-b"}));
   ASSERT_TRUE(core_->Unmount("seg-a", "a", 1).ok());
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_EQ(core_->ObjectCount(), 30u);
   for (int i = 0; i < 20; ++i) EXPECT_FALSE(*core_->ExistKey("a" + std::to_string(i)));
   for (int i = 0; i < 10; ++i) {
@@ -84,11 +54,11 @@ TEST_F(MasterCoreSegmentIndexTest, UnmountDropsOnlyTheObjectsOnThatSegment) {
 }
 
 TEST_F(MasterCoreSegmentIndexTest, UpsertOnTheSameSegmentIsIndexedTwiceAndDroppedOnce) {
-  Put("k", {"seg-a"});
+  PutOk("k", kKiB, Replicas(1, {"seg-a"}));
   ReplicateConfig same;
   same.preferred_segments = {"seg-a"};
   ASSERT_TRUE(core_->UpsertStart("k", 2 * kKiB, same).ok());
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_EQ(Allocations("seg-a"), 2u);
   ASSERT_TRUE(core_->Unmount("seg-a", "a", 1).ok());
   EXPECT_EQ(core_->ObjectCount(), 0u);
@@ -96,36 +66,36 @@ TEST_F(MasterCoreSegmentIndexTest, UpsertOnTheSameSegmentIsIndexedTwiceAndDroppe
 }
 
 TEST_F(MasterCoreSegmentIndexTest, DeferredFreesOnALostSegmentAreForgotten) {
-  Put("k", {"seg-a"});
+  PutOk("k", kKiB, Replicas(1, {"seg-a"}));
   ASSERT_TRUE(core_->GetReplicaList("k").ok());  // leased: the old version's free is deferred
   ReplicateConfig on_b;
   on_b.preferred_segments = {"seg-b"};
   ASSERT_TRUE(core_->UpsertStart("k", kKiB, on_b).ok());
   ASSERT_TRUE(core_->PutEnd("k", 2).ok());
   EXPECT_EQ(core_->DeferredFreeCount(), 1u);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   ASSERT_TRUE(core_->Unmount("seg-a", "a", 1).ok());
   EXPECT_EQ(core_->DeferredFreeCount(), 0u);
   EXPECT_TRUE(*core_->ExistKey("k"));
   // The node comes back with the same segment name: the old deferred range must not be freed
   // in the new segment when the lease lapses.
-  ASSERT_TRUE(core_->Mount(Spec("seg-a", "a", 2, 64 * kKiB)).ok());
-  Put("fresh", {"seg-a"});
+  MountNode("a", kSegmentBytes, 2);
+  PutOk("fresh", kKiB, Replicas(1, {"seg-a"}));
   clock_.Advance(seconds(10));
   core_->Tick();
   EXPECT_EQ(Allocations("seg-a"), 1u);
 }
 
 TEST_F(MasterCoreSegmentIndexTest, NewEpochReusingTheNameStartsWithAnEmptyIndex) {
-  Put("old", {"seg-a"});
-  ASSERT_TRUE(core_->Mount(Spec("seg-a2", "a", 1, 64 * kKiB)).ok());
-  Put("old2", {"seg-a2"});
+  PutOk("old", kKiB, Replicas(1, {"seg-a"}));
+  Mount(SegmentSpec{"seg-a2", "a", 1, Medium::kDram, kDramBase, kSegmentBytes});
+  PutOk("old2", kKiB, Replicas(1, {"seg-a2"}));
   // The restarted node mounts "seg-a" again: both old segments go, the new one is empty.
-  ASSERT_TRUE(core_->Mount(Spec("seg-a", "a", 2, 64 * kKiB)).ok());
-  EXPECT_CONSISTENT(*core_);
+  MountNode("a", kSegmentBytes, 2);
+  ExpectConsistent();
   EXPECT_EQ(core_->ObjectCount(), 0u);
   EXPECT_EQ(Allocations("seg-a"), 0u);
-  Put("new", {"seg-a"});
+  PutOk("new", kKiB, Replicas(1, {"seg-a"}));
   EXPECT_EQ(core_->GetReplicaList("new")->replicas[0].node, "a");
 }
 
@@ -217,7 +187,7 @@ class RandomOps {
   static std::string Segment(int n) { return "seg-" + std::to_string(n); }
   SegmentSpec SpecOf(int n) const {
     // Small segments, so that puts fail and eviction runs.
-    SegmentSpec spec{Segment(n), Node(n), epochs_[n], Medium::kDram, kBase, 24 * kKiB};
+    SegmentSpec spec{Segment(n), Node(n), epochs_[n], Medium::kDram, kDramBase, 24 * kKiB};
     spec.track_manifest = n % 2 == 0;  // repairs journal their replica for the node
     return spec;
   }
@@ -232,8 +202,8 @@ class RandomOps {
     for (int i = 0; i < entries; ++i) {
       const uint64_t size = Uniform(1, 3) * kKiB;
       manifest.push_back(ManifestEntry{"key-" + std::to_string(Uniform(0, 59)),
-                                       kBase + Uniform(0, 20) * kKiB, size, size, Uniform(1, 400),
-                                       static_cast<uint32_t>(Uniform(0, 2))});
+                                       kDramBase + Uniform(0, 20) * kKiB, size, size,
+                                       Uniform(1, 400), static_cast<uint32_t>(Uniform(0, 2))});
     }
     core_.MountWithManifest(SpecOf(n), manifest).status().IgnoreError();
   }
@@ -276,7 +246,7 @@ TEST(MasterCoreRandomOpsTest, InvariantsHoldAfterEveryOperation) {
     for (const SegmentInfo& segment : core->segment_pool().List()) {
       EXPECT_EQ(segment.allocations, 0u) << "seed " << seed << " " << segment.name;
     }
-    EXPECT_CONSISTENT(*core);
+    ExpectConsistent(*core);
   }
   EXPECT_GT(repairs.completed, 0u);
   EXPECT_GT(repairs.failed, 0u);

@@ -4,13 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "master/core/master_core.h"
-#include "testing/fake_clock.h"
+#include "master/core/master_core_test_fixture.h"
 
 namespace mooncake::master {
 namespace {
@@ -18,18 +16,11 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-class MasterCoreListTest : public ::testing::Test {
+class MasterCoreListTest : public MasterCoreFixture {
  protected:
   void SetUp() override {
-    MasterCoreOptions options;
-    options.client_ttl = std::chrono::hours(24);
-    core_ = std::move(MasterCore::Create(options, clock_).value());
-    ASSERT_TRUE(core_->Mount(SegmentSpec{"seg", "node", 1, Medium::kDram, 0x100000, 1 << 20}).ok());
-  }
-
-  void Put(const std::string& key) {
-    ASSERT_TRUE(core_->PutStart(key, 64, ReplicateConfig{}).ok()) << key;
-    ASSERT_TRUE(core_->PutEnd(key, 0).ok()) << key;
+    CreateCore();
+    MountNode("node");
   }
 
   std::vector<std::string> List(const std::string& prefix, size_t limit = 100,
@@ -38,13 +29,10 @@ class MasterCoreListTest : public ::testing::Test {
     EXPECT_TRUE(page.ok()) << page.status().ToString();
     return page.ok() ? page->keys : std::vector<std::string>{};
   }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST_F(MasterCoreListTest, ListsVisibleKeysWithThePrefixInOrder) {
-  for (const char* key : {"b/2", "a/1", "b/10", "b/1", "c", "b"}) Put(key);
+  for (const char* key : {"b/2", "a/1", "b/10", "b/1", "c", "b"}) PutOk(key);
   // A put in flight is invisible, so it is not listed.
   ASSERT_TRUE(core_->PutStart("b/pending", 64, ReplicateConfig{}).ok());
   EXPECT_THAT(List("b/"), ElementsAre("b/1", "b/10", "b/2"));
@@ -55,7 +43,7 @@ TEST_F(MasterCoreListTest, ListsVisibleKeysWithThePrefixInOrder) {
 }
 
 TEST_F(MasterCoreListTest, LimitTruncatesToTheSmallestKeysAndPagesContinue) {
-  for (int i = 9; i >= 0; --i) Put("k" + std::to_string(i));
+  for (int i = 9; i >= 0; --i) PutOk("k" + std::to_string(i));
   auto page = core_->ListKeys("k", "", 4);
   ASSERT_TRUE(page.ok());
   EXPECT_THAT(page->keys, ElementsAre("k0", "k1", "k2", "k3"));
@@ -79,8 +67,8 @@ TEST_F(MasterCoreListTest, LimitTruncatesToTheSmallestKeysAndPagesContinue) {
 }
 
 TEST_F(MasterCoreListTest, RemovedKeysVanishAndZeroLimitIsInvalid) {
-  Put("x1");
-  Put("x2");
+  PutOk("x1");
+  PutOk("x2");
   ASSERT_TRUE(core_->Remove("x1", RemoveMode::kNormal).ok());
   EXPECT_THAT(List("x"), ElementsAre("x2"));
   EXPECT_EQ(core_->ListKeys("x", "", 0).status().code(), StatusCode::kInvalidParams);

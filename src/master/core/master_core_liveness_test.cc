@@ -2,54 +2,25 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "master/core/master_core.h"
-#include "testing/fake_clock.h"
+#include "master/core/master_core_test_fixture.h"
 
 namespace mooncake::master {
 namespace {
 
 using std::chrono::seconds;
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kMiB = uint64_t{1} << 20;
-
-class MasterCoreLivenessTest : public ::testing::Test {
+// Nodes expire after 10 s without a heartbeat; the other fixtures turn this off.
+class MasterCoreLivenessTest : public MasterCoreFixture {
  protected:
   void SetUp() override {
     MasterCoreOptions options;
     options.client_ttl = seconds(10);
-    auto core = MasterCore::Create(options, clock_);
-    ASSERT_TRUE(core.ok()) << core.status().ToString();
-    core_ = std::move(core).value();
+    CreateCore(options);
   }
-
-  void TearDown() override {
-    if (core_ == nullptr) return;
-    Status s = core_->CheckInvariants();
-    EXPECT_TRUE(s.ok()) << s.ToString();
-  }
-
-  void MountNode(const std::string& node, Epoch epoch = 1) {
-    ASSERT_TRUE(
-        core_->Mount(SegmentSpec{"seg-" + node, node, epoch, Medium::kDram, 0x100000, kMiB}).ok());
-  }
-
-  void PutOk(const std::string& key, int replica_num) {
-    ReplicateConfig config;
-    config.replica_num = replica_num;
-    auto started = core_->PutStart(key, kKiB, config);
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    ASSERT_EQ(started->replicas_short, 0);
-    ASSERT_TRUE(core_->PutEnd(key, 7).ok());
-  }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST(MasterCoreLivenessOptionsTest, ClientTtlMustBePositive) {
@@ -61,7 +32,7 @@ TEST(MasterCoreLivenessOptionsTest, ClientTtlMustBePositive) {
 
 TEST_F(MasterCoreLivenessTest, NodeMissingItsTtlIsUnmounted) {
   MountNode("a");
-  PutOk("k", 1);
+  PutFull("k", kKiB, Replicas(1));
   clock_.Advance(seconds(9));
   core_->Tick();
   EXPECT_TRUE(core_->TakeExpiredNodes().empty());
@@ -97,7 +68,7 @@ TEST_F(MasterCoreLivenessTest, HeartbeatsKeepANodeAlive) {
 TEST_F(MasterCoreLivenessTest, ObjectWithAnotherReplicaSurvivesNodeExpiry) {
   MountNode("a");
   MountNode("b");
-  PutOk("two", 2);
+  PutFull("two", kKiB, Replicas(2));
   EXPECT_EQ(core_->ObjectsBelowReplicaTarget(), 0u);
   clock_.Advance(seconds(5));
   ASSERT_TRUE(core_->Heartbeat("b", 1).ok());
@@ -112,8 +83,8 @@ TEST_F(MasterCoreLivenessTest, ObjectWithAnotherReplicaSurvivesNodeExpiry) {
 }
 
 TEST_F(MasterCoreLivenessTest, StaleEpochHeartbeatRefused) {
-  MountNode("a", /*epoch=*/1);
-  MountNode("a", /*epoch=*/2);  // Restarted: epoch 1's segment is replaced.
+  MountNode("a", kMiB, /*epoch=*/1);
+  MountNode("a", kMiB, /*epoch=*/2);  // Restarted: epoch 1's segment is replaced.
   EXPECT_EQ(core_->Heartbeat("a", 1).code(), StatusCode::kInvalidVersion);
   EXPECT_TRUE(core_->Heartbeat("a", 2).ok());
   // A newer incarnation that has not mounted cannot keep the old one's segments alive.

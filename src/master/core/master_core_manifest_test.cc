@@ -6,33 +6,19 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <random>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "master/core/manifest_journal.h"
 #include "master/core/master_core.h"
+#include "master/core/master_core_test_fixture.h"
 #include "testing/fake_clock.h"
 
 namespace mooncake::master {
 namespace {
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kBase = 0x100000;
-
-SegmentSpec Tracked(const std::string& node, uint64_t size = 256 * kKiB, Epoch epoch = 1) {
-  SegmentSpec spec{"seg-" + node, node, epoch, Medium::kDram, kBase, size};
-  spec.track_manifest = true;
-  return spec;
-}
-
-ReplicateConfig Replicas(int n) {
-  ReplicateConfig config;
-  config.replica_num = n;
-  return config;
-}
+constexpr uint64_t kSegmentBytes = 256 * kKiB;
 
 // What a node does with the changes: a map key -> entry.
 using Manifest = std::map<std::string, ManifestEntry>;
@@ -52,26 +38,21 @@ void Apply(const ManifestBatch& batch, uint64_t& acked, Manifest& manifest) {
   acked += batch.changes.size();
 }
 
-class MasterCoreManifestTest : public ::testing::Test {
+class MasterCoreManifestTest : public MasterCoreFixture {
  protected:
+  // The default options (client_ttl included: nodes heartbeat where a test needs them), with
+  // versions from 1000.
   void SetUp() override {
     MasterCoreOptions options;
     options.first_version = 1000;
-    auto core = MasterCore::Create(options, clock_);
-    ASSERT_TRUE(core.ok()) << core.status().ToString();
-    core_ = std::move(core).value();
-  }
-  void TearDown() override {
-    if (core_ == nullptr) return;
-    Status s = core_->CheckInvariants();
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    journal_ = Journal::kTracked;
+    CreateCore(options);
   }
 
-  void Put(const std::string& key, uint64_t size, int replicas = 1, bool upsert = false) {
-    auto started = upsert ? core_->UpsertStart(key, size, Replicas(replicas))
-                          : core_->PutStart(key, size, Replicas(replicas));
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    ASSERT_TRUE(core_->PutEnd(key, static_cast<uint32_t>(size * 7)).ok());
+  // A checksum that differs with the size, so manifests of different versions differ.
+  static uint32_t ChecksumOf(uint64_t size) { return static_cast<uint32_t>(size * 7); }
+  void Put(const std::string& key, uint64_t size, int replicas = 1) {
+    PutOk(key, size, Replicas(replicas), ChecksumOf(size));
   }
 
   // Drains node's journal into its manifest.
@@ -84,9 +65,6 @@ class MasterCoreManifestTest : public ::testing::Test {
     }
     FAIL() << "journal did not drain";
   }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST(ManifestJournalTest, TakeForgetsAcknowledgedAndPagesTheRest) {
@@ -110,7 +88,7 @@ TEST(ManifestJournalTest, TakeForgetsAcknowledgedAndPagesTheRest) {
 }
 
 TEST_F(MasterCoreManifestTest, UntrackedSegmentsJournalNothing) {
-  SegmentSpec plain{"seg-p", "p", 1, Medium::kDram, kBase, 64 * kKiB};
+  SegmentSpec plain{"seg-p", "p", 1, Medium::kDram, kDramBase, 64 * kKiB};
   ASSERT_TRUE(core_->Mount(plain).ok());
   Put("k", kKiB);
   EXPECT_EQ(core_->ManifestChangeCount(), 0u);
@@ -123,7 +101,7 @@ TEST_F(MasterCoreManifestTest, UntrackedSegmentsJournalNothing) {
 }
 
 TEST_F(MasterCoreManifestTest, PutEndAddsRemoveDropsUpsertReplaces) {
-  ASSERT_TRUE(core_->Mount(Tracked("a")).ok());
+  MountNode("a", kSegmentBytes);
   uint64_t acked = 0;
   Manifest manifest;
   // A put in flight is not in the manifest; its PutEnd is.
@@ -141,7 +119,7 @@ TEST_F(MasterCoreManifestTest, PutEndAddsRemoveDropsUpsertReplaces) {
   ASSERT_TRUE(core_->PutStart("gone", 10, {}).ok());
   ASSERT_TRUE(core_->PutRevoke("gone").ok());
   // An upsert replaces the entry with the new version at its new address.
-  Put("k", 200, 1, /*upsert=*/true);
+  UpsertOk("k", 200, Replicas(1), ChecksumOf(200));
   Sync("a", acked, manifest);
   ASSERT_EQ(manifest.size(), 1u);
   EXPECT_EQ(manifest.at("k").size, 200u);
@@ -152,8 +130,8 @@ TEST_F(MasterCoreManifestTest, PutEndAddsRemoveDropsUpsertReplaces) {
 }
 
 TEST_F(MasterCoreManifestTest, EachNodeLearnsOnlyItsOwnReplicas) {
-  ASSERT_TRUE(core_->Mount(Tracked("a")).ok());
-  ASSERT_TRUE(core_->Mount(Tracked("b")).ok());
+  MountNode("a", kSegmentBytes);
+  MountNode("b", kSegmentBytes);
   Put("both", kKiB, 2);
   Put("one", kKiB, 1);
   uint64_t acked_a = 0, acked_b = 0;
@@ -167,7 +145,7 @@ TEST_F(MasterCoreManifestTest, EachNodeLearnsOnlyItsOwnReplicas) {
 }
 
 TEST_F(MasterCoreManifestTest, EmptyObjectsAreObjects) {
-  ASSERT_TRUE(core_->Mount(Tracked("a")).ok());
+  MountNode("a", kSegmentBytes);
   Put("empty", 0);
   Put("empty-too", 0);
   auto view = core_->GetReplicaList("empty");
@@ -191,7 +169,7 @@ TEST_F(MasterCoreManifestTest, EmptyObjectsAreObjects) {
 // those manifests answers every key the same way.
 TEST_F(MasterCoreManifestTest, ReplayedManifestsRebuildTheSameIndex) {
   const std::vector<std::string> nodes{"a", "b", "c"};
-  for (const auto& n : nodes) ASSERT_TRUE(core_->Mount(Tracked(n, 512 * kKiB)).ok());
+  for (const auto& n : nodes) MountNode(n, 512 * kKiB);
   std::map<std::string, uint64_t> acked;
   std::map<std::string, Manifest> manifests;
   std::mt19937 rng(7);
@@ -243,7 +221,7 @@ TEST_F(MasterCoreManifestTest, ReplayedManifestsRebuildTheSameIndex) {
   for (const auto& n : nodes) {
     std::vector<ManifestEntry> entries;
     for (const auto& [key, entry] : manifests[n]) entries.push_back(entry);
-    auto report = (*rebuilt)->MountWithManifest(Tracked(n, 512 * kKiB), entries);
+    auto report = (*rebuilt)->MountWithManifest(Dram(n, 512 * kKiB), entries);
     ASSERT_TRUE(report.ok());
     EXPECT_EQ(report->adopted, entries.size()) << "node " << n;
     EXPECT_TRUE(report->rejected_keys.empty());
@@ -265,11 +243,11 @@ TEST_F(MasterCoreManifestTest, ReplayedManifestsRebuildTheSameIndex) {
 TEST_F(MasterCoreManifestTest, AdoptionRejectsAreNamedSoTheNodeDropsThem) {
   // A newer put of "k" is in flight when a node re-announces an old copy: the node must drop
   // it, else it would announce the stale copy again at the next master restart.
-  ASSERT_TRUE(core_->Mount(Tracked("a")).ok());
+  MountNode("a", kSegmentBytes);
   ASSERT_TRUE(core_->PutStart("k", kKiB, {}).ok());
   auto report = core_->MountWithManifest(
-      Tracked("b"), {ManifestEntry{"k", kBase, kKiB, kKiB, 5, 1},
-                     ManifestEntry{"fine", kBase + 4 * kKiB, kKiB, kKiB, 6, 1}});
+      Dram("b", kSegmentBytes), {ManifestEntry{"k", kDramBase, kKiB, kKiB, 5, 1},
+                                 ManifestEntry{"fine", kDramBase + 4 * kKiB, kKiB, kKiB, 6, 1}});
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->adopted, 1u);
   EXPECT_EQ(report->rejected_keys, std::vector<std::string>{"k"});
@@ -279,10 +257,11 @@ TEST_F(MasterCoreManifestTest, AdoptionRejectsAreNamedSoTheNodeDropsThem) {
 TEST_F(MasterCoreManifestTest, LaterPutsOutrankAdoptedVersionsAfterRestart) {
   // first_version comes from the wall clock: puts on a restarted master get versions above
   // every version of the old master, so a late node re-announcing an old copy loses.
-  ASSERT_TRUE(core_->Mount(Tracked("a")).ok());
+  MountNode("a", kSegmentBytes);
   Put("k", kKiB);  // version >= 1000 on "a"
-  auto late = core_->MountWithManifest(Tracked("b"), {ManifestEntry{"k", kBase, kKiB, kKiB,
-                                                                    /*version=*/999, 1}});
+  auto late =
+      core_->MountWithManifest(Dram("b", kSegmentBytes), {ManifestEntry{"k", kDramBase, kKiB, kKiB,
+                                                                        /*version=*/999, 1}});
   ASSERT_TRUE(late.ok());
   EXPECT_EQ(late->adopted, 0u);
   EXPECT_EQ(late->rejected_keys, std::vector<std::string>{"k"});

@@ -6,12 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <string>
-#include <utility>
 
 #include "master/core/master_core.h"
-#include "testing/fake_clock.h"
+#include "master/core/master_core_test_fixture.h"
 
 namespace mooncake::master {
 namespace {
@@ -20,40 +18,18 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kMiB = uint64_t{1} << 20;
-
-class MasterCorePutDeadlineTest : public ::testing::Test {
+class MasterCorePutDeadlineTest : public MasterCoreFixture {
  protected:
   void SetUp() override {
-    MasterCoreOptions options;  // put_timeout 30 s, leases 5 s
-    options.client_ttl = std::chrono::hours(24);
-    auto core = MasterCore::Create(options, clock_);
-    ASSERT_TRUE(core.ok()) << core.status().ToString();
-    core_ = std::move(core).value();
-    for (const char* node : {"a", "b"}) {
-      ASSERT_TRUE(core_
-                      ->Mount(SegmentSpec{std::string("seg-") + node, node, 1, Medium::kDram,
-                                          0x100000, kMiB})
-                      .ok());
-    }
+    CreateCore();  // put_timeout 30 s, leases 5 s
+    MountNodes({"a", "b"});
   }
-  void TearDown() override { ExpectConsistent(); }
 
-  void ExpectConsistent() const {
-    Status s = core_->CheckInvariants();
-    EXPECT_TRUE(s.ok()) << s.ToString();
-  }
+  // Starts a put of 4 KiB that stays in flight.
   void Start(const std::string& key, int replica_num = 1) {
-    ReplicateConfig config;
-    config.replica_num = replica_num;
-    ASSERT_TRUE(core_->PutStart(key, 4 * kKiB, config).ok()) << key;
+    ASSERT_TRUE(core_->PutStart(key, 4 * kKiB, Replicas(replica_num)).ok()) << key;
     ExpectConsistent();
   }
-  uint64_t Used() const { return core_->segment_pool().Usage(Medium::kDram).used; }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST_F(MasterCorePutDeadlineTest, PutEndJustBeforeTheDeadlineLands) {

@@ -9,52 +9,36 @@
 #include <vector>
 
 #include "master/core/master_core.h"
-#include "testing/fake_clock.h"
+#include "master/core/master_core_test_fixture.h"
 
 namespace mooncake::master {
 namespace {
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kBase = 0x100000;
-
-SegmentSpec Segment(const std::string& node, uint64_t size = 64 * kKiB, Epoch epoch = 1) {
-  return SegmentSpec{"seg-" + node, node, epoch, Medium::kDram, kBase, size};
-}
+constexpr uint64_t kSegmentBytes = 64 * kKiB;
 
 // An object of one KiB at `offset` within a segment.
 ManifestEntry Entry(std::string key, uint64_t offset, uint64_t version, uint32_t checksum = 9) {
-  return ManifestEntry{std::move(key), kBase + offset, kKiB, kKiB, version, checksum};
+  return ManifestEntry{std::move(key), kDramBase + offset, kKiB, kKiB, version, checksum};
 }
 
-class MasterCoreRebuildTest : public ::testing::Test {
+// The default options, liveness included.
+class MasterCoreRebuildTest : public MasterCoreFixture {
  protected:
-  void SetUp() override {
-    auto core = MasterCore::Create(MasterCoreOptions{}, clock_);
-    ASSERT_TRUE(core.ok()) << core.status().ToString();
-    core_ = std::move(core).value();
-  }
-
-  void TearDown() override {
-    if (core_ == nullptr) return;
-    Status s = core_->CheckInvariants();
-    EXPECT_TRUE(s.ok()) << s.ToString();
-  }
+  void SetUp() override { CreateCore(MasterCoreOptions{}); }
 
   MountReport MountOk(const SegmentSpec& spec, const std::vector<ManifestEntry>& manifest) {
     auto report = core_->MountWithManifest(spec, manifest);
     EXPECT_TRUE(report.ok()) << report.status().ToString();
-    EXPECT_TRUE(core_->CheckInvariants().ok()) << core_->CheckInvariants().ToString();
+    ExpectConsistent();
     return report.ok() ? *report : MountReport{};
   }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST_F(MasterCoreRebuildTest, RestartedMasterRegainsIndexFromManifests) {
-  MountReport a = MountOk(Segment("a"), {Entry("k", 0, 5), Entry("only-a", 4 * kKiB, 3)});
+  MountReport a =
+      MountOk(Dram("a", kSegmentBytes), {Entry("k", 0, 5), Entry("only-a", 4 * kKiB, 3)});
   EXPECT_EQ(a.adopted, 2u);
-  MountReport b = MountOk(Segment("b"), {Entry("k", 8 * kKiB, 5)});
+  MountReport b = MountOk(Dram("b", kSegmentBytes), {Entry("k", 8 * kKiB, 5)});
   EXPECT_EQ(b.adopted, 1u);
   EXPECT_EQ(b.skipped_conflict + b.skipped_invalid, 0u);
   EXPECT_EQ(core_->ObjectCount(), 2u);
@@ -70,7 +54,7 @@ TEST_F(MasterCoreRebuildTest, RestartedMasterRegainsIndexFromManifests) {
   EXPECT_EQ(nodes, (std::vector<NodeId>{"a", "b"}));
   for (const ReplicaView& r : view->replicas) {
     EXPECT_EQ(r.status, ReplicaStatus::kComplete);
-    EXPECT_EQ(r.allocation.address, kBase + (r.node == "a" ? 0 : 8 * kKiB));
+    EXPECT_EQ(r.allocation.address, kDramBase + (r.node == "a" ? 0 : 8 * kKiB));
   }
   EXPECT_EQ(core_->ObjectsBelowReplicaTarget(), 0u);
   // Removing an adopted object gives its reserved bytes back.
@@ -86,27 +70,27 @@ TEST_F(MasterCoreRebuildTest, BlockChecksumTablesSurviveARebuildWhenTheyDescribe
   std::vector<uint8_t> bytes(size, 0x5a);
   const ObjectChecksums sums = ComputeObjectChecksums(bytes.data(), size);
   auto entry = [&](std::string key, uint64_t offset, BlockChecksums table) {
-    ManifestEntry e{std::move(key), kBase + offset, size, size, 4, sums.whole};
+    ManifestEntry e{std::move(key), kDramBase + offset, size, size, 4, sums.whole};
     e.block_checksums = std::move(table);
     return e;
   };
   auto wrong = std::make_shared<std::vector<uint32_t>>(*sums.blocks);
   (*wrong)[0] ^= 1;
-  MountOk(Segment("a", 4 * size),
+  MountOk(Dram("a", 4 * size),
           {entry("good", 0, sums.blocks), entry("bad", size, wrong), entry("none", 2 * size, {})});
   ASSERT_NE(core_->GetReplicaList("good")->block_checksums, nullptr);
   EXPECT_EQ(*core_->GetReplicaList("good")->block_checksums, *sums.blocks);
   EXPECT_EQ(core_->GetReplicaList("bad")->block_checksums, nullptr);
   EXPECT_EQ(core_->GetReplicaList("none")->block_checksums, nullptr);
   // A second node's replica of the same version brings the table the first lacked.
-  MountOk(Segment("b", 4 * size), {entry("none", 0, sums.blocks)});
+  MountOk(Dram("b", 4 * size), {entry("none", 0, sums.blocks)});
   ASSERT_NE(core_->GetReplicaList("none")->block_checksums, nullptr);
 }
 
 TEST_F(MasterCoreRebuildTest, LowerVersionIsSkipped) {
-  MountOk(Segment("a"), {Entry("k", 0, 7, /*checksum=*/1)});
+  MountOk(Dram("a", kSegmentBytes), {Entry("k", 0, 7, /*checksum=*/1)});
   const uint64_t used_after_a = core_->segment_pool().Usage(Medium::kDram).used;
-  MountReport b = MountOk(Segment("b"), {Entry("k", 0, 6, /*checksum=*/2)});
+  MountReport b = MountOk(Dram("b", kSegmentBytes), {Entry("k", 0, 6, /*checksum=*/2)});
   EXPECT_EQ(b.adopted, 0u);
   EXPECT_EQ(b.skipped_conflict, 1u);
   // The lower version's range was not reserved.
@@ -120,7 +104,7 @@ TEST_F(MasterCoreRebuildTest, LowerVersionIsSkipped) {
   // A higher version arriving later supersedes the known one, whose range is freed (once the
   // read lease just taken has lapsed).
   clock_.Advance(std::chrono::seconds(6));
-  MountReport c = MountOk(Segment("c"), {Entry("k", 0, 8, /*checksum=*/3)});
+  MountReport c = MountOk(Dram("c", kSegmentBytes), {Entry("k", 0, 8, /*checksum=*/3)});
   EXPECT_EQ(c.adopted, 1u);
   view = core_->GetReplicaList("k");
   ASSERT_TRUE(view.ok());
@@ -134,18 +118,18 @@ TEST_F(MasterCoreRebuildTest, LowerVersionIsSkipped) {
 TEST_F(MasterCoreRebuildTest, InvalidAndOverlappingEntriesAreSkippedNotFatal) {
   std::vector<ManifestEntry> manifest{
       Entry("good", 0, 1),
-      Entry("overlaps-good", kKiB / 2, 1),                        // overlapping range
-      Entry("outside", 64 * kKiB, 1),                             // past the segment's end
-      ManifestEntry{"short", kBase + 4 * kKiB, 100, kKiB, 1, 0},  // length < size
-      Entry("", 8 * kKiB, 1),                                     // bad key
-      Entry(std::string(5000, 'x'), 8 * kKiB, 1),                 // key too long
+      Entry("overlaps-good", kKiB / 2, 1),                            // overlapping range
+      Entry("outside", 64 * kKiB, 1),                                 // past the segment's end
+      ManifestEntry{"short", kDramBase + 4 * kKiB, 100, kKiB, 1, 0},  // length < size
+      Entry("", 8 * kKiB, 1),                                         // bad key
+      Entry(std::string(5000, 'x'), 8 * kKiB, 1),                     // key too long
       Entry("zero-version", 8 * kKiB, 0),
-      ManifestEntry{"below-base", kBase - kKiB, kKiB, kKiB, 1, 0},
+      ManifestEntry{"below-base", kDramBase - kKiB, kKiB, kKiB, 1, 0},
       Entry("dup-on-node", 12 * kKiB, 1),
       Entry("dup-on-node", 16 * kKiB, 1),  // a second replica of it on the same node
       Entry("also-good", 20 * kKiB, 1),
   };
-  MountReport report = MountOk(Segment("a"), manifest);
+  MountReport report = MountOk(Dram("a", kSegmentBytes), manifest);
   EXPECT_EQ(report.adopted, 3u);
   EXPECT_EQ(report.skipped_invalid, 7u);
   EXPECT_EQ(report.skipped_conflict, 1u);
@@ -158,8 +142,8 @@ TEST_F(MasterCoreRebuildTest, InvalidAndOverlappingEntriesAreSkippedNotFatal) {
   EXPECT_EQ(core_->segment_pool().Find("seg-a")->allocations, 3u);
 
   // A failing mount (stale epoch) is the only error.
-  ASSERT_TRUE(core_->Mount(Segment("b", 64 * kKiB, 2)).ok());
-  SegmentSpec stale = Segment("b", 64 * kKiB, 1);
+  ASSERT_TRUE(core_->Mount(Dram("b", 64 * kKiB, 2)).ok());
+  SegmentSpec stale = Dram("b", 64 * kKiB, 1);
   stale.name = "seg-b-old";
   EXPECT_EQ(core_->MountWithManifest(stale, {Entry("x", 0, 1)}).status().code(),
             StatusCode::kInvalidVersion);
@@ -167,14 +151,14 @@ TEST_F(MasterCoreRebuildTest, InvalidAndOverlappingEntriesAreSkippedNotFatal) {
 }
 
 TEST_F(MasterCoreRebuildTest, AdoptedObjectsStartLeasedForClientsOfThePreviousMaster) {
-  MountOk(Segment("a"), {Entry("k", 0, 3)});
+  MountOk(Dram("a", kSegmentBytes), {Entry("k", 0, 3)});
   EXPECT_EQ(core_->Remove("k", RemoveMode::kNormal).code(), StatusCode::kObjectHasLease);
   clock_.Advance(MasterCoreOptions{}.default_lease_ttl);
   EXPECT_TRUE(core_->Remove("k", RemoveMode::kNormal).ok());
 }
 
 TEST_F(MasterCoreRebuildTest, NewPutsGetVersionsAboveAdoptedOnes) {
-  MountOk(Segment("a"), {Entry("old", 0, 41), Entry("older", 4 * kKiB, 12)});
+  MountOk(Dram("a", kSegmentBytes), {Entry("old", 0, 41), Entry("older", 4 * kKiB, 12)});
   auto started = core_->PutStart("new", kKiB, ReplicateConfig{});
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   EXPECT_GT(started->version, 41u);
@@ -184,9 +168,9 @@ TEST_F(MasterCoreRebuildTest, NewPutsGetVersionsAboveAdoptedOnes) {
 
 TEST_F(MasterCoreRebuildTest, ManifestSpaceIsReservedSoAllocationsDoNotOverlapIt) {
   // The segment is 8 KiB; the manifest holds [2 KiB, 3 KiB) and [5 KiB, 6 KiB).
-  MountOk(Segment("a", 8 * kKiB), {Entry("x", 2 * kKiB, 1), Entry("y", 5 * kKiB, 1)});
-  std::vector<std::pair<uint64_t, uint64_t>> taken{{kBase + 2 * kKiB, kBase + 3 * kKiB},
-                                                   {kBase + 5 * kKiB, kBase + 6 * kKiB}};
+  MountOk(Dram("a", 8 * kKiB), {Entry("x", 2 * kKiB, 1), Entry("y", 5 * kKiB, 1)});
+  std::vector<std::pair<uint64_t, uint64_t>> taken{{kDramBase + 2 * kKiB, kDramBase + 3 * kKiB},
+                                                   {kDramBase + 5 * kKiB, kDramBase + 6 * kKiB}};
   // Fill the 6 free KiB (one more put would evict the adopted objects to make room).
   for (int i = 0; i < 6; ++i) {
     auto started = core_->PutStart("p" + std::to_string(i), kKiB, ReplicateConfig{});

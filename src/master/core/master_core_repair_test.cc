@@ -6,13 +6,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "master/core/master_core.h"
-#include "testing/fake_clock.h"
+#include "master/core/master_core_test_fixture.h"
 
 namespace mooncake::master {
 namespace {
@@ -20,53 +19,18 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kBase = 0x100000;
+constexpr uint64_t kSegmentBytes = 256 * kKiB;
 
-#define EXPECT_CONSISTENT(core)                              \
-  do {                                                       \
-    Status invariants_ = (core).CheckInvariants();           \
-    EXPECT_TRUE(invariants_.ok()) << invariants_.ToString(); \
-  } while (0)
-
-SegmentSpec Tracked(const std::string& node, Epoch epoch = 1, uint64_t size = 256 * kKiB) {
-  SegmentSpec spec{"seg-" + node, node, epoch, Medium::kDram, kBase, size};
-  spec.track_manifest = true;
-  return spec;
-}
-
-class MasterCoreRepairTest : public ::testing::Test {
+class MasterCoreRepairTest : public MasterCoreFixture {
  protected:
   void SetUp() override { Create(MasterCoreOptions{}); }
 
+  // A core with `options` and nodes a, b and c, each with a tracked DRAM segment.
   void Create(MasterCoreOptions options) {
     options.client_ttl = std::chrono::hours(24);  // liveness is not under test
-    core_ = MasterCore::Create(options, clock_).value();
-    for (const char* node : {"a", "b", "c"}) ASSERT_TRUE(core_->Mount(Tracked(node)).ok());
-  }
-  void TearDown() override { EXPECT_CONSISTENT(*core_); }
-
-  // Puts `key` (kKiB bytes, checksum 7) with replicas on `segments`, in order.
-  void Put(const std::string& key, std::vector<std::string> segments) {
-    ReplicateConfig config;
-    config.replica_num = static_cast<int>(segments.size());
-    config.preferred_segments = segments;
-    auto started = core_->PutStart(key, kKiB, config);
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    ASSERT_EQ(started->replicas_short, 0);
-    ASSERT_TRUE(core_->PutEnd(key, 7).ok());
-  }
-  std::set<std::string> Nodes(const std::string& key) {
-    std::set<std::string> nodes;
-    auto view = core_->GetReplicaList(key);
-    if (view.ok()) {
-      for (const ReplicaView& r : view->replicas) nodes.insert(r.node);
-    }
-    return nodes;
-  }
-  size_t Allocations(const std::string& node) {
-    auto info = core_->segment_pool().Find("seg-" + node);
-    return info ? info->allocations : 0;
+    journal_ = Journal::kTracked;
+    CreateCore(options);
+    MountNodes({"a", "b", "c"}, kSegmentBytes);
   }
   // The one task scheduled for `node` by a Tick.
   CopyTask OneTask(const std::string& node) {
@@ -75,13 +39,10 @@ class MasterCoreRepairTest : public ::testing::Test {
     EXPECT_EQ(tasks.size(), 1u);
     return tasks.empty() ? CopyTask{} : tasks[0];
   }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST_F(MasterCoreRepairTest, LostReplicaIsCopiedToANodeHoldingNone) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   EXPECT_EQ(core_->UnmountNode("a"), 1u);
   EXPECT_EQ(core_->ObjectsBelowReplicaTarget(), 1u);
   const uint64_t version = core_->GetReplicaList("k")->version;
@@ -97,8 +58,8 @@ TEST_F(MasterCoreRepairTest, LostReplicaIsCopiedToANodeHoldingNone) {
   EXPECT_EQ(task.destination_node, "c");
   EXPECT_EQ(task.timeout, milliseconds(30000));
   EXPECT_EQ(core_->RepairsInFlight(), 1u);
-  EXPECT_EQ(Allocations("c"), 1u);  // held while the copy runs
-  EXPECT_CONSISTENT(*core_);
+  EXPECT_EQ(Allocations("seg-c"), 1u);  // held while the copy runs
+  ExpectConsistent();
   // Not readable until the node reports, and handed out once only.
   EXPECT_EQ(Nodes("k"), (std::set<std::string>{"b"}));
   EXPECT_TRUE(core_->TakeCopyTasks("c", 16).empty());
@@ -130,14 +91,14 @@ TEST_F(MasterCoreRepairTest, LostReplicaIsCopiedToANodeHoldingNone) {
 }
 
 TEST_F(MasterCoreRepairTest, FailedCopyFreesTheDestinationAndRetriesAfterTheDelay) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   const CopyTask first = OneTask("c");
   auto outcome =
       core_->CompleteRepair(first.task_id, "c", Status(StatusCode::kTransferFail, "crc"));
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(*outcome, RepairOutcome::kFailed);
-  EXPECT_EQ(Allocations("c"), 0u);
+  EXPECT_EQ(Allocations("seg-c"), 0u);
   EXPECT_EQ(core_->repair_stats().failed, 1u);
   core_->Tick();
   EXPECT_EQ(core_->RepairsInFlight(), 0u) << "retried before repair_retry_delay";
@@ -149,18 +110,18 @@ TEST_F(MasterCoreRepairTest, FailedCopyFreesTheDestinationAndRetriesAfterTheDela
 }
 
 TEST_F(MasterCoreRepairTest, RemoveDuringTheCopyKeepsTheDestinationUntilTheNodeReports) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   const CopyTask task = OneTask("c");
   ASSERT_TRUE(core_->Remove("k", RemoveMode::kNormal).ok());
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   // The node may still be writing there: the range must not go to another put yet.
-  EXPECT_EQ(Allocations("c"), 1u);
+  EXPECT_EQ(Allocations("seg-c"), 1u);
   EXPECT_EQ(core_->RepairsInFlight(), 1u);
   auto outcome = core_->CompleteRepair(task.task_id, "c", Status::Ok());
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(*outcome, RepairOutcome::kDropped);
-  EXPECT_EQ(Allocations("c"), 0u);
+  EXPECT_EQ(Allocations("seg-c"), 0u);
   EXPECT_FALSE(*core_->ExistKey("k"));
   EXPECT_EQ(core_->repair_stats().cancelled, 1u);
   auto changes = core_->TakeManifestChanges("seg-c", "c", 0, 16);
@@ -169,25 +130,25 @@ TEST_F(MasterCoreRepairTest, RemoveDuringTheCopyKeepsTheDestinationUntilTheNodeR
 }
 
 TEST_F(MasterCoreRepairTest, RemoveBeforeTheTaskIsHandedOutFreesAtOnce) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   core_->Tick();
   ASSERT_EQ(core_->RepairsInFlight(), 1u);
   ASSERT_TRUE(core_->Remove("k", RemoveMode::kNormal).ok());
   EXPECT_EQ(core_->RepairsInFlight(), 0u);
-  EXPECT_EQ(Allocations("c"), 0u);
+  EXPECT_EQ(Allocations("seg-c"), 0u);
   EXPECT_TRUE(core_->TakeCopyTasks("c", 16).empty());
 }
 
 TEST_F(MasterCoreRepairTest, UpsertDuringTheCopyCancelsIt) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   const CopyTask task = OneTask("c");
   ReplicateConfig config;
   config.replica_num = 2;
   auto upsert = core_->UpsertStart("k", 2 * kKiB, config);
   ASSERT_TRUE(upsert.ok()) << upsert.status().ToString();
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   ASSERT_TRUE(core_->PutEnd("k", 9).ok());
   EXPECT_EQ(*core_->CompleteRepair(task.task_id, "c", Status::Ok()), RepairOutcome::kDropped);
   auto view = core_->GetReplicaList("k");
@@ -200,46 +161,46 @@ TEST_F(MasterCoreRepairTest, UpsertDuringTheCopyCancelsIt) {
 }
 
 TEST_F(MasterCoreRepairTest, EvictionDuringTheCopyCancelsIt) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   const CopyTask task = OneTask("c");
   // Fill b and c past the watermark: the copy's object is the oldest, evicted first.
   clock_.Advance(seconds(1));
   for (int i = 0; core_->segment_pool().Usage(Medium::kDram).used < 490 * kKiB && i < 400; ++i) {
-    Put("filler-" + std::to_string(i), {"seg-b", "seg-c"});
+    PutOn("filler-" + std::to_string(i), {"seg-b", "seg-c"});
   }
   core_->Tick();
   EXPECT_GT(core_->eviction_stats().evicted_objects, 0u);
   EXPECT_FALSE(*core_->ExistKey("k"));
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_EQ(*core_->CompleteRepair(task.task_id, "c", Status::Ok()), RepairOutcome::kDropped);
 }
 
 TEST_F(MasterCoreRepairTest, LosingTheSourceCancelsTheCopy) {
-  ASSERT_TRUE(core_->Mount(Tracked("d")).ok());
-  Put("k", {"seg-a", "seg-b", "seg-c"});
+  MountNode("d", kSegmentBytes);
+  PutOn("k", {"seg-a", "seg-b", "seg-c"});
   core_->UnmountNode("a");
   core_->Tick();
   std::vector<CopyTask> tasks = core_->TakeCopyTasks("d", 16);
   ASSERT_EQ(tasks.size(), 1u);
   const std::string source_node = tasks[0].source.segment.substr(4);
   core_->UnmountNode(source_node);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   // The source may have come back with other bytes at that address: never adopt the copy.
   EXPECT_EQ(*core_->CompleteRepair(tasks[0].task_id, "d", Status::Ok()), RepairOutcome::kDropped);
   EXPECT_EQ(Nodes("k").size(), 1u);
-  EXPECT_EQ(Allocations("d"), 0u);
+  EXPECT_EQ(Allocations("seg-d"), 0u);
 }
 
 TEST_F(MasterCoreRepairTest, LosingTheDestinationDropsTheCopyWithItsSegment) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   const CopyTask task = OneTask("c");
   // c restarts: a new epoch replaces its segment (same name, fresh memory).
-  ASSERT_TRUE(core_->Mount(Tracked("c", 2)).ok());
-  EXPECT_CONSISTENT(*core_);
+  MountNode("c", kSegmentBytes, 2);
+  ExpectConsistent();
   EXPECT_EQ(core_->RepairsInFlight(), 0u);
-  EXPECT_EQ(Allocations("c"), 0u);
+  EXPECT_EQ(Allocations("seg-c"), 0u);
   EXPECT_EQ(core_->CompleteRepair(task.task_id, "c", Status::Ok()).status().code(),
             StatusCode::kObjectNotFound);
   // The object is scheduled again, onto the new incarnation.
@@ -249,23 +210,23 @@ TEST_F(MasterCoreRepairTest, LosingTheDestinationDropsTheCopyWithItsSegment) {
 }
 
 TEST_F(MasterCoreRepairTest, AdoptingTheObjectCancelsTheCopy) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   const ObjectView before = core_->GetReplicaList("k").value();
   core_->UnmountNode("a");
   const CopyTask task = OneTask("c");
   // A node announces a newer version of the key (as after a master restart).
-  SegmentSpec d = Tracked("d");
-  ManifestEntry newer{"k", kBase, kKiB, kKiB, before.version + 5, 11};
+  SegmentSpec d = Dram("d", kSegmentBytes);
+  ManifestEntry newer{"k", kDramBase, kKiB, kKiB, before.version + 5, 11};
   auto report = core_->MountWithManifest(d, {newer});
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->adopted, 1u);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_EQ(*core_->CompleteRepair(task.task_id, "c", Status::Ok()), RepairOutcome::kDropped);
   EXPECT_EQ(core_->GetReplicaList("k")->version, before.version + 5);
 }
 
 TEST_F(MasterCoreRepairTest, UnreportedCopyExpiresAndIsScheduledAgain) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   const CopyTask first = OneTask("c");
   clock_.Advance(milliseconds(29999));
@@ -275,7 +236,7 @@ TEST_F(MasterCoreRepairTest, UnreportedCopyExpiresAndIsScheduledAgain) {
   const CopyTask second = OneTask("c");  // the Tick expires the first, then schedules anew
   EXPECT_NE(second.task_id, first.task_id);
   EXPECT_EQ(core_->repair_stats().timed_out, 1u);
-  EXPECT_EQ(Allocations("c"), 1u);
+  EXPECT_EQ(Allocations("seg-c"), 1u);
   EXPECT_EQ(core_->CompleteRepair(first.task_id, "c", Status::Ok()).status().code(),
             StatusCode::kObjectNotFound);
   // A report past the deadline that Tick has not reclaimed yet is dropped too.
@@ -285,7 +246,7 @@ TEST_F(MasterCoreRepairTest, UnreportedCopyExpiresAndIsScheduledAgain) {
 }
 
 TEST_F(MasterCoreRepairTest, ReportFromAnotherNodeChangesNothing) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   const CopyTask task = OneTask("c");
   EXPECT_EQ(core_->CompleteRepair(task.task_id, "b", Status::Ok()).status().code(),
@@ -299,8 +260,8 @@ TEST_F(MasterCoreRepairTest, SchedulingIsBoundedPerTickAndInFlight) {
   options.repairs_per_tick = 3;
   options.max_repairs_in_flight = 5;
   Create(options);
-  ASSERT_TRUE(core_->Mount(Tracked("d")).ok());
-  for (int i = 0; i < 10; ++i) Put("k" + std::to_string(i), {"seg-a", "seg-b"});
+  MountNode("d", kSegmentBytes);
+  for (int i = 0; i < 10; ++i) PutOn("k" + std::to_string(i), {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   EXPECT_EQ(core_->ObjectsBelowReplicaTarget(), 10u);
   core_->Tick();
@@ -309,7 +270,7 @@ TEST_F(MasterCoreRepairTest, SchedulingIsBoundedPerTickAndInFlight) {
   EXPECT_EQ(core_->RepairsInFlight(), 5u);
   core_->Tick();
   EXPECT_EQ(core_->RepairsInFlight(), 5u);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   // Completing them lets the rest through; every object ends with two replicas on two nodes.
   for (int round = 0; round < 10 && core_->ObjectsBelowReplicaTarget() > 0; ++round) {
     for (const char* node : {"c", "d"}) {
@@ -324,13 +285,13 @@ TEST_F(MasterCoreRepairTest, SchedulingIsBoundedPerTickAndInFlight) {
 }
 
 TEST_F(MasterCoreRepairTest, NoNodeWithoutAReplicaMeansNoCopy) {
-  Put("k", {"seg-a", "seg-b", "seg-c"});
+  PutOn("k", {"seg-a", "seg-b", "seg-c"});
   core_->UnmountNode("a");
   core_->Tick();
   EXPECT_EQ(core_->RepairsInFlight(), 0u);
   EXPECT_EQ(core_->repair_stats().no_destination, 0u) << "tried where no node could take it";
   // A new node appears, but full: tried, no room, and not again before repair_retry_delay.
-  ASSERT_TRUE(core_->Mount(Tracked("d", 1, 4 * kKiB)).ok());
+  MountNode("d", 4 * kKiB, 1);
   ReplicateConfig fill;
   fill.preferred_segments = {"seg-d"};
   ASSERT_TRUE(core_->PutStart("filler", 4 * kKiB, fill).ok());
@@ -349,7 +310,7 @@ TEST_F(MasterCoreRepairTest, ZeroRepairsInFlightTurnsReplicationOff) {
   MasterCoreOptions options;
   options.max_repairs_in_flight = 0;
   Create(options);
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   core_->Tick();
   EXPECT_EQ(core_->RepairsInFlight(), 0u);
@@ -360,7 +321,7 @@ TEST_F(MasterCoreRepairTest, TaskIdsStartAtFirstVersionSoARestartedMasterNeverRe
   MasterCoreOptions options;
   options.first_version = uint64_t{1} << 60;  // the service passes the wall clock in ns
   Create(options);
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   const CopyTask task = OneTask("c");
   EXPECT_GE(task.task_id, uint64_t{1} << 60);
@@ -385,13 +346,13 @@ TEST_F(MasterCoreRepairTest, BadRepairOptionsAreRefused) {
 // ---- Drain ---------------------------------------------------------------------------------
 
 TEST_F(MasterCoreRepairTest, DrainCopiesWhatOnlyTheLeavingNodeHolds) {
-  for (int i = 0; i < 4; ++i) Put("only-a" + std::to_string(i), {"seg-a"});
-  Put("a-and-b", {"seg-a", "seg-b"});
+  for (int i = 0; i < 4; ++i) PutOn("only-a" + std::to_string(i), {"seg-a"});
+  PutOn("a-and-b", {"seg-a", "seg-b"});
   auto remaining = core_->Drain("a", 1);
   ASSERT_TRUE(remaining.ok()) << remaining.status().ToString();
   EXPECT_EQ(*remaining, 4u);  // a-and-b survives a's departure as it is
   EXPECT_TRUE(core_->segment_pool().Find("seg-a")->draining);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   // No new allocation lands on the draining segment.
   ReplicateConfig on_a;
   on_a.preferred_segments = {"seg-a"};
@@ -411,7 +372,7 @@ TEST_F(MasterCoreRepairTest, DrainCopiesWhatOnlyTheLeavingNodeHolds) {
   }
   EXPECT_EQ(copied, 4u);
   EXPECT_EQ(*core_->Drain("a", 1), 0u);
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   // The node leaves: nothing is lost, nothing is below target.
   ASSERT_TRUE(core_->Unmount("seg-a", "a", 1).ok());
   for (int i = 0; i < 4; ++i) EXPECT_EQ(Nodes("only-a" + std::to_string(i)).size(), 1u);
@@ -435,11 +396,11 @@ TEST_F(MasterCoreRepairTest, DrainWaitsForAPutInFlightOnTheNode) {
 }
 
 TEST_F(MasterCoreRepairTest, DrainCancelsCopiesHeadingToTheLeavingNode) {
-  Put("k", {"seg-a", "seg-b"});
+  PutOn("k", {"seg-a", "seg-b"});
   core_->UnmountNode("a");
   const CopyTask task = OneTask("c");
   ASSERT_TRUE(core_->Drain("c", 1).ok());
-  EXPECT_CONSISTENT(*core_);
+  ExpectConsistent();
   EXPECT_EQ(*core_->CompleteRepair(task.task_id, "c", Status::Ok()), RepairOutcome::kDropped);
   core_->Tick();
   EXPECT_EQ(core_->RepairsInFlight(), 0u) << "a copy was sent to a draining node";
@@ -451,7 +412,7 @@ TEST_F(MasterCoreRepairTest, DrainOfAnUnknownNodeOrEpochIsRefused) {
   core_->UnmountNode("a");
   EXPECT_EQ(core_->Drain("a", 1).status().code(), StatusCode::kClientNotFound);
   // A new incarnation starts undrained.
-  ASSERT_TRUE(core_->Mount(Tracked("b", 2)).ok());
+  MountNode("b", kSegmentBytes, 2);
   EXPECT_FALSE(core_->segment_pool().Find("seg-b")->draining);
 }
 

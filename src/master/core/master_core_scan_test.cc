@@ -6,38 +6,30 @@
 
 #include <algorithm>
 #include <chrono>
-#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "common/key_pattern.h"
 #include "master/core/master_core.h"
-#include "testing/fake_clock.h"
+#include "master/core/master_core_test_fixture.h"
 
 namespace mooncake::master {
 namespace {
 
 using ::testing::ElementsAre;
 
-class MasterCoreScanTest : public ::testing::Test {
+class MasterCoreScanTest : public MasterCoreFixture {
  protected:
   void SetUp() override {
-    MasterCoreOptions options;
-    options.client_ttl = std::chrono::hours(24);
-    core_ = std::move(MasterCore::Create(options, clock_).value());
-    ASSERT_TRUE(
-        core_->Mount(SegmentSpec{"seg", "node", 1, Medium::kDram, 0x100000, 1ull << 30}).ok());
-  }
-
-  void Put(const std::string& key) {
-    ASSERT_TRUE(core_->PutStart(key, 64, ReplicateConfig{}).ok()) << key;
-    ASSERT_TRUE(core_->PutEnd(key, 0).ok()) << key;
+    put_check_ = PutCheck::kAtTearDown;  // thousands of keys
+    CreateCore();
+    MountNode("node", uint64_t{1} << 30);
   }
 
   // Puts `count` new keys named `prefix` + number, starting at `first`.
   void PutMany(const std::string& prefix, int first, int count) {
-    for (int i = first; i < first + count; ++i) Put(prefix + std::to_string(i));
+    for (int i = first; i < first + count; ++i) PutOk(prefix + std::to_string(i));
   }
 
   size_t CountWithPrefix(const std::string& prefix) {
@@ -47,8 +39,6 @@ class MasterCoreScanTest : public ::testing::Test {
   }
 
   static constexpr size_t kMaxKeys = 1 << 20;
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST_F(MasterCoreScanTest, SmallChunksCoverTheIndexAndRemoveOnlyMatches) {
@@ -117,7 +107,7 @@ TEST_F(MasterCoreScanTest, ScanEndsEvenWhenEveryChunkIsRestartedByARebuild) {
     ++chunks;
     for (int i = 0; i < 1500; ++i, ++churn) {
       const std::string key = "tmp/" + std::to_string(churn);
-      Put(key);
+      PutOk(key);
       ASSERT_TRUE(core_->Remove(key, RemoveMode::kNormal).ok());
     }
   }
@@ -156,9 +146,9 @@ TEST_F(MasterCoreScanTest, ListingKeepsTheSmallestKeysAndSaysWhenTruncated) {
 
 TEST_F(MasterCoreScanTest, PathologicalPatternOverLongKeysFinishes) {
   // Under std::regex (backtracking) one such key took seconds; RE2 is linear.
-  for (int i = 0; i < 200; ++i) Put(std::string(100 + i, 'a') + "b");
+  for (int i = 0; i < 200; ++i) PutOk(std::string(100 + i, 'a') + "b");
   PutMany("a", 0, 50);
-  Put("aaaa");
+  PutOk("aaaa");
   const auto start = std::chrono::steady_clock::now();
   auto removed = core_->RemoveByRegex("^(a+)+$", RemoveMode::kNormal);
   ASSERT_TRUE(removed.ok());

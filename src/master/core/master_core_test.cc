@@ -8,9 +8,9 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
+#include "master/core/master_core_test_fixture.h"
 #include "testing/fake_clock.h"
 
 namespace mooncake::master {
@@ -19,59 +19,8 @@ namespace {
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kMiB = uint64_t{1} << 20;
-
-// A DRAM placement of `replica_num` copies, trying `preferred` first.
-ReplicateConfig Replicas(int replica_num, std::vector<std::string> preferred = {}) {
-  ReplicateConfig config;
-  config.replica_num = replica_num;
-  config.preferred_segments = std::move(preferred);
-  return config;
-}
-
-class MasterCoreTest : public ::testing::Test {
- protected:
-  void SetUp() override { core_ = MakeCore(MasterCoreOptions{}); }
-  // Every test ends with the indexes consistent (CheckInvariants cross-checks them all).
-  void TearDown() override { ExpectConsistent(); }
-
-  void ExpectConsistent() const {
-    if (core_ == nullptr) return;
-    Status s = core_->CheckInvariants();
-    EXPECT_TRUE(s.ok()) << s.ToString();
-  }
-
-  // Nodes never heartbeat here: liveness is master_core_liveness_test's subject, so the TTL
-  // is set beyond any time these tests advance.
-  std::unique_ptr<MasterCore> MakeCore(MasterCoreOptions options) {
-    options.client_ttl = std::chrono::hours(24);
-    auto core = MasterCore::Create(options, clock_);
-    EXPECT_TRUE(core.ok()) << core.status().ToString();
-    return std::move(core).value();
-  }
-
-  // Mounts segment "seg-<node>" of `size` bytes owned by `node`.
-  void MountNode(const std::string& node, uint64_t size = kMiB, Epoch epoch = 1) {
-    ASSERT_TRUE(
-        core_->Mount(SegmentSpec{"seg-" + node, node, epoch, Medium::kDram, 0x100000, size}).ok());
-  }
-
-  PutStartResult PutOk(const std::string& key, uint64_t size = kKiB, int replica_num = 1) {
-    ReplicateConfig config;
-    config.replica_num = replica_num;
-    auto started = core_->PutStart(key, size, config);
-    EXPECT_TRUE(started.ok()) << started.status().ToString();
-    EXPECT_TRUE(core_->PutEnd(key, 0xabcd).ok());
-    ExpectConsistent();
-    return started.ok() ? *started : PutStartResult{};
-  }
-
-  uint64_t Used() const { return core_->segment_pool().Usage(Medium::kDram).used; }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
-};
+// Nodes never heartbeat here: liveness is master_core_liveness_test's subject (TestOptions).
+class MasterCoreTest : public MasterCoreFixture {};
 
 TEST(MasterCoreOptionsTest, DefaultsValidateAndBadValuesAreRefused) {
   EXPECT_TRUE(MasterCoreOptions{}.Validate().ok());
@@ -217,7 +166,7 @@ TEST_F(MasterCoreTest, ReplicasLandOnDistinctNodes) {
   MountNode("a");
   MountNode("b");
   MountNode("c");
-  PutStartResult put = PutOk("k", kKiB, 3);
+  PutStartResult put = PutOk("k", kKiB, Replicas(3));
   EXPECT_EQ(put.replicas_short, 0);
   std::set<NodeId> nodes;
   for (const auto& r : put.replicas) nodes.insert(r.node);
@@ -230,7 +179,7 @@ TEST_F(MasterCoreTest, ShortOfNodesStillPutsBestEffort) {
   // A second segment on the same node must not take a second replica.
   ASSERT_TRUE(core_->Mount(SegmentSpec{"seg-a2", "a", 1, Medium::kDram, 0x900000, kMiB}).ok());
   MountNode("b");
-  PutStartResult put = PutOk("k", kKiB, 3);
+  PutStartResult put = PutOk("k", kKiB, Replicas(3));
   EXPECT_EQ(put.replicas.size(), 2u);
   EXPECT_EQ(put.replicas_short, 1);
   EXPECT_NE(put.replicas[0].node, put.replicas[1].node);
@@ -300,7 +249,7 @@ TEST_F(MasterCoreTest, NewerEpochMountDropsReplicasAndObjects) {
 TEST_F(MasterCoreTest, UnmountNodeKeepsObjectsWithAnotherReplica) {
   MountNode("a");
   MountNode("b");
-  PutOk("two", kKiB, 2);
+  PutOk("two", kKiB, Replicas(2));
   ASSERT_TRUE(core_->PutStart("only-a", kKiB, Replicas(1, {"seg-a"})).ok());
   ASSERT_TRUE(core_->PutEnd("only-a", 0).ok());
   EXPECT_EQ(core_->ObjectsBelowReplicaTarget(), 0u);

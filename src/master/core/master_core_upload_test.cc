@@ -5,11 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "master/core/master_core.h"
+#include "master/core/master_core_test_fixture.h"
 #include "testing/fake_clock.h"
 
 namespace mooncake::master {
@@ -17,59 +17,39 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
-constexpr uint64_t kBase = 0x100000;
+constexpr uint64_t kSegmentBytes = 64 * kKiB;
 
-#define EXPECT_CONSISTENT(core)                              \
-  do {                                                       \
-    Status invariants_ = (core).CheckInvariants();           \
-    EXPECT_TRUE(invariants_.ok()) << invariants_.ToString(); \
-  } while (0)
-
-SegmentSpec Tracked(const std::string& node, Medium medium = Medium::kDram,
-                    uint64_t size = 64 * kKiB) {
-  const bool ssd = medium == Medium::kSsd;
-  SegmentSpec spec{"seg-" + node + (ssd ? "/ssd" : ""), node, 1, medium,
-                   ssd ? (uint64_t{1} << 63) : kBase,   size};
-  spec.track_manifest = true;
-  return spec;
-}
-
-class MasterCoreUploadTest : public ::testing::Test {
+class MasterCoreUploadTest : public MasterCoreFixture {
  protected:
   void SetUp() override {
-    MasterCoreOptions options;
+    MasterCoreOptions options = TestOptions();
     options.object_tier = ObjectTierPolicy::kWriteBack;
-    options.client_ttl = std::chrono::hours(24);  // liveness is not under test
     options.max_uploads_per_node = 2;
     options.upload_retry_delay = milliseconds(100);
     options.upload_timeout = milliseconds(5000);
-    Create(options);
+    journal_ = Journal::kTracked;
+    CreateCore(options);
+    MountNodes({"a", "b"}, kSegmentBytes);
   }
-  void Create(MasterCoreOptions options) {
-    core_ = MasterCore::Create(options, clock_).value();
-    for (const char* node : {"a", "b"}) ASSERT_TRUE(core_->Mount(Tracked(node)).ok());
-  }
-  void TearDown() override { EXPECT_CONSISTENT(*core_); }
 
-  Status Put(const std::string& key, uint64_t size = kKiB, const std::string& segment = "seg-a",
-             bool from_object_store = false, bool upsert = false) {
-    ReplicateConfig config;
-    config.preferred_segments = {segment};
-    config.from_object_store = from_object_store;
-    auto started =
-        upsert ? core_->UpsertStart(key, size, config) : core_->PutStart(key, size, config);
-    if (!started.ok()) return started.status();
-    return core_->PutEnd(key, 7);
+  // One replica, on `segment` while it has room: the tests choose the node that uploads.
+  static ReplicateConfig On(const std::string& segment) { return Replicas(1, {segment}); }
+  // A read-through's put-back onto `segment`: its bytes came from the object store.
+  static ReplicateConfig ReadThrough(const std::string& segment) {
+    ReplicateConfig config = On(segment);
+    config.from_object_store = true;
+    return config;
+  }
+  // TryPut of `key` onto `segment`.
+  Result<PutStartResult> Put(const std::string& key, uint64_t size = kKiB,
+                             const std::string& segment = "seg-a") {
+    return TryPut(key, size, On(segment));
   }
   std::vector<UploadTask> TickAndTake(const std::string& node) {
     core_->Tick();
     return core_->TakeUploadTasks(node, 64);
   }
   const TierStats& stats() const { return core_->tier_stats(); }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST_F(MasterCoreUploadTest, AcknowledgedObjectWaitsInTheBacklogUntilItsNodeUploadsIt) {
@@ -104,7 +84,7 @@ TEST_F(MasterCoreUploadTest, AcknowledgedObjectWaitsInTheBacklogUntilItsNodeUplo
 }
 
 TEST_F(MasterCoreUploadTest, PutBackFromTheObjectStoreNeedsNoUpload) {
-  ASSERT_TRUE(Put("k", kKiB, "seg-a", /*from_object_store=*/true).ok());
+  ASSERT_TRUE(TryPut("k", kKiB, ReadThrough("seg-a")).ok());
   EXPECT_EQ(stats().object_read_throughs, 1u);
   EXPECT_EQ(stats().upload_backlog_objects, 0u);
   EXPECT_TRUE(TickAndTake("a").empty());
@@ -202,7 +182,7 @@ TEST_F(MasterCoreUploadTest, UpsertDuringUploadUploadsTheNewVersionAfterwards) {
   ASSERT_TRUE(Put("k", kKiB).ok());
   std::vector<UploadTask> old_upload = TickAndTake("a");
   ASSERT_EQ(old_upload.size(), 1u);
-  ASSERT_TRUE(Put("k", 2 * kKiB, "seg-b", false, /*upsert=*/true).ok());
+  ASSERT_TRUE(TryUpsert("k", 2 * kKiB, On("seg-b")).ok());
   EXPECT_EQ(stats().upload_backlog_objects, 1u);
   EXPECT_EQ(stats().upload_backlog_bytes, 2 * kKiB);
   EXPECT_TRUE(TickAndTake("b").empty()) << "the old version's upload is still in flight";
@@ -265,8 +245,8 @@ TEST_F(MasterCoreUploadTest, UploadFromALostNodeMovesToAnotherReplica) {
 }
 
 TEST_F(MasterCoreUploadTest, AdoptedObjectsAreUploadedAfterACheck) {
-  SegmentSpec c = Tracked("c");
-  std::vector<ManifestEntry> manifest{ManifestEntry{"adopted", kBase, kKiB, kKiB, 99, 7}};
+  SegmentSpec c = Dram("c", kSegmentBytes);
+  std::vector<ManifestEntry> manifest{ManifestEntry{"adopted", kDramBase, kKiB, kKiB, 99, 7}};
   ASSERT_TRUE(core_->MountWithManifest(c, manifest).ok());
   EXPECT_EQ(stats().upload_backlog_objects, 1u);
   std::vector<UploadTask> tasks = TickAndTake("c");
@@ -278,10 +258,10 @@ TEST_F(MasterCoreUploadTest, AdoptedObjectsAreUploadedAfterACheck) {
 TEST_F(MasterCoreUploadTest, ManifestsSayWhatIsInTheObjectStoreAlready) {
   // Node c uploaded "up" before the master restarted; d holds a second replica and does not
   // know. "new" was never uploaded.
-  SegmentSpec c = Tracked("c");
-  SegmentSpec d = Tracked("d");
-  ManifestEntry up{"up", kBase, kKiB, kKiB, 99, 7, /*in_object_store=*/false};
-  ManifestEntry fresh{"new", kBase + kKiB, kKiB, kKiB, 98, 7, false};
+  SegmentSpec c = Dram("c", kSegmentBytes);
+  SegmentSpec d = Dram("d", kSegmentBytes);
+  ManifestEntry up{"up", kDramBase, kKiB, kKiB, 99, 7, /*in_object_store=*/false};
+  ManifestEntry fresh{"new", kDramBase + kKiB, kKiB, kKiB, 98, 7, false};
   ASSERT_TRUE(core_->MountWithManifest(d, {up, fresh}).ok());
   EXPECT_EQ(stats().upload_backlog_objects, 2u);
   up.in_object_store = true;
@@ -292,8 +272,8 @@ TEST_F(MasterCoreUploadTest, ManifestsSayWhatIsInTheObjectStoreAlready) {
   EXPECT_EQ(tasks[0].key, "new");
   ASSERT_TRUE(core_->CompleteUpload(tasks[0].task_id, "d", Status::Ok()).ok());
   // The journal tells a node that later gets a replica of an uploaded object.
-  ASSERT_TRUE(core_->Mount(Tracked("e")).ok());
-  ASSERT_TRUE(Put("after", kKiB, "seg-e", /*from_object_store=*/true).ok());
+  MountNode("e", kSegmentBytes);
+  ASSERT_TRUE(TryPut("after", kKiB, ReadThrough("seg-e")).ok());
   auto journal = core_->TakeManifestChanges("seg-e", "e", 0, 64);
   ASSERT_TRUE(journal.ok());
   ASSERT_EQ(journal->changes.size(), 1u);
@@ -306,9 +286,9 @@ TEST(MasterCoreWriteBackSsdTest, NotYetUploadedObjectsAreDemotedNotDroppedAndAFu
   options.object_tier = ObjectTierPolicy::kWriteBack;
   options.client_ttl = std::chrono::hours(24);
   auto core = MasterCore::Create(options, clock).value();
-  SegmentSpec dram = Tracked("n", Medium::kDram, 100 * kKiB);
+  SegmentSpec dram = NodeSegment("n", Medium::kDram, {100 * kKiB, 1, Journal::kTracked});
   dram.name = "n";
-  SegmentSpec ssd = Tracked("n", Medium::kSsd, 40 * kKiB);
+  SegmentSpec ssd = NodeSegment("n", Medium::kSsd, {40 * kKiB, 1, Journal::kTracked});
   ssd.name = "n/ssd";
   ASSERT_TRUE(core->Mount(dram).ok());
   ASSERT_TRUE(core->Mount(ssd).ok());
@@ -327,7 +307,7 @@ TEST(MasterCoreWriteBackSsdTest, NotYetUploadedObjectsAreDemotedNotDroppedAndAFu
   ASSERT_TRUE(core->CompleteRepair(demotions[0].task_id, "n", Status::Ok()).ok());
   EXPECT_EQ(core->eviction_stats().evicted_objects, 0u);
   EXPECT_EQ(core->tier_stats().upload_backlog_objects, 12u);
-  EXPECT_CONSISTENT(*core);
+  ExpectConsistent(*core);
 
   // The SSD (40 KiB: three 12 KiB allocations) fills with objects that are not uploaded: a
   // put that needs SSD room is refused rather than dropping one.
@@ -343,7 +323,7 @@ TEST(MasterCoreWriteBackSsdTest, NotYetUploadedObjectsAreDemotedNotDroppedAndAFu
   EXPECT_EQ(refused.status().code(), StatusCode::kNoAvailableHandle);
   EXPECT_EQ(core->eviction_stats().evicted_objects, 0u);
   EXPECT_GT(core->eviction_stats().skipped_not_uploaded, 0u);
-  EXPECT_CONSISTENT(*core);
+  ExpectConsistent(*core);
 }
 
 TEST(MasterCoreWriteThroughTest, EveryPutIsInTheObjectStoreAndEvictable) {
@@ -351,7 +331,8 @@ TEST(MasterCoreWriteThroughTest, EveryPutIsInTheObjectStoreAndEvictable) {
   MasterCoreOptions options;
   options.object_tier = ObjectTierPolicy::kWriteThrough;
   auto core = MasterCore::Create(options, clock).value();
-  ASSERT_TRUE(core->Mount(Tracked("a")).ok());
+  ASSERT_TRUE(
+      core->Mount(NodeSegment("a", Medium::kDram, {kSegmentBytes, 1, Journal::kTracked})).ok());
   ReplicateConfig config;
   for (int i = 0; i < 9; ++i) {  // the ninth fits only by evicting
     const std::string key = "k" + std::to_string(i);
@@ -363,7 +344,7 @@ TEST(MasterCoreWriteThroughTest, EveryPutIsInTheObjectStoreAndEvictable) {
   EXPECT_GT(core->eviction_stats().evicted_objects, 0u);
   core->Tick();
   EXPECT_TRUE(core->TakeUploadTasks("a", 64).empty());
-  EXPECT_CONSISTENT(*core);
+  ExpectConsistent(*core);
 }
 
 }  // namespace
