@@ -118,9 +118,10 @@ class MasterCoreFixture : public ::testing::Test {
 
   // Replaces core_ with a new core on clock_ (calling it again is a master restart: the new
   // core knows nothing until nodes mount).
-  void CreateCore(const MasterCoreOptions& options = TestOptions()) {
+  void CreateCore(const MasterCoreOptions& options = TestOptions(),
+                  MasterCorePolicies policies = {}) {
     core_.reset();
-    auto core = MasterCore::Create(options, clock_);
+    auto core = MasterCore::Create(options, clock_, std::move(policies));
     ASSERT_TRUE(core.ok()) << core.status().ToString();
     core_ = std::move(core).value();
   }

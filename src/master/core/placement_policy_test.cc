@@ -12,20 +12,13 @@
 
 #include "master/core/dram_first_placement.h"
 #include "master/core/master_core.h"
+#include "master/core/master_core_test_fixture.h"
 #include "store_types/ssd_geometry.h"
-#include "testing/fake_clock.h"
 
 namespace mooncake::master {
 namespace {
 
-constexpr uint64_t kKiB = uint64_t{1} << 10;
 using Room = PutStep::Room;
-
-SegmentSpec Segment(const std::string& name, Medium medium, uint64_t base, uint64_t size) {
-  SegmentSpec spec{name, "n", 1, medium, base, size};
-  spec.track_manifest = true;
-  return spec;
-}
 
 TEST(DramFirstPlacementTest, SpillsDramPutsToSsdBeforeEvictingOnlyWhenAnSsdTierExists) {
   DramFirstPlacement policy;
@@ -35,7 +28,7 @@ TEST(DramFirstPlacementTest, SpillsDramPutsToSsdBeforeEvictingOnlyWhenAnSsdTierE
   EXPECT_EQ(policy.PutSteps(Medium::kDram, 10, pool), dram_only);
   EXPECT_EQ(policy.DemotionTarget(Medium::kDram, pool), std::nullopt);
 
-  ASSERT_TRUE(pool.Mount(Segment("ssd", Medium::kSsd, uint64_t{1} << 63, 1 << 20)).ok());
+  ASSERT_TRUE(pool.Mount(SegmentSpec{"ssd", "n", 1, Medium::kSsd, kSsdBase, kMiB}).ok());
   const std::vector<PutStep> tiered{{Medium::kDram, Room::kFreeOnly},
                                     {Medium::kSsd, Room::kFreeOnly},
                                     {Medium::kDram, Room::kEvictFirst},
@@ -64,33 +57,24 @@ class EachMediumAlonePlacement final : public PlacementPolicy {
   std::optional<Medium> PromotionTarget(Medium) const override { return std::nullopt; }
 };
 
-class PlacementPolicyCoreTest : public ::testing::TestWithParam<bool> {
+class PlacementPolicyCoreTest : public MasterCoreFixture,
+                                public ::testing::WithParamInterface<bool> {
  protected:
   // The parameter: the core uses EachMediumAlonePlacement (true) or the default (false).
   bool custom() const { return GetParam(); }
 
   void SetUp() override {
-    MasterCoreOptions options;
-    options.client_ttl = std::chrono::hours(24);  // liveness is not under test
     MasterCorePolicies policies;
     if (custom()) policies.placement = std::make_unique<EachMediumAlonePlacement>();
-    core_ = MasterCore::Create(options, clock_, std::move(policies)).value();
-    ASSERT_TRUE(core_->Mount(Segment("n", Medium::kDram, 0x100000, 100 * kKiB)).ok());
-    ASSERT_TRUE(core_->Mount(Segment("n/ssd", Medium::kSsd, uint64_t{1} << 63, 1024 * kKiB)).ok());
+    CreateCore(TestOptions(), std::move(policies));
+    journal_ = Journal::kTracked;
+    MountTiers("n", 100 * kKiB, 1024 * kKiB);
   }
-  void TearDown() override {
-    Status s = core_->CheckInvariants();
-    EXPECT_TRUE(s.ok()) << s.ToString();
-  }
+  // A put, one millisecond after the previous one: LRU order = put order.
   Result<PutStartResult> Put(const std::string& key, uint64_t size) {
-    auto started = core_->PutStart(key, size, ReplicateConfig{});
-    if (started.ok()) EXPECT_TRUE(core_->PutEnd(key, 7).ok());
-    clock_.Advance(std::chrono::milliseconds(1));  // LRU order = put order
-    return started;
+    clock_.Advance(std::chrono::milliseconds(1));
+    return TryPut(key, size);
   }
-
-  testing::FakeClock clock_;
-  std::unique_ptr<MasterCore> core_;
 };
 
 TEST_P(PlacementPolicyCoreTest, APutThatDoesNotFitFollowsThePolicy) {
