@@ -65,10 +65,11 @@ MasterCore::MasterCore(MasterCoreOptions options, const Clock& clock, MasterCore
       next_version_(options_.first_version),
       eviction_policy_(std::move(policies.eviction)),
       placement_(std::move(policies.placement)),
-      write_back_({options_, segments_, objects_, task_ids_, tier_stats_}),
-      repair_scheduler_({options_, pool_, segments_, objects_, below_set_, *placement_, task_ids_,
-                         repair_stats_, tier_stats_, *this}) {
-  objects_.Reserve(options_.expected_objects);
+      index_({options_, clock_, pool_, segments_, quarantine_, *this}),
+      write_back_({options_, segments_, index_.table(), task_ids_, tier_stats_}),
+      repair_scheduler_({options_, pool_, segments_, index_.table(), index_.below_target(),
+                         *placement_, task_ids_, repair_stats_, tier_stats_, index_}) {
+  index_.table().Reserve(options_.expected_objects);
 }
 
 // ---- Segments ----------------------------------------------------------------------------
@@ -76,7 +77,7 @@ MasterCore::MasterCore(MasterCoreOptions options, const Clock& clock, MasterCore
 Status MasterCore::Mount(const SegmentSpec& spec) {
   MC_ASSIGN_OR_RETURN(std::vector<std::string> dropped, pool_.Mount(spec));
   // Dropped first: the new mount may reuse the name of a segment of the node's old epoch.
-  DropSegments(dropped);
+  index_.DropSegments(dropped);
   segments_.Add(spec);
   liveness_.Seen(spec.node_id, clock_.Now());  // A mount is a heartbeat.
   return Status::Ok();
@@ -84,14 +85,14 @@ Status MasterCore::Mount(const SegmentSpec& spec) {
 
 Status MasterCore::Unmount(std::string_view name, const NodeId& node, Epoch epoch) {
   MC_RETURN_IF_ERROR(pool_.Unmount(name, node, epoch));
-  DropSegments({std::string(name)});
+  index_.DropSegments({std::string(name)});
   return Status::Ok();
 }
 
 size_t MasterCore::UnmountNode(const NodeId& node) {
   std::vector<std::string> dropped = pool_.UnmountNode(node);
   liveness_.Forget(node);
-  DropSegments(dropped);
+  index_.DropSegments(dropped);
   repair_scheduler_.ForgetNode(node);  // its tasks were dropped with its segments
   return dropped.size();
 }
@@ -184,21 +185,21 @@ Result<PutStartResult> MasterCore::PutStart(std::string_view key, uint64_t size,
                                             const ReplicateConfig& config) {
   if (config.from_object_store) ++tier_stats_.object_read_throughs;
   MC_RETURN_IF_ERROR(ValidatePut(key, size, config));
-  ReclaimExpiredPuts(clock_.Now());  // an expired put of this key no longer holds it
-  if (objects_.Find(key) != nullptr) {
+  index_.ReclaimExpiredPuts(clock_.Now());  // an expired put of this key no longer holds it
+  if (index_.table().Find(key) != nullptr) {
     return Status(StatusCode::kObjectAlreadyExists, "object '" + std::string(key) + "' exists");
   }
   MC_ASSIGN_OR_RETURN(std::unique_ptr<PendingPut> pending, AllocateOrEvict(size, config, key));
   PutStartResult result = ResultOf(*pending);
-  CreateWithPending(key, std::move(pending));
+  index_.CreateWithPending(key, std::move(pending));
   return result;
 }
 
 Result<PutStartResult> MasterCore::UpsertStart(std::string_view key, uint64_t size,
                                                const ReplicateConfig& config) {
   MC_RETURN_IF_ERROR(ValidatePut(key, size, config));
-  ReclaimExpiredPuts(clock_.Now());
-  ObjectRecord* record = objects_.Find(key);
+  index_.ReclaimExpiredPuts(clock_.Now());
+  ObjectRecord* record = index_.table().Find(key);
   if (record == nullptr) return PutStart(key, size, config);
   if (config.from_object_store) ++tier_stats_.object_read_throughs;
   if (record->pending) {
@@ -210,7 +211,7 @@ Result<PutStartResult> MasterCore::UpsertStart(std::string_view key, uint64_t si
   // The copy of the old version would land after the new one: moot.
   repair_scheduler_.Cancel(record);
   PutStartResult result = ResultOf(*pending);
-  StartPending(record, std::move(pending));
+  index_.StartPending(record, std::move(pending));
   return result;
 }
 
@@ -225,33 +226,32 @@ Status TimedOut(std::string_view key, std::chrono::milliseconds put_timeout) {
 }  // namespace
 
 Status MasterCore::PutEnd(std::string_view key, uint32_t checksum, BlockChecksums blocks) {
-  ObjectRecord* record = objects_.Find(key);
+  ObjectRecord* record = index_.table().Find(key);
   if (record == nullptr) {
     return {StatusCode::kObjectNotFound, "no put of '" + std::string(key) + "' in flight"};
   }
   if (!record->pending) {
     return InvalidParams("object '" + std::string(key) + "' is already complete");
   }
-  if (ReclaimIfExpired(record)) return TimedOut(key, options_.put_timeout);
+  if (index_.ReclaimIfExpired(record)) return TimedOut(key, options_.put_timeout);
   // A table that does not describe the bytes would fail every ranged read of a good replica
   // and get it dropped: refused, and the put stays open for a correct PutEnd or a revoke.
   if (Status table = ValidateBlockChecksums(record->pending->size, checksum, blocks); !table.ok()) {
     return table.WithContext("PutEnd of '" + std::string(key) + "'");
   }
-  const bool was_below = BelowTarget(*record);
+  const bool was_below = index_.BelowTarget(*record);
   write_back_.LeaveBacklog(record);  // the old version's share, if any
   // The old version goes while the new one is still reachable through the record (the
   // SegmentIndex may move the new replicas' entries while unlinking the old ones).
-  if (record->visible) RetireReplicas(record);
-  std::unique_ptr<PendingPut> pending = std::move(record->pending);
-  deadlines_.erase({pending->deadline, pending->version});
+  if (record->visible) index_.RetireReplicas(record);
+  std::unique_ptr<PendingPut> pending = index_.TakePendingForSeal(record);
   // Same replicas, same member entries: only their list changes.
   record->SetReplicas(pending->replicas);
   record->visible = true;
   record->size = pending->size;
   record->version = pending->version;
   record->checksum = checksum;
-  objects_.SetBlockChecksums(record, std::move(blocks));
+  index_.table().SetBlockChecksums(record, std::move(blocks));
   record->replica_num = static_cast<uint8_t>(pending->replica_num);
   record->hard_pin = pending->pin.hard;
   record->soft_until = pending->pin.soft_until;
@@ -260,24 +260,24 @@ Status MasterCore::PutEnd(std::string_view key, uint32_t checksum, BlockChecksum
   record->lease_streak_start = TimePoint{};
   record->last_access = clock_.Now();
   repair_scheduler_.ResetHits(record);  // a new version: its hits start over
-  UpdateBelowTarget(was_below, record);
+  index_.UpdateBelowTarget(was_below, record);
   // Before journaling: the nodes' manifests learn whether it is in the object store.
   write_back_.OnNewVersion(record, pending->from_object_store ? WriteBackScheduler::Origin::kPutBack
                                                               : WriteBackScheduler::Origin::kPut);
-  for (const ReplicaRecord& r : record->replicas()) JournalReplica(*record, r);
+  index_.JournalReplicas(*record);
   return Status::Ok();
 }
 
 Status MasterCore::PutRevoke(std::string_view key) {
-  ObjectRecord* record = objects_.Find(key);
+  ObjectRecord* record = index_.table().Find(key);
   if (record == nullptr) {
     return {StatusCode::kObjectNotFound, "no put of '" + std::string(key) + "' in flight"};
   }
   if (!record->pending) {
     return InvalidParams("object '" + std::string(key) + "' is complete; nothing to revoke");
   }
-  if (ReclaimIfExpired(record)) return TimedOut(key, options_.put_timeout);
-  DropPending(record);
+  if (index_.ReclaimIfExpired(record)) return TimedOut(key, options_.put_timeout);
+  index_.DropPending(record);
   return Status::Ok();
 }
 
@@ -285,7 +285,7 @@ Status MasterCore::PutRevoke(std::string_view key) {
 
 Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
   MC_RETURN_IF_ERROR(ValidateKey(key));
-  ObjectRecord* record = objects_.Find(key);
+  ObjectRecord* record = index_.table().Find(key);
   if (record == nullptr || !record->visible) {
     return Status(StatusCode::kObjectNotFound, "object '" + std::string(key) + "' not found");
   }
@@ -296,7 +296,7 @@ Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
   const TimePoint previous_access = record->last_access;
   record->last_access = now;
   ObjectView view{record->size, record->version,     record->checksum,
-                  {},           record->lease_until, objects_.BlockChecksumsOf(record)};
+                  {},           record->lease_until, index_.table().BlockChecksumsOf(record)};
   view.replicas.reserve(record->replicas().size());
   bool only_ssd = true;
   bool in_dram = false;
@@ -320,13 +320,13 @@ Result<ObjectView> MasterCore::GetReplicaList(std::string_view key) {
 
 Result<bool> MasterCore::ExistKey(std::string_view key) const {
   MC_RETURN_IF_ERROR(ValidateKey(key));
-  const ObjectRecord* record = objects_.Find(key);
+  const ObjectRecord* record = index_.table().Find(key);
   return record != nullptr && record->visible;
 }
 
 Result<uint64_t> MasterCore::GetSize(std::string_view key) const {
   MC_RETURN_IF_ERROR(ValidateKey(key));
-  const ObjectRecord* record = objects_.Find(key);
+  const ObjectRecord* record = index_.table().Find(key);
   if (record == nullptr || !record->visible) {
     return Status(StatusCode::kObjectNotFound, "object '" + std::string(key) + "' not found");
   }
@@ -340,7 +340,7 @@ Status MasterCore::RemovableStatus(const ObjectRecord& record, RemoveMode mode) 
     return {StatusCode::kReplicaIsNotReady,
             "a put of '" + std::string(record.key()) + "' is in flight; revoke or end it first"};
   }
-  if (mode == RemoveMode::kNormal && LeaseLive(record)) {
+  if (mode == RemoveMode::kNormal && index_.LeaseLive(record)) {
     return {StatusCode::kObjectHasLease,
             "object '" + std::string(record.key()) + "' has a live lease"};
   }
@@ -348,18 +348,19 @@ Status MasterCore::RemovableStatus(const ObjectRecord& record, RemoveMode mode) 
 }
 
 bool MasterCore::Removable(const ObjectRecord& record, RemoveMode mode) const {
-  return record.visible && !record.pending && (mode == RemoveMode::kForce || !LeaseLive(record));
+  return record.visible && !record.pending &&
+         (mode == RemoveMode::kForce || !index_.LeaseLive(record));
 }
 
 Status MasterCore::Remove(std::string_view key, RemoveMode mode) {
   MC_RETURN_IF_ERROR(ValidateKey(key));
-  ReclaimExpiredPuts(clock_.Now());
-  ObjectRecord* record = objects_.Find(key);
+  index_.ReclaimExpiredPuts(clock_.Now());
+  ObjectRecord* record = index_.table().Find(key);
   if (record == nullptr || !record->visible) {
     return {StatusCode::kObjectNotFound, "object '" + std::string(key) + "' not found"};
   }
   MC_RETURN_IF_ERROR(RemovableStatus(*record, mode));
-  EraseObject(record);
+  index_.EraseObject(record);
   return Status::Ok();
 }
 
@@ -368,11 +369,8 @@ Status MasterCore::Remove(std::string_view key, RemoveMode mode) {
 void MasterCore::Tick() {
   ExpireDeadNodes();
   const TimePoint now = clock_.Now();
-  ReclaimExpiredPuts(now);
-  while (!deferred_.empty() && deferred_.begin()->first <= now) {
-    for (const ReplicaRecord& r : deferred_.begin()->second) FreeInPool(r);
-    deferred_.erase(deferred_.begin());
-  }
+  index_.ReclaimExpiredPuts(now);
+  index_.FreeDueDeferred(now);
   // SSD first: DRAM eviction demotes its cold objects there when it has room.
   for (Medium medium : {Medium::kSsd, Medium::kVram, Medium::kDram}) {
     const SegmentPool::MediumUsage usage = pool_.Usage(medium);

@@ -136,6 +136,7 @@
 #include "master/core/key_scan.h"
 #include "master/core/master_core_types.h"
 #include "master/core/node_liveness.h"
+#include "master/core/object_index.h"
 #include "master/core/object_record.h"
 #include "master/core/object_table.h"
 #include "master/core/object_view.h"
@@ -162,7 +163,7 @@ struct MasterCorePolicies {
   std::unique_ptr<PlacementPolicy> placement;
 };
 
-class MasterCore : private ReplicaKeeper {
+class MasterCore : private ObjectObserver {
  public:
   // Fails with kInvalidParams when `options` do not validate. `clock` must outlive the core.
   static Result<std::unique_ptr<MasterCore>> Create(MasterCoreOptions options, const Clock& clock,
@@ -202,11 +203,11 @@ class MasterCore : private ReplicaKeeper {
   size_t ManifestBacklog() const;
   // Grows with every manifest change appended (over every segment) and every segment
   // dropped: a counter for heartbeats waiting for changes.
-  uint64_t ManifestChangeCount() const { return manifest_changes_; }
+  uint64_t ManifestChangeCount() const { return index_.manifest_changes(); }
   // Grows whenever a node may have something new to fetch with its heartbeat: a manifest
   // change (ManifestChangeCount) or a copy task queued for it.
   uint64_t NodeEventCount() const {
-    return manifest_changes_ + repair_scheduler_.TasksQueued() + write_back_.TasksQueued();
+    return index_.manifest_changes() + repair_scheduler_.TasksQueued() + write_back_.TasksQueued();
   }
 
   // ---- Liveness (master_core_liveness.cc) -----------------------------------------------
@@ -356,9 +357,9 @@ class MasterCore : private ReplicaKeeper {
   // Visible objects whose COMPLETE replicas are on fewer nodes than their replica_num (for
   // re-replication).
   // O(1): the size of the below-target set kept as replicas come and go.
-  size_t ObjectsBelowReplicaTarget() const { return below_set_.size(); }
+  size_t ObjectsBelowReplicaTarget() const { return index_.below_target().size(); }
   // Keys in the index, visible or not.
-  size_t ObjectCount() const { return objects_.size(); }
+  size_t ObjectCount() const { return index_.table().size(); }
   // Up to `limit` visible keys starting with `prefix` and sorting after `start_after` (empty:
   // from the first), in bytewise order; `truncated` when more match. An admin call: it scans
   // the whole index in one call, O(n log limit) time, O(limit) memory; the service pages it
@@ -366,22 +367,16 @@ class MasterCore : private ReplicaKeeper {
   Result<KeyPage> ListKeys(std::string_view prefix, std::string_view start_after,
                            size_t limit) const;
   // Old upsert replicas waiting for a lease to lapse.
-  size_t DeferredFreeCount() const { return deferred_.size(); }
+  size_t DeferredFreeCount() const { return index_.DeferredFreeCount(); }
   const SegmentPool& segment_pool() const { return pool_; }
   // Puts and upserts in flight (not yet ended, revoked or reclaimed).
-  size_t PendingPutCount() const { return deadlines_.size(); }
+  size_t PendingPutCount() const { return index_.PendingPutCount(); }
 
   // Verifies every invariant in the file comment, the object table's and the pool's own;
   // kInternalError naming the first broken one. O(n); for tests and debug checks.
   Status CheckInvariants() const;
 
  private:
-  // Puts in flight by deadline; the put's version (unique) breaks ties.
-  using DeadlineIndex = std::map<std::pair<TimePoint, uint64_t>, ObjectRecord*>;
-  // Old upsert replicas kept alive for readers until their key's time (unlinked from the
-  // SegmentIndex, still held in the pool).
-  using DeferredFrees = std::multimap<TimePoint, std::vector<ReplicaRecord>>;
-
   MasterCore(MasterCoreOptions options, const Clock& clock, MasterCorePolicies policies);
 
   Status ValidateKey(std::string_view key) const;
@@ -411,14 +406,10 @@ class MasterCore : private ReplicaKeeper {
   // Drops visible replica `index` of `record`, corrupt (ReportCorruptReplica): unlinks and
   // journals it, frees it (at lease_until while leased), cancels a copy or upload reading it.
   void DropCorruptReplica(ObjectRecord* record, size_t index);
-  // Drops the replicas of `record` (visible, unleased, no put in flight) on `medium`, keeping
-  // the others (eviction of an object also held on another medium); returns their bytes.
-  uint64_t DropReplicasOn(ObjectRecord* record, Medium medium);
   // used / capacity <= high - ratio, in bytes.
   uint64_t LowWatermarkBytes(uint64_t capacity) const;
   PutStartResult ResultOf(const PendingPut& pending) const;
   ReplicaView ViewOf(const ReplicaRecord& replica, uint64_t size, ReplicaStatus status) const;
-  bool LeaseLive(const ObjectRecord& record) const { return clock_.Now() < record.lease_until; }
   // Why Remove would refuse a visible `record` (OK when it would not).
   Status RemovableStatus(const ObjectRecord& record, RemoveMode mode) const;
   // Whether RemoveByRegex/RemoveAll take `record` (visible and RemovableStatus OK).
@@ -427,66 +418,23 @@ class MasterCore : private ReplicaKeeper {
   // (starting over after a table rebuild, see key_scan.h).
   std::pair<size_t, size_t> NextScanRange(KeyScanCursor& cursor, size_t max_slots) const;
 
-  // ---- Index upkeep (master_core_index.cc): every change to replicas goes through these,
-  // so the SegmentIndex, deadline index, deferred frees and below-target counter stay exact.
-  // Creates `key`'s record (not yet in the table) with `pending` in flight.
-  ObjectRecord* CreateWithPending(std::string_view key, std::unique_ptr<PendingPut> pending);
-  // Makes `pending` the record's put in flight (it has none): links and indexes it.
-  void StartPending(ObjectRecord* record, std::unique_ptr<PendingPut> pending);
-  // If the record's put in flight is past its deadline, reclaims it (as Tick would) and
-  // returns true; `record` is set to nullptr when the object went with it.
-  bool ReclaimIfExpired(ObjectRecord*& record);
-  // Frees the record's put in flight; erases the record too when it is not visible.
-  void DropPending(ObjectRecord* record);
-  // Unlinks the visible replicas and frees them now, or at lease_until while a read lease
-  // is live (an upsert's PutEnd or a newer adopted version superseding them).
-  void RetireReplicas(ObjectRecord* record);
-  // Journals `replica` of `record` (visible, COMPLETE) as added to its segment's manifest.
-  void JournalReplica(const ObjectRecord& record, const ReplicaRecord& replica);
-  // Journals every visible replica of `record` as removed from its segment's manifest.
-  void JournalReplicasGone(const ObjectRecord& record);
-  // Journals `replica` of `record` as removed from its segment's manifest.
-  void JournalReplicaGone(const ObjectRecord& record, const ReplicaRecord& replica);
-  // Frees every replica (visible and in flight) and destroys the record.
-  void EraseObject(ObjectRecord* record);
-  // Releases a replica's allocation in the pool (not for gone segments).
-  void FreeInPool(const ReplicaRecord& replica);
-  // Visible with its replicas on fewer nodes than replica_num (a promoted object's DRAM and
-  // SSD replicas on one node are one copy for durability).
-  bool BelowTarget(const ObjectRecord& record) const override;
-  // Adds `record` to, or removes it from, below_set_ after a change; `was` is BelowTarget
-  // before it.
-  void UpdateBelowTarget(bool was, ObjectRecord* record);
-  // Forgets every replica on the named segments (already gone from the pool, so nothing is
-  // freed there); objects left with no COMPLETE replica are removed, puts left with no
-  // replica are cancelled. O(replicas on them + deferred frees).
-  void DropSegments(const std::vector<std::string>& segments);
-  void DropSegmentMembers(SegmentId id);
-  // Reclaims the puts whose deadline is <= now; O(expired x log n).
-  void ReclaimExpiredPuts(TimePoint now);
   // Unmounts the nodes past client_ttl (the liveness part of Tick).
   void ExpireDeadNodes();
   // Adopts one manifest entry on the just-mounted segment `spec` (MountWithManifest).
   void Adopt(const SegmentSpec& spec, const ManifestEntry& entry, MountReport& report);
 
-  // ---- ReplicaKeeper (master_core_repair.cc): the repair scheduler's way to change replicas.
-  void FreeReplicaSpace(const ReplicaRecord& replica) override;
-  void AddCopiedReplica(ObjectRecord* record, const ReplicaRecord& destination,
-                        CopyKind kind) override;
+  // ---- ObjectObserver (master_core_repair.cc): the object index tells the schedulers.
+  void OnErase(ObjectRecord* record) override;
+  void OnReplicasDropped(ObjectRecord* record) override;
+  void OnSegmentsGone() override;
 
   MasterCoreOptions options_;
   const Clock& clock_;
   SegmentPool pool_;
   SegmentIndex segments_;
-  ObjectTable objects_;
-  DeadlineIndex deadlines_;
-  DeferredFrees deferred_;
-  // Visible objects below their replica target (the repair scheduler scans it).
-  BelowTargetSet below_set_;
   TaskIds task_ids_;
   RepairStats repair_stats_;
   IntegrityStats integrity_stats_;
-  uint64_t manifest_changes_ = 0;
   uint64_t next_version_ = 1;
   std::unique_ptr<EvictionPolicy> eviction_policy_;
   EvictionStats eviction_stats_;
@@ -495,6 +443,7 @@ class MasterCore : private ReplicaKeeper {
   SsdQuarantine quarantine_;
   std::unique_ptr<PlacementPolicy> placement_;
   // The collaborators below come after the members their contexts name.
+  ObjectIndex index_;
   WriteBackScheduler write_back_;
   RepairScheduler repair_scheduler_;
 };

@@ -129,7 +129,7 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
   // does not fit) and then frees eviction_ratio of the medium, so the scan is amortised over
   // many puts. The EvictionPolicy seam orders whatever candidates it is given.
   std::vector<EvictionCandidate> candidates;
-  objects_.ForEach([&](const ObjectRecord* record) {
+  index_.table().ForEach([&](const ObjectRecord* record) {
     const std::string_view key = record->key();
     if (!record->visible || key == protected_key || !HasReplicaOn(segments_, *record, medium)) {
       return;
@@ -138,7 +138,7 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
       ++eviction_stats_.skipped_in_flight;
     } else if (record->hard_pin) {
       ++eviction_stats_.skipped_pinned;
-    } else if (LeaseLive(*record)) {
+    } else if (index_.LeaseLive(*record)) {
       ++eviction_stats_.skipped_leased;
     } else {
       candidates.push_back(EvictionCandidate{key, record->last_access, now < record->soft_until});
@@ -159,10 +159,10 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
     const uint64_t used = pool_.Usage(medium).used;
     if (used <= target_used || used - std::min(used, leaving) <= target_used) break;
     // Each candidate's key lives in its own record, erased only on its own turn.
-    ObjectRecord* record = objects_.Find(candidate.key);
+    ObjectRecord* record = index_.table().Find(candidate.key);
     if (HasReplicaOffMedium(segments_, *record, medium)) {
       // Also held on another tier (a promoted object): it only leaves this one.
-      const uint64_t bytes = DropReplicasOn(record, medium);
+      const uint64_t bytes = index_.DropReplicasOn(record, medium);
       ++eviction_stats_.evicted_objects;
       eviction_stats_.evicted_bytes += bytes;
       continue;
@@ -188,7 +188,7 @@ void MasterCore::EvictOn(Medium medium, uint64_t target_used, std::string_view p
     }
     ++eviction_stats_.evicted_objects;
     eviction_stats_.evicted_bytes += ObjectBytes(*record);
-    EraseObject(record);
+    index_.EraseObject(record);
   }
 }
 

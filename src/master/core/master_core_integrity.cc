@@ -36,12 +36,12 @@ Result<CorruptReplicaOutcome> MasterCore::ReportCorruptReplica(std::string_view 
                                                                std::string_view segment,
                                                                uint64_t address) {
   MC_RETURN_IF_ERROR(ValidateKey(key));
-  ObjectRecord* record = objects_.Find(key);
+  ObjectRecord* record = index_.table().Find(key);
   if (record == nullptr || !record->visible) {
     return Status(StatusCode::kObjectNotFound, "object '" + std::string(key) + "' not found");
   }
   // An upsert past its deadline is no longer in flight (a visible record stays).
-  ReclaimIfExpired(record);
+  index_.ReclaimIfExpired(record);
   if (version != record->version) {
     return Status(StatusCode::kInvalidVersion,
                   "corrupt replica of '" + std::string(key) + "' reported at version " +
@@ -77,7 +77,7 @@ Result<CorruptReplicaOutcome> MasterCore::ReportCorruptReplica(std::string_view 
   // No good bytes left anywhere in the pool: gone, as Remove would (whatever the lease: the
   // replica's range itself waits for the lease above).
   ++integrity_stats_.objects_lost_to_corruption;
-  EraseObject(record);
+  index_.EraseObject(record);
   return CorruptReplicaOutcome::kObjectErased;
 }
 
@@ -91,18 +91,7 @@ void MasterCore::DropCorruptReplica(ObjectRecord* record, size_t index) {
   // An upload not yet handed out goes back to the queue, to be read from a remaining replica;
   // one handed out is left to its node, which checks the checksum before uploading.
   write_back_.OnReplicaDropped(record, replica.segment, data.address);
-  const bool was_below = BelowTarget(*record);
-  JournalReplicaGone(*record, replica);
-  segments_.Unlink(record->replicas()[index]);
-  record->EraseReplicaAt(index);
-  // A reader holding the replica list may still be reading the range (and a new object's
-  // bytes there would pass for its own until its checksum fails): as RetireReplicas does.
-  if (LeaseLive(*record)) {
-    deferred_.emplace(record->lease_until, std::vector<ReplicaRecord>{replica});
-  } else {
-    FreeInPool(replica);
-  }
-  UpdateBelowTarget(was_below, record);
+  index_.RetireReplicaAt(record, index);
 }
 
 }  // namespace mooncake::master

@@ -22,8 +22,6 @@ Status Broken(std::string what) {
 Status MasterCore::CheckInvariants() const {
   Status s = pool_.CheckConsistency();
   if (!s.ok()) return s;
-  s = objects_.CheckConsistency();
-  if (!s.ok()) return s;
 
   // Segments: the index mirrors the pool's mounts, and nothing is left half-dropped.
   std::map<SegmentId, size_t> replicas_on;  // replicas (any kind) per segment
@@ -53,99 +51,14 @@ Status MasterCore::CheckInvariants() const {
                               segments_.size(), pool_.List().size()));
   }
 
-  // Objects and their replicas.
-  size_t pending_puts = 0;
-  size_t below = 0;
-  auto check_replica = [&](const ObjectRecord* record, const ReplicaRecord& r,
-                           const char* kind) -> Status {
-    if (!segments_.Contains(r.segment)) {
-      return Broken(fmt::format("{} replica of '{}' on unknown segment id {}", kind, record->key(),
-                                r.segment));
-    }
-    const SegmentIndex::Segment& segment = segments_.Get(r.segment);
-    if (r.member_slot >= segment.members.size() || segment.members[r.member_slot] != record) {
-      return Broken(fmt::format("{} replica of '{}' on '{}' is not linked at member slot {}", kind,
-                                record->key(), segment.name, r.member_slot));
-    }
-    ++replicas_on[r.segment];
-    Status held = pool_.CheckHeld(segment.name, r.address, r.length);
-    if (!held.ok()) {
-      return held.WithContext(fmt::format("{} replica of '{}' not held", kind, record->key()));
-    }
-    return Status::Ok();
-  };
-  objects_.ForEach([&](const ObjectRecord* record) {
-    if (!bad.ok()) return;
-    const std::string_view key = record->key();
-    const size_t count = record->replicas().size();
-    if (record->visible ? (count == 0 || count > ObjectRecord::kMaxReplicas)
-                        : (count != 0 || !record->pending)) {
-      bad = Broken(fmt::format("'{}': visible={} with {} replicas and {} put in flight", key,
-                               record->visible, count, record->pending ? "a" : "no"));
-      return;
-    }
-    if (record->replica_num < 1 || record->replica_num > ObjectRecord::kMaxReplicas) {
-      bad = Broken(fmt::format("'{}': replica_num {}", key, record->replica_num));
-      return;
-    }
-    if (BelowTarget(*record) != below_set_.contains(record)) {
-      bad = Broken(fmt::format("'{}': below target is {} but the below-target set says {}", key,
-                               BelowTarget(*record), !BelowTarget(*record)));
-      return;
-    }
-    if (BelowTarget(*record)) ++below;
-    for (const ReplicaRecord& r : record->replicas()) {
-      bad = check_replica(record, r, "visible");
-      if (!bad.ok()) return;
-    }
-    if (!record->pending) return;
-    const PendingPut& pending = *record->pending;
-    ++pending_puts;
-    if (pending.replicas.empty()) {
-      bad = Broken(fmt::format("'{}': put in flight with no replica", key));
-      return;
-    }
-    if (pending.deadline != pending.started + options_.put_timeout) {
-      bad = Broken(fmt::format("'{}': deadline is not started + put_timeout", key));
-      return;
-    }
-    auto entry = deadlines_.find({pending.deadline, pending.version});
-    if (entry == deadlines_.end() || entry->second != record) {
-      bad = Broken(fmt::format("'{}': put in flight missing from the deadline index", key));
-      return;
-    }
-    for (const ReplicaRecord& r : pending.replicas) {
-      bad = check_replica(record, r, "in-flight");
-      if (!bad.ok()) return;
-    }
-  });
-  if (!bad.ok()) return bad;
-  if (pending_puts != deadlines_.size()) {
-    return Broken(
-        fmt::format("{} puts in flight, {} deadline entries", pending_puts, deadlines_.size()));
-  }
-  if (below != below_set_.size()) {
-    return Broken(fmt::format("{} objects below their replica target, the set holds {}", below,
-                              below_set_.size()));
-  }
+  // Objects, their replicas, puts in flight, deferred frees.
+  size_t deferred_total = 0;
+  s = index_.CheckInvariants(replicas_on, deferred_total);
+  if (!s.ok()) return s;
   s = repair_scheduler_.CheckInvariants(replicas_on);
   if (!s.ok()) return s;
   s = write_back_.CheckInvariants();
   if (!s.ok()) return s;
-
-  // Deferred frees: held, unlinked, on live segments.
-  for (const auto& [until, replicas] : deferred_) {
-    if (replicas.empty()) return Broken("empty deferred free");
-    for (const ReplicaRecord& r : replicas) {
-      if (!segments_.Contains(r.segment)) {
-        return Broken(fmt::format("deferred replica on unknown segment id {}", r.segment));
-      }
-      const SegmentIndex::Segment& segment = segments_.Get(r.segment);
-      ++replicas_on[r.segment];
-      Status held = pool_.CheckHeld(segment.name, r.address, r.length);
-      if (!held.ok()) return held.WithContext("deferred replica not held");
-    }
-  }
 
   // Quarantined SSD ranges: held, on live SSD segments that track a manifest.
   s = quarantine_.CheckInvariants(segments_, pool_, replicas_on);
@@ -169,8 +82,6 @@ Status MasterCore::CheckInvariants() const {
     }
     replicas_total += n;
   }
-  size_t deferred_total = 0;
-  for (const auto& [until, replicas] : deferred_) deferred_total += replicas.size();
   const size_t repairs = repair_scheduler_.InFlight();
   if (linked + deferred_total + repairs + quarantined != replicas_total) {
     return Broken(

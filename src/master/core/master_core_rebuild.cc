@@ -16,7 +16,7 @@ namespace mooncake::master {
 Result<MountReport> MasterCore::MountWithManifest(const SegmentSpec& spec,
                                                   const std::vector<ManifestEntry>& manifest) {
   MC_RETURN_IF_ERROR(Mount(spec));
-  ReclaimExpiredPuts(clock_.Now());  // a put past its deadline no longer owns its key
+  index_.ReclaimExpiredPuts(clock_.Now());  // a put past its deadline no longer owns its key
   MountReport report;
   for (const ManifestEntry& entry : manifest) Adopt(spec, entry, report);
   return report;
@@ -54,7 +54,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
     report.rejected_keys.push_back(m.key);
     return;
   }
-  ObjectRecord* known = objects_.Find(m.key);
+  ObjectRecord* known = index_.table().Find(m.key);
   if (known != nullptr) {
     // A put in flight owns the key until it ends; a higher known version wins outright.
     if (known->pending || !known->visible || known->version > m.version) {
@@ -101,19 +101,18 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   next_version_ = std::max(next_version_, m.version + 1);
   ++report.adopted;
   if (known != nullptr && known->version == m.version) {
-    const bool was_below = BelowTarget(*known);
-    known->AddReplica(replica);
-    segments_.Link(known, known->replicas().back());
+    const bool was_below = index_.BelowTarget(*known);
+    index_.AdoptReplica(known, replica);
     // A second medium on a node already holding it is no further copy wanted.
     std::set<NodeId> nodes;
     for (const ReplicaRecord& r : known->replicas()) nodes.insert(segments_.Get(r.segment).node);
     known->replica_num = static_cast<uint8_t>(std::max<size_t>(known->replica_num, nodes.size()));
-    UpdateBelowTarget(was_below, known);
+    index_.UpdateBelowTarget(was_below, known);
     // Any node that uploaded this version says so for all of them.
     if (m.in_object_store) write_back_.MarkInObjectStore(known);
-    if (objects_.BlockChecksumsOf(known) == nullptr &&
+    if (index_.table().BlockChecksumsOf(known) == nullptr &&
         ValidateBlockChecksums(m.size, m.checksum, m.block_checksums).ok()) {
-      objects_.SetBlockChecksums(known, m.block_checksums);
+      index_.table().SetBlockChecksums(known, m.block_checksums);
     }
     return;
   }
@@ -121,11 +120,11 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   if (known != nullptr) {
     // A newer version supersedes the known one: free its replicas as an upsert's PutEnd
     // would, deferred while a read lease is live.
-    was_below = BelowTarget(*known);
+    was_below = index_.BelowTarget(*known);
     write_back_.LeaveBacklog(known);
-    RetireReplicas(known);
+    index_.RetireReplicas(known);
   } else {
-    known = objects_.Insert(m.key);
+    known = index_.table().Insert(m.key);
   }
   ObjectRecord& record = *known;
   record.visible = true;
@@ -134,12 +133,11 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   record.checksum = m.checksum;
   // A table that does not describe the entry (a node's bug, a damaged message) would get good
   // replicas dropped: without one, ranged reads check the whole object instead.
-  objects_.SetBlockChecksums(&record,
-                             ValidateBlockChecksums(m.size, m.checksum, m.block_checksums).ok()
-                                 ? m.block_checksums
-                                 : nullptr);
-  record.AddReplica(replica);
-  segments_.Link(&record, record.replicas().back());
+  index_.table().SetBlockChecksums(
+      &record, ValidateBlockChecksums(m.size, m.checksum, m.block_checksums).ok()
+                   ? m.block_checksums
+                   : nullptr);
+  index_.AdoptReplica(&record, replica);
   record.hard_pin = false;
   record.soft_until = TimePoint{};
   record.ssd_hits = 0;
@@ -149,7 +147,7 @@ void MasterCore::Adopt(const SegmentSpec& spec, const ManifestEntry& m, MountRep
   record.lease_until = clock_.Now() + options_.default_lease_ttl;
   record.lease_streak_start = clock_.Now();
   record.last_access = clock_.Now();
-  UpdateBelowTarget(was_below, &record);
+  index_.UpdateBelowTarget(was_below, &record);
   write_back_.OnNewVersion(&record, m.in_object_store
                                         ? WriteBackScheduler::Origin::kAdoptedInObjectStore
                                         : WriteBackScheduler::Origin::kAdopted);

@@ -1,6 +1,6 @@
 // MasterCore's side of copies (re-replication, drain, demotion, promotion): the public calls
-// that hand over to the RepairScheduler (repair_scheduler.h), and the ReplicaKeeper calls
-// through which the scheduler changes replicas.
+// that hand over to the RepairScheduler (repair_scheduler.h), and the ObjectObserver calls
+// through which the object index tells the schedulers what changed under them.
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,20 +43,21 @@ Result<size_t> MasterCore::Drain(const NodeId& node, Epoch epoch) {
   return repair_scheduler_.OnDrain(node, ids);
 }
 
-// ---- ReplicaKeeper -----------------------------------------------------------------------
+// ---- ObjectObserver -----------------------------------------------------------------------
 
-void MasterCore::FreeReplicaSpace(const ReplicaRecord& replica) { FreeInPool(replica); }
+void MasterCore::OnErase(ObjectRecord* record) {
+  repair_scheduler_.Forget(record);
+  write_back_.Forget(record);
+}
 
-void MasterCore::AddCopiedReplica(ObjectRecord* record, const ReplicaRecord& destination,
-                                  CopyKind kind) {
-  const bool was_below = BelowTarget(*record);
-  // A demotion's copy replaces the old replicas in this one step: readers see either them or
-  // it, never neither (a live read lease defers their frees).
-  if (kind == CopyKind::kDemotion) RetireReplicas(record);
-  record->AddReplica(destination);
-  segments_.Link(record, record->replicas().back());
-  UpdateBelowTarget(was_below, record);
-  JournalReplica(*record, record->replicas().back());
+void MasterCore::OnReplicasDropped(ObjectRecord* record) {
+  repair_scheduler_.Cancel(record);     // it may read from one of them
+  repair_scheduler_.ResetHits(record);  // back on one tier: its hits start over
+}
+
+void MasterCore::OnSegmentsGone() {
+  repair_scheduler_.DropOnGoneSegments();
+  write_back_.DropOnGoneSegments();
 }
 
 }  // namespace mooncake::master

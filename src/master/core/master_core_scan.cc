@@ -56,7 +56,7 @@ KeyPage KeyListing::TakePage() {
 // ---- Chunks ----------------------------------------------------------------------------
 
 std::pair<size_t, size_t> MasterCore::NextScanRange(KeyScanCursor& cursor, size_t max_slots) const {
-  const uint64_t epoch = objects_.layout_epoch();
+  const uint64_t epoch = index_.table().layout_epoch();
   if (!cursor.started || cursor.epoch != epoch) {
     // Records moved (or this is the first chunk): slot positions from before mean nothing.
     if (cursor.started) ++cursor.restarts;
@@ -71,7 +71,7 @@ std::pair<size_t, size_t> MasterCore::NextScanRange(KeyScanCursor& cursor, size_
        ++i) {
     budget *= 2;
   }
-  const size_t slots = objects_.slot_count();
+  const size_t slots = index_.table().slot_count();
   const size_t begin = std::min(cursor.next_slot, slots);
   const size_t end = slots - begin <= budget ? slots : begin + budget;
   cursor.next_slot = end;
@@ -83,23 +83,23 @@ size_t MasterCore::RemoveMatchingChunk(const KeyPattern* pattern, RemoveMode mod
                                        KeyScanCursor& cursor) {
   if (cursor.done()) return 0;
   // Reclaiming erases records but never moves any, so the cursor stays valid.
-  ReclaimExpiredPuts(clock_.Now());
+  index_.ReclaimExpiredPuts(clock_.Now());
   const auto [begin, end] = NextScanRange(cursor, max_slots);
   std::vector<ObjectRecord*> victims;
-  objects_.ForEachInSlots(begin, end, [&](ObjectRecord* record) {
+  index_.table().ForEachInSlots(begin, end, [&](ObjectRecord* record) {
     if (Removable(*record, mode) && (pattern == nullptr || pattern->Matches(record->key()))) {
       victims.push_back(record);
     }
   });
   // Erasing leaves every other record in its slot: the next chunk resumes where this ended.
-  for (ObjectRecord* record : victims) EraseObject(record);
+  for (ObjectRecord* record : victims) index_.EraseObject(record);
   return victims.size();
 }
 
 void MasterCore::ListKeysChunk(KeyListing& listing, size_t max_slots, KeyScanCursor& cursor) const {
   if (cursor.done()) return;
   const auto [begin, end] = NextScanRange(cursor, max_slots);
-  objects_.ForEachInSlots(begin, end, [&](const ObjectRecord* record) {
+  index_.table().ForEachInSlots(begin, end, [&](const ObjectRecord* record) {
     if (record->visible) listing.Offer(record->key());
   });
 }

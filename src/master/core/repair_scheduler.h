@@ -59,9 +59,6 @@
 
 namespace mooncake::master {
 
-// Visible objects below their replica target, by address (MasterCore keeps it exact).
-using BelowTargetSet = std::set<ObjectRecord*, std::less<>>;
-
 class RepairScheduler {
  public:
   // What the scheduler reads and changes, all owned by MasterCore.

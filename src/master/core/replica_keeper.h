@@ -4,9 +4,16 @@
 // must go through the core so that the object table, the SegmentIndex members, the deferred
 // frees, the below-target set and the manifest journals change together.
 
+#include <functional>
+#include <set>
+
 #include "master/core/object_record.h"
 
 namespace mooncake::master {
+
+// Visible objects below their replica target, by address (the object index keeps it exact;
+// the repair scheduler scans it).
+using BelowTargetSet = std::set<ObjectRecord*, std::less<>>;
 
 // What a finished copy was for.
 enum class CopyKind : uint8_t {
