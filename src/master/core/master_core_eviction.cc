@@ -1,4 +1,4 @@
-// MasterCore's eviction (see "Eviction" in master_core.h): when a medium is over its high
+// MasterCore's eviction (see "Eviction" in docs/master.md): when a medium is over its high
 // watermark, or a put does not fit, whole objects go in the EvictionPolicy's order.
 #include <algorithm>
 #include <cmath>

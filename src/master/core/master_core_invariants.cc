@@ -1,5 +1,6 @@
 // MasterCore::CheckInvariants: walks every structure and cross-checks it against the others
-// (see "Invariants" in master_core.h). O(n); tests call it after their operations.
+// (each collaborator checks its own; see docs/master.md). O(n); tests call it after their
+// operations.
 #include <fmt/format.h>
 
 #include <map>

@@ -53,7 +53,7 @@ struct MasterCoreOptions {
   // nanoseconds. Copy task ids start here too, so a node's late report of an earlier master's
   // task never names one of this master's. Default 1; > 0.
   uint64_t first_version = 1;
-  // Re-replication (master_core_repair.cc): at most this many repairs — copies of an object
+  // Re-replication (repair_scheduler.h): at most this many repairs — copies of an object
   // to a further node — in flight at once. 0 turns re-replication and drain copies off.
   // Default 256.
   size_t max_repairs_in_flight = 256;
@@ -66,7 +66,7 @@ struct MasterCoreOptions {
   // After a repair failed, or found no destination with room, the object is not tried again
   // for this long. Default 1 s; >= 0.
   std::chrono::milliseconds repair_retry_delay{1000};
-  // Promotion (master_core_repair.cc): an object whose COMPLETE replicas are all on SSD gets
+  // Promotion (tier_copies.cc): an object whose COMPLETE replicas are all on SSD gets
   // a copy in DRAM once this many GetReplicaList calls found it there (SSD hits), if DRAM has
   // room below eviction_high_watermark. 0 turns promotion off; so does
   // max_repairs_in_flight 0. Default 2; <= 255.
@@ -75,7 +75,7 @@ struct MasterCoreOptions {
   // over, so objects read now and then over days are not promoted as if they were hot.
   // 0 = hits never age. Default 60 s; >= 0.
   std::chrono::milliseconds promote_hit_window{60000};
-  // The object tier's policy (master_core_upload.cc). kWriteThrough: every PutEnd'd object is
+  // The object tier's policy (write_back_scheduler.h). kWriteThrough: every PutEnd'd object is
   // in the object store (its writer uploaded it first), so nothing changes here but counters.
   // kWriteBack: an object is acknowledged before it reaches the object store; Tick hands its
   // upload to a node holding a replica, and until the node reports it done the object is never

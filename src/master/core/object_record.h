@@ -12,7 +12,7 @@
 //
 // Records never move once created (ObjectTable holds pointers to them), so SegmentIndex and
 // the core's deadline index may point at them. Plain data plus the replica storage; MasterCore
-// keeps the invariants (see master_core.h) and ObjectTable owns the records.
+// keeps the invariants (see object_index.h) and ObjectTable owns the records.
 
 #include <cstddef>
 #include <cstdint>
@@ -101,7 +101,7 @@ class ObjectRecord {
   // nullptr.
   ReplicaRecord* FindMember(SegmentId segment, uint32_t member_slot);
 
-  // ---- Object fields (see the invariants in master_core.h) ----
+  // ---- Object fields (see the invariants in object_index.h) ----
   uint64_t size = 0;
   uint64_t version = 0;
   // A read lease is live while now < lease_until. lease_streak_start is when the current

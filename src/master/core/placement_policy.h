@@ -22,7 +22,7 @@ struct PutStep {
   enum class Room : uint8_t {
     // Only into free space.
     kFreeOnly,
-    // Evict on the medium first when nothing fits (see "Eviction" in master_core.h).
+    // Evict on the medium first when nothing fits (see "Eviction" in docs/master.md).
     kEvictFirst,
   };
   Medium medium = Medium::kDram;
