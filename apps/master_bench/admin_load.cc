@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "apps/latency_anchors/tcp_request_response.h"
 #include "master/client/master_client.h"
-#include "tcp_pingpong.h"
 
 namespace mooncake::bench {
 namespace {

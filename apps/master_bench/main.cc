@@ -24,9 +24,9 @@
 
 #include "admin_load.h"
 #include "apps/common/app_flags.h"
+#include "apps/latency_anchors/tcp_request_response.h"
 #include "common/logging.h"
 #include "master/client/master_client.h"
-#include "tcp_pingpong.h"
 
 namespace mooncake::bench {
 namespace {

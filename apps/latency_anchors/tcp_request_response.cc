@@ -1,4 +1,4 @@
-#include "tcp_pingpong.h"
+#include "apps/latency_anchors/tcp_request_response.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -80,7 +80,12 @@ double Quantile(std::vector<double>& samples, double q) {
   return samples[index];
 }
 
-Result<PingPongResult> RunTcpPingPong(size_t round_trips, size_t message_bytes) {
+Result<PingPongResult> RunTcpRequestResponse(size_t round_trips, size_t request_bytes,
+                                             size_t response_bytes, Pinning pinning) {
+  const bool pin = pinning == Pinning::kPinned;
+  if (request_bytes == 0 || response_bytes == 0) {
+    return InvalidParams("request/response sizes must be > 0");
+  }
   Fd listener{::socket(AF_INET, SOCK_STREAM, 0)};
   if (listener.fd < 0) return Errno("socket");
   sockaddr_in addr{};
@@ -94,17 +99,20 @@ Result<PingPongResult> RunTcpPingPong(size_t round_trips, size_t message_bytes) 
   }
   const size_t total = kWarmup + round_trips;
   std::thread echo([&] {
-    PinTo(1);
+    if (pin) PinTo(1);
     Fd conn{::accept(listener.fd, nullptr, nullptr)};
     if (conn.fd < 0) return;
     NoDelay(conn.fd);
-    std::string buf(message_bytes, '\0');
+    std::string request(request_bytes, '\0');
+    std::string response(response_bytes, 'r');
     for (size_t i = 0; i < total; ++i) {
-      if (!ReadAll(conn.fd, buf.data(), buf.size()) || !WriteAll(conn.fd, buf.data(), buf.size()))
+      if (!ReadAll(conn.fd, request.data(), request.size()) ||
+          !WriteAll(conn.fd, response.data(), response.size())) {
         return;
+      }
     }
   });
-  PinTo(0);
+  if (pin) PinTo(0);
   Fd client{::socket(AF_INET, SOCK_STREAM, 0)};
   Status status;
   std::vector<double> samples;
@@ -113,12 +121,13 @@ Result<PingPongResult> RunTcpPingPong(size_t round_trips, size_t message_bytes) 
     status = Errno("connect");
   } else {
     NoDelay(client.fd);
-    std::string buf(message_bytes, 'p');
+    std::string request(request_bytes, 'q');
+    std::string response(response_bytes, '\0');
     samples.reserve(round_trips);
     for (size_t i = 0; i < total && status.ok(); ++i) {
       const auto start = std::chrono::steady_clock::now();
-      if (!WriteAll(client.fd, buf.data(), buf.size()) ||
-          !ReadAll(client.fd, buf.data(), buf.size())) {
+      if (!WriteAll(client.fd, request.data(), request.size()) ||
+          !ReadAll(client.fd, response.data(), response.size())) {
         status = Errno("round trip");
         break;
       }
@@ -133,10 +142,12 @@ Result<PingPongResult> RunTcpPingPong(size_t round_trips, size_t message_bytes) 
   ::shutdown(listener.fd, SHUT_RDWR);
   echo.join();
   // Unpin the caller again so the benchmark proper may use every CPU.
-  cpu_set_t all;
-  CPU_ZERO(&all);
-  for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c) CPU_SET(c, &all);
-  pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+  if (pin) {
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c) CPU_SET(c, &all);
+    pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+  }
   if (!status.ok()) return status;
   PingPongResult result;
   result.p50_us = Quantile(samples, 0.50);
