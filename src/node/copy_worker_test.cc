@@ -206,8 +206,11 @@ TEST_F(CopyWorkerTest, AReportUnderWayHoldsBackNoCopyAndTheNextCarriesWhatEndedM
     if (calls == 1) released.wait();  // the first report hangs (a slow master)
   });
   ASSERT_NE(worker, nullptr);
-  worker->Submit(
-      {Task(1, 0, 0, 60000), Task(2, 65536, 65536, 60000), Task(3, 131072, 131072, 60000)});
+  worker->Submit({Task(1, 0, 0, 60000)});
+  // Tasks 2 and 3 start only once the first report is under way, so they surely end during
+  // it (submitted together, all three could end before the reporting thread woke up).
+  EXPECT_TRUE(reported.WaitUntil([&] { return calls.load() == 1; }, kBound));
+  worker->Submit({Task(2, 65536, 65536, 60000), Task(3, 131072, 131072, 60000)});
   // Nothing reports the copies that end while the report hangs: their counter is polled.
   EXPECT_TRUE(testing::PollUntil([&] { return worker->stats().copies_ok == 3; }, kBound))
       << "copies waited for the report";
