@@ -14,12 +14,12 @@
 #include <future>
 #include <memory>
 #include <random>
-#include <thread>
 #include <vector>
 
 #include "mooncake/common/crc32c.h"
 #include "mooncake/transfer/transfer_engine.h"
 #include "testing/temp_dir.h"
+#include "testing/wait_until.h"
 
 namespace mooncake::node {
 namespace {
@@ -27,6 +27,8 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr uint64_t kSegmentBytes = 4 << 20;
+// Longest a test waits for copies on loopback that take milliseconds.
+constexpr std::chrono::seconds kBound{20};
 
 std::unique_ptr<transfer::TransferEngine> Engine() {
   transfer::TransferEngineOptions options;
@@ -150,9 +152,13 @@ TEST_F(CopyWorkerTest, AnUnreachableSourceIsAFailureNamingIt) {
 
 TEST_F(CopyWorkerTest, SubmittedTasksRunInParallelAndReportOnce) {
   std::atomic<int> notified{0};
+  testing::WaitSignal reported;
   CopyWorkerOptions options;
   options.parallelism = 3;
-  auto worker = Worker(options, [&] { ++notified; });
+  auto worker = Worker(options, [&] {
+    ++notified;
+    reported.Notify();
+  });
   ASSERT_NE(worker, nullptr);
   std::vector<CopyTask> tasks;
   for (uint64_t i = 0; i < 12; ++i) tasks.push_back(Task(i + 1, i * 65536, i * 65536, 60000));
@@ -160,11 +166,12 @@ TEST_F(CopyWorkerTest, SubmittedTasksRunInParallelAndReportOnce) {
   tasks.push_back(tasks[0]);  // the same task twice: run once
   worker->Submit(tasks);
   std::vector<CopyResult> results;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (results.size() < 12 && std::chrono::steady_clock::now() < deadline) {
-    for (CopyResult& r : worker->TakeResults()) results.push_back(std::move(r));
-    std::this_thread::sleep_for(milliseconds(2));
-  }
+  reported.WaitUntil(
+      [&] {
+        for (CopyResult& r : worker->TakeResults()) results.push_back(std::move(r));
+        return results.size() >= 12;
+      },
+      kBound);
   ASSERT_EQ(results.size(), 12u);
   for (const CopyResult& r : results) {
     EXPECT_EQ(r.status.ok(), r.task_id != 6) << r.task_id << ": " << r.status.ToString();
@@ -190,24 +197,26 @@ TEST_F(CopyWorkerTest, AReportUnderWayHoldsBackNoCopyAndTheNextCarriesWhatEndedM
   std::atomic<int> calls{0};
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
+  testing::WaitSignal reported;
   CopyWorkerOptions options;
   options.parallelism = 1;  // a report made on the copy thread would stall every copy
   auto worker = Worker(options, [&] {
-    if (++calls == 1) released.wait();  // the first report hangs (a slow master)
+    ++calls;
+    reported.Notify();
+    if (calls == 1) released.wait();  // the first report hangs (a slow master)
   });
   ASSERT_NE(worker, nullptr);
-  worker->Submit(
-      {Task(1, 0, 0, 60000), Task(2, 65536, 65536, 60000), Task(3, 131072, 131072, 60000)});
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (worker->stats().copies_ok < 3 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  EXPECT_EQ(worker->stats().copies_ok, 3u) << "copies waited for the report";
+  worker->Submit({Task(1, 0, 0, 60000)});
+  // Tasks 2 and 3 start only once the first report is under way, so they surely end during
+  // it (submitted together, all three could end before the reporting thread woke up).
+  EXPECT_TRUE(reported.WaitUntil([&] { return calls.load() == 1; }, kBound));
+  worker->Submit({Task(2, 65536, 65536, 60000), Task(3, 131072, 131072, 60000)});
+  // Nothing reports the copies that end while the report hangs: their counter is polled.
+  EXPECT_TRUE(testing::PollUntil([&] { return worker->stats().copies_ok == 3; }, kBound))
+      << "copies waited for the report";
   EXPECT_EQ(calls.load(), 1);
   release.set_value();
-  while (calls.load() < 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(2));
-  }
+  EXPECT_TRUE(reported.WaitUntil([&] { return calls.load() >= 2; }, kBound));
   // Tasks 2 and 3 ended during the first report: one more report, for both.
   worker->Stop();
   EXPECT_EQ(calls.load(), 2);
@@ -215,10 +224,11 @@ TEST_F(CopyWorkerTest, AReportUnderWayHoldsBackNoCopyAndTheNextCarriesWhatEndedM
 }
 
 TEST_F(CopyWorkerTest, TheQueueIsBoundedAndQuiesceDropsWhatWaits) {
+  testing::WaitSignal reported;
   CopyWorkerOptions options;
   options.parallelism = 1;
   options.max_queued = 4;
-  auto worker = Worker(options);
+  auto worker = Worker(options, [&] { reported.Notify(); });
   ASSERT_NE(worker, nullptr);
   std::vector<CopyTask> tasks;
   for (uint64_t i = 0; i < 40; ++i) tasks.push_back(Task(i + 1, 0, i * 65536, 60000));
@@ -233,10 +243,12 @@ TEST_F(CopyWorkerTest, TheQueueIsBoundedAndQuiesceDropsWhatWaits) {
   // Still usable afterwards.
   worker->Submit({Task(100, 0, 0, 1000)});
   std::vector<CopyResult> results;
-  for (int i = 0; i < 5000 && results.empty(); ++i) {
-    results = worker->TakeResults();
-    std::this_thread::sleep_for(milliseconds(2));
-  }
+  reported.WaitUntil(
+      [&] {
+        results = worker->TakeResults();
+        return !results.empty();
+      },
+      kBound);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(results[0].status.ok()) << results[0].status.ToString();
 }

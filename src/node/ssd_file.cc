@@ -25,8 +25,8 @@ Result<std::unique_ptr<SsdFile>> SsdFile::Open(const std::string& path, uint64_t
 
 SsdFile::~SsdFile() { ::close(fd_); }
 
-Result<SsdFile::ScanResult> SsdFile::Scan(uint64_t base) {
-  const auto began = std::chrono::steady_clock::now();
+Result<SsdFile::ScanResult> SsdFile::Scan(uint64_t base, const Clock& clock) {
+  const auto began = clock.Now();
   ScanResult result;
   std::unordered_map<std::string, size_t> index;  // key -> entries position
   std::vector<uint64_t> superseded;               // offsets of older duplicates' headers
@@ -51,8 +51,7 @@ Result<SsdFile::ScanResult> SsdFile::Scan(uint64_t base) {
   if (!scanned.ok()) return scanned.status().WithContext("scanning SSD path '" + path_ + "'");
   for (uint64_t offset : superseded) MC_RETURN_IF_ERROR(Erase(offset, kSsdHeaderBytes));
   result.bytes_read = *scanned;
-  result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - began);
+  result.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now() - began);
   return result;
 }
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "mooncake/common/clock.h"
 #include "mooncake/common/status.h"
 #include "store_types/manifest.h"
 
@@ -42,7 +43,8 @@ class SsdFile {
   };
   // The records in the first size() bytes, as the manifest to mount the segment with (its base
   // address `base`). Headers of superseded duplicates are erased. Fails on an I/O error.
-  Result<ScanResult> Scan(uint64_t base);
+  // `clock` times the scan (ScanResult::took).
+  Result<ScanResult> Scan(uint64_t base, const Clock& clock);
 
   // Writes the header of `entry` (key, size, version, checksum) at `offset`.
   // kInvalidKey when the key does not fit a header, kFileWriteFail on an I/O error.

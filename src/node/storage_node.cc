@@ -63,6 +63,7 @@ StorageNode::CreateRollback::~CreateRollback() {
 Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions options) {
   MC_RETURN_IF_ERROR(options.Validate());
   auto state = std::make_unique<State>();
+  state->clock = options.clock != nullptr ? options.clock : &SystemClock::Instance();
   master::MasterClientOptions master_options;
   master_options.master_address = options.master_address;
   master_options.rpc_timeout = options.rpc_timeout;
@@ -94,6 +95,7 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   state->spec.name = name;
   state->spec.node_id = options.node_id.empty() ? name : options.node_id;
   // Wall-clock nanoseconds: grows across restarts of the process, which is all an epoch needs.
+  // Not the injected Clock: a steady clock starts again at every boot.
   state->spec.epoch = static_cast<Epoch>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                              std::chrono::system_clock::now().time_since_epoch())
                                              .count());
@@ -101,7 +103,7 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   state->spec.base = reinterpret_cast<uint64_t>(base);
   state->spec.size = options.segment_size;
   state->spec.track_manifest = true;
-  state->mounted.push_back({state->spec, {}, 0, 0});
+  state->mounted.push_back({state->spec, ManifestApplier(SegmentRecords::kNone)});
   std::vector<CopyDestination> destinations{{name, state->spec.base, state->spec.size}};
   if (!options.ssd_path.empty()) {
     MC_RETURN_IF_ERROR(state->OpenSsd(options.ssd_path, options.ssd_size, engine, name));
@@ -118,6 +120,7 @@ Result<std::unique_ptr<StorageNode>> StorageNode::Create(StorageNodeOptions opti
   UploaderOptions upload_options;
   upload_options.parallelism = state->options.upload_parallelism;
   upload_options.memory_budget = state->options.upload_memory;
+  upload_options.clock = state->clock;
   MC_ASSIGN_OR_RETURN(state->uploader,
                       Uploader::Create(
                           std::move(store), std::move(store_error),
@@ -164,15 +167,17 @@ StorageNode::Stats StorageNode::stats() const {
   stats.uploads_queued = uploads.queued + uploads.running;
   stats.ssd_scanned_records = s.ssd_scanned_records;
   stats.ssd_scan_ms = s.ssd_scan_ms;
-  stats.ssd_header_errors = s.ssd_header_errors.load();
-  stats.ssd_syncs = s.ssd_syncs.load();
+  if (s.ssd_records) {
+    stats.ssd_header_errors = s.ssd_records->errors();
+    stats.ssd_syncs = s.ssd_records->syncs();
+  }
   std::lock_guard lock(state_->manifest_mutex);
   stats.objects = s.mounted[0].manifest.size();
-  stats.object_bytes = s.mounted[0].manifest_bytes;
+  stats.object_bytes = s.mounted[0].manifest.bytes();
   if (s.mounted.size() > 1) {
     stats.ssd_bytes = s.mounted[1].spec.size;
     stats.ssd_objects = s.mounted[1].manifest.size();
-    stats.ssd_object_bytes = s.mounted[1].manifest_bytes;
+    stats.ssd_object_bytes = s.mounted[1].manifest.bytes();
   }
   stats.manifest_changes = s.manifest_changes;
   return stats;
@@ -198,14 +203,15 @@ size_t StorageNode::manifest_size() const {
 Result<uint64_t> StorageNode::Drain(std::chrono::milliseconds timeout) {
   State& s = *state_;
   s.draining = true;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const Clock& clock = *s.clock;
+  const auto deadline = clock.Now() + timeout;
   Result<uint64_t> remaining = Status(StatusCode::kRpcTimeout, "drain: no answer from the master");
   std::optional<uint64_t> last;
-  auto answered = std::chrono::steady_clock::now();  // the last answer (or the start)
+  auto answered = clock.Now();  // the last answer (or the start)
   // Bounded by the deadline; each round costs one RPC (itself bounded by rpc_timeout).
   while (!s.Stopping()) {
     remaining = s.master->Drain(s.spec.node_id, s.spec.epoch);
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock.Now();
     if (remaining.ok()) {
       last = *remaining;
       answered = now;

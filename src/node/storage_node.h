@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "mooncake/common/clock.h"
 #include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "mooncake/transfer/transfer_types.h"
@@ -101,6 +102,11 @@ struct StorageNodeOptions {
   // from it, and the engine the node creates proves it to peers (a borrowed `engine` has its
   // own). Default null: none (an open cluster). mooncake_node fills it from --auth_secret_file.
   std::shared_ptr<const auth::ClusterSecret> auth_secret;
+  // Time for the node's decisions (heartbeat pacing, Drain's deadline and its 5 s grace for a
+  // master that does not answer, the SSD scan's duration). Not owned; it must outlive the node.
+  // The waits between decisions stay real (woken early by Stop). Default null:
+  // SystemClock::Instance().
+  const Clock* clock = nullptr;
 
   Status Validate() const;
 };

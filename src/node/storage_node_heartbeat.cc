@@ -2,23 +2,23 @@
 // acknowledgements and task results, brings manifest changes and new tasks, and mounts again
 // when the master no longer knows the node.
 
-#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <utility>
 #include <vector>
 
 #include "common/logging.h"
+#include "node/heartbeat_pacer.h"
 #include "node/storage_node_state.h"
 
 namespace mooncake::node {
 
 void StorageNode::State::HeartbeatLoop() {
   const auto interval = options.heartbeat_interval;
-  const auto retry_pause = std::min<std::chrono::milliseconds>(interval, kRetryPause);
+  HeartbeatPacer pacer(*clock, interval);
   while (!Stopping()) {
     const std::vector<master::ManifestAck> acks = Acks();
-    const auto sent = std::chrono::steady_clock::now();
+    pacer.Sent();
     std::vector<CopyResult> results = copier->TakeResults();
     std::vector<UploadResult> uploads = uploader->TakeResults();
     NoteUploaded(uploads);
@@ -36,16 +36,12 @@ void StorageNode::State::HeartbeatLoop() {
       const bool brought_tasks = !reply->copy_tasks.empty() || !reply->upload_tasks.empty();
       copier->Submit(std::move(reply->copy_tasks));
       uploader->Submit(std::move(reply->upload_tasks));
-      // Changes came: let the next ones gather on the master for a moment, so a busy
-      // segment costs ~100 heartbeats a second, not one per put.
-      if (!reply->deltas.empty() || brought_tasks) {
-        Pause(kManifestBatchPause);
-        continue;
-      }
-      // A master that did not wait (nothing to say at once) must not make this spin.
-      if (std::chrono::steady_clock::now() - sent < interval / 2) {
-        Pause(interval);
-      }
+      // Changes came: the next ones gather on the master for a moment. Nothing came: the
+      // master held the poll, or answered early and must not make this spin (HeartbeatPacer).
+      const auto pause = pacer.PauseAfter(!reply->deltas.empty() || brought_tasks
+                                              ? HeartbeatPacer::Reply::kChangesOrTasks
+                                              : HeartbeatPacer::Reply::kNothing);
+      if (pause.count() > 0) Pause(pause);
       continue;
     }
     heartbeats_failed.fetch_add(1, std::memory_order_relaxed);
@@ -69,7 +65,7 @@ void StorageNode::State::HeartbeatLoop() {
     } else {
       MC_LOG_WARN("heartbeat failed: {}", reply.status().ToString());
     }
-    Pause(retry_pause);
+    Pause(pacer.RetryPause());
   }
 }
 

@@ -2,9 +2,13 @@
 
 // StorageNode::State, the node behind storage_node.h's opaque pointer: the master client and
 // engine, the mounted segments with their manifests, the heartbeat thread, the copy worker and
-// the uploader. Its member functions live by concern in storage_node_manifest.cc (mounting,
-// manifest changes, SSD headers), storage_node_heartbeat.cc (the heartbeat loop) and
-// storage_node_tasks.cc (copy and upload task plumbing); StorageNode itself in storage_node.cc.
+// the uploader. The pieces with logic of their own are classes: ManifestApplier (a segment's
+// manifest: sequence numbers, adds and removes, what its SSD records need; pure),
+// SsdRecordWriter (those records on the SSD file), HeartbeatPacer (when the next beat goes
+// out), CopyWorker and Uploader. State's member functions wire them to the master, by
+// concern: storage_node_manifest.cc (mounting, feeding the manifests), storage_node_heartbeat.cc
+// (the heartbeat loop) and storage_node_tasks.cc (copy and upload task plumbing); StorageNode
+// itself in storage_node.cc.
 
 #include <atomic>
 #include <chrono>
@@ -12,18 +16,19 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <span>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "master/client/master_client.h"
+#include "mooncake/common/clock.h"
 #include "mooncake/transfer/transfer_engine.h"
 #include "node/copy_worker.h"
+#include "node/manifest_applier.h"
 #include "node/ssd_file.h"
+#include "node/ssd_record_writer.h"
 #include "node/storage_node.h"
 #include "node/uploader.h"
 #include "tier/object_store.h"
@@ -35,6 +40,9 @@ inline constexpr char kSsdFileSegment[] = "ssd";
 
 struct StorageNode::State {
   StorageNodeOptions options;
+  // options.clock, or the system's: read by the heartbeat pacing, Drain's deadlines, the SSD
+  // scan's timing and the uploader.
+  const Clock* clock = nullptr;
   std::unique_ptr<master::MasterClient> master;
   std::unique_ptr<transfer::TransferEngine> engine;
   transfer::TransferEngine* engine_used = nullptr;  // engine.get() or options.engine
@@ -51,21 +59,19 @@ struct StorageNode::State {
   // One mounted segment and the objects in it, as the master journaled them.
   struct Mounted {
     SegmentSpec spec;
-    std::unordered_map<std::string, ManifestEntry> manifest;
-    uint64_t manifest_bytes = 0;  // sum of the entries' lengths
-    uint64_t acked_seq = 0;
+    ManifestApplier manifest;
   };
   // [0]: DRAM; [1]: SSD when ssd_path is set. Fixed after Create; the manifests are changed
   // by the heartbeat thread (and Create) under manifest_mutex.
   std::mutex manifest_mutex;
   std::vector<Mounted> mounted;
   uint64_t manifest_changes = 0;
-  // The SSD file, for header writes, erasures and the start-up scan (null: no SSD segment).
+  // The SSD file, for the start-up scan and uploads' reads (null: no SSD segment), and the
+  // writer keeping its records in step with mounted[1]'s manifest (under manifest_mutex).
   std::unique_ptr<SsdFile> ssd_file;
+  std::unique_ptr<SsdRecordWriter> ssd_records;
   uint64_t ssd_scanned_records = 0;
   uint64_t ssd_scan_ms = 0;
-  std::atomic<uint64_t> ssd_header_errors{0};
-  std::atomic<uint64_t> ssd_syncs{0};
   std::atomic<uint64_t> heartbeats_ok{0};
   std::atomic<uint64_t> heartbeats_failed{0};
   std::atomic<bool> draining{false};
@@ -78,8 +84,6 @@ struct StorageNode::State {
     std::lock_guard lock(mutex);
     return stopping;
   }
-
-  static bool IsSsd(const Mounted& m) { return m.spec.medium == Medium::kSsd; }
 
   // ---- Mounting, the manifests and the SSD headers (storage_node_manifest.cc) ----
 
@@ -94,33 +98,16 @@ struct StorageNode::State {
 
   Status MountOne(Mounted& m);
 
+  // Applies `batch` to m's manifest; on SSD, the records it changes are written or erased
+  // (and synced, ssd_sync) before the batch can be acknowledged: the master reuses an erased
+  // range only after that.
   void Apply(Mounted& m, const ManifestBatch& batch);
-
-  // Drops `key` from m's manifest (only at `address` when given). manifest_mutex held.
-  static void Forget(Mounted& m, const std::string& key, std::optional<uint64_t> address);
 
   std::vector<master::ManifestAck> Acks();
 
   // Marks the manifest entries whose version an upload put in the object store, so that a
   // restarted master adopting them schedules no upload again.
   void NoteUploaded(const std::vector<UploadResult>& results);
-
-  // Erases the headers of SSD records the master did not adopt (older versions, overlaps), so
-  // that no later scan announces them again; a header inside an adopted record's range is
-  // left alone (it cannot be a record then). manifest_mutex held.
-  void EraseRejected(Mounted& m, const std::vector<std::string>& rejected);
-
-  // Writes the header of `entry`, a COMPLETE replica on the SSD segment m. A failure is
-  // counted and logged: the object is served, but a restart will not find it.
-  void WriteSsdHeader(const Mounted& m, const ManifestEntry& entry);
-
-  // Erases [address, address + length) of the SSD segment m (its header, so a scan skips it).
-  void EraseSsd(const Mounted& m, uint64_t address, uint64_t length);
-
-  // Makes the headers written and erased so far durable (fdatasync; the objects' bytes went
-  // with O_DIRECT before): after a power loss the scan finds what the node acknowledged to the
-  // master, and no removed object comes back. One sync per applied batch, not per object.
-  void SyncSsd(const Mounted& m);
 
   // ---- Heartbeats (storage_node_heartbeat.cc) ----
 
@@ -149,10 +136,6 @@ struct StorageNode::State {
   // when the master's policy is not write-back or the store cannot be opened).
   std::pair<std::unique_ptr<tier::ObjectStore>, Status> OpenObjectStore();
 
-  // Pause after a heartbeat that brought manifest changes (see HeartbeatLoop).
-  static constexpr std::chrono::milliseconds kManifestBatchPause{10};
-  // Pause between retries while the master is unreachable.
-  static constexpr std::chrono::milliseconds kRetryPause{100};
   // Longest a re-mount waits for running copies to end.
   static constexpr std::chrono::milliseconds kQuiesceTimeout{10000};
   // Pause between Drain calls while objects are still being copied away.

@@ -47,7 +47,8 @@ Status StorageNode::State::ReadLocal(const Allocation& source, std::span<char> o
     if (source.segment != m.spec.name) continue;
     const AddressRange segment{m.spec.base, m.spec.size};
     if (!segment.Contains(source.address, out.size())) break;
-    if (IsSsd(m)) return ssd_file->ReadData(segment.OffsetOf(source.address), out);
+    if (m.spec.medium == Medium::kSsd)
+      return ssd_file->ReadData(segment.OffsetOf(source.address), out);
     std::memcpy(out.data(), reinterpret_cast<const void*>(source.address), out.size());
     return Status::Ok();
   }

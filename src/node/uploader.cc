@@ -27,7 +27,8 @@ struct Uploader::State {
   Status store_error;
   LocalReader reader;
   std::mutex stats_mutex;
-  Stats stats;  // running and queued are the runner's
+  const Clock* clock = nullptr;
+  Stats stats;  // running, queued and waiting_for_memory are kept elsewhere
   // Failures are logged at most once per kWarnInterval (an object store that is down fails
   // every upload, again at each retry); the rest are counted in the next warning.
   std::chrono::steady_clock::time_point last_warning{};
@@ -39,12 +40,17 @@ struct Uploader::State {
   std::mutex memory_mutex;
   std::condition_variable memory_freed;
   uint64_t memory_in_use = 0;
+  uint64_t waiting_for_memory = 0;
 
   // Waits until `bytes` fit the budget (or nothing else is held), then holds them.
   void HoldMemory(uint64_t bytes) {
     std::unique_lock lock(memory_mutex);
-    memory_freed.wait(lock,
-                      [&] { return memory_in_use == 0 || memory_in_use + bytes <= memory_budget; });
+    auto fits = [&] { return memory_in_use == 0 || memory_in_use + bytes <= memory_budget; };
+    if (!fits()) {
+      ++waiting_for_memory;
+      memory_freed.wait(lock, fits);
+      --waiting_for_memory;
+    }
     memory_in_use += bytes;
   }
   void ReleaseMemory(uint64_t bytes) {
@@ -57,7 +63,7 @@ struct Uploader::State {
 
   // stats_mutex held.
   void NoteFailure(const Status& status) {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock->Now();
     if (last_warning != std::chrono::steady_clock::time_point{} &&
         now - last_warning < kWarnInterval) {
       ++unlogged_failures;
@@ -92,6 +98,7 @@ Result<std::unique_ptr<Uploader>> Uploader::Create(std::unique_ptr<tier::ObjectS
                            : std::move(store_error);
   state->reader = std::move(reader);
   state->memory_budget = options.memory_budget;
+  state->clock = options.clock != nullptr ? options.clock : &SystemClock::Instance();
   std::unique_ptr<Uploader> uploader(new Uploader(std::move(state)));
   State* s = uploader->state_.get();
   TaskRunner<UploadTask, UploadResult>::Callbacks callbacks;
@@ -148,6 +155,10 @@ Uploader::Stats Uploader::stats() const {
   }
   stats.running = state_->runner->running();
   stats.queued = state_->runner->queued();
+  {
+    std::lock_guard lock(state_->memory_mutex);
+    stats.waiting_for_memory = state_->waiting_for_memory;
+  }
   return stats;
 }
 

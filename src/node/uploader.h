@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "mooncake/common/clock.h"
 #include "mooncake/common/status.h"
 #include "store_types/node_tasks.h"
 #include "tier/object_store.h"
@@ -38,6 +39,9 @@ struct UploaderOptions {
   // Object bytes the running uploads may hold in memory at once: an upload that would pass it
   // waits for others to end (one runs whatever its size). Default 1 GiB; > 0.
   uint64_t memory_budget = uint64_t{1} << 30;
+  // Time for spacing out failure warnings (one per 5 s). Not owned; it must outlive the
+  // uploader. Default null: SystemClock::Instance().
+  const Clock* clock = nullptr;
 
   Status Validate() const;
 };
@@ -55,6 +59,8 @@ class Uploader {
     // Uploads running and waiting now.
     uint64_t running = 0;
     uint64_t queued = 0;
+    // Of the running uploads, those waiting for memory_budget to let them read their object.
+    uint64_t waiting_for_memory = 0;
   };
 
   // Starts the threads. `store` null: every task fails with `store_error` (the node could not

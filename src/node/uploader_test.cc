@@ -9,16 +9,21 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "mooncake/common/crc32c.h"
 #include "testing/temp_dir.h"
+#include "testing/wait_until.h"
 
 namespace mooncake::node {
 namespace {
+
+// Longest a test waits for uploads to a local directory that take milliseconds.
+constexpr std::chrono::seconds kBound{10};
 
 class UploaderTest : public ::testing::Test {
  protected:
@@ -40,7 +45,8 @@ class UploaderTest : public ::testing::Test {
 
   // An uploader whose "segment" is bytes_ at address 0x1000 of segment "seg".
   std::unique_ptr<Uploader> Make(std::unique_ptr<tier::ObjectStore> store,
-                                 UploaderOptions options = {}) {
+                                 UploaderOptions options = {},
+                                 std::function<void()> on_result = {}) {
     auto uploader = Uploader::Create(
         std::move(store), Status::Ok(),
         [this](const Allocation& source, std::span<char> out) {
@@ -52,7 +58,7 @@ class UploaderTest : public ::testing::Test {
           std::memcpy(out.data(), bytes_.data() + (source.address - 0x1000), out.size());
           return Status::Ok();
         },
-        options);
+        options, std::move(on_result));
     EXPECT_TRUE(uploader.ok()) << uploader.status().ToString();
     return uploader.ok() ? std::move(*uploader) : nullptr;
   }
@@ -134,16 +140,18 @@ TEST_F(UploaderTest, SubmittedTasksAreReportedAndAFullQueueRefuses) {
   UploaderOptions options;
   options.parallelism = 1;
   options.max_queued = 2;
-  auto uploader = Make(OpenStore(), options);
+  testing::WaitSignal reported;
+  auto uploader = Make(OpenStore(), options, [&] { reported.Notify(); });
   std::vector<UploadTask> tasks;
   for (uint64_t id = 1; id <= 8; ++id) tasks.push_back(Task(id, "k" + std::to_string(id), 4000));
   uploader->Submit(tasks);
   std::vector<UploadResult> results;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (results.size() < 8 && std::chrono::steady_clock::now() < deadline) {
-    for (UploadResult& r : uploader->TakeResults()) results.push_back(std::move(r));
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  reported.WaitUntil(
+      [&] {
+        for (UploadResult& r : uploader->TakeResults()) results.push_back(std::move(r));
+        return results.size() >= 8;
+      },
+      kBound);
   ASSERT_EQ(results.size(), 8u) << "every task is reported";
   size_t ok = 0;
   size_t refused = 0;
@@ -164,6 +172,11 @@ TEST_F(UploaderTest, RunningUploadsStayWithinTheMemoryBudget) {
   options.memory_budget = 4000;  // one 4000-byte object at a time
   std::atomic<int> reading{0};
   std::atomic<int> most{0};
+  testing::WaitSignal entered;
+  testing::WaitSignal reported;
+  // The first upload to read holds its memory until the test saw what the others do.
+  std::promise<void> gate;
+  std::shared_future<void> opened = gate.get_future().share();
   auto uploader = Uploader::Create(
       OpenStore(), Status::Ok(),
       [&](const Allocation&, std::span<char> out) {
@@ -171,27 +184,38 @@ TEST_F(UploaderTest, RunningUploadsStayWithinTheMemoryBudget) {
         int seen = most.load();
         while (now > seen && !most.compare_exchange_weak(seen, now)) {
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        entered.Notify();
+        opened.wait();
         std::memcpy(out.data(), bytes_.data(), out.size());
         --reading;
         return Status::Ok();
       },
-      options);
+      options, [&] { reported.Notify(); });
   ASSERT_TRUE(uploader.ok());
   std::vector<UploadTask> tasks;
   for (uint64_t id = 1; id <= 6; ++id) tasks.push_back(Task(id, "m" + std::to_string(id), 4000));
   (*uploader)->Submit(tasks);
+  // No ASSERT until the gate is open: the uploader's destructor waits for the reader.
+  EXPECT_TRUE(entered.WaitUntil([&] { return reading.load() >= 1; }, kBound));
+  // The three other threads took a task each; they wait for memory, not in the reader.
+  EXPECT_TRUE(
+      testing::PollUntil([&] { return (*uploader)->stats().waiting_for_memory == 3; }, kBound))
+      << "waiting for memory: " << (*uploader)->stats().waiting_for_memory;
+  EXPECT_EQ(reading.load(), 1);
+  gate.set_value();
   size_t done = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (done < 6 && std::chrono::steady_clock::now() < deadline) {
-    for (const UploadResult& r : (*uploader)->TakeResults()) {
-      EXPECT_TRUE(r.status.ok()) << r.status.ToString();
-      ++done;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  reported.WaitUntil(
+      [&] {
+        for (const UploadResult& r : (*uploader)->TakeResults()) {
+          EXPECT_TRUE(r.status.ok()) << r.status.ToString();
+          ++done;
+        }
+        return done >= 6;
+      },
+      kBound);
   EXPECT_EQ(done, 6u);
   EXPECT_EQ(most.load(), 1) << "4 threads, but the budget holds one object";
+  EXPECT_EQ((*uploader)->stats().waiting_for_memory, 0u);
   // An object larger than the whole budget still runs (alone).
   ASSERT_TRUE((*uploader)->RunOne(Task(9, "big", 5000)).ok());
 }
