@@ -203,6 +203,11 @@ Status TransferEngineImpl::StartUcx() {
 
 TransferEngineImpl::~TransferEngineImpl() {
   if (metadata_) metadata_->Unpublish(local_name_).IgnoreError();
+  // No TCP I/O thread may answer a peer's HELLO while the members our descriptor reads
+  // (transport_, exporter_, ucx_, the registry) are torn down below: a HELLO handled during
+  // transport_.reset() found transport_ already null (seen as a SIGSEGV in a node stopped
+  // while clients connected).
+  if (transport_) transport_->Stop();
   router_.reset();     // points at the transports below
   ucx_.reset();        // fails its in-flight slices; its helper thread calls back into us
   shm_.reset();        // drops our mappings of peers' memory

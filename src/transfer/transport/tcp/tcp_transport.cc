@@ -126,14 +126,18 @@ Result<std::unique_ptr<TcpTransport>> TcpTransport::Create(TcpTransportOptions o
 }
 
 TcpTransport::~TcpTransport() {
+  Stop();
+  loops_.clear();
+}
+
+void TcpTransport::Stop() {
   {
     std::lock_guard lock(mutex_);
     for (auto& [name, peer] : peers_) peer->Shutdown();
     peers_.clear();
   }
-  // Stopping a loop closes its remaining connections, failing their slices.
+  // Stopping a loop closes its remaining connections, failing their slices. Idempotent.
   for (auto& loop : loops_) loop->Stop();
-  loops_.clear();
 }
 
 EventLoop* TcpTransport::NextLoop() {

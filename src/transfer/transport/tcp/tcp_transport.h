@@ -59,6 +59,12 @@ class TcpTransport : public Transport {
                                                       DescriptorListener on_peer_restart);
   ~TcpTransport() override;
 
+  // Stops serving and initiating: shuts every peer down and joins the I/O threads, failing
+  // slices in flight. Idempotent; the destructor calls it. After it, no callback (descriptor
+  // provider, peer listener) runs any more, so an owner can stop the transport first and then
+  // tear down what those callbacks read.
+  void Stop();
+
   // This segment's name: the listen host and the port actually bound.
   const std::string& local_name() const { return local_name_; }
   uint16_t port() const { return port_; }
