@@ -12,34 +12,20 @@
 #include "master/client/master_client.h"
 #include "master/codec/master_protocol.h"
 #include "master/service/master_server.h"
+#include "master/service/master_service_test_fixture.h"
 
 namespace mooncake::master {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr uint64_t kSegmentBase = 0x7f0000000000;
-constexpr uint64_t kSegmentSize = uint64_t{64} << 20;
-
-class MasterServiceIntegrityTest : public ::testing::Test {
+// The loopback fixture (master_service_test_fixture.h) with three nodes mounted.
+class MasterServiceIntegrityTest : public MasterServiceTest {
  protected:
   void SetUp() override {
-    MasterServerOptions options;
-    options.host = "127.0.0.1";
-    options.port = 0;
-    options.metrics_port = 0;
-    options.core.client_ttl = std::chrono::hours(1);
-    auto server = MasterServer::Create(options);
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(*server);
-    MasterClientOptions client;
-    client.master_address = server_->address();
-    client.client_id = "reader";
-    client_ = std::move(MasterClient::Create(client).value());
+    MasterServiceTest::SetUp();
     for (const char* node : {"node-a", "node-b", "node-c"}) {
-      SegmentSpec spec{
-          std::string("seg-") + node, node, 1, Medium::kDram, kSegmentBase, kSegmentSize};
-      ASSERT_TRUE(client_->MountSegment(spec).ok());
+      Mount(std::string("seg-") + node, node);
     }
   }
 
@@ -69,9 +55,6 @@ class MasterServiceIntegrityTest : public ::testing::Test {
     EXPECT_TRUE(reply);
     return reply ? reply->body : "";
   }
-
-  std::unique_ptr<MasterServer> server_;
-  std::unique_ptr<MasterClient> client_;
 };
 
 TEST_F(MasterServiceIntegrityTest, ReportDropsTheReplicaAndTheCountersShowIt) {
