@@ -1,8 +1,6 @@
 #include "apps/latency_anchors/memcpy_wake.h"
 
 #include <linux/futex.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -12,6 +10,8 @@
 #include <cstring>
 #include <thread>
 #include <vector>
+
+#include "apps/latency_anchors/thread_pinning.h"
 
 namespace mooncake::bench {
 namespace {
@@ -27,14 +27,6 @@ void FutexWait(std::atomic<uint32_t>& word, uint32_t seen) {
 void FutexWake(std::atomic<uint32_t>& word) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
           0);
-}
-
-void PinTo(unsigned cpu) {
-  if (cpu >= std::thread::hardware_concurrency()) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 }  // namespace
@@ -72,10 +64,7 @@ Result<PingPongResult> RunMemcpyWake(size_t round_trips, size_t bytes, Pinning p
   }
   copier.join();
   if (pin) {
-    cpu_set_t all;
-    CPU_ZERO(&all);
-    for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c) CPU_SET(c, &all);
-    pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+    UnpinAll();
   }
   PingPongResult result;
   result.p50_us = Quantile(samples, 0.50);

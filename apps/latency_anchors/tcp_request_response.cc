@@ -3,8 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +12,8 @@
 #include <cstring>
 #include <string>
 #include <thread>
+
+#include "apps/latency_anchors/thread_pinning.h"
 
 namespace mooncake::bench {
 namespace {
@@ -48,15 +48,6 @@ bool ReadAll(int fd, char* data, size_t n) {
     n -= static_cast<size_t>(r);
   }
   return true;
-}
-
-// Pins the calling thread to `cpu` when the machine has it; best effort.
-void PinTo(unsigned cpu) {
-  if (cpu >= std::thread::hardware_concurrency()) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 void NoDelay(int fd) {
@@ -143,10 +134,7 @@ Result<PingPongResult> RunTcpRequestResponse(size_t round_trips, size_t request_
   echo.join();
   // Unpin the caller again so the benchmark proper may use every CPU.
   if (pin) {
-    cpu_set_t all;
-    CPU_ZERO(&all);
-    for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c) CPU_SET(c, &all);
-    pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+    UnpinAll();
   }
   if (!status.ok()) return status;
   PingPongResult result;
