@@ -1,7 +1,8 @@
 #pragma once
 
-// The Client behind include/mooncake/store/client.h: a MasterClient for the index, a
-// Transfer Engine for the bytes, a staging buffer for unregistered memory.
+// The Client behind include/mooncake/store/client.h: a master (MasterApi: the gRPC MasterClient,
+// or in unit tests an in-process one) for the index, a Transfer Engine for the bytes, a staging
+// buffer for unregistered memory.
 //
 // Its methods live in: client_impl.cc (creation, transfers, the index calls), client_writes.cc
 // (puts), client_reads.cc (gets and the read path), client_admin.cc (its own segment, multi-part
@@ -17,7 +18,7 @@
 #include "client/location_cache.h"
 #include "client/staging_buffer.h"
 #include "client/transfer_runner.h"
-#include "master/client/master_client.h"
+#include "master/client/master_api.h"
 #include "mooncake/store/client.h"
 #include "mooncake/transfer/transfer_engine.h"
 #include "node/storage_node.h"
@@ -28,7 +29,14 @@ namespace mooncake::store {
 
 class ClientImpl final : public Client {
  public:
+  // Connects to options.master_address over gRPC and starts a Transfer Engine, then Assemble.
   static Result<std::unique_ptr<Client>> Create(ClientOptions options);
+  // A client over the given master and engine: pings the master, allocates the staging buffer
+  // from `engine`, opens the object tier the master names and mounts the client's own segment
+  // (global_segment_size). Unit tests pass an in-process master and engine.
+  static Result<std::unique_ptr<ClientImpl>> Assemble(
+      ClientOptions options, std::unique_ptr<master::MasterApi> master,
+      std::unique_ptr<transfer::TransferEngine> engine);
   ~ClientImpl() override;
 
   Status Put(const std::string& key, std::span<const uint8_t> value, const ReplicateConfig& config,
@@ -146,8 +154,12 @@ class ClientImpl final : public Client {
     }
   };
 
-  ClientImpl(ClientOptions options, std::unique_ptr<master::MasterClient> master,
+  ClientImpl(ClientOptions options, std::unique_ptr<master::MasterApi> master,
              std::unique_ptr<transfer::TransferEngine> engine);
+  // Assemble's body, given the master's object tier (from its Ping).
+  static Result<std::unique_ptr<ClientImpl>> Build(
+      ClientOptions options, std::unique_ptr<master::MasterApi> master,
+      const ObjectTierConfig& object_tier, std::unique_ptr<transfer::TransferEngine> engine);
 
   // PutStart for every item in one RPC, the writes of every replica in one transfer batch,
   // then PutEnd / PutRevoke in one RPC each. One status per item.
@@ -271,7 +283,7 @@ class ClientImpl final : public Client {
       const std::function<bool(const std::string&)>& match);
 
   const ClientOptions options_;
-  std::unique_ptr<master::MasterClient> master_;
+  std::unique_ptr<master::MasterApi> master_;
   std::unique_ptr<transfer::TransferEngine> engine_;
   std::unique_ptr<TransferRunner> runner_;
   std::unique_ptr<StagingBuffer> staging_;
