@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "client/client_credentials.h"
 #include "client/client_impl.h"
 #include "common/logging.h"
 #include "mooncake/common/crc32c.h"
@@ -17,14 +18,7 @@ namespace mooncake::store {
 
 Status ClientImpl::OpenObjectTier(const ObjectTierConfig& config) {
   if (!config.enabled()) return Status::Ok();
-  tier::ObjectStoreOptions options;
-  options.url = config.url;
-  options.endpoint = config.endpoint;
-  options.region = config.region;
-  options.access_key_id = options_.object_store_access_key_id;
-  options.secret_access_key = options_.object_store_secret_access_key;
-  options.session_token = options_.object_store_session_token;
-  auto store = tier::ObjectStore::Create(std::move(options));
+  auto store = tier::ObjectStore::Open(config, ObjectStoreCredentialsOf(options_));
   if (!store.ok()) {
     return store.status().WithContext("opening the object store the master names");
   }
