@@ -1,7 +1,8 @@
 // ClientImpl's read path against the master's real core in-process (in_process_store.h): the
 // location cache, the retry through the master of a read that failed on a cached location,
-// moving on to the next replica, and corrupt replicas reported. Each test runs through every
-// read entry point (Get, GetInto, GetIntoRanges), which share one read pipeline.
+// replica order (memory before SSD, the next replica when one fails), and corrupt replicas
+// reported. Each test runs through every read entry point (Get, GetInto, GetIntoRanges), which
+// share one read pipeline.
 
 #include <gtest/gtest.h>
 
@@ -100,6 +101,33 @@ TEST_P(ClientReadsTest, ReadMovesToTheNextReplicaWhenOneFails) {
   EXPECT_EQ(store_.master().calls().report_corrupt, 0u);
 }
 
+TEST_P(ClientReadsTest, MemoryReplicaIsReadBeforeTheSsdOne) {
+  store_.AddNode("a");
+  store_.AddNode("b", Medium::kSsd);
+  auto client = store_.NewClient();
+  const std::vector<uint8_t> value = TestValue(kValueSize, 6);
+  ReplicateConfig on_ssd;
+  on_ssd.medium = Medium::kSsd;
+  ASSERT_TRUE(client->Put("k", value, on_ssd, PutMode::kCreate).ok());
+  // Hot on SSD: the master promotes it into memory on node a (a copy task a runs).
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(store_.Lookup("k").ok());
+  store_.master().WithCore([](master::MasterCore& core) { core.Tick(); });
+  store_.RunCopyTasks("a");
+  ASSERT_EQ(store_.Lookup("k").value().replicas.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const size_t before = store_.fabric().log().size();
+    EXPECT_EQ(Read(*client, "k").value(), value);
+    const std::vector<std::string> log = store_.fabric().log();
+    ASSERT_GT(log.size(), before);
+    EXPECT_EQ(log[before].rfind("read a:1 ", 0), 0u) << log[before];
+    EXPECT_EQ(ReadsOf("b"), 0u);
+  }
+  // With the memory replica gone, the SSD one serves.
+  store_.KillNode("a");
+  EXPECT_EQ(Read(*client, "k").value(), value);
+  EXPECT_GT(ReadsOf("b"), 0u);
+}
+
 TEST_P(ClientReadsTest, CorruptReplicaIsReportedAndTheReadMovesOn) {
   store_.AddNode("a");
   store_.AddNode("b");
@@ -110,7 +138,7 @@ TEST_P(ClientReadsTest, CorruptReplicaIsReportedAndTheReadMovesOn) {
   ASSERT_TRUE(client->Put("k", value, two, PutMode::kCreate).ok());
   const master::ObjectView listed = store_.Lookup("k").value();
   ASSERT_EQ(listed.replicas.size(), 2u);
-  store_.BytesOf(listed.replicas[0])[1] ^= 0x5a;
+  store_.BytesOf(listed.replicas[0].allocation)[1] ^= 0x5a;
   for (int i = 0; i < 2; ++i) {
     Result<std::vector<uint8_t>> read = Read(*client, "k");
     ASSERT_TRUE(read.ok()) << read.status().ToString();

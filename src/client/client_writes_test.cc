@@ -23,7 +23,7 @@ TEST(ClientWritesTest, PutWritesEveryReplicaWhereTheMasterPlacedIt) {
   const master::ObjectView object = store.Lookup("k").value();
   ASSERT_EQ(object.replicas.size(), 2u);
   for (const master::ReplicaView& replica : object.replicas) {
-    std::span<uint8_t> bytes = store.BytesOf(replica);
+    std::span<uint8_t> bytes = store.BytesOf(replica.allocation);
     EXPECT_TRUE(std::equal(value.begin(), value.end(), bytes.begin(), bytes.end()));
   }
   EXPECT_EQ(store.master().calls().put_revoke, 0u);

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -35,19 +36,18 @@ class InProcessStore {
             .value();
   }
 
-  // Mounts a DRAM segment of node `node`, served by the node's engine "<node>:1" (the segment's
-  // name too); returns its bytes.
-  std::span<uint8_t> AddNode(const std::string& node) {
+  // Mounts a segment of node `node` on `medium`, served by the node's engine "<node>:1": the
+  // segment's name too for memory, "<node>:1/ssd" for SSD (as a node names its file segment).
+  void AddNode(const std::string& node, Medium medium = Medium::kDram) {
     const std::string engine = EngineOf(node);
+    const std::string name = medium == Medium::kSsd ? engine + "/ssd" : engine;
     const uint64_t base = next_base_;
     next_base_ += uint64_t{1} << 32;
-    std::span<uint8_t> bytes = fabric_.AddRegion(engine, base, kSegmentSize);
-    nodes_[node] = Node{base, bytes};
+    segments_[name] = Segment{base, fabric_.AddRegion(engine, base, kSegmentSize)};
     const Status mounted = master_->WithCore([&](master::MasterCore& core) {
-      return core.Mount(SegmentSpec{engine, node, 1, Medium::kDram, base, kSegmentSize});
+      return core.Mount(SegmentSpec{name, node, 1, medium, base, kSegmentSize});
     });
     EXPECT_TRUE(mounted.ok()) << mounted.ToString();
-    return bytes;
   }
   // The node's process dies: every transfer to it fails. The master still lists its replicas
   // until ForgetNode.
@@ -76,10 +76,22 @@ class InProcessStore {
   Result<master::ObjectView> Lookup(const std::string& key) {
     return master_->WithCore([&](master::MasterCore& core) { return core.GetReplicaList(key); });
   }
-  // The bytes of `replica` (from Lookup) in its node's memory, for a test to damage.
-  std::span<uint8_t> BytesOf(const master::ReplicaView& replica) {
-    const Node& node = nodes_.at(replica.node);
-    return node.bytes.subspan(replica.allocation.address - node.base, replica.allocation.length);
+  // The bytes of `allocation` (a replica's, a copy task's) in its node's memory, for a test
+  // to damage or copy.
+  std::span<uint8_t> BytesOf(const Allocation& allocation) {
+    const Segment& segment = segments_.at(allocation.segment);
+    return segment.bytes.subspan(allocation.address - segment.base, allocation.length);
+  }
+  // Runs the copy tasks the master hands `node` (repairs, promotions), as its copy worker
+  // would, and reports them done.
+  void RunCopyTasks(const std::string& node) {
+    master_->WithCore([&](master::MasterCore& core) {
+      for (const CopyTask& task : core.TakeCopyTasks(node, 100)) {
+        std::span<uint8_t> from = BytesOf(task.source);
+        std::copy(from.begin(), from.end(), BytesOf(task.destination).begin());
+        EXPECT_TRUE(core.CompleteRepair(task.task_id, node, Status::Ok()).ok());
+      }
+    });
   }
 
   master::InProcessMaster& master() { return *master_; }
@@ -88,7 +100,7 @@ class InProcessStore {
   static std::string EngineOf(const std::string& node) { return node + ":1"; }
 
  private:
-  struct Node {
+  struct Segment {
     uint64_t base = 0;
     std::span<uint8_t> bytes;
   };
@@ -98,7 +110,7 @@ class InProcessStore {
   std::unique_ptr<master::InProcessMaster> master_;
   uint64_t next_base_ = uint64_t{1} << 32;
   int clients_ = 0;
-  std::map<std::string, Node> nodes_;
+  std::map<std::string, Segment> segments_;  // by name
 };
 
 // `size` bytes of a pattern that differs per `seed`.
