@@ -155,6 +155,20 @@ TEST_P(ClientReadsTest, CorruptReplicaIsReportedAndTheReadMovesOn) {
   EXPECT_EQ(after.replicas[0].node, listed.replicas[1].node);
 }
 
+TEST_P(ClientReadsTest, CorruptLastReplicaFailsWithTheMismatchNotTheRetrysNotFound) {
+  store_.AddNode("a");
+  auto client = store_.NewClient();
+  ASSERT_TRUE(client->Put("k", TestValue(kValueSize, 7), {}, PutMode::kCreate).ok());
+  const master::ObjectView listed = store_.Lookup("k").value();
+  ASSERT_TRUE(Read(*client, "k").ok());  // caches the location
+  store_.BytesOf(listed.replicas[0].allocation)[2] ^= 0x01;
+  // The cached read finds the only replica corrupt and reports it; the master erases the
+  // object, so the retry through the master finds nothing. The caller learns why.
+  EXPECT_EQ(Read(*client, "k").status().code(), StatusCode::kChecksumMismatch);
+  EXPECT_EQ(store_.master().calls().report_corrupt, 1u);
+  EXPECT_EQ(store_.Lookup("k").status().code(), StatusCode::kObjectNotFound);
+}
+
 TEST_P(ClientReadsTest, MissingKeyIsNotFound) {
   store_.AddNode("a");
   auto client = store_.NewClient();
