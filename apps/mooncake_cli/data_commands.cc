@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "client/client_credentials.h"
 #include "commands.h"
 #include "file_io.h"
 #include "mooncake/common/size.h"
@@ -49,10 +50,7 @@ Result<std::unique_ptr<store::Client>> Connect(const CliOptions& options) {
   client.auth_secret = options.auth_secret;
   // Values move zero-copy from their own registered memory; staging serves only empty values.
   client.local_buffer_size = uint64_t{1} << 20;
-  const tier::ObjectStoreCredentials aws = tier::CredentialsFromEnvironment();
-  client.object_store_access_key_id = aws.access_key_id;
-  client.object_store_secret_access_key = aws.secret_access_key;
-  client.object_store_session_token = aws.session_token;
+  store::SetObjectStoreCredentials(tier::CredentialsFromEnvironment(), client);
   return store::Client::Create(client);
 }
 

@@ -36,15 +36,7 @@ Result<std::unique_ptr<master::MasterClient>> Connect(const CliOptions& options)
 Result<std::unique_ptr<tier::ObjectStore>> ObjectTierOf(master::MasterClient& master) {
   MC_ASSIGN_OR_RETURN(master::PingReply pong, master.Ping());
   if (!pong.object_tier.enabled()) return std::unique_ptr<tier::ObjectStore>();
-  tier::ObjectStoreOptions store;
-  store.url = pong.object_tier.url;
-  store.endpoint = pong.object_tier.endpoint;
-  store.region = pong.object_tier.region;
-  const tier::ObjectStoreCredentials aws = tier::CredentialsFromEnvironment();
-  store.access_key_id = aws.access_key_id;
-  store.secret_access_key = aws.secret_access_key;
-  store.session_token = aws.session_token;
-  return tier::ObjectStore::Create(std::move(store));
+  return tier::ObjectStore::Open(pong.object_tier, tier::CredentialsFromEnvironment());
 }
 
 std::string Percent(uint64_t part, uint64_t whole) {

@@ -59,15 +59,11 @@ int Main(int argc, char** argv) {
     fmt::print(stderr, "--size: {}\n", size.status().ToString());
     return 2;
   }
-  ObjectStoreOptions options;
-  options.url = url;
-  options.endpoint = endpoint;
-  options.region = Env("AWS_DEFAULT_REGION", Env("AWS_REGION", "us-east-1"));
-  const ObjectStoreCredentials credentials = CredentialsFromEnvironment();
-  options.access_key_id = credentials.access_key_id;
-  options.secret_access_key = credentials.secret_access_key;
-  options.session_token = credentials.session_token;
-  auto store = ObjectStore::Create(options);
+  ObjectTierConfig tier;
+  tier.url = url;
+  tier.endpoint = endpoint;
+  tier.region = Env("AWS_DEFAULT_REGION", Env("AWS_REGION", "us-east-1"));
+  auto store = ObjectStore::Open(tier, CredentialsFromEnvironment());
   if (!store.ok()) {
     fmt::print(stderr, "cannot open the object store: {}\n", store.status().ToString());
     return 1;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "client/client_credentials.h"
 #include "tier/object_store_credentials.h"
 
 namespace mooncake::bench {
@@ -56,10 +57,7 @@ Status BenchWorker::Prepare() {
   client.auth_secret = options_.auth_secret;
   // Values move zero-copy from `buffer_`; the staging buffer is never used.
   client.local_buffer_size = uint64_t{1} << 20;
-  const tier::ObjectStoreCredentials aws = tier::CredentialsFromEnvironment();
-  client.object_store_access_key_id = aws.access_key_id;
-  client.object_store_secret_access_key = aws.secret_access_key;
-  client.object_store_session_token = aws.session_token;
+  store::SetObjectStoreCredentials(tier::CredentialsFromEnvironment(), client);
   MC_ASSIGN_OR_RETURN(client_, store::Client::Create(client));
 
   const size_t n = options_.batch_size;

@@ -9,6 +9,7 @@
 
 #include "client/replica_ranges.h"
 #include "common/key_pattern.h"
+#include "master/client/master_client.h"
 
 namespace mooncake::store {
 
@@ -40,6 +41,7 @@ Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
   master_options.auth_secret = options.auth_secret;
   MC_ASSIGN_OR_RETURN(std::unique_ptr<master::MasterClient> master,
                       master::MasterClient::Create(master_options));
+  // Before the engine starts: an unreachable master fails the client at once.
   MC_ASSIGN_OR_RETURN(master::PingReply pong, master->Ping());
 
   transfer::TransferEngineOptions engine_options;
@@ -50,16 +52,33 @@ Result<std::unique_ptr<Client>> ClientImpl::Create(ClientOptions options) {
   engine_options.auth_secret = options.auth_secret;
   MC_ASSIGN_OR_RETURN(std::unique_ptr<transfer::TransferEngine> engine,
                       transfer::TransferEngine::Create(engine_options));
+  MC_ASSIGN_OR_RETURN(
+      std::unique_ptr<ClientImpl> client,
+      Build(std::move(options), std::move(master), pong.object_tier, std::move(engine)));
+  return std::unique_ptr<Client>(std::move(client));
+}
+
+Result<std::unique_ptr<ClientImpl>> ClientImpl::Assemble(
+    ClientOptions options, std::unique_ptr<master::MasterApi> master,
+    std::unique_ptr<transfer::TransferEngine> engine) {
+  MC_RETURN_IF_ERROR(options.Validate());
+  MC_ASSIGN_OR_RETURN(master::PingReply pong, master->Ping());
+  return Build(std::move(options), std::move(master), pong.object_tier, std::move(engine));
+}
+
+Result<std::unique_ptr<ClientImpl>> ClientImpl::Build(
+    ClientOptions options, std::unique_ptr<master::MasterApi> master,
+    const ObjectTierConfig& object_tier, std::unique_ptr<transfer::TransferEngine> engine) {
   std::unique_ptr<ClientImpl> client(
       new ClientImpl(std::move(options), std::move(master), std::move(engine)));
   MC_ASSIGN_OR_RETURN(client->staging_,
                       StagingBuffer::Create(*client->engine_, client->options_.local_buffer_size));
-  MC_RETURN_IF_ERROR(client->OpenObjectTier(pong.object_tier));
+  MC_RETURN_IF_ERROR(client->OpenObjectTier(object_tier));
   MC_RETURN_IF_ERROR(client->MountSegment());
-  return std::unique_ptr<Client>(std::move(client));
+  return client;
 }
 
-ClientImpl::ClientImpl(ClientOptions options, std::unique_ptr<master::MasterClient> master,
+ClientImpl::ClientImpl(ClientOptions options, std::unique_ptr<master::MasterApi> master,
                        std::unique_ptr<transfer::TransferEngine> engine)
     : options_(std::move(options)),
       master_(std::move(master)),

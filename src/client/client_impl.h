@@ -1,11 +1,14 @@
 #pragma once
 
-// The Client behind include/mooncake/store/client.h: a MasterClient for the index, a
-// Transfer Engine for the bytes, a staging buffer for unregistered memory.
+// The Client behind include/mooncake/store/client.h: a master (MasterApi: the gRPC MasterClient,
+// or in unit tests an in-process one) for the index, a Transfer Engine for the bytes, a staging
+// buffer for unregistered memory.
 //
 // Its methods live in: client_impl.cc (creation, transfers, the index calls), client_writes.cc
-// (puts), client_reads.cc (gets and the read path), client_admin.cc (its own segment, multi-part
-// puts, batch index calls) and client_object_tier.cc (the object-storage tier).
+// (puts), client_reads.cc (gets and the read path), client_ranges.cc (ranged gets),
+// client_admin.cc (its own segment, multi-part puts, batch index calls) and
+// client_object_tier.cc (the object-storage tier). Every read entry point runs the one read
+// pipeline of read_pipeline.h with its own pass.
 
 #include <atomic>
 #include <functional>
@@ -15,9 +18,11 @@
 #include <vector>
 
 #include "client/location_cache.h"
+#include "client/object_slots.h"
+#include "client/read_pipeline.h"
 #include "client/staging_buffer.h"
 #include "client/transfer_runner.h"
-#include "master/client/master_client.h"
+#include "master/client/master_api.h"
 #include "mooncake/store/client.h"
 #include "mooncake/transfer/transfer_engine.h"
 #include "node/storage_node.h"
@@ -28,7 +33,14 @@ namespace mooncake::store {
 
 class ClientImpl final : public Client {
  public:
+  // Connects to options.master_address over gRPC and starts a Transfer Engine, then Assemble.
   static Result<std::unique_ptr<Client>> Create(ClientOptions options);
+  // A client over the given master and engine: pings the master, allocates the staging buffer
+  // from `engine`, opens the object tier the master names and mounts the client's own segment
+  // (global_segment_size). Unit tests pass an in-process master and engine.
+  static Result<std::unique_ptr<ClientImpl>> Assemble(
+      ClientOptions options, std::unique_ptr<master::MasterApi> master,
+      std::unique_ptr<transfer::TransferEngine> engine);
   ~ClientImpl() override;
 
   Status Put(const std::string& key, std::span<const uint8_t> value, const ReplicateConfig& config,
@@ -105,49 +117,12 @@ class ClientImpl final : public Client {
       return {key, object, 0, object->size, destination, verify, true, object->checksum};
     }
   };
-  // A read whose every replica failed although the master had just listed the object (a
-  // fresh lookup, not a cached one): the object tier may serve the version listed instead.
-  struct FailedRead {
-    size_t index = 0;   // of the key (or of the range) in the caller's request
-    uint64_t size = 0;  // the listed object's size and CRC32C
-    uint32_t checksum = 0;
-    BlockChecksums block_checksums;  // and its per-block CRC32Cs, if any
-  };
-  // What one pass of BatchGet / BatchGetInto / GetIntoRanges learnt besides its results.
-  struct ReadPass {
-    // Indices whose read failed on a cached location (dropped from the cache), for the
-    // caller to retry through the master.
-    std::vector<size_t> stale;
-    // Reads whose every replica failed on a fresh lookup.
-    std::vector<FailedRead> failed;
-    // Takes the result of the retry through the master of a read that failed on a cached
-    // location. When the first try found the replica corrupt and reported it, the master may
-    // have erased the object (it was the last replica): the retry's OBJECT_NOT_FOUND would
-    // hide the cause, so the mismatch stays.
-    template <typename T>
-    static void TakeRetry(T& first, T& again) {
-      if (StatusOf(again).code() == StatusCode::kObjectNotFound &&
-          StatusOf(first).code() == StatusCode::kChecksumMismatch) {
-        return;
-      }
-      first = std::move(again);
-    }
-    static const Status& StatusOf(const Status& s) { return s; }
-    template <typename T>
-    static Status StatusOf(const Result<T>& r) {
-      return r.status();
-    }
-    // Adds the failures of `retry`, a pass over this pass's stale indices.
-    void AddRetry(const ReadPass& retry) {
-      for (FailedRead read : retry.failed) {
-        read.index = stale[read.index];
-        failed.push_back(read);
-      }
-    }
-  };
-
-  ClientImpl(ClientOptions options, std::unique_ptr<master::MasterClient> master,
+  ClientImpl(ClientOptions options, std::unique_ptr<master::MasterApi> master,
              std::unique_ptr<transfer::TransferEngine> engine);
+  // Assemble's body, given the master's object tier (from its Ping).
+  static Result<std::unique_ptr<ClientImpl>> Build(
+      ClientOptions options, std::unique_ptr<master::MasterApi> master,
+      const ObjectTierConfig& object_tier, std::unique_ptr<transfer::TransferEngine> engine);
 
   // PutStart for every item in one RPC, the writes of every replica in one transfer batch,
   // then PutEnd / PutRevoke in one RPC each. One status per item.
@@ -199,9 +174,10 @@ class ClientImpl final : public Client {
   // rest in one master RPC (and cached). `cached[i]` says whether key i came from the cache.
   std::vector<Result<master::ReplicaListReply>> Lookup(const std::vector<std::string>& keys,
                                                        bool use_cache, std::vector<bool>& cached);
-  // One pass of BatchGet / BatchGetInto / GetIntoRanges. Every index (of keys, or of ranges)
-  // whose read of a located object failed is added to `pass` (stale when the location came
-  // from the cache, failed otherwise) and its location dropped from the cache.
+  // The passes of BatchGet / BatchGetInto / GetIntoRanges (read_pipeline.h). Every index (of
+  // keys, or of ranges) whose read of a located object failed is added to `pass` (stale when
+  // the location came from the cache, failed otherwise) and its location dropped from the
+  // cache.
   std::vector<Result<std::vector<uint8_t>>> BatchGetOnce(const std::vector<std::string>& keys,
                                                          bool use_cache, ReadPass& pass);
   std::vector<Result<uint64_t>> BatchGetIntoOnce(const std::vector<std::string>& keys,
@@ -231,20 +207,13 @@ class ClientImpl final : public Client {
   void NotePromotion(const std::string& key, const Status& promoted);
   // Replaces each kObjectNotFound result by the object read from the object store (and put
   // back into the pool).
-  void ReadThrough(const std::vector<std::string>& keys,
-                   std::vector<Result<std::vector<uint8_t>>>& results);
-  void ReadThroughInto(const std::vector<std::string>& keys, const std::vector<void*>& addresses,
-                       const std::vector<size_t>& capacities,
-                       std::vector<Result<uint64_t>>& results);
+  void ReadThrough(const std::vector<std::string>& keys, ObjectSlots& slots);
   // Replaces the error of each read in `failed` (every replica failed) by the object read
   // from the object store, when it holds the version the master listed; not put back into
   // the pool (the master still lists replicas of it). Without a tier, or when the store
   // cannot serve it, the replica's error stays (naming the store's failure).
   void FallThrough(const std::vector<std::string>& keys, const std::vector<FailedRead>& failed,
-                   std::vector<Result<std::vector<uint8_t>>>& results);
-  void FallThroughInto(const std::vector<std::string>& keys, const std::vector<void*>& addresses,
-                       const std::vector<FailedRead>& failed,
-                       std::vector<Result<uint64_t>>& results);
+                   ObjectSlots& slots);
   // Reads the whole object `key` as listed in `read` from the object store into
   // `destination` (read.size bytes); kChecksumMismatch when the store holds other bytes.
   Status ReadListedFromObjectTier(const std::string& key, const FailedRead& read,
@@ -271,7 +240,7 @@ class ClientImpl final : public Client {
       const std::function<bool(const std::string&)>& match);
 
   const ClientOptions options_;
-  std::unique_ptr<master::MasterClient> master_;
+  std::unique_ptr<master::MasterApi> master_;
   std::unique_ptr<transfer::TransferEngine> engine_;
   std::unique_ptr<TransferRunner> runner_;
   std::unique_ptr<StagingBuffer> staging_;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "client/client_credentials.h"
 #include "client/client_impl.h"
 #include "common/logging.h"
 #include "mooncake/common/crc32c.h"
@@ -17,14 +18,7 @@ namespace mooncake::store {
 
 Status ClientImpl::OpenObjectTier(const ObjectTierConfig& config) {
   if (!config.enabled()) return Status::Ok();
-  tier::ObjectStoreOptions options;
-  options.url = config.url;
-  options.endpoint = config.endpoint;
-  options.region = config.region;
-  options.access_key_id = options_.object_store_access_key_id;
-  options.secret_access_key = options_.object_store_secret_access_key;
-  options.session_token = options_.object_store_session_token;
-  auto store = tier::ObjectStore::Create(std::move(options));
+  auto store = tier::ObjectStore::Open(config, ObjectStoreCredentialsOf(options_));
   if (!store.ok()) {
     return store.status().WithContext("opening the object store the master names");
   }
@@ -54,16 +48,6 @@ Status ClientImpl::UploadForPut(const std::string& key, std::span<const uint8_t>
   return Status::Ok();
 }
 
-namespace {
-
-// Whether a get result is a pool miss that the object store may serve.
-template <typename T>
-bool PoolMiss(const Result<T>& result) {
-  return !result.ok() && result.status().code() == StatusCode::kObjectNotFound;
-}
-
-}  // namespace
-
 std::optional<tier::ObjectInfo> ClientImpl::FindForReadThrough(const std::string& key,
                                                                Status* failure) {
   auto info = object_store_->Head(key);
@@ -84,62 +68,38 @@ void ClientImpl::NotePromotion(const std::string& key, const Status& promoted) {
   }
 }
 
-void ClientImpl::ReadThrough(const std::vector<std::string>& keys,
-                             std::vector<Result<std::vector<uint8_t>>>& results) {
+void ClientImpl::ReadThrough(const std::vector<std::string>& keys, ObjectSlots& slots) {
   if (!object_store_) return;
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (!PoolMiss(results[i])) continue;
-    Status failure = results[i].status();
+    Status failure = slots.status(i);
+    if (failure.code() != StatusCode::kObjectNotFound) continue;  // not a pool miss
     std::optional<tier::ObjectInfo> info = FindForReadThrough(keys[i], &failure);
     if (!info) {
-      results[i] = failure;
+      slots.Fail(i, failure);
       continue;
     }
-    std::vector<uint8_t> value(info->size);
-    Status read = object_store_->Get(
-        keys[i], 0, std::span<char>(reinterpret_cast<char*>(value.data()), value.size()));
+    Result<uint8_t*> room = slots.Reserve(i, keys[i], info->size);
+    if (!room.ok()) {
+      slots.Fail(i, room.status());
+      continue;
+    }
+    Status read =
+        object_store_->Get(keys[i], 0, std::span<char>(reinterpret_cast<char*>(*room), info->size));
     if (!read.ok()) {
-      results[i] = read.WithContext("read-through of '" + keys[i] + "'");
+      slots.Fail(i, read.WithContext("read-through of '" + keys[i] + "'"));
       continue;
     }
     // Back into the pool for the next reader; it is in the object store already. A racing
-    // writer's newer object wins (create, not upsert).
-    NotePromotion(keys[i], PutValues({keys[i]}, {value}, ReplicateConfig{}, PutMode::kCreate,
-                                     /*upload=*/false)[0]);
-    results[i] = std::move(value);
-  }
-}
-
-void ClientImpl::ReadThroughInto(const std::vector<std::string>& keys,
-                                 const std::vector<void*>& addresses,
-                                 const std::vector<size_t>& capacities,
-                                 std::vector<Result<uint64_t>>& results) {
-  if (!object_store_) return;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (!PoolMiss(results[i])) continue;
-    Status failure = results[i].status();
-    std::optional<tier::ObjectInfo> info = FindForReadThrough(keys[i], &failure);
-    if (!info) {
-      results[i] = failure;
-      continue;
-    }
-    if (info->size > capacities[i]) {
-      results[i] = Status(
-          StatusCode::kBufferOverflow,
-          fmt::format("'{}' is {} bytes, the buffer holds {}", keys[i], info->size, capacities[i]));
-      continue;
-    }
-    auto* destination = static_cast<uint8_t*>(addresses[i]);
-    Status read = object_store_->Get(
-        keys[i], 0, std::span<char>(reinterpret_cast<char*>(destination), info->size));
-    if (!read.ok()) {
-      results[i] = read.WithContext("read-through of '" + keys[i] + "'");
-      continue;
-    }
-    // The destination is registered memory: the promotion writes straight from it.
-    NotePromotion(keys[i], WriteRegistered({{keys[i], destination, info->size}}, ReplicateConfig{},
-                                           PutMode::kCreate, /*upload=*/false)[0]);
-    results[i] = info->size;
+    // writer's newer object wins (create, not upsert). Registered memory is written from
+    // directly; a value goes through staging.
+    const Status promoted =
+        slots.registered()
+            ? WriteRegistered({{keys[i], *room, info->size}}, ReplicateConfig{}, PutMode::kCreate,
+                              /*upload=*/false)[0]
+            : PutValues({keys[i]}, {std::span<const uint8_t>(*room, info->size)}, ReplicateConfig{},
+                        PutMode::kCreate, /*upload=*/false)[0];
+    NotePromotion(keys[i], promoted);
+    slots.Fill(i, info->size);
   }
 }
 
@@ -176,32 +136,20 @@ Status ClientImpl::ReadListedFromObjectTier(const std::string& key, const Failed
 }
 
 void ClientImpl::FallThrough(const std::vector<std::string>& keys,
-                             const std::vector<FailedRead>& failed,
-                             std::vector<Result<std::vector<uint8_t>>>& results) {
+                             const std::vector<FailedRead>& failed, ObjectSlots& slots) {
   if (!object_store_) return;
   for (const FailedRead& read : failed) {
-    Result<std::vector<uint8_t>>& result = results[read.index];
-    if (result.ok()) continue;
-    std::vector<uint8_t> value(read.size);
-    Status served = ReadListedFromObjectTier(keys[read.index], read, value.data());
-    result = served.ok() ? Result<std::vector<uint8_t>>(std::move(value))
-                         : AlsoFailedInObjectTier(result.status(), served);
-  }
-}
-
-void ClientImpl::FallThroughInto(const std::vector<std::string>& keys,
-                                 const std::vector<void*>& addresses,
-                                 const std::vector<FailedRead>& failed,
-                                 std::vector<Result<uint64_t>>& results) {
-  if (!object_store_) return;
-  for (const FailedRead& read : failed) {
-    Result<uint64_t>& result = results[read.index];
-    if (result.ok()) continue;
-    // The replicas' read already checked that the listed size fits the buffer.
-    Status served = ReadListedFromObjectTier(keys[read.index], read,
-                                             static_cast<uint8_t*>(addresses[read.index]));
-    result =
-        served.ok() ? Result<uint64_t>(read.size) : AlsoFailedInObjectTier(result.status(), served);
+    const Status replicas = slots.status(read.index);
+    if (replicas.ok()) continue;
+    // A caller's buffer holds the listed size: the replicas' read checked it.
+    Result<uint8_t*> room = slots.Reserve(read.index, keys[read.index], read.size);
+    const Status served =
+        room.ok() ? ReadListedFromObjectTier(keys[read.index], read, *room) : room.status();
+    if (served.ok()) {
+      slots.Fill(read.index, read.size);
+    } else {
+      slots.Fail(read.index, AlsoFailedInObjectTier(replicas, served));
+    }
   }
 }
 

@@ -15,19 +15,14 @@
 namespace mooncake::store {
 
 std::vector<Status> ClientImpl::GetIntoRanges(const std::vector<GetRange>& ranges) {
-  ReadPass pass;
-  std::vector<Status> results = GetIntoRangesOnce(ranges, /*use_cache=*/true, pass);
-  if (!pass.stale.empty()) {
-    std::vector<GetRange> again_ranges;
-    for (size_t r : pass.stale) again_ranges.push_back(ranges[r]);
-    ReadPass retry;
-    std::vector<Status> again = GetIntoRangesOnce(again_ranges, false, retry);
-    for (size_t j = 0; j < pass.stale.size(); ++j)
-      ReadPass::TakeRetry(results[pass.stale[j]], again[j]);
-    pass.AddRetry(retry);
-  }
-  ReadRangesThrough(ranges, pass.failed, results);
-  return results;
+  return RunReadPipeline<Status>(
+      [&](const std::vector<size_t>* subset, bool use_cache, ReadPass& pass) {
+        if (subset == nullptr) return GetIntoRangesOnce(ranges, use_cache, pass);
+        return GetIntoRangesOnce(Gather(ranges, *subset), use_cache, pass);
+      },
+      [&](std::vector<Status>& results, const std::vector<FailedRead>& failed) {
+        ReadRangesThrough(ranges, failed, results);
+      });
 }
 
 std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& ranges,

@@ -202,28 +202,19 @@ std::vector<Result<uint64_t>> ClientImpl::BatchGetInto(const std::vector<std::st
         keys.size(),
         Status(StatusCode::kInvalidParams, "keys, addresses and capacities differ in size"));
   }
-  ReadPass pass;
-  std::vector<Result<uint64_t>> results =
-      BatchGetIntoOnce(keys, addresses, capacities, /*use_cache=*/true, pass);
-  if (!pass.stale.empty()) {
-    std::vector<std::string> again_keys;
-    std::vector<void*> again_addresses;
-    std::vector<size_t> again_capacities;
-    for (size_t i : pass.stale) {
-      again_keys.push_back(keys[i]);
-      again_addresses.push_back(addresses[i]);
-      again_capacities.push_back(capacities[i]);
-    }
-    ReadPass retry;
-    std::vector<Result<uint64_t>> again =
-        BatchGetIntoOnce(again_keys, again_addresses, again_capacities, false, retry);
-    for (size_t j = 0; j < pass.stale.size(); ++j)
-      ReadPass::TakeRetry(results[pass.stale[j]], again[j]);
-    pass.AddRetry(retry);
-  }
-  ReadThroughInto(keys, addresses, capacities, results);
-  FallThroughInto(keys, addresses, pass.failed, results);
-  return results;
+  return RunReadPipeline<Result<uint64_t>>(
+      [&](const std::vector<size_t>* subset, bool use_cache, ReadPass& pass) {
+        if (subset == nullptr) {
+          return BatchGetIntoOnce(keys, addresses, capacities, use_cache, pass);
+        }
+        return BatchGetIntoOnce(Gather(keys, *subset), Gather(addresses, *subset),
+                                Gather(capacities, *subset), use_cache, pass);
+      },
+      [&](std::vector<Result<uint64_t>>& results, const std::vector<FailedRead>& failed) {
+        BufferSlots slots(addresses, capacities, results);
+        ReadThrough(keys, slots);          // pool misses
+        FallThrough(keys, failed, slots);  // objects whose every replica failed
+      });
 }
 
 std::vector<Result<uint64_t>> ClientImpl::BatchGetIntoOnce(const std::vector<std::string>& keys,
@@ -269,20 +260,17 @@ Result<std::vector<uint8_t>> ClientImpl::Get(const std::string& key) {
 
 std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGet(
     const std::vector<std::string>& keys) {
-  ReadPass pass;
-  std::vector<Result<std::vector<uint8_t>>> results = BatchGetOnce(keys, true, pass);
-  if (!pass.stale.empty()) {
-    std::vector<std::string> again_keys;
-    for (size_t i : pass.stale) again_keys.push_back(keys[i]);
-    ReadPass retry;
-    std::vector<Result<std::vector<uint8_t>>> again = BatchGetOnce(again_keys, false, retry);
-    for (size_t j = 0; j < pass.stale.size(); ++j)
-      ReadPass::TakeRetry(results[pass.stale[j]], again[j]);
-    pass.AddRetry(retry);
-  }
-  ReadThrough(keys, results);               // pool misses
-  FallThrough(keys, pass.failed, results);  // objects whose every replica failed
-  return results;
+  return RunReadPipeline<Result<std::vector<uint8_t>>>(
+      [&](const std::vector<size_t>* subset, bool use_cache, ReadPass& pass) {
+        if (subset == nullptr) return BatchGetOnce(keys, use_cache, pass);
+        return BatchGetOnce(Gather(keys, *subset), use_cache, pass);
+      },
+      [&](std::vector<Result<std::vector<uint8_t>>>& results,
+          const std::vector<FailedRead>& failed) {
+        ValueSlots slots(results);
+        ReadThrough(keys, slots);          // pool misses
+        FallThrough(keys, failed, slots);  // objects whose every replica failed
+      });
 }
 
 std::vector<Result<std::vector<uint8_t>>> ClientImpl::BatchGetOnce(

@@ -26,7 +26,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "master/client/master_client.h"
+#include "master/client/master_api.h"
 
 namespace mooncake::store {
 

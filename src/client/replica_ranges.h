@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "master/client/master_client.h"
+#include "master/client/master_api.h"
 #include "mooncake/common/status.h"
 
 namespace mooncake::store {

@@ -66,14 +66,7 @@ std::pair<std::unique_ptr<tier::ObjectStore>, Status> StorageNode::State::OpenOb
     return {nullptr,
             Status(StatusCode::kNotSupported, "the master's object tier is not write-back")};
   }
-  tier::ObjectStoreOptions store_options;
-  store_options.url = tier.url;
-  store_options.endpoint = tier.endpoint;
-  store_options.region = tier.region;
-  store_options.access_key_id = options.object_store_credentials.access_key_id;
-  store_options.secret_access_key = options.object_store_credentials.secret_access_key;
-  store_options.session_token = options.object_store_credentials.session_token;
-  auto store = tier::ObjectStore::Create(std::move(store_options));
+  auto store = tier::ObjectStore::Open(tier, options.object_store_credentials);
   if (!store.ok()) {
     MC_LOG_ERROR("write-back uploads will fail: opening object store '{}': {}", tier.url,
                  store.status().ToString());

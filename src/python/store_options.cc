@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "client/client_credentials.h"
 #include "tier/object_store_credentials.h"
 
 namespace mooncake::python {
@@ -88,10 +89,7 @@ store::ClientOptions ToClientOptions(const StoreSetup& setup) {
       setup.local_buffer_size == 0 ? kMinLocalBuffer : setup.local_buffer_size;
   options.global_segment_size = setup.global_segment_size;
   // The binding is where Python users start the store: it reads the environment, as apps do.
-  const tier::ObjectStoreCredentials aws = tier::CredentialsFromEnvironment();
-  options.object_store_access_key_id = aws.access_key_id;
-  options.object_store_secret_access_key = aws.secret_access_key;
-  options.object_store_session_token = aws.session_token;
+  store::SetObjectStoreCredentials(tier::CredentialsFromEnvironment(), options);
   return options;
 }
 

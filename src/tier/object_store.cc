@@ -127,4 +127,16 @@ Result<std::unique_ptr<ObjectStore>> ObjectStore::Create(ObjectStoreOptions opti
   return S3ObjectStore::Create(std::move(options));
 }
 
+Result<std::unique_ptr<ObjectStore>> ObjectStore::Open(const ObjectTierConfig& tier,
+                                                       const ObjectStoreCredentials& credentials) {
+  ObjectStoreOptions options;
+  options.url = tier.url;
+  options.endpoint = tier.endpoint;
+  options.region = tier.region;
+  options.access_key_id = credentials.access_key_id;
+  options.secret_access_key = credentials.secret_access_key;
+  options.session_token = credentials.session_token;
+  return Create(std::move(options));
+}
+
 }  // namespace mooncake::tier

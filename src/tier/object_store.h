@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "mooncake/common/status.h"
+#include "store_types/object_tier.h"
+#include "tier/object_store_credentials.h"
 
 namespace mooncake::tier {
 
@@ -66,6 +68,11 @@ struct ObjectInfo {
 class ObjectStore {
  public:
   static Result<std::unique_ptr<ObjectStore>> Create(ObjectStoreOptions options);
+  // The store of the object tier a master names (its url, endpoint and region; what the policy
+  // asks of the store is the caller's business) with this process's `credentials`, the other
+  // options at their defaults: how clients, nodes and tools open the tier. Errors as Create.
+  static Result<std::unique_ptr<ObjectStore>> Open(const ObjectTierConfig& tier,
+                                                   const ObjectStoreCredentials& credentials);
   virtual ~ObjectStore() = default;
 
   // The URL the store was created with (for messages and for handing to nodes and clients).

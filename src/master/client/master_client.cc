@@ -24,26 +24,6 @@ auto ConvertEach(const Items& items, Convert&& convert) {
   return out;
 }
 
-// The single result of a one-item batch.
-template <typename T>
-Result<T> Single(Result<std::vector<Result<T>>> batch) {
-  if (!batch.ok()) return batch.status();
-  if (batch->size() != 1) {
-    return Status(StatusCode::kRpcFail, "master answered a one-key batch with " +
-                                            std::to_string(batch->size()) + " results");
-  }
-  return std::move((*batch)[0]);
-}
-
-Status SingleStatus(Result<std::vector<Status>> batch) {
-  if (!batch.ok()) return batch.status();
-  if (batch->size() != 1) {
-    return Status(StatusCode::kRpcFail, "master answered a one-key batch with " +
-                                            std::to_string(batch->size()) + " results");
-  }
-  return (*batch)[0];
-}
-
 }  // namespace
 
 Status MasterClientOptions::Validate() const {
@@ -462,33 +442,6 @@ Result<KeyPage> MasterClient::ListKeys(const std::string& prefix, uint32_t limit
   for (std::string& key : *resp.mutable_keys()) page.keys.push_back(std::move(key));
   page.truncated = resp.truncated();
   return page;
-}
-
-Result<PutStartReply> MasterClient::PutStart(const std::string& key, uint64_t size,
-                                             const ReplicateConfig& config, PutMode mode) {
-  return Single(BatchPutStart({{key, size}}, config, mode));
-}
-
-Status MasterClient::PutEnd(const std::string& key, uint32_t checksum, BlockChecksums blocks) {
-  return SingleStatus(BatchPutEnd({{key, checksum, std::move(blocks)}}));
-}
-
-Status MasterClient::PutRevoke(const std::string& key) {
-  return SingleStatus(BatchPutRevoke({key}));
-}
-
-Result<ReplicaListReply> MasterClient::GetReplicaList(const std::string& key) {
-  return Single(BatchGetReplicaList({key}));
-}
-
-Result<bool> MasterClient::ExistKey(const std::string& key) { return Single(BatchExistKey({key})); }
-
-Result<uint64_t> MasterClient::GetSize(const std::string& key) {
-  return Single(BatchGetSize({key}));
-}
-
-Status MasterClient::Remove(const std::string& key, RemoveMode mode) {
-  return SingleStatus(BatchRemove({key}, mode));
 }
 
 }  // namespace mooncake::master

@@ -1,7 +1,8 @@
 #pragma once
 
-// Typed client for the master's gRPC service (proto/master.proto). Used by the store client,
-// storage nodes, tools and master_bench. Every call carries the protocol version and a
+// Typed client for the master's gRPC service (proto/master.proto). Used by the store client
+// (through MasterApi, master_api.h, which it implements), storage nodes, tools and
+// master_bench. Every call carries the protocol version and a
 // deadline (and, given the cluster secret, a credential: master/codec/rpc_credentials.h);
 // transport failures come back as kRpcFail / kRpcTimeout naming the master, a refused
 // credential as kUnauthenticated.
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "master/client/master_api.h"
 #include "mooncake/common/cluster_secret.h"
 #include "mooncake/common/status.h"
 #include "mooncake/store/types.h"
@@ -73,58 +75,11 @@ struct HeartbeatReply {
   std::vector<UploadTask> upload_tasks;
 };
 
-struct PutStartReply {
-  std::vector<ReplicaLocation> replicas;
-  int replicas_short = 0;
-  uint64_t version = 0;
-};
-
-struct ReplicaListReply {
-  uint64_t size = 0;
-  uint64_t version = 0;
-  uint32_t checksum = 0;
-  // Per-block CRC32Cs; null when the object has at most one block or the master has none.
-  BlockChecksums block_checksums;
-  std::vector<ReplicaLocation> replicas;
-  // The read lease granted with this reply, counted from when the master answered.
-  std::chrono::milliseconds lease_ttl{0};
-};
-
-struct PingReply {
-  uint32_t protocol_version = 0;
-  uint64_t master_incarnation = 0;
-  // The object-storage tier the master is configured with (policy none: no tier). An unknown
-  // policy name from a newer master reads as none.
-  ObjectTierConfig object_tier;
-};
-
-struct PutStartItem {
-  std::string key;
-  uint64_t size = 0;
-};
-
-struct PutEndItem {
-  std::string key;
-  uint32_t checksum = 0;
-  // Per-block CRC32Cs (store_types/block_checksums.h); null for objects of at most one block.
-  BlockChecksums block_checksums;
-};
-
-// A replica a client read and found not to match its object's checksum.
-struct CorruptReplicaReport {
-  std::string key;
-  // The object's version in the replica list the client read from.
-  uint64_t version = 0;
-  // The replica's first slice as the replica list gave it (segment name and absolute address).
-  std::string segment;
-  uint64_t address = 0;
-};
-
-class MasterClient {
+class MasterClient final : public MasterApi {
  public:
   // Creates the channel; does not contact the master (see Ping).
   static Result<std::unique_ptr<MasterClient>> Create(MasterClientOptions options);
-  ~MasterClient();
+  ~MasterClient() override;
 
   MasterClient(const MasterClient&) = delete;
   MasterClient& operator=(const MasterClient&) = delete;
@@ -133,7 +88,7 @@ class MasterClient {
 
   // Its deadline is min(rpc_timeout, 1 s): a probe answers soon even while it waits for a
   // restarting master.
-  Result<PingReply> Ping();
+  Result<PingReply> Ping() override;
   Result<MountReport> MountSegment(const SegmentSpec& spec,
                                    const std::vector<ManifestEntry>& manifest = {});
   Status UnmountSegment(const std::string& name, const NodeId& node, Epoch epoch);
@@ -155,29 +110,23 @@ class MasterClient {
   // objects still need a copy (0: it may unmount). Idempotent; ask again to follow progress.
   Result<uint64_t> Drain(const NodeId& node, Epoch epoch);
 
+  // The object index (MasterApi).
+  using MasterApi::BatchPutStart;
   Result<std::vector<Result<PutStartReply>>> BatchPutStart(const std::vector<PutStartItem>& items,
                                                            const ReplicateConfig& config,
-                                                           PutMode mode = PutMode::kCreate);
-  Result<std::vector<Status>> BatchPutEnd(const std::vector<PutEndItem>& items);
-  Result<std::vector<Status>> BatchPutRevoke(const std::vector<std::string>& keys);
-
+                                                           PutMode mode) override;
+  Result<std::vector<Status>> BatchPutEnd(const std::vector<PutEndItem>& items) override;
+  Result<std::vector<Status>> BatchPutRevoke(const std::vector<std::string>& keys) override;
   Result<std::vector<Result<ReplicaListReply>>> BatchGetReplicaList(
-      const std::vector<std::string>& keys);
-  Result<std::vector<Result<bool>>> BatchExistKey(const std::vector<std::string>& keys);
-  Result<std::vector<Result<uint64_t>>> BatchGetSize(const std::vector<std::string>& keys);
-
-  Result<std::vector<Status>> BatchRemove(const std::vector<std::string>& keys, RemoveMode mode);
-  Result<uint64_t> RemoveByRegex(const std::string& pattern, RemoveMode mode);
-  Result<uint64_t> RemoveAll(RemoveMode mode);
-
-  // Tells the master these replicas hold wrong bytes. One status per report (see
-  // MasterCore::ReportCorruptReplica): OK when the master took it (dropped the replica for
-  // re-replication, erased an object whose last replica it was, or kept a last replica under
-  // an upsert in flight); kObjectNotFound, kInvalidVersion (a stale report) and
-  // kInvalidReplica (no such replica any more) change nothing. A master without this RPC
-  // answers kRpcFail.
+      const std::vector<std::string>& keys) override;
+  Result<std::vector<Result<bool>>> BatchExistKey(const std::vector<std::string>& keys) override;
+  Result<std::vector<Result<uint64_t>>> BatchGetSize(const std::vector<std::string>& keys) override;
+  Result<std::vector<Status>> BatchRemove(const std::vector<std::string>& keys,
+                                          RemoveMode mode) override;
+  Result<uint64_t> RemoveByRegex(const std::string& pattern, RemoveMode mode) override;
+  Result<uint64_t> RemoveAll(RemoveMode mode) override;
   Result<std::vector<Status>> ReportCorruptReplicas(
-      const std::vector<CorruptReplicaReport>& reports);
+      const std::vector<CorruptReplicaReport>& reports) override;
 
   Result<ClusterInfo> GetClusterInfo();
   // Up to `limit` visible keys with `prefix` sorting after `start_after` ("" = from the
@@ -185,16 +134,6 @@ class MasterClient {
   // per reply (16384); more is kInvalidParams. Scans the master's whole index: admin use only.
   Result<KeyPage> ListKeys(const std::string& prefix, uint32_t limit,
                            const std::string& start_after = "");
-
-  // Single-key conveniences over the batch calls.
-  Result<PutStartReply> PutStart(const std::string& key, uint64_t size,
-                                 const ReplicateConfig& config, PutMode mode = PutMode::kCreate);
-  Status PutEnd(const std::string& key, uint32_t checksum, BlockChecksums blocks = nullptr);
-  Status PutRevoke(const std::string& key);
-  Result<ReplicaListReply> GetReplicaList(const std::string& key);
-  Result<bool> ExistKey(const std::string& key);
-  Result<uint64_t> GetSize(const std::string& key);
-  Status Remove(const std::string& key, RemoveMode mode);
 
  private:
   struct Impl;
