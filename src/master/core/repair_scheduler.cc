@@ -254,7 +254,7 @@ void RepairScheduler::Enqueue(Repair repair, const ReplicaRecord& source, TimePo
   task.source = c_.segments.DataRange(source, record->size);
   task.destination = c_.segments.DataRange(repair.destination, record->size);
   task.destination_node = c_.segments.Get(repair.destination.segment).node;
-  outbox_[task.destination_node].push_back(task_id);
+  outbox_.Push(task.destination_node, task_id);
   repairs_.emplace(task_id, std::move(repair));
   repair_of_[record] = task_id;
   ++tasks_queued_;
@@ -264,22 +264,17 @@ void RepairScheduler::Enqueue(Repair repair, const ReplicaRecord& source, TimePo
 
 std::vector<CopyTask> RepairScheduler::TakeTasks(const NodeId& node, size_t max, TimePoint now) {
   std::vector<CopyTask> tasks;
-  auto outbox = outbox_.find(node);
-  if (outbox == outbox_.end()) return tasks;
-  std::deque<uint64_t>& queue = outbox->second;
-  while (!queue.empty() && tasks.size() < max) {
-    const uint64_t id = queue.front();
-    queue.pop_front();
+  outbox_.Take(node, max, [&](uint64_t id) {
     auto it = repairs_.find(id);
     // Dropped since it was queued (cancelled before delivery, segment gone, expired).
-    if (it == repairs_.end() || it->second.delivered) continue;
+    if (it == repairs_.end() || it->second.delivered) return false;
     Repair& repair = it->second;
     repair.delivered = true;
     CopyTask task = repair.task;
     task.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(repair.deadline - now);
     tasks.push_back(std::move(task));
-  }
-  if (queue.empty()) outbox_.erase(outbox);
+    return true;
+  });
   return tasks;
 }
 

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "master/core/master_core_types.h"
+#include "master/core/node_outbox.h"
 #include "master/core/object_table.h"
 #include "master/core/placement_policy.h"
 #include "master/core/replica_keeper.h"
@@ -89,7 +90,7 @@ class RepairScheduler {
   // Drops copies whose destination segment is gone and cancels those whose source is.
   void DropOnGoneSegments();
   // `node` is gone: its undelivered tasks' queue goes (the tasks went with its segments).
-  void ForgetNode(const NodeId& node) { outbox_.erase(node); }
+  void ForgetNode(const NodeId& node) { outbox_.Forget(node); }
   // `node` is draining `segments` (already marked): cancels copies heading there and queues
   // its objects that live only on draining segments; returns how many still need a copy or
   // have a put in flight there.
@@ -188,7 +189,7 @@ class RepairScheduler {
   // out per destination node (ids of repairs since dropped are skipped).
   RepairMap repairs_;
   std::map<const ObjectRecord*, uint64_t> repair_of_;
-  std::map<NodeId, std::deque<uint64_t>, std::less<>> outbox_;
+  NodeOutbox outbox_;
   // Round-robin position in the below-target set (compared, never dereferenced).
   const ObjectRecord* below_cursor_ = nullptr;
   // Objects queued by a drain because every replica is on a draining segment; entries that no

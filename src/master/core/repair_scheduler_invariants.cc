@@ -81,8 +81,7 @@ Status RepairScheduler::CheckObjects() const {
 
 Status RepairScheduler::CheckInvariants(std::map<SegmentId, size_t>& held_on) const {
   MC_RETURN_IF_ERROR(CheckObjects());
-  std::set<uint64_t> queued;
-  for (const auto& [node, ids] : outbox_) queued.insert(ids.begin(), ids.end());
+  const std::set<uint64_t> queued = outbox_.Queued();
   size_t live = 0;
   for (const auto& [id, repair] : repairs_) {
     if (id != repair.task.task_id) {

@@ -122,7 +122,7 @@ void WriteBackScheduler::QueueTask(Upload upload, TimePoint now) {
   const NodeId node = upload.task.node;
   if (upload.record != nullptr) upload_of_[upload.record] = id;
   uploads_.emplace(id, std::move(upload));
-  outbox_[node].push_back(id);
+  outbox_.Push(node, id);
   ++per_node_[node];
   ++tasks_queued_;
   c_.stats.uploads_in_flight = uploads_.size();
@@ -206,20 +206,15 @@ size_t WriteBackScheduler::Schedule(size_t max, TimePoint now) {
 std::vector<UploadTask> WriteBackScheduler::TakeTasks(const NodeId& node, size_t max,
                                                       TimePoint now) {
   std::vector<UploadTask> tasks;
-  auto outbox = outbox_.find(node);
-  if (outbox == outbox_.end()) return tasks;
-  std::deque<uint64_t>& ids = outbox->second;
-  while (!ids.empty() && tasks.size() < max) {
-    const uint64_t id = ids.front();
-    ids.pop_front();
+  outbox_.Take(node, max, [&](uint64_t id) {
     auto it = uploads_.find(id);
-    if (it == uploads_.end() || it->second.delivered) continue;  // dropped since
+    if (it == uploads_.end() || it->second.delivered) return false;  // dropped since
     it->second.delivered = true;
     UploadTask task = it->second.task;
     task.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(it->second.deadline - now);
     tasks.push_back(std::move(task));
-  }
-  if (ids.empty()) outbox_.erase(outbox);
+    return true;
+  });
   return tasks;
 }
 

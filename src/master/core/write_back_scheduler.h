@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "master/core/master_core_types.h"
+#include "master/core/node_outbox.h"
 #include "master/core/object_table.h"
 #include "master/core/segment_index.h"
 #include "master/core/task_ids.h"
@@ -137,7 +138,7 @@ class WriteBackScheduler {
   // count per node.
   UploadMap uploads_;
   std::map<const ObjectRecord*, uint64_t> upload_of_;
-  std::map<NodeId, std::deque<uint64_t>, std::less<>> outbox_;
+  NodeOutbox outbox_;
   std::map<NodeId, size_t, std::less<>> per_node_;
   // Keys with an orphaned upload or its delete in flight: their next upload waits.
   std::multiset<std::string, std::less<>> orphan_keys_;
