@@ -44,6 +44,13 @@ std::vector<Status> ClientImpl::GetIntoRangesOnce(const std::vector<GetRange>& r
       results[r] = object.status();
       continue;
     }
+    if (range.expected_object_size != 0 && object->size != range.expected_object_size) {
+      results[r] = Status(object->size > range.expected_object_size ? StatusCode::kBufferOverflow
+                                                                    : StatusCode::kInvalidParams,
+                          "object '" + range.key + "' is " + std::to_string(object->size) +
+                              " bytes, the buffers " + std::to_string(range.expected_object_size));
+      continue;
+    }
     if (range.source_offset > object->size || range.length > object->size - range.source_offset) {
       results[r] = Status(StatusCode::kInvalidParams,
                           "range [" + std::to_string(range.source_offset) + ", +" +

@@ -93,6 +93,16 @@ class PyStore {
                                              const std::vector<Nested<uint64_t>>& all_src_offsets,
                                              const std::vector<Nested<uint64_t>>& all_sizes);
 
+  // Each key's object is the concatenation of its buffers (py_store_multi_buffer.cc); one
+  // result per key: 0 / bytes read, or < 0.
+  std::vector<int> BatchPutFromMultiBuffers(const Keys& keys,
+                                            const Nested<pybind11::object>& all_buffer_ptrs,
+                                            const Nested<uint64_t>& all_sizes,
+                                            const PyReplicateConfig* config);
+  std::vector<int64_t> BatchGetIntoMultiBuffers(const Keys& keys,
+                                                const Nested<pybind11::object>& all_buffer_ptrs,
+                                                const Nested<uint64_t>& all_sizes);
+
   // ---- Index -----------------------------------------------------------------------------
   int IsExist(const std::string& key);
   std::vector<int> BatchIsExist(const Keys& keys);

@@ -196,6 +196,23 @@ void BindStoreClass(py::module_& m) {
            "For each buffer i and each key j of all_keys[i], reads the ranges "
            "(all_src_offsets[i][j][r], all_sizes[i][j][r]) of the object into "
            "buffer_ptrs[i] + all_dst_offsets[i][j][r]. Result [i][j][r]: bytes read or < 0.")
+      .def("batch_put_from_multi_buffers", &PyStore::BatchPutFromMultiBuffers, py::arg("keys"),
+           py::arg("all_buffer_ptrs"), py::arg("all_sizes"), py::arg("config") = none,
+           "Puts each key's object as the concatenation of its registered buffers "
+           "(all_buffer_ptrs[i][j], all_sizes[i][j]). One result per key: 0 or < 0.")
+      .def(
+          "batch_get_into_multi_buffers",
+          [](PyStore& s, const PyStore::Keys& keys,
+             const PyStore::Nested<py::object>& all_buffer_ptrs,
+             const PyStore::Nested<uint64_t>& all_sizes, bool /*prefer_alloc_in_same_node*/) {
+            // Replica choice is the client's own (memory before SSD): the hint upstream
+            // takes changes nothing here.
+            return s.BatchGetIntoMultiBuffers(keys, all_buffer_ptrs, all_sizes);
+          },
+          py::arg("keys"), py::arg("all_buffer_ptrs"), py::arg("all_sizes"),
+          py::arg("prefer_alloc_in_same_node") = false,
+          "Reads each key's object into its registered buffers, in order; the buffers must add "
+          "up to the object's size. One result per key: bytes read or < 0.")
       // Index.
       .def("is_exist", &PyStore::IsExist, py::arg("key"), "1 exists, 0 not, < 0 error.")
       .def("batch_is_exist", &PyStore::BatchIsExist, py::arg("keys"))

@@ -273,6 +273,59 @@ def test_get_into_errors(store, key):
     store.remove(key(), force=True)
 
 
+def test_multi_buffers_round_trip_as_vllms_store_connector_calls_them(store, key):
+    # Three KV blocks of 4 layers x 32 KiB, each block one object: the parts cross the 64 KiB
+    # checksum blocks in the middle, so the scattered read checks blocks it only partly covers.
+    blocks, layers, layer = 3, 4, 32 * 1024
+    total = blocks * layers * layer
+    src = registered(store, total, np.arange(total, dtype=np.uint32).astype(np.uint8))
+    dst = registered(store, total)
+    keys = [key(str(b)) for b in range(blocks)]
+    parts = lambda base, b: [base + (b * layers + j) * layer for j in range(layers)]
+    sizes = [[layer] * layers for _ in keys]
+    assert store.batch_put_from_multi_buffers(keys, [parts(src.ctypes.data, b) for b in range(blocks)],
+                                              sizes) == [0] * blocks
+    assert store.get_size(keys[1]) == layers * layer
+    assert store.get(keys[1]) == src[layers * layer:2 * layers * layer].tobytes()
+    out = store.batch_get_into_multi_buffers(keys, [parts(dst.ctypes.data, b) for b in range(blocks)],
+                                             sizes, True)
+    assert out == [layers * layer] * blocks
+    assert np.array_equal(src, dst)
+    # Another layout of the same bytes: two halves, read in place.
+    dst[:] = 0
+    halves = [[dst.ctypes.data + b * layers * layer, dst.ctypes.data + (2 * b + 1) * layers * layer // 2]
+              for b in range(blocks)]
+    assert store.batch_get_into_multi_buffers(keys, halves, [[layers * layer // 2] * 2] * blocks) == \
+        [layers * layer] * blocks
+    assert np.array_equal(src, dst)
+    # Each key fails alone: a miss, buffers smaller or larger than the object, lists of
+    # different lengths, memory not registered.
+    stray = np.zeros(layer, dtype=np.uint8)
+    out = store.batch_get_into_multi_buffers(
+        [key("missing"), keys[0], keys[1], keys[2], keys[0]],
+        [parts(dst.ctypes.data, 0), parts(dst.ctypes.data, 0)[:3], parts(dst.ctypes.data, 1) + [dst.ctypes.data],
+         parts(dst.ctypes.data, 2)[:2], [stray.ctypes.data] * layers],
+        [[layer] * layers, [layer] * 3, [layer] * 5, [layer] * 3, [layer] * layers])
+    assert out[0] == OBJECT_NOT_FOUND
+    assert out[1] == BUFFER_OVERFLOW
+    assert out[2] == INVALID_PARAMS
+    assert out[3] == INVALID_PARAMS
+    assert out[4] < 0
+    assert np.array_equal(src, dst), "failed keys wrote nothing"
+    # A put of an existing key answers 0 (upstream's code) and leaves the object as it was.
+    assert store.batch_put_from_multi_buffers([keys[0]], [parts(dst.ctypes.data, 2)], [sizes[0]]) == [0]
+    assert store.get(keys[0]) == src[:layers * layer].tobytes()
+    assert store.batch_put_from_multi_buffers([key("bad")], [[stray.ctypes.data]], [[layer]])[0] < 0
+    assert store.batch_put_from_multi_buffers([key("bad")], [[src.ctypes.data] * 2], [[layer]]) == \
+        [INVALID_PARAMS]
+    assert store.batch_put_from_multi_buffers([], [], []) == []
+    assert store.batch_get_into_multi_buffers([], [], []) == []
+    for k in keys:
+        store.remove(k, force=True)
+    store.unregister_buffer(src.ctypes.data)
+    store.unregister_buffer(dst.ctypes.data)
+
+
 def test_batch_put_from_batch_get_into(store, key):
     block, n = 4096, 16
     src = registered(store, block * n, np.arange(block * n, dtype=np.uint32).astype(np.uint8))

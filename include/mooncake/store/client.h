@@ -120,6 +120,10 @@ struct GetRange {
   uint64_t source_offset = 0;
   void* destination = nullptr;
   uint64_t length = 0;
+  // When > 0, the object must be exactly this many bytes, else the range fails (nothing is
+  // read): BUFFER_OVERFLOW when it is larger, INVALID_PARAMS when smaller. For callers that
+  // scatter a whole object over several buffers and must not read a prefix of a bigger one.
+  uint64_t expected_object_size = 0;
 };
 
 class Client {
