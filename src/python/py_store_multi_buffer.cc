@@ -23,12 +23,19 @@ namespace mooncake::python {
 
 namespace {
 
-// INVALID_PARAMS for every key when the three lists' lengths differ; for one key when its two
-// inner lists do (or it has no part). Returns whether key `i` is well-formed.
-bool ShapeOk(const PyStore::Keys& keys, const PyStore::Nested<py::object>& all_buffer_ptrs,
-             const PyStore::Nested<uint64_t>& all_sizes, size_t i) {
-  return all_buffer_ptrs.size() == keys.size() && all_sizes.size() == keys.size() &&
-         !all_sizes[i].empty() && all_buffer_ptrs[i].size() == all_sizes[i].size();
+// Whether key `i` is well-formed: the three lists as long as each other, and its two inner
+// lists as long as each other and not empty. Otherwise the reason, for an INVALID_PARAMS of
+// that key alone.
+Status CheckShape(const PyStore::Keys& keys, const PyStore::Nested<py::object>& all_buffer_ptrs,
+                  const PyStore::Nested<uint64_t>& all_sizes, size_t i) {
+  if (all_buffer_ptrs.size() == keys.size() && all_sizes.size() == keys.size() &&
+      !all_sizes[i].empty() && all_buffer_ptrs[i].size() == all_sizes[i].size()) {
+    return Status::Ok();
+  }
+  return InvalidParams(fmt::format(
+      "key '{}': buffer_ptrs and sizes differ in length or are empty ({} keys, {} buffer "
+      "lists, {} size lists)",
+      keys[i], keys.size(), all_buffer_ptrs.size(), all_sizes.size()));
 }
 
 }  // namespace
@@ -47,11 +54,8 @@ std::vector<int> PyStore::BatchPutFromMultiBuffers(const Keys& keys,
   std::vector<std::vector<std::span<const uint8_t>>> parts(keys.size());
   std::vector<size_t> index;
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (!ShapeOk(keys, all_buffer_ptrs, all_sizes, i)) {
-      out[i] = Code(kMethod, InvalidParams(fmt::format(
-                                 "key '{}': buffer_ptrs and sizes differ in length or are empty "
-                                 "({} keys, {} buffer lists, {} size lists)",
-                                 keys[i], keys.size(), all_buffer_ptrs.size(), all_sizes.size())));
+    if (Status shape = CheckShape(keys, all_buffer_ptrs, all_sizes, i); !shape.ok()) {
+      out[i] = Code(kMethod, shape);
       continue;
     }
     for (size_t j = 0; j < all_sizes[i].size() && out[i] == 0; ++j) {
@@ -90,11 +94,8 @@ std::vector<int64_t> PyStore::BatchGetIntoMultiBuffers(const Keys& keys,
   std::vector<store::GetRange> ranges;
   std::vector<size_t> key_of;  // the key of each range
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (!ShapeOk(keys, all_buffer_ptrs, all_sizes, i)) {
-      out[i] = Code(kMethod, InvalidParams(fmt::format(
-                                 "key '{}': buffer_ptrs and sizes differ in length or are empty "
-                                 "({} keys, {} buffer lists, {} size lists)",
-                                 keys[i], keys.size(), all_buffer_ptrs.size(), all_sizes.size())));
+    if (Status shape = CheckShape(keys, all_buffer_ptrs, all_sizes, i); !shape.ok()) {
+      out[i] = Code(kMethod, shape);
       continue;
     }
     uint64_t total = 0;
