@@ -165,6 +165,9 @@ class RepairScheduler {
   // Schedules one repair of `record` if it needs one and can have one now. `takers`: the
   // nodes with a mounted segment that is not draining.
   bool TryRepair(ObjectRecord* record, const std::set<NodeId>& takers, TimePoint now);
+  // kNotPromotable: not (or no longer) visible with every replica on SSD and no put or copy in
+  // flight; kBusy: max_repairs_in_flight copies in flight; kNoRoom: the target medium would go
+  // above its high watermark, or none of its segments has room.
   enum class PromoteResult : uint8_t { kScheduled, kNotPromotable, kBusy, kNoRoom };
   PromoteResult TryPromote(ObjectRecord* record, TimePoint now);
   // A tier copy's destination: allocates `bytes` on `medium` (preferring the nodes that hold
